@@ -1,0 +1,1 @@
+"""Trade agreements, credit rules and FEOC rules as versioned data."""

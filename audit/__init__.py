@@ -1,0 +1,1 @@
+"""Auditors' verification of claims, integrity checks and incidents."""

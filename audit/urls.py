@@ -1,0 +1,3 @@
+"""Verification endpoints (contract §5)."""
+
+urlpatterns: list = []

@@ -1,0 +1,14 @@
+"""URL routes. API paths follow the contract exactly: no trailing slash."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("provenance.api.urls")),
+    path("api/v1/log/", include("provenance.api.log_urls")),
+    path("api/v1/", include("audit.urls")),
+    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+]

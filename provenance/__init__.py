@@ -1,0 +1,1 @@
+"""Suppliers' signed attestations, batches and the hash-chained ledger."""

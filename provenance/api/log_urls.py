@@ -1,0 +1,3 @@
+"""Transparency log endpoints (contract §5): filled in by the log work."""
+
+urlpatterns: list = []

@@ -1,0 +1,41 @@
+"""Refuse oversized API bodies before anything reads or parses them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import JsonResponse
+
+from provenance.errors import LedgerError
+
+
+def _too_large() -> JsonResponse:
+    limit = settings.CAIRN_MAX_BODY_BYTES
+    error = LedgerError("payload_too_large", f"request bodies are limited to {limit} bytes")
+    return JsonResponse(error.as_body(), status=error.status)
+
+
+class RequestBodyLimitMiddleware:
+    """413 `payload_too_large` for API requests over CAIRN_MAX_BODY_BYTES.
+
+    A declared Content-Length is checked without reading; a chunked body is
+    read up to one byte past the limit and then refused.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith("/api/") and request.method in {"POST", "PUT", "PATCH"}:
+            limit = settings.CAIRN_MAX_BODY_BYTES
+            try:
+                declared = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                declared = 0
+            if declared > limit:
+                return _too_large()
+            if not declared and request.META.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
+                body = request.read(limit + 1)
+                if len(body) > limit:
+                    return _too_large()
+                request._body = body
+        return self.get_response(request)

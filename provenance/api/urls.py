@@ -1,0 +1,3 @@
+"""Ledger endpoints (contract §5)."""
+
+urlpatterns: list = []

@@ -1,0 +1,51 @@
+"""The contract's error codes (§6) as one exception type.
+
+Domain code raises LedgerError; one API handler turns it into
+{"error": {"code", "message", ...}} with the code's HTTP status.
+"""
+
+from __future__ import annotations
+
+STATUS_BY_CODE = {
+    "malformed_envelope": 400,
+    "unsupported_payload_type": 400,
+    "invalid_payload": 400,
+    "bad_signature": 400,
+    "unknown_key": 400,
+    "clock_skew": 400,
+    "bad_request": 400,
+    "not_authenticated": 401,
+    "key_not_valid": 403,
+    "issuer_mismatch": 403,
+    "not_custodian": 403,
+    "role_not_allowed": 403,
+    "forbidden": 403,
+    "unknown_batch": 404,
+    "not_found": 404,
+    "stale_head": 409,
+    "batch_exists": 409,
+    "vin_claimed": 409,
+    "duplicate_statement": 409,
+    "payload_too_large": 413,
+    "overdraw": 422,
+    "rate_limited": 429,
+}
+
+
+class LedgerError(Exception):
+    """A request the ledger refuses, with the contract's code."""
+
+    def __init__(self, code: str, message: str, **extra: object) -> None:
+        if code not in STATUS_BY_CODE:
+            raise ValueError(f"unknown error code {code}")
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+    @property
+    def status(self) -> int:
+        return STATUS_BY_CODE[self.code]
+
+    def as_body(self) -> dict:
+        return {"error": {"code": self.code, "message": self.message, **self.extra}}

@@ -1,0 +1,328 @@
+"""The ledger's tables.
+
+Two kinds of table live here:
+
+* **Ledger tables** (Entry, EntrySignature, BatchLink, Claim, MerkleNode,
+  Checkpoint): append-only. Model and queryset guards raise on update and
+  delete, and on PostgreSQL a trigger (migration 0002) rejects UPDATE and
+  DELETE whatever the client.
+* **State tables** (Organization, Member, SigningKey, Batch, LogState): the
+  current state that the ledger implies (a batch's head, custodian and
+  consumed quantity; the log's size and right edge). They are updated only
+  by the write path in provenance.ingest, under row locks, and
+  `verify_ledger` rebuilds them from the entries to prove they agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django_countries.fields import CountryField
+
+QUANTITY = {"max_digits": 30, "decimal_places": 9}
+USD = {"max_digits": 24, "decimal_places": 6}
+
+
+class Role(models.TextChoices):
+    SUPPLIER = "supplier"
+    MANUFACTURER = "manufacturer"
+    CERTIFIER = "certifier"
+    AUDITOR = "auditor"
+
+
+class ImmutableRecord(Exception):
+    """Raised when code tries to change or delete a ledger record."""
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    """Ledger rows are written once: no bulk update or delete."""
+
+    def update(self, **kwargs):
+        raise ImmutableRecord(f"{self.model.__name__} rows cannot be updated")
+
+    def delete(self):
+        raise ImmutableRecord(f"{self.model.__name__} rows cannot be deleted")
+
+    _raw_delete = delete
+
+
+class AppendOnlyModel(models.Model):
+    """Base for ledger tables: insert once, never update, never delete."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableRecord(f"{type(self).__name__} rows cannot be updated")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableRecord(f"{type(self).__name__} rows cannot be deleted")
+
+
+# --- Identities -----------------------------------------------------------
+
+
+class Organization(models.Model):
+    slug = models.CharField(primary_key=True, max_length=63)
+    name = models.CharField(max_length=200)
+    country = CountryField()
+    roles = models.JSONField(default=list, help_text="Subset of supplier, manufacturer, certifier, auditor.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    def has_role(self, *roles: str) -> bool:
+        return any(role in self.roles for role in roles)
+
+
+class Member(models.Model):
+    """Ties a Django user (and so its API token) to one organisation."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="member")
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="members")
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.organization_id}"
+
+
+class SigningKeyQuerySet(models.QuerySet):
+    def valid_at(self, moment: dt.datetime) -> SigningKeyQuerySet:
+        return self.filter(registered_at__lte=moment).exclude(revoked_at__lte=moment)
+
+
+class SigningKey(models.Model):
+    """An organisation's Ed25519 public key. Revocation is a date, never a deletion."""
+
+    keyid = models.CharField(primary_key=True, max_length=64)
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="keys")
+    public_key = models.BinaryField(max_length=32)
+    registered_at = models.DateTimeField()
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = SigningKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["registered_at"]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}:{self.keyid[:12]}"
+
+    def is_valid_at(self, moment: dt.datetime) -> bool:
+        return self.registered_at <= moment and (self.revoked_at is None or self.revoked_at > moment)
+
+
+# --- The ledger -----------------------------------------------------------
+
+
+class EntryType(models.TextChoices):
+    ORIGIN = "origin"
+    TRANSFORM = "transform"
+    TRANSFER = "transfer"
+    CERTIFY = "certify"
+    CLAIM = "claim"
+
+
+class EntryQuerySet(AppendOnlyQuerySet):
+    def touching(self, batch_id: str) -> EntryQuerySet:
+        return self.filter(batch_links__batch_id=batch_id)
+
+
+class Entry(AppendOnlyModel):
+    """One accepted attestation, at its position in the transparency log."""
+
+    index = models.BigIntegerField(primary_key=True)
+    entry_hash = models.CharField(max_length=64, unique=True)
+    # The stored envelope as JSON with sorted keys and no spaces, so that the
+    # leaf input is '{"envelope":' + envelope + ',"integrated_time":' + t + '}'.
+    envelope = models.TextField()
+    integrated_time = models.BigIntegerField()
+    leaf_hash = models.CharField(max_length=64)
+    type = models.CharField(max_length=16, choices=EntryType.choices)
+    issuer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="issued_entries")
+    issued_at = models.DateTimeField()
+    occurred_at = models.DateTimeField()
+    # The parsed payload, kept for queries; the signed bytes are in envelope.
+    statement = models.JSONField()
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = EntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["index"]
+        verbose_name_plural = "entries"
+
+    def __str__(self) -> str:
+        return f"#{self.index} {self.type} by {self.issuer_id}"
+
+    @property
+    def leaf_input(self) -> str:
+        return f'{{"envelope":{self.envelope},"integrated_time":{self.integrated_time}}}'
+
+    @property
+    def integrated_at(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.integrated_time, tz=dt.UTC)
+
+
+class EntrySignature(AppendOnlyModel):
+    """A signature on an entry that verified against a registered key."""
+
+    entry = models.ForeignKey(Entry, on_delete=models.PROTECT, related_name="signature_records")
+    key = models.ForeignKey(SigningKey, on_delete=models.PROTECT, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    is_issuer = models.BooleanField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["entry", "key"], name="entry_signature_once")]
+
+
+class Batch(models.Model):
+    """A physical batch and its current state (head, custodian, consumption)."""
+
+    id = models.CharField(primary_key=True, max_length=128)
+    owner = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    material = models.CharField(max_length=200)
+    unit = models.CharField(max_length=8)
+    quantity = models.DecimalField(**QUANTITY)
+    consumed = models.DecimalField(default=Decimal(0), **QUANTITY)
+    custodian = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="custody")
+    head = models.CharField(max_length=64)
+    created_by = models.ForeignKey(Entry, on_delete=models.PROTECT, related_name="created_batches")
+    site_country = CountryField()
+    minerals = models.JSONField(default=dict, blank=True)
+    value_added_usd = models.DecimalField(**USD)
+    component = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "batches"
+
+    def __str__(self) -> str:
+        return self.id
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.quantity - self.consumed
+
+
+class LinkRole(models.TextChoices):
+    CREATED = "created"
+    CONSUMED = "consumed"
+    TRANSFERRED = "transferred"
+    CERTIFIED = "certified"
+    CLAIMED = "claimed"
+
+
+class BatchLink(AppendOnlyModel):
+    """Entry E touched batch B: the chain link (prev), custody and consumption."""
+
+    entry = models.ForeignKey(Entry, on_delete=models.PROTECT, related_name="batch_links")
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="links", db_constraint=False)
+    role = models.CharField(max_length=16, choices=LinkRole.choices)
+    prev = models.CharField(max_length=64, blank=True)
+    quantity = models.DecimalField(null=True, blank=True, **QUANTITY)
+    custodian_before = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    custodian_after = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["entry_id", "id"]
+        constraints = [models.UniqueConstraint(fields=["entry", "batch"], name="batch_link_once")]
+        indexes = [models.Index(fields=["batch", "entry"])]
+
+
+class Claim(AppendOnlyModel):
+    """A clean vehicle credit claim: one per VIN, enforced by the primary key."""
+
+    vin = models.CharField(primary_key=True, max_length=32)
+    entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="claim")
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="claims", db_constraint=False)
+    manufacturer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="claims")
+    acquired = models.DateField()
+    placed_in_service = models.DateField()
+    final_assembly_country = CountryField()
+
+    class Meta:
+        ordering = ["entry_id"]
+
+    def __str__(self) -> str:
+        return self.vin
+
+
+# --- The transparency log -------------------------------------------------
+
+
+class LogState(models.Model):
+    """The log's tail: one row, locked by every append to give out indexes.
+
+    `size` is the number of entries; `frontier` the hex roots of the perfect
+    subtrees that make up the current tree, largest first.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    size = models.BigIntegerField(default=0)
+    frontier = models.JSONField(default=list)
+
+    @classmethod
+    def load(cls) -> LogState:
+        state, _ = cls.objects.get_or_create(id=1)
+        return state
+
+
+class MerkleNode(AppendOnlyModel):
+    """A completed perfect subtree: level >= 1, covering leaves
+    [index * 2**level, (index + 1) * 2**level). Leaves are Entry.leaf_hash.
+    `id` packs (level, index) so that a proof's nodes come in one query."""
+
+    id = models.BigIntegerField(primary_key=True)
+    hash = models.CharField(max_length=64)
+
+    LEVEL_SHIFT = 48
+
+    @classmethod
+    def node_id(cls, level: int, index: int) -> int:
+        return (level << cls.LEVEL_SHIFT) | index
+
+    @property
+    def level(self) -> int:
+        return self.id >> self.LEVEL_SHIFT
+
+    @property
+    def position(self) -> int:
+        return self.id & ((1 << self.LEVEL_SHIFT) - 1)
+
+
+class Checkpoint(AppendOnlyModel):
+    """A signed C2SP tlog-checkpoint note, kept with its whole history."""
+
+    tree_size = models.BigIntegerField(unique=True)
+    root_hash = models.CharField(max_length=64)
+    note = models.TextField()
+    published_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["tree_size"]
+        get_latest_by = "tree_size"
+
+    def __str__(self) -> str:
+        return f"checkpoint @ {self.tree_size}"

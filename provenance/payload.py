@@ -1,0 +1,392 @@
+"""Strict parsing of attestation payloads (Cairn contract §3).
+
+The payload is a JSON object, `schema` "cairn.attestation/v1", one of five
+types. Parsing is strict: duplicate keys, NaN/Infinity, floats where a
+decimal string is due, and unknown fields are all errors. The result is a
+typed Statement that the write path (provenance.ingest) works from.
+
+No Django import: this is the statement grammar, readable as a spec.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+SCHEMA = "cairn.attestation/v1"
+PAYLOAD_TYPE = "application/vnd.cairn.attestation+json"
+
+TYPES = ("origin", "transform", "transfer", "certify", "claim")
+ORIGIN_ACTIVITIES = ("extraction", "recycling")
+TRANSFORM_ACTIVITIES = ("processing", "manufacturing", "assembly", "split")
+UNITS = ("kg", "unit")
+COMPONENTS = (
+    "cathode_electrode",
+    "anode_electrode",
+    "solid_metal_electrode",
+    "separator",
+    "liquid_electrolyte",
+    "solid_state_electrolyte",
+    "battery_cell",
+    "battery_module",
+    "battery_pack",
+)
+# Which organisation roles may issue each type (contract §1).
+ROLES_FOR_TYPE = {
+    "origin": ("supplier",),
+    "transform": ("supplier", "manufacturer"),
+    "transfer": ("supplier", "manufacturer"),
+    "certify": ("certifier",),
+    "claim": ("manufacturer",),
+}
+
+SLUG = re.compile(r"\A[a-z0-9][a-z0-9-]{1,62}\Z")
+BATCH_ID = re.compile(r"\A([a-z0-9][a-z0-9-]{1,62}):[A-Za-z0-9._-]{1,64}\Z")
+HEX64 = re.compile(r"\A[0-9a-f]{64}\Z")
+DECIMAL = re.compile(r"\A(0|[1-9][0-9]{0,20})(\.[0-9]{1,9})?\Z")
+TIMESTAMP = re.compile(r"\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z\Z")
+DATE = re.compile(r"\A\d{4}-\d{2}-\d{2}\Z")
+COUNTRY = re.compile(r"\A[A-Z]{2}\Z")
+MINERAL = re.compile(r"\A[a-z][a-z_]{1,40}\Z")
+VIN = re.compile(r"\A[A-HJ-NPR-Z0-9]{17}\Z")
+
+COMMON_REQUIRED = {"schema", "type", "issuer", "issued_at"}
+COMMON_OPTIONAL = {"occurred_at"}
+
+
+class PayloadError(ValueError):
+    """The payload is not a valid attestation statement."""
+
+
+@dataclass(frozen=True)
+class Site:
+    name: str
+    country: str
+
+
+@dataclass(frozen=True)
+class Output:
+    batch: str
+    material: str
+    quantity: Decimal
+    unit: str
+    value_added_usd: Decimal
+    minerals: dict[str, Decimal] = field(default_factory=dict)
+    component: str = ""
+
+
+@dataclass(frozen=True)
+class Input:
+    batch: str
+    prev: str
+    quantity: Decimal
+
+
+@dataclass(frozen=True)
+class Statement:
+    type: str
+    issuer: str
+    issued_at: dt.datetime
+    occurred_at: dt.datetime
+    raw: dict[str, Any]
+    activity: str = ""
+    site: Site | None = None
+    inputs: tuple[Input, ...] = ()
+    outputs: tuple[Output, ...] = ()
+    # transfer, certify and claim name one existing batch
+    batch: str = ""
+    prev: str = ""
+    to: str = ""
+    quantity: Decimal | None = None
+    vin: str = ""
+    acquired: dt.date | None = None
+    placed_in_service: dt.date | None = None
+    final_assembly: Site | None = None
+
+    @property
+    def named_batches(self) -> dict[str, str]:
+        """Existing batches this statement builds on, with the prev it names."""
+        if self.type == "transform":
+            return {item.batch: item.prev for item in self.inputs}
+        if self.batch:
+            return {self.batch: self.prev}
+        return {}
+
+    @property
+    def consumed(self) -> dict[str, Decimal]:
+        """Quantity taken from each existing batch."""
+        if self.type == "transform":
+            return {item.batch: item.quantity for item in self.inputs}
+        if self.type == "claim" and self.quantity is not None:
+            return {self.batch: self.quantity}
+        return {}
+
+    @property
+    def countries(self) -> tuple[str, ...]:
+        places = (self.site, self.final_assembly)
+        return tuple(place.country for place in places if place)
+
+    @property
+    def minerals(self) -> frozenset[str]:
+        return frozenset(name for output in self.outputs for name in output.minerals)
+
+
+# --- JSON -------------------------------------------------------------------
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise PayloadError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise PayloadError(f"{name} is not allowed")
+
+
+def _no_float(text: str) -> Any:
+    raise PayloadError(f"number {text} is not allowed: decimal amounts are strings")
+
+
+def load_json(payload: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(
+            payload.decode("utf-8"),
+            object_pairs_hook=_object_without_duplicates,
+            parse_constant=_no_constant,
+            parse_float=_no_float,
+        )
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise PayloadError(f"payload is not JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise PayloadError("payload must be a JSON object")
+    return document
+
+
+# --- field readers ----------------------------------------------------------
+
+
+def _fields(obj: Any, where: str, required: set[str], optional: set[str] = frozenset()) -> dict:
+    if not isinstance(obj, dict):
+        raise PayloadError(f"{where} must be an object")
+    missing = required - obj.keys()
+    if missing:
+        raise PayloadError(f"{where} lacks {', '.join(sorted(missing))}")
+    unknown = obj.keys() - required - optional
+    if unknown:
+        raise PayloadError(f"{where} has unknown field(s) {', '.join(sorted(unknown))}")
+    return obj
+
+
+def _text(value: Any, where: str, max_length: int = 200) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > max_length:
+        raise PayloadError(f"{where} must be a non-empty string of at most {max_length} characters")
+    return value
+
+
+def _match(value: Any, pattern: re.Pattern[str], where: str, what: str) -> str:
+    if not isinstance(value, str) or not pattern.match(value):
+        raise PayloadError(f"{where} must be {what}")
+    return value
+
+
+def _decimal(value: Any, where: str, positive: bool = False) -> Decimal:
+    _match(value, DECIMAL, where, 'a decimal string such as "12.5"')
+    amount = Decimal(value)
+    if positive and amount <= 0:
+        raise PayloadError(f"{where} must be greater than zero")
+    return amount
+
+
+def _timestamp(value: Any, where: str) -> dt.datetime:
+    _match(value, TIMESTAMP, where, "an RFC 3339 UTC timestamp such as 2024-03-01T10:00:00Z")
+    try:
+        return dt.datetime.fromisoformat(value[:-1]).replace(tzinfo=dt.UTC)
+    except ValueError as exc:
+        raise PayloadError(f"{where} is not a real time: {exc}") from exc
+
+
+def _date(value: Any, where: str) -> dt.date:
+    _match(value, DATE, where, "a date YYYY-MM-DD")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise PayloadError(f"{where} is not a real date: {exc}") from exc
+
+
+def _choice(value: Any, choices: tuple[str, ...], where: str) -> str:
+    if value not in choices:
+        raise PayloadError(f"{where} must be one of {', '.join(choices)}")
+    return value
+
+
+def _site(value: Any, where: str) -> Site:
+    obj = _fields(value, where, {"name", "country"})
+    return Site(
+        name=_text(obj["name"], f"{where}.name"),
+        country=_match(obj["country"], COUNTRY, f"{where}.country", "an ISO 3166-1 alpha-2 code"),
+    )
+
+
+def _list(value: Any, where: str, max_items: int = 256) -> list:
+    if not isinstance(value, list) or not value or len(value) > max_items:
+        raise PayloadError(f"{where} must be a list of 1 to {max_items} items")
+    return value
+
+
+def _batch_id(value: Any, where: str) -> str:
+    return _match(value, BATCH_ID, where, "a batch id <org slug>:<local id>")
+
+
+def _prev(value: Any, where: str) -> str:
+    return _match(value, HEX64, where, "the lowercase hex entry_hash of the batch's head")
+
+
+# --- types ------------------------------------------------------------------
+
+
+def _outputs(value: Any, with_minerals: bool) -> tuple[Output, ...]:
+    required = {"batch", "material", "quantity", "unit", "value_added_usd"}
+    required |= {"minerals"} if with_minerals else set()
+    optional = set() if with_minerals else {"component"}
+    outputs = []
+    for position, item in enumerate(_list(value, "outputs")):
+        where = f"outputs[{position}]"
+        obj = _fields(item, where, required, optional)
+        minerals: dict[str, Decimal] = {}
+        if with_minerals:
+            if not isinstance(obj["minerals"], dict) or not obj["minerals"]:
+                raise PayloadError(f"{where}.minerals must name at least one critical mineral")
+            for name, kg in obj["minerals"].items():
+                _match(name, MINERAL, f"{where}.minerals key", "a critical mineral name")
+                minerals[name] = _decimal(kg, f"{where}.minerals.{name}")
+        outputs.append(
+            Output(
+                batch=_batch_id(obj["batch"], f"{where}.batch"),
+                material=_text(obj["material"], f"{where}.material"),
+                quantity=_decimal(obj["quantity"], f"{where}.quantity", positive=True),
+                unit=_choice(obj["unit"], UNITS, f"{where}.unit"),
+                value_added_usd=_decimal(obj["value_added_usd"], f"{where}.value_added_usd"),
+                minerals=minerals,
+                component=_choice(obj["component"], COMPONENTS, f"{where}.component")
+                if "component" in obj
+                else "",
+            )
+        )
+    _distinct([output.batch for output in outputs], "outputs")
+    return tuple(outputs)
+
+
+def _distinct(batch_ids: list[str], where: str) -> None:
+    if len(set(batch_ids)) != len(batch_ids):
+        raise PayloadError(f"{where} name the same batch twice")
+
+
+def _origin(doc: dict) -> dict:
+    return {
+        "activity": _choice(doc["activity"], ORIGIN_ACTIVITIES, "activity"),
+        "site": _site(doc["site"], "site"),
+        "outputs": _outputs(doc["outputs"], with_minerals=True),
+    }
+
+
+def _transform(doc: dict) -> dict:
+    inputs = []
+    for position, item in enumerate(_list(doc["inputs"], "inputs")):
+        where = f"inputs[{position}]"
+        obj = _fields(item, where, {"batch", "prev", "quantity"})
+        inputs.append(
+            Input(
+                batch=_batch_id(obj["batch"], f"{where}.batch"),
+                prev=_prev(obj["prev"], f"{where}.prev"),
+                quantity=_decimal(obj["quantity"], f"{where}.quantity", positive=True),
+            )
+        )
+    _distinct([item.batch for item in inputs], "inputs")
+    outputs = _outputs(doc["outputs"], with_minerals=False)
+    if {item.batch for item in inputs} & {output.batch for output in outputs}:
+        raise PayloadError("a transform cannot output a batch it consumes")
+    if len({output.unit for output in outputs}) != 1:
+        raise PayloadError("all outputs of one transform share one unit")
+    return {
+        "activity": _choice(doc["activity"], TRANSFORM_ACTIVITIES, "activity"),
+        "site": _site(doc["site"], "site"),
+        "inputs": tuple(inputs),
+        "outputs": outputs,
+    }
+
+
+def _transfer(doc: dict) -> dict:
+    to = _match(doc["to"], SLUG, "to", "an organisation slug")
+    if to == doc["issuer"]:
+        raise PayloadError("a transfer must name another organisation in to")
+    return {"batch": _batch_id(doc["batch"], "batch"), "prev": _prev(doc["prev"], "prev"), "to": to}
+
+
+def _certify(doc: dict) -> dict:
+    if not isinstance(doc["statement"], dict):
+        raise PayloadError("statement must be an object")
+    if not isinstance(doc["documents"], list):
+        raise PayloadError("documents must be a list")
+    for position, item in enumerate(doc["documents"]):
+        obj = _fields(item, f"documents[{position}]", {"name", "sha256"})
+        _text(obj["name"], f"documents[{position}].name")
+        _match(obj["sha256"], HEX64, f"documents[{position}].sha256", "lowercase hex SHA-256")
+    return {"batch": _batch_id(doc["batch"], "batch"), "prev": _prev(doc["prev"], "prev")}
+
+
+def _claim(doc: dict) -> dict:
+    return {
+        "batch": _batch_id(doc["batch"], "batch"),
+        "prev": _prev(doc["prev"], "prev"),
+        "quantity": _decimal(doc["quantity"], "quantity", positive=True),
+        "vin": _match(doc["vin"], VIN, "vin", "a 17-character VIN (no I, O or Q)"),
+        "acquired": _date(doc["acquired"], "acquired"),
+        "placed_in_service": _date(doc["placed_in_service"], "placed_in_service"),
+        "final_assembly": _site(doc["final_assembly"], "final_assembly"),
+    }
+
+
+# type -> (required fields beyond the common ones, reader)
+TYPE_FIELDS = {
+    "origin": ({"activity", "site", "outputs"}, _origin),
+    "transform": ({"activity", "site", "inputs", "outputs"}, _transform),
+    "transfer": ({"batch", "prev", "to"}, _transfer),
+    "certify": ({"batch", "prev", "statement", "documents"}, _certify),
+    "claim": (
+        {"batch", "prev", "quantity", "vin", "acquired", "placed_in_service", "final_assembly"},
+        _claim,
+    ),
+}
+
+
+def parse_statement(payload: bytes) -> Statement:
+    """Parse and validate payload bytes; raise PayloadError naming the fault."""
+    doc = load_json(payload)
+    if doc.get("schema") != SCHEMA:
+        raise PayloadError(f'schema must be "{SCHEMA}"')
+    kind = _choice(doc.get("type"), TYPES, "type")
+    required, reader = TYPE_FIELDS[kind]
+    _fields(doc, "payload", COMMON_REQUIRED | required, COMMON_OPTIONAL)
+    issuer = _match(doc["issuer"], SLUG, "issuer", "an organisation slug")
+    issued_at = _timestamp(doc["issued_at"], "issued_at")
+    occurred_at = issued_at
+    if "occurred_at" in doc:
+        occurred_at = _timestamp(doc["occurred_at"], "occurred_at")
+        if occurred_at > issued_at:
+            raise PayloadError("occurred_at cannot be after issued_at")
+    return Statement(
+        type=kind,
+        issuer=issuer,
+        issued_at=issued_at,
+        occurred_at=occurred_at,
+        raw=doc,
+        **reader(doc),
+    )
