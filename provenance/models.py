@@ -208,7 +208,10 @@ class Batch(models.Model):
     head = models.CharField(max_length=64)
     created_by = models.ForeignKey(Entry, on_delete=models.PROTECT, related_name="created_batches")
     site_country = CountryField()
+    # kg of each critical mineral, on origin batches only (as signed)
     minerals = models.JSONField(default=dict, blank=True)
+    # names of the critical minerals whose lineages run through this batch
+    carries = models.JSONField(default=list, blank=True)
     value_added_usd = models.DecimalField(**USD)
     component = models.CharField(max_length=32, blank=True)
 
