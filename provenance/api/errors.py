@@ -15,9 +15,9 @@ DRF_CODES = [
     (exceptions.PermissionDenied, "role_not_allowed"),
     (exceptions.NotFound, "not_found"),
     (exceptions.Throttled, "rate_limited"),
-    (exceptions.ParseError, "malformed_envelope"),
+    (exceptions.ParseError, "invalid_payload"),
     (exceptions.UnsupportedMediaType, "malformed_envelope"),
-    (exceptions.MethodNotAllowed, "bad_request"),
+    (exceptions.MethodNotAllowed, "method_not_allowed"),
     (exceptions.ValidationError, "bad_request"),
 ]
 

@@ -1,3 +1,14 @@
-"""Ledger endpoints (contract §5)."""
+"""Ledger endpoints (contract §5): exact paths, no trailing slash."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from provenance.api import views
+
+urlpatterns = [
+    path("keys", views.KeyListView.as_view(), name="key-list"),
+    path("keys/<str:keyid>/revoke", views.KeyRevokeView.as_view(), name="key-revoke"),
+    path("attestations", views.AttestationListView.as_view(), name="attestation-list"),
+    path("attestations/<int:index>", views.AttestationDetailView.as_view(), name="attestation-detail"),
+    path("batches/<str:batch_id>", views.BatchDetailView.as_view(), name="batch-detail"),
+    path("batches/<str:batch_id>/provenance", views.BatchProvenanceView.as_view(), name="batch-provenance"),
+]

@@ -1,0 +1,144 @@
+"""Ledger endpoints (contract §5). Each view checks who is calling, calls the
+domain, and renders what it returns; errors are LedgerError."""
+
+from __future__ import annotations
+
+import json
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.parsers import BaseParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agreements.linking import links_for_entries
+from provenance import ingest, keys, selectors
+from provenance.api import serializers as s
+from provenance.api.permissions import IsMember, IsWriter, organization_of
+from provenance.dag import decimal_str
+from provenance.errors import LedgerError
+from provenance.models import Batch, Entry
+
+ERRORS = {code: OpenApiResponse(s.ErrorSerializer) for code in (400, 401, 403, 404, 409, 413, 422, 429)}
+
+
+class RawJSONParser(BaseParser):
+    """Leaves the body as bytes: entry_hash is computed over what was received."""
+
+    media_type = "application/json"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        return stream.read() if stream is not None else b""
+
+
+class KeyListView(APIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(request=s.KeyRegistrationSerializer, responses={201: s.KeySerializer, **ERRORS})
+    def post(self, request):
+        body = _json_object(request)
+        key, created = keys.register_key(
+            organization=organization_of(request), public_key_b64=body.get("public_key"), acting_user=request.user
+        )
+        return Response(_key_body(key), status=201 if created else 200)
+
+
+class KeyRevokeView(APIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(request=None, responses={200: s.KeySerializer, **ERRORS})
+    def post(self, request, keyid: str):
+        key = keys.revoke_key(organization=organization_of(request), keyid=keyid, acting_user=request.user)
+        return Response(_key_body(key))
+
+
+class AttestationListView(APIView):
+    permission_classes = [IsWriter]
+    parser_classes = [RawJSONParser]
+
+    @extend_schema(
+        request=s.EnvelopeSerializer,
+        responses={201: s.ReceiptSerializer, 200: s.ReceiptSerializer, **ERRORS},
+        description="Append a signed DSSE attestation. The same envelope again answers 200 with the same body.",
+    )
+    def post(self, request):
+        result = ingest.append_attestation(
+            request.data or request.body, acting_org=organization_of(request), acting_user=request.user
+        )
+        return Response(result.as_body(), status=result.status)
+
+
+class AttestationDetailView(APIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(responses={200: s.AttestationSerializer, **ERRORS})
+    def get(self, request, index: int):
+        entry = Entry.objects.filter(index=index).first()
+        if entry is None or not selectors.can_read_entry(organization_of(request), entry):
+            raise LedgerError("not_found", f"No entry {index} that you may read.")
+        cosigners = sorted(
+            entry.signature_records.filter(is_issuer=False).values_list("organization_id", flat=True).distinct()
+        )
+        return Response(
+            {
+                "index": entry.index,
+                "entry_hash": entry.entry_hash,
+                "integrated_time": entry.integrated_time,
+                "leaf_hash": entry.leaf_hash,
+                "envelope": json.loads(entry.envelope),
+                "cosigners": cosigners,
+                "agreements": links_for_entries([entry.index]).get(entry.index, []),
+            }
+        )
+
+
+def _readable_batch(request, batch_id: str) -> Batch:
+    batch = Batch.objects.filter(id=batch_id).first()
+    if batch is None or not selectors.can_read_batch(organization_of(request), batch):
+        raise LedgerError("not_found", f"No batch {batch_id} that you may read.")
+    return batch
+
+
+class BatchDetailView(APIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(responses={200: s.BatchSerializer, **ERRORS})
+    def get(self, request, batch_id: str):
+        batch = _readable_batch(request, batch_id)
+        entries = batch.links.order_by("entry_id").values_list("entry_id", "entry__entry_hash", "entry__type")
+        return Response(
+            {
+                "id": batch.id,
+                "material": batch.material,
+                "unit": batch.unit,
+                "quantity": decimal_str(batch.quantity),
+                "remaining": decimal_str(batch.remaining),
+                "custodian": batch.custodian_id,
+                "head": batch.head,
+                "entries": [{"index": i, "entry_hash": h, "type": t} for i, h, t in entries],
+            }
+        )
+
+
+class BatchProvenanceView(APIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(responses={200: s.ProvenanceSerializer, **ERRORS})
+    def get(self, request, batch_id: str):
+        batch = _readable_batch(request, batch_id)
+        return Response(selectors.provenance_of(batch))
+
+
+def _json_object(request) -> dict:
+    body = request.data
+    if not isinstance(body, dict):
+        raise LedgerError("invalid_payload", "The request body must be a JSON object.")
+    return body
+
+
+def _key_body(key) -> dict:
+    return {
+        "keyid": key.keyid,
+        "organization": key.organization_id,
+        "registered_at": key.registered_at,
+        "revoked_at": key.revoked_at,
+    }

@@ -1,0 +1,53 @@
+"""Registering and revoking organisations' Ed25519 signing keys.
+
+A key is valid from its registration until its revocation; revocation is a
+date and never removes the key, so entries signed before it still verify.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from provenance import dsse
+from provenance.errors import LedgerError
+from provenance.models import Organization, SigningKey
+
+
+def register_key(*, organization: Organization, public_key_b64: object, acting_user=None) -> tuple[SigningKey, bool]:
+    """Register a raw 32-byte Ed25519 public key; returns (key, created)."""
+    try:
+        raw = dsse.b64decode(public_key_b64)
+    except dsse.EnvelopeError as exc:
+        raise LedgerError("invalid_payload", f"public_key must be base64: {exc}.") from exc
+    if len(raw) != 32:
+        raise LedgerError("invalid_payload", f"public_key must be 32 bytes (raw Ed25519), not {len(raw)}.")
+    keyid = dsse.keyid_for(raw)
+    with transaction.atomic():
+        key, created = SigningKey.objects.select_for_update().get_or_create(
+            keyid=keyid,
+            defaults={
+                "organization": organization,
+                "public_key": raw,
+                "registered_at": timezone.now(),
+                "registered_by": acting_user,
+            },
+        )
+    if key.organization_id != organization.slug:
+        raise LedgerError("forbidden", "This public key is registered to another organisation.")
+    if key.revoked_at is not None:
+        raise LedgerError("key_not_valid", f"Key {keyid} was revoked; revocation is final. Generate a new key.")
+    return key, created
+
+
+def revoke_key(*, organization: Organization, keyid: str, acting_user=None) -> SigningKey:
+    """Revoke one of the organisation's keys from now on (idempotent)."""
+    with transaction.atomic():
+        key = SigningKey.objects.select_for_update().filter(keyid=keyid, organization=organization).first()
+        if key is None:
+            raise LedgerError("not_found", f"Your organisation has no key {keyid}.")
+        if key.revoked_at is None:
+            key.revoked_at = timezone.now()
+            key.revoked_by = acting_user
+            key.save(update_fields=["revoked_at", "revoked_by"])
+    return key

@@ -1,0 +1,49 @@
+"""Personas, defined once: two suppliers, a manufacturer, a certifier, an auditor."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.support import Ledger, make_party
+
+
+@pytest.fixture
+def miner(db):
+    return make_party("pilbara-mining", ["supplier"], country="AU", name="Pilbara Mining")
+
+
+@pytest.fixture
+def refiner(db):
+    return make_party("kansai-refining", ["supplier"], country="JP", name="Kansai Refining")
+
+
+@pytest.fixture
+def stranger(db):
+    """A second supplier who must not see the first's data."""
+    return make_party("other-supplier", ["supplier"], country="CL", name="Other Supplier")
+
+
+@pytest.fixture
+def maker(db):
+    return make_party("detroit-cells", ["manufacturer"], country="US", name="Detroit Cells")
+
+
+@pytest.fixture
+def certifier(db):
+    return make_party("assay-labs", ["certifier"], country="CA", name="Assay Labs")
+
+
+@pytest.fixture
+def auditor(db):
+    return make_party("audit-firm", ["auditor"], country="US", name="Audit Firm")
+
+
+@pytest.fixture
+def ledger(db):
+    return Ledger()
+
+
+@pytest.fixture
+def api():
+    return APIClient()

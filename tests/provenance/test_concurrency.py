@@ -1,0 +1,131 @@
+"""Racing writers on PostgreSQL: no fork, no lost entry, no reused index.
+
+Each writer is a thread with its own database connection, released together
+by a barrier so that their transactions overlap.
+"""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from provenance import ingest, merkle
+from provenance.errors import LedgerError
+from provenance.models import Batch, BatchLink, Entry, LogState
+from tests.support import Ledger, sign_payload
+
+WRITERS = 16
+
+pytestmark = [
+    # serialized_rollback restores the reference data (critical minerals,
+    # agreements) that the flush after each transactional test removes.
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks are a PostgreSQL matter"),
+]
+
+
+def race(bodies, party):
+    """Post each body from its own thread at once; return results or error codes."""
+    barrier = threading.Barrier(len(bodies))
+    outcomes = [None] * len(bodies)
+
+    def writer(position, body):
+        try:
+            barrier.wait()
+            result = ingest.append_attestation(body, acting_org=party(position).org)
+            outcomes[position] = (result.status, result.entry.index)
+        except LedgerError as error:
+            outcomes[position] = (error.code, None)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=writer, args=item) for item in enumerate(bodies)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return outcomes
+
+
+def assert_log_intact():
+    indexes = list(Entry.objects.order_by("index").values_list("index", flat=True))
+    assert indexes == list(range(len(indexes)))
+    state = LogState.objects.get()
+    assert state.size == len(indexes)
+    leaves = [bytes.fromhex(h) for h in Entry.objects.order_by("index").values_list("leaf_hash", flat=True)]
+    frontier = []
+    for size, leaf in enumerate(leaves):
+        frontier, _ = merkle.append_to_frontier(frontier, size, leaf)
+    assert [f.hex() for f in frontier] == state.frontier
+    # every batch's links form one chain: each prev is the entry_hash of the link before it
+    for batch in Batch.objects.all():
+        links = list(BatchLink.objects.filter(batch=batch).order_by("entry_id").select_related("entry"))
+        for earlier, later in zip(links, links[1:], strict=False):
+            assert later.prev == earlier.entry.entry_hash
+        assert batch.head == links[-1].entry.entry_hash
+
+
+def test_writers_on_the_same_head_never_fork_the_chain(miner):
+    ledger = Ledger()
+    ore = ledger.origin(miner, quantity="1000")
+    head = ledger.head(ore)
+    bodies = [
+        sign_payload(
+            ledger.statement("transform", miner, activity="processing", site={"name": "p", "country": "AU"},
+                             inputs=[{"batch": ore, "prev": head, "quantity": "10"}],
+                             outputs=[{"batch": f"{miner.slug}:out-{n}", "material": "m", "quantity": "1",
+                                       "unit": "kg", "value_added_usd": "1"}]),
+            miner,
+        )
+        for n in range(WRITERS)
+    ]
+    outcomes = race(bodies, lambda _: miner)
+    assert [code for code, _ in outcomes].count(201) == 1
+    assert sum(1 for code, _ in outcomes if code == "stale_head") == WRITERS - 1
+    assert Batch.objects.get(id=ore).consumed == 10
+    assert_log_intact()
+
+
+def test_writers_on_different_heads_all_land_with_contiguous_indexes(miner, refiner):
+    ledger = Ledger()
+    ores = [ledger.origin(miner, quantity="5") for _ in range(WRITERS)]
+    bodies = [
+        sign_payload(ledger.statement("transfer", miner, batch=ore, prev=ledger.head(ore), to=refiner.slug), miner)
+        for ore in ores
+    ]
+    outcomes = race(bodies, lambda _: miner)
+    assert [code for code, _ in outcomes] == [201] * WRITERS
+    assert sorted(index for _, index in outcomes) == list(range(WRITERS, 2 * WRITERS))
+    assert set(Batch.objects.values_list("custodian_id", flat=True)) == {refiner.slug}
+    assert_log_intact()
+
+
+def test_the_same_envelope_posted_at_once_is_logged_once(miner):
+    ledger = Ledger()
+    body = sign_payload(
+        ledger.statement("origin", miner, activity="extraction", site={"name": "s", "country": "AU"},
+                         outputs=[{"batch": f"{miner.slug}:same", "material": "ore", "quantity": "5", "unit": "kg",
+                                   "minerals": {"nickel": "1"}, "value_added_usd": "0"}]),
+        miner,
+    )
+    outcomes = race([body] * WRITERS, lambda _: miner)
+    assert sorted(str(code) for code, _ in outcomes) == ["200"] * (WRITERS - 1) + ["201"]
+    assert {index for _, index in outcomes} == {0}
+    assert_log_intact()
+
+
+def test_new_batches_with_one_id_race_to_one_winner(miner):
+    ledger = Ledger()
+    bodies = [
+        sign_payload(
+            ledger.statement("origin", miner, activity="extraction", site={"name": f"s{n}", "country": "AU"},
+                             outputs=[{"batch": f"{miner.slug}:contested", "material": "ore", "quantity": "5",
+                                       "unit": "kg", "minerals": {"nickel": "1"}, "value_added_usd": "0"}]),
+            miner,
+        )
+        for n in range(WRITERS)
+    ]
+    outcomes = race(bodies, lambda _: miner)
+    codes = sorted(str(code) for code, _ in outcomes)
+    assert codes == ["201"] + ["batch_exists"] * (WRITERS - 1)
+    assert_log_intact()

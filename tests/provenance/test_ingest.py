@@ -1,0 +1,160 @@
+"""The write path: chains, heads, custody, balance, atomicity, co-signers."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from provenance import ingest, merkle
+from provenance.errors import LedgerError
+from provenance.models import Batch, BatchLink, Claim, Entry, LogState
+from tests.support import Ledger, ledger_snapshot, mine_to_claim, sign_payload
+
+
+def refused(code, call, *args, **kwargs):
+    before = ledger_snapshot()
+    with pytest.raises(LedgerError) as info:
+        call(*args, **kwargs)
+    assert info.value.code == code, info.value.message
+    assert ledger_snapshot() == before
+    return info.value
+
+
+def test_a_chain_from_mine_to_claim_links_every_batch(ledger, miner, refiner, maker):
+    batches = mine_to_claim(ledger, miner, refiner, maker, "1HGCM82633A004352")
+    entries = list(Entry.objects.order_by("index"))
+    assert [entry.index for entry in entries] == list(range(7))
+    assert [entry.type for entry in entries] == [
+        "origin", "transfer", "transform", "transfer", "transform", "transform", "claim"]
+    ore = Batch.objects.get(id=batches["ore"])
+    assert ore.consumed == Decimal(1000) and ore.remaining == 0
+    assert ore.custodian_id == refiner.slug
+    # each batch's links form a hash chain: every prev is the previous link's entry_hash
+    for batch in Batch.objects.all():
+        links = list(batch.links.select_related("entry").order_by("entry_id"))
+        assert links[0].role == "created" and links[0].prev == ""
+        for earlier, later in zip(links, links[1:], strict=False):
+            assert later.prev == earlier.entry.entry_hash
+        assert batch.head == links[-1].entry.entry_hash
+    claim = Claim.objects.get()
+    assert claim.batch_id == batches["pack"] and claim.entry.index == 6
+    assert Batch.objects.get(id=batches["hydroxide"]).carries == ["lithium"]
+
+
+def test_leaf_hash_covers_the_stored_envelope_and_time(ledger, miner):
+    ledger.origin(miner)
+    entry = Entry.objects.get()
+    leaf_input = (
+        '{"envelope":' + entry.envelope + ',"integrated_time":' + str(entry.integrated_time) + "}"
+    ).encode()
+    assert entry.leaf_hash == merkle.leaf_hash(leaf_input).hex()
+    state = LogState.objects.get()
+    assert state.size == 1 and state.frontier == [entry.leaf_hash]
+
+
+def test_reposting_the_same_envelope_returns_the_same_entry(ledger, miner):
+    payload = ledger.statement("origin", miner, activity="extraction",
+                               site={"name": "s", "country": "AU"},
+                               outputs=[{"batch": "pilbara-mining:x", "material": "ore", "quantity": "5",
+                                         "unit": "kg", "minerals": {"nickel": "1"}, "value_added_usd": "0"}])
+    body = sign_payload(payload, miner)
+    first = ingest.append_attestation(body, acting_org=miner.org)
+    again = ingest.append_attestation(body, acting_org=miner.org)
+    assert (first.status, again.status) == (201, 200)
+    assert again.as_body() == first.as_body()
+    assert Entry.objects.count() == 1
+
+
+def test_same_statement_with_other_signatures_is_a_duplicate(ledger, miner, refiner):
+    payload = ledger.statement("origin", miner, activity="extraction", site={"name": "s", "country": "AU"},
+                               outputs=[{"batch": "pilbara-mining:x", "material": "ore", "quantity": "5",
+                                         "unit": "kg", "minerals": {"nickel": "1"}, "value_added_usd": "0"}])
+    ingest.append_attestation(sign_payload(payload, miner), acting_org=miner.org)
+    refused("duplicate_statement", ingest.append_attestation, sign_payload(payload, miner, refiner),
+            acting_org=miner.org)
+
+
+def test_a_stale_prev_is_refused_and_names_the_head(ledger, miner, refiner):
+    ore = ledger.origin(miner)
+    old_head = ledger.head(ore)
+    ledger.transfer(miner, ore, refiner)
+    payload = ledger.statement("transform", refiner, activity="processing", site={"name": "p", "country": "JP"},
+                               inputs=[{"batch": ore, "prev": old_head, "quantity": "1"}],
+                               outputs=[{"batch": "kansai-refining:y", "material": "m", "quantity": "1",
+                                         "unit": "kg", "value_added_usd": "1"}])
+    error = refused("stale_head", ledger.post, refiner, payload)
+    assert error.extra == {"head": ledger.head(ore)}
+
+
+def test_only_the_custodian_consumes_or_transfers(ledger, miner, refiner, stranger):
+    ore = ledger.origin(miner)
+    payload = ledger.statement("transfer", stranger, batch=ore, prev=ledger.head(ore), to=refiner.slug)
+    refused("not_custodian", ledger.post, stranger, payload)
+
+
+def test_consumption_never_exceeds_quantity(ledger, miner):
+    ore = ledger.origin(miner, quantity="100")
+    ledger.transform(miner, [(ore, "60")], [{"quantity": "6"}])
+    payload = ledger.statement("transform", miner, activity="processing", site={"name": "p", "country": "AU"},
+                               inputs=[{"batch": ore, "prev": ledger.head(ore), "quantity": "40.000000001"}],
+                               outputs=[{"batch": "pilbara-mining:z", "material": "m", "quantity": "1",
+                                         "unit": "kg", "value_added_usd": "1"}])
+    refused("overdraw", ledger.post, miner, payload)
+    ledger.transform(miner, [(ore, "40")], [{"quantity": "4"}])
+    assert Batch.objects.get(id=ore).remaining == 0
+
+
+def test_a_vin_is_claimed_once(ledger, miner, refiner, maker):
+    mine_to_claim(ledger, miner, refiner, maker, "1HGCM82633A004352")
+    ore = ledger.origin(miner, country="CA")
+    ledger.transfer(miner, ore, maker)
+    (pack,) = ledger.transform(maker, [(ore, "10")], [{"quantity": "1", "unit": "unit",
+                                                       "component": "battery_pack"}], activity="assembly")
+    payload = ledger.statement("claim", maker, batch=pack, prev=ledger.head(pack), quantity="1",
+                               vin="1HGCM82633A004352", acquired="2024-06-01", placed_in_service="2024-06-02",
+                               final_assembly={"name": "a", "country": "US"})
+    refused("vin_claimed", ledger.post, maker, payload)
+
+
+def test_issued_at_outside_the_window_is_clock_skew(ledger, miner):
+    now = timezone.now()
+    for issued in (now + dt.timedelta(minutes=6), now - dt.timedelta(days=31)):
+        skewed = Ledger(now=issued)
+        payload = skewed.statement("origin", miner, activity="extraction", site={"name": "s", "country": "AU"},
+                                   outputs=[{"batch": "pilbara-mining:late", "material": "ore", "quantity": "5",
+                                             "unit": "kg", "minerals": {"cobalt": "1"}, "value_added_usd": "0"}])
+        refused("clock_skew", ingest.append_attestation, sign_payload(payload, miner), acting_org=miner.org,
+                now=now)
+
+
+def test_receiver_cosignature_is_recorded(ledger, miner, refiner):
+    ore = ledger.origin(miner)
+    result = ledger.transfer(miner, ore, refiner, cosign=True)
+    signatures = {(s.organization_id, s.is_issuer) for s in result.entry.signature_records.all()}
+    assert signatures == {(miner.slug, True), (refiner.slug, False)}
+
+
+def test_revoked_keys_cannot_sign_new_entries(ledger, miner):
+    from provenance.keys import revoke_key
+
+    ledger.origin(miner)
+    revoke_key(organization=miner.org, keyid=miner.keyid)
+    payload = ledger.statement("origin", miner, activity="extraction", site={"name": "s", "country": "AU"},
+                               outputs=[{"batch": "pilbara-mining:after", "material": "ore", "quantity": "5",
+                                         "unit": "kg", "minerals": {"cobalt": "1"}, "value_added_usd": "0"}])
+    refused("key_not_valid", ledger.post, miner, payload)
+    assert Entry.objects.count() == 1  # the earlier entry stays
+
+
+def test_links_record_custody_and_consumption(ledger, miner, refiner):
+    ore = ledger.origin(miner, quantity="10")
+    ledger.transfer(miner, ore, refiner)
+    ledger.transform(refiner, [(ore, "4")], [{"quantity": "1"}], country="JP")
+    links = list(BatchLink.objects.filter(batch_id=ore).order_by("entry_id").values_list(
+        "role", "quantity", "custodian_before_id", "custodian_after_id"))
+    assert links == [
+        ("created", None, None, miner.slug),
+        ("transferred", None, miner.slug, refiner.slug),
+        ("consumed", Decimal(4), refiner.slug, refiner.slug),
+    ]
