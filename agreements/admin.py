@@ -1,0 +1,434 @@
+"""Admin for the rule data: every change is kept with who, when, before and after.
+
+All rule models use SimpleHistoryAdmin, so each object's "History" page
+shows its versions and lets an auditor compare them. Agreements are never
+deleted here: end them with a termination event, so that past verdicts can
+still be explained. Entry links are derived data and read-only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.db import models as db_models
+from django.db.models import Count, Exists, OuterRef
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django_countries import countries
+from simple_history.admin import SimpleHistoryAdmin
+
+from agreements import models
+from agreements.linking import relink
+from agreements.snapshot import current_ruleset
+
+LINKED_ENTRIES_SHOWN = 100
+KEY_DATES = ("2023-03-28", "2023-04-18", "2024-01-01", "2025-01-01", "2025-09-30")
+
+
+def https_formfield(db_field, **kwargs):
+    """Sources are https addresses (and Django 6 assumes https for bare hosts)."""
+    if isinstance(db_field, db_models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return db_field.formfield(**kwargs)
+
+
+class RuleAdmin(SimpleHistoryAdmin):
+    """History for every change; source fields assume https."""
+
+    formfield_overrides = {db_models.URLField: {"assume_scheme": "https"}}
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.unconfirmed:
+            messages.warning(request, "Some facts in this row are unconfirmed: see the notes.")
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+def mineral_choices() -> list[tuple[str, str]]:
+    return [(slug, slug) for slug in models.CriticalMineral.objects.values_list("slug", flat=True)]
+
+
+def entry_admin_link(index: int) -> str:
+    """A link to the ledger entry's admin page, or its number if none is registered."""
+    try:
+        return format_html(
+            '<a href="{}">#{}</a>', reverse("admin:provenance_entry_change", args=[index]), index
+        )
+    except NoReverseMatch:
+        return f"#{index}"
+
+
+# --- filters ----------------------------------------------------------------
+
+
+def requested_date(value: str | None) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        # The admin answers this exception with the changelist and "?e=1".
+        raise IncorrectLookupParameters(f"{value!r} is not a date YYYY-MM-DD") from exc
+
+
+class InForceOnFilter(admin.SimpleListFilter):
+    """?in_force_on=YYYY-MM-DD: agreements that count on that day (any date works)."""
+
+    title = "in force on"
+    parameter_name = "in_force_on"
+
+    def lookups(self, request, model_admin):
+        today = timezone.localdate().isoformat()
+        return [(day, day) for day in KEY_DATES] + [(today, f"today ({today})")]
+
+    def queryset(self, request, queryset):
+        on = requested_date(self.value())
+        return queryset.in_force(on=on) if on else queryset
+
+
+class PartyFilter(admin.SimpleListFilter):
+    title = "partner country"
+    parameter_name = "party"
+
+    def lookups(self, request, model_admin):
+        codes = {
+            code for agreement in models.TradeAgreement.objects.all() for code in agreement.partners
+        }
+        return sorted(((code, countries.name(code)) for code in codes), key=lambda item: item[1])
+
+    def queryset(self, request, queryset):
+        return queryset.with_party(self.value()) if self.value() else queryset
+
+
+class MineralFilter(admin.SimpleListFilter):
+    """Agreements covering a mineral, as amended on the "in force on" date (default today)."""
+
+    title = "covered mineral"
+    parameter_name = "mineral"
+
+    def lookups(self, request, model_admin):
+        battery_first = models.CriticalMineral.objects.order_by("-battery_relevant", "slug")
+        return [(mineral.slug, mineral.name) for mineral in battery_first]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        on = requested_date(request.GET.get(InForceOnFilter.parameter_name)) or timezone.localdate()
+        slugs = [
+            rule.slug for rule in current_ruleset().agreements if rule.covers(self.value(), on)
+        ]
+        return queryset.filter(slug__in=slugs)
+
+
+# --- trade agreements -------------------------------------------------------
+
+
+class TradeAgreementForm(forms.ModelForm):
+    covered_minerals = forms.MultipleChoiceField(
+        choices=mineral_choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Ignored when the agreement covers all minerals.",
+    )
+
+    class Meta:
+        model = models.TradeAgreement
+        formfield_callback = https_formfield
+        fields = [
+            "slug",
+            "title",
+            "kind",
+            "parties",
+            "signed",
+            "entered_into_force",
+            "counts_from",
+            "ends",
+            "covers_all_minerals",
+            "covered_minerals",
+            "review_cadence_months",
+            "next_review",
+            "source",
+            "notes",
+            "unconfirmed",
+        ]
+
+
+class AgreementEventForm(forms.ModelForm):
+    minerals_added = forms.MultipleChoiceField(choices=mineral_choices, required=False)
+    minerals_removed = forms.MultipleChoiceField(choices=mineral_choices, required=False)
+
+    class Meta:
+        model = models.AgreementEvent
+        formfield_callback = https_formfield
+        fields = [
+            "agreement",
+            "kind",
+            "effective_from",
+            "effective_to",
+            "minerals_added",
+            "minerals_removed",
+            "source",
+            "notes",
+            "unconfirmed",
+        ]
+
+
+class AgreementEventInline(admin.StackedInline):
+    model = models.AgreementEvent
+    form = AgreementEventForm
+    formfield_overrides = RuleAdmin.formfield_overrides
+    extra = 0
+    fields = [
+        ("kind", "effective_from", "effective_to"),
+        ("minerals_added", "minerals_removed"),
+        "source",
+        "notes",
+        "unconfirmed",
+    ]
+
+
+@admin.register(models.TradeAgreement)
+class TradeAgreementAdmin(RuleAdmin):
+    form = TradeAgreementForm
+    inlines = [AgreementEventInline]
+    list_display = [
+        "slug",
+        "title",
+        "kind",
+        "partner_list",
+        "counts_from",
+        "ends",
+        "in_force_today",
+        "review_due_flag",
+        "unconfirmed",
+        "linked_entry_count",
+    ]
+    list_filter = [InForceOnFilter, PartyFilter, MineralFilter, "kind", "unconfirmed"]
+    search_fields = ["slug", "title", "notes"]
+    readonly_fields = ["review_status", "linked_entries"]
+    actions = ["relink_all_entries"]
+    fieldsets = [
+        (None, {"fields": ["slug", "title", "kind", "parties", "source", "unconfirmed", "notes"]}),
+        ("Dates", {"fields": ["signed", "entered_into_force", "counts_from", "ends"]}),
+        ("Minerals", {"fields": ["covers_all_minerals", "covered_minerals"]}),
+        ("Review", {"fields": ["review_cadence_months", "next_review", "review_status"]}),
+        ("Ledger entries linked to this agreement", {"fields": ["linked_entries"]}),
+    ]
+
+    def get_queryset(self, request):
+        in_force = models.TradeAgreement.objects.in_force(on=timezone.localdate())
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                link_count=Count("entry_links"),
+                in_force_now=Exists(in_force.filter(pk=OuterRef("pk"))),
+            )
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        # The slug is the primary key: editing it would create another agreement.
+        return [*self.readonly_fields, "slug"] if obj else self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="partners")
+    def partner_list(self, agreement):
+        return ", ".join(agreement.partners)
+
+    @admin.display(description="in force today", boolean=True, ordering="in_force_now")
+    def in_force_today(self, agreement):
+        return agreement.in_force_now
+
+    @admin.display(description="review due", boolean=True)
+    def review_due_flag(self, agreement):
+        return agreement.review_due(timezone.localdate())
+
+    @admin.display(description="linked entries", ordering="link_count")
+    def linked_entry_count(self, agreement):
+        return agreement.link_count
+
+    @admin.display(description="review")
+    def review_status(self, agreement):
+        due = agreement.review_date()
+        if due is None:
+            return "No review scheduled"
+        state = "DUE" if agreement.review_due(timezone.localdate()) else "scheduled"
+        return f"Next review {due} ({state})"
+
+    @admin.display(description="linked entries")
+    def linked_entries(self, agreement):
+        links = agreement.entry_links.select_related("entry").order_by("-entry_id", "mineral")
+        total = links.count()
+        if not total:
+            return "None"
+        shown = format_html_join(
+            "",
+            "<li>{} {} {} on {} ({})</li>",
+            (
+                (
+                    entry_admin_link(link.entry_id),
+                    link.entry.type,
+                    link.country,
+                    link.entry.occurred_at.date(),
+                    link.mineral,
+                )
+                for link in links[:LINKED_ENTRIES_SHOWN]
+            ),
+        )
+        changelist = reverse("admin:agreements_entryagreementlink_changelist")
+        return format_html(
+            '<ul>{}</ul><a href="{}?agreement__slug__exact={}">All {} links</a>',
+            shown,
+            changelist,
+            agreement.slug,
+            total,
+        )
+
+    @admin.action(description="Recompute every entry's agreement links")
+    def relink_all_entries(self, request, queryset):
+        result = relink()
+        self.message_user(
+            request,
+            f"{result.entries} entries: {result.kept} links kept, "
+            f"{result.added} added, {result.removed} removed.",
+            messages.SUCCESS,
+        )
+
+
+@admin.register(models.AgreementEvent)
+class AgreementEventAdmin(RuleAdmin):
+    form = AgreementEventForm
+    list_display = ["agreement", "kind", "effective_from", "effective_to", "unconfirmed"]
+    list_filter = ["kind", "agreement"]
+    list_select_related = ["agreement"]
+    date_hierarchy = "effective_from"
+
+
+# --- minerals and credit rules ----------------------------------------------
+
+
+@admin.register(models.CriticalMineral)
+class CriticalMineralAdmin(RuleAdmin):
+    list_display = ["slug", "name", "battery_relevant", "unconfirmed"]
+    list_filter = ["battery_relevant"]
+    search_fields = ["slug", "name"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["slug"] if obj else []
+
+
+@admin.register(models.ApplicablePercentage)
+class ApplicablePercentageAdmin(RuleAdmin):
+    list_display = [
+        "placed_in_service_from",
+        "placed_in_service_to",
+        "critical_minerals_pct",
+        "battery_components_pct",
+        "unconfirmed",
+    ]
+
+
+class SingleRowAdmin(RuleAdmin):
+    """The rules read exactly one row of this table: it can be changed, not added to."""
+
+    def has_add_permission(self, request):
+        return not self.model.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.CreditParameters)
+class CreditParametersAdmin(SingleRowAdmin):
+    list_display = [
+        "slug",
+        "critical_minerals_usd",
+        "battery_components_usd",
+        "requirements_from",
+        "acquired_through",
+    ]
+
+
+@admin.register(models.FeocRule)
+class FeocRuleAdmin(SingleRowAdmin):
+    list_display = ["slug", "components_from", "minerals_from", "impracticable_until"]
+
+
+@admin.register(models.FeocDesignation)
+class FeocDesignationAdmin(RuleAdmin):
+    list_display = [
+        "organization",
+        "basis",
+        "covered_nation",
+        "effective_from",
+        "effective_to",
+        "unconfirmed",
+    ]
+    list_filter = ["basis", "covered_nation"]
+    list_select_related = ["organization"]
+    search_fields = ["organization__slug", "organization__name"]
+
+
+# --- derived links (read-only) ----------------------------------------------
+
+
+class ReadOnlyAdminMixin:
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.EntryAgreementLink)
+class EntryAgreementLinkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "entry_link",
+        "agreement",
+        "agreement_source",
+        "mineral",
+        "country",
+        "occurred_on",
+        "rules_version",
+        "linked_at",
+    ]
+    list_filter = ["agreement", "mineral", "country"]
+    list_select_related = ["entry", "agreement"]
+    search_fields = ["=entry__index", "agreement__slug"]
+
+    @admin.display(description="entry", ordering="entry_id")
+    def entry_link(self, link):
+        return entry_admin_link(link.entry_id)
+
+    @admin.display(description="according to")
+    def agreement_source(self, link):
+        return format_html('<a href="{0}">{0}</a>', link.agreement.source)
+
+    @admin.display(description="occurred on", ordering="entry__occurred_at")
+    def occurred_on(self, link):
+        return link.entry.occurred_at.date()
+
+
+class EntryAgreementLinkInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """For the ledger's Entry admin: the agreements that make the entry's country count."""
+
+    model = models.EntryAgreementLink
+    fk_name = "entry"
+    extra = 0
+    fields = ["agreement", "mineral", "country", "source", "rules_version", "linked_at"]
+    readonly_fields = fields
+
+    @admin.display(description="source")
+    def source(self, link):
+        return format_html('<a href="{0}">{0}</a>', link.agreement.source)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("agreement")

@@ -1,0 +1,144 @@
+"""Links from ledger entries to the agreements that make their country count.
+
+At ingest, each origin and transform entry is linked, for every critical
+mineral its batches carry, to the agreements that make its site country
+count for that mineral on the entry's date (`link_entry`, called inside the
+ledger's append transaction). When agreements change, `relink` recomputes
+the links; the entries themselves never change. Links are derived data,
+not ledger rows: each records the rule version it was computed under.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import QuerySet
+
+from agreements import rules
+from agreements.models import EntryAgreementLink
+from agreements.snapshot import current_ruleset, load_ruleset
+from provenance.models import Entry, EntryType
+
+LINKED_TYPES = (EntryType.ORIGIN, EntryType.TRANSFORM)
+RELINK_CHUNK = 500
+
+
+def link_entry(
+    entry: Entry,
+    *,
+    country: str,
+    minerals: Iterable[str],
+    on: dt.date,
+    ruleset: rules.RuleSet | None = None,
+) -> list[EntryAgreementLink]:
+    """Create the entry's links; one query for the rule version, one insert.
+
+    US sites get no links: the US counts without an agreement
+    (`rules.country_qualifies` answers "domestic").
+    """
+    ruleset = ruleset or current_ruleset()
+    links = planned_links(entry, country=country, minerals=minerals, on=on, ruleset=ruleset)
+    return EntryAgreementLink.objects.bulk_create(links) if links else []
+
+
+def planned_links(
+    entry: Entry, *, country: str, minerals: Iterable[str], on: dt.date, ruleset: rules.RuleSet
+) -> list[EntryAgreementLink]:
+    """The (unsaved) links the rules give for an entry."""
+    return [
+        EntryAgreementLink(
+            entry=entry,
+            agreement_id=ref.slug,
+            mineral=mineral,
+            country=country,
+            rules_version=ruleset.version,
+        )
+        for mineral in sorted(set(minerals))
+        for ref in rules.qualifying_agreements(ruleset, country, mineral, on)
+    ]
+
+
+def link_inputs(entry: Entry) -> tuple[str, list[str], dt.date] | None:
+    """(site country, minerals carried, date) of an origin or transform entry.
+
+    Origins carry the minerals they declare; a transform's outputs carry the
+    minerals of its inputs (Batch.carries), as the write path records them.
+    """
+    if entry.type not in LINKED_TYPES:
+        return None
+    country = entry.statement["site"]["country"]
+    if entry.type == EntryType.ORIGIN:
+        minerals = {name for output in entry.statement["outputs"] for name in output["minerals"]}
+    else:
+        minerals = {name for batch in entry.created_batches.all() for name in batch.carries}
+    return country, sorted(minerals), entry.occurred_at.date()
+
+
+@dataclass(frozen=True)
+class RelinkResult:
+    entries: int
+    kept: int
+    added: int
+    removed: int
+
+
+def relink(
+    entries: Iterable[Entry] | None = None, *, ruleset: rules.RuleSet | None = None
+) -> RelinkResult:
+    """Recompute the links of `entries` (default: every origin and transform)."""
+    ruleset = ruleset or load_ruleset()
+    if entries is None:
+        entries = Entry.objects.filter(type__in=LINKED_TYPES)
+    if isinstance(entries, QuerySet):
+        entries = entries.prefetch_related("created_batches").iterator(chunk_size=RELINK_CHUNK)
+    totals = [0, 0, 0, 0]
+    chunk: list[Entry] = []
+    for entry in entries:
+        chunk.append(entry)
+        if len(chunk) == RELINK_CHUNK:
+            totals = [a + b for a, b in zip(totals, _relink_chunk(chunk, ruleset), strict=True)]
+            chunk = []
+    if chunk:
+        totals = [a + b for a, b in zip(totals, _relink_chunk(chunk, ruleset), strict=True)]
+    return RelinkResult(*totals)
+
+
+@transaction.atomic
+def _relink_chunk(entries: list[Entry], ruleset: rules.RuleSet) -> tuple[int, int, int, int]:
+    wanted = {}
+    for entry in entries:
+        inputs = link_inputs(entry)
+        if inputs is None:
+            continue
+        country, minerals, on = inputs
+        for link in planned_links(
+            entry, country=country, minerals=minerals, on=on, ruleset=ruleset
+        ):
+            wanted[(link.entry_id, link.agreement_id, link.mineral)] = link
+    current = EntryAgreementLink.objects.filter(entry__in=[entry.index for entry in entries])
+    existing = {(link.entry_id, link.agreement_id, link.mineral): link.pk for link in current}
+    stale = [pk for key, pk in existing.items() if key not in wanted]
+    added = [link for key, link in wanted.items() if key not in existing]
+    EntryAgreementLink.objects.filter(pk__in=stale).delete()
+    EntryAgreementLink.objects.bulk_create(added)
+    current.update(rules_version=ruleset.version)
+    return len(entries), len(existing) - len(stale), len(added), len(stale)
+
+
+def links_for_entries(indexes: Iterable[int]) -> dict[int, list[dict[str, str]]]:
+    """{entry index: [{"agreement", "mineral", "country"}]} for the API, in one query."""
+    indexes = list(indexes)
+    found: dict[int, list[dict[str, str]]] = {index: [] for index in indexes}
+    rows = EntryAgreementLink.objects.filter(entry_id__in=indexes).order_by(
+        "entry_id", "agreement_id", "mineral"
+    )
+    for entry_id, agreement, mineral, country in rows.values_list(
+        "entry_id", "agreement_id", "mineral", "country"
+    ):
+        found[entry_id].append(
+            {"agreement": agreement, "mineral": mineral, "country": str(country)}
+        )
+    return found

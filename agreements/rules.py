@@ -1,0 +1,406 @@
+"""The clean vehicle credit's rules (IRC §30D), as pure functions of rule data.
+
+A `RuleSet` is an immutable snapshot of the rule tables (trade agreements
+with their events, the applicable percentages, the credit parameters, the
+FEOC rule and the FEOC designations) together with a `version` fingerprint
+of the data it was read from. Every function below answers one question
+from a RuleSet and its arguments alone, so that:
+
+* a verdict can record the rule version it was computed under,
+* a "what if" can run on a derived RuleSet (`ruleset.with_termination`)
+  without storing anything,
+* the rules can be read and tested without a database.
+
+Conventions (DOMAIN.md): dates are inclusive; percentages and amounts are
+Decimals. The United States needs no agreement: `qualifying_agreements`
+returns [] for "US" while `country_qualifies` answers True with reason
+"domestic". An agreement makes its partners count for a mineral on a date
+when the date is within [counts_from, ends], no termination or suspension
+event is in effect, and it covers the mineral as amended on that date. A
+termination "on D" means not in force from D.
+
+Japan's agreement counts from its signature (2023-03-28), the comprehensive
+FTAs from 2023-04-18. The critical minerals requirement itself applies only
+to vehicles placed in service from 2023-04-18 (`required_percentages` is
+None before), so the earlier date matters only for material dated between
+the two.
+
+This module imports nothing from Django. Reading a RuleSet from the database
+is `agreements.snapshot.load_ruleset`; the `*_on` wrappers at the end do
+that for one-off questions.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+DOMESTIC = "US"
+KINDS = ("components", "minerals")
+
+
+# --- the snapshot -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgreementRef:
+    """What a verdict cites: which agreement, and according to which source."""
+
+    slug: str
+    title: str
+    kind: str
+    source: str
+
+
+@dataclass(frozen=True)
+class AgreementEventRule:
+    kind: str  # "amendment", "suspension" or "termination"
+    effective_from: dt.date
+    effective_to: dt.date | None = None
+    minerals_added: frozenset[str] = frozenset()
+    minerals_removed: frozenset[str] = frozenset()
+
+    def stops_on(self, on: dt.date) -> bool:
+        """A termination in effect, or a suspension covering `on`."""
+        if self.kind == "termination":
+            return self.effective_from <= on
+        if self.kind == "suspension":
+            return self.effective_from <= on and (
+                self.effective_to is None or on <= self.effective_to
+            )
+        return False
+
+
+@dataclass(frozen=True)
+class AgreementRule:
+    """One agreement with its events. `minerals` is ignored when `covers_all`."""
+
+    slug: str
+    title: str
+    kind: str
+    parties: frozenset[str]
+    counts_from: dt.date
+    source: str
+    ends: dt.date | None = None
+    covers_all: bool = False
+    minerals: frozenset[str] = frozenset()
+    events: tuple[AgreementEventRule, ...] = ()
+    signed: dt.date | None = None
+    entered_into_force: dt.date | None = None
+    notes: str = ""
+
+    @property
+    def ref(self) -> AgreementRef:
+        return AgreementRef(slug=self.slug, title=self.title, kind=self.kind, source=self.source)
+
+    @property
+    def partners(self) -> frozenset[str]:
+        return self.parties - {DOMESTIC}
+
+    def is_in_force(self, on: dt.date) -> bool:
+        """Counts for the credit on `on`: started, not ended, not stopped by an event."""
+        if on < self.counts_from or (self.ends is not None and on > self.ends):
+            return False
+        return not any(event.stops_on(on) for event in self.events)
+
+    def covers(self, mineral: str, on: dt.date) -> bool:
+        """Covers `mineral` as amended on `on` (amendments apply in date order)."""
+        covered = None if self.covers_all else set(self.minerals)
+        removed: set[str] = set()
+        for event in sorted(self.events, key=lambda item: item.effective_from):
+            if event.kind != "amendment" or event.effective_from > on:
+                continue
+            if covered is not None:
+                covered |= event.minerals_added
+                covered -= event.minerals_removed
+            else:  # covers all minerals: only removals (and re-additions) matter
+                removed |= event.minerals_removed
+                removed -= event.minerals_added
+        return mineral not in removed if covered is None else mineral in covered
+
+    def counts_for(self, country: str, mineral: str, on: dt.date) -> bool:
+        return country in self.partners and self.is_in_force(on) and self.covers(mineral, on)
+
+
+@dataclass(frozen=True)
+class PercentageRow:
+    placed_in_service_from: dt.date
+    placed_in_service_to: dt.date
+    critical_minerals_pct: Decimal
+    battery_components_pct: Decimal
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class CreditTerms:
+    critical_minerals_usd: Decimal
+    battery_components_usd: Decimal
+    requirements_from: dt.date
+    acquired_through: dt.date | None
+    north_america: frozenset[str]
+    source: str = ""
+    cutoff_source: str = ""
+
+
+@dataclass(frozen=True)
+class FeocTerms:
+    covered_nations: frozenset[str]
+    components_from: dt.date
+    minerals_from: dt.date
+    control_threshold_pct: Decimal = Decimal("25")
+    impracticable_until: dt.date | None = None
+    impracticable_items: tuple[str, ...] = ()
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Designation:
+    organization: str
+    basis: str
+    covered_nation: str
+    effective_from: dt.date
+    effective_to: dt.date | None = None
+    source: str = ""
+
+    def is_in_effect(self, on: dt.date) -> bool:
+        return self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Everything the rules read, as of one version of the rule data."""
+
+    agreements: tuple[AgreementRule, ...]
+    percentages: tuple[PercentageRow, ...]
+    credit: CreditTerms
+    feoc: FeocTerms
+    designations: tuple[Designation, ...] = ()
+    minerals: frozenset[str] = frozenset()
+    battery_minerals: frozenset[str] = frozenset()
+    version: str = ""
+
+    def agreement(self, slug: str) -> AgreementRule:
+        for agreement in self.agreements:
+            if agreement.slug == slug:
+                return agreement
+        raise KeyError(f"no agreement {slug!r}")
+
+    def with_termination(self, slug: str, on: dt.date) -> RuleSet:
+        """This RuleSet as if `slug` were terminated from `on` (not in force on `on`)."""
+        ended = self.agreement(slug)
+        event = AgreementEventRule(kind="termination", effective_from=on)
+        changed = replace(ended, events=(*ended.events, event))
+        agreements = tuple(changed if item.slug == slug else item for item in self.agreements)
+        return replace(self, agreements=agreements, version=f"{self.version}+terminate:{slug}@{on}")
+
+
+def fingerprint(parts: Iterable[object]) -> str:
+    """A short, stable version string for the rule data described by `parts`."""
+    digest = hashlib.sha256(repr(tuple(parts)).encode()).hexdigest()
+    return f"rules-{digest[:16]}"
+
+
+# --- trade agreements -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Qualification:
+    """Whether a country counts for a mineral on a date, and why."""
+
+    qualifies: bool
+    reason: str  # "domestic", "agreement" or "none"
+    agreements: tuple[AgreementRef, ...] = ()
+
+    def __bool__(self) -> bool:
+        return self.qualifies
+
+
+def qualifying_agreements(
+    ruleset: RuleSet, country: str, mineral: str, on_date: dt.date
+) -> list[AgreementRef]:
+    """Agreements that make `country` count for `mineral` on `on_date` ([] for the US)."""
+    return [
+        agreement.ref
+        for agreement in ruleset.agreements
+        if agreement.counts_for(country.upper(), mineral, on_date)
+    ]
+
+
+def country_qualifies(
+    ruleset: RuleSet, country: str, mineral: str, on_date: dt.date
+) -> Qualification:
+    """The US, or a country with an agreement in force covering `mineral` on `on_date`."""
+    if country.upper() == DOMESTIC:
+        return Qualification(qualifies=True, reason="domestic")
+    refs = tuple(qualifying_agreements(ruleset, country, mineral, on_date))
+    return Qualification(
+        qualifies=bool(refs), reason="agreement" if refs else "none", agreements=refs
+    )
+
+
+def next_review_date(
+    next_review: dt.date | None, cadence_months: int | None, start: dt.date | None
+) -> dt.date | None:
+    """The stated next review, else the first review one cadence after `start`."""
+    if next_review is not None:
+        return next_review
+    if not cadence_months or start is None:
+        return None
+    return add_months(start, cadence_months)
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    year, month_index = divmod(day.month - 1 + months, 12)
+    year += day.year
+    last_day = calendar.monthrange(year, month_index + 1)[1]
+    return dt.date(year, month_index + 1, min(day.day, last_day))
+
+
+# --- the credit -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreditAmounts:
+    critical_minerals: Decimal
+    battery_components: Decimal
+
+    @property
+    def both(self) -> Decimal:
+        return self.critical_minerals + self.battery_components
+
+
+def required_percentages(
+    ruleset: RuleSet, placed_in_service: dt.date
+) -> tuple[Decimal, Decimal] | None:
+    """(critical minerals %, battery components %) on the date, or None if none applies."""
+    if placed_in_service < ruleset.credit.requirements_from:
+        return None
+    for row in ruleset.percentages:
+        if row.placed_in_service_from <= placed_in_service <= row.placed_in_service_to:
+            return row.critical_minerals_pct, row.battery_components_pct
+    return None
+
+
+def credit_available(ruleset: RuleSet, acquired: dt.date) -> bool:
+    """False for vehicles acquired after the credit's end (2025-09-30)."""
+    cutoff = ruleset.credit.acquired_through
+    return cutoff is None or acquired <= cutoff
+
+
+def credit_amounts(ruleset: RuleSet) -> CreditAmounts:
+    return CreditAmounts(
+        critical_minerals=ruleset.credit.critical_minerals_usd,
+        battery_components=ruleset.credit.battery_components_usd,
+    )
+
+
+def is_north_america(ruleset: RuleSet, country: str) -> bool:
+    return country.upper() in ruleset.credit.north_america
+
+
+# --- foreign entities of concern --------------------------------------------
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+
+
+def feoc_applies(ruleset: RuleSet, kind: str, placed_in_service: dt.date) -> bool:
+    """Components: placed in service after 2023-12-31; minerals: after 2024-12-31."""
+    _check_kind(kind)
+    start = ruleset.feoc.components_from if kind == "components" else ruleset.feoc.minerals_from
+    return placed_in_service >= start
+
+
+def feoc_reasons(
+    ruleset: RuleSet,
+    org_slug: str,
+    org_country: str,
+    activity_country: str,
+    on_date: dt.date,
+    kind: str,
+) -> list[str]:
+    """Why an organisation is a FEOC for an activity on a date ([] when it is not).
+
+    `kind` names the activity ("components" or "minerals"); the test is the
+    same for both in v1, where no claim elects the impracticable-to-trace
+    transition (see `may_exclude_from_tracing`).
+    """
+    _check_kind(kind)
+    covered = ruleset.feoc.covered_nations
+    reasons = []
+    if activity_country.upper() in covered:
+        reasons.append(f"activity in covered nation {activity_country.upper()}")
+    if org_country.upper() in covered:
+        reasons.append(f"incorporated in covered nation {org_country.upper()}")
+    for designation in ruleset.designations:
+        if designation.organization == org_slug and designation.is_in_effect(on_date):
+            reasons.append(
+                f"designated ({designation.basis}, {designation.covered_nation}) "
+                f"from {designation.effective_from}"
+            )
+    return reasons
+
+
+def is_feoc(
+    ruleset: RuleSet,
+    org_slug: str,
+    org_country: str,
+    activity_country: str,
+    on_date: dt.date,
+    kind: str,
+) -> bool:
+    return bool(feoc_reasons(ruleset, org_slug, org_country, activity_country, on_date, kind))
+
+
+def may_exclude_from_tracing(
+    ruleset: RuleSet, placed_in_service: dt.date, *, elected: bool
+) -> bool:
+    """The impracticable-to-trace transition: only if elected, until 2026-12-31."""
+    until = ruleset.feoc.impracticable_until
+    return elected and until is not None and placed_in_service <= until
+
+
+# --- one-off questions against the database ---------------------------------
+# These read the current rules (cached until the rule data changes). The
+# import is deferred so that the functions above stay free of Django.
+
+
+def current_ruleset() -> RuleSet:
+    from agreements.snapshot import current_ruleset as load_current
+
+    return load_current()
+
+
+def load_ruleset(as_of: dt.datetime | None = None) -> RuleSet:
+    """The rules now, or as they stood at `as_of` (from the history tables)."""
+    from agreements.snapshot import load_ruleset as load
+
+    return load(as_of=as_of)
+
+
+def qualifying_agreements_on(country: str, mineral: str, on_date: dt.date) -> list[AgreementRef]:
+    return qualifying_agreements(current_ruleset(), country, mineral, on_date)
+
+
+def country_qualifies_on(country: str, mineral: str, on_date: dt.date) -> Qualification:
+    return country_qualifies(current_ruleset(), country, mineral, on_date)
+
+
+def is_feoc_on(
+    org_slug: str, org_country: str, activity_country: str, on_date: dt.date, kind: str
+) -> bool:
+    return is_feoc(current_ruleset(), org_slug, org_country, activity_country, on_date, kind)
+
+
+def required_percentages_on(placed_in_service: dt.date) -> tuple[Decimal, Decimal] | None:
+    return required_percentages(current_ruleset(), placed_in_service)
+
+
+def credit_available_on(acquired: dt.date) -> bool:
+    return credit_available(current_ruleset(), acquired)

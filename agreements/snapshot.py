@@ -1,0 +1,208 @@
+"""Reading a `rules.RuleSet` from the rule tables, now or as of a past moment.
+
+`load_ruleset()` reads every rule table once (eight small queries) into the
+frozen dataclasses of `agreements.rules`. `load_ruleset(as_of=moment)`
+reads the same tables from their history (django-simple-history), so that
+the rules behind a past verdict can be reconstructed.
+
+The RuleSet's `version` is a fingerprint of the history tables (row count,
+last history id and last history date of each, up to `as_of`): any change
+made through the models or the admin writes a history row and so changes
+the version. (The date guards against SQLite reusing the ids of a rolled
+back change. A bulk `QuerySet.update()` writes no history: rule data is
+changed through the models or the admin only.) One
+query computes it, which lets `current_ruleset()` keep a per-process copy
+and reload it only when the rule data has changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.db import connection
+
+from agreements import models as rule_models
+from agreements import rules
+
+RULE_MODELS = (
+    rule_models.CriticalMineral,
+    rule_models.TradeAgreement,
+    rule_models.AgreementEvent,
+    rule_models.ApplicablePercentage,
+    rule_models.CreditParameters,
+    rule_models.FeocRule,
+    rule_models.FeocDesignation,
+)
+
+_cached: rules.RuleSet | None = None
+
+
+@functools.cache
+def _history_tables() -> tuple[str, ...]:
+    # `Model.history` builds a manager class on each access: read the names once.
+    return tuple(model.history.model._meta.db_table for model in RULE_MODELS)
+
+
+def rules_version(as_of: dt.datetime | None = None) -> str:
+    """Fingerprint of the rule data (up to `as_of`), in one query."""
+    # Scalar subqueries keep it to one round trip on every backend.
+    quote = connection.ops.quote_name
+    where, params = "", []
+    if as_of is not None:
+        where = " WHERE history_date <= %s"
+    columns = []
+    for table in _history_tables():
+        table = quote(table)
+        for aggregate in ("COUNT(*)", "MAX(history_id)", "MAX(history_date)"):
+            columns.append(f"(SELECT {aggregate} FROM {table}{where})")
+        if as_of is not None:
+            params += [connection.ops.adapt_datetimefield_value(as_of)] * 3
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(columns), params)
+        row = cursor.fetchone()
+    return rules.fingerprint(str(value) for value in row)
+
+
+def current_ruleset() -> rules.RuleSet:
+    """The current rules, cached in this process until the rule data changes."""
+    global _cached
+    if _cached is None or _cached.version != rules_version():
+        _cached = load_ruleset()
+    return _cached
+
+
+def load_ruleset(as_of: dt.datetime | None = None) -> rules.RuleSet:
+    """Read every rule table (or its state at `as_of`) into a RuleSet."""
+    # The version is read before and after the rows; if the rule data changed
+    # in between, read again so that the version names the rows returned.
+    for _attempt in range(3):
+        version = rules_version(as_of)
+        ruleset = _read_rules(as_of, version)
+        if rules_version(as_of) == version:
+            return ruleset
+    return ruleset
+
+
+def _rows(model, as_of: dt.datetime | None):
+    return model.history.as_of(as_of) if as_of is not None else model.objects.all()
+
+
+def _read_rules(as_of: dt.datetime | None, version: str) -> rules.RuleSet:
+    minerals = list(_rows(rule_models.CriticalMineral, as_of))
+    events_by_agreement = defaultdict(list)
+    for event in _rows(rule_models.AgreementEvent, as_of):
+        events_by_agreement[event.agreement_id].append(event)
+    agreements = sorted(_rows(rule_models.TradeAgreement, as_of), key=lambda item: item.slug)
+    return rules.RuleSet(
+        agreements=tuple(
+            agreement_rule(item, events_by_agreement[item.slug]) for item in agreements
+        ),
+        percentages=_percentages(_rows(rule_models.ApplicablePercentage, as_of)),
+        credit=_credit(_single(_rows(rule_models.CreditParameters, as_of), "credit parameters")),
+        feoc=_feoc(_single(_rows(rule_models.FeocRule, as_of), "FEOC rule")),
+        designations=tuple(
+            _designation(item) for item in _rows(rule_models.FeocDesignation, as_of)
+        ),
+        minerals=frozenset(item.slug for item in minerals),
+        battery_minerals=frozenset(item.slug for item in minerals if item.battery_relevant),
+        version=version,
+    )
+
+
+def _single(rows, what: str):
+    found = list(rows)
+    if len(found) != 1:
+        raise LookupError(f"expected one row of {what}, found {len(found)}")
+    return found[0]
+
+
+def _codes(countries) -> frozenset[str]:
+    return frozenset(str(code) for code in countries)
+
+
+def agreement_rule(agreement, events: Iterable) -> rules.AgreementRule:
+    """A TradeAgreement (or its historical state) and its events, as a rule."""
+    return rules.AgreementRule(
+        slug=agreement.slug,
+        title=agreement.title,
+        kind=agreement.kind,
+        parties=_codes(agreement.parties),
+        counts_from=agreement.counts_from,
+        source=agreement.source,
+        ends=agreement.ends,
+        covers_all=agreement.covers_all_minerals,
+        minerals=frozenset(agreement.covered_minerals),
+        events=tuple(
+            rules.AgreementEventRule(
+                kind=event.kind,
+                effective_from=event.effective_from,
+                effective_to=event.effective_to,
+                minerals_added=frozenset(event.minerals_added),
+                minerals_removed=frozenset(event.minerals_removed),
+            )
+            for event in sorted(events, key=lambda item: (item.effective_from, item.pk))
+        ),
+        signed=agreement.signed,
+        entered_into_force=agreement.entered_into_force,
+        notes=agreement.notes,
+    )
+
+
+def _plain(value) -> Decimal:
+    """A stored Decimal without the column's padding zeros: 50.00 -> 50, 62.50 -> 62.5."""
+    value = Decimal(value)
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
+
+
+def _percentages(rows) -> tuple[rules.PercentageRow, ...]:
+    return tuple(
+        rules.PercentageRow(
+            placed_in_service_from=row.placed_in_service_from,
+            placed_in_service_to=row.placed_in_service_to,
+            critical_minerals_pct=_plain(row.critical_minerals_pct),
+            battery_components_pct=_plain(row.battery_components_pct),
+            source=row.source,
+        )
+        for row in sorted(rows, key=lambda item: item.placed_in_service_from)
+    )
+
+
+def _credit(row) -> rules.CreditTerms:
+    return rules.CreditTerms(
+        critical_minerals_usd=_plain(row.critical_minerals_usd),
+        battery_components_usd=_plain(row.battery_components_usd),
+        requirements_from=row.requirements_from,
+        acquired_through=row.acquired_through,
+        north_america=_codes(row.north_america),
+        source=row.source,
+        cutoff_source=row.cutoff_source,
+    )
+
+
+def _feoc(row) -> rules.FeocTerms:
+    return rules.FeocTerms(
+        covered_nations=_codes(row.covered_nations),
+        components_from=row.components_from,
+        minerals_from=row.minerals_from,
+        control_threshold_pct=_plain(row.control_threshold_pct),
+        impracticable_until=row.impracticable_until,
+        impracticable_items=tuple(row.impracticable_items),
+        source=row.source,
+    )
+
+
+def _designation(row) -> rules.Designation:
+    return rules.Designation(
+        organization=row.organization_id,
+        basis=row.basis,
+        covered_nation=str(row.covered_nation),
+        effective_from=row.effective_from,
+        effective_to=row.effective_to,
+        source=row.source,
+    )

@@ -1,0 +1,169 @@
+"""DOMAIN.md's rule data built in plain Python, for tests that need no database.
+
+`test_data_migration` checks that the data migration loads exactly this, so
+the pure tests and the database agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from decimal import Decimal
+
+from agreements import rules
+
+D = dt.date.fromisoformat
+FTA_PARTNERS = [
+    "AU",
+    "BH",
+    "CA",
+    "CL",
+    "CO",
+    "CR",
+    "DO",
+    "SV",
+    "GT",
+    "HN",
+    "IL",
+    "JO",
+    "KR",
+    "MX",
+    "MA",
+    "NI",
+    "OM",
+    "PA",
+    "PE",
+    "SG",
+]
+JAPAN_MINERALS = frozenset({"cobalt", "graphite", "lithium", "manganese", "nickel"})
+BATTERY_MINERALS = frozenset({"lithium", "nickel", "cobalt", "manganese", "graphite", "aluminum"})
+CRITICAL_MINERALS = frozenset(
+    [
+        "aluminum",
+        "antimony",
+        "arsenic",
+        "barite",
+        "beryllium",
+        "bismuth",
+        "cerium",
+        "cesium",
+        "chromium",
+        "cobalt",
+        "dysprosium",
+        "erbium",
+        "europium",
+        "fluorspar",
+        "gadolinium",
+        "gallium",
+        "germanium",
+        "graphite",
+        "hafnium",
+        "holmium",
+        "indium",
+        "iridium",
+        "lanthanum",
+        "lithium",
+        "lutetium",
+        "magnesium",
+        "manganese",
+        "neodymium",
+        "nickel",
+        "niobium",
+        "palladium",
+        "platinum",
+        "praseodymium",
+        "rhodium",
+        "rubidium",
+        "ruthenium",
+        "samarium",
+        "scandium",
+        "tantalum",
+        "tellurium",
+        "terbium",
+        "thulium",
+        "tin",
+        "titanium",
+        "tungsten",
+        "vanadium",
+        "ytterbium",
+        "yttrium",
+        "zinc",
+        "zirconium",
+    ]
+)
+
+
+def fta(code: str) -> rules.AgreementRule:
+    return rules.AgreementRule(
+        slug=f"us-{code.lower()}-fta",
+        title=f"FTA {code}",
+        kind="fta",
+        parties=frozenset({"US", code}),
+        counts_from=D("2023-04-18"),
+        source="https://www.everycrsreport.com/",
+        covers_all=True,
+    )
+
+
+JAPAN = rules.AgreementRule(
+    slug="us-japan-cma",
+    title="US–Japan Critical Minerals Agreement",
+    kind="cma",
+    parties=frozenset({"US", "JP"}),
+    counts_from=D("2023-03-28"),
+    source="https://ustr.gov/",
+    minerals=JAPAN_MINERALS,
+    signed=D("2023-03-28"),
+    entered_into_force=D("2023-03-28"),
+)
+
+PERCENTAGES = tuple(
+    rules.PercentageRow(D(start), D(end), Decimal(cm), Decimal(bc))
+    for start, end, cm, bc in [
+        ("2023-04-18", "2023-12-31", "40", "50"),
+        ("2024-01-01", "2024-12-31", "50", "60"),
+        ("2025-01-01", "2025-12-31", "60", "60"),
+        ("2026-01-01", "2026-12-31", "70", "70"),
+        ("2027-01-01", "2027-12-31", "80", "80"),
+        ("2028-01-01", "2028-12-31", "80", "90"),
+        ("2029-01-01", "2032-12-31", "80", "100"),
+    ]
+)
+
+CREDIT = rules.CreditTerms(
+    critical_minerals_usd=Decimal("3750"),
+    battery_components_usd=Decimal("3750"),
+    requirements_from=D("2023-04-18"),
+    acquired_through=D("2025-09-30"),
+    north_america=frozenset({"US", "CA", "MX"}),
+)
+
+FEOC = rules.FeocTerms(
+    covered_nations=frozenset({"CN", "RU", "KP", "IR"}),
+    components_from=D("2024-01-01"),
+    minerals_from=D("2025-01-01"),
+    control_threshold_pct=Decimal("25"),
+    impracticable_until=D("2026-12-31"),
+    impracticable_items=("graphite in anode material", "electrolyte salts", "binders", "additives"),
+)
+
+
+def domain_ruleset(**changes) -> rules.RuleSet:
+    ruleset = rules.RuleSet(
+        agreements=tuple(
+            sorted([*(fta(code) for code in FTA_PARTNERS), JAPAN], key=lambda a: a.slug)
+        ),
+        percentages=PERCENTAGES,
+        credit=CREDIT,
+        feoc=FEOC,
+        minerals=CRITICAL_MINERALS,
+        battery_minerals=BATTERY_MINERALS,
+        version="test",
+    )
+    return replace(ruleset, **changes)
+
+
+def with_agreement(ruleset: rules.RuleSet, agreement: rules.AgreementRule) -> rules.RuleSet:
+    """`ruleset` with `agreement` replacing the one of the same slug (or added)."""
+    others = tuple(item for item in ruleset.agreements if item.slug != agreement.slug)
+    return replace(ruleset, agreements=(*others, agreement))
