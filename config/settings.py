@@ -186,6 +186,13 @@ CAIRN_ISSUED_AT_MAX_FUTURE = timedelta(
 CAIRN_ISSUED_AT_MAX_PAST = timedelta(
     seconds=int(os.environ.get("CAIRN_ISSUED_AT_MAX_PAST_SECONDS", str(30 * 86400)))
 )
+# Group commit (provenance.sequencer): statements posted at once share one
+# transaction and one WAL flush. Off: one transaction per statement.
+CAIRN_GROUP_COMMIT = env_bool("CAIRN_GROUP_COMMIT", True)
+CAIRN_SEQUENCER_BATCH = int(os.environ.get("CAIRN_SEQUENCER_BATCH", "256"))
+CAIRN_SEQUENCER_TIMEOUT = float(os.environ.get("CAIRN_SEQUENCER_TIMEOUT", "30"))
+# How stale the rules used at ingest (mineral list, agreement links) may be.
+CAIRN_RULES_RECHECK_SECONDS = float(os.environ.get("CAIRN_RULES_RECHECK_SECONDS", "1"))
 LEDGER_ORIGIN = os.environ.get("LEDGER_ORIGIN", "cairn.localhost/ledger")
 # Path to a PKCS#8 PEM Ed25519 key. Unset: a development key is generated on
 # first use under CAIRN_DEV_KEY_DIR, outside the repository.

@@ -47,3 +47,9 @@ def ledger(db):
 @pytest.fixture
 def api():
     return APIClient()
+
+
+@pytest.fixture(autouse=True)
+def fresh_rules_at_ingest(settings):
+    """Tests change rules and append at once: read the rules on every append."""
+    settings.CAIRN_RULES_RECHECK_SECONDS = 0

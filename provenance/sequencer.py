@@ -1,0 +1,70 @@
+"""Group commit: one thread per process appends whatever statements wait.
+
+Request threads hand their checked statement to `submit` and block until the
+batch holding it has committed. The sequencer thread takes every statement
+waiting (up to CAIRN_SEQUENCER_BATCH), calls ingest.append_batch once, and
+answers each caller with its own result or error. No statement waits for a
+timer: a batch is what queued up while the previous one was committing, so
+an idle ledger appends one statement at a time with no added latency.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from concurrent.futures import Future
+
+from django.conf import settings
+from django.db import close_old_connections
+
+log = logging.getLogger(__name__)
+
+_queue: queue.Queue = queue.Queue()
+_thread: threading.Thread | None = None
+_started = threading.Lock()
+
+
+def submit(pending):
+    """Queue one checked statement; return its AppendResult or LedgerError."""
+    _ensure_thread()
+    future: Future = Future()
+    _queue.put((pending, future))
+    return future.result(timeout=settings.CAIRN_SEQUENCER_TIMEOUT)
+
+
+def _ensure_thread() -> None:
+    global _thread
+    if _thread is not None and _thread.is_alive():
+        return
+    with _started:
+        if _thread is None or not _thread.is_alive():
+            _thread = threading.Thread(target=_run, name="cairn-sequencer", daemon=True)
+            _thread.start()
+
+
+def _take_batch() -> list[tuple[object, Future]]:
+    batch = [_queue.get()]
+    while len(batch) < settings.CAIRN_SEQUENCER_BATCH:
+        try:
+            batch.append(_queue.get_nowait())
+        except queue.Empty:
+            break
+    return batch
+
+
+def _run() -> None:
+    from provenance.ingest import append_batch
+
+    while True:
+        batch = _take_batch()
+        close_old_connections()
+        try:
+            outcomes = append_batch([pending for pending, _ in batch])
+        except Exception as error:  # the batch did not commit: nobody's statement was logged
+            log.exception("append batch of %d failed", len(batch))
+            for _, future in batch:
+                future.set_exception(error)
+            continue
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            future.set_result(outcome)
