@@ -91,7 +91,7 @@ def main() -> None:
     print(f"signed {sum(map(len, rounds))} envelopes up front; {args.clients} keep-alive clients, "
           f"gunicorn 2 workers x 4 threads, PostgreSQL")
     noop_rates, ingest_rates = [], []
-    with Server(database_url) as server:
+    with Server(database_url, connections=max(1, args.clients // 2)) as server:
         post_all(server.port, "/bench/noop", rounds[0][:400], auth, args.clients)  # warm-up
         post_all(server.port, "/api/v1/attestations", rounds[0], auth, args.clients)
         for bodies in rounds[1:]:

@@ -71,6 +71,7 @@ from provenance.models import (
 )
 from provenance.payload import PAYLOAD_TYPE, ROLES_FOR_TYPE, PayloadError, Statement, parse_statement
 
+
 @dataclass(frozen=True)
 class AppendResult:
     entry: Entry

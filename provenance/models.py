@@ -194,6 +194,9 @@ class EntrySignature(AppendOnlyModel):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["entry", "key"], name="entry_signature_once")]
 
+    def __str__(self) -> str:
+        return f"#{self.entry_id} signed by {self.organization_id}"
+
 
 class Batch(models.Model):
     """A physical batch and its current state (head, custodian, consumption)."""
@@ -253,6 +256,9 @@ class BatchLink(AppendOnlyModel):
         constraints = [models.UniqueConstraint(fields=["entry", "batch"], name="batch_link_once")]
         indexes = [models.Index(fields=["batch", "entry"])]
 
+    def __str__(self) -> str:
+        return f"#{self.entry_id} {self.role} {self.batch_id}"
+
 
 class Claim(AppendOnlyModel):
     """A clean vehicle credit claim: one per VIN, enforced by the primary key."""
@@ -286,6 +292,9 @@ class LogState(models.Model):
     size = models.BigIntegerField(default=0)
     frontier = models.JSONField(default=list)
 
+    def __str__(self) -> str:
+        return f"log of {self.size} entries"
+
     @classmethod
     def load(cls) -> LogState:
         state, _ = cls.objects.get_or_create(id=1)
@@ -301,6 +310,9 @@ class MerkleNode(AppendOnlyModel):
     hash = models.CharField(max_length=64)
 
     LEVEL_SHIFT = 48
+
+    def __str__(self) -> str:
+        return f"node level {self.level} index {self.position}"
 
     @classmethod
     def node_id(cls, level: int, index: int) -> int:
