@@ -158,3 +158,51 @@ def test_links_record_custody_and_consumption(ledger, miner, refiner):
         ("transferred", None, miner.slug, refiner.slug),
         ("consumed", Decimal(4), refiner.slug, refiner.slug),
     ]
+
+
+def test_a_rolled_back_append_leaves_no_gap_in_the_indexes(ledger, miner, monkeypatch):
+    from agreements.models import EntryAgreementLink
+
+    ledger.origin(miner)
+    real_bulk_create = EntryAgreementLink.objects.bulk_create
+    monkeypatch.setattr(EntryAgreementLink.objects, "bulk_create",
+                        lambda *a, **k: (_ for _ in ()).throw(RuntimeError("disk full")))
+    before = ledger_snapshot()
+    with pytest.raises(RuntimeError):
+        ledger.origin(miner)
+    assert ledger_snapshot() == before
+    monkeypatch.setattr(EntryAgreementLink.objects, "bulk_create", real_bulk_create)
+    ledger.origin(miner)
+    assert list(Entry.objects.values_list("index", flat=True)) == [0, 1]
+    assert LogState.objects.get().size == 2
+
+
+def test_a_batch_checks_each_statement_against_the_earlier_ones(ledger, miner, refiner):
+    """Statements appended together: the second builds on the first's head, the
+    third is stale, the fourth overdraws; each gets its own answer."""
+    ore = ledger.origin(miner, quantity="10")
+    head = ledger.head(ore)
+
+    def pending(payload):
+        body = sign_payload(payload, miner)
+        envelope = ingest._parse_envelope(body)
+        statement = ingest._parse_statement(envelope)
+        keys = ingest._verify_signatures(envelope, timezone.now())
+        return ingest.Pending(envelope, statement, ingest._check_issuer(statement, keys, miner.org), None,
+                              timezone.now())
+
+    def split(prev, quantity, name):
+        return ledger.statement("transform", miner, activity="split", site={"name": "p", "country": "AU"},
+                                inputs=[{"batch": ore, "prev": prev, "quantity": quantity}],
+                                outputs=[{"batch": f"{miner.slug}:{name}", "material": "ore", "quantity": quantity,
+                                          "unit": "kg", "value_added_usd": "0"}])
+
+    first = pending(split(head, "6", "a"))
+    second = pending(split(first.envelope.entry_hash, "3", "b"))
+    stale = pending(split(head, "1", "c"))
+    greedy = pending(split(second.envelope.entry_hash, "2", "d"))
+    outcomes = ingest.append_batch([first, second, stale, greedy])
+    assert [getattr(o, "code", getattr(o, "status", None)) for o in outcomes] == [201, 201, "stale_head", "overdraw"]
+    assert list(Entry.objects.values_list("index", flat=True)) == [0, 1, 2]
+    batch = Batch.objects.get(id=ore)
+    assert batch.consumed == 9 and batch.head == second.envelope.entry_hash
