@@ -13,4 +13,19 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("cairn")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+
+
+@app.on_after_configure.connect
+def _make_filesystem_folders(sender, **kwargs):
+    """The filesystem broker and file result backend need their folders."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    folders = [options.get(key) for key in ("data_folder_in", "data_folder_out", "processed_folder")]
+    if settings.CELERY_RESULT_BACKEND.startswith("file://"):
+        folders.append(settings.CELERY_RESULT_BACKEND.removeprefix("file://"))
+    for folder in filter(None, folders):
+        Path(folder).mkdir(parents=True, exist_ok=True)
 app.autodiscover_tasks()

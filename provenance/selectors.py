@@ -16,7 +16,7 @@ from provenance.models import Batch, BatchLink, Entry, LinkRole, Organization
 # once, so shared ancestors cost nothing extra and the walk ends on a DAG.
 UPSTREAM_SQL = """
 WITH RECURSIVE upstream(batch_id) AS (
-    SELECT %s
+    SELECT CAST(%s AS VARCHAR(128))
     UNION
     SELECT link.batch_id
     FROM upstream

@@ -16,7 +16,7 @@ import threading
 from concurrent.futures import Future
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +43,33 @@ def _ensure_thread() -> None:
             _thread.start()
 
 
+_STOP = object()
+
+
+def shutdown(timeout: float = 10) -> None:
+    """Stop this process's sequencer after the batches queued before, closing
+    its database connection (test teardown, before the database is dropped)."""
+    global _thread
+    with _started:
+        thread, _thread = _thread, None
+    if thread is not None and thread.is_alive():
+        _queue.put((_STOP, None))
+        thread.join(timeout)
+
+
 def _take_batch() -> list[tuple[object, Future]]:
     batch = [_queue.get()]
+    if batch[0][0] is _STOP:
+        return batch
     while len(batch) < settings.CAIRN_SEQUENCER_BATCH:
         try:
-            batch.append(_queue.get_nowait())
+            item = _queue.get_nowait()
         except queue.Empty:
             break
+        if item[0] is _STOP:  # finish what came before it, then stop
+            _queue.put(item)
+            break
+        batch.append(item)
     return batch
 
 
@@ -58,6 +78,9 @@ def _run() -> None:
 
     while True:
         batch = _take_batch()
+        if batch[0][0] is _STOP:
+            connections.close_all()
+            return
         close_old_connections()
         try:
             outcomes = append_batch([pending for pending, _ in batch])

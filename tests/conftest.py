@@ -53,3 +53,12 @@ def api():
 def fresh_rules_at_ingest(settings):
     """Tests change rules and append at once: read the rules on every append."""
     settings.CAIRN_RULES_RECHECK_SECONDS = 0
+
+
+@pytest.fixture(autouse=True, scope="session")
+def stop_sequencer_before_the_database_goes(django_db_setup):
+    """The sequencer thread holds a connection that would block dropping the test database."""
+    yield
+    from provenance import sequencer
+
+    sequencer.shutdown()

@@ -1,0 +1,596 @@
+"""Integrity checks: does the database still say what was signed and logged?
+
+`check_range(start, end)` re-derives everything about entries [start, end)
+from the stored envelopes alone and compares it with what is stored:
+
+* the leaf hash, SHA-256(0x00 || leaf input), over the stored bytes;
+* entry_hash = SHA-256(PAE(payloadType, payload)) and the parsed payload
+  against the stored statement, type and issuer;
+* every signature against its key, the key valid at integrated_time, one of
+  them the issuer's, and the signature records;
+* the hash chain (each prev is the entry_hash of the batch's previous
+  entry), custody and mass balance, replayed in index order from the signed
+  statements, and the stored batch links against that replay;
+* the Merkle tree rebuilt from the recomputed leaves: every stored perfect
+  subtree, and the root at each checkpoint size in the range.
+
+`check_tree_against_checkpoints()` verifies each checkpoint's signature and
+that the stored tree gives its signed root (O(log n) stored hashes each),
+that the log's frontier agrees, and that no entry row is missing.
+
+Both return Problems; each becomes one `index N: <reason>` line (contract
+§7). Reads only: recording incidents is audit.incidents' job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from binascii import a2b_base64
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+import nacl.exceptions
+import nacl.signing
+from django.db.models import Q
+
+from provenance import checkpoints, dsse, merkle, tlog
+from provenance.models import (
+    BatchLink,
+    Checkpoint,
+    Entry,
+    EntrySignature,
+    LogState,
+    MerkleNode,
+    SigningKey,
+)
+
+# Entries read per round trip: large enough to amortise the queries, small
+# enough that a batch's rows and their IN lists stay modest.
+CHUNK = 2000
+CONSUMING = ("consumed", "claimed")
+LINK_ROLE = {"transfer": "transferred", "certify": "certified", "claim": "claimed"}
+# Checkpoints whose stored-tree roots are fetched in one query.
+CHECKPOINT_BATCH = 200
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    index: int
+    code: str
+    message: str
+
+    @property
+    def line(self) -> str:
+        return f"index {self.index}: {self.message}"
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(f"{self.index}\n{self.code}\n{self.message}".encode()).hexdigest()
+
+    def as_dict(self) -> dict:
+        return {"index": self.index, "code": self.code, "message": self.message}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Problem:
+        return cls(data["index"], data["code"], data["message"])
+
+
+@dataclass(frozen=True)
+class Key:
+    verify_key: nacl.signing.VerifyKey
+    organization: str
+    registered: int  # unix seconds, rounded down like integrated_time
+    revoked: float | None
+
+    def valid_at(self, integrated_time: int) -> bool:
+        return self.registered <= integrated_time and (self.revoked is None or integrated_time < self.revoked)
+
+
+class BatchState:
+    """A batch as replayed from the signed statements up to some index."""
+
+    __slots__ = ("quantity", "consumed", "custodian", "head", "last_index")
+
+    def __init__(self, quantity, consumed, custodian, head, last_index):
+        self.quantity: Decimal = quantity
+        self.consumed: Decimal = consumed
+        self.custodian: str = custodian
+        self.head: str = head
+        self.last_index: int = last_index
+
+
+def in_order(problems: Iterable[Problem]) -> list[Problem]:
+    """Without repeats, by index, each index's problems in the order found."""
+    return sorted(dict.fromkeys(problems), key=lambda problem: problem.index)
+
+
+def problems_by_index(problems: Iterable[Problem]) -> dict[int, list[Problem]]:
+    grouped: dict[int, list[Problem]] = defaultdict(list)
+    for problem in in_order(problems):
+        grouped[problem.index].append(problem)
+    return dict(grouped)
+
+
+def report_lines(problems: Iterable[Problem]) -> list[str]:
+    """One `index N: <reason>[; <reason>…]` line per failing entry (contract §7)."""
+    return [
+        f"index {index}: {'; '.join(problem.message for problem in group)}"
+        for index, group in problems_by_index(problems).items()
+    ]
+
+
+# --- per-entry checks and the tree rebuild ------------------------------------
+
+
+def check_range(start: int, end: int, *, progress: Callable[[int], None] | None = None) -> list[Problem]:
+    """Check entries [start, end) (end is clamped to the log's size)."""
+    size = tlog.current_size()
+    end = min(end, size)
+    checker = RangeChecker(start, end, size)
+    for chunk_start in range(start, end, CHUNK):
+        chunk_end = min(chunk_start + CHUNK, end)
+        checker.check_chunk(chunk_start, chunk_end)
+        if progress:
+            progress(chunk_end - chunk_start)
+    checker.finish()
+    return in_order(checker.problems)
+
+
+class RangeChecker:
+    """State carried across the chunks of one range: keys, batches, tree."""
+
+    def __init__(self, start: int, end: int, size: int) -> None:
+        self.start, self.end, self.size = start, end, size
+        self.problems: list[Problem] = []
+        # Entries whose envelope no longer hashes to the stored leaf: the
+        # tree problems above them are consequences, reported against them.
+        self.bad_leaves: list[int] = []
+        self.keys: dict[str, Key] = {}
+        self.batches: dict[str, BatchState] = {}
+        self.checkpoints = dict(
+            Checkpoint.objects.filter(tree_size__gt=start, tree_size__lte=end).values_list("tree_size", "root_hash")
+        )
+        self.tree = TreeRebuild(self, start)
+
+    def problem(self, index: int, code: str, message: str) -> None:
+        self.problems.append(Problem(index, code, message))
+
+    def check_chunk(self, chunk_start: int, chunk_end: int) -> None:
+        rows = list(
+            Entry.objects.filter(index__gte=chunk_start, index__lt=chunk_end)
+            .order_by("index")
+            .values_list(
+                "index",
+                "entry_hash",
+                "envelope",
+                "integrated_time",
+                "leaf_hash",
+                "type",
+                "issuer_id",
+                "statement",
+            )
+        )
+        signatures = self._load_signatures(chunk_start, chunk_end)
+        links = self._load_links(chunk_start, chunk_end)
+        stored_nodes = self.tree.load_nodes(chunk_start, chunk_end)
+        expected = chunk_start
+        for row in rows:
+            index = row[0]
+            for missing in range(expected, min(index, chunk_end)):
+                self.problem(missing, "missing_entry", "entry missing: no row at this index")
+            if index != expected:
+                self.tree.reseed(index)
+            leaf = self.check_entry(row, signatures.get(index, {}), links.get(index, {}))
+            self.tree.add(index, leaf, stored_nodes, self.checkpoints)
+            expected = index + 1
+        for missing in range(expected, chunk_end):
+            self.problem(missing, "missing_entry", "entry missing: no row at this index")
+        if expected != chunk_end:
+            self.tree.reseed(chunk_end)
+
+    def finish(self) -> None:
+        if self.end == self.size and self.end > self.start:
+            self.tree.compare_frontier(self.end)
+
+    # --- loading -----------------------------------------------------------
+
+    def _load_signatures(self, chunk_start: int, chunk_end: int) -> dict[int, dict[str, tuple]]:
+        """Signature records of the chunk (one query), and keys not seen yet (one more)."""
+        rows = EntrySignature.objects.filter(entry_id__gte=chunk_start, entry_id__lt=chunk_end).values_list(
+            "entry_id", "key_id", "organization_id", "is_issuer"
+        )
+        by_entry: dict[int, dict[str, tuple]] = defaultdict(dict)
+        for entry_id, keyid, org, is_issuer in rows:
+            by_entry[entry_id][keyid] = (org, is_issuer)
+        unseen = {keyid for records in by_entry.values() for keyid in records} - self.keys.keys()
+        if unseen:
+            keys = SigningKey.objects.filter(keyid__in=unseen).values_list(
+                "keyid", "public_key", "organization_id", "registered_at", "revoked_at"
+            )
+            self.keys.update({keyid: _key(*fields) for keyid, *fields in keys})
+        return by_entry
+
+    def key(self, keyid: str) -> Key | None:
+        """A key named by an envelope but by no signature record (rare: tampering)."""
+        if keyid not in self.keys:
+            row = SigningKey.objects.filter(keyid=keyid).values_list(
+                "public_key", "organization_id", "registered_at", "revoked_at"
+            )
+            found = row.first()
+            if found is None:
+                return None
+            self.keys[keyid] = _key(*found)
+        return self.keys[keyid]
+
+    def _load_links(self, chunk_start: int, chunk_end: int) -> dict[int, dict[str, tuple]]:
+        rows = BatchLink.objects.filter(entry_id__gte=chunk_start, entry_id__lt=chunk_end).values_list(
+            "entry_id",
+            "batch_id",
+            "role",
+            "prev",
+            "quantity",
+            "custodian_before_id",
+            "custodian_after_id",
+        )
+        by_entry: dict[int, dict[str, tuple]] = defaultdict(dict)
+        batch_ids = set()
+        for entry_id, batch_id, *link in rows:
+            by_entry[entry_id][batch_id] = tuple(link)
+            batch_ids.add(batch_id)
+        self._load_earlier_batches(batch_ids - self.batches.keys())
+        return by_entry
+
+    def _load_earlier_batches(self, batch_ids: set[str]) -> None:
+        """Replay state of batches last touched before this range, in one query.
+
+        Links before `start` were checked by earlier runs; their stored
+        custody, quantities and entry hashes seed the replay.
+        """
+        if not batch_ids or self.start == 0:
+            return
+        rows = (
+            BatchLink.objects.filter(batch_id__in=batch_ids, entry_id__lt=self.start)
+            .order_by("entry_id")
+            .values_list(
+                "batch_id",
+                "entry_id",
+                "role",
+                "quantity",
+                "custodian_after_id",
+                "entry__entry_hash",
+                "batch__quantity",
+            )
+        )
+        for batch_id, entry_id, role, quantity, custodian, entry_hash, total in rows:
+            state = self.batches.get(batch_id)
+            if state is None:
+                state = self.batches[batch_id] = BatchState(total, Decimal(0), custodian, "", 0)
+            if role in CONSUMING and quantity is not None:
+                state.consumed += quantity
+            state.custodian, state.head, state.last_index = custodian, entry_hash, entry_id
+
+    # --- one entry -----------------------------------------------------------
+
+    def check_entry(self, row: tuple, signatures: dict, links: dict) -> bytes:
+        """All checks of one entry; returns its leaf hash recomputed from the envelope."""
+        index, entry_hash, envelope_text, integrated_time, leaf_hex, kind, issuer, statement = row
+        leaf_input = f'{{"envelope":{envelope_text},"integrated_time":{integrated_time}}}'
+        leaf = hashlib.sha256(b"\x00" + leaf_input.encode("utf-8")).digest()
+        if leaf.hex() != leaf_hex:
+            self.bad_leaves.append(index)
+            self.problem(index, "leaf_hash", "stored leaf_hash is not the hash of the entry's leaf input")
+        try:
+            envelope = json.loads(envelope_text)
+            payload_type = envelope["payloadType"]
+            payload = a2b_base64(envelope["payload"], strict_mode=True)
+            signed = [(item["keyid"], a2b_base64(item["sig"], strict_mode=True)) for item in envelope["signatures"]]
+            document = json.loads(payload.decode("utf-8"))
+        except (ValueError, KeyError, TypeError):
+            self.problem(index, "malformed_envelope", "stored envelope or payload does not decode")
+            return leaf
+        message = dsse.pae(payload_type, payload)
+        if hashlib.sha256(message).hexdigest() != entry_hash:
+            self.problem(index, "entry_hash", "entry_hash is not the SHA-256 of the envelope's PAE")
+        if document != statement or document.get("type") != kind or document.get("issuer") != issuer:
+            self.problem(
+                index,
+                "statement",
+                "stored statement, type or issuer differ from the signed payload",
+            )
+        self._check_signatures(index, integrated_time, message, signed, signatures, document)
+        try:
+            self._replay(index, entry_hash, document, links)
+        except (KeyError, TypeError, AttributeError, InvalidOperation):
+            self.problem(index, "statement", "signed payload is not a valid statement")
+        return leaf
+
+    def _check_signatures(self, index, integrated_time, message, signed, records, document) -> None:
+        issuer_signed = False
+        for keyid, signature in signed:
+            key = self.key(keyid)
+            if key is None:
+                self.problem(index, "unknown_key", f"signed by unknown key {keyid}")
+                continue
+            try:
+                key.verify_key.verify(message, signature)
+            except (nacl.exceptions.BadSignatureError, ValueError):
+                self.problem(index, "bad_signature", f"signature by key {keyid} does not verify")
+                continue
+            if not key.valid_at(integrated_time):
+                self.problem(index, "key_not_valid", f"key {keyid} was not valid at integrated_time")
+            issuer_signed |= key.organization == document.get("issuer")
+        if not issuer_signed:
+            self.problem(index, "issuer_signature", "no valid signature by a key of the issuer")
+        if set(records) != {keyid for keyid, _ in signed}:
+            self.problem(
+                index,
+                "signature_records",
+                "signature records differ from the envelope's signatures",
+            )
+
+    def _replay(self, index: int, entry_hash: str, document: dict, links: dict) -> None:
+        """Chain links, custody and mass balance from the signed statement."""
+        kind, issuer = document["type"], document["issuer"]
+        expected: dict[str, tuple] = {}
+        named = document["inputs"] if kind == "transform" else [document] if "prev" in document else []
+        for item in named:
+            batch_id = item["batch"]
+            quantity = Decimal(item["quantity"]) if kind in ("transform", "claim") else None
+            role = "consumed" if kind == "transform" else LINK_ROLE[kind]
+            expected[batch_id] = self._step(index, entry_hash, kind, issuer, item, quantity, role, document)
+        for output in document.get("outputs", ()):
+            expected[output["batch"]] = self._create(index, entry_hash, issuer, output)
+        self._compare_links(index, expected, links)
+
+    def _step(self, index, entry_hash, kind, issuer, item, quantity, role, document) -> tuple:
+        batch_id, prev = item["batch"], item["prev"]
+        state = self.batches.get(batch_id)
+        if state is None:
+            self.problem(index, "chain", f"batch {batch_id}: no earlier entry created it")
+            return (role, prev, quantity, None, None)
+        if prev != state.head:
+            self.problem(
+                index,
+                "chain",
+                f"batch {batch_id}: signed prev {prev} is not the batch's previous entry {state.head}",
+            )
+        before = state.custodian
+        if kind != "certify" and issuer != before:
+            self.problem(index, "custody", f"batch {batch_id}: issuer {issuer} is not the custodian {before}")
+        if quantity is not None:
+            state.consumed += quantity
+            if state.consumed > state.quantity:
+                self.problem(
+                    index,
+                    "mass_balance",
+                    f"batch {batch_id}: {state.consumed} consumed exceeds its quantity {state.quantity}",
+                )
+        if kind == "transfer":
+            state.custodian = document["to"]
+        link = (role, state.head, quantity, before, state.custodian)
+        state.head, state.last_index = entry_hash, index
+        return link
+
+    def _create(self, index, entry_hash, issuer, output) -> tuple:
+        batch_id = output["batch"]
+        if batch_id in self.batches:
+            self.problem(
+                index,
+                "chain",
+                f"batch {batch_id}: created again (first at index {self.batches[batch_id].last_index} or before)",
+            )
+        self.batches[batch_id] = BatchState(Decimal(output["quantity"]), Decimal(0), issuer, entry_hash, index)
+        return ("created", "", None, None, issuer)
+
+    def _compare_links(self, index: int, expected: dict[str, tuple], stored: dict[str, tuple]) -> None:
+        """Stored links must say what the replay says: role, prev, quantity, custody."""
+        for batch_id in sorted(expected.keys() | stored.keys()):
+            want, have = expected.get(batch_id), stored.get(batch_id)
+            if want is None or have is None:
+                where = "no stored link" if have is None else "a stored link the statement does not name"
+                self.problem(index, "link", f"batch {batch_id}: {where}")
+                continue
+            role, prev, quantity, before, after = have
+            if prev != want[1]:
+                self.problem(
+                    index,
+                    "link",
+                    f"batch {batch_id}: stored link prev {prev or '(none)'} is not the previous "
+                    f"entry touching the batch {want[1] or '(none)'}",
+                )
+            if role != want[0] or quantity != want[2] or (want[3] or before) != before or after != want[4]:
+                self.problem(
+                    index,
+                    "link",
+                    f"batch {batch_id}: stored link role, quantity or custody differ from the signed statement",
+                )
+
+
+def _key(public_key, organization, registered, revoked) -> Key:
+    return Key(
+        nacl.signing.VerifyKey(bytes(public_key)),
+        organization,
+        int(registered.timestamp()),
+        revoked.timestamp() if revoked else None,
+    )
+
+
+class TreeRebuild:
+    """The Merkle tree rebuilt leaf by leaf from recomputed leaf hashes.
+
+    Seeded with the stored perfect subtrees left of `start` (the frontier at
+    `start`), so a range check continues the tree where earlier ranges
+    verified it; every perfect subtree that completes inside the range is
+    compared with its stored node, and the root at each checkpoint size in
+    the range with the checkpoint's signed root.
+    """
+
+    def __init__(self, checker: RangeChecker, start: int) -> None:
+        self.checker = checker
+        self.frontier: list[bytes] | None = self._stored_frontier(start, report=True)
+
+    def _stored_frontier(self, size: int, *, report: bool = False) -> list[bytes] | None:
+        nodes = merkle.root_nodes(size)
+        try:
+            hashes = tlog.fetch_nodes(nodes)
+        except tlog.TreeIncomplete as exc:
+            if report:
+                self.checker.problem(max(size - 1, 0), "tree", f"cannot rebuild the tree: {exc}")
+            return None
+        return [hashes[node] for node in nodes]
+
+    def reseed(self, size: int) -> None:
+        """After a missing entry, continue from the stored tree at `size`.
+
+        The stored frontier at `size` may itself need the missing leaf; the
+        tree is then unknown until a later size whose frontier is stored.
+        """
+        self.frontier = self._stored_frontier(size)
+
+    @staticmethod
+    def load_nodes(chunk_start: int, chunk_end: int) -> dict[int, str]:
+        """Stored nodes completed by leaves [chunk_start, chunk_end), in one query.
+
+        Node (level, j) completes at leaf (j + 1) * 2**level - 1.
+        """
+        condition = Q()
+        for level in range(1, chunk_end.bit_length() + 1):
+            first = (chunk_start + 1 + (1 << level) - 1) // (1 << level) - 1
+            last = chunk_end // (1 << level) - 1
+            if first <= last:
+                low, high = MerkleNode.node_id(level, first), MerkleNode.node_id(level, last)
+                condition |= Q(id__gte=low, id__lte=high)
+        if not condition:
+            return {}
+        return dict(MerkleNode.objects.filter(condition).values_list("id", "hash"))
+
+    def add(self, index: int, leaf: bytes, stored: dict[int, str], checkpoint_roots: dict) -> None:
+        if self.frontier is None:
+            self.reseed(index)
+            if self.frontier is None:
+                return
+        self.frontier, completed = merkle.append_to_frontier(self.frontier, index, leaf)
+        size = index + 1
+        for level, position, node in completed:
+            stored_hash = stored.get(MerkleNode.node_id(level, position))
+            first_leaf = position << level
+            if stored_hash != node.hex() and not self._explained(first_leaf, index):
+                state = "is missing" if stored_hash is None else "differs from the rebuilt tree"
+                self.checker.problem(
+                    first_leaf,
+                    "tree",
+                    f"stored Merkle node (level {level}, index {position}) over entries {first_leaf}..{index} {state}",
+                )
+        signed_root = checkpoint_roots.get(size)
+        if signed_root is not None and merkle.root_from_frontier(self.frontier).hex() != signed_root:
+            self.checker.problem(
+                min(self.checker.bad_leaves, default=index),
+                "checkpoint",
+                f"the tree rebuilt from the entries does not have checkpoint {size}'s signed root",
+            )
+
+    def _explained(self, first: int, last: int) -> bool:
+        return any(first <= bad <= last for bad in self.checker.bad_leaves)
+
+    def compare_frontier(self, size: int) -> None:
+        if self.frontier is None or self.checker.bad_leaves:
+            return
+        state = LogState.objects.filter(id=1).values_list("size", "frontier").first()
+        # Entries appended since the check began have moved the frontier on.
+        if state and state[0] == size and state[1] != [node.hex() for node in self.frontier]:
+            self.checker.problem(size - 1, "frontier", "the log's stored frontier differs from the rebuilt tree")
+
+
+# --- the whole log against its checkpoints -----------------------------------
+
+
+def check_tree_against_checkpoints(*, since_size: int = 0) -> list[Problem]:
+    """Checkpoints with tree_size >= since_size (and always the latest): their
+    signatures and their roots in the stored tree; the frontier; missing rows."""
+    # The latest checkpoint is read before the log's state: a checkpoint is
+    # published after the entries it covers, so while appends and publishing
+    # go on, every checkpoint read here is within the size read next.
+    latest = Checkpoint.objects.order_by("-tree_size").values_list("tree_size", flat=True).first()
+    state = LogState.objects.filter(id=1).values_list("size", "frontier").first() or (0, [])
+    size, frontier = state
+    problems = _check_rows(size)
+    query = Checkpoint.objects.filter(tree_size__lte=latest or 0).filter(
+        Q(tree_size__gte=since_size) | Q(tree_size=latest)
+    )
+    batch: list[Checkpoint] = []
+    for checkpoint in query.order_by("tree_size").iterator(chunk_size=CHECKPOINT_BATCH):
+        batch.append(checkpoint)
+        if len(batch) == CHECKPOINT_BATCH:
+            problems += _check_checkpoints(batch, size)
+            batch = []
+    problems += _check_checkpoints(batch, size)
+    if size and _stored_roots([size]).get(size) != merkle.root_from_frontier(
+        [bytes.fromhex(item) for item in frontier]
+    ):
+        problems.append(Problem(size - 1, "frontier", "the log's frontier disagrees with the stored tree"))
+    return in_order(problems)
+
+
+def _check_rows(size: int) -> list[Problem]:
+    """Entry rows are exactly 0..size-1 (a deleted row leaves a gap)."""
+    beyond = list(Entry.objects.filter(index__gte=size).values_list("index", flat=True))
+    if beyond:  # rows appended since `size` was read are fine; others are not
+        size_now = tlog.current_size()
+        beyond = [index for index in beyond if index >= size_now]
+    problems = [Problem(index, "beyond_log", "entry row beyond the log's size") for index in beyond]
+    if Entry.objects.filter(index__lt=size).count() == size:
+        return problems
+    present = Entry.objects.filter(index__lt=size).order_by("index").values_list("index", flat=True)
+    expected = 0
+    for index in present.iterator(chunk_size=10_000):
+        problems += [
+            Problem(gap, "missing_entry", "entry missing: no row at this index") for gap in range(expected, index)
+        ]
+        expected = index + 1
+    problems += [Problem(gap, "missing_entry", "entry missing: no row at this index") for gap in range(expected, size)]
+    return problems
+
+
+def _stored_roots(sizes: list[int]) -> dict[int, bytes | None]:
+    """Roots of the stored tree at several sizes, from one query."""
+    wanted = {size: merkle.root_nodes(size) for size in sizes if size}
+    try:
+        hashes = tlog.fetch_nodes({node for nodes in wanted.values() for node in nodes})
+    except tlog.TreeIncomplete:
+        hashes = {}
+        for nodes in wanted.values():  # find which sizes lack a node
+            try:
+                hashes.update(tlog.fetch_nodes(nodes))
+            except tlog.TreeIncomplete:
+                continue
+    return {
+        size: merkle.fold([hashes[node] for node in nodes]) if all(n in hashes for n in nodes) else None
+        for size, nodes in wanted.items()
+    }
+
+
+def _check_checkpoints(batch: list[Checkpoint], size: int) -> list[Problem]:
+    problems = []
+    roots = _stored_roots([checkpoint.tree_size for checkpoint in batch if checkpoint.tree_size <= size])
+    for checkpoint in batch:
+        index = max(checkpoint.tree_size - 1, 0)
+        fault = checkpoints.verify_note(checkpoint)
+        if fault:
+            problems.append(Problem(index, "checkpoint_signature", fault))
+        if checkpoint.tree_size > size:
+            problems.append(Problem(index, "checkpoint", f"checkpoint {checkpoint.tree_size} is beyond the log"))
+        else:
+            root = roots.get(checkpoint.tree_size) if checkpoint.tree_size else merkle.EMPTY_ROOT
+            if root is None or root.hex() != checkpoint.root_hash:
+                state = "lacks nodes" if root is None else "has another root"
+                problems.append(
+                    Problem(
+                        index,
+                        "checkpoint",
+                        f"the stored tree at checkpoint {checkpoint.tree_size} {state}",
+                    )
+                )
+    return problems

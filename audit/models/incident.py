@@ -1,0 +1,50 @@
+"""What the integrity checks found, and how far they got."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class IntegrityIncident(models.Model):
+    """One integrity failure, recorded once however often it is detected.
+
+    `fingerprint` is the hash of (index, code, message): a check that runs
+    every five minutes finds the same broken entry each time, and the
+    unique constraint keeps it to one row and one mail.
+    """
+
+    fingerprint = models.CharField(max_length=64, unique=True)
+    index = models.BigIntegerField(null=True, blank=True, db_index=True)
+    code = models.CharField(max_length=32)
+    message = models.TextField()
+    detected_at = models.DateTimeField()
+    detected_by = models.CharField(max_length=64, help_text="The task or command that found it.")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-detected_at", "index"]
+
+    def __str__(self) -> str:
+        return f"index {self.index}: {self.message}"
+
+
+class IntegrityCheckRun(models.Model):
+    """One run of an integrity check over entries [start, end)."""
+
+    class Kind(models.TextChoices):
+        INCREMENTAL = "incremental"
+        FULL = "full"
+        COMMAND = "command"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    start = models.BigIntegerField()
+    end = models.BigIntegerField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    problem_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} check [{self.start}, {self.end})"

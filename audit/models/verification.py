@@ -1,0 +1,90 @@
+"""Stored verdicts: who asked, when, against which checkpoint and rules."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from provenance.models import AppendOnlyQuerySet, ImmutableRecord
+
+# The order of the verdict's keys in contract §5.
+VERDICT_KEYS = (
+    "id",
+    "vin",
+    "claim_index",
+    "integrity",
+    "credit_usd",
+    "requirements",
+    "agreements",
+    "problems",
+    "checkpoint",
+    "report",
+)
+
+
+class VerificationQuerySet(AppendOnlyQuerySet):
+    def seal(self, pk: int, report: dict) -> int:
+        """Set the signed report of a row that has none (its one permitted write)."""
+        return models.QuerySet.update(self.filter(pk=pk, report__isnull=True), report=report)
+
+
+class Verification(models.Model):
+    """One verification of a claim, with its DSSE report signed by the ledger key.
+
+    Written once and never changed, with one exception: the report signs the
+    verdict *including this row's id*, so the row is inserted first and
+    sealed with its report in the same transaction (`seal`). Precomputing
+    the id would need a sequence that SQLite lacks; an insert-then-seal in
+    one transaction is never seen half-done. After that the model and its
+    queryset refuse every update and delete.
+    """
+
+    claim = models.ForeignKey("provenance.Claim", on_delete=models.PROTECT, related_name="verifications")
+    claim_index = models.BigIntegerField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Blank when run from the command line.",
+    )
+    organization = models.ForeignKey(
+        "provenance.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The auditor organisation that asked.",
+    )
+    requested_at = models.DateTimeField()
+    checkpoint_size = models.BigIntegerField()
+    checkpoint = models.TextField(help_text="The signed checkpoint note the verdict rests on.")
+    rules_version = models.CharField(max_length=200)
+    # The verdict without id and report, as computed.
+    verdict = models.JSONField()
+    credit_usd = models.CharField(max_length=8)
+    integrity = models.CharField(max_length=8)
+    report = models.JSONField(null=True, blank=True)
+
+    objects = VerificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"verification {self.pk} of {self.claim_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableRecord("Verification rows cannot be updated")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableRecord("Verification rows cannot be deleted")
+
+    def as_verdict(self) -> dict:
+        """The contract's verdict body (§5), keys in the contract's order."""
+        body = {"id": self.pk, **self.verdict, "report": self.report}
+        return {key: body[key] for key in VERDICT_KEYS}

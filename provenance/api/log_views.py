@@ -1,0 +1,106 @@
+"""Transparency log endpoints (contract §5): checkpoint, key, proofs, entries.
+
+All but /log/entries are public: anyone may check that an entry is in the
+log and that the log only grows, without an account.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from provenance import checkpoints, dsse, ledger_key, tlog
+from provenance.api.permissions import IsAuditor
+from provenance.errors import LedgerError
+
+MAX_ENTRIES = 1000
+
+
+def _integer(request, name: str) -> int:
+    value = request.query_params.get(name)
+    if value is None or not value.isdigit():
+        raise LedgerError("bad_request", f"{name} must be a non-negative integer.")
+    return int(value)
+
+
+def _proof_call(function, *args):
+    try:
+        return function(*args)
+    except tlog.ProofError as exc:
+        raise LedgerError("bad_request", f"{str(exc).capitalize()}.") from exc
+
+
+class FirstRenderer(BaseContentNegotiation):
+    """Ignore Accept: a checkpoint is text/plain whatever the client asks for."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class PublicLogView(APIView):
+    permission_classes = [AllowAny]
+    # No authentication: a public endpoint ignores whatever token is sent.
+    authentication_classes: list = []
+
+
+class CheckpointView(PublicLogView):
+    """The latest signed checkpoint as a C2SP signed note."""
+
+    content_negotiation_class = FirstRenderer
+
+    def get(self, request):
+        checkpoint = checkpoints.latest()
+        if checkpoint is None:
+            raise LedgerError("not_found", "No checkpoint has been published yet.")
+        return HttpResponse(checkpoint.note, content_type="text/plain; charset=utf-8")
+
+
+class KeyView(PublicLogView):
+    """The ledger's public key and its signed-note verifier string."""
+
+    def get(self, request):
+        key = ledger_key.current()
+        return Response(
+            {
+                "origin": key.origin,
+                "public_key": dsse.b64encode(key.public_key),
+                "verifier": key.verifier,
+            }
+        )
+
+
+class InclusionProofView(PublicLogView):
+    def get(self, request):
+        index, tree_size = _integer(request, "index"), _integer(request, "tree_size")
+        proof = _proof_call(tlog.inclusion_proof, index, tree_size)
+        return Response(proof.as_json())
+
+
+class ConsistencyProofView(PublicLogView):
+    def get(self, request):
+        first, second = _integer(request, "first"), _integer(request, "second")
+        hashes = _proof_call(tlog.consistency_proof, first, second)
+        return Response({"first": first, "second": second, "hashes": [h.hex() for h in hashes]})
+
+
+class EntriesView(APIView):
+    """Leaf inputs of [start, end), for auditors replaying the tree."""
+
+    permission_classes = [IsAuditor]
+
+    def get(self, request):
+        start, end = _integer(request, "start"), _integer(request, "end")
+        if end < start:
+            raise LedgerError("bad_request", "end must not be below start.")
+        if end - start > MAX_ENTRIES:
+            raise LedgerError("bad_request", f"Ask for at most {MAX_ENTRIES} entries at a time.")
+        size = tlog.current_size()
+        if start > size:
+            raise LedgerError("bad_request", f"start {start} is beyond the log's size {size}.")
+        return Response({"entries": tlog.entries(start, min(end, size))})

@@ -1,0 +1,111 @@
+"""The Celery tasks (eager here; test_worker.py runs a real worker) and incidents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django_celery_beat.models import PeriodicTask
+
+from audit import tasks
+from audit.models import IntegrityCheckRun, IntegrityIncident
+from audit.schedule import install_schedule
+from config.celery import app
+from provenance.models import Checkpoint
+from tests.log.conftest import append_bare_leaves
+from tests.log.test_verify_ledger import change_leaf_hash, change_prev_link, delete_entry
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def eager(settings):
+    # The default filesystem result backend needs its folder (make serve creates it).
+    if settings.CELERY_RESULT_BACKEND.startswith("file://"):
+        Path(settings.CELERY_RESULT_BACKEND.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+    previous = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = previous
+
+
+@pytest.fixture
+def admins(settings):
+    settings.ADMINS = [("Ledger ops", "ops@example.com")]
+
+
+def incidents() -> list[tuple[int, str, str]]:
+    return list(IntegrityIncident.objects.order_by("index", "id").values_list("index", "code", "detected_by"))
+
+
+def test_publish_checkpoint_task_publishes_only_when_the_tree_grew(eager):
+    assert tasks.publish_checkpoint.delay().get() is None
+    append_bare_leaves(4)
+    assert tasks.publish_checkpoint.delay().get() == 4
+    assert tasks.publish_checkpoint.delay().get() == 4
+    assert Checkpoint.objects.count() == 1
+
+
+def test_incremental_check_records_each_problem_once_and_mails_once(
+    eager, admins, chain, mailoutbox, django_capture_on_commit_callbacks
+):
+    tasks.publish_checkpoint.delay()
+    change_leaf_hash(4)
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            tasks.check_incremental.delay()
+    assert incidents() == [(4, "leaf_hash", "check_incremental")]
+    assert len(mailoutbox) == 1
+    assert mailoutbox[0].to == ["ops@example.com"]
+    assert "index 4: stored leaf_hash is not the hash" in mailoutbox[0].body
+
+
+def test_incremental_check_resumes_where_it_stopped(eager, ledger, miner, chain):
+    assert tasks.check_incremental.delay().get() == 0
+    ledger.origin(miner)
+    tasks.check_incremental.delay()
+    runs = IntegrityCheckRun.objects.order_by("id").values_list("kind", "start", "end", "problem_count")
+    assert list(runs) == [("incremental", 0, 7, 0), ("incremental", 7, 8, 0)]
+    change_leaf_hash(7)
+    assert tasks.check_incremental.delay().get() == 0  # 7 was checked already
+    assert tasks.check_full.delay(parts=3).get()
+    assert incidents() == [(7, "leaf_hash", "check_full")]
+
+
+@pytest.mark.parametrize(
+    "drill, index, code",
+    [
+        (lambda: change_prev_link(3), 3, "link"),
+        (lambda: delete_entry(3), 3, "missing_entry"),
+    ],
+)
+def test_full_check_runs_ranges_as_a_chord_and_names_the_index(eager, chain, drill, index, code):
+    tasks.publish_checkpoint.delay()
+    drill()
+    run_id = tasks.check_full.delay(parts=3).get()
+    run = IntegrityCheckRun.objects.get(id=run_id)
+    assert (run.kind, run.start, run.end) == ("full", 0, 7)
+    assert run.finished_at is not None and run.problem_count >= 1
+    assert incidents()[0] == (index, code, "check_full")
+
+
+def test_full_check_of_an_empty_log(eager):
+    run_id = tasks.check_full.delay().get()
+    assert IntegrityCheckRun.objects.get(id=run_id).problem_count == 0
+
+
+def test_the_schedule_is_installed_once_and_admin_edits_survive():
+    names = set(PeriodicTask.objects.values_list("name", "task"))
+    assert names >= {
+        ("Publish checkpoint", "audit.publish_checkpoint"),
+        ("Integrity check (incremental)", "audit.check_incremental"),
+        ("Integrity check (full)", "audit.check_full"),
+    }
+    task = PeriodicTask.objects.get(name="Publish checkpoint")
+    assert (task.interval.every, task.interval.period) == (1, "minutes")
+    task.enabled = False
+    task.save()
+    install_schedule()
+    assert not PeriodicTask.objects.get(name="Publish checkpoint").enabled
+    full = PeriodicTask.objects.get(name="Integrity check (full)")
+    assert (full.crontab.minute, full.crontab.hour) == ("30", "2")
