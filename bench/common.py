@@ -53,14 +53,14 @@ def free_port() -> int:
 class Server:
     """gunicorn with `workers` processes of `threads` threads (keep-alive capable)."""
 
-    def __init__(self, database_url: str, workers: int = 2, threads: int = 4, connections: int = 4) -> None:
+    def __init__(self, database_url: str, workers: int = 2, threads: int = 8, connections: int = 16) -> None:
         self.port = free_port()
         env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "bench.settings"}
         self.process = subprocess.Popen(
             [PYTHON, "-m", "gunicorn", "config.wsgi", f"--bind=127.0.0.1:{self.port}", f"--workers={workers}",
              "--worker-class=gthread", f"--threads={threads}", "--keep-alive=30", "--log-level=warning",
-             # gthread lets one worker accept every keep-alive client; a cap
-             # per worker spreads the clients over all workers.
+             # gthread keeps at most (connections - threads) idle keep-alive
+             # connections per worker: below that it closes every connection.
              f"--worker-connections={connections}"],
             cwd=ROOT, env=env, start_new_session=True,
         )

@@ -89,9 +89,9 @@ def main() -> None:
         return {"Authorization": f"Token {tokens[position // 10**6]}"}
 
     print(f"signed {sum(map(len, rounds))} envelopes up front; {args.clients} keep-alive clients, "
-          f"gunicorn 2 workers x 4 threads, PostgreSQL")
+          f"gunicorn 2 workers x 8 threads, PostgreSQL")
     noop_rates, ingest_rates = [], []
-    with Server(database_url, connections=max(1, args.clients // 2)) as server:
+    with Server(database_url) as server:
         post_all(server.port, "/bench/noop", rounds[0][:400], auth, args.clients)  # warm-up
         post_all(server.port, "/api/v1/attestations", rounds[0], auth, args.clients)
         for bodies in rounds[1:]:

@@ -96,12 +96,14 @@ TEMPLATES = [
 ]
 
 # Database. PostgreSQL connections are kept open between requests: opening
-# one per request costs more than the insert it serves.
+# one per request costs more than the insert it serves. Health checks are
+# off by default: they add a round trip to every request; a connection that
+# broke fails one request and is replaced (CONN_HEALTH_CHECKS=1 to turn on).
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'cairn.sqlite3'}",
         conn_max_age=int(os.environ.get("CONN_MAX_AGE", "600")),
-        conn_health_checks=True,
+        conn_health_checks=env_bool("CONN_HEALTH_CHECKS", False),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -191,6 +193,9 @@ CAIRN_ISSUED_AT_MAX_PAST = timedelta(
 CAIRN_GROUP_COMMIT = env_bool("CAIRN_GROUP_COMMIT", True)
 CAIRN_SEQUENCER_BATCH = int(os.environ.get("CAIRN_SEQUENCER_BATCH", "256"))
 CAIRN_SEQUENCER_TIMEOUT = float(os.environ.get("CAIRN_SEQUENCER_TIMEOUT", "30"))
+# Seconds; see provenance/sequencer.py. Lower means the sequencer waits less
+# for the GIL between queries while it holds the log's tail lock.
+CAIRN_SWITCH_INTERVAL = float(os.environ.get("CAIRN_SWITCH_INTERVAL", "0.0002"))
 # How stale the rules used at ingest (mineral list, agreement links) may be.
 CAIRN_RULES_RECHECK_SECONDS = float(os.environ.get("CAIRN_RULES_RECHECK_SECONDS", "1"))
 LEDGER_ORIGIN = os.environ.get("LEDGER_ORIGIN", "cairn.localhost/ledger")

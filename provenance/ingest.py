@@ -48,14 +48,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agreements.linking import planned_links
 from agreements.models import EntryAgreementLink
 from agreements.rules import RuleSet
 from agreements.snapshot import current_ruleset
-from provenance import dsse, merkle, sequencer
+from provenance import bulk, dsse, merkle, sequencer
 from provenance.errors import LedgerError
 from provenance.models import (
     Batch,
@@ -237,6 +237,9 @@ def _check_new_batch_prefixes(statement: Statement) -> None:
 # --- the batch: checks against the locked ledger, then one write ------------
 
 
+# A batch that loses a uniqueness race to another process is checked again.
+MAX_ATTEMPTS = 3
+
 _rules_cache: tuple[float, RuleSet] | None = None
 
 
@@ -257,24 +260,28 @@ def append_batch(items: list[Pending]) -> list[AppendResult | LedgerError]:
     # Rules are read before the locks: a rule change racing an append only
     # makes its links one version old, and relinking mends that.
     ruleset = rules_for_appends()
-    with transaction.atomic():
-        # The tail lock comes first, then heads (module docstring).
-        state, _ = LogState.objects.select_for_update().get_or_create(id=1)
-        book = Book.load(items, state)
-        outcomes = [book.try_append(item) for item in items]
-        book.write(ruleset)
-    return outcomes
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                book = Book.load(items)
+                outcomes = [book.try_append(item) for item in items]
+                book.write(ruleset)
+            return outcomes
+        except IntegrityError:
+            # Another process committed the same statement, batch id or VIN
+            # between our checks and our insert: check again against it.
+            if attempt == MAX_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 class Book:
-    """The ledger as a batch sees it: the locked rows, plus what its earlier
-    statements wrote. Statements are checked here one by one; the rows they
-    produce are written together by `write`."""
+    """The ledger as a batch sees it: the locked heads, plus what its earlier
+    statements wrote. Statements are checked here one by one; `write` then
+    locks the tail, numbers the entries and writes every row at once."""
 
-    def __init__(self, state: LogState, batches: dict[str, Batch], logged: dict[str, Entry],
-                 taken: set[str], claimed: set[str]) -> None:
-        self.state = state
-        self.frontier = [bytes.fromhex(item) for item in state.frontier]
+    def __init__(self, batches: dict[str, Batch], logged: dict[str, Entry], taken: set[str],
+                 claimed: set[str]) -> None:
         self.batches = batches
         self.logged = logged
         self.taken = taken
@@ -285,11 +292,10 @@ class Book:
         self.touched: dict[str, Batch] = {}
         self.links: list[BatchLink] = []
         self.claims: list[Claim] = []
-        self.nodes: list[MerkleNode] = []
         self.linkable: list[tuple[Entry, str, list[str], dt.date]] = []
 
     @classmethod
-    def load(cls, items: list[Pending], state: LogState) -> Book:
+    def load(cls, items: list[Pending]) -> Book:
         named = sorted({batch_id for item in items for batch_id in item.statement.named_batches})
         # Lock heads in id order: two writers locking overlapping sets cannot deadlock.
         batches = {b.id: b for b in Batch.objects.select_for_update().filter(id__in=named).order_by("id")}
@@ -297,7 +303,6 @@ class Book:
         hashes = [item.envelope.entry_hash for item in items]
         vins = [item.statement.vin for item in items if item.statement.vin]
         return cls(
-            state,
             batches,
             logged={entry.entry_hash: entry for entry in Entry.objects.filter(entry_hash__in=hashes)},
             taken=set(Batch.objects.filter(id__in=outputs).values_list("id", flat=True)) if outputs else set(),
@@ -339,10 +344,9 @@ class Book:
 
     def _record(self, item: Pending, batches: dict[str, Batch]) -> Entry:
         statement = item.statement
-        entry = _new_entry(self.state.size + len(self.entries), item, timezone.now())
+        entry = _new_entry(item, timezone.now())
         self.entries.append(entry)
         self.logged[entry.entry_hash] = entry
-        self._extend_tree(entry)
         self.signatures += [
             EntrySignature(entry=entry, key=signer.key, organization_id=signer.key.organization_id,
                            is_issuer=signer.is_issuer)
@@ -365,31 +369,38 @@ class Book:
             self.linkable.append((entry, statement.site.country, minerals, statement.occurred_at.date()))
         return entry
 
-    def _extend_tree(self, entry: Entry) -> None:
-        size = self.state.size + len(self.entries) - 1
-        self.frontier, completed = merkle.append_to_frontier(self.frontier, size, bytes.fromhex(entry.leaf_hash))
-        self.nodes += [MerkleNode(id=MerkleNode.node_id(level, index), hash=node.hex())
-                       for level, index, node in completed]
-
     def write(self, ruleset) -> None:
-        """Insert every row of the batch: a handful of statements, whatever its size."""
+        """Lock the tail, number the entries, and write every row of the batch."""
         if not self.entries:
             return
-        Entry.objects.bulk_create(self.entries)
-        EntrySignature.objects.bulk_create(self.signatures)
-        Batch.objects.bulk_create(self.created)
-        BatchLink.objects.bulk_create(self.links)
-        Claim.objects.bulk_create(self.claims)
-        MerkleNode.objects.bulk_create(self.nodes)
-        if self.touched:
-            Batch.objects.bulk_update(list(self.touched.values()), ["head", "consumed", "custodian"])
-        EntryAgreementLink.objects.bulk_create(
-            [link for entry, country, minerals, on in self.linkable
-             for link in planned_links(entry, country=country, minerals=minerals, on=on, ruleset=ruleset)]
+        # The tail lock comes last and is held for three round trips: this
+        # SELECT, the writes (one multi-statement query on PostgreSQL), COMMIT.
+        state, _ = LogState.objects.select_for_update().get_or_create(id=1)
+        nodes = self._number_entries(state)
+        agreement_links = [
+            link for entry, country, minerals, on in self.linkable
+            for link in planned_links(entry, country=country, minerals=minerals, on=on, ruleset=ruleset)
+        ]
+        bulk.execute(
+            bulk.insert(self.entries) + bulk.insert(self.signatures) + bulk.insert(self.created)
+            + bulk.insert(self.links) + bulk.insert(self.claims) + bulk.insert(nodes)
+            + bulk.insert(agreement_links)
+            + [bulk.update(batch, ["head", "consumed", "custodian"]) for batch in self.touched.values()]
+            + [bulk.update(state, ["size", "frontier"])]
         )
-        self.state.size += len(self.entries)
-        self.state.frontier = [node.hex() for node in self.frontier]
-        self.state.save(update_fields=["size", "frontier"])
+
+    def _number_entries(self, state: LogState) -> list[MerkleNode]:
+        """Give the entries the next indexes and grow the tree over them."""
+        frontier = [bytes.fromhex(item) for item in state.frontier]
+        nodes = []
+        for entry in self.entries:
+            entry.index = state.size
+            frontier, completed = merkle.append_to_frontier(frontier, state.size, bytes.fromhex(entry.leaf_hash))
+            nodes += [MerkleNode(id=MerkleNode.node_id(level, index), hash=node.hex())
+                      for level, index, node in completed]
+            state.size += 1
+        state.frontier = [node.hex() for node in frontier]
+        return nodes
 
 
 def _answer_for_logged(entry: Entry, envelope: dsse.Envelope) -> AppendResult:
@@ -443,10 +454,10 @@ def _check_clock(statement: Statement, now: dt.datetime) -> None:
         )
 
 
-def _new_entry(index: int, item: Pending, now: dt.datetime) -> Entry:
+def _new_entry(item: Pending, now: dt.datetime) -> Entry:
+    """The entry, without its index: that is given under the tail lock."""
     statement = item.statement
     entry = Entry(
-        index=index,
         entry_hash=item.envelope.entry_hash,
         envelope=item.envelope.stored_json(),
         integrated_time=int(now.timestamp()),

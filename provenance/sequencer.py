@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
 import threading
 from concurrent.futures import Future
 
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import connections
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,11 @@ def _ensure_thread() -> None:
         return
     with _started:
         if _thread is None or not _thread.is_alive():
+            # The sequencer holds the log's tail lock across a dozen queries,
+            # and after each one it needs the GIL back. CPython hands the GIL
+            # over only every switch interval (5 ms by default) while request
+            # threads run Python, which would stretch every lock hold tenfold.
+            sys.setswitchinterval(min(sys.getswitchinterval(), settings.CAIRN_SWITCH_INTERVAL))
             _thread = threading.Thread(target=_run, name="cairn-sequencer", daemon=True)
             _thread.start()
 
@@ -81,11 +87,11 @@ def _run() -> None:
         if batch[0][0] is _STOP:
             connections.close_all()
             return
-        close_old_connections()
         try:
             outcomes = append_batch([pending for pending, _ in batch])
         except Exception as error:  # the batch did not commit: nobody's statement was logged
             log.exception("append batch of %d failed", len(batch))
+            connections.close_all()  # start the next batch on a fresh connection
             for _, future in batch:
                 future.set_exception(error)
             continue

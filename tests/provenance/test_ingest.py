@@ -161,17 +161,21 @@ def test_links_record_custody_and_consumption(ledger, miner, refiner):
 
 
 def test_a_rolled_back_append_leaves_no_gap_in_the_indexes(ledger, miner, monkeypatch):
-    from agreements.models import EntryAgreementLink
+    from provenance import bulk
 
     ledger.origin(miner)
-    real_bulk_create = EntryAgreementLink.objects.bulk_create
-    monkeypatch.setattr(EntryAgreementLink.objects, "bulk_create",
-                        lambda *a, **k: (_ for _ in ()).throw(RuntimeError("disk full")))
+    real_execute = bulk.execute
+
+    def write_then_fail(statements):
+        real_execute(statements)  # the rows are written, then the transaction fails
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(bulk, "execute", write_then_fail)
     before = ledger_snapshot()
     with pytest.raises(RuntimeError):
         ledger.origin(miner)
     assert ledger_snapshot() == before
-    monkeypatch.setattr(EntryAgreementLink.objects, "bulk_create", real_bulk_create)
+    monkeypatch.setattr(bulk, "execute", real_execute)
     ledger.origin(miner)
     assert list(Entry.objects.values_list("index", flat=True)) == [0, 1]
     assert LogState.objects.get().size == 2
