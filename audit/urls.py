@@ -1,3 +1,14 @@
-"""Verification endpoints (contract §5)."""
+"""Verification endpoints (contract §5): exact paths, no trailing slash."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from audit import api
+
+urlpatterns = [
+    path("verifications", api.VerificationListView.as_view(), name="verification-list"),
+    path(
+        "verifications/<int:verification_id>",
+        api.VerificationDetailView.as_view(),
+        name="verification-detail",
+    ),
+]

@@ -1,0 +1,44 @@
+"""Verification endpoints (contract §5): auditors run and read verdicts."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from audit import engine
+from audit.models import Verification
+from provenance.api.permissions import IsAuditor
+from provenance.errors import LedgerError
+
+VerificationRequest = inline_serializer("VerificationRequest", {"vin": serializers.CharField()})
+ERRORS = {code: OpenApiResponse(description="error body (contract §6)") for code in (400, 401, 403, 404)}
+
+
+class VerificationListView(APIView):
+    """POST /verifications {"vin"}: verify the claim now and store the verdict."""
+
+    permission_classes = [IsAuditor]
+
+    @extend_schema(request=VerificationRequest, responses={201: dict, **ERRORS})
+    def post(self, request):
+        body = request.data
+        vin = body.get("vin") if isinstance(body, dict) else None
+        if not isinstance(vin, str) or not vin:
+            raise LedgerError("bad_request", 'Send {"vin": "<the claimed VIN>"}.')
+        verification = engine.verify_claim(vin, requested_by=request.user)
+        return Response(verification.as_verdict(), status=201)
+
+
+class VerificationDetailView(APIView):
+    """GET /verifications/{id}: a stored verdict with its signed report."""
+
+    permission_classes = [IsAuditor]
+
+    @extend_schema(responses={200: dict, **ERRORS})
+    def get(self, request, verification_id: int):
+        verification = Verification.objects.filter(pk=verification_id).first()
+        if verification is None:
+            raise LedgerError("not_found", f"No verification {verification_id}.")
+        return Response(verification.as_verdict())

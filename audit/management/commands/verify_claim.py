@@ -1,0 +1,104 @@
+"""Verify a claim and print its verdict readably (or as JSON with --json)."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from agreements.snapshot import current_ruleset
+from audit import engine
+from audit.lineage import Assessment, pct_str
+from provenance.dag import decimal_str
+from provenance.errors import LedgerError
+from provenance.models import Checkpoint
+
+
+class Command(BaseCommand):
+    help = (
+        "Verify the claim on VIN against the latest checkpoint (publishing one first if "
+        "needed), store the verification and print the verdict."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("vin")
+        parser.add_argument("--json", action="store_true", help="Print the verdict as JSON.")
+        parser.add_argument("--detail", action="store_true", help="Also print each mineral lineage and component.")
+
+    def handle(self, *args, vin, **options):
+        try:
+            verification = engine.verify_claim(vin, requested_by=None)
+        except LedgerError as exc:
+            raise CommandError(exc.message) from exc
+        if options["json"]:
+            self.stdout.write(json.dumps(verification.as_verdict(), indent=2))
+            return
+        claim = verification.claim
+        self.stdout.write("\n".join(describe(verification.as_verdict(), claim)))
+        if options["detail"]:
+            # Read-only: the same claim, rules version and checkpoint, for its figures.
+            checkpoint = Checkpoint.objects.get(tree_size=verification.checkpoint_size)
+            verdict = engine.evaluate_claim(claim, current_ruleset(), checkpoint)
+            self.stdout.write("\n".join(detail(verdict.assessment)))
+
+
+def describe(verdict: dict, claim) -> list[str]:
+    """The verdict as lines a person reads top to bottom."""
+    requirements = verdict["requirements"]
+    minerals, components = requirements["critical_minerals"], requirements["battery_components"]
+    lines = [
+        f"Verification #{verdict['id']} of VIN {verdict['vin']} (claim entry {verdict['claim_index']})",
+        f"  placed in service {claim.placed_in_service}, acquired {claim.acquired}, "
+        f"final assembly in {claim.final_assembly_country}",
+        f"  integrity: {verdict['integrity']}",
+        f"  critical minerals:         {_met(minerals['met'])}: {minerals['qualifying_pct']}% "
+        f"qualifying, {_required(minerals['required_pct'])}",
+        f"  battery components:        {_met(components['met'])}: "
+        f"{components['north_america_pct']}% North American, "
+        f"{_required(components['required_pct'])}",
+        f"  foreign entity of concern: {_met(requirements['foreign_entity_of_concern']['met'])}",
+        f"  final assembly:            {_met(requirements['final_assembly']['met'])}",
+        f"  credit in force:           {_met(requirements['credit_in_force']['met'])}",
+        f"  agreements relied on: {', '.join(verdict['agreements']) or '-'}",
+        f"  problems: {len(verdict['problems']) or 'none'}",
+    ]
+    lines += [f"    index {item['index']}: [{item['code']}] {item['message']}" for item in verdict["problems"]]
+    tree_size = verdict["checkpoint"].split("\n")[1] if verdict["checkpoint"] else "-"
+    lines.append(f"  checkpoint: tree size {tree_size}")
+    lines.append(f"  credit: ${verdict['credit_usd']}")
+    return lines
+
+
+def _met(met: bool) -> str:
+    return "met" if met else "NOT met"
+
+
+def _required(required: str | None) -> str:
+    return f"{required}% required" if required is not None else "no percentage applies"
+
+
+def detail(done: Assessment) -> list[str]:
+    """Each lineage's value and tests, and each component's value (USD, in the vehicle)."""
+    lines = ["  mineral lineages (value in the vehicle, USD):"]
+    for item in done.lineages:
+        extraction, processing = item.extraction_share, item.processing_share
+        lines.append(
+            f"    {item.origin} {item.mineral}: {usd(item.value_usd)} "
+            f"({decimal_str(item.mass_kg, 3)} kg; {item.source.kind} in {item.source.country} "
+            f"{usd(item.source.value_usd)}, {pct_str(extraction.pct)}% qualifying; "
+            f"processing {usd(processing.whole)}, {pct_str(processing.pct)}% qualifying"
+            f"{'; recycled in North America' if item.recycled_in_north_america else ''}) "
+            f"-> {'qualifying' if item.qualifies else 'not qualifying'}"
+        )
+    lines.append("  battery components (value in the vehicle, USD):")
+    for component in done.components:
+        where = "North American" if component.north_american else "outside North America"
+        lines.append(
+            f"    #{component.index} {component.batch} {component.component} in "
+            f"{component.country}: {usd(component.value_usd)} ({where})"
+        )
+    return lines
+
+
+def usd(value) -> str:
+    return decimal_str(value, 2)

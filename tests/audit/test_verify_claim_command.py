@@ -1,0 +1,68 @@
+"""`manage.py verify_claim VIN`: stores a verification and prints it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from audit.models import Verification
+from provenance.models import ImmutableRecord
+from tests.audit.conftest import claim, simple_chain
+
+VIN = "5YJ3E1EA0PF000020"
+
+
+def test_prints_each_requirement_and_the_credit(ledger, miner, refiner, maker, capsys):
+    pack = simple_chain(ledger, miner, refiner, maker, cells_country="KR")
+    row = claim(ledger, maker, pack, VIN)
+    call_command("verify_claim", VIN, "--detail")
+    lines = capsys.readouterr().out.splitlines()
+    verification = Verification.objects.get()
+    assert lines[:13] == [
+        f"Verification #{verification.pk} of VIN {VIN} (claim entry {row.entry_id})",
+        "  placed in service 2024-06-15, acquired 2024-06-01, final assembly in US",
+        "  integrity: intact",
+        "  critical minerals:         met: 100.00% qualifying, 50% required",
+        "  battery components:        NOT met: 28.57% North American, 60% required",
+        "  foreign entity of concern: met",
+        "  final assembly:            met",
+        "  credit in force:           met",
+        "  agreements relied on: us-au-fta, us-japan-cma",
+        "  problems: 1",
+        f"    index {row.entry_id}: [battery_components] North American battery component "
+        "content 28.57% is below the required 60%",
+        f"  checkpoint: tree size {row.entry_id + 1}",
+        "  credit: $3750",
+    ]
+    assert "1900 (60 kg; extraction in AU 1000, 100.00% qualifying" in "\n".join(lines[14:])
+
+
+def test_json_is_the_stored_verdict(ledger, miner, refiner, maker, capsys):
+    pack = simple_chain(ledger, miner, refiner, maker)
+    claim(ledger, maker, pack, VIN)
+    call_command("verify_claim", VIN, "--json")
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == Verification.objects.get().as_verdict()
+    assert printed["credit_usd"] == "7500"
+
+
+def test_unknown_vin_is_an_error(db):
+    with pytest.raises(CommandError, match="No claim for VIN"):
+        call_command("verify_claim", "5YJ3E1EA0PF999999")
+
+
+def test_a_verification_is_never_changed(ledger, miner, refiner, maker):
+    pack = simple_chain(ledger, miner, refiner, maker)
+    claim(ledger, maker, pack, VIN)
+    call_command("verify_claim", VIN, "--json")
+    verification = Verification.objects.get()
+    assert verification.report["signatures"]
+    with pytest.raises(ImmutableRecord):
+        verification.save()
+    with pytest.raises(ImmutableRecord):
+        verification.delete()
+    with pytest.raises(ImmutableRecord):
+        Verification.objects.update(credit_usd="0")
+    assert Verification.objects.seal(verification.pk, {"forged": True}) == 0

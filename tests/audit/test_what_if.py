@@ -1,0 +1,55 @@
+"""What-if: the engine under changed rules lists the claims whose credit or
+qualifying percentage would change, and stores nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.management import call_command
+
+from agreements.snapshot import current_ruleset
+from audit.engine import ClaimChange, Outcome, what_if
+from audit.models import Verification
+from provenance.models import Checkpoint
+from tests.audit.conftest import claim, simple_chain
+
+JAPAN_ONLY = "5YJ3E1EA0PF000010"  # ID extraction, JP processing: qualifies through Japan
+AUSTRALIAN = "5YJ3E1EA0PF000011"  # AU extraction: qualifies without Japan
+
+
+def two_claims(ledger, miner, indo_miner, refiner, maker):
+    japan_pack = simple_chain(ledger, indo_miner, refiner, maker, mine_country="ID")
+    japan = claim(ledger, maker, japan_pack, JAPAN_ONLY)
+    australian_pack = simple_chain(ledger, miner, refiner, maker)
+    australian = claim(ledger, maker, australian_pack, AUSTRALIAN)
+    return japan, australian
+
+
+def test_terminating_japan_changes_only_the_claim_relying_on_it(ledger, miner, indo_miner, refiner, maker):
+    japan, _ = two_claims(ledger, miner, indo_miner, refiner, maker)
+    ruleset = current_ruleset()
+    # The refining occurred on 2024-04-01: ending the agreement that day removes it.
+    changes = what_if(ruleset.with_termination("us-japan-cma", dt.date(2024, 4, 1)))
+    assert changes == [
+        ClaimChange(
+            vin=JAPAN_ONLY,
+            claim_index=japan.entry_id,
+            before=Outcome("7500", "100.00", "100.00"),
+            after=Outcome("3750", "0.00", "100.00"),
+        )
+    ]
+    assert what_if(ruleset.with_termination("us-japan-cma", dt.date(2024, 4, 2))) == []
+    assert Verification.objects.count() == 0 and Checkpoint.objects.count() == 0
+
+
+def test_agreement_impact_lists_changed_claims_with_before_and_after(ledger, miner, indo_miner, refiner, maker, capsys):
+    japan, _ = two_claims(ledger, miner, indo_miner, refiner, maker)
+    call_command("agreement_impact", "us-japan-cma", "--terminate-on", "2024-04-01")
+    out = capsys.readouterr().out.splitlines()
+    assert "1 claims whose result changes" in out
+    assert (
+        f"  {JAPAN_ONLY} (claim #{japan.entry_id}, in service 2024-06-15): "
+        "before {'credit_usd': '7500', 'qualifying_pct': '100.00'}; "
+        "after {'credit_usd': '3750', 'qualifying_pct': '0.00'}"
+    ) in out
+    assert Verification.objects.count() == 0
