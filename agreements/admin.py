@@ -15,6 +15,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.db import models as db_models
 from django.db.models import Count, Exists, OuterRef
+from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -22,6 +23,7 @@ from django_countries import countries
 from simple_history.admin import SimpleHistoryAdmin
 
 from agreements import models
+from agreements.impact import engine_evaluator, impact_of_termination
 from agreements.linking import relink
 from agreements.snapshot import current_ruleset
 
@@ -190,6 +192,12 @@ class AgreementEventInline(admin.StackedInline):
     ]
 
 
+class WhatIfForm(forms.Form):
+    terminate_on = forms.DateField(
+        label="Terminate on", help_text="The first day on which the agreement would no longer count (YYYY-MM-DD)."
+    )
+
+
 @admin.register(models.TradeAgreement)
 class TradeAgreementAdmin(RuleAdmin):
     form = TradeAgreementForm
@@ -209,7 +217,7 @@ class TradeAgreementAdmin(RuleAdmin):
     list_filter = [InForceOnFilter, PartyFilter, MineralFilter, "kind", "unconfirmed"]
     search_fields = ["slug", "title", "notes"]
     readonly_fields = ["review_status", "linked_entries"]
-    actions = ["relink_all_entries"]
+    actions = ["relink_all_entries", "what_if_terminated"]
     fieldsets = [
         (None, {"fields": ["slug", "title", "kind", "parties", "source", "unconfirmed", "notes"]}),
         ("Dates", {"fields": ["signed", "entered_into_force", "counts_from", "ends"]}),
@@ -290,6 +298,26 @@ class TradeAgreementAdmin(RuleAdmin):
         )
 
     @admin.action(description="Recompute every entry's agreement links")
+    @admin.action(description="What if they ended on a date? (runs the engine, stores nothing)")
+    def what_if_terminated(self, request, queryset):
+        """Ask for a date, then list the claims whose credit or qualifying % would change."""
+        form = WhatIfForm(request.POST if "terminate_on" in request.POST else None)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "What if these agreements ended?",
+            "agreements": queryset,
+            "form": form,
+            "opts": self.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        if form.is_valid():
+            evaluate = engine_evaluator()
+            context["impacts"] = [
+                impact_of_termination(agreement.slug, form.cleaned_data["terminate_on"], evaluate=evaluate)
+                for agreement in queryset
+            ]
+        return TemplateResponse(request, "admin/agreements/what_if.html", context)
+
     def relink_all_entries(self, request, queryset):
         result = relink()
         self.message_user(

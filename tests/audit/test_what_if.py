@@ -53,3 +53,19 @@ def test_agreement_impact_lists_changed_claims_with_before_and_after(ledger, min
         "after {'credit_usd': '3750', 'qualifying_pct': '0.00'}"
     ) in out
     assert Verification.objects.count() == 0
+
+
+def test_admin_action_runs_the_what_if_for_a_chosen_date(ledger, miner, indo_miner, refiner, maker, admin_client):
+    two_claims(ledger, miner, indo_miner, refiner, maker)
+    url = "/admin/agreements/tradeagreement/"
+    asked = admin_client.post(url, {"action": "what_if_terminated", "_selected_action": ["us-japan-cma"]})
+    assert asked.status_code == 200 and b'name="terminate_on"' in asked.content
+    answered = admin_client.post(
+        url,
+        {"action": "what_if_terminated", "_selected_action": ["us-japan-cma"], "terminate_on": "2024-04-01"},
+    )
+    html = answered.content.decode()
+    assert answered.status_code == 200
+    assert "1 claim would change" in html and JAPAN_ONLY in html and AUSTRALIAN not in html
+    assert "$7500" in html and "$3750" in html
+    assert Verification.objects.count() == 0
