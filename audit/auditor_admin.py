@@ -1,0 +1,295 @@
+"""The auditors' admin: claims with their latest verdicts, verdict pages, the
+provenance graph and the integrity dashboard.
+
+Imported from audit.apps once the admin has discovered every app's admin
+module, so that it can extend the ledger's read-only ClaimAdmin
+(provenance.admin) with what only the audit app knows: verifications.
+
+Pages (all under /admin/, for staff with the view permissions of the
+Auditors group; every ledger page stays read-only):
+
+* Claims (``provenance/claim/``): each VIN with its latest verdict, a
+  Verify button per row and a "Verify selected claims" action.
+* A claim (``provenance/claim/<vin>/change/``): the claim, its verdicts and
+  the provenance graph from the mines to the vehicle, with a Verify button.
+* A verdict (``audit/verification/<id>/change/``): each requirement with its
+  figures and the entries behind them, the agreements relied on, the
+  problems, the checkpoint, and the signed report to download
+  (``audit/verification/<id>/report/``).
+* Integrity (``audit/verification/integrity/``): the latest checkpoint, the
+  last check runs and the open incidents.
+
+Writes go through the services the API and the Celery tasks call:
+`audit.engine.verify_claim` and `audit.checks.run_incremental`, for users
+with the `audit.run_verification` permission.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Subquery
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_POST
+
+from agreements.snapshot import current_ruleset
+from audit import admin_views, checks
+from audit.auditors import RUN_VERIFICATION_PERM
+from audit.engine import verify_claim
+from audit.models import Verification
+from provenance.admin import ClaimAdmin, LedgerAdmin, admin_link, countries_in_use
+from provenance.errors import LedgerError
+from provenance.models import Claim
+
+
+def credit_badge(credit: str | None, integrity: str | None = None) -> str:
+    if not credit:
+        return mark_safe('<span class="cairn-badge cairn-unverified">not verified</span>')
+    broken = " (integrity broken)" if integrity == "broken" else ""
+    return format_html('<span class="cairn-badge cairn-credit-{}">${}</span>{}', credit, credit, broken)
+
+
+def can_verify(request) -> bool:
+    return request.user.has_perm(RUN_VERIFICATION_PERM)
+
+
+# --- claims ---------------------------------------------------------------------
+
+
+class AuditorClaimAdmin(ClaimAdmin):
+    """The ledger's read-only Claim admin, with verdicts and a Verify button."""
+
+    change_list_template = "admin/audit/claim/change_list.html"
+    change_form_template = "admin/audit/claim/change_form.html"
+    list_display = [
+        "vin",
+        "manufacturer",
+        "placed_in_service_on",
+        "acquired_on",
+        "assembled_in",
+        "latest_verdict",
+    ]
+    list_filter = [
+        ("manufacturer", admin.RelatedOnlyFieldListFilter),
+        countries_in_use("final_assembly_country", "final assembly country"),
+    ]
+    actions = ["verify_selected"]
+
+    class Media:
+        css = {"all": ["audit/auditor.css"]}
+
+    def get_queryset(self, request):
+        latest = Verification.objects.filter(claim=OuterRef("pk")).order_by("-requested_at", "-id")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                latest_verification=Subquery(latest.values("id")[:1]),
+                latest_credit_usd=Subquery(latest.values("credit_usd")[:1]),
+                latest_integrity=Subquery(latest.values("integrity")[:1]),
+                latest_requested_at=Subquery(latest.values("requested_at")[:1]),
+            )
+        )
+
+    def get_list_display(self, request):
+        return [*self.list_display, "verify_button"] if can_verify(request) else self.list_display
+
+    @admin.display(description="placed in service", ordering="placed_in_service")
+    def placed_in_service_on(self, claim):
+        return claim.placed_in_service.isoformat()
+
+    @admin.display(description="acquired", ordering="acquired")
+    def acquired_on(self, claim):
+        return claim.acquired.isoformat()
+
+    @admin.display(description="assembled in", ordering="final_assembly_country")
+    def assembled_in(self, claim):
+        return claim.final_assembly_country.code
+
+    @admin.display(description="latest verdict", ordering="latest_requested_at")
+    def latest_verdict(self, claim):
+        badge = credit_badge(claim.latest_credit_usd, claim.latest_integrity)
+        if not claim.latest_verification:
+            return badge
+        url = reverse("admin:audit_verification_change", args=[claim.latest_verification])
+        when = f"{claim.latest_requested_at:%Y-%m-%d %H:%M}"
+        return format_html(
+            '{} <a href="{}" class="cairn-verdict-link">{}, {}</a>',
+            badge,
+            url,
+            claim.latest_integrity,
+            when,
+        )
+
+    @admin.display(description="")
+    def verify_button(self, claim):
+        url = reverse("admin:provenance_claim_verify", args=[claim.vin])
+        return format_html(
+            '<button type="submit" class="cairn-verify" form="cairn-verify-form" '
+            'formaction="{}" data-vin="{}">Verify</button>',
+            url,
+            claim.vin,
+        )
+
+    def has_run_verification_permission(self, request):
+        return can_verify(request)
+
+    @admin.action(description="Verify selected claims", permissions=["run_verification"])
+    def verify_selected(self, request, queryset):
+        done = [verify_claim(claim.vin, requested_by=request.user) for claim in queryset]
+        for verification in done:
+            self.message_user(
+                request,
+                f"{verification.claim_id}: ${verification.credit_usd}, {verification.integrity}",
+                messages.SUCCESS,
+            )
+        if len(done) == 1:
+            return HttpResponseRedirect(reverse("admin:audit_verification_change", args=[done[0].pk]))
+        return None
+
+    def get_urls(self):
+        own = [
+            path(
+                "<path:object_id>/verify/",
+                self.admin_site.admin_view(require_POST(self.verify_view)),
+                name="provenance_claim_verify",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def verify_view(self, request, object_id):
+        """POST: verify the claim now (audit.engine.verify_claim) and show the verdict."""
+        if not can_verify(request):
+            raise PermissionDenied
+        try:
+            verification = verify_claim(object_id, requested_by=request.user)
+        except LedgerError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:provenance_claim_changelist"))
+        return HttpResponseRedirect(reverse("admin:audit_verification_change", args=[verification.pk]))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        claim = Claim.objects.filter(pk=object_id).first()
+        extra = dict(extra_context or {})
+        if claim is not None and self.has_view_permission(request, claim):
+            extra.update(
+                verifications=claim.verifications.select_related("requested_by")[:20],
+                graph=admin_views.claim_graph(claim, current_ruleset()),
+                can_verify=can_verify(request),
+                verify_url=reverse("admin:provenance_claim_verify", args=[claim.vin]),
+            )
+        return super().change_view(request, object_id, form_url, extra_context=extra)
+
+
+# --- verifications: the verdict page, the report, the integrity dashboard --------
+
+
+class VerificationAdmin(LedgerAdmin):
+    """Stored verdicts; each one's page explains it. Verifications are made by Verify."""
+
+    list_display = [
+        "id",
+        "claim_ref",
+        "credit",
+        "integrity",
+        "requested_by",
+        "requested_at",
+        "checkpoint_size",
+        "rules_version",
+    ]
+    list_select_related = ["claim", "requested_by"]
+    list_filter = ["credit_usd", "integrity", "requested_at"]
+    search_fields = ["claim__vin", "=id"]
+    date_hierarchy = "requested_at"
+
+    class Media:
+        css = {"all": ["audit/auditor.css"]}
+
+    @admin.display(description="claim", ordering="claim_id")
+    def claim_ref(self, verification):
+        return admin_link("admin:provenance_claim_change", verification.claim_id, verification.claim_id)
+
+    @admin.display(description="credit", ordering="credit_usd")
+    def credit(self, verification):
+        return credit_badge(verification.credit_usd, verification.integrity)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        own = [
+            path("integrity/", view(self.integrity_view), name="audit_integrity_dashboard"),
+            path(
+                "integrity/check/",
+                view(require_POST(self.integrity_check_view)),
+                name="audit_integrity_check",
+            ),
+            path("<int:object_id>/report/", view(self.report_view), name="audit_verification_report"),
+        ]
+        return own + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The verdict page."""
+        verification = get_object_or_404(Verification.objects.select_related("claim", "requested_by"), pk=object_id)
+        if not self.has_view_permission(request, verification):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Verdict on {verification.claim_id}",
+            "subtitle": f"verification {verification.pk}",
+            "verification": verification,
+            "can_verify": can_verify(request),
+            "verify_url": reverse("admin:provenance_claim_verify", args=[verification.claim_id]),
+            "media": self.media,
+            "verdict_json": json.dumps(verification.verdict, indent=2),
+            **admin_views.verdict_details(verification),
+        }
+        return TemplateResponse(request, "admin/audit/verification/verdict.html", context)
+
+    def report_view(self, request, object_id):
+        """The signed report (a DSSE envelope), as a JSON file to download."""
+        verification = get_object_or_404(Verification, pk=object_id)
+        if not self.has_view_permission(request, verification):
+            raise PermissionDenied
+        body = json.dumps(verification.report, indent=2, sort_keys=True) + "\n"
+        response = HttpResponse(body, content_type="application/json")
+        filename = f"cairn-verification-{verification.pk}-{verification.claim_id}.dsse.json"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+    def integrity_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Ledger integrity",
+            "can_check": can_verify(request),
+            "media": self.media,
+            **admin_views.integrity_status(),
+        }
+        return TemplateResponse(request, "admin/audit/integrity.html", context)
+
+    def integrity_check_view(self, request):
+        """POST: run the incremental check now, as the periodic task does."""
+        if not can_verify(request):
+            raise PermissionDenied
+        problems = checks.run_incremental(detected_by=f"admin:{request.user.get_username()}")
+        level = messages.WARNING if problems else messages.SUCCESS
+        self.message_user(request, f"Incremental check done: {len(problems)} problem(s).", level)
+        return HttpResponseRedirect(reverse("admin:audit_integrity_dashboard"))
+
+
+def register(site: admin.AdminSite = admin.site) -> None:
+    """Swap the ledger's ClaimAdmin for the auditors' one; add verifications."""
+    if site.is_registered(Claim):
+        site.unregister(Claim)
+    site.register(Claim, AuditorClaimAdmin)
+    if not site.is_registered(Verification):
+        site.register(Verification, VerificationAdmin)

@@ -1,0 +1,97 @@
+"""python manage.py load_demo [--reset] [--verify]: the demo supply chain of `make demo`."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from provenance import demo
+
+
+class Command(BaseCommand):
+    help = (
+        "Load the demo organisations, keys, tokens, supply chain and claims (demo data only: "
+        "keys and passwords are printed and stored in clear under VAR_DIR/demo)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--reset",
+            action="store_true",
+            help="SQLite only: delete the database, migrate and load again.",
+        )
+        parser.add_argument("--verify", action="store_true", help="Also verify every claim and print the verdicts.")
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+
+    def handle(self, *args, reset, verify, base_url, **options):
+        directory = Path(settings.VAR_DIR) / "demo"
+        if reset:
+            self.reset_database()
+        if demo.is_loaded():
+            self.stdout.write("The demo data is already loaded (use --reset to start again).")
+        else:
+            loaded = demo.load()
+            demo.write_files(loaded, directory)
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Loaded {len(loaded.parties)} organisations, {demo.claim_count()} claims; "
+                    f"checkpoint at tree size {loaded.checkpoint_size}."
+                )
+            )
+        if verify:
+            self.verify_all()
+        self.print_instructions(directory, base_url.rstrip("/"))
+
+    def reset_database(self) -> None:
+        if connection.vendor != "sqlite":
+            raise CommandError(
+                "--reset deletes the SQLite database file; the ledger is append-only, so on "
+                "PostgreSQL drop and create the database instead, then migrate."
+            )
+        path = Path(settings.DATABASES["default"]["NAME"])
+        connection.close()
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        call_command("migrate", verbosity=0, interactive=False)
+
+    def verify_all(self) -> None:
+        from audit.engine import verify_claim
+
+        for spec in demo.CLAIMS:
+            verification = verify_claim(spec.vin, requested_by=None)
+            mark = "ok " if verification.credit_usd == spec.expected_credit else "!! "
+            expected = f"expected ${spec.expected_credit}: {spec.why}"
+            self.stdout.write(f"{mark}{spec.vin}  ${verification.credit_usd:>5} ({expected})")
+
+    def print_instructions(self, directory: Path, base_url: str) -> None:
+        tokens = demo.read_tokens(directory)
+        supplier = "greenbushes-lithium"
+        token = tokens.get(supplier, "<see tokens.json>")
+        envelope = directory / "next-attestation.json"
+        auth = shlex.quote(f"Authorization: Token {token}")
+        lines = [
+            "",
+            f"Cairn demo on {base_url}/ (SQLite, demo data only)",
+            f"  Admin:        {base_url}/admin/",
+            f"    superuser   {demo.ADMIN_USERNAME} / {demo.ADMIN_PASSWORD}",
+            f"    auditor     {demo.AUDITOR_USERNAME} / {demo.AUDITOR_PASSWORD}"
+            "   (Provenance ledger > Claims: open a claim, press Verify)",
+            f"  API docs:     {base_url}/api/docs/",
+            f"  Tokens:       {directory / 'tokens.json'}  (keys: {directory / 'keys'})",
+            f"  Token of {supplier}: {token}",
+            "",
+            "Try the API as that supplier:",
+            f"  curl -H {auth} {base_url}/api/v1/batches/{demo.SPARE_BATCH}",
+            "  # post a statement signed by its key (a transfer of that lot at its head;",
+            "  # issued_at is the load time, accepted for 30 days):",
+            f"  curl -H {auth} -H 'Content-Type: application/json' "
+            f"--data-binary @{shlex.quote(str(envelope))} {base_url}/api/v1/attestations",
+            f"  curl {base_url}/api/v1/log/checkpoint",
+            "",
+        ]
+        self.stdout.write("\n".join(lines))
