@@ -18,7 +18,7 @@ install: $(BIN)/.installed
 
 demo: install
 	$(DEMO_ENV) $(BIN)/python manage.py migrate --no-input -v0
-	$(DEMO_ENV) $(BIN)/python manage.py load_demo
+	$(DEMO_ENV) $(BIN)/python manage.py load_demo --base-url http://127.0.0.1:$(PORT)
 	@$(MAKE) --no-print-directory serve
 
 # The web server, a Celery worker and beat, stopped together by Ctrl-C.
