@@ -24,7 +24,7 @@ demo: install
 # The web server, a Celery worker and beat, stopped together by Ctrl-C.
 serve: install
 	@mkdir -p var/celery/queue var/celery/processed var/celery/results
-	@trap 'kill 0' INT TERM EXIT; \
+	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
 	$(DEMO_ENV) $(BIN)/celery -A config worker --loglevel=WARNING --concurrency=2 & \
 	$(DEMO_ENV) $(BIN)/celery -A config beat --loglevel=WARNING & \
 	$(DEMO_ENV) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
