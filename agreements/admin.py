@@ -56,9 +56,7 @@ def mineral_choices() -> list[tuple[str, str]]:
 def entry_admin_link(index: int) -> str:
     """A link to the ledger entry's admin page, or its number if none is registered."""
     try:
-        return format_html(
-            '<a href="{}">#{}</a>', reverse("admin:provenance_entry_change", args=[index]), index
-        )
+        return format_html('<a href="{}">#{}</a>', reverse("admin:provenance_entry_change", args=[index]), index)
     except NoReverseMatch:
         return f"#{index}"
 
@@ -96,9 +94,7 @@ class PartyFilter(admin.SimpleListFilter):
     parameter_name = "party"
 
     def lookups(self, request, model_admin):
-        codes = {
-            code for agreement in models.TradeAgreement.objects.all() for code in agreement.partners
-        }
+        codes = {code for agreement in models.TradeAgreement.objects.all() for code in agreement.partners}
         return sorted(((code, countries.name(code)) for code in codes), key=lambda item: item[1])
 
     def queryset(self, request, queryset):
@@ -119,9 +115,7 @@ class MineralFilter(admin.SimpleListFilter):
         if not self.value():
             return queryset
         on = requested_date(request.GET.get(InForceOnFilter.parameter_name)) or timezone.localdate()
-        slugs = [
-            rule.slug for rule in current_ruleset().agreements if rule.covers(self.value(), on)
-        ]
+        slugs = [rule.slug for rule in current_ruleset().agreements if rule.covers(self.value(), on)]
         return queryset.filter(slug__in=slugs)
 
 
@@ -322,8 +316,7 @@ class TradeAgreementAdmin(RuleAdmin):
         result = relink()
         self.message_user(
             request,
-            f"{result.entries} entries: {result.kept} links kept, "
-            f"{result.added} added, {result.removed} removed.",
+            f"{result.entries} entries: {result.kept} links kept, {result.added} added, {result.removed} removed.",
             messages.SUCCESS,
         )
 

@@ -113,9 +113,7 @@ def impact_of_termination(
     )
 
 
-def _affected_entries(
-    slug: str, on: dt.date, before: rules.RuleSet, after: rules.RuleSet
-) -> list[AffectedEntry]:
+def _affected_entries(slug: str, on: dt.date, before: rules.RuleSet, after: rules.RuleSet) -> list[AffectedEntry]:
     links = (
         EntryAgreementLink.objects.filter(agreement_id=slug, entry__occurred_at__date__gte=on)
         .select_related("entry")
@@ -127,9 +125,7 @@ def _affected_entries(
         entries[link.entry_id] = link.entry
         minerals_by_entry[link.entry_id].append((str(link.country), link.mineral))
     created = defaultdict(list)
-    for batch_id, entry_id in Batch.objects.filter(created_by_id__in=entries).values_list(
-        "id", "created_by_id"
-    ):
+    for batch_id, entry_id in Batch.objects.filter(created_by_id__in=entries).values_list("id", "created_by_id"):
         created[entry_id].append(batch_id)
     return [
         _affected_entry(entry, minerals_by_entry[index], sorted(created[index]), before, after)
@@ -200,9 +196,7 @@ def _evaluated(claims, before, after, evaluate: ClaimEvaluator) -> list[ClaimImp
         result_before = evaluate(before, by_vin[claim.vin])
         result_after = evaluate(after, by_vin[claim.vin])
         if result_before != result_after:
-            changed.append(
-                ClaimImpact(**{**asdict(claim), "before": result_before, "after": result_after})
-            )
+            changed.append(ClaimImpact(**{**asdict(claim), "before": result_before, "after": result_after}))
     return changed
 
 

@@ -85,9 +85,7 @@ class RelinkResult:
     removed: int
 
 
-def relink(
-    entries: Iterable[Entry] | None = None, *, ruleset: rules.RuleSet | None = None
-) -> RelinkResult:
+def relink(entries: Iterable[Entry] | None = None, *, ruleset: rules.RuleSet | None = None) -> RelinkResult:
     """Recompute the links of `entries` (default: every origin and transform)."""
     ruleset = ruleset or load_ruleset()
     if entries is None:
@@ -114,9 +112,7 @@ def _relink_chunk(entries: list[Entry], ruleset: rules.RuleSet) -> tuple[int, in
         if inputs is None:
             continue
         country, minerals, on = inputs
-        for link in planned_links(
-            entry, country=country, minerals=minerals, on=on, ruleset=ruleset
-        ):
+        for link in planned_links(entry, country=country, minerals=minerals, on=on, ruleset=ruleset):
             wanted[(link.entry_id, link.agreement_id, link.mineral)] = link
     current = EntryAgreementLink.objects.filter(entry__in=[entry.index for entry in entries])
     existing = {(link.entry_id, link.agreement_id, link.mineral): link.pk for link in current}
@@ -132,13 +128,7 @@ def links_for_entries(indexes: Iterable[int]) -> dict[int, list[dict[str, str]]]
     """{entry index: [{"agreement", "mineral", "country"}]} for the API, in one query."""
     indexes = list(indexes)
     found: dict[int, list[dict[str, str]]] = {index: [] for index in indexes}
-    rows = EntryAgreementLink.objects.filter(entry_id__in=indexes).order_by(
-        "entry_id", "agreement_id", "mineral"
-    )
-    for entry_id, agreement, mineral, country in rows.values_list(
-        "entry_id", "agreement_id", "mineral", "country"
-    ):
-        found[entry_id].append(
-            {"agreement": agreement, "mineral": mineral, "country": str(country)}
-        )
+    rows = EntryAgreementLink.objects.filter(entry_id__in=indexes).order_by("entry_id", "agreement_id", "mineral")
+    for entry_id, agreement, mineral, country in rows.values_list("entry_id", "agreement_id", "mineral", "country"):
+        found[entry_id].append({"agreement": agreement, "mineral": mineral, "country": str(country)})
     return found

@@ -38,12 +38,8 @@ class Sourced(models.Model):
     """Every fact names where it comes from; doubtful facts say so."""
 
     source = models.URLField(max_length=500, help_text="Address of the public source of this row.")
-    notes = models.TextField(
-        blank=True, help_text="Context, and any unconfirmed fact, named as such."
-    )
-    unconfirmed = models.BooleanField(
-        default=False, help_text="Some fact in this row is unconfirmed: see the notes."
-    )
+    notes = models.TextField(blank=True, help_text="Context, and any unconfirmed fact, named as such.")
+    unconfirmed = models.BooleanField(default=False, help_text="Some fact in this row is unconfirmed: see the notes.")
 
     class Meta:
         abstract = True
@@ -55,9 +51,7 @@ class Sourced(models.Model):
 class CriticalMineral(Sourced):
     """One of the statute's applicable critical minerals (IRC §45X(c)(6))."""
 
-    slug = models.SlugField(
-        primary_key=True, max_length=40, help_text='Lowercase name, e.g. "lithium".'
-    )
+    slug = models.SlugField(primary_key=True, max_length=40, help_text='Lowercase name, e.g. "lithium".')
     name = models.CharField(max_length=80)
     battery_relevant = models.BooleanField(default=False)
 
@@ -121,9 +115,7 @@ class TradeAgreement(Sourced):
     counts_from = models.DateField(
         help_text="First day (inclusive) the partners count as FTA countries for the credit."
     )
-    ends = models.DateField(
-        null=True, blank=True, help_text="Last day in force (inclusive); blank: open-ended."
-    )
+    ends = models.DateField(null=True, blank=True, help_text="Last day in force (inclusive); blank: open-ended.")
     covers_all_minerals = models.BooleanField(
         default=False, help_text="A comprehensive FTA covers every critical mineral."
     )
@@ -151,9 +143,7 @@ class TradeAgreement(Sourced):
         if self.ends and self.ends < self.counts_from:
             raise ValidationError({"ends": "An agreement cannot end before it counts."})
         if self.entered_into_force and self.counts_from < self.entered_into_force:
-            raise ValidationError(
-                {"counts_from": "An agreement cannot count before it is in force."}
-            )
+            raise ValidationError({"counts_from": "An agreement cannot count before it is in force."})
         if "US" not in [str(code) for code in self.parties]:
             raise ValidationError({"parties": "The United States is a party to every agreement."})
 
@@ -211,13 +201,9 @@ class AgreementEvent(Sourced):
     agreement = models.ForeignKey(TradeAgreement, on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(max_length=16, choices=EventKind.choices)
     effective_from = models.DateField()
-    effective_to = models.DateField(
-        null=True, blank=True, help_text="Suspensions only: last day suspended."
-    )
+    effective_to = models.DateField(null=True, blank=True, help_text="Suspensions only: last day suspended.")
     minerals_added = models.JSONField(default=list, blank=True, validators=[validate_mineral_slugs])
-    minerals_removed = models.JSONField(
-        default=list, blank=True, validators=[validate_mineral_slugs]
-    )
+    minerals_removed = models.JSONField(default=list, blank=True, validators=[validate_mineral_slugs])
 
     history = HistoricalRecords()
     objects = AgreementEventQuerySet.as_manager()
@@ -274,9 +260,7 @@ class CreditParameters(Sourced):
     slug = models.SlugField(primary_key=True, max_length=63, default="irc-30d")
     critical_minerals_usd = models.DecimalField(default=Decimal("3750"), **USD)
     battery_components_usd = models.DecimalField(default=Decimal("3750"), **USD)
-    requirements_from = models.DateField(
-        help_text="First placed-in-service day (inclusive) both requirements apply."
-    )
+    requirements_from = models.DateField(help_text="First placed-in-service day (inclusive) both requirements apply.")
     acquired_through = models.DateField(
         null=True, blank=True, help_text="Last acquisition day (inclusive) that earns the credit."
     )
@@ -342,9 +326,7 @@ class FeocDesignation(Sourced):
     basis = models.CharField(max_length=16, choices=DesignationBasis.choices)
     covered_nation = CountryField()
     effective_from = models.DateField()
-    effective_to = models.DateField(
-        null=True, blank=True, help_text="Last day (inclusive); blank: open."
-    )
+    effective_to = models.DateField(null=True, blank=True, help_text="Last day (inclusive); blank: open.")
 
     history = HistoricalRecords()
     objects = FeocDesignationQuerySet.as_manager()
@@ -374,12 +356,8 @@ class EntryAgreementLink(models.Model):
     change. `rules_version` names the rule data they were computed from.
     """
 
-    entry = models.ForeignKey(
-        "provenance.Entry", on_delete=models.CASCADE, related_name="agreement_links"
-    )
-    agreement = models.ForeignKey(
-        TradeAgreement, on_delete=models.PROTECT, related_name="entry_links"
-    )
+    entry = models.ForeignKey("provenance.Entry", on_delete=models.CASCADE, related_name="agreement_links")
+    agreement = models.ForeignKey(TradeAgreement, on_delete=models.PROTECT, related_name="entry_links")
     mineral = models.CharField(max_length=40)
     country = CountryField()
     linked_at = models.DateTimeField(default=timezone.now)
@@ -388,9 +366,7 @@ class EntryAgreementLink(models.Model):
     class Meta:
         ordering = ["entry_id", "agreement_id", "mineral"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["entry", "agreement", "mineral"], name="entry_agreement_mineral_once"
-            )
+            models.UniqueConstraint(fields=["entry", "agreement", "mineral"], name="entry_agreement_mineral_once")
         ]
         indexes = [models.Index(fields=["agreement", "entry"])]
 

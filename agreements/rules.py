@@ -69,9 +69,7 @@ class AgreementEventRule:
         if self.kind == "termination":
             return self.effective_from <= on
         if self.kind == "suspension":
-            return self.effective_from <= on and (
-                self.effective_to is None or on <= self.effective_to
-            )
+            return self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
         return False
 
 
@@ -219,32 +217,22 @@ class Qualification:
         return self.qualifies
 
 
-def qualifying_agreements(
-    ruleset: RuleSet, country: str, mineral: str, on_date: dt.date
-) -> list[AgreementRef]:
+def qualifying_agreements(ruleset: RuleSet, country: str, mineral: str, on_date: dt.date) -> list[AgreementRef]:
     """Agreements that make `country` count for `mineral` on `on_date` ([] for the US)."""
     return [
-        agreement.ref
-        for agreement in ruleset.agreements
-        if agreement.counts_for(country.upper(), mineral, on_date)
+        agreement.ref for agreement in ruleset.agreements if agreement.counts_for(country.upper(), mineral, on_date)
     ]
 
 
-def country_qualifies(
-    ruleset: RuleSet, country: str, mineral: str, on_date: dt.date
-) -> Qualification:
+def country_qualifies(ruleset: RuleSet, country: str, mineral: str, on_date: dt.date) -> Qualification:
     """The US, or a country with an agreement in force covering `mineral` on `on_date`."""
     if country.upper() == DOMESTIC:
         return Qualification(qualifies=True, reason="domestic")
     refs = tuple(qualifying_agreements(ruleset, country, mineral, on_date))
-    return Qualification(
-        qualifies=bool(refs), reason="agreement" if refs else "none", agreements=refs
-    )
+    return Qualification(qualifies=bool(refs), reason="agreement" if refs else "none", agreements=refs)
 
 
-def next_review_date(
-    next_review: dt.date | None, cadence_months: int | None, start: dt.date | None
-) -> dt.date | None:
+def next_review_date(next_review: dt.date | None, cadence_months: int | None, start: dt.date | None) -> dt.date | None:
     """The stated next review, else the first review one cadence after `start`."""
     if next_review is not None:
         return next_review
@@ -273,9 +261,7 @@ class CreditAmounts:
         return self.critical_minerals + self.battery_components
 
 
-def required_percentages(
-    ruleset: RuleSet, placed_in_service: dt.date
-) -> tuple[Decimal, Decimal] | None:
+def required_percentages(ruleset: RuleSet, placed_in_service: dt.date) -> tuple[Decimal, Decimal] | None:
     """(critical minerals %, battery components %) on the date, or None if none applies."""
     if placed_in_service < ruleset.credit.requirements_from:
         return None
@@ -341,8 +327,7 @@ def feoc_reasons(
     for designation in ruleset.designations:
         if designation.organization == org_slug and designation.is_in_effect(on_date):
             reasons.append(
-                f"designated ({designation.basis}, {designation.covered_nation}) "
-                f"from {designation.effective_from}"
+                f"designated ({designation.basis}, {designation.covered_nation}) from {designation.effective_from}"
             )
     return reasons
 
@@ -358,9 +343,7 @@ def is_feoc(
     return bool(feoc_reasons(ruleset, org_slug, org_country, activity_country, on_date, kind))
 
 
-def may_exclude_from_tracing(
-    ruleset: RuleSet, placed_in_service: dt.date, *, elected: bool
-) -> bool:
+def may_exclude_from_tracing(ruleset: RuleSet, placed_in_service: dt.date, *, elected: bool) -> bool:
     """The impracticable-to-trace transition: only if elected, until 2026-12-31."""
     until = ruleset.feoc.impracticable_until
     return elected and until is not None and placed_in_service <= until
@@ -392,9 +375,7 @@ def country_qualifies_on(country: str, mineral: str, on_date: dt.date) -> Qualif
     return country_qualifies(current_ruleset(), country, mineral, on_date)
 
 
-def is_feoc_on(
-    org_slug: str, org_country: str, activity_country: str, on_date: dt.date, kind: str
-) -> bool:
+def is_feoc_on(org_slug: str, org_country: str, activity_country: str, on_date: dt.date, kind: str) -> bool:
     return is_feoc(current_ruleset(), org_slug, org_country, activity_country, on_date, kind)
 
 

@@ -98,15 +98,11 @@ def _read_rules(as_of: dt.datetime | None, version: str) -> rules.RuleSet:
         events_by_agreement[event.agreement_id].append(event)
     agreements = sorted(_rows(rule_models.TradeAgreement, as_of), key=lambda item: item.slug)
     return rules.RuleSet(
-        agreements=tuple(
-            agreement_rule(item, events_by_agreement[item.slug]) for item in agreements
-        ),
+        agreements=tuple(agreement_rule(item, events_by_agreement[item.slug]) for item in agreements),
         percentages=_percentages(_rows(rule_models.ApplicablePercentage, as_of)),
         credit=_credit(_single(_rows(rule_models.CreditParameters, as_of), "credit parameters")),
         feoc=_feoc(_single(_rows(rule_models.FeocRule, as_of), "FEOC rule")),
-        designations=tuple(
-            _designation(item) for item in _rows(rule_models.FeocDesignation, as_of)
-        ),
+        designations=tuple(_designation(item) for item in _rows(rule_models.FeocDesignation, as_of)),
         minerals=frozenset(item.slug for item in minerals),
         battery_minerals=frozenset(item.slug for item in minerals if item.battery_relevant),
         version=version,

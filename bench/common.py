@@ -57,12 +57,24 @@ class Server:
         self.port = free_port()
         env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "bench.settings"}
         self.process = subprocess.Popen(
-            [PYTHON, "-m", "gunicorn", "config.wsgi", f"--bind=127.0.0.1:{self.port}", f"--workers={workers}",
-             "--worker-class=gthread", f"--threads={threads}", "--keep-alive=30", "--log-level=warning",
-             # gthread keeps at most (connections - threads) idle keep-alive
-             # connections per worker: below that it closes every connection.
-             f"--worker-connections={connections}"],
-            cwd=ROOT, env=env, start_new_session=True,
+            [
+                PYTHON,
+                "-m",
+                "gunicorn",
+                "config.wsgi",
+                f"--bind=127.0.0.1:{self.port}",
+                f"--workers={workers}",
+                "--worker-class=gthread",
+                f"--threads={threads}",
+                "--keep-alive=30",
+                "--log-level=warning",
+                # gthread keeps at most (connections - threads) idle keep-alive
+                # connections per worker: below that it closes every connection.
+                f"--worker-connections={connections}",
+            ],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -31,8 +31,9 @@ def make_suppliers(count: int):
 
     suppliers = []
     for number in range(count):
-        org, token = create_organization(slug=f"bench-mine-{number}", name=f"Bench mine {number}",
-                                         country="AU", roles=["supplier"])
+        org, token = create_organization(
+            slug=f"bench-mine-{number}", name=f"Bench mine {number}", country="AU", roles=["supplier"]
+        )
         private_key = Ed25519PrivateKey.generate()
         key, _ = register_key(organization=org, public_key_b64=dsse.b64encode(dsse.raw_public_key(private_key)))
         suppliers.append((org.slug, token.key, key.keyid, private_key))
@@ -52,11 +53,22 @@ def sign_origins(supplier, count: int, tag: str) -> list[bytes]:
     bodies = []
     for number in range(count):
         payload = {
-            "schema": SCHEMA, "type": "origin", "issuer": slug, "issued_at": issued_at,
-            "activity": "extraction", "site": {"name": "Greenbushes", "country": "AU"},
-            "outputs": [{"batch": f"{slug}:{tag}-{number}", "material": "spodumene concentrate",
-                         "quantity": "1000", "unit": "kg", "minerals": {"lithium": "60"},
-                         "value_added_usd": "1200"}],
+            "schema": SCHEMA,
+            "type": "origin",
+            "issuer": slug,
+            "issued_at": issued_at,
+            "activity": "extraction",
+            "site": {"name": "Greenbushes", "country": "AU"},
+            "outputs": [
+                {
+                    "batch": f"{slug}:{tag}-{number}",
+                    "material": "spodumene concentrate",
+                    "quantity": "1000",
+                    "unit": "kg",
+                    "minerals": {"lithium": "60"},
+                    "value_added_usd": "1200",
+                }
+            ],
         }
         envelope = dsse.sign(PAYLOAD_TYPE, json.dumps(payload).encode(), [(keyid, private_key)])
         bodies.append(json.dumps(envelope.to_stored()).encode())
@@ -80,16 +92,16 @@ def main() -> None:
     setup_django(database_url)
     suppliers = make_suppliers(args.clients)
     per_client = args.envelopes // args.clients
-    rounds = [
-        interleave([sign_origins(s, per_client, f"r{r}") for s in suppliers]) for r in range(args.rounds + 1)
-    ]
+    rounds = [interleave([sign_origins(s, per_client, f"r{r}") for s in suppliers]) for r in range(args.rounds + 1)]
     tokens = [s[1] for s in suppliers]
 
     def auth(position: int) -> dict:
         return {"Authorization": f"Token {tokens[position // 10**6]}"}
 
-    print(f"signed {sum(map(len, rounds))} envelopes up front; {args.clients} keep-alive clients, "
-          f"gunicorn 2 workers x 8 threads, PostgreSQL")
+    print(
+        f"signed {sum(map(len, rounds))} envelopes up front; {args.clients} keep-alive clients, "
+        f"gunicorn 2 workers x 8 threads, PostgreSQL"
+    )
     noop_rates, ingest_rates = [], []
     with Server(database_url) as server:
         post_all(server.port, "/bench/noop", rounds[0][:400], auth, args.clients)  # warm-up

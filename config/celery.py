@@ -28,4 +28,6 @@ def _make_filesystem_folders(sender, **kwargs):
         folders.append(settings.CELERY_RESULT_BACKEND.removeprefix("file://"))
     for folder in filter(None, folders):
         Path(folder).mkdir(parents=True, exist_ok=True)
+
+
 app.autodiscover_tasks()

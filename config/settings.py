@@ -28,6 +28,8 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", False)
+
+
 def _read_or_create_secret_key() -> str:
     """A random key kept in VAR_DIR, for installs that set no SECRET_KEY."""
     path = VAR_DIR / "secret_key"
@@ -111,9 +113,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # the write lock when it begins, so concurrent appends queue instead of
     # failing with "database is locked" half-way through.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"transaction_mode": "IMMEDIATE", "timeout": 30}
-    )
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 30})
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("CAIRN_SQLITE_TEST_NAME") or None}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -143,9 +143,7 @@ ADMINS = [tuple(item.split(":", 1)) for item in env_list("ADMINS")]
 SERVER_EMAIL = os.environ.get("SERVER_EMAIL", "cairn@localhost")
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
-    "django.core.mail.backends.console.EmailBackend"
-    if DEBUG
-    else "django.core.mail.backends.smtp.EmailBackend",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
 )
 
 # --- REST API -------------------------------------------------------------
@@ -164,9 +162,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 if DEBUG:
-    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(
-        "rest_framework.renderers.BrowsableAPIRenderer"
-    )
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Cairn API",
@@ -182,12 +178,8 @@ SPECTACULAR_SETTINGS = {
 # An envelope larger than this is refused before it is parsed.
 CAIRN_MAX_BODY_BYTES = 64 * 1024
 # issued_at must lie within [now - PAST, now + FUTURE].
-CAIRN_ISSUED_AT_MAX_FUTURE = timedelta(
-    seconds=int(os.environ.get("CAIRN_ISSUED_AT_MAX_FUTURE_SECONDS", "300"))
-)
-CAIRN_ISSUED_AT_MAX_PAST = timedelta(
-    seconds=int(os.environ.get("CAIRN_ISSUED_AT_MAX_PAST_SECONDS", str(30 * 86400)))
-)
+CAIRN_ISSUED_AT_MAX_FUTURE = timedelta(seconds=int(os.environ.get("CAIRN_ISSUED_AT_MAX_FUTURE_SECONDS", "300")))
+CAIRN_ISSUED_AT_MAX_PAST = timedelta(seconds=int(os.environ.get("CAIRN_ISSUED_AT_MAX_PAST_SECONDS", str(30 * 86400))))
 # Group commit (provenance.sequencer): statements posted at once share one
 # transaction and one WAL flush. Off: one transaction per statement.
 CAIRN_GROUP_COMMIT = env_bool("CAIRN_GROUP_COMMIT", True)
@@ -212,9 +204,7 @@ CAIRN_DEV_KEY_DIR = Path(
 # --- Celery ---------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://"
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or (
-    CELERY_BROKER_URL
-    if CELERY_BROKER_URL.startswith("redis")
-    else f"file://{VAR_DIR / 'celery' / 'results'}"
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else f"file://{VAR_DIR / 'celery' / 'results'}"
 )
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 if CELERY_BROKER_URL == "filesystem://":

@@ -176,9 +176,7 @@ def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> boo
     return True
 
 
-def sign(
-    payload_type: str, payload: bytes, signers: list[tuple[str, Ed25519PrivateKey]]
-) -> Envelope:
+def sign(payload_type: str, payload: bytes, signers: list[tuple[str, Ed25519PrivateKey]]) -> Envelope:
     """Sign payload with each (keyid, private key): what a client does."""
     message = pae(payload_type, payload)
     return Envelope(

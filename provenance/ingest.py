@@ -52,7 +52,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agreements.linking import planned_links
-from agreements.models import EntryAgreementLink
 from agreements.rules import RuleSet
 from agreements.snapshot import current_ruleset
 from provenance import bulk, dsse, merkle, sequencer
@@ -280,8 +279,7 @@ class Book:
     statements wrote. Statements are checked here one by one; `write` then
     locks the tail, numbers the entries and writes every row at once."""
 
-    def __init__(self, batches: dict[str, Batch], logged: dict[str, Entry], taken: set[str],
-                 claimed: set[str]) -> None:
+    def __init__(self, batches: dict[str, Batch], logged: dict[str, Entry], taken: set[str], claimed: set[str]) -> None:
         self.batches = batches
         self.logged = logged
         self.taken = taken
@@ -348,8 +346,9 @@ class Book:
         self.entries.append(entry)
         self.logged[entry.entry_hash] = entry
         self.signatures += [
-            EntrySignature(entry=entry, key=signer.key, organization_id=signer.key.organization_id,
-                           is_issuer=signer.is_issuer)
+            EntrySignature(
+                entry=entry, key=signer.key, organization_id=signer.key.organization_id, is_issuer=signer.is_issuer
+            )
             for signer in item.signers
         ]
         self.links += _move_heads(entry, statement, batches)
@@ -378,12 +377,17 @@ class Book:
         state, _ = LogState.objects.select_for_update().get_or_create(id=1)
         nodes = self._number_entries(state)
         agreement_links = [
-            link for entry, country, minerals, on in self.linkable
+            link
+            for entry, country, minerals, on in self.linkable
             for link in planned_links(entry, country=country, minerals=minerals, on=on, ruleset=ruleset)
         ]
         bulk.execute(
-            bulk.insert(self.entries) + bulk.insert(self.signatures) + bulk.insert(self.created)
-            + bulk.insert(self.links) + bulk.insert(self.claims) + bulk.insert(nodes)
+            bulk.insert(self.entries)
+            + bulk.insert(self.signatures)
+            + bulk.insert(self.created)
+            + bulk.insert(self.links)
+            + bulk.insert(self.claims)
+            + bulk.insert(nodes)
             + bulk.insert(agreement_links)
             + [bulk.update(batch, ["head", "consumed", "custodian"]) for batch in self.touched.values()]
             + [bulk.update(state, ["size", "frontier"])]
@@ -396,8 +400,9 @@ class Book:
         for entry in self.entries:
             entry.index = state.size
             frontier, completed = merkle.append_to_frontier(frontier, state.size, bytes.fromhex(entry.leaf_hash))
-            nodes += [MerkleNode(id=MerkleNode.node_id(level, index), hash=node.hex())
-                      for level, index, node in completed]
+            nodes += [
+                MerkleNode(id=MerkleNode.node_id(level, index), hash=node.hex()) for level, index, node in completed
+            ]
             state.size += 1
         state.frontier = [node.hex() for node in frontier]
         return nodes
@@ -493,8 +498,15 @@ def _move_heads(entry: Entry, statement: Statement, batches: dict[str, Batch]) -
         if statement.type == "transfer":
             batch.custodian_id = statement.to
         links.append(
-            BatchLink(entry=entry, batch_id=batch_id, role=LINK_ROLE_BY_TYPE[statement.type], prev=prev,
-                      quantity=quantity, custodian_before_id=before, custodian_after_id=batch.custodian_id)
+            BatchLink(
+                entry=entry,
+                batch_id=batch_id,
+                role=LINK_ROLE_BY_TYPE[statement.type],
+                prev=prev,
+                quantity=quantity,
+                custodian_before_id=before,
+                custodian_after_id=batch.custodian_id,
+            )
         )
     return links
 

@@ -275,9 +275,7 @@ def _outputs(value: Any, with_minerals: bool) -> tuple[Output, ...]:
                 unit=_choice(obj["unit"], UNITS, f"{where}.unit"),
                 value_added_usd=_decimal(obj["value_added_usd"], f"{where}.value_added_usd"),
                 minerals=minerals,
-                component=_choice(obj["component"], COMPONENTS, f"{where}.component")
-                if "component" in obj
-                else "",
+                component=_choice(obj["component"], COMPONENTS, f"{where}.component") if "component" in obj else "",
             )
         )
     _distinct([output.batch for output in outputs], "outputs")

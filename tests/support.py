@@ -45,9 +45,7 @@ class Party:
 
     def new_key(self) -> tuple[Ed25519PrivateKey, str]:
         private_key = Ed25519PrivateKey.generate()
-        key, _ = register_key(
-            organization=self.org, public_key_b64=dsse.b64encode(dsse.raw_public_key(private_key))
-        )
+        key, _ = register_key(organization=self.org, public_key_b64=dsse.b64encode(dsse.raw_public_key(private_key)))
         return private_key, key.keyid
 
 
@@ -204,8 +202,9 @@ def mine_to_claim(ledger: Ledger, miner: Party, refiner: Party, maker: Party, vi
     """A short chain: mine -> refinery -> (transfer) -> cell plant -> pack -> claim."""
     ore = ledger.origin(miner, minerals={"lithium": "60"}, quantity="1000", country="AU")
     ledger.transfer(miner, ore, refiner)
-    (hydroxide,) = ledger.transform(refiner, [(ore, "1000")], [{"quantity": "100", "value_added_usd": "900"}],
-                                    country="JP")
+    (hydroxide,) = ledger.transform(
+        refiner, [(ore, "1000")], [{"quantity": "100", "value_added_usd": "900"}], country="JP"
+    )
     ledger.transfer(refiner, hydroxide, maker)
     (cells,) = ledger.transform(
         maker,

@@ -25,8 +25,9 @@ DRF_CODES = [
 def _message(exc: exceptions.APIException) -> str:
     detail = exc.detail
     if isinstance(detail, dict):
-        return "; ".join(f"{key}: {' '.join(map(str, value)) if isinstance(value, list) else value}"
-                         for key, value in detail.items())
+        return "; ".join(
+            f"{key}: {' '.join(map(str, value)) if isinstance(value, list) else value}" for key, value in detail.items()
+        )
     if isinstance(detail, list):
         return " ".join(map(str, detail))
     return str(detail)

@@ -52,9 +52,7 @@ class LedgerRows:
     def origin(self, batch: str, *, country: str, day: str, minerals: dict[str, str]) -> Entry:
         issuer = batch.split(":")[0]
         outputs = [{"batch": batch, "minerals": minerals}]
-        entry = self.entry(
-            "origin", issuer, day, {"site": {"country": country}, "outputs": outputs}
-        )
+        entry = self.entry("origin", issuer, day, {"site": {"country": country}, "outputs": outputs})
         self.batch(batch, entry, country, sorted(minerals))
         return entry
 
@@ -90,9 +88,7 @@ class LedgerRows:
             value_added_usd=Decimal(100),
         )
 
-    def claim(
-        self, batch: str, vin: str, *, day: str, acquired: str, placed_in_service: str
-    ) -> Claim:
+    def claim(self, batch: str, vin: str, *, day: str, acquired: str, placed_in_service: str) -> Claim:
         maker = batch.split(":")[0]
         entry = self.entry("claim", maker, day, {"batch": batch, "vin": vin})
         BatchLink.objects.create(

@@ -150,9 +150,7 @@ FEOC = rules.FeocTerms(
 
 def domain_ruleset(**changes) -> rules.RuleSet:
     ruleset = rules.RuleSet(
-        agreements=tuple(
-            sorted([*(fta(code) for code in FTA_PARTNERS), JAPAN], key=lambda a: a.slug)
-        ),
+        agreements=tuple(sorted([*(fta(code) for code in FTA_PARTNERS), JAPAN], key=lambda a: a.slug)),
         percentages=PERCENTAGES,
         credit=CREDIT,
         feoc=FEOC,

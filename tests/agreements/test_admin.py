@@ -36,9 +36,7 @@ RULE_MODELS = [
 
 @pytest.fixture
 def admin_user(django_user_model):
-    return django_user_model.objects.create_superuser(
-        "auditor-admin", "a@example.org", "pw-long-enough"
-    )
+    return django_user_model.objects.create_superuser("auditor-admin", "a@example.org", "pw-long-enough")
 
 
 @pytest.fixture
@@ -79,15 +77,11 @@ def test_filter_by_party_and_mineral(browser):
     with_aluminum = listed(browser, mineral="aluminum")
     assert len(with_aluminum) == 20 and "us-japan-cma" not in with_aluminum
     assert len(listed(browser, mineral="cobalt")) == 21
-    assert listed(browser, mineral="cobalt", party="JP", in_force_on="2023-03-28") == [
-        "us-japan-cma"
-    ]
+    assert listed(browser, mineral="cobalt", party="JP", in_force_on="2023-03-28") == ["us-japan-cma"]
 
 
 def test_bad_filter_date_is_refused_gracefully(browser):
-    response = browser.get(
-        reverse("admin:agreements_tradeagreement_changelist"), {"in_force_on": "June"}
-    )
+    response = browser.get(reverse("admin:agreements_tradeagreement_changelist"), {"in_force_on": "June"})
     assert response.status_code == 302
     assert response["Location"].endswith("?e=1")
 
@@ -117,9 +111,7 @@ def test_change_page_shows_linked_entries(browser, rows):
     )
     assert '?agreement__slug__exact=us-japan-cma">All 1 links</a>' in page
     changelist = browser.get(reverse("admin:agreements_tradeagreement_changelist"))
-    japan = next(
-        item for item in changelist.context["cl"].result_list if item.slug == "us-japan-cma"
-    )
+    japan = next(item for item in changelist.context["cl"].result_list if item.slug == "us-japan-cma")
     assert japan.link_count == 1
 
 
@@ -154,9 +146,7 @@ def change_form_data(agreement: TradeAgreement, **changes) -> dict:
 def test_an_admin_change_is_kept_in_history_with_the_user(browser, admin_user):
     japan = TradeAgreement.objects.get(slug="us-japan-cma")
     url = reverse("admin:agreements_tradeagreement_change", args=["us-japan-cma"])
-    data = change_form_data(
-        japan, next_review="2027-03-28", covered_minerals=["cobalt", "lithium", "nickel"]
-    )
+    data = change_form_data(japan, next_review="2027-03-28", covered_minerals=["cobalt", "lithium", "nickel"])
     response = browser.post(url, data)
     assert response.status_code == 302, response.context["adminform"].form.errors
 
@@ -202,37 +192,23 @@ def test_an_event_added_in_the_admin_is_kept_with_the_user(browser, admin_user):
 def test_invalid_covered_mineral_is_refused(browser):
     japan = TradeAgreement.objects.get(slug="us-japan-cma")
     url = reverse("admin:agreements_tradeagreement_change", args=["us-japan-cma"])
-    response = browser.post(
-        url, change_form_data(japan, covered_minerals=["lithium", "unobtainium"])
-    )
+    response = browser.post(url, change_form_data(japan, covered_minerals=["lithium", "unobtainium"]))
     assert response.status_code == 200
     assert "covered_minerals" in response.context["adminform"].form.errors
     assert TradeAgreement.history.filter(slug="us-japan-cma").count() == 1
 
 
 def test_agreements_and_links_cannot_be_deleted_or_edited_in_the_admin(browser, rows):
-    assert (
-        browser.get(
-            reverse("admin:agreements_tradeagreement_delete", args=["us-au-fta"])
-        ).status_code
-        == 403
-    )
+    assert browser.get(reverse("admin:agreements_tradeagreement_delete", args=["us-au-fta"])).status_code == 403
     rows.origin("kansai:ore-1", country="JP", day="2024-06-01", minerals={"lithium": "6"})
     relink()
     link = EntryAgreementLink.objects.get()
     assert browser.get(reverse("admin:agreements_entryagreementlink_add")).status_code == 403
-    assert (
-        browser.post(
-            reverse("admin:agreements_entryagreementlink_change", args=[link.pk]), {}
-        ).status_code
-        == 403
-    )
+    assert browser.post(reverse("admin:agreements_entryagreementlink_change", args=[link.pk]), {}).status_code == 403
 
 
 def test_relink_action(browser, rows):
-    rows.origin(
-        "kansai:ore-1", country="JP", day="2024-06-01", minerals={"lithium": "6", "nickel": "1"}
-    )
+    rows.origin("kansai:ore-1", country="JP", day="2024-06-01", minerals={"lithium": "6", "nickel": "1"})
     response = browser.post(
         reverse("admin:agreements_tradeagreement_changelist"),
         {"action": "relink_all_entries", "_selected_action": ["us-japan-cma"]},
@@ -244,9 +220,7 @@ def test_relink_action(browser, rows):
 
 
 def test_history_page_renders(browser):
-    response = browser.get(
-        reverse("admin:agreements_tradeagreement_history", args=["us-japan-cma"])
-    )
+    response = browser.get(reverse("admin:agreements_tradeagreement_history", args=["us-japan-cma"]))
     assert response.status_code == 200
     assert "Loaded from DOMAIN.md" in response.content.decode()
 
@@ -258,11 +232,7 @@ def test_unconfirmed_rows_say_so_and_links_name_their_source(browser, rows):
     assert "Some facts in this row are unconfirmed" not in response.content.decode()
     rows.origin("kansai:ore-1", country="JP", day="2024-06-01", minerals={"nickel": "6"})
     relink()
-    response = browser.get(
-        reverse("admin:agreements_entryagreementlink_changelist"), {"country": "JP"}
-    )
+    response = browser.get(reverse("admin:agreements_entryagreementlink_changelist"), {"country": "JP"})
     page = response.content.decode()
     assert "us-japan-cma" in page
-    assert (
-        "https://ustr.gov/about-us/policy-offices/press-office/press-releases/2023/march/" in page
-    )
+    assert "https://ustr.gov/about-us/policy-offices/press-office/press-releases/2023/march/" in page

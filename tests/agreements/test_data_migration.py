@@ -34,13 +34,8 @@ def test_twenty_fta_partners_and_japans_critical_minerals_agreement():
     ftas = models.TradeAgreement.objects.filter(kind="fta")
     assert ftas.count() == 20
     assert sorted(code for agreement in ftas for code in agreement.partners) == sorted(FTA_PARTNERS)
-    assert all(
-        agreement.covers_all_minerals and agreement.counts_from == D("2023-04-18")
-        for agreement in ftas
-    )
-    assert set(ftas.values_list("slug", flat=True)) == {
-        f"us-{code.lower()}-fta" for code in FTA_PARTNERS
-    }
+    assert all(agreement.covers_all_minerals and agreement.counts_from == D("2023-04-18") for agreement in ftas)
+    assert set(ftas.values_list("slug", flat=True)) == {f"us-{code.lower()}-fta" for code in FTA_PARTNERS}
     assert models.TradeAgreement.objects.count() == 21
 
 
@@ -107,13 +102,9 @@ def test_database_rules_equal_the_pure_test_rules():
     expected = domain_ruleset()
 
     def essentials(agreement: rules.AgreementRule):
-        return replace(
-            agreement, title="", source="", notes="", signed=None, entered_into_force=None
-        )
+        return replace(agreement, title="", source="", notes="", signed=None, entered_into_force=None)
 
-    assert [essentials(item) for item in loaded.agreements] == [
-        essentials(item) for item in expected.agreements
-    ]
+    assert [essentials(item) for item in loaded.agreements] == [essentials(item) for item in expected.agreements]
     assert [replace(row, source="") for row in loaded.percentages] == list(expected.percentages)
     assert replace(loaded.credit, source="", cutoff_source="") == expected.credit
     assert replace(loaded.feoc, source="") == expected.feoc

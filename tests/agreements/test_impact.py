@@ -21,14 +21,10 @@ D = dt.date.fromisoformat
 def chain(rows):
     """A Japanese refinery's lithium and nickel in one pack, Australian lithium in another."""
     early = rows.origin("kansai:ore-0", country="JP", day="2024-01-15", minerals={"lithium": "5"})
-    ore = rows.origin(
-        "kansai:ore-1", country="JP", day="2024-06-01", minerals={"lithium": "6", "nickel": "3"}
-    )
+    ore = rows.origin("kansai:ore-1", country="JP", day="2024-06-01", minerals={"lithium": "6", "nickel": "3"})
     rows.origin("pilbara:ore-1", country="AU", day="2024-06-02", minerals={"lithium": "6"})
     rows.origin("pilbara:ore-2", country="AU", day="2024-06-02", minerals={"lithium": "6"})
-    pcam = rows.transform(
-        ["kansai:ore-1", "pilbara:ore-1"], "kansai:pcam-1", country="JP", day="2024-07-01"
-    )
+    pcam = rows.transform(["kansai:ore-1", "pilbara:ore-1"], "kansai:pcam-1", country="JP", day="2024-07-01")
     rows.transform(["kansai:pcam-1"], "detroit:pack-1", country="US", day="2024-08-01")
     rows.transform(["pilbara:ore-2"], "detroit:pack-2", country="US", day="2024-08-01")
     rows.claim(
@@ -54,9 +50,7 @@ def lost(*minerals):
 
 
 def test_impact_lists_entries_on_or_after_the_date_and_downstream_claims(chain):
-    before_links = list(
-        EntryAgreementLink.objects.values_list("entry_id", "agreement_id", "mineral")
-    )
+    before_links = list(EntryAgreementLink.objects.values_list("entry_id", "agreement_id", "mineral"))
     impact = impact_of_termination("us-japan-cma", D("2024-06-01"))
     assert impact.entries == (
         AffectedEntry(
@@ -89,15 +83,9 @@ def test_impact_lists_entries_on_or_after_the_date_and_downstream_claims(chain):
     )
     assert impact.claims_evaluated is False
     assert impact.rules_version_before == snapshot.rules_version()
-    assert (
-        impact.rules_version_after
-        == f"{snapshot.rules_version()}+terminate:us-japan-cma@2024-06-01"
-    )
+    assert impact.rules_version_after == f"{snapshot.rules_version()}+terminate:us-japan-cma@2024-06-01"
     # A what-if stores nothing.
-    assert (
-        list(EntryAgreementLink.objects.values_list("entry_id", "agreement_id", "mineral"))
-        == before_links
-    )
+    assert list(EntryAgreementLink.objects.values_list("entry_id", "agreement_id", "mineral")) == before_links
 
 
 def test_terminating_after_every_entry_affects_nothing(chain):
@@ -107,34 +95,23 @@ def test_terminating_after_every_entry_affects_nothing(chain):
 
 def test_an_audit_engine_plugs_in_and_only_changed_claims_are_kept(chain):
     def japanese_lithium_counts(ruleset, claim):
-        return {
-            "jp_lithium": bool(
-                rules.qualifying_agreements(ruleset, "JP", "lithium", claim.placed_in_service)
-            )
-        }
+        return {"jp_lithium": bool(rules.qualifying_agreements(ruleset, "JP", "lithium", claim.placed_in_service))}
 
-    impact = impact_of_termination(
-        "us-japan-cma", D("2024-06-01"), evaluate=japanese_lithium_counts
-    )
+    impact = impact_of_termination("us-japan-cma", D("2024-06-01"), evaluate=japanese_lithium_counts)
     assert impact.claims_evaluated is True
     assert [(claim.vin, claim.before, claim.after) for claim in impact.claims] == [
         ("VIN00000000000001", {"jp_lithium": True}, {"jp_lithium": False})
     ]
-    unchanged = impact_of_termination(
-        "us-japan-cma", D("2024-06-01"), evaluate=lambda ruleset, claim: {"x": 1}
-    )
+    unchanged = impact_of_termination("us-japan-cma", D("2024-06-01"), evaluate=lambda ruleset, claim: {"x": 1})
     assert unchanged.claims == ()
 
 
 def test_command_prints_the_impact(chain, capsys):
-    call_command(
-        "agreement_impact", "us-japan-cma", "--terminate-on", "2024-06-01", "--no-evaluate"
-    )
+    call_command("agreement_impact", "us-japan-cma", "--terminate-on", "2024-06-01", "--no-evaluate")
     lines = capsys.readouterr().out.splitlines()
     version = snapshot.rules_version()
     assert lines == [
-        f"If us-japan-cma ended on 2024-06-01 (rules {version} -> "
-        f"{version}+terminate:us-japan-cma@2024-06-01):",
+        f"If us-japan-cma ended on 2024-06-01 (rules {version} -> {version}+terminate:us-japan-cma@2024-06-01):",
         "2 affected entries",
         f"  #{chain['ore'].index} origin by kansai in JP on 2024-06-01; batches: kansai:ore-1",
         "    lithium: before us-japan-cma; after none",

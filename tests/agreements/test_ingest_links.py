@@ -11,9 +11,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_origin_and_transform_entries_are_linked_at_ingest(ledger, refiner, miner):
-    ore = ledger.origin(
-        miner, country="AU", minerals={"lithium": "60"}, occurred_at="2024-05-01T10:00:00Z"
-    )
+    ore = ledger.origin(miner, country="AU", minerals={"lithium": "60"}, occurred_at="2024-05-01T10:00:00Z")
     japanese = ledger.origin(
         refiner,
         country="JP",

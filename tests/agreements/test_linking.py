@@ -21,16 +21,13 @@ D = dt.date.fromisoformat
 
 def links(entry) -> list[tuple[str, str, str]]:
     return sorted(
-        (link.agreement_id, link.mineral, str(link.country))
-        for link in EntryAgreementLink.objects.filter(entry=entry)
+        (link.agreement_id, link.mineral, str(link.country)) for link in EntryAgreementLink.objects.filter(entry=entry)
     )
 
 
 def test_link_entry_links_each_mineral_to_its_agreements(rows):
     entry = rows.entry("origin", "kansai-refining", "2024-06-01", {})
-    created = link_entry(
-        entry, country="JP", minerals=["nickel", "lithium", "aluminum"], on=D("2024-06-01")
-    )
+    created = link_entry(entry, country="JP", minerals=["nickel", "lithium", "aluminum"], on=D("2024-06-01"))
     assert [(link.agreement_id, link.mineral) for link in created] == [
         ("us-japan-cma", "lithium"),
         ("us-japan-cma", "nickel"),
@@ -73,15 +70,9 @@ def test_link_entry_with_a_given_ruleset_costs_one_query(rows):
 
 
 def test_link_inputs_for_origin_and_transform(rows):
-    origin = rows.origin(
-        "pilbara:ore-1", country="AU", day="2024-02-01", minerals={"lithium": "60"}
-    )
-    nickel = rows.origin(
-        "vale:ni-1", country="CA", day="2024-02-02", minerals={"nickel": "20", "cobalt": "2"}
-    )
-    transform = rows.transform(
-        ["pilbara:ore-1", "vale:ni-1"], "kansai:pcam-1", country="JP", day="2024-06-01"
-    )
+    origin = rows.origin("pilbara:ore-1", country="AU", day="2024-02-01", minerals={"lithium": "60"})
+    nickel = rows.origin("vale:ni-1", country="CA", day="2024-02-02", minerals={"nickel": "20", "cobalt": "2"})
+    transform = rows.transform(["pilbara:ore-1", "vale:ni-1"], "kansai:pcam-1", country="JP", day="2024-06-01")
     claim = rows.claim(
         "kansai:pcam-1",
         "VIN",
@@ -96,15 +87,9 @@ def test_link_inputs_for_origin_and_transform(rows):
 
 
 def test_relink_follows_agreement_changes_and_never_touches_entries(rows):
-    refinery = rows.origin(
-        "kansai:ore-1", country="JP", day="2024-06-01", minerals={"lithium": "6", "nickel": "3"}
-    )
+    refinery = rows.origin("kansai:ore-1", country="JP", day="2024-06-01", minerals={"lithium": "6", "nickel": "3"})
     mine = rows.origin("pilbara:ore-1", country="AU", day="2024-06-01", minerals={"lithium": "6"})
-    statements = list(
-        Entry.objects.order_by("index").values_list(
-            "index", "entry_hash", "statement", "occurred_at"
-        )
-    )
+    statements = list(Entry.objects.order_by("index").values_list("index", "entry_hash", "statement", "occurred_at"))
     first = relink()
     assert (first.entries, first.kept, first.added, first.removed) == (2, 0, 3, 0)
     assert links(refinery) == [("us-japan-cma", "lithium", "JP"), ("us-japan-cma", "nickel", "JP")]
@@ -131,11 +116,9 @@ def test_relink_follows_agreement_changes_and_never_touches_entries(rows):
     call_command("relink_agreements", stdout=io.StringIO())
     assert links(refinery) == []
     assert links(mine) == [("us-au-fta", "lithium", "AU")]
-    assert list(
-        Entry.objects.order_by("index").values_list(
-            "index", "entry_hash", "statement", "occurred_at"
-        )
-    ) == (statements)
+    assert list(Entry.objects.order_by("index").values_list("index", "entry_hash", "statement", "occurred_at")) == (
+        statements
+    )
 
 
 def test_relink_command_reports(rows, capsys):
@@ -155,9 +138,7 @@ def test_relink_a_subset_of_entries(rows):
 
 
 def test_links_for_entries(rows):
-    first = rows.origin(
-        "kansai:ore-1", country="JP", day="2024-06-01", minerals={"nickel": "3", "lithium": "6"}
-    )
+    first = rows.origin("kansai:ore-1", country="JP", day="2024-06-01", minerals={"nickel": "3", "lithium": "6"})
     second = rows.origin("detroit:ore-1", country="US", day="2024-06-01", minerals={"lithium": "6"})
     relink()
     with CaptureQueriesContext(connection) as queries:

@@ -53,12 +53,8 @@ def test_in_force_excludes_terminated_suspended_and_ended():
 
 
 def test_with_party():
-    assert list(TradeAgreement.objects.with_party("JP").values_list("slug", flat=True)) == [
-        "us-japan-cma"
-    ]
-    assert list(TradeAgreement.objects.with_party("kr").values_list("slug", flat=True)) == [
-        "us-kr-fta"
-    ]
+    assert list(TradeAgreement.objects.with_party("JP").values_list("slug", flat=True)) == ["us-japan-cma"]
+    assert list(TradeAgreement.objects.with_party("kr").values_list("slug", flat=True)) == ["us-kr-fta"]
     assert TradeAgreement.objects.with_party("US").count() == 21
 
 

@@ -51,9 +51,7 @@ def test_japan_answer_names_the_agreement_and_its_source():
 
 @pytest.mark.parametrize("mineral", ["cobalt", "graphite", "lithium", "manganese", "nickel"])
 def test_japan_covers_its_five_minerals(mineral):
-    assert slugs(rules.qualifying_agreements(RULES, "JP", mineral, D("2024-06-01"))) == [
-        "us-japan-cma"
-    ]
+    assert slugs(rules.qualifying_agreements(RULES, "JP", mineral, D("2024-06-01"))) == ["us-japan-cma"]
 
 
 @pytest.mark.parametrize("mineral", ["aluminum", "zinc", "neodymium"])
@@ -80,9 +78,7 @@ def test_each_fta_partner_has_its_own_agreement(code):
 
 
 def test_country_codes_are_case_insensitive():
-    assert slugs(rules.qualifying_agreements(RULES, "jp", "cobalt", D("2024-06-01"))) == [
-        "us-japan-cma"
-    ]
+    assert slugs(rules.qualifying_agreements(RULES, "jp", "cobalt", D("2024-06-01"))) == ["us-japan-cma"]
 
 
 def test_the_united_states_counts_without_an_agreement():
@@ -114,26 +110,16 @@ def japan_with(*events):
 
 
 def test_amendment_adds_a_mineral_from_its_date():
-    ruleset = japan_with(
-        AgreementEventRule("amendment", D("2024-07-01"), minerals_added=frozenset({"aluminum"}))
-    )
+    ruleset = japan_with(AgreementEventRule("amendment", D("2024-07-01"), minerals_added=frozenset({"aluminum"})))
     assert rules.qualifying_agreements(ruleset, "JP", "aluminum", D("2024-06-30")) == []
-    assert slugs(rules.qualifying_agreements(ruleset, "JP", "aluminum", D("2024-07-01"))) == [
-        "us-japan-cma"
-    ]
+    assert slugs(rules.qualifying_agreements(ruleset, "JP", "aluminum", D("2024-07-01"))) == ["us-japan-cma"]
 
 
 def test_amendment_removes_a_mineral_from_its_date():
-    ruleset = japan_with(
-        AgreementEventRule("amendment", D("2025-01-01"), minerals_removed=frozenset({"graphite"}))
-    )
-    assert slugs(rules.qualifying_agreements(ruleset, "JP", "graphite", D("2024-12-31"))) == [
-        "us-japan-cma"
-    ]
+    ruleset = japan_with(AgreementEventRule("amendment", D("2025-01-01"), minerals_removed=frozenset({"graphite"})))
+    assert slugs(rules.qualifying_agreements(ruleset, "JP", "graphite", D("2024-12-31"))) == ["us-japan-cma"]
     assert rules.qualifying_agreements(ruleset, "JP", "graphite", D("2025-01-01")) == []
-    assert slugs(rules.qualifying_agreements(ruleset, "JP", "lithium", D("2025-01-01"))) == [
-        "us-japan-cma"
-    ]
+    assert slugs(rules.qualifying_agreements(ruleset, "JP", "lithium", D("2025-01-01"))) == ["us-japan-cma"]
 
 
 def test_amendments_apply_in_date_order():
@@ -151,18 +137,12 @@ def test_amendments_apply_in_date_order():
 def test_amendment_can_narrow_a_comprehensive_fta():
     amended = replace(
         fta("AU"),
-        events=(
-            AgreementEventRule("amendment", D("2024-01-01"), minerals_removed=frozenset({"zinc"})),
-        ),
+        events=(AgreementEventRule("amendment", D("2024-01-01"), minerals_removed=frozenset({"zinc"})),),
     )
     ruleset = with_agreement(RULES, amended)
-    assert slugs(rules.qualifying_agreements(ruleset, "AU", "zinc", D("2023-12-31"))) == [
-        "us-au-fta"
-    ]
+    assert slugs(rules.qualifying_agreements(ruleset, "AU", "zinc", D("2023-12-31"))) == ["us-au-fta"]
     assert rules.qualifying_agreements(ruleset, "AU", "zinc", D("2024-01-01")) == []
-    assert slugs(rules.qualifying_agreements(ruleset, "AU", "lithium", D("2024-01-01"))) == [
-        "us-au-fta"
-    ]
+    assert slugs(rules.qualifying_agreements(ruleset, "AU", "lithium", D("2024-01-01"))) == ["us-au-fta"]
 
 
 @pytest.mark.parametrize(
@@ -179,9 +159,7 @@ def test_open_ended_suspension_lasts():
     assert rules.qualifying_agreements(ruleset, "JP", "lithium", D("2031-01-01")) == []
 
 
-@pytest.mark.parametrize(
-    ("on", "counts"), [("2025-09-30", True), ("2025-10-01", False), ("2026-01-01", False)]
-)
+@pytest.mark.parametrize(("on", "counts"), [("2025-09-30", True), ("2025-10-01", False), ("2026-01-01", False)])
 def test_termination_takes_effect_on_its_date(on, counts):
     ruleset = japan_with(AgreementEventRule("termination", D("2025-10-01")))
     assert bool(rules.qualifying_agreements(ruleset, "JP", "lithium", D(on))) is counts
@@ -196,16 +174,10 @@ def test_agreement_end_date_is_its_last_day(on, counts):
 def test_with_termination_derives_a_ruleset_and_leaves_the_original():
     ended = RULES.with_termination("us-japan-cma", D("2024-06-01"))
     assert ended.version == "test+terminate:us-japan-cma@2024-06-01"
-    assert slugs(rules.qualifying_agreements(ended, "JP", "lithium", D("2024-05-31"))) == [
-        "us-japan-cma"
-    ]
+    assert slugs(rules.qualifying_agreements(ended, "JP", "lithium", D("2024-05-31"))) == ["us-japan-cma"]
     assert rules.qualifying_agreements(ended, "JP", "lithium", D("2024-06-01")) == []
-    assert slugs(rules.qualifying_agreements(RULES, "JP", "lithium", D("2024-06-01"))) == [
-        "us-japan-cma"
-    ]
-    assert slugs(rules.qualifying_agreements(ended, "AU", "lithium", D("2024-06-01"))) == [
-        "us-au-fta"
-    ]
+    assert slugs(rules.qualifying_agreements(RULES, "JP", "lithium", D("2024-06-01"))) == ["us-japan-cma"]
+    assert slugs(rules.qualifying_agreements(ended, "AU", "lithium", D("2024-06-01"))) == ["us-au-fta"]
 
 
 def test_with_termination_of_an_unknown_agreement_is_an_error():
@@ -214,23 +186,15 @@ def test_with_termination_of_an_unknown_agreement_is_an_error():
 
 
 def test_two_agreements_for_one_country_are_both_cited():
-    second = replace(
-        JAPAN, slug="us-japan-fta", kind="fta", covers_all=True, counts_from=D("2024-01-01")
-    )
+    second = replace(JAPAN, slug="us-japan-fta", kind="fta", covers_all=True, counts_from=D("2024-01-01"))
     ruleset = with_agreement(RULES, second)
-    assert slugs(rules.qualifying_agreements(ruleset, "JP", "lithium", D("2023-12-31"))) == [
-        "us-japan-cma"
-    ]
-    assert sorted(
-        slugs(rules.qualifying_agreements(ruleset, "JP", "lithium", D("2024-01-01")))
-    ) == [
+    assert slugs(rules.qualifying_agreements(ruleset, "JP", "lithium", D("2023-12-31"))) == ["us-japan-cma"]
+    assert sorted(slugs(rules.qualifying_agreements(ruleset, "JP", "lithium", D("2024-01-01")))) == [
         "us-japan-cma",
         "us-japan-fta",
     ]
     terminated = ruleset.with_termination("us-japan-cma", D("2024-06-01"))
-    assert slugs(rules.qualifying_agreements(terminated, "JP", "lithium", D("2024-06-01"))) == [
-        "us-japan-fta"
-    ]
+    assert slugs(rules.qualifying_agreements(terminated, "JP", "lithium", D("2024-06-01"))) == ["us-japan-fta"]
 
 
 # --- percentages, credit ------------------------------------------------------
@@ -341,19 +305,13 @@ def test_feoc_kind_must_be_known():
 )
 def test_feoc_by_jurisdiction(org_country, activity_country, reasons):
     on = D("2025-03-01")
-    assert (
-        rules.feoc_reasons(RULES, "acme", org_country, activity_country, on, "minerals") == reasons
-    )
-    assert rules.is_feoc(RULES, "acme", org_country, activity_country, on, "minerals") is bool(
-        reasons
-    )
+    assert rules.feoc_reasons(RULES, "acme", org_country, activity_country, on, "minerals") == reasons
+    assert rules.is_feoc(RULES, "acme", org_country, activity_country, on, "minerals") is bool(reasons)
 
 
 DESIGNATED = replace(
     RULES,
-    designations=(
-        rules.Designation("sino-stake", "control_25pct", "CN", D("2024-05-01"), D("2024-12-31")),
-    ),
+    designations=(rules.Designation("sino-stake", "control_25pct", "CN", D("2024-05-01"), D("2024-12-31")),),
 )
 
 
@@ -366,9 +324,9 @@ def test_feoc_designation_is_judged_on_the_activity_date(on, feoc):
 
 
 def test_feoc_designation_reason_and_scope():
-    assert rules.feoc_reasons(
-        DESIGNATED, "sino-stake", "ID", "ID", D("2024-06-01"), "minerals"
-    ) == ["designated (control_25pct, CN) from 2024-05-01"]
+    assert rules.feoc_reasons(DESIGNATED, "sino-stake", "ID", "ID", D("2024-06-01"), "minerals") == [
+        "designated (control_25pct, CN) from 2024-05-01"
+    ]
     assert rules.is_feoc(DESIGNATED, "other-org", "ID", "ID", D("2024-06-01"), "minerals") is False
 
 

@@ -54,9 +54,9 @@ def test_current_ruleset_is_cached_until_the_rules_change():
     second = snapshot.current_ruleset()
     assert second is not first
     assert rules.qualifying_agreements(second, "JP", "lithium", D("2024-06-01")) == []
-    assert [
-        ref.slug for ref in rules.qualifying_agreements(first, "JP", "lithium", D("2024-06-01"))
-    ] == ["us-japan-cma"]
+    assert [ref.slug for ref in rules.qualifying_agreements(first, "JP", "lithium", D("2024-06-01"))] == [
+        "us-japan-cma"
+    ]
 
 
 def test_load_ruleset_as_of_reconstructs_earlier_rules():
@@ -79,9 +79,7 @@ def test_load_ruleset_as_of_reconstructs_earlier_rules():
     assert now.agreement("us-japan-cma").minerals == frozenset({"lithium"})
     assert len(now.agreement("us-japan-cma").events) == 1
     assert rules.qualifying_agreements(now, "JP", "nickel", D("2024-01-01")) == []
-    assert [
-        ref.slug for ref in rules.qualifying_agreements(past, "JP", "nickel", D("2024-01-01"))
-    ] == ["us-japan-cma"]
+    assert [ref.slug for ref in rules.qualifying_agreements(past, "JP", "nickel", D("2024-01-01"))] == ["us-japan-cma"]
 
 
 def test_designations_are_loaded(rows):
@@ -95,9 +93,7 @@ def test_designations_are_loaded(rows):
     )
     ruleset = snapshot.load_ruleset()
     assert ruleset.designations == (
-        rules.Designation(
-            "sino-stake", "listing", "CN", D("2024-05-01"), None, "https://example.org/d"
-        ),
+        rules.Designation("sino-stake", "listing", "CN", D("2024-05-01"), None, "https://example.org/d"),
     )
     assert rules.is_feoc(ruleset, "sino-stake", "ID", "ID", D("2024-05-01"), "minerals") is True
     assert rules.is_feoc(ruleset, "sino-stake", "ID", "ID", D("2024-04-30"), "minerals") is False

@@ -30,9 +30,22 @@ def assert_refused(api, party, body, code, status):
 
 
 def origin_payload(ledger, party, batch="pilbara-mining:ore-9", **overrides):
-    payload = ledger.statement("origin", party, activity="extraction", site={"name": "Mine", "country": "AU"},
-                               outputs=[{"batch": batch, "material": "spodumene", "quantity": "100", "unit": "kg",
-                                         "minerals": {"lithium": "6"}, "value_added_usd": "500"}])
+    payload = ledger.statement(
+        "origin",
+        party,
+        activity="extraction",
+        site={"name": "Mine", "country": "AU"},
+        outputs=[
+            {
+                "batch": batch,
+                "material": "spodumene",
+                "quantity": "100",
+                "unit": "kg",
+                "minerals": {"lithium": "6"},
+                "value_added_usd": "500",
+            }
+        ],
+    )
     payload.update(overrides)
     return payload
 
@@ -42,14 +55,19 @@ def test_post_returns_the_receipt_and_repost_the_same_body(api, ledger, miner):
     first = post(api, miner, body)
     assert first.status_code == 201
     entry = Entry.objects.get()
-    assert first.json() == {"index": 0, "entry_hash": entry.entry_hash,
-                            "integrated_time": entry.integrated_time, "leaf_hash": entry.leaf_hash}
+    assert first.json() == {
+        "index": 0,
+        "entry_hash": entry.entry_hash,
+        "integrated_time": entry.integrated_time,
+        "leaf_hash": entry.leaf_hash,
+    }
     again = post(api, miner, body)
     assert again.status_code == 200 and again.json() == first.json()
 
 
-def test_get_attestation_shows_envelope_and_cosigners_to_named_orgs_only(api, ledger, miner, refiner, stranger,
-                                                                          auditor):
+def test_get_attestation_shows_envelope_and_cosigners_to_named_orgs_only(
+    api, ledger, miner, refiner, stranger, auditor
+):
     ore = ledger.origin(miner)
     result = ledger.transfer(miner, ore, refiner, cosign=True)
     for reader in (miner, refiner, auditor):
@@ -71,10 +89,14 @@ def test_payload_too_large(api, miner):
 
 @pytest.mark.parametrize(
     "body",
-    [b"not json", b"[]", b'{"payloadType": "x", "payload": "e30="}',
-     b'{"payloadType": "application/vnd.cairn.attestation+json", "payload": "e30=", "signatures": []}',
-     b'{"payloadType": "application/vnd.cairn.attestation+json", "payload": "%%%", '
-     b'"signatures": [{"keyid": "k", "sig": "AA=="}]}'],
+    [
+        b"not json",
+        b"[]",
+        b'{"payloadType": "x", "payload": "e30="}',
+        b'{"payloadType": "application/vnd.cairn.attestation+json", "payload": "e30=", "signatures": []}',
+        b'{"payloadType": "application/vnd.cairn.attestation+json", "payload": "%%%", '
+        b'"signatures": [{"keyid": "k", "sig": "AA=="}]}',
+    ],
     ids=["not-json", "array", "no-signatures", "empty-signatures", "bad-base64"],
 )
 def test_malformed_envelope(api, miner, body):
@@ -148,18 +170,31 @@ def test_not_custodian_stale_head_overdraw_vin_claimed(api, ledger, miner, refin
     stale = ledger.statement("transfer", miner, batch=ore, prev="b" * 64, to=refiner.slug)
     error = assert_refused(api, miner, sign_payload(stale, miner), "stale_head", 409)
     assert error["head"] == ledger.head(ore)
-    greedy = ledger.statement("transform", miner, activity="processing", site={"name": "p", "country": "AU"},
-                              inputs=[{"batch": ore, "prev": ledger.head(ore), "quantity": "11"}],
-                              outputs=[{"batch": "pilbara-mining:c", "material": "m", "quantity": "1", "unit": "kg",
-                                        "value_added_usd": "1"}])
+    greedy = ledger.statement(
+        "transform",
+        miner,
+        activity="processing",
+        site={"name": "p", "country": "AU"},
+        inputs=[{"batch": ore, "prev": ledger.head(ore), "quantity": "11"}],
+        outputs=[{"batch": "pilbara-mining:c", "material": "m", "quantity": "1", "unit": "kg", "value_added_usd": "1"}],
+    )
     assert_refused(api, miner, sign_payload(greedy, miner), "overdraw", 422)
     ledger.transfer(miner, ore, maker)
-    (pack,) = ledger.transform(maker, [(ore, "5")], [{"quantity": "2", "unit": "unit",
-                                                      "component": "battery_pack"}], activity="assembly")
+    (pack,) = ledger.transform(
+        maker, [(ore, "5")], [{"quantity": "2", "unit": "unit", "component": "battery_pack"}], activity="assembly"
+    )
     ledger.claim(maker, pack, "5YJ3E1EA7KF317000")
-    claim = ledger.statement("claim", maker, batch=pack, prev=ledger.head(pack), quantity="1",
-                             vin="5YJ3E1EA7KF317000", acquired="2024-01-02", placed_in_service="2024-01-03",
-                             final_assembly={"name": "a", "country": "US"})
+    claim = ledger.statement(
+        "claim",
+        maker,
+        batch=pack,
+        prev=ledger.head(pack),
+        quantity="1",
+        vin="5YJ3E1EA7KF317000",
+        acquired="2024-01-02",
+        placed_in_service="2024-01-03",
+        final_assembly={"name": "a", "country": "US"},
+    )
     assert_refused(api, maker, sign_payload(claim, maker), "vin_claimed", 409)
 
 
@@ -205,12 +240,29 @@ def test_paths_have_no_trailing_slash(api, miner):
 def test_every_code_in_contract_has_its_status():
     from provenance.errors import STATUS_BY_CODE
 
-    expected = {"malformed_envelope": 400, "unsupported_payload_type": 400, "invalid_payload": 400,
-                "bad_signature": 400, "unknown_key": 400, "clock_skew": 400, "not_authenticated": 401,
-                "key_not_valid": 403, "issuer_mismatch": 403, "not_custodian": 403, "role_not_allowed": 403,
-                "forbidden": 403, "unknown_batch": 404, "not_found": 404, "stale_head": 409, "batch_exists": 409,
-                "vin_claimed": 409, "duplicate_statement": 409, "payload_too_large": 413, "overdraw": 422,
-                "rate_limited": 429}
+    expected = {
+        "malformed_envelope": 400,
+        "unsupported_payload_type": 400,
+        "invalid_payload": 400,
+        "bad_signature": 400,
+        "unknown_key": 400,
+        "clock_skew": 400,
+        "not_authenticated": 401,
+        "key_not_valid": 403,
+        "issuer_mismatch": 403,
+        "not_custodian": 403,
+        "role_not_allowed": 403,
+        "forbidden": 403,
+        "unknown_batch": 404,
+        "not_found": 404,
+        "stale_head": 409,
+        "batch_exists": 409,
+        "vin_claimed": 409,
+        "duplicate_statement": 409,
+        "payload_too_large": 413,
+        "overdraw": 422,
+        "rate_limited": 429,
+    }
     assert {code: STATUS_BY_CODE[code] for code in expected} == expected
 
 
@@ -232,9 +284,7 @@ def test_new_key_is_created_with_its_keyid(api, stranger):
     from provenance import dsse
 
     raw = dsse.raw_public_key(Ed25519PrivateKey.generate())
-    response = api.post("/api/v1/keys", {"public_key": base64.b64encode(raw).decode()}, format="json",
-                        **stranger.auth)
+    response = api.post("/api/v1/keys", {"public_key": base64.b64encode(raw).decode()}, format="json", **stranger.auth)
     assert response.status_code == 201 and response.json()["keyid"] == dsse.keyid_for(raw)
-    revoke = api.post(f"/api/v1/keys/{dsse.keyid_for(raw)}/revoke", **make_party(
-        "third-party", ["supplier"]).auth)
+    revoke = api.post(f"/api/v1/keys/{dsse.keyid_for(raw)}/revoke", **make_party("third-party", ["supplier"]).auth)
     assert revoke.status_code == 404

@@ -9,18 +9,25 @@ def test_batch_shows_state_and_its_entries(api, ledger, miner, refiner, maker):
     assert response.status_code == 200
     body = response.json()
     assert {k: body[k] for k in ("id", "unit", "quantity", "remaining", "custodian")} == {
-        "id": batches["ore"], "unit": "kg", "quantity": "1000", "remaining": "0", "custodian": refiner.slug}
+        "id": batches["ore"],
+        "unit": "kg",
+        "quantity": "1000",
+        "remaining": "0",
+        "custodian": refiner.slug,
+    }
     assert [(e["index"], e["type"]) for e in body["entries"]] == [(0, "origin"), (1, "transfer"), (2, "transform")]
     assert body["head"] == body["entries"][-1]["entry_hash"]
 
 
-def test_past_custodians_and_auditors_read_others_get_not_found(api, ledger, miner, refiner, maker, stranger,
-                                                                auditor):
+def test_past_custodians_and_auditors_read_others_get_not_found(api, ledger, miner, refiner, maker, stranger, auditor):
     batches = mine_to_claim(ledger, miner, refiner, maker, "1HGCM82633A004352")
     for reader in (miner, refiner, auditor):  # miner was custodian before the transfer
         assert api.get(f"/api/v1/batches/{batches['ore']}", **reader.auth).status_code == 200
-    for path in (f"/api/v1/batches/{batches['ore']}", f"/api/v1/batches/{batches['ore']}/provenance",
-                 "/api/v1/batches/pilbara-mining:nothing"):
+    for path in (
+        f"/api/v1/batches/{batches['ore']}",
+        f"/api/v1/batches/{batches['ore']}/provenance",
+        "/api/v1/batches/pilbara-mining:nothing",
+    ):
         response = api.get(path, **stranger.auth)
         assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
     assert api.get(f"/api/v1/batches/{batches['ore']}").status_code == 401
@@ -31,16 +38,23 @@ def test_provenance_attributes_origin_minerals_along_the_dag(api, ledger, miner,
     ore_a = ledger.origin(miner, minerals={"lithium": "60"}, quantity="1000", country="AU")
     ore_b = ledger.origin(miner, minerals={"lithium": "30", "cobalt": "10"}, quantity="500", country="AU")
     (lioh,) = ledger.transform(miner, [(ore_a, "1000"), (ore_b, "250")], [{"quantity": "100"}], country="AU")
-    (big, small) = ledger.transform(miner, [(lioh, "100")], [{"quantity": "75"}, {"quantity": "25"}],
-                                    activity="split", country="AU")
+    (big, small) = ledger.transform(
+        miner, [(lioh, "100")], [{"quantity": "75"}, {"quantity": "25"}], activity="split", country="AU"
+    )
     response = api.get(f"/api/v1/batches/{small}/provenance", **miner.auth)
     assert response.status_code == 200
     body = response.json()
     assert {node["id"] for node in body["nodes"]} == {ore_a, ore_b, lioh, small}
     nodes = {node["id"]: node for node in body["nodes"]}
     assert nodes[ore_a] | {"agreements": None} == {
-        "id": ore_a, "material": "spodumene concentrate", "unit": "kg", "quantity": "1000",
-        "custodian": miner.slug, "country": "AU", "agreements": None}
+        "id": ore_a,
+        "material": "spodumene concentrate",
+        "unit": "kg",
+        "quantity": "1000",
+        "custodian": miner.slug,
+        "country": "AU",
+        "agreements": None,
+    }
     assert {a["agreement"] for a in nodes[ore_a]["agreements"]} == {"us-au-fta"}
     edges = {(e["from"], e["to"]): e for e in body["edges"]}
     assert edges[(lioh, small)]["quantity"] == "25"

@@ -10,8 +10,18 @@ from provenance.models import Organization
 
 
 def test_create_org_prints_org_and_a_working_token(db, capsys, api):
-    call_command("create_org", "salar-brine", "--name", "Salar Brine", "--country", "cl", "--role", "supplier",
-                 "--role", "certifier")
+    call_command(
+        "create_org",
+        "salar-brine",
+        "--name",
+        "Salar Brine",
+        "--country",
+        "cl",
+        "--role",
+        "supplier",
+        "--role",
+        "certifier",
+    )
     line = capsys.readouterr().out.strip()
     output = json.loads(line)
     assert set(output) == {"org", "token"} and output["org"] == "salar-brine"
@@ -24,8 +34,10 @@ def test_create_org_prints_org_and_a_working_token(db, capsys, api):
 
 @pytest.mark.parametrize(
     "args",
-    [["Bad_Slug", "--name", "x", "--country", "CL", "--role", "supplier"],
-     ["good-slug", "--name", "x", "--country", "ZZ", "--role", "supplier"]],
+    [
+        ["Bad_Slug", "--name", "x", "--country", "CL", "--role", "supplier"],
+        ["good-slug", "--name", "x", "--country", "ZZ", "--role", "supplier"],
+    ],
 )
 def test_create_org_refuses_bad_input(db, args):
     with pytest.raises(CommandError):

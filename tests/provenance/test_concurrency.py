@@ -71,10 +71,22 @@ def test_writers_on_the_same_head_never_fork_the_chain(miner):
     head = ledger.head(ore)
     bodies = [
         sign_payload(
-            ledger.statement("transform", miner, activity="processing", site={"name": "p", "country": "AU"},
-                             inputs=[{"batch": ore, "prev": head, "quantity": "10"}],
-                             outputs=[{"batch": f"{miner.slug}:out-{n}", "material": "m", "quantity": "1",
-                                       "unit": "kg", "value_added_usd": "1"}]),
+            ledger.statement(
+                "transform",
+                miner,
+                activity="processing",
+                site={"name": "p", "country": "AU"},
+                inputs=[{"batch": ore, "prev": head, "quantity": "10"}],
+                outputs=[
+                    {
+                        "batch": f"{miner.slug}:out-{n}",
+                        "material": "m",
+                        "quantity": "1",
+                        "unit": "kg",
+                        "value_added_usd": "1",
+                    }
+                ],
+            ),
             miner,
         )
         for n in range(WRITERS)
@@ -103,9 +115,22 @@ def test_writers_on_different_heads_all_land_with_contiguous_indexes(miner, refi
 def test_the_same_envelope_posted_at_once_is_logged_once(miner):
     ledger = Ledger()
     body = sign_payload(
-        ledger.statement("origin", miner, activity="extraction", site={"name": "s", "country": "AU"},
-                         outputs=[{"batch": f"{miner.slug}:same", "material": "ore", "quantity": "5", "unit": "kg",
-                                   "minerals": {"nickel": "1"}, "value_added_usd": "0"}]),
+        ledger.statement(
+            "origin",
+            miner,
+            activity="extraction",
+            site={"name": "s", "country": "AU"},
+            outputs=[
+                {
+                    "batch": f"{miner.slug}:same",
+                    "material": "ore",
+                    "quantity": "5",
+                    "unit": "kg",
+                    "minerals": {"nickel": "1"},
+                    "value_added_usd": "0",
+                }
+            ],
+        ),
         miner,
     )
     outcomes = race([body] * WRITERS, lambda _: miner)
@@ -118,9 +143,22 @@ def test_new_batches_with_one_id_race_to_one_winner(miner):
     ledger = Ledger()
     bodies = [
         sign_payload(
-            ledger.statement("origin", miner, activity="extraction", site={"name": f"s{n}", "country": "AU"},
-                             outputs=[{"batch": f"{miner.slug}:contested", "material": "ore", "quantity": "5",
-                                       "unit": "kg", "minerals": {"nickel": "1"}, "value_added_usd": "0"}]),
+            ledger.statement(
+                "origin",
+                miner,
+                activity="extraction",
+                site={"name": f"s{n}", "country": "AU"},
+                outputs=[
+                    {
+                        "batch": f"{miner.slug}:contested",
+                        "material": "ore",
+                        "quantity": "5",
+                        "unit": "kg",
+                        "minerals": {"nickel": "1"},
+                        "value_added_usd": "0",
+                    }
+                ],
+            ),
             miner,
         )
         for n in range(WRITERS)

@@ -21,7 +21,7 @@ def test_pae_matches_the_dsse_spec_example():
 
 def test_entry_hash_is_sha256_of_pae():
     envelope = dsse.Envelope(PAYLOAD_TYPE, b'{"a":1}', ())
-    expected = hashlib.sha256(b"DSSEv1 38 " + PAYLOAD_TYPE.encode() + b" 7 {\"a\":1}").hexdigest()
+    expected = hashlib.sha256(b"DSSEv1 38 " + PAYLOAD_TYPE.encode() + b' 7 {"a":1}').hexdigest()
     assert envelope.entry_hash == expected
 
 
@@ -39,8 +39,13 @@ def test_sign_and_verify_round_trip():
 def test_stored_form_normalises_base64_to_standard_alphabet_with_padding():
     payload = b"\xfb\xff\xfe?"  # encodes with + and / in standard base64
     urlsafe = base64.urlsafe_b64encode(payload).decode().rstrip("=")
-    body = json.dumps({"payloadType": PAYLOAD_TYPE, "payload": urlsafe,
-                       "signatures": [{"keyid": "k", "sig": base64.b64encode(b"s" * 64).decode()}]})
+    body = json.dumps(
+        {
+            "payloadType": PAYLOAD_TYPE,
+            "payload": urlsafe,
+            "signatures": [{"keyid": "k", "sig": base64.b64encode(b"s" * 64).decode()}],
+        }
+    )
     envelope = dsse.parse_envelope(body.encode())
     assert envelope.payload == payload
     assert envelope.to_stored()["payload"] == base64.b64encode(payload).decode()
@@ -58,11 +63,23 @@ def test_stored_form_normalises_base64_to_standard_alphabet_with_padding():
         {"payloadType": PAYLOAD_TYPE, "payload": "e30", "signatures": [{"keyid": "k", "sig": "AA=="}], "x": 1},
         {"payloadType": 7, "payload": "e30=", "signatures": [{"keyid": "k", "sig": "AA=="}]},
         {"payloadType": PAYLOAD_TYPE, "payload": "e3=", "signatures": [{"keyid": "k", "sig": "AA=="}]},
-        {"payloadType": PAYLOAD_TYPE, "payload": "e30=",
-         "signatures": [{"keyid": "k", "sig": "AA=="}, {"keyid": "k", "sig": "AQ=="}]},
+        {
+            "payloadType": PAYLOAD_TYPE,
+            "payload": "e30=",
+            "signatures": [{"keyid": "k", "sig": "AA=="}, {"keyid": "k", "sig": "AQ=="}],
+        },
     ],
-    ids=["not-object", "no-signatures-key", "empty-signatures", "sig-missing", "sig-not-base64",
-         "extra-field", "type-not-string", "bad-padding-bits", "same-key-twice"],
+    ids=[
+        "not-object",
+        "no-signatures-key",
+        "empty-signatures",
+        "sig-missing",
+        "sig-not-base64",
+        "extra-field",
+        "type-not-string",
+        "bad-padding-bits",
+        "same-key-twice",
+    ],
 )
 def test_malformed_envelopes_are_refused(document):
     with pytest.raises(dsse.EnvelopeError):

@@ -26,7 +26,14 @@ def test_a_chain_from_mine_to_claim_links_every_batch(ledger, miner, refiner, ma
     entries = list(Entry.objects.order_by("index"))
     assert [entry.index for entry in entries] == list(range(7))
     assert [entry.type for entry in entries] == [
-        "origin", "transfer", "transform", "transfer", "transform", "transform", "claim"]
+        "origin",
+        "transfer",
+        "transform",
+        "transfer",
+        "transform",
+        "transform",
+        "claim",
+    ]
     ore = Batch.objects.get(id=batches["ore"])
     assert ore.consumed == Decimal(1000) and ore.remaining == 0
     assert ore.custodian_id == refiner.slug
@@ -45,19 +52,29 @@ def test_a_chain_from_mine_to_claim_links_every_batch(ledger, miner, refiner, ma
 def test_leaf_hash_covers_the_stored_envelope_and_time(ledger, miner):
     ledger.origin(miner)
     entry = Entry.objects.get()
-    leaf_input = (
-        '{"envelope":' + entry.envelope + ',"integrated_time":' + str(entry.integrated_time) + "}"
-    ).encode()
+    leaf_input = ('{"envelope":' + entry.envelope + ',"integrated_time":' + str(entry.integrated_time) + "}").encode()
     assert entry.leaf_hash == merkle.leaf_hash(leaf_input).hex()
     state = LogState.objects.get()
     assert state.size == 1 and state.frontier == [entry.leaf_hash]
 
 
 def test_reposting_the_same_envelope_returns_the_same_entry(ledger, miner):
-    payload = ledger.statement("origin", miner, activity="extraction",
-                               site={"name": "s", "country": "AU"},
-                               outputs=[{"batch": "pilbara-mining:x", "material": "ore", "quantity": "5",
-                                         "unit": "kg", "minerals": {"nickel": "1"}, "value_added_usd": "0"}])
+    payload = ledger.statement(
+        "origin",
+        miner,
+        activity="extraction",
+        site={"name": "s", "country": "AU"},
+        outputs=[
+            {
+                "batch": "pilbara-mining:x",
+                "material": "ore",
+                "quantity": "5",
+                "unit": "kg",
+                "minerals": {"nickel": "1"},
+                "value_added_usd": "0",
+            }
+        ],
+    )
     body = sign_payload(payload, miner)
     first = ingest.append_attestation(body, acting_org=miner.org)
     again = ingest.append_attestation(body, acting_org=miner.org)
@@ -67,22 +84,42 @@ def test_reposting_the_same_envelope_returns_the_same_entry(ledger, miner):
 
 
 def test_same_statement_with_other_signatures_is_a_duplicate(ledger, miner, refiner):
-    payload = ledger.statement("origin", miner, activity="extraction", site={"name": "s", "country": "AU"},
-                               outputs=[{"batch": "pilbara-mining:x", "material": "ore", "quantity": "5",
-                                         "unit": "kg", "minerals": {"nickel": "1"}, "value_added_usd": "0"}])
+    payload = ledger.statement(
+        "origin",
+        miner,
+        activity="extraction",
+        site={"name": "s", "country": "AU"},
+        outputs=[
+            {
+                "batch": "pilbara-mining:x",
+                "material": "ore",
+                "quantity": "5",
+                "unit": "kg",
+                "minerals": {"nickel": "1"},
+                "value_added_usd": "0",
+            }
+        ],
+    )
     ingest.append_attestation(sign_payload(payload, miner), acting_org=miner.org)
-    refused("duplicate_statement", ingest.append_attestation, sign_payload(payload, miner, refiner),
-            acting_org=miner.org)
+    refused(
+        "duplicate_statement", ingest.append_attestation, sign_payload(payload, miner, refiner), acting_org=miner.org
+    )
 
 
 def test_a_stale_prev_is_refused_and_names_the_head(ledger, miner, refiner):
     ore = ledger.origin(miner)
     old_head = ledger.head(ore)
     ledger.transfer(miner, ore, refiner)
-    payload = ledger.statement("transform", refiner, activity="processing", site={"name": "p", "country": "JP"},
-                               inputs=[{"batch": ore, "prev": old_head, "quantity": "1"}],
-                               outputs=[{"batch": "kansai-refining:y", "material": "m", "quantity": "1",
-                                         "unit": "kg", "value_added_usd": "1"}])
+    payload = ledger.statement(
+        "transform",
+        refiner,
+        activity="processing",
+        site={"name": "p", "country": "JP"},
+        inputs=[{"batch": ore, "prev": old_head, "quantity": "1"}],
+        outputs=[
+            {"batch": "kansai-refining:y", "material": "m", "quantity": "1", "unit": "kg", "value_added_usd": "1"}
+        ],
+    )
     error = refused("stale_head", ledger.post, refiner, payload)
     assert error.extra == {"head": ledger.head(ore)}
 
@@ -96,10 +133,14 @@ def test_only_the_custodian_consumes_or_transfers(ledger, miner, refiner, strang
 def test_consumption_never_exceeds_quantity(ledger, miner):
     ore = ledger.origin(miner, quantity="100")
     ledger.transform(miner, [(ore, "60")], [{"quantity": "6"}])
-    payload = ledger.statement("transform", miner, activity="processing", site={"name": "p", "country": "AU"},
-                               inputs=[{"batch": ore, "prev": ledger.head(ore), "quantity": "40.000000001"}],
-                               outputs=[{"batch": "pilbara-mining:z", "material": "m", "quantity": "1",
-                                         "unit": "kg", "value_added_usd": "1"}])
+    payload = ledger.statement(
+        "transform",
+        miner,
+        activity="processing",
+        site={"name": "p", "country": "AU"},
+        inputs=[{"batch": ore, "prev": ledger.head(ore), "quantity": "40.000000001"}],
+        outputs=[{"batch": "pilbara-mining:z", "material": "m", "quantity": "1", "unit": "kg", "value_added_usd": "1"}],
+    )
     refused("overdraw", ledger.post, miner, payload)
     ledger.transform(miner, [(ore, "40")], [{"quantity": "4"}])
     assert Batch.objects.get(id=ore).remaining == 0
@@ -109,11 +150,20 @@ def test_a_vin_is_claimed_once(ledger, miner, refiner, maker):
     mine_to_claim(ledger, miner, refiner, maker, "1HGCM82633A004352")
     ore = ledger.origin(miner, country="CA")
     ledger.transfer(miner, ore, maker)
-    (pack,) = ledger.transform(maker, [(ore, "10")], [{"quantity": "1", "unit": "unit",
-                                                       "component": "battery_pack"}], activity="assembly")
-    payload = ledger.statement("claim", maker, batch=pack, prev=ledger.head(pack), quantity="1",
-                               vin="1HGCM82633A004352", acquired="2024-06-01", placed_in_service="2024-06-02",
-                               final_assembly={"name": "a", "country": "US"})
+    (pack,) = ledger.transform(
+        maker, [(ore, "10")], [{"quantity": "1", "unit": "unit", "component": "battery_pack"}], activity="assembly"
+    )
+    payload = ledger.statement(
+        "claim",
+        maker,
+        batch=pack,
+        prev=ledger.head(pack),
+        quantity="1",
+        vin="1HGCM82633A004352",
+        acquired="2024-06-01",
+        placed_in_service="2024-06-02",
+        final_assembly={"name": "a", "country": "US"},
+    )
     refused("vin_claimed", ledger.post, maker, payload)
 
 
@@ -121,11 +171,23 @@ def test_issued_at_outside_the_window_is_clock_skew(ledger, miner):
     now = timezone.now()
     for issued in (now + dt.timedelta(minutes=6), now - dt.timedelta(days=31)):
         skewed = Ledger(now=issued)
-        payload = skewed.statement("origin", miner, activity="extraction", site={"name": "s", "country": "AU"},
-                                   outputs=[{"batch": "pilbara-mining:late", "material": "ore", "quantity": "5",
-                                             "unit": "kg", "minerals": {"cobalt": "1"}, "value_added_usd": "0"}])
-        refused("clock_skew", ingest.append_attestation, sign_payload(payload, miner), acting_org=miner.org,
-                now=now)
+        payload = skewed.statement(
+            "origin",
+            miner,
+            activity="extraction",
+            site={"name": "s", "country": "AU"},
+            outputs=[
+                {
+                    "batch": "pilbara-mining:late",
+                    "material": "ore",
+                    "quantity": "5",
+                    "unit": "kg",
+                    "minerals": {"cobalt": "1"},
+                    "value_added_usd": "0",
+                }
+            ],
+        )
+        refused("clock_skew", ingest.append_attestation, sign_payload(payload, miner), acting_org=miner.org, now=now)
 
 
 def test_receiver_cosignature_is_recorded(ledger, miner, refiner):
@@ -140,9 +202,22 @@ def test_revoked_keys_cannot_sign_new_entries(ledger, miner):
 
     ledger.origin(miner)
     revoke_key(organization=miner.org, keyid=miner.keyid)
-    payload = ledger.statement("origin", miner, activity="extraction", site={"name": "s", "country": "AU"},
-                               outputs=[{"batch": "pilbara-mining:after", "material": "ore", "quantity": "5",
-                                         "unit": "kg", "minerals": {"cobalt": "1"}, "value_added_usd": "0"}])
+    payload = ledger.statement(
+        "origin",
+        miner,
+        activity="extraction",
+        site={"name": "s", "country": "AU"},
+        outputs=[
+            {
+                "batch": "pilbara-mining:after",
+                "material": "ore",
+                "quantity": "5",
+                "unit": "kg",
+                "minerals": {"cobalt": "1"},
+                "value_added_usd": "0",
+            }
+        ],
+    )
     refused("key_not_valid", ledger.post, miner, payload)
     assert Entry.objects.count() == 1  # the earlier entry stays
 
@@ -151,8 +226,11 @@ def test_links_record_custody_and_consumption(ledger, miner, refiner):
     ore = ledger.origin(miner, quantity="10")
     ledger.transfer(miner, ore, refiner)
     ledger.transform(refiner, [(ore, "4")], [{"quantity": "1"}], country="JP")
-    links = list(BatchLink.objects.filter(batch_id=ore).order_by("entry_id").values_list(
-        "role", "quantity", "custodian_before_id", "custodian_after_id"))
+    links = list(
+        BatchLink.objects.filter(batch_id=ore)
+        .order_by("entry_id")
+        .values_list("role", "quantity", "custodian_before_id", "custodian_after_id")
+    )
     assert links == [
         ("created", None, None, miner.slug),
         ("transferred", None, miner.slug, refiner.slug),
@@ -192,14 +270,27 @@ def test_a_batch_checks_each_statement_against_the_earlier_ones(ledger, miner, r
         envelope = ingest._parse_envelope(body)
         statement = ingest._parse_statement(envelope)
         keys = ingest._verify_signatures(envelope, timezone.now())
-        return ingest.Pending(envelope, statement, ingest._check_issuer(statement, keys, miner.org), None,
-                              timezone.now())
+        return ingest.Pending(
+            envelope, statement, ingest._check_issuer(statement, keys, miner.org), None, timezone.now()
+        )
 
     def split(prev, quantity, name):
-        return ledger.statement("transform", miner, activity="split", site={"name": "p", "country": "AU"},
-                                inputs=[{"batch": ore, "prev": prev, "quantity": quantity}],
-                                outputs=[{"batch": f"{miner.slug}:{name}", "material": "ore", "quantity": quantity,
-                                          "unit": "kg", "value_added_usd": "0"}])
+        return ledger.statement(
+            "transform",
+            miner,
+            activity="split",
+            site={"name": "p", "country": "AU"},
+            inputs=[{"batch": ore, "prev": prev, "quantity": quantity}],
+            outputs=[
+                {
+                    "batch": f"{miner.slug}:{name}",
+                    "material": "ore",
+                    "quantity": quantity,
+                    "unit": "kg",
+                    "value_added_usd": "0",
+                }
+            ],
+        )
 
     first = pending(split(head, "6", "a"))
     second = pending(split(first.envelope.entry_hash, "3", "b"))

@@ -17,8 +17,14 @@ ORIGIN = {
     "activity": "extraction",
     "site": {"name": "Greenbushes", "country": "AU"},
     "outputs": [
-        {"batch": "pilbara-mining:ore-1", "material": "spodumene", "quantity": "1000", "unit": "kg",
-         "minerals": {"lithium": "60.5"}, "value_added_usd": "1200"}
+        {
+            "batch": "pilbara-mining:ore-1",
+            "material": "spodumene",
+            "quantity": "1000",
+            "unit": "kg",
+            "minerals": {"lithium": "60.5"},
+            "value_added_usd": "1200",
+        }
     ],
 }
 TRANSFORM = {
@@ -28,18 +34,37 @@ TRANSFORM = {
     "site": {"name": "Kwinana", "country": "AU"},
     "inputs": [{"batch": "pilbara-mining:ore-1", "prev": HEAD, "quantity": "500"}],
     "outputs": [
-        {"batch": "pilbara-mining:lioh-1", "material": "LiOH", "quantity": "80", "unit": "kg",
-         "value_added_usd": "900", "component": "cathode_electrode"},
-        {"batch": "pilbara-mining:lioh-2", "material": "LiOH", "quantity": "20", "unit": "kg",
-         "value_added_usd": "0"},
+        {
+            "batch": "pilbara-mining:lioh-1",
+            "material": "LiOH",
+            "quantity": "80",
+            "unit": "kg",
+            "value_added_usd": "900",
+            "component": "cathode_electrode",
+        },
+        {"batch": "pilbara-mining:lioh-2", "material": "LiOH", "quantity": "20", "unit": "kg", "value_added_usd": "0"},
     ],
 }
 TRANSFER = {**BASE, "type": "transfer", "batch": "pilbara-mining:ore-1", "prev": HEAD, "to": "kansai-refining"}
-CERTIFY = {**BASE, "type": "certify", "batch": "pilbara-mining:ore-1", "prev": HEAD,
-           "statement": {"assay": {"Li2O": "6.1%"}}, "documents": [{"name": "a.pdf", "sha256": "cd" * 32}]}
-CLAIM = {**BASE, "type": "claim", "batch": "detroit-cells:pack-1", "prev": HEAD, "quantity": "1",
-         "vin": "1HGCM82633A004352", "acquired": "2024-05-01", "placed_in_service": "2024-05-20",
-         "final_assembly": {"name": "Plant", "country": "US"}}
+CERTIFY = {
+    **BASE,
+    "type": "certify",
+    "batch": "pilbara-mining:ore-1",
+    "prev": HEAD,
+    "statement": {"assay": {"Li2O": "6.1%"}},
+    "documents": [{"name": "a.pdf", "sha256": "cd" * 32}],
+}
+CLAIM = {
+    **BASE,
+    "type": "claim",
+    "batch": "detroit-cells:pack-1",
+    "prev": HEAD,
+    "quantity": "1",
+    "vin": "1HGCM82633A004352",
+    "acquired": "2024-05-01",
+    "placed_in_service": "2024-05-20",
+    "final_assembly": {"name": "Plant", "country": "US"},
+}
 
 
 def parse(document: dict):

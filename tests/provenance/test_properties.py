@@ -16,9 +16,7 @@ from tests.support import Ledger, make_party, sign_payload
 pytestmark = pytest.mark.django_db
 
 # A step: 0 = transform part of a batch into a new one, 1 = transfer it, 2 = certify it.
-steps = st.lists(
-    st.tuples(st.integers(0, 2), st.integers(0, 50), st.integers(1, 400)), min_size=1, max_size=12
-)
+steps = st.lists(st.tuples(st.integers(0, 2), st.integers(0, 50), st.integers(1, 400)), min_size=1, max_size=12)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -62,9 +60,20 @@ def test_random_chains_keep_mass_balance_and_links(plan):
 def signed(miner):
     ledger = Ledger()
     payload = ledger.statement(
-        "origin", miner, activity="extraction", site={"name": "Mine", "country": "AU"},
-        outputs=[{"batch": f"{miner.slug}:p", "material": "ore", "quantity": "10", "unit": "kg",
-                  "minerals": {"cobalt": "1"}, "value_added_usd": "5"}],
+        "origin",
+        miner,
+        activity="extraction",
+        site={"name": "Mine", "country": "AU"},
+        outputs=[
+            {
+                "batch": f"{miner.slug}:p",
+                "material": "ore",
+                "quantity": "10",
+                "unit": "kg",
+                "minerals": {"cobalt": "1"},
+                "value_added_usd": "5",
+            }
+        ],
     )
     return sign_payload(payload, miner)
 
@@ -95,8 +104,13 @@ def test_changing_any_payload_byte_is_refused(signed, miner):
     for position in range(len(envelope.payload)):
         payload = bytearray(envelope.payload)
         payload[position] ^= 0x01
-        tampered = json.dumps({"payloadType": envelope.payload_type, "payload": dsse.b64encode(bytes(payload)),
-                               "signatures": envelope.to_stored()["signatures"]}).encode()
+        tampered = json.dumps(
+            {
+                "payloadType": envelope.payload_type,
+                "payload": dsse.b64encode(bytes(payload)),
+                "signatures": envelope.to_stored()["signatures"],
+            }
+        ).encode()
         with pytest.raises(LedgerError) as info:
             ingest.append_attestation(tampered, acting_org=miner.org)
         assert info.value.code in {"bad_signature", "invalid_payload"}

@@ -9,7 +9,7 @@ from provenance.organizations import OrganizationError, create_organization
 
 
 class Command(BaseCommand):
-    help = "Create an organisation with an API user; prints {\"org\", \"token\"} as one JSON line."
+    help = 'Create an organisation with an API user; prints {"org", "token"} as one JSON line.'
 
     def add_arguments(self, parser):
         parser.add_argument("slug")
