@@ -47,22 +47,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-import nacl.exceptions
-import nacl.signing
-
+from audit.integrity import Key, Problem
 from provenance import checkpoints, dsse, merkle, tlog
 from provenance.models import Checkpoint, EntrySignature, SigningKey
-
-
-@dataclass(frozen=True, order=True)
-class Problem:
-    index: int
-    code: str
-    message: str
-
-    def as_dict(self) -> dict:
-        """The contract's shape: {"code", "message", "index"}."""
-        return {"code": self.code, "message": self.message, "index": self.index}
 
 
 class StoredEntry(NamedTuple):
@@ -237,36 +224,6 @@ def signature_problems(
     for index, item in decoded.items():
         _check_entry_signatures(entries[index], item, keys, found)
     return found.problems
-
-
-@dataclass(frozen=True)
-class Key:
-    """A registered key, ready to verify (one VerifyKey per key, not per signature)."""
-
-    verify_key: nacl.signing.VerifyKey
-    organization: str
-    registered: int  # unix seconds, rounded down like integrated_time
-    revoked: float | None
-
-    @classmethod
-    def of(cls, key: SigningKey) -> Key:
-        revoked = key.revoked_at.timestamp() if key.revoked_at else None
-        return cls(
-            nacl.signing.VerifyKey(bytes(key.public_key)),
-            key.organization_id,
-            int(key.registered_at.timestamp()),
-            revoked,
-        )
-
-    def valid_at(self, integrated_time: int) -> bool:
-        return self.registered <= integrated_time and (self.revoked is None or integrated_time < self.revoked)
-
-    def verifies(self, message: bytes, signature: bytes) -> bool:
-        try:
-            self.verify_key.verify(message, signature)
-        except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError):
-            return False
-        return True
 
 
 def _check_entry_signatures(

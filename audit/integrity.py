@@ -71,7 +71,8 @@ class Problem:
         return hashlib.sha256(f"{self.index}\n{self.code}\n{self.message}".encode()).hexdigest()
 
     def as_dict(self) -> dict:
-        return {"index": self.index, "code": self.code, "message": self.message}
+        """The contract's shape: {"code", "message", "index"}."""
+        return {"code": self.code, "message": self.message, "index": self.index}
 
     @classmethod
     def from_dict(cls, data: dict) -> Problem:
@@ -80,13 +81,26 @@ class Problem:
 
 @dataclass(frozen=True)
 class Key:
+    """A registered key, ready to verify (one VerifyKey per key, not per signature)."""
+
     verify_key: nacl.signing.VerifyKey
     organization: str
     registered: int  # unix seconds, rounded down like integrated_time
     revoked: float | None
 
+    @classmethod
+    def of(cls, key: SigningKey) -> Key:
+        return _key(key.public_key, key.organization_id, key.registered_at, key.revoked_at)
+
     def valid_at(self, integrated_time: int) -> bool:
         return self.registered <= integrated_time and (self.revoked is None or integrated_time < self.revoked)
+
+    def verifies(self, message: bytes, signature: bytes) -> bool:
+        try:
+            self.verify_key.verify(message, signature)
+        except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError):
+            return False
+        return True
 
 
 class BatchState:
