@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from django.http import JsonResponse
+from django.views.defaults import page_not_found
+from django.views.defaults import server_error as default_server_error
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -43,3 +46,23 @@ def exception_handler(exc, context):
     body = {"error": {"code": code, "message": _message(exc)}}
     response.data = body
     return response
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/v1/")
+
+
+def not_found(request, exception=None):
+    """404 for any URL; under /api/v1/ in the contract's error body."""
+    if _is_api(request):
+        error = LedgerError("not_found", f"No endpoint {request.path}; paths have no trailing slash.")
+        return JsonResponse(error.as_body(), status=404)
+    return page_not_found(request, exception)
+
+
+def server_error(request):
+    """500; under /api/v1/ as a JSON error body, nothing stored."""
+    if _is_api(request):
+        body = {"error": {"code": "server_error", "message": "Cairn failed to answer; nothing was stored."}}
+        return JsonResponse(body, status=500)
+    return default_server_error(request)

@@ -234,7 +234,9 @@ def test_default_throttle_allows_at_least_6000_a_minute():
 
 
 def test_paths_have_no_trailing_slash(api, miner):
-    assert api.post(URL + "/", data=b"{}", content_type="application/json", **miner.auth).status_code == 404
+    response = api.post(URL + "/", data=b"{}", content_type="application/json", **miner.auth)
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+    assert api.get("/api/v1/nothing-here").json()["error"]["code"] == "not_found"
 
 
 def test_every_code_in_contract_has_its_status():
