@@ -54,7 +54,7 @@ from django.utils import timezone
 from agreements.linking import planned_links
 from agreements.rules import RuleSet
 from agreements.snapshot import current_ruleset
-from provenance import bulk, dsse, merkle, sequencer
+from provenance import bulk, dsse, merkle, sequencer, tlog
 from provenance.errors import LedgerError
 from provenance.models import (
     Batch,
@@ -395,17 +395,9 @@ class Book:
 
     def _number_entries(self, state: LogState) -> list[MerkleNode]:
         """Give the entries the next indexes and grow the tree over them."""
-        frontier = [bytes.fromhex(item) for item in state.frontier]
-        nodes = []
-        for entry in self.entries:
-            entry.index = state.size
-            frontier, completed = merkle.append_to_frontier(frontier, state.size, bytes.fromhex(entry.leaf_hash))
-            nodes += [
-                MerkleNode(id=MerkleNode.node_id(level, index), hash=node.hex()) for level, index, node in completed
-            ]
-            state.size += 1
-        state.frontier = [node.hex() for node in frontier]
-        return nodes
+        for offset, entry in enumerate(self.entries):
+            entry.index = state.size + offset
+        return tlog.grow(state, [bytes.fromhex(entry.leaf_hash) for entry in self.entries])
 
 
 def _answer_for_logged(entry: Entry, envelope: dsse.Envelope) -> AppendResult:

@@ -1,7 +1,7 @@
 """The transparency log's storage: perfect subtrees as they complete.
 
 Leaves are Entry.leaf_hash (level 0); every perfect subtree of level >= 1 is
-a MerkleNode row, written by `append_leaf` in the append transaction (the
+a MerkleNode row, made by `grow` and written in the append transaction (the
 write path holds the LogState lock). Any root, inclusion proof or
 consistency proof for any tree size up to LogState.size is then O(log n)
 stored hashes, planned by provenance.merkle and fetched in one query.
@@ -46,16 +46,22 @@ class InclusionProof:
         }
 
 
-def append_leaf(state: LogState, leaf_hash: bytes) -> None:
-    """Add one leaf at index state.size; the caller holds the tail lock."""
+def grow(state: LogState, leaf_hashes: list[bytes]) -> list[MerkleNode]:
+    """Add leaves at state.size onward: update `state` in memory and return the
+    (unsaved) perfect subtrees they complete. The caller holds the tail lock."""
     frontier = [bytes.fromhex(item) for item in state.frontier]
-    frontier, completed = merkle.append_to_frontier(frontier, state.size, leaf_hash)
-    if completed:
-        MerkleNode.objects.bulk_create(
-            [MerkleNode(id=MerkleNode.node_id(level, index), hash=node.hex()) for level, index, node in completed]
-        )
+    nodes = []
+    for leaf_hash in leaf_hashes:
+        frontier, completed = merkle.append_to_frontier(frontier, state.size, leaf_hash)
+        nodes += [MerkleNode(id=MerkleNode.node_id(level, index), hash=node.hex()) for level, index, node in completed]
+        state.size += 1
     state.frontier = [item.hex() for item in frontier]
-    state.size += 1
+    return nodes
+
+
+def append_leaf(state: LogState, leaf_hash: bytes) -> None:
+    """Add one leaf and store the nodes it completes (proof fixtures, scripts)."""
+    MerkleNode.objects.bulk_create(grow(state, [leaf_hash]))
 
 
 def current_size() -> int:

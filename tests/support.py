@@ -17,27 +17,16 @@ from decimal import Decimal
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.utils import timezone
 
-from provenance import dsse, ingest
+from provenance import demo, dsse, ingest
+from provenance.demo import rfc3339
 from provenance.keys import register_key
-from provenance.models import Batch, Organization
+from provenance.models import Batch
 from provenance.organizations import create_organization
 from provenance.payload import PAYLOAD_TYPE, SCHEMA
 
 
-def rfc3339(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass
-class Party:
-    org: Organization
-    token: str
-    private_key: Ed25519PrivateKey
-    keyid: str
-
-    @property
-    def slug(self) -> str:
-        return self.org.slug
+class Party(demo.Party):
+    """The demo's party, with what tests need besides."""
 
     @property
     def auth(self) -> dict:

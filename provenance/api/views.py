@@ -104,7 +104,7 @@ class BatchDetailView(APIView):
     @extend_schema(responses={200: s.BatchSerializer, **ERRORS})
     def get(self, request, batch_id: str):
         batch = _readable_batch(request, batch_id)
-        entries = batch.links.order_by("entry_id").values_list("entry_id", "entry__entry_hash", "entry__type")
+        entries = Entry.objects.touching(batch.id).values_list("index", "entry_hash", "type")
         return Response(
             {
                 "id": batch.id,
