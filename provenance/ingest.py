@@ -1,18 +1,22 @@
 """The ledger's one write path: check signed attestations and append them.
 
 `append_attestation` runs the contract's checks (§6) in the contract's
-order. The checks that need no ledger state (envelope, payload, signatures,
-issuer, role, batch-id prefix) run in the caller's thread. The rest run in
-`append_batch`, inside the transaction that writes the entry: its
-signatures, batch links, new batches, head updates, claim, Merkle nodes and
-agreement links commit together or not at all.
+order. The checks that need no ledger state (envelope, payload type,
+payload) run in the caller's thread (`prepare`). The rest (keys and
+signatures, an already logged statement, issuer, role, batch ids, custody,
+heads, quantities, VIN, clock) run in `append_batch`, inside the
+transaction that writes the entry: its signatures, batch links, new
+batches, head updates, claim, Merkle nodes and agreement links commit
+together or not at all.
 
 Group commit. A commit waits for the WAL to reach disk (about 4 ms here),
 and the log tail is locked until commit, so one transaction per statement
 would cap the ledger near 250 appends/s whatever the hardware. Outside a
 caller's own transaction, statements are therefore handed to a sequencer
 thread (provenance.sequencer) that appends whatever is waiting as one batch
-in one transaction: checked one after another, in arrival order, each
+in one transaction: the ledger state the batch needs is read once, one
+query per kind (keys, heads, logged statements, taken batch ids, VINs);
+then the statements are checked one after another, in arrival order, each
 against the ledger as the earlier ones left it. A statement that fails its
 checks is answered with its error and leaves no trace; the others are
 written together, and every caller is answered only after the commit.
@@ -21,20 +25,23 @@ there, as a batch of one.
 
 Locking (PostgreSQL), in this order, all held to commit:
 
-1. **The log tail.** The single LogState row (SELECT … FOR UPDATE). It
-   hands out indexes: the next index is read under the lock and written
-   back in the same transaction, so a rollback returns the indexes too and
-   they stay contiguous, with no gap and no reuse.
-2. **Batch heads.** The rows of every existing batch the batch's statements
+1. **Batch heads.** The rows of every existing batch the batch's statements
    name, in batch-id order (two writers never wait on each other in a
-   cycle). Custody, prev heads and quantities are checked under these locks,
-   so two statements on one head cannot both pass: the later one sees the
-   new head and gets `stale_head`.
+   cycle). Custody, prev heads and quantities are checked under these
+   locks, so two statements on one head cannot both pass: the later one
+   sees the new head and gets `stale_head`.
+2. **The log tail.** The single LogState row (SELECT … FOR UPDATE), taken
+   last, once every statement is checked, and held for the writes and the
+   commit. It hands out indexes: the next index is read under the lock and
+   written back in the same transaction, so a rollback returns the indexes
+   too and they stay contiguous, with no gap and no reuse.
 
-Because every appender takes the tail first, appends are serialised; the
-row locks on heads also stop any other writer of batches. Uniqueness (the
-same statement, a new batch id, a VIN) is checked under the tail lock and
-backed by unique constraints.
+Every append takes the tail, so appends are serialised where it matters
+(the indexes and the tree) while batches on different heads are checked in
+parallel. Uniqueness (the same statement, a new batch id, a VIN) is
+checked from the batch's reads and backed by unique constraints: a batch
+that loses such a race to another process gets an IntegrityError, rolls
+back, and is checked again.
 
 SQLite has one writer at a time (settings use IMMEDIATE transactions).
 """
@@ -54,7 +61,7 @@ from django.utils import timezone
 from agreements.linking import planned_links
 from agreements.rules import RuleSet
 from agreements.snapshot import current_ruleset
-from provenance import bulk, dsse, merkle, sequencer, tlog
+from provenance import bulk, dsse, merkle, rows, sequencer, tlog
 from provenance.errors import LedgerError
 from provenance.models import (
     Batch,
@@ -106,7 +113,7 @@ class Pending:
 
     envelope: dsse.Envelope
     statement: Statement
-    signers: list[Signer]
+    acting_org: Organization
     acting_user: object
     now: dt.datetime
 
@@ -119,17 +126,7 @@ def append_attestation(
     now: dt.datetime | None = None,
 ) -> AppendResult:
     """Check `body` (a DSSE envelope) posted by `acting_org` and log it."""
-    now = now or timezone.now()
-    envelope = _parse_envelope(body)
-    statement = _parse_statement(envelope)
-    keys = _verify_signatures(envelope, now)
-    existing = _already_logged(envelope)
-    if existing:
-        return existing
-    signers = _check_issuer(statement, keys, acting_org)
-    _check_role(statement, acting_org)
-    _check_new_batch_prefixes(statement)
-    pending = Pending(envelope, statement, signers, acting_user, now)
+    pending = prepare(body, acting_org=acting_org, acting_user=acting_user, now=now)
     if transaction.get_connection().in_atomic_block or not settings.CAIRN_GROUP_COMMIT:
         (outcome,) = append_batch([pending])
     else:
@@ -137,6 +134,13 @@ def append_attestation(
     if isinstance(outcome, LedgerError):
         raise outcome
     return outcome
+
+
+def prepare(body: bytes, *, acting_org: Organization, acting_user=None, now: dt.datetime | None = None) -> Pending:
+    """The checks that need no ledger state: envelope, payload type, payload."""
+    envelope = _parse_envelope(body)
+    statement = _parse_statement(envelope)
+    return Pending(envelope, statement, acting_org, acting_user, now or timezone.now())
 
 
 # --- checks outside the transaction (no ledger state involved) -------------
@@ -160,8 +164,6 @@ def _parse_statement(envelope: dsse.Envelope) -> Statement:
         statement = parse_statement(envelope.payload)
     except PayloadError as exc:
         raise LedgerError("invalid_payload", f"Invalid payload: {exc}.") from exc
-    if statement.to and not Organization.objects.filter(slug=statement.to).exists():
-        raise LedgerError("invalid_payload", f"Invalid payload: to names unknown organisation {statement.to!r}.")
     _check_minerals_known(statement.minerals)
     return statement
 
@@ -177,10 +179,16 @@ def _check_minerals_known(names: frozenset[str]) -> None:
         )
 
 
-def _verify_signatures(envelope: dsse.Envelope, now: dt.datetime) -> list[SigningKey]:
+# --- checks against the ledger, in the contract's order (§6) ----------------
+
+
+def _check_recipient_known(statement: Statement, organizations: set[str]) -> None:
+    if statement.to and statement.to not in organizations:
+        raise LedgerError("invalid_payload", f"Invalid payload: to names unknown organisation {statement.to!r}.")
+
+
+def _verify_signatures(envelope: dsse.Envelope, keys: dict[str, SigningKey], now: dt.datetime) -> list[SigningKey]:
     """Every signature must verify against a registered key valid now."""
-    keyids = [signature.keyid for signature in envelope.signatures]
-    keys = SigningKey.objects.in_bulk(keyids)
     message = envelope.pae
     verified = []
     for signature in envelope.signatures:
@@ -196,11 +204,6 @@ def _verify_signatures(envelope: dsse.Envelope, now: dt.datetime) -> list[Signin
             )
         verified.append(key)
     return verified
-
-
-def _already_logged(envelope: dsse.Envelope) -> AppendResult | None:
-    entry = Entry.objects.filter(entry_hash=envelope.entry_hash).first()
-    return None if entry is None else _answer_for_logged(entry, envelope)
 
 
 def _check_issuer(statement: Statement, keys: list[SigningKey], acting_org: Organization) -> list[Signer]:
@@ -279,7 +282,18 @@ class Book:
     statements wrote. Statements are checked here one by one; `write` then
     locks the tail, numbers the entries and writes every row at once."""
 
-    def __init__(self, batches: dict[str, Batch], logged: dict[str, Entry], taken: set[str], claimed: set[str]) -> None:
+    def __init__(
+        self,
+        *,
+        keys: dict[str, SigningKey],
+        organizations: set[str],
+        batches: dict[str, Batch],
+        logged: dict[str, Entry],
+        taken: set[str],
+        claimed: set[str],
+    ) -> None:
+        self.keys = keys
+        self.organizations = organizations
         self.batches = batches
         self.logged = logged
         self.taken = taken
@@ -294,17 +308,18 @@ class Book:
 
     @classmethod
     def load(cls, items: list[Pending]) -> Book:
-        named = sorted({batch_id for item in items for batch_id in item.statement.named_batches})
-        # Lock heads in id order: two writers locking overlapping sets cannot deadlock.
-        batches = {b.id: b for b in Batch.objects.select_for_update().filter(id__in=named).order_by("id")}
-        outputs = [output.batch for item in items for output in item.statement.outputs]
-        hashes = [item.envelope.entry_hash for item in items]
-        vins = [item.statement.vin for item in items if item.statement.vin]
+        """What the batch's statements need of the ledger, one query per kind."""
+        statements = [item.statement for item in items]
+        named = sorted({batch_id for statement in statements for batch_id in statement.named_batches})
+        keyids = {signature.keyid for item in items for signature in item.envelope.signatures}
         return cls(
-            batches,
-            logged={entry.entry_hash: entry for entry in Entry.objects.filter(entry_hash__in=hashes)},
-            taken=set(Batch.objects.filter(id__in=outputs).values_list("id", flat=True)) if outputs else set(),
-            claimed=set(Claim.objects.filter(vin__in=vins).values_list("vin", flat=True)) if vins else set(),
+            keys={key.keyid: key for key in rows.fetch(SigningKey, "keyid", keyids)},
+            organizations=rows.fetch_values(Organization, "slug", "slug", {s.to for s in statements if s.to}),
+            # Lock heads in id order: two writers locking overlapping sets cannot deadlock.
+            batches={batch.id: batch for batch in rows.fetch(Batch, "id", named, lock=True, order_by="id")},
+            logged={e.entry_hash: e for e in rows.fetch(Entry, "entry_hash", {i.envelope.entry_hash for i in items})},
+            taken=rows.fetch_values(Batch, "id", "id", {o.batch for s in statements for o in s.outputs}),
+            claimed=rows.fetch_values(Claim, "vin", "vin", {s.vin for s in statements if s.vin}),
         )
 
     def try_append(self, item: Pending) -> AppendResult | LedgerError:
@@ -314,11 +329,16 @@ class Book:
             return error
 
     def append(self, item: Pending) -> AppendResult:
-        """The stateful checks, in the contract's order, then the entry's rows."""
+        """The checks against the ledger, in the contract's order, then the entry's rows."""
         statement = item.statement
+        _check_recipient_known(statement, self.organizations)
+        keys = _verify_signatures(item.envelope, self.keys, item.now)
         existing = self.logged.get(item.envelope.entry_hash)
         if existing is not None:
             return _answer_for_logged(existing, item.envelope)
+        signers = _check_issuer(statement, keys, item.acting_org)
+        _check_role(statement, item.acting_org)
+        _check_new_batch_prefixes(statement)
         batches = self._named_batches(statement)
         self._check_new_batches_absent(statement)
         _check_custody(statement, batches)
@@ -327,7 +347,7 @@ class Book:
         if statement.vin in self.claimed:
             raise LedgerError("vin_claimed", f"VIN {statement.vin} has already been claimed.")
         _check_clock(statement, item.now)
-        return AppendResult(self._record(item, batches), created=True)
+        return AppendResult(self._record(item, signers, batches), created=True)
 
     def _named_batches(self, statement: Statement) -> dict[str, Batch]:
         for batch_id in sorted(statement.named_batches):
@@ -340,7 +360,7 @@ class Book:
             if output.batch in self.batches or output.batch in self.taken:
                 raise LedgerError("batch_exists", f"Batch {output.batch} already exists; choose a new local id.")
 
-    def _record(self, item: Pending, batches: dict[str, Batch]) -> Entry:
+    def _record(self, item: Pending, signers: list[Signer], batches: dict[str, Batch]) -> Entry:
         statement = item.statement
         entry = _new_entry(item, timezone.now())
         self.entries.append(entry)
@@ -349,7 +369,7 @@ class Book:
             EntrySignature(
                 entry=entry, key=signer.key, organization_id=signer.key.organization_id, is_issuer=signer.is_issuer
             )
-            for signer in item.signers
+            for signer in signers
         ]
         self.links += _move_heads(entry, statement, batches)
         self.touched.update({b.id: b for b in batches.values() if not b._state.adding})
@@ -374,7 +394,7 @@ class Book:
             return
         # The tail lock comes last and is held for three round trips: this
         # SELECT, the writes (one multi-statement query on PostgreSQL), COMMIT.
-        state, _ = LogState.objects.select_for_update().get_or_create(id=1)
+        state = _lock_tail()
         nodes = self._number_entries(state)
         agreement_links = [
             link
@@ -398,6 +418,12 @@ class Book:
         for offset, entry in enumerate(self.entries):
             entry.index = state.size + offset
         return tlog.grow(state, [bytes.fromhex(entry.leaf_hash) for entry in self.entries])
+
+
+def _lock_tail() -> LogState:
+    """The LogState row, locked FOR UPDATE (migration 0003 creates it)."""
+    locked = rows.fetch(LogState, "id", [1], lock=True)
+    return locked[0] if locked else LogState.objects.select_for_update().get_or_create(id=1)[0]
 
 
 def _answer_for_logged(entry: Entry, envelope: dsse.Envelope) -> AppendResult:

@@ -266,13 +266,7 @@ def test_a_batch_checks_each_statement_against_the_earlier_ones(ledger, miner, r
     head = ledger.head(ore)
 
     def pending(payload):
-        body = sign_payload(payload, miner)
-        envelope = ingest._parse_envelope(body)
-        statement = ingest._parse_statement(envelope)
-        keys = ingest._verify_signatures(envelope, timezone.now())
-        return ingest.Pending(
-            envelope, statement, ingest._check_issuer(statement, keys, miner.org), None, timezone.now()
-        )
+        return ingest.prepare(sign_payload(payload, miner), acting_org=miner.org)
 
     def split(prev, quantity, name):
         return ledger.statement(
