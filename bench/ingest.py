@@ -19,7 +19,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Server, fresh_database, median, post_all, setup_django  # noqa: E402
+from bench.common import (  # noqa: E402
+    CpuMeter,
+    Server,
+    balanced_connections,
+    fresh_database,
+    median,
+    post_all,
+    setup_django,
+)
 
 
 def make_suppliers(count: int):
@@ -86,6 +94,14 @@ def main() -> None:
     parser.add_argument("--envelopes", type=int, default=3000, help="attestations per round")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument(
+        "--sequencer",
+        choices=["process", "thread"],
+        default="process",
+        help="group commit in a run_sequencer process serving both workers (default), or a thread per worker",
+    )
     args = parser.parse_args()
 
     database_url = fresh_database("cairn_bench_ingest")
@@ -98,18 +114,26 @@ def main() -> None:
     def auth(position: int) -> dict:
         return {"Authorization": f"Token {tokens[position // 10**6]}"}
 
-    print(
-        f"signed {sum(map(len, rounds))} envelopes up front; {args.clients} keep-alive clients, "
-        f"gunicorn 2 workers x 8 threads, PostgreSQL"
-    )
     noop_rates, ingest_rates = [], []
-    with Server(database_url) as server:
-        post_all(server.port, "/bench/noop", rounds[0][:400], auth, args.clients)  # warm-up
-        post_all(server.port, "/api/v1/attestations", rounds[0], auth, args.clients)
+    noop_cpu, ingest_cpu = CpuMeter(), CpuMeter()
+    with Server(
+        database_url, workers=args.workers, threads=args.threads, sequencer=args.sequencer == "process"
+    ) as server:
+        connections, pids = balanced_connections(server.port, args.clients, server.workers)
+        spread = " + ".join(str(pids.count(pid)) for pid in sorted(set(pids)))
+        print(
+            f"signed {sum(map(len, rounds))} envelopes up front; {args.clients} keep-alive clients "
+            f"({spread} per worker), gunicorn {server.workers} workers x {server.threads} threads, "
+            f"sequencer: {args.sequencer}, PostgreSQL"
+        )
+        post_all(connections, "/bench/noop", rounds[0][:400], auth)  # warm-up
+        post_all(connections, "/api/v1/attestations", rounds[0], auth)
         for bodies in rounds[1:]:
-            seconds, statuses = post_all(server.port, "/bench/noop", bodies, auth, args.clients)
+            with noop_cpu.measure(server, len(bodies)):
+                seconds, statuses = post_all(connections, "/bench/noop", bodies, auth)
             noop_rates.append(len(bodies) / seconds)
-            seconds, statuses = post_all(server.port, "/api/v1/attestations", bodies, auth, args.clients)
+            with ingest_cpu.measure(server, len(bodies)):
+                seconds, statuses = post_all(connections, "/api/v1/attestations", bodies, auth)
             if statuses != {201: len(bodies)}:
                 raise SystemExit(f"unexpected answers: {statuses}")
             ingest_rates.append(len(bodies) / seconds)
@@ -118,6 +142,8 @@ def main() -> None:
     print(f"no-op DRF POST (baseline):  {noop:7.0f} req/s (median of {args.rounds})")
     print(f"attestations, single posts: {ingest:7.0f} /s    (median of {args.rounds}; goal >= 400)")
     print(f"ratio attestations/no-op:   {ingest / noop:7.2f}       (goal >= 0.25)")
+    print(f"CPU per request, no-op:       {noop_cpu}")
+    print(f"CPU per request, attestation: {ingest_cpu}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,9 @@
-"""Cairn's routes plus /bench/noop, a DRF POST that does nothing (the baseline)."""
+"""Cairn's routes plus /bench/noop, a DRF POST that does nothing (the baseline),
+and /bench/worker, which tells which gunicorn worker holds the connection."""
 
+import os
+
+from django.http import JsonResponse
 from django.urls import path
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -17,4 +21,8 @@ class NoopView(APIView):
         return Response({"ok": True}, status=201)
 
 
-urlpatterns = [path("bench/noop", NoopView.as_view()), *cairn_urlpatterns]
+def worker(request):
+    return JsonResponse({"pid": os.getpid()})
+
+
+urlpatterns = [path("bench/noop", NoopView.as_view()), path("bench/worker", worker), *cairn_urlpatterns]

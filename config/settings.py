@@ -116,13 +116,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 30})
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("CAIRN_SQLITE_TEST_NAME") or None}
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Django's own queries bind parameters on the client and are planned on
-    # every call. The write path's lookups (provenance.rows) bind on the
-    # server and are prepared after this many uses on a connection, which
-    # saves PostgreSQL most of its CPU on them. Empty turns preparing off
-    # (for a pooler that cannot keep prepared statements).
+    # Django's own queries bind parameters on the client and are parsed on
+    # every call. The write path's statements (provenance.rows, .bulk) bind
+    # on the server and are prepared after this many uses on a connection,
+    # which saves PostgreSQL most of its CPU on them. Empty turns preparing
+    # off (for a pooler that cannot keep prepared statements).
     threshold = os.environ.get("CAIRN_PG_PREPARE_THRESHOLD", "5")
-    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = int(threshold) if threshold else None
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["prepare_threshold"] = int(threshold) if threshold else None
+    # Plan every execution for its own parameters: a generic plan cached
+    # while a ledger table was still empty scans the whole table on every
+    # lookup from then on (measured: PostgreSQL's CPU per append grew with
+    # the log until autovacuum's next ANALYZE).
+    options["options"] = (options.get("options", "") + " -c plan_cache_mode=force_custom_plan").strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -193,6 +199,10 @@ CAIRN_ISSUED_AT_MAX_PAST = timedelta(seconds=int(os.environ.get("CAIRN_ISSUED_AT
 CAIRN_GROUP_COMMIT = env_bool("CAIRN_GROUP_COMMIT", True)
 CAIRN_SEQUENCER_BATCH = int(os.environ.get("CAIRN_SEQUENCER_BATCH", "256"))
 CAIRN_SEQUENCER_TIMEOUT = float(os.environ.get("CAIRN_SEQUENCER_TIMEOUT", "30"))
+# A Unix socket where `manage.py run_sequencer` serves every web worker on the
+# host (one batch for the whole host). Empty: each process appends with its
+# own sequencer thread. Workers fall back to that when the socket is down.
+CAIRN_SEQUENCER_SOCKET = os.environ.get("CAIRN_SEQUENCER_SOCKET", "")
 # Seconds; see provenance/sequencer.py. Lower means the sequencer waits less
 # for the GIL between queries while it holds the log's tail lock.
 CAIRN_SWITCH_INTERVAL = float(os.environ.get("CAIRN_SWITCH_INTERVAL", "0.0002"))

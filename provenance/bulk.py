@@ -74,14 +74,6 @@ def execute(statements: list[Statement]) -> None:
     mode), each a prepared statement once it has been used a few times."""
     if not statements:
         return
-    connection = connections[DEFAULT_DB_ALIAS]
-    with rows.cursor() as cursor:
-        if connection.vendor != "postgresql":
-            for sql, params in statements:
-                cursor.execute(sql, params)
-            return
-        # Errors may surface when the pipeline syncs, outside cursor.execute:
-        # translate them as Django does (an IntegrityError makes the batch retry).
-        with connection.wrap_database_errors, connection.connection.pipeline():
-            for sql, params in statements:
-                cursor.execute(sql, params)
+    with rows.cursor() as cursor, rows.pipeline():
+        for sql, params in statements:
+            cursor.execute(sql, params)

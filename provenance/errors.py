@@ -49,3 +49,11 @@ class LedgerError(Exception):
 
     def as_body(self) -> dict:
         return {"error": {"code": self.code, "message": self.message, **self.extra}}
+
+    def __reduce__(self):
+        # Pickled as its code, message and extra (a sequencer process sends it back).
+        return _rebuild, (self.code, self.message, self.extra)
+
+
+def _rebuild(code: str, message: str, extra: dict) -> LedgerError:
+    return LedgerError(code, message, **extra)

@@ -9,15 +9,16 @@ transaction that writes the entry: its signatures, batch links, new
 batches, head updates, claim, Merkle nodes and agreement links commit
 together or not at all.
 
-Group commit. A commit waits for the WAL to reach disk (about 4 ms here),
-and the log tail is locked until commit, so one transaction per statement
-would cap the ledger near 250 appends/s whatever the hardware. Outside a
-caller's own transaction, statements are therefore handed to a sequencer
-thread (provenance.sequencer) that appends whatever is waiting as one batch
-in one transaction: the ledger state the batch needs is read once, one
-query per kind (keys, heads, logged statements, taken batch ids, VINs);
-then the statements are checked one after another, in arrival order, each
-against the ledger as the earlier ones left it. A statement that fails its
+Group commit. Every append holds the log's tail lock from its first read
+to its commit (three round trips and a WAL flush), so appends are serial
+and one transaction per statement would make that serial section the
+ledger's ceiling. Outside a caller's own transaction, statements are
+therefore handed to a sequencer (provenance.sequencer: a thread per
+process, or one process per host) that appends whatever is waiting as one
+batch in one transaction: the ledger state the batch needs is read once,
+one query per kind (keys, heads, logged statements, taken batch ids,
+VINs); then the statements are checked one after another, in arrival
+order, each against the ledger as the earlier ones left it. A statement that fails its
 checks is answered with its error and leaves no trace; the others are
 written together, and every caller is answered only after the commit.
 Inside a caller's transaction (tests, scripts) the statement is appended
@@ -25,23 +26,20 @@ there, as a batch of one.
 
 Locking (PostgreSQL), in this order, all held to commit:
 
-1. **Batch heads.** The rows of every existing batch the batch's statements
-   name, in batch-id order (two writers never wait on each other in a
-   cycle). Custody, prev heads and quantities are checked under these
-   locks, so two statements on one head cannot both pass: the later one
-   sees the new head and gets `stale_head`.
-2. **The log tail.** The single LogState row (SELECT … FOR UPDATE), taken
-   last, once every statement is checked, and held for the writes and the
-   commit. It hands out indexes: the next index is read under the lock and
-   written back in the same transaction, so a rollback returns the indexes
-   too and they stay contiguous, with no gap and no reuse.
+1. **The log tail.** The single LogState row (SELECT … FOR UPDATE). It
+   hands out indexes: the next index is read under the lock and written
+   back in the same transaction, so a rollback returns the indexes too and
+   they stay contiguous, with no gap and no reuse.
+2. **Batch heads.** The rows of every existing batch the batch's statements
+   name, in batch-id order.
 
-Every append takes the tail, so appends are serialised where it matters
-(the indexes and the tree) while batches on different heads are checked in
-parallel. Uniqueness (the same statement, a new batch id, a VIN) is
-checked from the batch's reads and backed by unique constraints: a batch
-that loses such a race to another process gets an IntegrityError, rolls
-back, and is checked again.
+Every append takes the tail first, so appends are serialised and every
+check reads the ledger as the last commit left it: two statements on one
+head cannot both pass (the later sees the new head and gets `stale_head`),
+and the same statement, a new batch id or a VIN cannot be taken twice. The
+head locks and the unique constraints stand behind that. A batch costs
+three round trips: the locks and reads (sent together), the writes (sent
+together), and COMMIT.
 
 SQLite has one writer at a time (settings use IMMEDIATE transactions).
 """
@@ -108,13 +106,29 @@ class Signer:
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Who posts: their organisation's slug and roles, and their user id."""
+
+    organization: str
+    roles: tuple[str, ...]
+    user_id: int | None
+
+    @classmethod
+    def of(cls, organization: Organization, user=None) -> Caller:
+        return cls(organization.slug, tuple(organization.roles), getattr(user, "pk", None))
+
+    def has_role(self, *roles: str) -> bool:
+        return any(role in self.roles for role in roles)
+
+
+@dataclass(frozen=True)
 class Pending:
-    """A statement that passed every check needing no ledger state."""
+    """A statement that passed every check needing no ledger state (plain
+    values only: it may travel to a sequencer process)."""
 
     envelope: dsse.Envelope
     statement: Statement
-    acting_org: Organization
-    acting_user: object
+    caller: Caller
     now: dt.datetime
 
 
@@ -140,7 +154,7 @@ def prepare(body: bytes, *, acting_org: Organization, acting_user=None, now: dt.
     """The checks that need no ledger state: envelope, payload type, payload."""
     envelope = _parse_envelope(body)
     statement = _parse_statement(envelope)
-    return Pending(envelope, statement, acting_org, acting_user, now or timezone.now())
+    return Pending(envelope, statement, Caller.of(acting_org, acting_user), now or timezone.now())
 
 
 # --- checks outside the transaction (no ledger state involved) -------------
@@ -206,11 +220,11 @@ def _verify_signatures(envelope: dsse.Envelope, keys: dict[str, SigningKey], now
     return verified
 
 
-def _check_issuer(statement: Statement, keys: list[SigningKey], acting_org: Organization) -> list[Signer]:
-    if statement.issuer != acting_org.slug:
+def _check_issuer(statement: Statement, keys: list[SigningKey], caller: Caller) -> list[Signer]:
+    if statement.issuer != caller.organization:
         raise LedgerError(
             "issuer_mismatch",
-            f"The payload's issuer is {statement.issuer!r} but you post for {acting_org.slug!r}.",
+            f"The payload's issuer is {statement.issuer!r} but you post for {caller.organization!r}.",
         )
     signers = [Signer(key, key.organization_id == statement.issuer) for key in keys]
     if not any(signer.is_issuer for signer in signers):
@@ -218,9 +232,9 @@ def _check_issuer(statement: Statement, keys: list[SigningKey], acting_org: Orga
     return signers
 
 
-def _check_role(statement: Statement, acting_org: Organization) -> None:
+def _check_role(statement: Statement, caller: Caller) -> None:
     allowed = ROLES_FOR_TYPE[statement.type]
-    if not acting_org.has_role(*allowed):
+    if not caller.has_role(*allowed):
         raise LedgerError(
             "role_not_allowed",
             f"A {statement.type} attestation needs the role {' or '.join(allowed)}.",
@@ -239,7 +253,9 @@ def _check_new_batch_prefixes(statement: Statement) -> None:
 # --- the batch: checks against the locked ledger, then one write ------------
 
 
-# A batch that loses a uniqueness race to another process is checked again.
+# Unique constraints back the checks made under the tail lock. Should a
+# writer that bypasses the write path take the same id first, the batch is
+# checked again.
 MAX_ATTEMPTS = 3
 
 _rules_cache: tuple[float, RuleSet] | None = None
@@ -270,21 +286,22 @@ def append_batch(items: list[Pending]) -> list[AppendResult | LedgerError]:
                 book.write(ruleset)
             return outcomes
         except IntegrityError:
-            # Another process committed the same statement, batch id or VIN
-            # between our checks and our insert: check again against it.
+            # Someone committed the same statement, batch id or VIN between
+            # our checks and our insert: check again against it.
             if attempt == MAX_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
 
 
 class Book:
-    """The ledger as a batch sees it: the locked heads, plus what its earlier
-    statements wrote. Statements are checked here one by one; `write` then
-    locks the tail, numbers the entries and writes every row at once."""
+    """The ledger as a batch sees it: the locked tail and heads, plus what
+    its earlier statements wrote. Statements are checked here one by one;
+    `write` then numbers the entries and writes every row at once."""
 
     def __init__(
         self,
         *,
+        state: LogState,
         keys: dict[str, SigningKey],
         organizations: set[str],
         batches: dict[str, Batch],
@@ -292,6 +309,7 @@ class Book:
         taken: set[str],
         claimed: set[str],
     ) -> None:
+        self.state = state
         self.keys = keys
         self.organizations = organizations
         self.batches = batches
@@ -308,18 +326,28 @@ class Book:
 
     @classmethod
     def load(cls, items: list[Pending]) -> Book:
-        """What the batch's statements need of the ledger, one query per kind."""
+        """Lock the log's tail, then the heads the batch names, and read what
+        its statements need of the ledger: one query per kind, all sent in
+        one round trip, each run once the locks before it are held."""
         statements = [item.statement for item in items]
-        named = sorted({batch_id for statement in statements for batch_id in statement.named_batches})
-        keyids = {signature.keyid for item in items for signature in item.envelope.signatures}
+        state, keys, organizations, batches, logged, taken, claimed = rows.run(
+            rows.models(LogState, "id", [1], lock=True),
+            rows.models(SigningKey, "keyid", {sig.keyid for item in items for sig in item.envelope.signatures}),
+            rows.values_of(Organization, "slug", "slug", {s.to for s in statements if s.to}),
+            # Heads in id order: two writers locking overlapping sets cannot deadlock.
+            rows.models(Batch, "id", {b for s in statements for b in s.named_batches}, lock=True, order_by="id"),
+            rows.models(Entry, "entry_hash", {item.envelope.entry_hash for item in items}),
+            rows.values_of(Batch, "id", "id", {output.batch for s in statements for output in s.outputs}),
+            rows.values_of(Claim, "vin", "vin", {s.vin for s in statements if s.vin}),
+        )
         return cls(
-            keys={key.keyid: key for key in rows.fetch(SigningKey, "keyid", keyids)},
-            organizations=rows.fetch_values(Organization, "slug", "slug", {s.to for s in statements if s.to}),
-            # Lock heads in id order: two writers locking overlapping sets cannot deadlock.
-            batches={batch.id: batch for batch in rows.fetch(Batch, "id", named, lock=True, order_by="id")},
-            logged={e.entry_hash: e for e in rows.fetch(Entry, "entry_hash", {i.envelope.entry_hash for i in items})},
-            taken=rows.fetch_values(Batch, "id", "id", {o.batch for s in statements for o in s.outputs}),
-            claimed=rows.fetch_values(Claim, "vin", "vin", {s.vin for s in statements if s.vin}),
+            state=state[0] if state else LogState.objects.select_for_update().get_or_create(id=1)[0],
+            keys={key.keyid: key for key in keys},
+            organizations=organizations,
+            batches={batch.id: batch for batch in batches},
+            logged={entry.entry_hash: entry for entry in logged},
+            taken=taken,
+            claimed=claimed,
         )
 
     def try_append(self, item: Pending) -> AppendResult | LedgerError:
@@ -336,8 +364,8 @@ class Book:
         existing = self.logged.get(item.envelope.entry_hash)
         if existing is not None:
             return _answer_for_logged(existing, item.envelope)
-        signers = _check_issuer(statement, keys, item.acting_org)
-        _check_role(statement, item.acting_org)
+        signers = _check_issuer(statement, keys, item.caller)
+        _check_role(statement, item.caller)
         _check_new_batch_prefixes(statement)
         batches = self._named_batches(statement)
         self._check_new_batches_absent(statement)
@@ -389,12 +417,10 @@ class Book:
         return entry
 
     def write(self, ruleset) -> None:
-        """Lock the tail, number the entries, and write every row of the batch."""
+        """Number the entries and write every row of the batch, in one round trip."""
         if not self.entries:
             return
-        # The tail lock comes last and is held for three round trips: this
-        # SELECT, the writes (one multi-statement query on PostgreSQL), COMMIT.
-        state = _lock_tail()
+        state = self.state
         nodes = self._number_entries(state)
         agreement_links = [
             link
@@ -418,12 +444,6 @@ class Book:
         for offset, entry in enumerate(self.entries):
             entry.index = state.size + offset
         return tlog.grow(state, [bytes.fromhex(entry.leaf_hash) for entry in self.entries])
-
-
-def _lock_tail() -> LogState:
-    """The LogState row, locked FOR UPDATE (migration 0003 creates it)."""
-    locked = rows.fetch(LogState, "id", [1], lock=True)
-    return locked[0] if locked else LogState.objects.select_for_update().get_or_create(id=1)[0]
 
 
 def _answer_for_logged(entry: Entry, envelope: dsse.Envelope) -> AppendResult:
@@ -489,7 +509,7 @@ def _new_entry(item: Pending, now: dt.datetime) -> Entry:
         issued_at=statement.issued_at,
         occurred_at=statement.occurred_at,
         statement=statement.raw,
-        submitted_by=item.acting_user if getattr(item.acting_user, "pk", None) else None,
+        submitted_by_id=item.caller.user_id,
     )
     entry.leaf_hash = merkle.leaf_hash(entry.leaf_input.encode("ascii")).hex()
     return entry

@@ -11,7 +11,7 @@ decimals, dates and booleans converted per database).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -75,23 +75,41 @@ def shape(model: type[Model]) -> Shape:
     )
 
 
-@contextmanager
-def cursor() -> Iterator:
-    """A cursor for the write path's statements. On PostgreSQL it binds
-    parameters on the server, so that psycopg prepares each statement after
-    its fifth use and the server plans it once per connection instead of on
-    every call (a quarter of the server's CPU for the token lookup)."""
+def _new_cursor():
+    """A Django cursor; on PostgreSQL one that binds parameters on the server,
+    so that psycopg prepares each statement after its fifth use (settings:
+    prepare_threshold) and the server plans it once per connection instead
+    of on every call (a quarter of the server's CPU for the token lookup)."""
     connection = connections[DEFAULT_DB_ALIAS]
     if connection.vendor != "postgresql":
-        with connection.cursor() as plain:
-            yield plain
-        return
+        return connection.cursor()
     from django.db.backends.postgresql.base import ServerBindingCursor
 
     connection.ensure_connection()
     raw = ServerBindingCursor(connection.connection)
-    with connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw) as wrapped:
-        yield wrapped
+    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+
+
+@contextmanager
+def cursor() -> Iterator:
+    """A cursor for the write path's statements (see `_new_cursor`)."""
+    with _new_cursor() as db:
+        yield db
+
+
+@contextmanager
+def pipeline() -> Iterator[None]:
+    """On PostgreSQL, send the statements executed inside in one round trip
+    (psycopg's pipeline mode); their results are there once the block ends.
+    Errors that surface when the pipeline syncs are translated as Django
+    translates them (an IntegrityError stays an IntegrityError)."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.vendor != "postgresql":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        yield
 
 
 def one_of(column: str, values: list) -> tuple[str, list]:
@@ -102,15 +120,25 @@ def one_of(column: str, values: list) -> tuple[str, list]:
     return f"{column} IN ({', '.join(['%s'] * len(values))})", values
 
 
-def fetch(
+@dataclass(frozen=True)
+class Query:
+    """A SELECT and how to turn its rows into the caller's value."""
+
+    sql: str
+    params: list
+    build: Callable[[list[tuple]], object]
+
+
+def models(
     model: type[Model],
     field_name: str,
     values: Iterable,
     *,
     lock: bool = False,
     order_by: str | None = None,
-) -> list[Model]:
-    """Rows of `model` whose `field_name` is one of `values`; with `lock`, SELECT … FOR UPDATE."""
+) -> Query | list:
+    """Rows of `model` whose `field_name` is one of `values`, as instances;
+    with `lock`, SELECT … FOR UPDATE. No values: no query, no rows."""
     values = list(values)
     if not values:
         return []
@@ -121,18 +149,49 @@ def fetch(
         sql += f" ORDER BY {rows.column(order_by)}"
     if lock and connections[DEFAULT_DB_ALIAS].features.has_select_for_update:
         sql += " FOR UPDATE"
-    with cursor() as db:
-        db.execute(sql, params)
-        return [rows.build(row) for row in db.fetchall()]
+    return Query(sql, params, lambda found: [rows.build(row) for row in found])
 
 
-def fetch_values(model: type[Model], column_of: str, field_name: str, values: Iterable) -> set:
-    """The set of `column_of` values over rows whose `field_name` is one of `values`."""
+def values_of(model: type[Model], column_of: str, field_name: str, values: Iterable) -> Query | set:
+    """The set of `column_of` over rows whose `field_name` is one of `values`."""
     values = list(values)
     if not values:
         return set()
     rows = shape(model)
     where, params = one_of(rows.column(field_name), values)
-    with cursor() as db:
-        db.execute(f"SELECT {rows.column(column_of)} FROM {rows.table} WHERE {where}", params)
-        return {row[0] for row in db.fetchall()}
+    sql = f"SELECT {rows.column(column_of)} FROM {rows.table} WHERE {where}"
+    return Query(sql, params, lambda found: {row[0] for row in found})
+
+
+def run(*queries: Query | list | set) -> list:
+    """Each query's value, in order, the queries sent together (`pipeline`)
+    and executed in order; an empty answer given for a query stands as it is."""
+    cursors = []
+    try:
+        with pipeline():
+            for query in queries:
+                if isinstance(query, Query):
+                    db = _new_cursor()
+                    cursors.append(db)
+                    db.execute(query.sql, query.params)
+        results, position = [], 0
+        for query in queries:
+            if isinstance(query, Query):
+                results.append(query.build(cursors[position].fetchall()))
+                position += 1
+            else:
+                results.append(query)
+        return results
+    finally:
+        for db in cursors:
+            db.close()
+
+
+def fetch(model: type[Model], field_name: str, values: Iterable, **options) -> list[Model]:
+    """`models(...)`, run on its own."""
+    return run(models(model, field_name, values, **options))[0]
+
+
+def fetch_values(model: type[Model], column_of: str, field_name: str, values: Iterable) -> set:
+    """`values_of(...)`, run on its own."""
+    return run(values_of(model, column_of, field_name, values))[0]

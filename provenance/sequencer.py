@@ -1,4 +1,4 @@
-"""Group commit: one thread per process appends whatever statements wait.
+"""Group commit: one thread appends whatever statements wait, as one batch.
 
 Request threads hand their checked statement to `submit` and block until the
 batch holding it has committed. The sequencer thread takes every statement
@@ -6,6 +6,16 @@ waiting (up to CAIRN_SEQUENCER_BATCH), calls ingest.append_batch once, and
 answers each caller with its own result or error. No statement waits for a
 timer: a batch is what queued up while the previous one was committing, so
 an idle ledger appends one statement at a time with no added latency.
+
+Where the sequencer runs. By default each process runs its own sequencer
+thread. With CAIRN_SEQUENCER_SOCKET set, `submit` sends statements to a
+sequencer process (`manage.py run_sequencer`, provenance.sequencer_socket)
+that serves every worker on the host, so that batches gather the whole
+host's statements and the appends never wait for the GIL behind request
+threads. Correctness never rests on it: the database's locks order every
+append whichever process makes it, so when the socket does not answer a
+worker falls back to its own thread, and a statement whose answer was lost
+is appended again, which the ledger answers as a re-post.
 """
 
 from __future__ import annotations
@@ -27,7 +37,20 @@ _started = threading.Lock()
 
 
 def submit(pending):
-    """Queue one checked statement; return its AppendResult or LedgerError."""
+    """Append one checked statement; return its AppendResult or LedgerError."""
+    path = settings.CAIRN_SEQUENCER_SOCKET
+    if path:
+        from provenance import sequencer_socket
+
+        try:
+            return sequencer_socket.submit(path, pending)
+        except sequencer_socket.Unavailable as exc:
+            log.warning("sequencer process unavailable (%s); appending in this process", exc)
+    return submit_here(pending)
+
+
+def submit_here(pending):
+    """Append through this process's sequencer thread."""
     _ensure_thread()
     future: Future = Future()
     _queue.put((pending, future))
@@ -40,9 +63,9 @@ def _ensure_thread() -> None:
         return
     with _started:
         if _thread is None or not _thread.is_alive():
-            # The sequencer holds the log's tail lock across a dozen queries,
-            # and after each one it needs the GIL back. CPython hands the GIL
-            # over only every switch interval (5 ms by default) while request
+            # The sequencer holds the log's tail lock across several round
+            # trips, and after each one it needs the GIL back. CPython hands the
+            # GIL over only every switch interval (5 ms by default) while other
             # threads run Python, which would stretch every lock hold tenfold.
             sys.setswitchinterval(min(sys.getswitchinterval(), settings.CAIRN_SWITCH_INTERVAL))
             _thread = threading.Thread(target=_run, name="cairn-sequencer", daemon=True)
