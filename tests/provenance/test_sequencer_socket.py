@@ -1,0 +1,192 @@
+"""Appends through a sequencer process (CAIRN_SEQUENCER_SOCKET).
+
+The server runs on a thread of the test process for the protocol tests, and
+as a real `manage.py run_sequencer` process against PostgreSQL for the race.
+Appends outside a transaction are committed, so these tests are
+transactional.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from provenance import ingest, sequencer_socket
+from provenance.errors import LedgerError
+from provenance.models import Entry
+from provenance.sequencer_socket import Server, recv_frame
+from tests.provenance.test_concurrency import assert_log_intact, race
+from tests.support import Ledger, sign_payload
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@pytest.fixture
+def socket_path():
+    # AF_UNIX paths are short (108 bytes): pytest's tmp_path can be longer.
+    directory = Path(f"/tmp/cairn-seq-{os.getpid()}-{time.monotonic_ns()}")
+    directory.mkdir()
+    yield directory / "sequencer.sock"
+    for item in directory.iterdir():
+        item.unlink()
+    directory.rmdir()
+
+
+@pytest.fixture
+def served(socket_path, settings, monkeypatch):
+    """A sequencer server on a thread; yields the list of batch sizes it appended."""
+    batches = []
+    real_append_batch = ingest.append_batch
+
+    def counting(items):
+        batches.append(len(items))
+        return real_append_batch(items)
+
+    monkeypatch.setattr(ingest, "append_batch", counting)
+    server = Server(socket_path)
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    settings.CAIRN_SEQUENCER_SOCKET = str(socket_path)
+    yield batches
+    server.stop()
+    thread.join(timeout=10)
+    sequencer_socket._forget(getattr(sequencer_socket._local, "sock", None))
+
+
+def origin_body(ledger: Ledger, party, name: str) -> bytes:
+    payload = ledger.statement(
+        "origin",
+        party,
+        activity="extraction",
+        site={"name": "Greenbushes", "country": "AU"},
+        outputs=[
+            {
+                "batch": f"{party.slug}:{name}",
+                "material": "spodumene concentrate",
+                "quantity": "100",
+                "unit": "kg",
+                "minerals": {"lithium": "6"},
+                "value_added_usd": "10",
+            }
+        ],
+    )
+    return sign_payload(payload, party)
+
+
+def test_statements_are_appended_and_answered_by_the_server(served, miner):
+    ledger = Ledger()
+    body = origin_body(ledger, miner, "a")
+    first = ingest.append_attestation(body, acting_org=miner.org)
+    again = ingest.append_attestation(body, acting_org=miner.org)
+    assert served == [1, 1]  # both went through the server
+    assert (first.status, again.status) == (201, 200)
+    assert first.as_body() == again.as_body()
+    stored = Entry.objects.get(index=first.entry.index)
+    assert first.as_body() == ingest.receipt(stored)
+
+
+def test_refusals_come_back_with_their_code_and_details(served, miner, stranger):
+    ledger = Ledger()
+    ore = ledger.local(miner, "ore")
+    ingest.append_attestation(origin_body(ledger, miner, "ore"), acting_org=miner.org)
+    head = Entry.objects.get().entry_hash
+    stale = ledger.statement(
+        "transform",
+        miner,
+        activity="processing",
+        site={"name": "p", "country": "AU"},
+        inputs=[{"batch": ore, "prev": "0" * 64, "quantity": "1"}],
+        outputs=[{"batch": f"{miner.slug}:x", "material": "m", "quantity": "1", "unit": "kg", "value_added_usd": "1"}],
+    )
+    with pytest.raises(LedgerError) as refused:
+        ingest.append_attestation(sign_payload(stale, miner), acting_org=miner.org)
+    assert (refused.value.code, refused.value.extra) == ("stale_head", {"head": head})
+    with pytest.raises(LedgerError) as mismatch:
+        ingest.append_attestation(origin_body(ledger, miner, "b"), acting_org=stranger.org)
+    assert mismatch.value.code == "issuer_mismatch"
+    assert Entry.objects.count() == 1
+
+
+def test_the_api_answers_through_the_server(served, miner, api):
+    body = origin_body(Ledger(), miner, "api")
+    response = api.post("/api/v1/attestations", body, content_type="application/json", **miner.auth)
+    assert response.status_code == 201, response.content
+    assert json.loads(response.content)["index"] == 0
+    assert served == [1]
+
+
+def test_without_a_server_the_worker_appends_by_itself(socket_path, settings, miner, caplog):
+    settings.CAIRN_SEQUENCER_SOCKET = str(socket_path)  # nothing listens there
+    result = ingest.append_attestation(origin_body(Ledger(), miner, "alone"), acting_org=miner.org)
+    assert result.status == 201
+    assert Entry.objects.count() == 1
+    assert "appending in this process" in caplog.text
+
+
+def test_a_lost_answer_is_appended_again_and_answered_as_a_re_post(socket_path, settings, miner):
+    """The sequencer commits the statement, then dies before answering: the
+    worker appends it by itself and the ledger answers 200, the same receipt."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(socket_path))
+    listener.listen(1)
+    committed = {}
+
+    def commit_then_vanish():
+        conn, _ = listener.accept()
+        with conn:
+            (outcome,) = ingest.append_batch([recv_frame(conn)])
+            committed["receipt"] = outcome.as_body()
+        connection.close()
+
+    thread = threading.Thread(target=commit_then_vanish)
+    thread.start()
+    settings.CAIRN_SEQUENCER_SOCKET = str(socket_path)
+    try:
+        result = ingest.append_attestation(origin_body(Ledger(), miner, "lost"), acting_org=miner.org)
+    finally:
+        thread.join(timeout=10)
+        listener.close()
+        sequencer_socket._forget(getattr(sequencer_socket._local, "sock", None))
+    assert result.status == 200
+    assert result.as_body() == committed["receipt"]
+    assert Entry.objects.count() == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a second process needs PostgreSQL's test database")
+def test_racing_writers_through_a_real_sequencer_process(socket_path, settings, miner, tmp_path):
+    from tests.log.test_worker import stop, worker_environment
+
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_sequencer", "--socket", str(socket_path)],
+        cwd=settings.BASE_DIR,
+        env=worker_environment(tmp_path),
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not socket_path.is_socket():
+            assert process.poll() is None and time.monotonic() < deadline, "run_sequencer did not start"
+            time.sleep(0.05)
+        settings.CAIRN_SEQUENCER_SOCKET = str(socket_path)
+        ledger = Ledger()
+        bodies = [origin_body(ledger, miner, f"race-{n}") for n in range(16)]
+        outcomes = race(bodies, lambda position: miner)
+        assert sorted(status for status, _ in outcomes) == [201] * 16
+        assert sorted(index for _, index in outcomes) == list(range(16))
+        assert_log_intact()
+        os.killpg(process.pid, signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+        assert not socket_path.exists()
+    finally:
+        if process.poll() is None:
+            stop(process)
