@@ -203,6 +203,9 @@ CAIRN_SEQUENCER_TIMEOUT = float(os.environ.get("CAIRN_SEQUENCER_TIMEOUT", "30"))
 # host (one batch for the whole host). Empty: each process appends with its
 # own sequencer thread. Workers fall back to that when the socket is down.
 CAIRN_SEQUENCER_SOCKET = os.environ.get("CAIRN_SEQUENCER_SOCKET", "")
+# Seconds a web worker remembers a token's lookup for POST /attestations;
+# the append transaction checks the token again (provenance.api.auth).
+CAIRN_APPEND_AUTH_CACHE_SECONDS = float(os.environ.get("CAIRN_APPEND_AUTH_CACHE_SECONDS", "10"))
 # Seconds; see provenance/sequencer.py. Lower means the sequencer waits less
 # for the GIL between queries while it holds the log's tail lock.
 CAIRN_SWITCH_INTERVAL = float(os.environ.get("CAIRN_SWITCH_INTERVAL", "0.0002"))

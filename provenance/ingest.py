@@ -69,6 +69,7 @@ from provenance.models import (
     EntrySignature,
     LinkRole,
     LogState,
+    Member,
     MerkleNode,
     Organization,
     SigningKey,
@@ -107,15 +108,17 @@ class Signer:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who posts: their organisation's slug and roles, and their user id."""
+    """Who posts: their organisation's slug and roles, their user id, and the
+    API token they authenticated with (None for in-process callers)."""
 
     organization: str
     roles: tuple[str, ...]
     user_id: int | None
+    token: str | None = None
 
     @classmethod
-    def of(cls, organization: Organization, user=None) -> Caller:
-        return cls(organization.slug, tuple(organization.roles), getattr(user, "pk", None))
+    def of(cls, organization: Organization, user=None, token: str | None = None) -> Caller:
+        return cls(organization.slug, tuple(organization.roles), getattr(user, "pk", None), token)
 
     def has_role(self, *roles: str) -> bool:
         return any(role in self.roles for role in roles)
@@ -137,10 +140,14 @@ def append_attestation(
     *,
     acting_org: Organization,
     acting_user=None,
+    token: str | None = None,
     now: dt.datetime | None = None,
 ) -> AppendResult:
-    """Check `body` (a DSSE envelope) posted by `acting_org` and log it."""
-    pending = prepare(body, acting_org=acting_org, acting_user=acting_user, now=now)
+    """Check `body` (a DSSE envelope) posted by `acting_org` and log it.
+
+    `token` is the API token the caller authenticated with: the append
+    checks it again, and takes the caller's organisation as it is then."""
+    pending = prepare(body, acting_org=acting_org, acting_user=acting_user, token=token, now=now)
     if transaction.get_connection().in_atomic_block or not settings.CAIRN_GROUP_COMMIT:
         (outcome,) = append_batch([pending])
     else:
@@ -150,11 +157,18 @@ def append_attestation(
     return outcome
 
 
-def prepare(body: bytes, *, acting_org: Organization, acting_user=None, now: dt.datetime | None = None) -> Pending:
+def prepare(
+    body: bytes,
+    *,
+    acting_org: Organization,
+    acting_user=None,
+    token: str | None = None,
+    now: dt.datetime | None = None,
+) -> Pending:
     """The checks that need no ledger state: envelope, payload type, payload."""
     envelope = _parse_envelope(body)
     statement = _parse_statement(envelope)
-    return Pending(envelope, statement, Caller.of(acting_org, acting_user), now or timezone.now())
+    return Pending(envelope, statement, Caller.of(acting_org, acting_user, token), now or timezone.now())
 
 
 # --- checks outside the transaction (no ledger state involved) -------------
@@ -194,6 +208,17 @@ def _check_minerals_known(names: frozenset[str]) -> None:
 
 
 # --- checks against the ledger, in the contract's order (§6) ----------------
+
+
+def _current_caller(caller: Caller, callers: dict[str, Caller]) -> Caller:
+    """The caller as the ledger knows them now: their token must still exist
+    for an active user in an organisation, whose roles are taken as they are."""
+    if caller.token is None:
+        return caller
+    current = callers.get(caller.token)
+    if current is None:
+        raise LedgerError("not_authenticated", "This token is no longer valid for an active organisation member.")
+    return current
 
 
 def _check_recipient_known(statement: Statement, organizations: set[str]) -> None:
@@ -302,6 +327,7 @@ class Book:
         self,
         *,
         state: LogState,
+        callers: dict[str, Caller],
         keys: dict[str, SigningKey],
         organizations: set[str],
         batches: dict[str, Batch],
@@ -310,6 +336,7 @@ class Book:
         claimed: set[str],
     ) -> None:
         self.state = state
+        self.callers = callers
         self.keys = keys
         self.organizations = organizations
         self.batches = batches
@@ -330,8 +357,10 @@ class Book:
         its statements need of the ledger: one query per kind, all sent in
         one round trip, each run once the locks before it are held."""
         statements = [item.statement for item in items]
-        state, keys, organizations, batches, logged, taken, claimed = rows.run(
+        tokens = {item.caller.token for item in items if item.caller.token}
+        state, callers, keys, organizations, batches, logged, taken, claimed = rows.run(
             rows.models(LogState, "id", [1], lock=True),
+            callers_by_token(tokens),
             rows.models(SigningKey, "keyid", {sig.keyid for item in items for sig in item.envelope.signatures}),
             rows.values_of(Organization, "slug", "slug", {s.to for s in statements if s.to}),
             # Heads in id order: two writers locking overlapping sets cannot deadlock.
@@ -342,6 +371,7 @@ class Book:
         )
         return cls(
             state=state[0] if state else LogState.objects.select_for_update().get_or_create(id=1)[0],
+            callers=callers,
             keys={key.keyid: key for key in keys},
             organizations=organizations,
             batches={batch.id: batch for batch in batches},
@@ -359,13 +389,14 @@ class Book:
     def append(self, item: Pending) -> AppendResult:
         """The checks against the ledger, in the contract's order, then the entry's rows."""
         statement = item.statement
+        caller = _current_caller(item.caller, self.callers)
         _check_recipient_known(statement, self.organizations)
         keys = _verify_signatures(item.envelope, self.keys, item.now)
         existing = self.logged.get(item.envelope.entry_hash)
         if existing is not None:
             return _answer_for_logged(existing, item.envelope)
-        signers = _check_issuer(statement, keys, item.caller)
-        _check_role(statement, item.caller)
+        signers = _check_issuer(statement, keys, caller)
+        _check_role(statement, caller)
         _check_new_batch_prefixes(statement)
         batches = self._named_batches(statement)
         self._check_new_batches_absent(statement)
@@ -444,6 +475,30 @@ class Book:
         for offset, entry in enumerate(self.entries):
             entry.index = state.size + offset
         return tlog.grow(state, [bytes.fromhex(entry.leaf_hash) for entry in self.entries])
+
+
+def callers_by_token(tokens: set[str]) -> rows.Query | dict:
+    """The query for each token's caller as the ledger knows them now:
+    tokens of inactive users or of users in no organisation are left out."""
+    if not tokens:
+        return {}
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    token, user, member, org = (rows.shape(m) for m in (Token, get_user_model(), Member, Organization))
+    where, params = rows.one_of(f"t.{token.column('key')}", sorted(tokens))
+    sql = (
+        f"SELECT t.{token.column('key')}, o.{org.column('slug')}, o.{org.column('roles')}, u.{user.column('id')} "
+        f"FROM {token.table} t JOIN {user.table} u ON u.{user.column('id')} = t.{token.column('user')} "
+        f"JOIN {member.table} m ON m.{member.column('user')} = u.{user.column('id')} "
+        f"JOIN {org.table} o ON o.{org.column('slug')} = m.{member.column('organization')} "
+        f"WHERE u.{user.column('is_active')} AND {where}"
+    )
+
+    def build(found: list[tuple]) -> dict[str, Caller]:
+        return {key: Caller(slug, tuple(org.convert("roles", roles)), uid, key) for key, slug, roles, uid in found}
+
+    return rows.Query(sql, params, build)
 
 
 def _answer_for_logged(entry: Entry, envelope: dsse.Envelope) -> AppendResult:

@@ -41,6 +41,14 @@ class Shape:
     def column(self, name: str) -> str:
         return _quote(self.model._meta.get_field(name).column)
 
+    def convert(self, attname: str, value):
+        """One column's database value as the model's field holds it."""
+        position = self.attnames.index(attname)
+        connection = connections[DEFAULT_DB_ALIAS]
+        for converter in self.converters[position]:
+            value = converter(value, self.columns_expr[position], connection)
+        return value
+
     def build(self, values: Sequence) -> Model:
         """The instance for one row's values (in `fields` order)."""
         connection = connections[DEFAULT_DB_ALIAS]

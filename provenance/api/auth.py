@@ -1,7 +1,9 @@
 """Token authentication that also loads the caller's organisation."""
 
 import functools
+import time
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
@@ -22,6 +24,35 @@ class OrganizationTokenAuthentication(TokenAuthentication):
         if not token.user.is_active:
             raise AuthenticationFailed("User inactive or deleted.")
         return token.user, token
+
+
+class AppendTokenAuthentication(OrganizationTokenAuthentication):
+    """For POST /attestations: a token's lookup is remembered for
+    CAIRN_APPEND_AUTH_CACHE_SECONDS in this process, so that a web worker
+    answers an append without touching the database at all.
+
+    That is safe because the append transaction checks the token again: its
+    user must still be active and in an organisation, and the issuer and role
+    checks use that organisation as it is then (provenance.ingest). A token
+    revoked, a user deactivated or moved, or a role withdrawn is refused by
+    the very next append, whatever this cache holds.
+    """
+
+    def authenticate_credentials(self, key):
+        ttl = settings.CAIRN_APPEND_AUTH_CACHE_SECONDS
+        now = time.monotonic()
+        cached = _append_auth_cache.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        credentials = super().authenticate_credentials(key)
+        if ttl > 0:
+            if len(_append_auth_cache) >= 10_000:  # bounded: forget everything rather than grow
+                _append_auth_cache.clear()
+            _append_auth_cache[key] = (now + ttl, credentials)
+        return credentials
+
+
+_append_auth_cache: dict[str, tuple[float, tuple]] = {}
 
 
 def token_with_organization(key: str) -> Token | None:

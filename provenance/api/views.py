@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,6 +14,7 @@ from rest_framework.views import APIView
 from agreements.linking import links_for_entries
 from provenance import ingest, keys, selectors
 from provenance.api import serializers as s
+from provenance.api.auth import AppendTokenAuthentication
 from provenance.api.permissions import IsMember, IsWriter, organization_of
 from provenance.dag import decimal_str
 from provenance.errors import LedgerError
@@ -52,6 +54,7 @@ class KeyRevokeView(APIView):
 
 
 class AttestationListView(APIView):
+    authentication_classes = [AppendTokenAuthentication, SessionAuthentication]
     permission_classes = [IsWriter]
     parser_classes = [RawJSONParser]
 
@@ -62,7 +65,10 @@ class AttestationListView(APIView):
     )
     def post(self, request):
         result = ingest.append_attestation(
-            request.data or request.body, acting_org=organization_of(request), acting_user=request.user
+            request.data or request.body,
+            acting_org=organization_of(request),
+            acting_user=request.user,
+            token=getattr(request.auth, "key", None),
         )
         return Response(result.as_body(), status=result.status)
 
