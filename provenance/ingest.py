@@ -2,12 +2,12 @@
 
 `append_attestation` runs the contract's checks (§6) in the contract's
 order. The checks that need no ledger state (envelope, payload type,
-payload) run in the caller's thread (`prepare`). The rest (keys and
-signatures, an already logged statement, issuer, role, batch ids, custody,
-heads, quantities, VIN, clock) run in `append_batch`, inside the
-transaction that writes the entry: its signatures, batch links, new
-batches, head updates, claim, Merkle nodes and agreement links commit
-together or not at all.
+payload) run in the caller's thread (`prepare`). The rest (the caller's
+token and organisation, keys and signatures, an already logged statement,
+issuer, role, batch ids, custody, heads, quantities, VIN, clock) run in
+`append_batch`, inside the transaction that writes the entry: its
+signatures, batch links, new batches, head updates, claim, Merkle nodes and
+agreement links commit together or not at all.
 
 Group commit. Every append holds the log's tail lock from its first read
 to its commit (three round trips and a WAL flush), so appends are serial
@@ -16,13 +16,13 @@ ledger's ceiling. Outside a caller's own transaction, statements are
 therefore handed to a sequencer (provenance.sequencer: a thread per
 process, or one process per host) that appends whatever is waiting as one
 batch in one transaction: the ledger state the batch needs is read once,
-one query per kind (keys, heads, logged statements, taken batch ids,
-VINs); then the statements are checked one after another, in arrival
-order, each against the ledger as the earlier ones left it. A statement that fails its
-checks is answered with its error and leaves no trace; the others are
-written together, and every caller is answered only after the commit.
-Inside a caller's transaction (tests, scripts) the statement is appended
-there, as a batch of one.
+one query per kind (callers, keys, heads, logged statements, taken batch
+ids, VINs); then the statements are checked one after another, in arrival
+order, each against the ledger as the earlier ones left it. A statement
+that fails its checks is answered with its error and leaves no trace; the
+others are written together, and every caller is answered only after the
+commit. Inside a caller's transaction (tests, scripts) the statement is
+appended there, as a batch of one.
 
 Locking (PostgreSQL), in this order, all held to commit:
 
