@@ -23,34 +23,51 @@ from provenance import rows
 Statement = tuple[str, list[list]]
 
 
+# psycopg keeps its rewrite of a statement's placeholders only for statements
+# of at most this many parameters (psycopg._queries.MAX_CACHED_STATEMENT_PARAMS);
+# a longer one would be rewritten on every call.
+PARAMETERS_PER_STATEMENT = 50
+
+
 @functools.cache
-def _insert_sql(model: type[Model], with_pk: bool) -> tuple[str, tuple[Field, ...]]:
-    """The one-row INSERT for `model` and the fields that fill it."""
-    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
-    fields = tuple(
+def _fields(model: type[Model], with_pk: bool) -> tuple[Field, ...]:
+    return tuple(
         field
         for field in model._meta.concrete_fields
         if not getattr(field, "generated", False) and (with_pk or not isinstance(field, AutoField))
     )
+
+
+@functools.cache
+def _insert_sql(model: type[Model], with_pk: bool, rows_count: int) -> str:
+    """The INSERT of `rows_count` rows of `model`."""
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    fields = _fields(model, with_pk)
     columns = ", ".join(quote(field.column) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})", fields
+    row = f"({', '.join(['%s'] * len(fields))})"
+    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES {', '.join([row] * rows_count)}"
 
 
 def insert(objs: list[Model]) -> list[Statement]:
-    """The INSERT of `objs` (all of one model, new rows): one statement, executed
-    once per row. (One multi-row VALUES list would be a new statement for every
-    row count, and psycopg would rewrite its placeholders on every call.)"""
+    """The INSERT of `objs` (all of one model, new rows), as few multi-row
+    statements as keep each within PARAMETERS_PER_STATEMENT: every one of
+    them a statement seen before, and each a single result to process."""
     if not objs:
         return []
     connection = connections[DEFAULT_DB_ALIAS]  # once: each use of the proxy costs a lookup
-    sql, fields = _insert_sql(type(objs[0]), with_pk=objs[0].pk is not None)
-    rows_params = []
-    for obj in objs:
-        obj._prepare_related_fields_for_save(operation_name="bulk_create")
-        rows_params.append([field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields])
-        obj._state.adding = False
-    return [(sql, rows_params)]
+    model, with_pk = type(objs[0]), objs[0].pk is not None
+    fields = _fields(model, with_pk)
+    per_statement = max(1, min(PARAMETERS_PER_STATEMENT // len(fields), connection.ops.bulk_batch_size(fields, objs)))
+    statements = []
+    for start in range(0, len(objs), per_statement):
+        chunk = objs[start : start + per_statement]
+        params = []
+        for obj in chunk:
+            obj._prepare_related_fields_for_save(operation_name="bulk_create")
+            params += [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+            obj._state.adding = False
+        statements.append((_insert_sql(model, with_pk, len(chunk)), [params]))
+    return statements
 
 
 def update(obj: Model, field_names: list[str]) -> Statement:
