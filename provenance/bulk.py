@@ -3,11 +3,11 @@
 The write path holds the log's tail lock from its SELECT … FOR UPDATE to its
 COMMIT, so every round trip inside costs every other writer; and Django's
 query compiler costs more CPU than the database spends on the rows. The
-statements here are therefore written once per model (one row's INSERT)
-and executed once per row, each value converted by its field as
-`bulk_create` and `save(update_fields=…)` would. On PostgreSQL they all go
-in one round trip (pipeline mode), bound on the server and prepared;
-elsewhere one after another.
+statements here are therefore written once per model and row count (and
+remembered), each value converted by its field as `bulk_create` and
+`save(update_fields=…)` would. On PostgreSQL they all go in one round trip
+(pipeline mode), bound on the server and prepared; elsewhere one after
+another.
 """
 
 from __future__ import annotations
