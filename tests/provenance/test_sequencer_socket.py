@@ -25,6 +25,7 @@ from provenance import ingest, sequencer_socket
 from provenance.errors import LedgerError
 from provenance.models import Entry
 from provenance.sequencer_socket import Server, recv_frame
+from tests.provenance.test_api_attestations import origin_payload
 from tests.provenance.test_concurrency import assert_log_intact, race
 from tests.support import Ledger, sign_payload
 
@@ -64,23 +65,7 @@ def served(socket_path, settings, monkeypatch):
 
 
 def origin_body(ledger: Ledger, party, name: str) -> bytes:
-    payload = ledger.statement(
-        "origin",
-        party,
-        activity="extraction",
-        site={"name": "Greenbushes", "country": "AU"},
-        outputs=[
-            {
-                "batch": f"{party.slug}:{name}",
-                "material": "spodumene concentrate",
-                "quantity": "100",
-                "unit": "kg",
-                "minerals": {"lithium": "6"},
-                "value_added_usd": "10",
-            }
-        ],
-    )
-    return sign_payload(payload, party)
+    return sign_payload(origin_payload(ledger, party, batch=f"{party.slug}:{name}"), party)
 
 
 def test_statements_are_appended_and_answered_by_the_server(served, miner):
