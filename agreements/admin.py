@@ -26,6 +26,7 @@ from agreements import models
 from agreements.impact import engine_evaluator, impact_of_termination
 from agreements.linking import relink
 from agreements.snapshot import current_ruleset
+from provenance.admin import ReadOnlyAdminMixin
 
 LINKED_ENTRIES_SHOWN = 100
 KEY_DATES = ("2023-03-28", "2023-04-18", "2024-01-01", "2025-01-01", "2025-09-30")
@@ -396,17 +397,6 @@ class FeocDesignationAdmin(RuleAdmin):
 
 
 # --- derived links (read-only) ----------------------------------------------
-
-
-class ReadOnlyAdminMixin:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(models.EntryAgreementLink)

@@ -37,6 +37,7 @@ from agreements import rules
 from agreements.snapshot import current_ruleset
 from audit import lineage
 from audit.claim_integrity import ClaimCheck, Problem, StoredEntry, StoredLink
+from audit.integrity import ENTRY_FIELDS
 from audit.lineage import Activity, Assessment, BatchFacts, ClaimFacts, SupplyChain, pct_str
 from audit.models import Verification
 from provenance import checkpoints, dsse, ledger_key
@@ -68,17 +69,6 @@ FROM {LINK_TABLE} AS link
 JOIN upstream ON upstream.batch_id = link.batch_id
 WHERE link.entry_id <= %s
 """
-
-ENTRY_FIELDS = (
-    "index",
-    "entry_hash",
-    "envelope",
-    "integrated_time",
-    "leaf_hash",
-    "type",
-    "issuer_id",
-    "statement",
-)
 
 
 # --- 1. loading the DAG --------------------------------------------------------

@@ -56,6 +56,10 @@ LINK_ROLE = {"transfer": "transferred", "certify": "certified", "claim": "claime
 CHECKPOINT_BATCH = 200
 
 
+# What re-checking an entry reads of it (the ledger check and claim verification).
+ENTRY_FIELDS = ("index", "entry_hash", "envelope", "integrated_time", "leaf_hash", "type", "issuer_id", "statement")
+
+
 @dataclass(frozen=True, order=True)
 class Problem:
     index: int
@@ -176,16 +180,7 @@ class RangeChecker:
         rows = list(
             Entry.objects.filter(index__gte=chunk_start, index__lt=chunk_end)
             .order_by("index")
-            .values_list(
-                "index",
-                "entry_hash",
-                "envelope",
-                "integrated_time",
-                "leaf_hash",
-                "type",
-                "issuer_id",
-                "statement",
-            )
+            .values_list(*ENTRY_FIELDS)
         )
         signatures = self._load_signatures(chunk_start, chunk_end)
         links = self._load_links(chunk_start, chunk_end)

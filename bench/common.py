@@ -34,9 +34,9 @@ def fresh_database(name: str) -> str:
     return f"postgres://postgres@127.0.0.1:5432/{name}"
 
 
-def setup_django(database_url: str) -> None:
+def setup_django(database_url: str, settings: str = "bench.settings") -> None:
     os.environ["DATABASE_URL"] = database_url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = settings
     os.environ.setdefault("CAIRN_VAR_DIR", str(ROOT / "var" / "bench"))
     sys.path.insert(0, str(ROOT))
     import django

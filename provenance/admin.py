@@ -105,13 +105,8 @@ def countries_in_use(field_name: str, title: str) -> type[admin.SimpleListFilter
 # --- read-only base -----------------------------------------------------------
 
 
-class LedgerAdmin(admin.ModelAdmin):
-    """Shows, never writes: no add, change or delete, whoever asks."""
-
-    list_per_page = 50
-
-    class Media:
-        css = {"all": ["provenance/ledger_admin.css"]}
+class ReadOnlyAdminMixin:
+    """No add, change or delete, whoever asks (superusers included)."""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -121,6 +116,15 @@ class LedgerAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class LedgerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Shows, never writes: no add, change or delete, whoever asks."""
+
+    list_per_page = 50
+
+    class Media:
+        css = {"all": ["provenance/ledger_admin.css"]}
 
 
 # --- identities ---------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import re
@@ -48,11 +49,12 @@ class Envelope:
     payload: bytes
     signatures: tuple[Signature, ...]
 
-    @property
+    # Cached: the write path asks for both several times per statement.
+    @functools.cached_property
     def pae(self) -> bytes:
         return pae(self.payload_type, self.payload)
 
-    @property
+    @functools.cached_property
     def entry_hash(self) -> str:
         return hashlib.sha256(self.pae).hexdigest()
 

@@ -193,13 +193,3 @@ def run(*queries: Query | list | set) -> list:
     finally:
         for db in cursors:
             db.close()
-
-
-def fetch(model: type[Model], field_name: str, values: Iterable, **options) -> list[Model]:
-    """`models(...)`, run on its own."""
-    return run(models(model, field_name, values, **options))[0]
-
-
-def fetch_values(model: type[Model], column_of: str, field_name: str, values: Iterable) -> set:
-    """`values_of(...)`, run on its own."""
-    return run(values_of(model, column_of, field_name, values))[0]
