@@ -222,6 +222,7 @@ def test_rate_limited_per_token(api, ledger, miner, refiner, monkeypatch):
         assert api.get(f"{URL}/0", **miner.auth).status_code == 404
     response = api.get(f"{URL}/0", **miner.auth)
     assert response.status_code == 429 and response.json()["error"]["code"] == "rate_limited"
+    assert 0 < int(response["Retry-After"]) <= 30  # one request frees every 30 s
     # another token has its own budget
     assert api.get(f"{URL}/0", **refiner.auth).status_code == 404
     assert_refused(api, miner, sign_payload(origin_payload(ledger, miner), miner), "rate_limited", 429)

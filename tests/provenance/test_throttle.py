@@ -1,0 +1,95 @@
+"""The per-token throttle: a burst of N, then one every period / N."""
+
+import pytest
+from django.core.cache import cache
+from django.test import RequestFactory
+from rest_framework.request import Request
+
+from provenance.api.throttles import TokenRateThrottle
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def throttle(monkeypatch):
+    cache.clear()
+    monkeypatch.setattr(TokenRateThrottle, "THROTTLE_RATES", {"token": "6/min"})
+    clock = Clock()
+
+    def make():
+        throttle = TokenRateThrottle()
+        throttle.timer = clock
+        return throttle
+
+    yield make, clock
+    cache.clear()
+
+
+def request_with(token_key: str | None):
+    request = Request(RequestFactory().get("/api/v1/batches/x"))
+    request._auth = type("Token", (), {"key": token_key})() if token_key else None
+    return request
+
+
+def allowed(make, token="t1") -> bool:
+    return make().allow_request(request_with(token), None)
+
+
+def test_a_burst_of_the_rate_then_refusal(throttle):
+    make, clock = throttle
+    assert [allowed(make) for _ in range(6)] == [True] * 6
+    refused = make()
+    assert refused.allow_request(request_with("t1"), None) is False
+    assert refused.wait() == pytest.approx(10.0)  # one slot frees every 60 / 6 seconds
+
+
+def test_the_allowance_refills_one_slot_per_spacing(throttle):
+    make, clock = throttle
+    for _ in range(6):
+        assert allowed(make)
+    clock.now += 9.9
+    assert not allowed(make)
+    clock.now += 0.1
+    assert allowed(make)
+    assert not allowed(make)
+    clock.now += 60
+    assert [allowed(make) for _ in range(7)] == [True] * 6 + [False]
+
+
+def test_sustained_rate_is_the_rate_and_no_period_sees_twice_it(throttle):
+    make, clock = throttle
+    passed = []
+    for step in range(600):  # a request every 0.5 s for five minutes
+        clock.now = 1_000.0 + step * 0.5
+        if allowed(make):
+            passed.append(clock.now)
+    for start in passed:
+        assert sum(start <= t < start + 60 for t in passed) <= 2 * 6
+    # the burst, then one every ten seconds
+    assert len(passed) == 6 + 300 // 10 - 1
+    assert all(b - a == 10 for a, b in zip(passed[6:], passed[7:]))
+
+
+def test_tokens_have_their_own_allowance_and_state_is_one_number(throttle):
+    make, clock = throttle
+    for _ in range(6):
+        assert allowed(make, "t1")
+    assert not allowed(make, "t1")
+    assert allowed(make, "t2")
+    assert isinstance(cache.get("throttle_token_t1"), float)
+
+
+def test_refused_requests_do_not_use_the_allowance(throttle):
+    make, clock = throttle
+    for _ in range(6):
+        assert allowed(make)
+    for _ in range(50):
+        assert not allowed(make)
+    clock.now += 10
+    assert allowed(make)
