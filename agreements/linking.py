@@ -51,11 +51,22 @@ def planned_links(
     return [
         EntryAgreementLink(
             entry=entry,
-            agreement_id=ref.slug,
+            agreement_id=agreement,
             mineral=mineral,
             country=country,
             rules_version=ruleset.version,
         )
+        for agreement, mineral in planned_agreements(country=country, minerals=minerals, on=on, ruleset=ruleset)
+    ]
+
+
+def planned_agreements(
+    *, country: str, minerals: Iterable[str], on: dt.date, ruleset: rules.RuleSet
+) -> list[tuple[str, str]]:
+    """(agreement slug, mineral) of each link the rules give for an entry of
+    `country` carrying `minerals` on `on`."""
+    return [
+        (ref.slug, mineral)
         for mineral in sorted(set(minerals))
         for ref in rules.qualifying_agreements(ruleset, country, mineral, on)
     ]

@@ -1,27 +1,42 @@
-"""Many inserts and updates in one round trip, without the query compiler.
+"""A batch's inserts and updates, in one statement on PostgreSQL.
 
 The write path holds the log's tail lock from its SELECT … FOR UPDATE to its
-COMMIT, so every round trip inside costs every other writer; and Django's
-query compiler costs more CPU than the database spends on the rows. The
-statements here are therefore written once per model and row count (and
-remembered), each value converted by its field as `bulk_create` and
-`save(update_fields=…)` would. On PostgreSQL they all go in one round trip
-(pipeline mode), bound on the server and prepared; elsewhere one after
-another.
+COMMIT, so every moment inside costs every other writer; and each statement
+costs CPU on both sides whatever its size (Django's compiler, psycopg's
+conversions and results, the server's parse, plan and executor start), more
+than the rows themselves. Rows here are therefore plain tuples of field
+values, and `write` sends all of a batch's rows at once:
+
+- On PostgreSQL, as one statement with one parameter: a JSON document
+  holding each table's rows, which data-modifying CTEs insert and update
+  (`jsonb_array_elements`). Its text never changes, so it is prepared once
+  per connection; the document is one `json.dumps`.
+- Elsewhere (SQLite), as multi-row INSERTs and one UPDATE per row, each
+  value converted by its field as `bulk_create` would.
+
+Values in the document are as the database reads them back: strings for
+decimals (exact), ISO 8601 for dates and aware datetimes, JSON as JSON.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import functools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import AutoField, Field, Model
+from django.db.models import Field, JSONField, Model
 
 from provenance import rows
 
-# A statement and the parameters of each execution (one per row).
-Statement = tuple[str, list[list]]
+# A statement and the parameters of each execution.
+Statement = tuple[str, list[Sequence]]
 
+# Rows for one table: the columns, and each row's values in their order.
+Rows = tuple["Columns", list[Sequence]]
 
 # psycopg keeps its rewrite of a statement's placeholders only for statements
 # of at most this many parameters (psycopg._queries.MAX_CACHED_STATEMENT_PARAMS);
@@ -29,57 +44,137 @@ Statement = tuple[str, list[list]]
 PARAMETERS_PER_STATEMENT = 50
 
 
+@dataclass(frozen=True, eq=False)  # one per (model, field names): compared by identity
+class Columns:
+    """Some fields of one model, in a fixed order: how rows of their values
+    are written. For updates, the first field is the primary key."""
+
+    model: type[Model]
+    fields: tuple[Field, ...]
+
+    @functools.cached_property
+    def table(self) -> str:
+        return _quote(self.model._meta.db_table)
+
+    @functools.cached_property
+    def names(self) -> tuple[str, ...]:
+        return tuple(_quote(field.column) for field in self.fields)
+
+    def prepared(self, row: Sequence) -> list:
+        """One row's values as the database takes them."""
+        connection = connections[DEFAULT_DB_ALIAS]
+        return [field.get_db_prep_save(value, connection) for field, value in zip(self.fields, row, strict=True)]
+
+    def from_json(self, element: str) -> list[str]:
+        """SQL reading each field from `element`, a JSON array of the row's values."""
+        connection = connections[DEFAULT_DB_ALIAS]
+        return [
+            f"{element}->{position}"
+            if isinstance(field, JSONField)
+            else f"({element}->>{position})::{field.db_type(connection)}"
+            for position, field in enumerate(self.fields)
+        ]
+
+
 @functools.cache
-def _fields(model: type[Model], with_pk: bool) -> tuple[Field, ...]:
-    return tuple(
-        field
-        for field in model._meta.concrete_fields
-        if not getattr(field, "generated", False) and (with_pk or not isinstance(field, AutoField))
+def columns(model: type[Model], *field_names: str) -> Columns:
+    meta = model._meta
+    return Columns(model, tuple(meta.get_field(name) for name in field_names))
+
+
+def _quote(name: str) -> str:
+    return connections[DEFAULT_DB_ALIAS].ops.quote_name(name)
+
+
+# The document statement reads no table but by primary key, so one plan fits
+# every document: a generic plan, made once per connection, instead of the
+# custom plans the settings ask for (plan_cache_mode; lookups need those),
+# whose planning would cost the server more than the writes themselves.
+GENERIC_PLAN = "SET LOCAL plan_cache_mode = force_generic_plan"
+
+
+def write(inserts: list[Rows], updates: list[Rows] = ()) -> None:
+    """Insert each table's new rows, then update rows by primary key (the
+    first column), all in one round trip. Pass the same tables every time,
+    empty or not: on PostgreSQL their list makes the statement."""
+    if not any(values for _, values in [*inserts, *updates]):
+        return
+    if connections[DEFAULT_DB_ALIAS].vendor == "postgresql":
+        sql = _document_sql(tuple(target for target, _ in inserts), tuple(target for target, _ in updates))
+        document = json.dumps([values for _, values in [*inserts, *updates]], default=_json_value)
+        execute([(GENERIC_PLAN, [[]]), (sql, [[document]])])
+        return
+    execute(
+        [statement for target, values in inserts for statement in insert(target, values)]
+        + [statement for target, values in updates for statement in update(target, values)]
     )
 
 
+def _json_value(value):
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, dt.date):  # and datetime: aware ones keep their offset
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a column value")
+
+
 @functools.cache
-def _insert_sql(model: type[Model], with_pk: bool, rows_count: int) -> str:
-    """The INSERT of `rows_count` rows of `model`."""
-    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
-    fields = _fields(model, with_pk)
-    columns = ", ".join(quote(field.column) for field in fields)
-    row = f"({', '.join(['%s'] * len(fields))})"
-    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES {', '.join([row] * rows_count)}"
+def _document_sql(inserts: tuple[Columns, ...], updates: tuple[Columns, ...]) -> str:
+    """One statement writing every table from one JSON document: element n
+    of the document is the rows of the n-th table, inserts then updates."""
+    parts = ["doc AS (SELECT %s::jsonb AS value)"]
+    for position, target in enumerate(inserts):
+        parts.append(
+            f"insert_{position} AS (INSERT INTO {target.table} ({', '.join(target.names)}) "
+            f"SELECT {', '.join(target.from_json('r.value'))} "
+            f"FROM doc, jsonb_array_elements(doc.value->{position}) AS r)"
+        )
+    for offset, target in enumerate(updates):
+        position = len(inserts) + offset
+        key, *names = target.names
+        key_value, *values = target.from_json("r.value")
+        assignments = ", ".join(f"{name} = {value}" for name, value in zip(names, values, strict=True))
+        parts.append(
+            f"update_{offset} AS (UPDATE {target.table} SET {assignments} "
+            f"FROM doc, jsonb_array_elements(doc.value->{position}) AS r "
+            f"WHERE {target.table}.{key} = {key_value})"
+        )
+    return f"WITH {', '.join(parts)} SELECT 1"
 
 
-def insert(objs: list[Model]) -> list[Statement]:
-    """The INSERT of `objs` (all of one model, new rows), as few multi-row
-    statements as keep each within PARAMETERS_PER_STATEMENT: every one of
-    them a statement seen before, and each a single result to process."""
-    if not objs:
+def insert(target: Columns, values: list[Sequence]) -> list[Statement]:
+    """Multi-row INSERTs of `values` (new rows of `target`'s fields), each
+    within PARAMETERS_PER_STATEMENT."""
+    if not values:
         return []
-    connection = connections[DEFAULT_DB_ALIAS]  # once: each use of the proxy costs a lookup
-    model, with_pk = type(objs[0]), objs[0].pk is not None
-    fields = _fields(model, with_pk)
-    per_statement = max(1, min(PARAMETERS_PER_STATEMENT // len(fields), connection.ops.bulk_batch_size(fields, objs)))
+    prepared = [target.prepared(row) for row in values]
+    per_statement = max(1, PARAMETERS_PER_STATEMENT // len(target.fields))
     statements = []
-    for start in range(0, len(objs), per_statement):
-        chunk = objs[start : start + per_statement]
-        params = []
-        for obj in chunk:
-            obj._prepare_related_fields_for_save(operation_name="bulk_create")
-            params += [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
-            obj._state.adding = False
-        statements.append((_insert_sql(model, with_pk, len(chunk)), [params]))
+    for start in range(0, len(prepared), per_statement):
+        chunk = prepared[start : start + per_statement]
+        params = [value for row in chunk for value in row]
+        statements.append((_values_insert_sql(target, len(chunk)), [params]))
     return statements
 
 
-def update(obj: Model, field_names: list[str]) -> Statement:
-    """UPDATE one row's fields, by primary key."""
-    connection = connections[DEFAULT_DB_ALIAS]
-    quote = connection.ops.quote_name
-    meta = obj._meta
-    fields = [meta.get_field(name) for name in field_names]
-    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
-    params = [field.get_db_prep_save(getattr(obj, field.attname), connection) for field in fields]
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
-    return sql, [[*params, meta.pk.get_db_prep_value(obj.pk, connection)]]
+def update(target: Columns, values: list[Sequence]) -> list[Statement]:
+    """One UPDATE per row, by primary key (`target`'s first field)."""
+    if not values:
+        return []
+    prepared = [target.prepared(row) for row in values]
+    return [(_row_update_sql(target), [[*row[1:], row[0]] for row in prepared])]
+
+
+@functools.cache
+def _values_insert_sql(target: Columns, rows_count: int) -> str:
+    row = f"({', '.join(['%s'] * len(target.fields))})"
+    return f"INSERT INTO {target.table} ({', '.join(target.names)}) VALUES {', '.join([row] * rows_count)}"
+
+
+@functools.cache
+def _row_update_sql(target: Columns) -> str:
+    key, *names = target.names
+    return f"UPDATE {target.table} SET {', '.join(f'{name} = %s' for name in names)} WHERE {key} = %s"
 
 
 def execute(statements: list[Statement]) -> None:

@@ -47,6 +47,7 @@ SQLite has one writer at a time (settings use IMMEDIATE transactions).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -56,7 +57,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from agreements.linking import planned_links
+from agreements.linking import planned_agreements
+from agreements.models import EntryAgreementLink
 from agreements.rules import RuleSet
 from agreements.snapshot import current_ruleset
 from provenance import bulk, dsse, merkle, rows, sequencer, tlog
@@ -77,9 +79,28 @@ from provenance.models import (
 from provenance.payload import PAYLOAD_TYPE, ROLES_FOR_TYPE, PayloadError, Statement, parse_statement
 
 
+@dataclass
+class Receipt:
+    """What an accepted POST /attestations answers (contract §5). A new
+    entry's index is given when its batch is written."""
+
+    entry_hash: str
+    integrated_time: int
+    leaf_hash: str
+    index: int | None = None
+
+    def as_body(self) -> dict:
+        return {
+            "index": self.index,
+            "entry_hash": self.entry_hash,
+            "integrated_time": self.integrated_time,
+            "leaf_hash": self.leaf_hash,
+        }
+
+
 @dataclass(frozen=True)
 class AppendResult:
-    entry: Entry
+    receipt: Receipt
     created: bool
 
     @property
@@ -87,17 +108,17 @@ class AppendResult:
         return 201 if self.created else 200
 
     def as_body(self) -> dict:
-        return receipt(self.entry)
+        return self.receipt.as_body()
+
+    @functools.cached_property
+    def entry(self) -> Entry:
+        """The stored entry (a query: the write path itself keeps plain values)."""
+        return Entry.objects.get(index=self.receipt.index)
 
 
 def receipt(entry: Entry) -> dict:
-    """The answer to an accepted POST /attestations (contract §5)."""
-    return {
-        "index": entry.index,
-        "entry_hash": entry.entry_hash,
-        "integrated_time": entry.integrated_time,
-        "leaf_hash": entry.leaf_hash,
-    }
+    """The answer to an accepted POST /attestations for a stored entry."""
+    return Receipt(entry.entry_hash, entry.integrated_time, entry.leaf_hash, entry.index).as_body()
 
 
 @dataclass(frozen=True)
@@ -318,6 +339,64 @@ def append_batch(items: list[Pending]) -> list[AppendResult | LedgerError]:
     raise AssertionError("unreachable")
 
 
+# The columns the write path fills, in the order its rows give them.
+ENTRY = bulk.columns(
+    Entry,
+    "index",
+    "entry_hash",
+    "envelope",
+    "integrated_time",
+    "leaf_hash",
+    "type",
+    "issuer",
+    "issued_at",
+    "occurred_at",
+    "statement",
+    "submitted_by",
+)
+SIGNATURE = bulk.columns(EntrySignature, "entry", "key", "organization", "is_issuer")
+BATCH = bulk.columns(
+    Batch,
+    "id",
+    "owner",
+    "material",
+    "unit",
+    "quantity",
+    "consumed",
+    "custodian",
+    "head",
+    "created_by",
+    "site_country",
+    "minerals",
+    "carries",
+    "value_added_usd",
+    "component",
+)
+BATCH_HEAD = bulk.columns(Batch, "id", "head", "consumed", "custodian")
+LINK = bulk.columns(BatchLink, "entry", "batch", "role", "prev", "quantity", "custodian_before", "custodian_after")
+CLAIM = bulk.columns(
+    Claim, "vin", "entry", "batch", "manufacturer", "acquired", "placed_in_service", "final_assembly_country"
+)
+NODE = bulk.columns(MerkleNode, "id", "hash")
+AGREEMENT_LINK = bulk.columns(
+    EntryAgreementLink, "entry", "agreement", "mineral", "country", "rules_version", "linked_at"
+)
+LOG_STATE = bulk.columns(LogState, "id", "size", "frontier")
+
+
+@dataclass
+class NewEntry:
+    """An entry the batch will write: its receipt (the index comes at the
+    write) and its other columns, in ENTRY's order after the index."""
+
+    receipt: Receipt
+    values: tuple
+    envelope: str
+    country: str | None = None  # origin and transform: linked to agreements
+    minerals: tuple[str, ...] = ()
+    occurred_on: dt.date | None = None
+
+
 class Book:
     """The ledger as a batch sees it: the locked tail and heads, plus what
     its earlier statements wrote. Statements are checked here one by one;
@@ -331,7 +410,7 @@ class Book:
         keys: dict[str, SigningKey],
         organizations: set[str],
         batches: dict[str, Batch],
-        logged: dict[str, Entry],
+        logged: dict[str, tuple[Receipt, str]],
         taken: set[str],
         claimed: set[str],
     ) -> None:
@@ -343,13 +422,13 @@ class Book:
         self.logged = logged
         self.taken = taken
         self.claimed = claimed
-        self.entries: list[Entry] = []
-        self.signatures: list[EntrySignature] = []
-        self.created: list[Batch] = []
+        self.entries: list[NewEntry] = []
+        # Rows that name an entry hold its receipt until the entry has an index.
+        self.signatures: list[tuple[Receipt, str, str, bool]] = []
+        self.created: list[tuple[Receipt, Batch]] = []
         self.touched: dict[str, Batch] = {}
-        self.links: list[BatchLink] = []
-        self.claims: list[Claim] = []
-        self.linkable: list[tuple[Entry, str, list[str], dt.date]] = []
+        self.links: list[tuple] = []
+        self.claims: list[tuple] = []
 
     @classmethod
     def load(cls, items: list[Pending]) -> Book:
@@ -365,7 +444,7 @@ class Book:
             rows.values_of(Organization, "slug", "slug", {s.to for s in statements if s.to}),
             # Heads in id order: two writers locking overlapping sets cannot deadlock.
             rows.models(Batch, "id", {b for s in statements for b in s.named_batches}, lock=True, order_by="id"),
-            rows.models(Entry, "entry_hash", {item.envelope.entry_hash for item in items}),
+            logged_by_hash({item.envelope.entry_hash for item in items}),
             rows.values_of(Batch, "id", "id", {output.batch for s in statements for output in s.outputs}),
             rows.values_of(Claim, "vin", "vin", {s.vin for s in statements if s.vin}),
         )
@@ -375,7 +454,7 @@ class Book:
             keys={key.keyid: key for key in keys},
             organizations=organizations,
             batches={batch.id: batch for batch in batches},
-            logged={entry.entry_hash: entry for entry in logged},
+            logged=logged,
             taken=taken,
             claimed=claimed,
         )
@@ -394,7 +473,7 @@ class Book:
         keys = _verify_signatures(item.envelope, self.keys, item.now)
         existing = self.logged.get(item.envelope.entry_hash)
         if existing is not None:
-            return _answer_for_logged(existing, item.envelope)
+            return _answer_for_logged(*existing, item.envelope)
         signers = _check_issuer(statement, keys, caller)
         _check_role(statement, caller)
         _check_new_batch_prefixes(statement)
@@ -419,62 +498,90 @@ class Book:
             if output.batch in self.batches or output.batch in self.taken:
                 raise LedgerError("batch_exists", f"Batch {output.batch} already exists; choose a new local id.")
 
-    def _record(self, item: Pending, signers: list[Signer], batches: dict[str, Batch]) -> Entry:
+    def _record(self, item: Pending, signers: list[Signer], batches: dict[str, Batch]) -> Receipt:
         statement = item.statement
         entry = _new_entry(item, timezone.now())
+        receipt = entry.receipt
         self.entries.append(entry)
-        self.logged[entry.entry_hash] = entry
+        self.logged[receipt.entry_hash] = (receipt, entry.envelope)
         self.signatures += [
-            EntrySignature(
-                entry=entry, key=signer.key, organization_id=signer.key.organization_id, is_issuer=signer.is_issuer
-            )
-            for signer in signers
+            (receipt, signer.key.keyid, signer.key.organization_id, signer.is_issuer) for signer in signers
         ]
-        self.links += _move_heads(entry, statement, batches)
+        self.links += _move_heads(receipt, statement, batches)
         self.touched.update({b.id: b for b in batches.values() if not b._state.adding})
-        created = _new_batches(entry, statement, batches)
-        self.created += created
+        created = _new_batches(receipt, statement, batches)
+        self.created += [(receipt, batch) for batch in created]
         self.batches.update({batch.id: batch for batch in created})
-        self.links += [
-            BatchLink(entry=entry, batch_id=batch.id, role=LinkRole.CREATED, custodian_after_id=statement.issuer)
-            for batch in created
-        ]
+        self.links += [(receipt, batch.id, LinkRole.CREATED, "", None, None, statement.issuer) for batch in created]
         if statement.type == "claim":
-            self.claims.append(_claim(entry, statement))
+            self.claims.append(_claim(receipt, statement))
             self.claimed.add(statement.vin)
         if statement.type in ("origin", "transform"):
-            minerals = sorted(statement.minerals) if statement.type == "origin" else _carried(batches.values())
-            self.linkable.append((entry, statement.site.country, minerals, statement.occurred_at.date()))
-        return entry
+            entry.country = statement.site.country
+            entry.minerals = tuple(
+                sorted(statement.minerals) if statement.type == "origin" else _carried(batches.values())
+            )
+            entry.occurred_on = statement.occurred_at.date()
+        return receipt
 
-    def write(self, ruleset) -> None:
+    def write(self, ruleset: RuleSet) -> None:
         """Number the entries and write every row of the batch, in one round trip."""
         if not self.entries:
             return
-        state = self.state
-        nodes = self._number_entries(state)
-        agreement_links = [
-            link
-            for entry, country, minerals, on in self.linkable
-            for link in planned_links(entry, country=country, minerals=minerals, on=on, ruleset=ruleset)
-        ]
-        bulk.execute(
-            bulk.insert(self.entries)
-            + bulk.insert(self.signatures)
-            + bulk.insert(self.created)
-            + bulk.insert(self.links)
-            + bulk.insert(self.claims)
-            + bulk.insert(nodes)
-            + bulk.insert(agreement_links)
-            + [bulk.update(batch, ["head", "consumed", "custodian"]) for batch in self.touched.values()]
-            + [bulk.update(state, ["size", "frontier"])]
+        nodes = self._number_entries(self.state)
+        now = timezone.now()
+        bulk.write(
+            inserts=[
+                (ENTRY, [(entry.receipt.index, *entry.values) for entry in self.entries]),
+                (SIGNATURE, [(receipt.index, *rest) for receipt, *rest in self.signatures]),
+                (BATCH, [_batch_row(batch, receipt) for receipt, batch in self.created]),
+                (LINK, [(receipt.index, *rest) for receipt, *rest in self.links]),
+                (CLAIM, [(vin, receipt.index, *rest) for vin, receipt, *rest in self.claims]),
+                (NODE, nodes),
+                (AGREEMENT_LINK, list(self._agreement_links(ruleset, now))),
+            ],
+            updates=[
+                (BATCH_HEAD, [(b.id, b.head, b.consumed, b.custodian_id) for b in self.touched.values()]),
+                (LOG_STATE, [(self.state.id, self.state.size, self.state.frontier)]),
+            ],
         )
 
-    def _number_entries(self, state: LogState) -> list[MerkleNode]:
+    def _number_entries(self, state: LogState) -> list[tuple[int, str]]:
         """Give the entries the next indexes and grow the tree over them."""
         for offset, entry in enumerate(self.entries):
-            entry.index = state.size + offset
-        return tlog.grow(state, [bytes.fromhex(entry.leaf_hash) for entry in self.entries])
+            entry.receipt.index = state.size + offset
+        return tlog.grow(state, [bytes.fromhex(entry.receipt.leaf_hash) for entry in self.entries])
+
+    def _agreement_links(self, ruleset: RuleSet, now: dt.datetime) -> Iterable[tuple]:
+        for entry in self.entries:
+            if entry.country is None:
+                continue
+            agreements = planned_agreements(
+                country=entry.country, minerals=entry.minerals, on=entry.occurred_on, ruleset=ruleset
+            )
+            for agreement, mineral in agreements:
+                yield (entry.receipt.index, agreement, mineral, entry.country, ruleset.version, now)
+
+
+def logged_by_hash(hashes: set[str]) -> rows.Query | dict:
+    """The query for entries already logged with these entry hashes: each
+    one's receipt and stored envelope."""
+    if not hashes:
+        return {}
+    entry = rows.shape(Entry)
+    where, params = rows.one_of(entry.column("entry_hash"), sorted(hashes))
+    sql = (
+        f"SELECT {entry.column('index')}, {entry.column('entry_hash')}, {entry.column('integrated_time')}, "
+        f"{entry.column('leaf_hash')}, {entry.column('envelope')} FROM {entry.table} WHERE {where}"
+    )
+
+    def build(found: list[tuple]) -> dict[str, tuple[Receipt, str]]:
+        return {
+            entry_hash: (Receipt(entry_hash, integrated_time, leaf_hash, index), envelope)
+            for index, entry_hash, integrated_time, leaf_hash, envelope in found
+        }
+
+    return rows.Query(sql, params, build)
 
 
 def callers_by_token(tokens: set[str]) -> rows.Query | dict:
@@ -501,13 +608,13 @@ def callers_by_token(tokens: set[str]) -> rows.Query | dict:
     return rows.Query(sql, params, build)
 
 
-def _answer_for_logged(entry: Entry, envelope: dsse.Envelope) -> AppendResult:
-    if entry.envelope != envelope.stored_json():
+def _answer_for_logged(logged: Receipt, stored_envelope: str, envelope: dsse.Envelope) -> AppendResult:
+    if stored_envelope != envelope.stored_json():
         raise LedgerError(
             "duplicate_statement",
-            f"This statement is already logged at index {entry.index} with other signatures.",
+            f"This statement is already logged at index {logged.index} with other signatures.",
         )
-    return AppendResult(entry, created=False)
+    return AppendResult(logged, created=False)
 
 
 def _check_custody(statement: Statement, batches: dict[str, Batch]) -> None:
@@ -552,22 +659,26 @@ def _check_clock(statement: Statement, now: dt.datetime) -> None:
         )
 
 
-def _new_entry(item: Pending, now: dt.datetime) -> Entry:
+def _new_entry(item: Pending, now: dt.datetime) -> NewEntry:
     """The entry, without its index: that is given under the tail lock."""
     statement = item.statement
-    entry = Entry(
-        entry_hash=item.envelope.entry_hash,
-        envelope=item.envelope.stored_json(),
-        integrated_time=int(now.timestamp()),
-        type=statement.type,
-        issuer_id=statement.issuer,
-        issued_at=statement.issued_at,
-        occurred_at=statement.occurred_at,
-        statement=statement.raw,
-        submitted_by_id=item.caller.user_id,
+    envelope = item.envelope
+    stored = envelope.stored_json()
+    integrated_time = int(now.timestamp())
+    leaf_hash = merkle.leaf_hash(Entry.leaf_input_of(stored, integrated_time).encode("ascii")).hex()
+    values = (
+        envelope.entry_hash,
+        stored,
+        integrated_time,
+        leaf_hash,
+        statement.type,
+        statement.issuer,
+        statement.issued_at,
+        statement.occurred_at,
+        statement.raw,
+        item.caller.user_id,
     )
-    entry.leaf_hash = merkle.leaf_hash(entry.leaf_input.encode("ascii")).hex()
-    return entry
+    return NewEntry(Receipt(envelope.entry_hash, integrated_time, leaf_hash), values, stored)
 
 
 LINK_ROLE_BY_TYPE = {
@@ -578,33 +689,25 @@ LINK_ROLE_BY_TYPE = {
 }
 
 
-def _move_heads(entry: Entry, statement: Statement, batches: dict[str, Batch]) -> list[BatchLink]:
-    """Link the entry to each batch it builds on, and make it their head."""
+def _move_heads(receipt: Receipt, statement: Statement, batches: dict[str, Batch]) -> list[tuple]:
+    """Link the entry to each batch it builds on (LINK's values, the entry's
+    receipt first), and make it their head."""
     links = []
     consumed = statement.consumed
     for batch_id, prev in sorted(statement.named_batches.items()):
         batch = batches[batch_id]
         before = batch.custodian_id
         quantity = consumed.get(batch_id)
-        batch.head = entry.entry_hash
+        batch.head = receipt.entry_hash
         batch.consumed += quantity or Decimal(0)
         if statement.type == "transfer":
             batch.custodian_id = statement.to
-        links.append(
-            BatchLink(
-                entry=entry,
-                batch_id=batch_id,
-                role=LINK_ROLE_BY_TYPE[statement.type],
-                prev=prev,
-                quantity=quantity,
-                custodian_before_id=before,
-                custodian_after_id=batch.custodian_id,
-            )
-        )
+        links.append((receipt, batch_id, LINK_ROLE_BY_TYPE[statement.type], prev, quantity, before, batch.custodian_id))
     return links
 
 
-def _new_batches(entry: Entry, statement: Statement, inputs: dict[str, Batch]) -> list[Batch]:
+def _new_batches(receipt: Receipt, statement: Statement, inputs: dict[str, Batch]) -> list[Batch]:
+    """The batches the entry creates (created_by is set when they are written)."""
     carried_in = _carried(inputs.values())
     return [
         Batch(
@@ -615,8 +718,7 @@ def _new_batches(entry: Entry, statement: Statement, inputs: dict[str, Batch]) -
             quantity=output.quantity,
             consumed=Decimal(0),
             custodian_id=statement.issuer,
-            head=entry.entry_hash,
-            created_by=entry,
+            head=receipt.entry_hash,
             site_country=statement.site.country,
             minerals={name: str(kg) for name, kg in output.minerals.items()},
             carries=sorted(output.minerals) if statement.type == "origin" else carried_in,
@@ -627,17 +729,38 @@ def _new_batches(entry: Entry, statement: Statement, inputs: dict[str, Batch]) -
     ]
 
 
+def _batch_row(batch: Batch, receipt: Receipt) -> tuple:
+    """BATCH's values of a batch the batch creates, as it stands after the batch."""
+    return (
+        batch.id,
+        batch.owner_id,
+        batch.material,
+        batch.unit,
+        batch.quantity,
+        batch.consumed,
+        batch.custodian_id,
+        batch.head,
+        receipt.index,
+        batch.site_country.code,  # a Country through the field; its code is stored
+        batch.minerals,
+        batch.carries,
+        batch.value_added_usd,
+        batch.component,
+    )
+
+
 def _carried(batches: Iterable[Batch]) -> list[str]:
     return sorted({name for batch in batches for name in batch.carries})
 
 
-def _claim(entry: Entry, statement: Statement) -> Claim:
-    return Claim(
-        vin=statement.vin,
-        entry=entry,
-        batch_id=statement.batch,
-        manufacturer_id=statement.issuer,
-        acquired=statement.acquired,
-        placed_in_service=statement.placed_in_service,
-        final_assembly_country=statement.final_assembly.country,
+def _claim(receipt: Receipt, statement: Statement) -> tuple:
+    """CLAIM's values, with the entry's receipt in place of its index."""
+    return (
+        statement.vin,
+        receipt,
+        statement.batch,
+        statement.issuer,
+        statement.acquired,
+        statement.placed_in_service,
+        statement.final_assembly.country,
     )

@@ -176,7 +176,14 @@ class Entry(AppendOnlyModel):
 
     @property
     def leaf_input(self) -> str:
-        return f'{{"envelope":{self.envelope},"integrated_time":{self.integrated_time}}}'
+        return self.leaf_input_of(self.envelope, self.integrated_time)
+
+    @staticmethod
+    def leaf_input_of(envelope: str, integrated_time: int) -> str:
+        """The log leaf's input (contract §4): the stored envelope, which is
+        canonical JSON with sorted keys, and the integrated time, as
+        json.dumps(…, sort_keys=True, separators=(",", ":")) writes them."""
+        return f'{{"envelope":{envelope},"integrated_time":{integrated_time}}}'
 
     @property
     def integrated_at(self) -> dt.datetime:

@@ -171,7 +171,7 @@ class Server:
         from provenance.ingest import append_batch
 
         try:
-            outcomes = [_portable(outcome) for outcome in append_batch([pending for _, pending in batch])]
+            outcomes = append_batch([pending for _, pending in batch])
         except Exception as exc:  # the batch did not commit: nobody's statement was logged
             log.exception("append batch of %d failed", len(batch))
             connections.close_all()  # start the next batch on a fresh connection
@@ -194,21 +194,3 @@ class Server:
         self.path.unlink(missing_ok=True)
         connections.close_all()
 
-
-def _portable(outcome):
-    """What goes back to the worker: a LedgerError as it is; an AppendResult
-    with an Entry that carries only the receipt's fields (the worker answers
-    with the receipt and needs nothing else of the row)."""
-    from provenance.ingest import AppendResult
-    from provenance.models import Entry
-
-    if isinstance(outcome, AppendResult):
-        entry = outcome.entry
-        receipt_only = Entry(
-            index=entry.index,
-            entry_hash=entry.entry_hash,
-            integrated_time=entry.integrated_time,
-            leaf_hash=entry.leaf_hash,
-        )
-        return AppendResult(receipt_only, outcome.created)
-    return outcome

@@ -46,14 +46,15 @@ class InclusionProof:
         }
 
 
-def grow(state: LogState, leaf_hashes: list[bytes]) -> list[MerkleNode]:
+def grow(state: LogState, leaf_hashes: list[bytes]) -> list[tuple[int, str]]:
     """Add leaves at state.size onward: update `state` in memory and return the
-    (unsaved) perfect subtrees they complete. The caller holds the tail lock."""
+    perfect subtrees they complete, as MerkleNode (id, hash) values to store.
+    The caller holds the tail lock."""
     frontier = [bytes.fromhex(item) for item in state.frontier]
     nodes = []
     for leaf_hash in leaf_hashes:
         frontier, completed = merkle.append_to_frontier(frontier, state.size, leaf_hash)
-        nodes += [MerkleNode(id=MerkleNode.node_id(level, index), hash=node.hex()) for level, index, node in completed]
+        nodes += [(MerkleNode.node_id(level, index), node.hex()) for level, index, node in completed]
         state.size += 1
     state.frontier = [item.hex() for item in frontier]
     return nodes
@@ -61,7 +62,7 @@ def grow(state: LogState, leaf_hashes: list[bytes]) -> list[MerkleNode]:
 
 def append_leaf(state: LogState, leaf_hash: bytes) -> None:
     """Add one leaf and store the nodes it completes (proof fixtures, scripts)."""
-    MerkleNode.objects.bulk_create(grow(state, [leaf_hash]))
+    MerkleNode.objects.bulk_create([MerkleNode(id=id_, hash=hash_) for id_, hash_ in grow(state, [leaf_hash])])
 
 
 def current_size() -> int:

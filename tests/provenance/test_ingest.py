@@ -242,18 +242,18 @@ def test_a_rolled_back_append_leaves_no_gap_in_the_indexes(ledger, miner, monkey
     from provenance import bulk
 
     ledger.origin(miner)
-    real_execute = bulk.execute
+    real_write = bulk.write
 
-    def write_then_fail(statements):
-        real_execute(statements)  # the rows are written, then the transaction fails
+    def write_then_fail(*args, **kwargs):
+        real_write(*args, **kwargs)  # the rows are written, then the transaction fails
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(bulk, "execute", write_then_fail)
+    monkeypatch.setattr(bulk, "write", write_then_fail)
     before = ledger_snapshot()
     with pytest.raises(RuntimeError):
         ledger.origin(miner)
     assert ledger_snapshot() == before
-    monkeypatch.setattr(bulk, "execute", real_execute)
+    monkeypatch.setattr(bulk, "write", real_write)
     ledger.origin(miner)
     assert list(Entry.objects.values_list("index", flat=True)) == [0, 1]
     assert LogState.objects.get().size == 2
