@@ -167,3 +167,64 @@ def test_new_batches_with_one_id_race_to_one_winner(miner):
     codes = sorted(str(code) for code, _ in outcomes)
     assert codes == ["201"] + ["batch_exists"] * (WRITERS - 1)
     assert_log_intact()
+
+
+def test_a_batch_id_taken_outside_the_write_path_meanwhile_is_checked_again(miner, monkeypatch):
+    """A writer that bypasses the write path (no tail lock) takes a batch id
+    after the batch's checks and before its insert: the unique constraint
+    stops the insert, the batch is checked again, and the statement gets
+    batch_exists while the others of its batch land."""
+    ledger = Ledger()
+    ore = ledger.origin(miner)
+
+    def origin_of(batch: str):
+        payload = ledger.statement(
+            "origin",
+            miner,
+            activity="extraction",
+            site={"name": batch, "country": "AU"},
+            outputs=[
+                {
+                    "batch": f"{miner.slug}:{batch}",
+                    "material": "ore",
+                    "quantity": "5",
+                    "unit": "kg",
+                    "minerals": {"nickel": "1"},
+                    "value_added_usd": "0",
+                }
+            ],
+        )
+        return ingest.prepare(sign_payload(payload, miner), acting_org=miner.org)
+
+    items = [origin_of("fine"), origin_of("taken"), origin_of("also-fine")]
+    real_write, attempts = ingest.Book.write, []
+
+    def write_after_a_rival(book, ruleset):
+        attempts.append(len(book.entries))
+        if len(attempts) == 1:
+            rival = threading.Thread(target=take_batch_id, args=(f"{miner.slug}:taken", ore))
+            rival.start()
+            rival.join()
+        real_write(book, ruleset)
+
+    monkeypatch.setattr(ingest.Book, "write", write_after_a_rival)
+    outcomes = ingest.append_batch(items)
+    assert attempts == [3, 2]
+    assert [o.status if isinstance(o, ingest.AppendResult) else o.code for o in outcomes] == [
+        201,
+        "batch_exists",
+        201,
+    ]
+    assert [o.receipt.index for o in outcomes if isinstance(o, ingest.AppendResult)] == [1, 2]
+    assert Batch.objects.get(id=f"{miner.slug}:taken").head == "00" * 32  # the rival's row stands
+    Batch.objects.filter(id=f"{miner.slug}:taken").delete()  # it has no chain to check
+    assert_log_intact()
+
+
+def take_batch_id(batch_id: str, like: str) -> None:
+    try:
+        template = Batch.objects.get(id=like)
+        template.id, template.head = batch_id, "00" * 32
+        template.save(force_insert=True)
+    finally:
+        connection.close()
