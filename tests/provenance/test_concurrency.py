@@ -112,27 +112,29 @@ def test_writers_on_different_heads_all_land_with_contiguous_indexes(miner, refi
     assert_log_intact()
 
 
-def test_the_same_envelope_posted_at_once_is_logged_once(miner):
-    ledger = Ledger()
-    body = sign_payload(
-        ledger.statement(
-            "origin",
-            miner,
-            activity="extraction",
-            site={"name": "s", "country": "AU"},
-            outputs=[
-                {
-                    "batch": f"{miner.slug}:same",
-                    "material": "ore",
-                    "quantity": "5",
-                    "unit": "kg",
-                    "minerals": {"nickel": "1"},
-                    "value_added_usd": "0",
-                }
-            ],
-        ),
-        miner,
+def origin_body(ledger, party, batch: str, site: str = "s") -> bytes:
+    """A signed origin of five kg of nickel-bearing ore as `party`:`batch`."""
+    payload = ledger.statement(
+        "origin",
+        party,
+        activity="extraction",
+        site={"name": site, "country": "AU"},
+        outputs=[
+            {
+                "batch": f"{party.slug}:{batch}",
+                "material": "ore",
+                "quantity": "5",
+                "unit": "kg",
+                "minerals": {"nickel": "1"},
+                "value_added_usd": "0",
+            }
+        ],
     )
+    return sign_payload(payload, party)
+
+
+def test_the_same_envelope_posted_at_once_is_logged_once(miner):
+    body = origin_body(Ledger(), miner, "same")
     outcomes = race([body] * WRITERS, lambda _: miner)
     assert sorted(str(code) for code, _ in outcomes) == ["200"] * (WRITERS - 1) + ["201"]
     assert {index for _, index in outcomes} == {0}
@@ -141,28 +143,7 @@ def test_the_same_envelope_posted_at_once_is_logged_once(miner):
 
 def test_new_batches_with_one_id_race_to_one_winner(miner):
     ledger = Ledger()
-    bodies = [
-        sign_payload(
-            ledger.statement(
-                "origin",
-                miner,
-                activity="extraction",
-                site={"name": f"s{n}", "country": "AU"},
-                outputs=[
-                    {
-                        "batch": f"{miner.slug}:contested",
-                        "material": "ore",
-                        "quantity": "5",
-                        "unit": "kg",
-                        "minerals": {"nickel": "1"},
-                        "value_added_usd": "0",
-                    }
-                ],
-            ),
-            miner,
-        )
-        for n in range(WRITERS)
-    ]
+    bodies = [origin_body(ledger, miner, "contested", site=f"s{n}") for n in range(WRITERS)]
     outcomes = race(bodies, lambda _: miner)
     codes = sorted(str(code) for code, _ in outcomes)
     assert codes == ["201"] + ["batch_exists"] * (WRITERS - 1)
@@ -178,23 +159,7 @@ def test_a_batch_id_taken_outside_the_write_path_meanwhile_is_checked_again(mine
     ore = ledger.origin(miner)
 
     def origin_of(batch: str):
-        payload = ledger.statement(
-            "origin",
-            miner,
-            activity="extraction",
-            site={"name": batch, "country": "AU"},
-            outputs=[
-                {
-                    "batch": f"{miner.slug}:{batch}",
-                    "material": "ore",
-                    "quantity": "5",
-                    "unit": "kg",
-                    "minerals": {"nickel": "1"},
-                    "value_added_usd": "0",
-                }
-            ],
-        )
-        return ingest.prepare(sign_payload(payload, miner), acting_org=miner.org)
+        return ingest.prepare(origin_body(ledger, miner, batch, site=batch), acting_org=miner.org)
 
     items = [origin_of("fine"), origin_of("taken"), origin_of("also-fine")]
     real_write, attempts = ingest.Book.write, []
