@@ -193,4 +193,3 @@ class Server:
         self.selector.close()
         self.path.unlink(missing_ok=True)
         connections.close_all()
-
