@@ -76,25 +76,34 @@ class Ledger:
         self.counter += 1
         return f"{issuer.slug}:{name or f'b{self.counter}'}"
 
-    def origin(
+    def origin(self, issuer: Party, *, batch: str | None = None, occurred_at: str | None = None, **fields) -> str:
+        """Post an origin of a new batch (see `origin_statement`); return its id."""
+        batch = batch or self.local(issuer)
+        payload = self.origin_statement(issuer, batch=batch, **fields)
+        if occurred_at:
+            payload["occurred_at"] = occurred_at
+        self.post(issuer, payload)
+        return batch
+
+    def origin_statement(
         self,
         issuer: Party,
         *,
-        batch: str | None = None,
+        batch: str,
         minerals: dict[str, str] | None = None,
         quantity: str = "1000",
         country: str = "AU",
         value: str = "1000",
         material: str = "spodumene concentrate",
         activity: str = "extraction",
-        occurred_at: str | None = None,
-    ) -> str:
-        batch = batch or self.local(issuer)
-        payload = self.statement(
+        site: str | None = None,
+    ) -> dict:
+        """The payload of an origin creating `batch`, unsigned."""
+        return self.statement(
             "origin",
             issuer,
             activity=activity,
-            site={"name": f"{issuer.slug} site", "country": country},
+            site={"name": site or f"{issuer.slug} site", "country": country},
             outputs=[
                 {
                     "batch": batch,
@@ -106,10 +115,6 @@ class Ledger:
                 }
             ],
         )
-        if occurred_at:
-            payload["occurred_at"] = occurred_at
-        self.post(issuer, payload)
-        return batch
 
     def transform(
         self,

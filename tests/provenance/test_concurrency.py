@@ -114,21 +114,14 @@ def test_writers_on_different_heads_all_land_with_contiguous_indexes(miner, refi
 
 def origin_body(ledger, party, batch: str, site: str = "s") -> bytes:
     """A signed origin of five kg of nickel-bearing ore as `party`:`batch`."""
-    payload = ledger.statement(
-        "origin",
+    payload = ledger.origin_statement(
         party,
-        activity="extraction",
-        site={"name": site, "country": "AU"},
-        outputs=[
-            {
-                "batch": f"{party.slug}:{batch}",
-                "material": "ore",
-                "quantity": "5",
-                "unit": "kg",
-                "minerals": {"nickel": "1"},
-                "value_added_usd": "0",
-            }
-        ],
+        batch=f"{party.slug}:{batch}",
+        site=site,
+        material="ore",
+        quantity="5",
+        minerals={"nickel": "1"},
+        value="0",
     )
     return sign_payload(payload, party)
 

@@ -58,23 +58,14 @@ def test_leaf_hash_covers_the_stored_envelope_and_time(ledger, miner):
     assert state.size == 1 and state.frontier == [entry.leaf_hash]
 
 
-def test_reposting_the_same_envelope_returns_the_same_entry(ledger, miner):
-    payload = ledger.statement(
-        "origin",
-        miner,
-        activity="extraction",
-        site={"name": "s", "country": "AU"},
-        outputs=[
-            {
-                "batch": "pilbara-mining:x",
-                "material": "ore",
-                "quantity": "5",
-                "unit": "kg",
-                "minerals": {"nickel": "1"},
-                "value_added_usd": "0",
-            }
-        ],
+def ore_origin(ledger, miner) -> dict:
+    return ledger.origin_statement(
+        miner, batch="pilbara-mining:x", site="s", material="ore", quantity="5", minerals={"nickel": "1"}, value="0"
     )
+
+
+def test_reposting_the_same_envelope_returns_the_same_entry(ledger, miner):
+    payload = ore_origin(ledger, miner)
     body = sign_payload(payload, miner)
     first = ingest.append_attestation(body, acting_org=miner.org)
     again = ingest.append_attestation(body, acting_org=miner.org)
@@ -84,22 +75,7 @@ def test_reposting_the_same_envelope_returns_the_same_entry(ledger, miner):
 
 
 def test_same_statement_with_other_signatures_is_a_duplicate(ledger, miner, refiner):
-    payload = ledger.statement(
-        "origin",
-        miner,
-        activity="extraction",
-        site={"name": "s", "country": "AU"},
-        outputs=[
-            {
-                "batch": "pilbara-mining:x",
-                "material": "ore",
-                "quantity": "5",
-                "unit": "kg",
-                "minerals": {"nickel": "1"},
-                "value_added_usd": "0",
-            }
-        ],
-    )
+    payload = ore_origin(ledger, miner)
     ingest.append_attestation(sign_payload(payload, miner), acting_org=miner.org)
     refused(
         "duplicate_statement", ingest.append_attestation, sign_payload(payload, miner, refiner), acting_org=miner.org
@@ -202,21 +178,8 @@ def test_revoked_keys_cannot_sign_new_entries(ledger, miner):
 
     ledger.origin(miner)
     revoke_key(organization=miner.org, keyid=miner.keyid)
-    payload = ledger.statement(
-        "origin",
-        miner,
-        activity="extraction",
-        site={"name": "s", "country": "AU"},
-        outputs=[
-            {
-                "batch": "pilbara-mining:after",
-                "material": "ore",
-                "quantity": "5",
-                "unit": "kg",
-                "minerals": {"cobalt": "1"},
-                "value_added_usd": "0",
-            }
-        ],
+    payload = ledger.origin_statement(
+        miner, batch="pilbara-mining:after", site="s", material="ore", quantity="5", minerals={"cobalt": "1"}, value="0"
     )
     refused("key_not_valid", ledger.post, miner, payload)
     assert Entry.objects.count() == 1  # the earlier entry stays
