@@ -8,10 +8,10 @@ DEMO_ENV := DEBUG=1 CELERY_BROKER_URL=filesystem://
 
 .PHONY: install demo serve test lint format bench clean
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml core/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e './core[client]' -e '.[dev]'
 	touch $@
 
 install: $(BIN)/.installed

@@ -7,7 +7,7 @@ rules that decided a verdict can be reconstructed later
 DOMAIN.md: a row "from" a date applies on that date, a row "to" or "ends"
 a date still applies on that date.
 
-The rule logic itself lives in `agreements.rules`, as pure functions of a
+The rule logic itself lives in `cairn_core.rules`, as pure functions of a
 snapshot; the model methods here delegate to it so that there is one
 definition of "counts for a mineral on a date".
 
@@ -28,7 +28,7 @@ from django.utils import timezone
 from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
 
-from agreements import rules
+from cairn_core import rules
 
 PERCENT = {"max_digits": 5, "decimal_places": 2}
 USD = {"max_digits": 12, "decimal_places": 2}

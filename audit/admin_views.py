@@ -21,14 +21,14 @@ from decimal import Decimal
 from django.db.models import Count, Q
 from django.urls import NoReverseMatch, reverse
 
-from agreements import rules
 from agreements.models import TradeAgreement
 from agreements.snapshot import load_ruleset
 from audit import engine
-from audit.lineage import COMPONENT_KINDS, Assessment, feoc_kind, pct_str
 from audit.models import IntegrityCheckRun, IntegrityIncident, Verification
-from provenance import checkpoints, dsse, ledger_key
-from provenance.dag import decimal_str
+from cairn_core import dsse, rules
+from cairn_core.dag import decimal_str
+from cairn_core.lineage import COMPONENT_KINDS, Assessment, feoc_kind, pct_str
+from provenance import checkpoints, ledger_key
 from provenance.models import Batch, Checkpoint, Claim, Entry, LogState
 from provenance.selectors import upstream_graph
 

@@ -48,7 +48,8 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from audit.integrity import Key, Problem
-from provenance import checkpoints, dsse, merkle, tlog
+from cairn_core import dsse, merkle
+from provenance import checkpoints, tlog
 from provenance.models import Checkpoint, EntrySignature, SigningKey
 
 

@@ -15,7 +15,7 @@ Evaluating a claim is four steps (DOMAIN.md, "The computation"):
    updated, not the mutable state in Batch.
 2. **Check integrity** of every one of those entries (audit.claim_integrity):
    three more queries.
-3. **Assess** the rules (audit.lineage, pure): from the *signed* payloads
+3. **Assess** the rules (cairn_core.lineage, pure): from the *signed* payloads
    decoded in step 2, not from derived tables, so the figures are those the
    suppliers signed.
 4. **Name** each requirement's figures and every failed check as a problem.
@@ -33,15 +33,14 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from agreements import rules
 from agreements.snapshot import current_ruleset
-from audit import lineage
 from audit.claim_integrity import ClaimCheck, Problem, StoredEntry, StoredLink
 from audit.integrity import ENTRY_FIELDS
-from audit.lineage import Activity, Assessment, BatchFacts, ClaimFacts, SupplyChain, pct_str
 from audit.models import Verification
-from provenance import checkpoints, dsse, ledger_key
-from provenance.dag import Graph, Step, attribution_factors, decimal_str
+from cairn_core import dsse, lineage, rules
+from cairn_core.dag import Graph, Step, attribution_factors, decimal_str
+from cairn_core.lineage import Activity, Assessment, BatchFacts, ClaimFacts, SupplyChain, pct_str
+from provenance import checkpoints, ledger_key
 from provenance.errors import LedgerError
 from provenance.models import BatchLink, Checkpoint, Claim, Entry, Organization
 

@@ -36,7 +36,8 @@ import nacl.exceptions
 import nacl.signing
 from django.db.models import Q
 
-from provenance import checkpoints, dsse, merkle, tlog
+from cairn_core import dsse, merkle
+from provenance import checkpoints, tlog
 from provenance.models import (
     BatchLink,
     Checkpoint,

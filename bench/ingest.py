@@ -33,7 +33,7 @@ from bench.common import (  # noqa: E402
 def make_suppliers(count: int):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from provenance import dsse
+    from cairn_core import dsse
     from provenance.keys import register_key
     from provenance.organizations import create_organization
 
@@ -53,8 +53,8 @@ def sign_origins(supplier, count: int, tag: str) -> list[bytes]:
 
     from django.utils import timezone
 
-    from provenance import dsse
-    from provenance.payload import PAYLOAD_TYPE, SCHEMA
+    from cairn_core import dsse
+    from cairn_core.payload import PAYLOAD_TYPE, SCHEMA
 
     slug, _, keyid, private_key = supplier
     issued_at = timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ")

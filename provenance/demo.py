@@ -37,12 +37,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from agreements.models import FeocDesignation
-from provenance import dsse, ingest
-from provenance.dag import decimal_str
+from cairn_core import dsse
+from cairn_core.dag import decimal_str
+from cairn_core.payload import PAYLOAD_TYPE, SCHEMA
+from provenance import ingest
 from provenance.keys import register_key
 from provenance.models import Batch, Claim, Organization
 from provenance.organizations import create_organization
-from provenance.payload import PAYLOAD_TYPE, SCHEMA
 
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "cairn-demo-admin"  # demo only

@@ -59,9 +59,11 @@ from django.utils import timezone
 
 from agreements.linking import planned_agreements
 from agreements.models import EntryAgreementLink
-from agreements.rules import RuleSet
 from agreements.snapshot import current_ruleset
-from provenance import bulk, dsse, merkle, rows, sequencer, tlog
+from cairn_core import dsse, merkle
+from cairn_core.payload import PAYLOAD_TYPE, ROLES_FOR_TYPE, PayloadError, Statement, parse_statement
+from cairn_core.rules import RuleSet
+from provenance import bulk, rows, sequencer, tlog
 from provenance.errors import LedgerError
 from provenance.models import (
     Batch,
@@ -76,7 +78,6 @@ from provenance.models import (
     Organization,
     SigningKey,
 )
-from provenance.payload import PAYLOAD_TYPE, ROLES_FOR_TYPE, PayloadError, Statement, parse_statement
 
 
 @dataclass

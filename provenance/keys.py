@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from provenance import dsse
+from cairn_core import dsse
 from provenance.errors import LedgerError
 from provenance.models import Organization, SigningKey
 

@@ -4,7 +4,7 @@ Leaves are Entry.leaf_hash (level 0); every perfect subtree of level >= 1 is
 a MerkleNode row, made by `grow` and written in the append transaction (the
 write path holds the LogState lock). Any root, inclusion proof or
 consistency proof for any tree size up to LogState.size is then O(log n)
-stored hashes, planned by provenance.merkle and fetched in one query.
+stored hashes, planned by cairn_core.merkle and fetched in one query.
 
 Reads take no lock: a committed LogState.size is always covered by
 committed nodes, because the nodes commit with the entry that completes them.
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from provenance import merkle
+from cairn_core import merkle
 from provenance.models import Entry, LogState, MerkleNode
 
 INDEX_MASK = (1 << MerkleNode.LEVEL_SHIFT) - 1

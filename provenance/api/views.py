@@ -12,11 +12,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agreements.linking import links_for_entries
+from cairn_core.dag import decimal_str
 from provenance import ingest, keys, selectors
 from provenance.api import serializers as s
 from provenance.api.auth import AppendTokenAuthentication
 from provenance.api.permissions import IsMember, IsWriter, organization_of
-from provenance.dag import decimal_str
 from provenance.errors import LedgerError
 from provenance.models import Batch, Entry
 

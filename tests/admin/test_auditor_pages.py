@@ -8,7 +8,8 @@ import pytest
 from django.urls import reverse
 
 from audit.models import Verification
-from provenance import dsse, ledger_key
+from cairn_core import dsse
+from provenance import ledger_key
 from provenance.models import Claim
 from tests.admin.conftest import VIN
 

@@ -8,8 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from agreements import models, rules
-from agreements.snapshot import load_ruleset
+from agreements import models
+from agreements.snapshot import current_ruleset, load_ruleset
+from cairn_core import rules
 from tests.agreements.domain import (
     BATTERY_MINERALS,
     CRITICAL_MINERALS,
@@ -117,13 +118,14 @@ def test_database_rules_equal_the_pure_test_rules():
 
 def test_auditor_question_which_agreement_made_a_japanese_refinery_count():
     """From a function call: the agreement, and according to which source."""
-    [ref] = rules.qualifying_agreements_on("JP", "nickel", D("2024-06-01"))
+    current = current_ruleset()
+    [ref] = rules.qualifying_agreements(current, "JP", "nickel", D("2024-06-01"))
     assert ref.slug == "us-japan-cma"
     assert ref.source == (
         "https://ustr.gov/about-us/policy-offices/press-office/press-releases/2023/march/"
         "united-states-and-japan-sign-critical-minerals-agreement"
     )
-    assert rules.required_percentages_on(D("2024-06-01")) == (Decimal("50"), Decimal("60"))
-    assert rules.credit_available_on(D("2025-10-01")) is False
-    assert rules.is_feoc_on("any-org", "AU", "CN", D("2025-01-01"), "minerals") is True
-    assert rules.country_qualifies_on("US", "lithium", D("2024-06-01")).reason == "domestic"
+    assert rules.required_percentages(current, D("2024-06-01")) == (Decimal("50"), Decimal("60"))
+    assert rules.credit_available(current, D("2025-10-01")) is False
+    assert rules.is_feoc(current, "any-org", "AU", "CN", D("2025-01-01"), "minerals") is True
+    assert rules.country_qualifies(current, "US", "lithium", D("2024-06-01")).reason == "domestic"

@@ -9,8 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from agreements import rules, snapshot
+from agreements import snapshot
 from agreements.models import AgreementEvent, FeocDesignation, TradeAgreement
+from cairn_core import rules
 
 pytestmark = pytest.mark.django_db
 D = dt.date.fromisoformat

@@ -8,7 +8,7 @@ import json
 
 from audit.engine import REPORT_TYPE
 from audit.models import Verification
-from provenance import dsse
+from cairn_core import dsse
 from tests.audit.conftest import claim, simple_chain
 
 URL = "/api/v1/verifications"

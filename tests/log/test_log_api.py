@@ -6,7 +6,8 @@ import base64
 
 import pytest
 
-from provenance import checkpoints, merkle, signed_note
+from cairn_core import merkle, signed_note
+from provenance import checkpoints
 from provenance.models import Entry
 from tests.log.conftest import append_bare_leaves
 from tests.log.test_merkle import LEAVES, MAX_SIZE, ref_path, ref_proof

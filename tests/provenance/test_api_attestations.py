@@ -284,7 +284,7 @@ def test_another_organisation_key_cannot_be_registered_twice(api, miner, strange
 def test_new_key_is_created_with_its_keyid(api, stranger):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from provenance import dsse
+    from cairn_core import dsse
 
     raw = dsse.raw_public_key(Ed25519PrivateKey.generate())
     response = api.post("/api/v1/keys", {"public_key": base64.b64encode(raw).decode()}, format="json", **stranger.auth)

@@ -8,8 +8,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from agreements.snapshot import current_ruleset
 from audit import engine
-from audit.lineage import Assessment, pct_str
-from provenance.dag import decimal_str
+from cairn_core.dag import decimal_str
+from cairn_core.lineage import Assessment, pct_str
 from provenance.errors import LedgerError
 from provenance.models import Checkpoint
 

@@ -2,7 +2,7 @@
 computation Cairn performs for a claim", steps 2-4).
 
 Input: the claim's upstream DAG as plain data (`SupplyChain`: every batch
-with the activity that created it, the transforms as `provenance.dag.Graph`
+with the activity that created it, the transforms as `cairn_core.dag.Graph`
 and the attribution factors f), and a `rules.RuleSet`. Output: an
 `Assessment` naming each requirement's figures. Pure Decimal arithmetic, no
 float and no Django import: an auditor can run it over an export.
@@ -56,8 +56,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from agreements import rules
-from provenance.dag import Graph, Step
+from cairn_core import rules
+from cairn_core.dag import Graph, Step
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)

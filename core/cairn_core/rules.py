@@ -26,8 +26,7 @@ None before), so the earlier date matters only for material dated between
 the two.
 
 This module imports nothing from Django. Reading a RuleSet from the database
-is `agreements.snapshot.load_ruleset`; the `*_on` wrappers at the end do
-that for one-off questions.
+is `agreements.snapshot.load_ruleset`.
 """
 
 from __future__ import annotations
@@ -347,41 +346,3 @@ def may_exclude_from_tracing(ruleset: RuleSet, placed_in_service: dt.date, *, el
     """The impracticable-to-trace transition: only if elected, until 2026-12-31."""
     until = ruleset.feoc.impracticable_until
     return elected and until is not None and placed_in_service <= until
-
-
-# --- one-off questions against the database ---------------------------------
-# These read the current rules (cached until the rule data changes). The
-# import is deferred so that the functions above stay free of Django.
-
-
-def current_ruleset() -> RuleSet:
-    from agreements.snapshot import current_ruleset as load_current
-
-    return load_current()
-
-
-def load_ruleset(as_of: dt.datetime | None = None) -> RuleSet:
-    """The rules now, or as they stood at `as_of` (from the history tables)."""
-    from agreements.snapshot import load_ruleset as load
-
-    return load(as_of=as_of)
-
-
-def qualifying_agreements_on(country: str, mineral: str, on_date: dt.date) -> list[AgreementRef]:
-    return qualifying_agreements(current_ruleset(), country, mineral, on_date)
-
-
-def country_qualifies_on(country: str, mineral: str, on_date: dt.date) -> Qualification:
-    return country_qualifies(current_ruleset(), country, mineral, on_date)
-
-
-def is_feoc_on(org_slug: str, org_country: str, activity_country: str, on_date: dt.date, kind: str) -> bool:
-    return is_feoc(current_ruleset(), org_slug, org_country, activity_country, on_date, kind)
-
-
-def required_percentages_on(placed_in_service: dt.date) -> tuple[Decimal, Decimal] | None:
-    return required_percentages(current_ruleset(), placed_in_service)
-
-
-def credit_available_on(acquired: dt.date) -> bool:
-    return credit_available(current_ruleset(), acquired)
