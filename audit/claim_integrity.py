@@ -47,8 +47,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from audit.integrity import Key, Problem
+from audit.integrity import Key
 from cairn_core import dsse, merkle
+from cairn_core.problems import Problem
 from provenance import checkpoints, tlog
 from provenance.models import Checkpoint, EntrySignature, SigningKey
 

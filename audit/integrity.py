@@ -37,6 +37,7 @@ import nacl.signing
 from django.db.models import Q
 
 from cairn_core import dsse, merkle
+from cairn_core.problems import Problem
 from provenance import checkpoints, tlog
 from provenance.models import (
     BatchLink,
@@ -59,29 +60,6 @@ CHECKPOINT_BATCH = 200
 
 # What re-checking an entry reads of it (the ledger check and claim verification).
 ENTRY_FIELDS = ("index", "entry_hash", "envelope", "integrated_time", "leaf_hash", "type", "issuer_id", "statement")
-
-
-@dataclass(frozen=True, order=True)
-class Problem:
-    index: int
-    code: str
-    message: str
-
-    @property
-    def line(self) -> str:
-        return f"index {self.index}: {self.message}"
-
-    @property
-    def fingerprint(self) -> str:
-        return hashlib.sha256(f"{self.index}\n{self.code}\n{self.message}".encode()).hexdigest()
-
-    def as_dict(self) -> dict:
-        """The contract's shape: {"code", "message", "index"}."""
-        return {"code": self.code, "message": self.message, "index": self.index}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Problem:
-        return cls(data["index"], data["code"], data["message"])
 
 
 @dataclass(frozen=True)
