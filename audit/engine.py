@@ -193,6 +193,7 @@ def _evaluate(claim: Claim, ruleset: rules.RuleSet, checkpoint: Checkpoint | Non
         broken=integrity.problems + statement_problems,
         checkpoint=checkpoint.note if checkpoint else "",
         checkpoint_size=checkpoint.tree_size if checkpoint else 0,
+        issuers=verdicts.issuer_countries(statements, dag.upstream, dag.org_countries),
     )
 
 

@@ -16,12 +16,13 @@ an examiner recomputes from a bundle are, by construction, the server's.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from cairn_core import dsse, lineage, rules
+from cairn_core import dsse, lineage, rules, ruleset_json
 from cairn_core.dag import Graph, Step, attribution_factors, decimal_str
 from cairn_core.lineage import Activity, Assessment, BatchFacts, ClaimFacts, SupplyChain, pct_str
 from cairn_core.problems import Problem
@@ -140,6 +141,24 @@ def _batch_facts(output: Mapping, activity: Activity) -> BatchFacts:
 EMPTY_CHAIN = SupplyChain({}, Graph(quantities={}), {})
 
 
+def issuer_countries(
+    statements: Mapping[int, Mapping], dag: Upstream, org_countries: Mapping[str, str]
+) -> dict[str, str]:
+    """The country of each organisation that issued an entry creating a DAG batch.
+
+    These are the organisation facts the rules read (FEOC: incorporated in a
+    covered nation); the verdict names them so that a bundle's organisations
+    cannot differ from those the verdict relied on unseen.
+    """
+    issuers = set()
+    for index in dag.creators:
+        try:
+            issuers.add(statements[index]["issuer"])
+        except READ_ERRORS:
+            continue
+    return {slug: org_countries.get(slug, "") for slug in sorted(issuers) if isinstance(slug, str)}
+
+
 def assess(
     facts: ClaimFacts,
     statements: Mapping[int, Mapping],
@@ -174,6 +193,8 @@ class Verdict:
     checkpoint: str
     checkpoint_size: int
     rules_version: str
+    rules_sha256: str = ""
+    issuer_countries: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def required_pct(self) -> tuple[str | None, str | None]:
@@ -209,6 +230,9 @@ class Verdict:
             "agreements": self.assessment.agreements,
             "problems": [problem.as_dict() for problem in self.problems],
             "checkpoint": self.checkpoint,
+            "rules_version": self.rules_version,
+            "rules_sha256": self.rules_sha256,
+            "issuer_countries": dict(self.issuer_countries),
         }
 
 
@@ -220,6 +244,7 @@ def build_verdict(
     broken: Iterable[Problem],
     checkpoint: str,
     checkpoint_size: int,
+    issuers: Mapping[str, str],
 ) -> Verdict:
     """The verdict from the assessment and every failed integrity check (`broken`)."""
     broken = list(broken)
@@ -235,6 +260,8 @@ def build_verdict(
         checkpoint=checkpoint,
         checkpoint_size=checkpoint_size,
         rules_version=ruleset.version,
+        rules_sha256=ruleset_json.digest(ruleset),
+        issuer_countries=issuers,
     )
 
 
