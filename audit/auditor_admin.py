@@ -37,6 +37,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_POST
 
 from agreements.snapshot import current_ruleset
@@ -230,7 +231,7 @@ class VerificationAdmin(LedgerAdmin):
                 name="audit_integrity_check",
             ),
             path("<int:object_id>/report/", view(self.report_view), name="audit_verification_report"),
-            path("<int:object_id>/bundle/", view(self.bundle_view), name="audit_verification_bundle"),
+            path("<int:object_id>/bundle/", view(gzip_page(self.bundle_view)), name="audit_verification_bundle"),
         ]
         return own + super().get_urls()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import gzip
 import hashlib
 import io
 import json
@@ -340,3 +341,14 @@ def test_the_command_and_the_api_give_the_same_bytes(api, auditor, verified, tmp
     call_command("export_bundle", VIN, "-o", str(path), stderr=io.StringIO())
     response = api.get(f"/api/v1/verifications/{verified.pk}/bundle", **auditor.auth)
     assert path.read_bytes() == response.content
+
+
+def test_a_gzip_bundle_verifies_and_the_api_compresses_for_clients_that_accept_it(api, auditor, verified, tmp_path):
+    path = tmp_path / f"{VIN}.cairn-bundle.json.gz"
+    call_command("export_bundle", VIN, "-o", str(path), stderr=io.StringIO())
+    assert path.read_bytes()[:2] == b"\x1f\x8b"
+    assert verify_cli.main([str(path)]) == 0
+    url = f"/api/v1/verifications/{verified.pk}/bundle"
+    compressed = api.get(url, HTTP_ACCEPT_ENCODING="gzip", **auditor.auth)
+    assert compressed["Content-Encoding"] == "gzip"
+    assert gzip.decompress(compressed.content) == api.get(url, **auditor.auth).content
