@@ -27,9 +27,19 @@ def test_an_auditor_verifies_a_claim_and_reads_it_back(api, ledger, miner, refin
     assert response.status_code == 201, response.content
     body = response.json()
     assert list(body) == [
-        "id", "vin", "claim_index", "integrity", "credit_usd", "requirements",
-        "agreements", "problems", "checkpoint", "report",
-    ]  # fmt: skip
+        "id",
+        "vin",
+        "claim_index",
+        "integrity",
+        "credit_usd",
+        "requirements",
+        "agreements",
+        "problems",
+        "checkpoint",
+        "scope",
+        "applied",
+        "report",
+    ]  # fmt: skip (contract §5's keys, then the v1.1 additions, then the report)
     assert (body["vin"], body["claim_index"], body["credit_usd"]) == (VIN, row.entry_id, "7500")
     assert body["integrity"] == "intact" and body["problems"] == []
     again = api.get(f"{URL}/{body['id']}", **auditor.auth)
