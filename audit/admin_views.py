@@ -230,8 +230,33 @@ def component_rows(assessment: Assessment) -> list[dict]:
             "country": item.country,
             "value_usd": usd(item.value_usd),
             "north_american": item.north_american,
+            "counts": item.counts,
         }
         for item in sorted(assessment.components, key=lambda item: item.index)
+    ]
+
+
+METHOD_LABELS = {
+    "value_added_50pct": "the 50% value-added test (T.D. 9995's transition rule, through 2026-12-31)",
+    "traced_qualifying_value": "the traced qualifying value test, which Cairn does not compute: not assessed",
+    "not_applicable": "none: the requirement does not apply on the placed-in-service date",
+}
+
+
+def method_lines(applied: Mapping) -> list[str]:
+    """The verdict's method, in words (from the stored verdict, as signed)."""
+    method = applied.get("method") or {}
+    if not method:
+        return []
+    counted = method.get("components_counted")
+    return [
+        "critical minerals: " + METHOD_LABELS.get(method["critical_minerals"], method["critical_minerals"]),
+        "tracing: per vehicle, through the signed statements of its battery's supply chain",
+        "a mixed origin's value shared among its minerals by mass",
+        "agreements and FEOC status judged on each activity's date",
+        "battery components: incremental value of "
+        + (", ".join(counted) if counted else "every named component")
+        + " (a pack's assembly is not a component)",
     ]
 
 
@@ -297,6 +322,9 @@ def verdict_details(verification: Verification) -> dict:
         "feoc_terms": ruleset.feoc,
         "credit_terms": ruleset.credit,
         "agreements": agreement_rows(verdict.get("agreements", [])),
+        "scope": verdict.get("scope"),
+        "applied": verdict.get("applied"),
+        "method_lines": method_lines(verdict.get("applied") or {}),
         "problems": problem_rows(verdict.get("problems", [])),
         "rules_match": ruleset.version == verification.rules_version,
         "breakdown_rules_version": ruleset.version,
