@@ -51,12 +51,12 @@ def describe(verdict: dict, claim) -> list[str]:
         f"  placed in service {claim.placed_in_service}, acquired {claim.acquired}, "
         f"final assembly in {claim.final_assembly_country}",
         f"  integrity: {verdict['integrity']}",
-        f"  critical minerals:         {_met(minerals['met'])}: {minerals['qualifying_pct']}% "
+        f"  critical minerals:         {_state(verdict, 'critical_minerals')}: {minerals['qualifying_pct']}% "
         f"qualifying, {_required(minerals['required_pct'])}",
-        f"  battery components:        {_met(components['met'])}: "
+        f"  battery components:        {_state(verdict, 'battery_components')}: "
         f"{components['north_america_pct']}% North American, "
         f"{_required(components['required_pct'])}",
-        f"  foreign entity of concern: {_met(requirements['foreign_entity_of_concern']['met'])}",
+        f"  foreign entity of concern: {_state(verdict, 'foreign_entity_of_concern')}",
         f"  final assembly:            {_met(requirements['final_assembly']['met'])}",
         f"  credit in force:           {_met(requirements['credit_in_force']['met'])}",
         f"  agreements relied on: {', '.join(verdict['agreements']) or '-'}",
@@ -66,7 +66,18 @@ def describe(verdict: dict, claim) -> list[str]:
     tree_size = verdict["checkpoint"].split("\n")[1] if verdict["checkpoint"] else "-"
     lines.append(f"  checkpoint: tree size {tree_size}")
     lines.append(f"  credit: ${verdict['credit_usd']}")
+    if "scope" in verdict:
+        not_checked = ", ".join(item["check"] for item in verdict["scope"]["not_checked"])
+        lines.append(f"  scope: not the credit allowed; not checked: {not_checked}")
     return lines
+
+
+def _state(verdict: dict, code: str) -> str:
+    """ "met" / "NOT met", or the status that says why neither applies."""
+    status = verdict.get("applied", {}).get("requirements", {}).get(code, {}).get("status")
+    if status in ("not_applicable", "not_assessed"):
+        return status.replace("_", " ")
+    return _met(verdict["requirements"][code]["met"])
 
 
 def _met(met: bool) -> str:
