@@ -94,6 +94,13 @@ CREDIT_NOTES = (
 )
 
 
+REACHABLE = (
+    "Reached only by vehicles acquired by 2025-09-30 and placed in service from 2027 (PL 119-21 §70502 ends "
+    "the credit by acquisition date). For them T.D. 9995 requires the traced qualifying value test, which "
+    "Cairn does not compute: the critical minerals requirement is not assessed."
+)
+
+
 def day(text):
     return dt.date.fromisoformat(text)
 
@@ -131,6 +138,15 @@ def load(apps, schema_editor):
     ]
     agreement.objects.bulk_create(nafta)
     record_history(apps, "TradeAgreement", nafta, when, reason=REASON)
+    percentages = list(
+        apps.get_model("agreements", "ApplicablePercentage").objects.filter(
+            placed_in_service_from__gte=day("2027-01-01")
+        )
+    )
+    for row in percentages:
+        row.notes = REACHABLE
+        row.save()
+    record_history(apps, "ApplicablePercentage", percentages, when, history_type="~", reason=REASON)
     credit = apps.get_model("agreements", "CreditParameters").objects.get(slug="irc-30d")
     credit.credit_from = day("2023-01-01")
     credit.value_added_test_through = day("2026-12-31")

@@ -317,12 +317,8 @@ class CreditAmounts:
 
 def required_percentages(ruleset: RuleSet, placed_in_service: dt.date) -> tuple[Decimal, Decimal] | None:
     """(critical minerals %, battery components %) on the date, or None if none applies."""
-    if placed_in_service < ruleset.credit.requirements_from:
-        return None
-    for row in ruleset.percentages:
-        if row.placed_in_service_from <= placed_in_service <= row.placed_in_service_to:
-            return row.critical_minerals_pct, row.battery_components_pct
-    return None
+    row = schedule_row(ruleset, placed_in_service)
+    return (row.critical_minerals_pct, row.battery_components_pct) if row else None
 
 
 def requirements_apply(ruleset: RuleSet, placed_in_service: dt.date) -> bool:

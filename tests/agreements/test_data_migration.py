@@ -195,3 +195,16 @@ def test_auditor_question_which_agreement_made_a_japanese_refinery_count():
     assert rules.credit_available(current, D("2025-10-01")) is False
     assert rules.is_feoc(current, "any-org", "AU", "CN", D("2025-01-01"), "minerals") is True
     assert rules.country_qualifies(current, "US", "lithium", D("2024-06-01")).reason == "domestic"
+
+
+def test_the_credits_periods_and_component_list_are_loaded_with_their_source():
+    """T.D. 9995: the 50% value-added test through 2026-12-31; the components
+    the regulations list (no pack); IRA: the amended credit from 2023-01-01."""
+    credit = models.CreditParameters.objects.get()
+    assert (credit.credit_from, credit.value_added_test_through) == (D("2023-01-01"), D("2026-12-31"))
+    assert "battery_pack" not in credit.battery_components
+    assert set(credit.battery_components) == rules.REGULATION_COMPONENTS
+    assert credit.regulations_source.startswith("https://www.federalregister.gov/")
+    later = models.ApplicablePercentage.objects.filter(placed_in_service_from__gte=D("2027-01-01"))
+    assert later.count() == 3
+    assert all("traced qualifying value test" in row.notes for row in later)
