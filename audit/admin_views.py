@@ -27,7 +27,7 @@ from audit import engine
 from audit.models import IntegrityCheckRun, IntegrityIncident, Verification
 from cairn_core import dsse, rules
 from cairn_core.dag import decimal_str
-from cairn_core.lineage import COMPONENT_KINDS, Assessment, feoc_kind, pct_str
+from cairn_core.lineage import COMPONENT_KINDS, Assessment, feoc_kind, pct_shown
 from provenance import checkpoints, ledger_key
 from provenance.models import Batch, Checkpoint, Claim, Entry, LogState
 from provenance.selectors import upstream_graph
@@ -183,6 +183,9 @@ def assessment_of(claim: Claim, ruleset: rules.RuleSet) -> Assessment:
     return assessment
 
 
+HALF = Decimal(50)
+
+
 def usd(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.01')):,}"
 
@@ -198,8 +201,9 @@ def lineage_rows(assessment: Assessment) -> list[dict]:
                 "mineral": lineage.mineral,
                 "mass_kg": decimal_str(lineage.mass_kg, 3),
                 "value_usd": usd(lineage.value_usd),
-                "extraction_pct": pct_str(lineage.extraction_share.pct),
-                "processing_pct": pct_str(lineage.processing_share.pct),
+                # Against the 50% test: never rounded across it.
+                "extraction_pct": pct_shown(lineage.extraction_share, HALF),
+                "processing_pct": pct_shown(lineage.processing_share, HALF),
                 "qualifies": lineage.qualifies,
                 "agreements": sorted(lineage.agreements),
                 "stages": [

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
 
 from agreements.snapshot import current_ruleset
 from audit import engine
 from cairn_core.dag import decimal_str
-from cairn_core.lineage import Assessment, pct_str
+from cairn_core.lineage import Assessment, pct_shown
 from provenance.errors import LedgerError
 from provenance.models import Checkpoint
 
@@ -96,8 +97,8 @@ def detail(done: Assessment) -> list[str]:
         lines.append(
             f"    {item.origin} {item.mineral}: {usd(item.value_usd)} "
             f"({decimal_str(item.mass_kg, 3)} kg; {item.source.kind} in {item.source.country} "
-            f"{usd(item.source.value_usd)}, {pct_str(extraction.pct)}% qualifying; "
-            f"processing {usd(processing.whole)}, {pct_str(processing.pct)}% qualifying"
+            f"{usd(item.source.value_usd)}, {pct_shown(extraction, HALF)}% qualifying; "
+            f"processing {usd(processing.whole)}, {pct_shown(processing, HALF)}% qualifying"
             f"{'; recycled in North America' if item.recycled_in_north_america else ''}) "
             f"-> {'qualifying' if item.qualifies else 'not qualifying'}"
         )
@@ -106,9 +107,13 @@ def detail(done: Assessment) -> list[str]:
         where = "North American" if component.north_american else "outside North America"
         lines.append(
             f"    #{component.index} {component.batch} {component.component} in "
-            f"{component.country}: {usd(component.value_usd)} ({where})"
+            f"{component.country}: {usd(component.value_usd)} ({where}"
+            f"{'' if component.counts else '; not a battery component: not counted'})"
         )
     return lines
+
+
+HALF = Decimal(50)
 
 
 def usd(value) -> str:
