@@ -59,7 +59,7 @@ def latest_verification(vin: str) -> Verification:
 
 def build_bundle(verification: Verification) -> dict:
     """The bundle document of `verification`, ready for `json.dumps`."""
-    if "rules_sha256" not in verification.verdict:
+    if "rules_sha256" not in verification.verdict.get("applied", {}):
         raise LedgerError(
             "bad_request",
             f"Verification {verification.pk} predates proof bundles (its verdict does not sign its rule data): "

@@ -381,9 +381,10 @@ def _rules(document: Mapping, verdict: Mapping, result: Result) -> rules.RuleSet
     except ruleset_json.RulesError as exc:
         result.fail("rules", str(exc))
         return None
-    if ruleset.version != verdict.get("rules_version"):
-        result.fail("rules", f"the rules are version {ruleset.version}, the verdict's {verdict.get('rules_version')}")
-    if ruleset_json.digest(ruleset) != verdict.get("rules_sha256"):
+    applied = verdict.get("applied") if isinstance(verdict.get("applied"), dict) else {}
+    if ruleset.version != applied.get("rules_version"):
+        result.fail("rules", f"the rules are version {ruleset.version}, the verdict's {applied.get('rules_version')}")
+    if ruleset_json.digest(ruleset) != applied.get("rules_sha256"):
         result.fail("rules", "the rule data is not the data the verdict applied (SHA-256 differs)")
     return ruleset
 
@@ -453,9 +454,19 @@ def _compare(
     ).as_dict()
     result.recomputed = recomputed
     signed = {key: value for key, value in verdict.items() if key not in ("id", "report")}
-    for key in sorted(set(signed) | set(recomputed)):
-        if signed.get(key) != recomputed.get(key):
-            result.fail("verdict", f"{key}: signed {_short(signed.get(key))}, recomputed {_short(recomputed.get(key))}")
+    for path, mine, theirs in _differences(signed, recomputed):
+        result.fail("verdict", f"{path}: signed {_short(mine)}, recomputed {_short(theirs)}")
+
+
+def _differences(
+    signed: object, recomputed: object, path: str = "", depth: int = 2
+) -> Iterator[tuple[str, object, object]]:
+    """The fields that differ, named down to `depth` levels (`applied.issuer_countries`)."""
+    if isinstance(signed, dict) and isinstance(recomputed, dict) and depth:
+        for key in sorted(set(signed) | set(recomputed)):
+            yield from _differences(signed.get(key), recomputed.get(key), f"{path}{key}.", depth - 1)
+    elif signed != recomputed:
+        yield path.rstrip("."), signed, recomputed
 
 
 def _short(value: object, limit: int = 160) -> str:

@@ -202,10 +202,10 @@ def entries_swapped(document):
 
 
 def organization_country(document):
-    issuer = sorted(document["verdict"]["issuer_countries"])[0]
+    issuer = sorted(document["verdict"]["applied"]["issuer_countries"])[0]
     org = next(org for org in document["organizations"] if org["slug"] == issuer)
     org["country"] = "CN" if org["country"] != "CN" else "US"
-    return "verdict: issuer_countries: signed"
+    return "verdict: applied.issuer_countries: signed"
 
 
 def percentage_row(document):
@@ -302,7 +302,8 @@ def test_only_auditors_read_bundles_and_unknown_ids_are_not_found(api, auditor, 
 
 def test_a_verification_made_before_bundles_existed_is_refused_with_the_reason(verified):
     """Verdicts stored before v1.1 do not sign their rule data: the bundle could not prove it."""
-    verified.verdict = {key: value for key, value in verified.verdict.items() if key != "rules_sha256"}
+    applied = {key: value for key, value in verified.verdict["applied"].items() if key != "rules_sha256"}
+    verified.verdict = {**verified.verdict, "applied": applied}
     with pytest.raises(LedgerError, match="predates proof bundles") as refused:
         bundle.build_bundle(verified)
     assert refused.value.code == "bad_request"

@@ -8,6 +8,7 @@ is checked against figures a person computed, not against the server.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 from dataclasses import dataclass, field
@@ -87,16 +88,30 @@ class OfflineLedger:
         leaves = [leaf.encode() for leaf in self.leaves]
         return signed_note.sign_checkpoint(ORIGIN, len(leaves), ref_mth(leaves), self.log_key)
 
-    def bundle(self, vin: str, verdict: dict, ruleset: rules.RuleSet, *, verification_id: int = 1) -> dict:
-        """The bundle of every entry, with `verdict` (contract fields, hand-written) signed by the log key."""
+    def bundle(
+        self, vin: str, verdict: dict, issuers: dict, ruleset: rules.RuleSet, *, verification_id: int = 1
+    ) -> dict:
+        """The bundle of every entry, with `verdict` signed by the log key.
+
+        The figures (`verdict`: the contract's fields) and the issuers'
+        countries are the test's, written by hand. The verdict's descriptive
+        sections (`scope`, and `applied`: dates, schedule row, method,
+        citations) are filled in from the core, with the hand-written
+        issuers and this ruleset's version and digest.
+        """
         checkpoint = self.checkpoint()
         leaves = [leaf.encode() for leaf in self.leaves]
         body = {
             "id": verification_id,
             **verdict,
             "checkpoint": checkpoint,
-            "rules_version": ruleset.version,
-            "rules_sha256": ruleset_json.digest(ruleset),
+            "scope": verdicts.scope(),
+            "applied": {
+                **self._applied(verdict["claim_index"], issuers, ruleset),
+                "rules_version": ruleset.version,
+                "rules_sha256": ruleset_json.digest(ruleset),
+                "issuer_countries": issuers,
+            },
         }
         report = dsse.sign(verdicts.REPORT_TYPE, verdicts.report_payload(body), [(self.log_keyid, self.log_key)])
         return {
@@ -133,6 +148,16 @@ class OfflineLedger:
             ],
             "rules": ruleset_json.to_json(ruleset),
         }
+
+    def _applied(self, claim_index: int, issuers: dict, ruleset: rules.RuleSet) -> dict:
+        statements = {
+            index: json.loads(base64.b64decode(json.loads(leaf)["envelope"]["payload"]))
+            for index, leaf in enumerate(self.leaves)
+        }
+        facts = verdicts.claim_facts(claim_index, statements[claim_index])
+        dag = verdicts.upstream(statements, claim_index)
+        done, _problems = verdicts.assess(facts, statements, dag, issuers, ruleset)
+        return verdicts.applied(facts, done, ruleset, issuers)
 
     @property
     def log_keyid(self) -> str:

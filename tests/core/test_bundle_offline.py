@@ -47,8 +47,8 @@ HAND_COMPUTED = {
             "index": 6,
         }
     ],
-    "issuer_countries": {"au-mine": "AU", "detroit-cells": "US", "id-mine": "ID", "id-refiner": "ID"},
 }
+ISSUERS = {"au-mine": "AU", "detroit-cells": "US", "id-mine": "ID", "id-refiner": "ID"}
 
 
 def site(name: str, country: str) -> dict:
@@ -116,7 +116,7 @@ def made():
         "final_assembly": site("assembly plant", "US"),
     }
     assert ledger.append(maker, claim) == 6
-    return ledger, ledger.bundle(VIN, HAND_COMPUTED, domain_ruleset())
+    return ledger, ledger.bundle(VIN, HAND_COMPUTED, ISSUERS, domain_ruleset())
 
 
 def test_the_hand_computed_verdict_is_what_the_verifier_recomputes(made):
@@ -126,6 +126,7 @@ def test_the_hand_computed_verdict_is_what_the_verifier_recomputes(made):
     assert result.verified and result.entries == 7 and result.tree_size == 7
     recomputed = {key: value for key, value in result.recomputed.items() if key in HAND_COMPUTED}
     assert recomputed == HAND_COMPUTED
+    assert result.recomputed["applied"]["issuer_countries"] == ISSUERS
 
 
 def test_a_verdict_that_overstates_the_credit_is_caught_even_when_signed_again(made):
@@ -139,7 +140,7 @@ def test_a_verdict_that_overstates_the_credit_is_caught_even_when_signed_again(m
     assert not result.verified
     lines = [failure.line for failure in result.failures]
     assert 'verdict: credit_usd: signed "7500", recomputed "3750"' in lines
-    assert any(line.startswith("verdict: requirements:") for line in lines)
+    assert any(line.startswith("verdict: requirements.critical_minerals: signed") for line in lines)
     assert not any(line.startswith("report:") for line in lines)
 
 
