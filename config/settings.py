@@ -137,6 +137,12 @@ if os.environ.get("CACHE_URL"):
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["CACHE_URL"],
+            # A cache that is down or unreachable answers within these
+            # seconds; the throttle then lets requests through (fail open).
+            "OPTIONS": {
+                "socket_connect_timeout": float(os.environ.get("CACHE_TIMEOUT", "0.25")),
+                "socket_timeout": float(os.environ.get("CACHE_TIMEOUT", "0.25")),
+            },
         }
     }
 
@@ -170,7 +176,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["provenance.api.throttles.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"token": os.environ.get("CAIRN_THROTTLE_RATE", "6000/min")},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["provenance.api.parsers.StrictJSONParser"],
     "EXCEPTION_HANDLER": "provenance.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -198,7 +204,17 @@ CAIRN_ISSUED_AT_MAX_PAST = timedelta(seconds=int(os.environ.get("CAIRN_ISSUED_AT
 # transaction and one WAL flush. Off: one transaction per statement.
 CAIRN_GROUP_COMMIT = env_bool("CAIRN_GROUP_COMMIT", True)
 CAIRN_SEQUENCER_BATCH = int(os.environ.get("CAIRN_SEQUENCER_BATCH", "256"))
-CAIRN_SEQUENCER_TIMEOUT = float(os.environ.get("CAIRN_SEQUENCER_TIMEOUT", "30"))
+# A POST /attestations is answered within CAIRN_APPEND_TIMEOUT seconds: when
+# its append is not confirmed by then, 503 `outcome_unknown` (re-post it).
+CAIRN_APPEND_TIMEOUT = float(os.environ.get("CAIRN_APPEND_TIMEOUT", "10"))
+# How long a worker waits for the sequencer process's answer before
+# appending by itself, and then how long it appends by itself before asking
+# that process again.
+CAIRN_SEQUENCER_TIMEOUT = float(os.environ.get("CAIRN_SEQUENCER_TIMEOUT", "3"))
+CAIRN_SEQUENCER_RETRY_SECONDS = float(os.environ.get("CAIRN_SEQUENCER_RETRY_SECONDS", "5"))
+# PostgreSQL: an append waits at most this long for the log's locks (then
+# 503 `unavailable`, nothing stored).
+CAIRN_APPEND_LOCK_TIMEOUT = float(os.environ.get("CAIRN_APPEND_LOCK_TIMEOUT", "3"))
 # A Unix socket where `manage.py run_sequencer` serves every web worker on the
 # host (one batch for the whole host). Empty: each process appends with its
 # own sequencer thread. Workers fall back to that when the socket is down.
