@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
 from django.conf import settings
+from django.core.handlers.wsgi import LimitedStream
 from django.http import JsonResponse
 
 from provenance.errors import LedgerError
@@ -18,7 +21,8 @@ class RequestBodyLimitMiddleware:
     """413 `payload_too_large` for API requests over CAIRN_MAX_BODY_BYTES.
 
     A declared Content-Length is checked without reading; a chunked body is
-    read up to one byte past the limit and then refused.
+    read up to one byte past the limit and refused beyond it, else passed on
+    as a body of known length (Django would read it as empty).
     """
 
     def __init__(self, get_response):
@@ -33,9 +37,12 @@ class RequestBodyLimitMiddleware:
                 declared = 0
             if declared > limit:
                 return _too_large()
-            if not declared and request.META.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
-                body = request.read(limit + 1)
+            if not declared and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+                # Django reads CONTENT_LENGTH bytes, none for a chunked body:
+                # read the server's decoded stream here, and hand it on sized.
+                body = request.environ["wsgi.input"].read(limit + 1)
                 if len(body) > limit:
                     return _too_large()
-                request._body = body
+                request._stream = LimitedStream(io.BytesIO(body), len(body))
+                request.META["CONTENT_LENGTH"] = str(len(body))
         return self.get_response(request)
