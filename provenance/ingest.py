@@ -399,6 +399,7 @@ def append_batch(items: list[Pending]) -> list[AppendResult | LedgerError]:
                 book = Book.load(items)
                 outcomes = [book.try_append(item) for item in items]
                 book.write(ruleset)
+            transaction.on_commit(functools.partial(_log_appended, items, outcomes))
             return outcomes
         except IntegrityError:
             # Someone committed the same statement, batch id or VIN between
@@ -631,6 +632,22 @@ class Book:
             )
             for agreement, mineral in agreements:
                 yield (entry.receipt.index, agreement, mineral, entry.country, ruleset.version, now)
+
+
+append_log = logging.getLogger("cairn.append")
+
+
+def _log_appended(items: list[Pending], outcomes: list) -> None:
+    """One JSON line per new entry on `cairn.append`, once it is committed."""
+    if not append_log.isEnabledFor(logging.INFO):
+        return
+    for item, outcome in zip(items, outcomes, strict=True):
+        if isinstance(outcome, AppendResult) and outcome.created:
+            receipt = outcome.receipt
+            append_log.info(
+                "append",
+                extra={"index": receipt.index, "entry_hash": receipt.entry_hash, "issuer": item.statement.issuer},
+            )
 
 
 def _lock_timeout() -> rows.Query | list:

@@ -128,7 +128,7 @@ class Server:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = _take_lock(self.path)
         if self.path.is_socket() or self.path.exists():
-            if _answers(self.path):
+            if answers(self.path):
                 self._lock.close()
                 raise AlreadyServing(f"a live sequencer answers on {self.path}")
             self.path.unlink()  # left by a process that did not stop cleanly (killed)
@@ -219,7 +219,7 @@ def _take_lock(path: Path):
     return handle
 
 
-def _answers(path: Path) -> bool:
+def answers(path: str | os.PathLike) -> bool:
     """Does a process accept connections on the socket at `path`?"""
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     probe.settimeout(1)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import logging
+import time
 
 from django.conf import settings
 from django.core.handlers.wsgi import LimitedStream
@@ -46,3 +48,38 @@ class RequestBodyLimitMiddleware:
                 request._stream = LimitedStream(io.BytesIO(body), len(body))
                 request.META["CONTENT_LENGTH"] = str(len(body))
         return self.get_response(request)
+
+
+request_log = logging.getLogger("cairn.request")
+
+
+class RequestLogMiddleware:
+    """One JSON line per request on the `cairn.request` logger: method, path,
+    status, duration in ms, and the organisation of the caller's token (or
+    session), if any. Outermost, so that it times and sees every answer."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        if request_log.isEnabledFor(logging.INFO):
+            request_log.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    "org": _organization(request),
+                },
+            )
+        return response
+
+
+def _organization(request) -> str | None:
+    """The caller's organisation, as DRF or the session authenticated them."""
+    user = getattr(request, "user", None)  # DRF sets the authenticated user on the Django request
+    member = getattr(user, "member", None) if user is not None and user.is_authenticated else None
+    return getattr(member, "organization_id", None)

@@ -210,7 +210,7 @@ def test_run_sequencer_killed_with_sigkill_is_replaced_by_a_new_one(socket_path,
 
     def wait_serving(process):
         deadline = time.monotonic() + 30
-        while not sequencer_socket._answers(socket_path):
+        while not sequencer_socket.answers(socket_path):
             assert process.poll() is None and time.monotonic() < deadline, process.communicate()
             time.sleep(0.05)
 
@@ -257,7 +257,7 @@ def test_a_sigstopped_run_sequencer_does_not_hang_appends(socket_path, settings,
     settings.CAIRN_APPEND_TIMEOUT = 4
     try:
         deadline = time.monotonic() + 30
-        while not sequencer_socket._answers(socket_path):
+        while not sequencer_socket.answers(socket_path):
             assert process.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
         ledger = Ledger()
