@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
+from nacl.bindings import crypto_core_ed25519_is_valid_point
 
 from cairn_core import dsse
 from provenance.errors import LedgerError
@@ -22,6 +23,12 @@ def register_key(*, organization: Organization, public_key_b64: object, acting_u
         raise LedgerError("invalid_payload", f"public_key must be base64: {exc}.") from exc
     if len(raw) != 32:
         raise LedgerError("invalid_payload", f"public_key must be 32 bytes (raw Ed25519), not {len(raw)}.")
+    if not crypto_core_ed25519_is_valid_point(raw):
+        # All-zero, small-order, mixed-order and non-canonical encodings: no
+        # private key has them as its public key, and some verify forged signatures.
+        raise LedgerError(
+            "invalid_payload", "public_key is not a valid Ed25519 public key (a canonical point of prime order)."
+        )
     keyid = dsse.keyid_for(raw)
     with transaction.atomic():
         key, created = SigningKey.objects.select_for_update().get_or_create(

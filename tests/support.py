@@ -111,7 +111,7 @@ class Ledger:
                     "material": material,
                     "quantity": quantity,
                     "unit": "kg",
-                    "minerals": minerals or {"lithium": "60"},
+                    "minerals": minerals or {"lithium": "60" if Decimal(quantity) >= 1000 else tenth(quantity)},
                     "value_added_usd": value,
                 }
             ],
@@ -215,6 +215,11 @@ def mine_to_claim(ledger: Ledger, miner: Party, refiner: Party, maker: Party, vi
     )
     ledger.claim(maker, pack, vin)
     return {"ore": ore, "hydroxide": hydroxide, "cells": cells, "pack": pack}
+
+
+def tenth(quantity: str) -> str:
+    """A tenth of `quantity` as a decimal string: minerals a small batch can hold."""
+    return format((Decimal(quantity) / 10).normalize(), "f")
 
 
 def decimal(value: str) -> Decimal:

@@ -31,6 +31,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 ENVELOPE_KEYS = frozenset({"payloadType", "payload", "signatures"})
 SIGNATURE_KEYS = frozenset({"keyid", "sig"})
 _BASE64_CHARS = re.compile(r"\A[A-Za-z0-9+/_-]*={0,2}\Z")
+# NUL and lone surrogates: no database stores them alike, and PAE cannot encode a surrogate.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class EnvelopeError(ValueError):
@@ -121,6 +123,10 @@ def _reject_constant(name: str) -> object:
     raise EnvelopeError(f"{name} is not JSON")
 
 
+def _reject_number(text: str) -> object:
+    raise EnvelopeError("an envelope holds no numbers")
+
+
 def parse_envelope(body: bytes) -> Envelope:
     """Parse the JSON body of a POST into an Envelope, strictly."""
     try:
@@ -128,6 +134,8 @@ def parse_envelope(body: bytes) -> Envelope:
             body.decode("utf-8"),
             object_pairs_hook=_reject_duplicate_keys,
             parse_constant=_reject_constant,
+            parse_int=_reject_number,
+            parse_float=_reject_number,
         )
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise EnvelopeError(f"body is not JSON: {exc}") from exc
@@ -138,8 +146,8 @@ def envelope_from_dict(document: object) -> Envelope:
     if not isinstance(document, dict) or set(document) != ENVELOPE_KEYS:
         raise EnvelopeError("an envelope is an object with exactly payloadType, payload, signatures")
     payload_type = document["payloadType"]
-    if not isinstance(payload_type, str):
-        raise EnvelopeError("payloadType must be a string")
+    if not isinstance(payload_type, str) or _UNSTORABLE.search(payload_type):
+        raise EnvelopeError("payloadType must be a string without NUL or lone surrogates")
     signatures = document["signatures"]
     if not isinstance(signatures, list) or not signatures:
         raise EnvelopeError("signatures must be a non-empty list")
@@ -147,8 +155,8 @@ def envelope_from_dict(document: object) -> Envelope:
     for item in signatures:
         if not isinstance(item, dict) or set(item) != SIGNATURE_KEYS:
             raise EnvelopeError("each signature is an object with exactly keyid and sig")
-        if not isinstance(item["keyid"], str) or not item["keyid"]:
-            raise EnvelopeError("keyid must be a non-empty string")
+        if not isinstance(item["keyid"], str) or not item["keyid"] or _UNSTORABLE.search(item["keyid"]):
+            raise EnvelopeError("keyid must be a non-empty string without NUL or lone surrogates")
         parsed.append(Signature(keyid=item["keyid"], sig=b64decode(item["sig"])))
     if len({s.keyid for s in parsed}) != len(parsed):
         raise EnvelopeError("a key may sign an envelope only once")

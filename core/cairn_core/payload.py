@@ -54,6 +54,16 @@ COUNTRY = re.compile(r"\A[A-Z]{2}\Z")
 MINERAL = re.compile(r"\A[a-z][a-z_]{1,40}\Z")
 VIN = re.compile(r"\A[A-HJ-NPR-Z0-9]{17}\Z")
 
+# Bounds on what a JSON document may hold (Cairn's decisions, README):
+# nesting deeper than this, integers longer than this, and strings holding
+# NUL or a lone surrogate (which no database stores alike) are refused.
+MAX_DEPTH = 32
+MAX_INT_DIGITS = 40
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# No physical activity in the ledger happened before this (occurred_at and
+# a claim's dates): earlier values are typing errors, not history.
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
 COMMON_REQUIRED = {"schema", "type", "issuer", "issued_at"}
 COMMON_OPTIONAL = {"occurred_at"}
 
@@ -152,19 +162,52 @@ def _no_constant(name: str) -> Any:
 
 
 def _no_float(text: str) -> Any:
-    raise PayloadError(f"number {text} is not allowed: decimal amounts are strings")
+    raise PayloadError(f"number {text[:24]} is not allowed: decimal amounts are strings")
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise PayloadError(f"integers are limited to {MAX_INT_DIGITS} digits")
+    return int(text)
+
+
+def check_storable(document: Any) -> None:
+    """Refuse nesting deeper than MAX_DEPTH and strings (keys included) with
+    NUL or a lone surrogate. Iterative: a deep document cannot exhaust the stack."""
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if UNSTORABLE.search(value):
+                raise PayloadError("strings may not contain NUL (\\u0000) or lone surrogates")
+        elif isinstance(value, dict | list):
+            if depth > MAX_DEPTH:
+                raise PayloadError(f"JSON nesting is limited to {MAX_DEPTH} levels")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                stack.append((key, depth))
+                stack.append((item, depth + 1))
+
+
+def strict_json(data: bytes, *, what: str = "body", floats: bool = True) -> Any:
+    """JSON parsed strictly: no duplicate keys, NaN or Infinity, integers of
+    at most MAX_INT_DIGITS digits, and `check_storable`; floats only if allowed."""
+    try:
+        document = json.loads(
+            data.decode("utf-8"),
+            object_pairs_hook=_object_without_duplicates,
+            parse_constant=_no_constant,
+            parse_int=_bounded_int,
+            **({} if floats else {"parse_float": _no_float}),
+        )
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise PayloadError(f"{what} is not JSON: {exc}") from exc
+    check_storable(document)
+    return document
 
 
 def load_json(payload: bytes) -> dict[str, Any]:
-    try:
-        document = json.loads(
-            payload.decode("utf-8"),
-            object_pairs_hook=_object_without_duplicates,
-            parse_constant=_no_constant,
-            parse_float=_no_float,
-        )
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise PayloadError(f"payload is not JSON: {exc}") from exc
+    document = strict_json(payload, what="payload", floats=False)
     if not isinstance(document, dict):
         raise PayloadError("payload must be a JSON object")
     return document
@@ -216,9 +259,12 @@ def _timestamp(value: Any, where: str) -> dt.datetime:
 def _date(value: Any, where: str) -> dt.date:
     _match(value, DATE, where, "a date YYYY-MM-DD")
     try:
-        return dt.date.fromisoformat(value)
+        date = dt.date.fromisoformat(value)
     except ValueError as exc:
         raise PayloadError(f"{where} is not a real date: {exc}") from exc
+    if date < EARLIEST.date():
+        raise PayloadError(f"{where} cannot be before {EARLIEST:%Y-%m-%d}")
+    return date
 
 
 def _choice(value: Any, choices: tuple[str, ...], where: str) -> str:
@@ -267,12 +313,16 @@ def _outputs(value: Any, with_minerals: bool) -> tuple[Output, ...]:
             for name, kg in obj["minerals"].items():
                 _match(name, MINERAL, f"{where}.minerals key", "a critical mineral name")
                 minerals[name] = _decimal(kg, f"{where}.minerals.{name}")
+        quantity = _decimal(obj["quantity"], f"{where}.quantity", positive=True)
+        unit = _choice(obj["unit"], UNITS, f"{where}.unit")
+        if unit == "kg" and sum(minerals.values(), Decimal(0)) > quantity:
+            raise PayloadError(f"{where}.minerals hold more kg than the batch's {quantity} kg")
         outputs.append(
             Output(
                 batch=_batch_id(obj["batch"], f"{where}.batch"),
                 material=_text(obj["material"], f"{where}.material"),
-                quantity=_decimal(obj["quantity"], f"{where}.quantity", positive=True),
-                unit=_choice(obj["unit"], UNITS, f"{where}.unit"),
+                quantity=quantity,
+                unit=unit,
                 value_added_usd=_decimal(obj["value_added_usd"], f"{where}.value_added_usd"),
                 minerals=minerals,
                 component=_choice(obj["component"], COMPONENTS, f"{where}.component") if "component" in obj else "",
@@ -378,6 +428,8 @@ def parse_statement(payload: bytes) -> Statement:
     occurred_at = issued_at
     if "occurred_at" in doc:
         occurred_at = _timestamp(doc["occurred_at"], "occurred_at")
+        if occurred_at < EARLIEST:
+            raise PayloadError(f"occurred_at cannot be before {EARLIEST:%Y-%m-%dT%H:%M:%SZ}")
         if occurred_at > issued_at:
             raise PayloadError("occurred_at cannot be after issued_at")
     return Statement(

@@ -38,11 +38,20 @@ def _message(exc: exceptions.APIException) -> str:
 
 def exception_handler(exc, context):
     if isinstance(exc, LedgerError):
-        return Response(exc.as_body(), status=exc.status)
+        response = Response(exc.as_body(), status=exc.status)
+        if exc.status == 503:
+            response["Retry-After"] = "1"
+        return response
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
     code = next((code for kind, code in DRF_CODES if isinstance(exc, kind)), "bad_request")
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        # Contract §6: a body that is not a JSON envelope is a 400, not HTTP's 415.
+        response.status_code = 400
+        view = context.get("view")
+        if not getattr(view, "takes_envelope", False):
+            code = "invalid_payload"
     body = {"error": {"code": code, "message": _message(exc)}}
     response.data = body
     return response
@@ -63,6 +72,14 @@ def not_found(request, exception=None):
 def server_error(request):
     """500; under /api/v1/ as a JSON error body, nothing stored."""
     if _is_api(request):
-        body = {"error": {"code": "server_error", "message": "Cairn failed to answer; nothing was stored."}}
+        # Honest about what is known: a write is all-or-nothing, but whether
+        # it committed before the failure is not known here.
+        body = {
+            "error": {
+                "code": "server_error",
+                "message": "Cairn failed to answer this request (the failure is logged). Writes are "
+                "all-or-nothing; post the same request again to learn its outcome.",
+            }
+        }
         return JsonResponse(body, status=500)
     return default_server_error(request)

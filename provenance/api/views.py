@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from agreements.linking import links_for_entries
 from cairn_core.dag import decimal_str
+from cairn_core.payload import BATCH_ID, HEX64
 from provenance import ingest, keys, selectors
 from provenance.api import serializers as s
 from provenance.api.auth import AppendTokenAuthentication
@@ -38,6 +39,8 @@ class KeyListView(APIView):
     @extend_schema(request=s.KeyRegistrationSerializer, responses={201: s.KeySerializer, **ERRORS})
     def post(self, request):
         body = _json_object(request)
+        if set(body) != {"public_key"}:
+            raise LedgerError("invalid_payload", 'Send exactly {"public_key": "<base64 of 32 bytes>"}.')
         key, created = keys.register_key(
             organization=organization_of(request), public_key_b64=body.get("public_key"), acting_user=request.user
         )
@@ -49,6 +52,8 @@ class KeyRevokeView(APIView):
 
     @extend_schema(request=None, responses={200: s.KeySerializer, **ERRORS})
     def post(self, request, keyid: str):
+        if not HEX64.match(keyid):
+            raise LedgerError("not_found", "Your organisation has no such key: a keyid is 64 lowercase hex digits.")
         key = keys.revoke_key(organization=organization_of(request), keyid=keyid, acting_user=request.user)
         return Response(_key_body(key))
 
@@ -57,6 +62,7 @@ class AttestationListView(APIView):
     authentication_classes = [AppendTokenAuthentication, SessionAuthentication]
     permission_classes = [IsWriter]
     parser_classes = [RawJSONParser]
+    takes_envelope = True  # a body of another media type is `malformed_envelope`
 
     @extend_schema(
         request=s.EnvelopeSerializer,
@@ -98,7 +104,7 @@ class AttestationDetailView(APIView):
 
 
 def _readable_batch(request, batch_id: str) -> Batch:
-    batch = Batch.objects.filter(id=batch_id).first()
+    batch = Batch.objects.filter(id=batch_id).first() if BATCH_ID.match(batch_id) else None
     if batch is None or not selectors.can_read_batch(organization_of(request), batch):
         raise LedgerError("not_found", f"No batch {batch_id} that you may read.")
     return batch
