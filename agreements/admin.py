@@ -292,8 +292,9 @@ class TradeAgreementAdmin(RuleAdmin):
             total,
         )
 
-    @admin.action(description="Recompute every entry's agreement links")
-    @admin.action(description="What if they ended on a date? (runs the engine, stores nothing)")
+    # Reads only (the engine runs under changed rules, nothing is stored):
+    # open to whoever may view agreements, auditors included.
+    @admin.action(description="What if they ended on a date? (runs the engine, stores nothing)", permissions=["view"])
     def what_if_terminated(self, request, queryset):
         """Ask for a date, then list the claims whose credit or qualifying % would change."""
         form = WhatIfForm(request.POST if "terminate_on" in request.POST else None)
@@ -313,6 +314,8 @@ class TradeAgreementAdmin(RuleAdmin):
             ]
         return TemplateResponse(request, "admin/agreements/what_if.html", context)
 
+    # A write (derived links are replaced): for users who may change agreements.
+    @admin.action(description="Recompute every entry's agreement links", permissions=["change"])
     def relink_all_entries(self, request, queryset):
         result = relink()
         self.message_user(
