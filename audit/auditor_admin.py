@@ -26,6 +26,7 @@ with the `audit.run_verification` permission.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from django.contrib import admin, messages
@@ -35,18 +36,24 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
+from kombu.exceptions import OperationalError
 
 from agreements.snapshot import current_ruleset
-from audit import admin_views, checks
+from audit import admin_views, checks, tasks
 from audit.auditors import RUN_VERIFICATION_PERM
 from audit.engine import verify_claim
 from audit.models import Verification
 from provenance.admin import ClaimAdmin, LedgerAdmin, admin_link, countries_in_use
 from provenance.errors import LedgerError
 from provenance.models import Claim
+
+# A full check still running after this long is taken for lost (no worker took
+# it): the dashboard lets another one start.
+FULL_CHECK_PATIENCE = dt.timedelta(hours=1)
 
 
 def credit_badge(credit: str | None, integrity: str | None = None) -> str:
@@ -229,6 +236,11 @@ class VerificationAdmin(LedgerAdmin):
                 view(require_POST(self.integrity_check_view)),
                 name="audit_integrity_check",
             ),
+            path(
+                "integrity/full-check/",
+                view(require_POST(self.integrity_full_check_view)),
+                name="audit_integrity_full_check",
+            ),
             path("<int:object_id>/report/", view(self.report_view), name="audit_verification_report"),
         ]
         return own + super().get_urls()
@@ -282,7 +294,30 @@ class VerificationAdmin(LedgerAdmin):
             raise PermissionDenied
         problems = checks.run_incremental(detected_by=f"admin:{request.user.get_username()}")
         level = messages.WARNING if problems else messages.SUCCESS
-        self.message_user(request, f"Incremental check done: {len(problems)} problem(s).", level)
+        message = (
+            f"Incremental check done: {len(problems)} problem(s) in the entries logged since the last check "
+            "(older entries are re-read by a full check)."
+        )
+        self.message_user(request, message, level)
+        return HttpResponseRedirect(reverse("admin:audit_integrity_dashboard"))
+
+    def integrity_full_check_view(self, request):
+        """POST: start a full check on the Celery workers (audit.check_full); the page shows its progress."""
+        if not can_verify(request):
+            raise PermissionDenied
+        progress = checks.full_check_progress()
+        if progress and progress.running and timezone.now() - progress.run.started_at < FULL_CHECK_PATIENCE:
+            message = f"A full check is already running ({progress.parts_done} of {progress.parts} parts done)."
+            self.message_user(request, message, messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:audit_integrity_dashboard"))
+        try:
+            tasks.check_full.delay()
+        except OperationalError as exc:
+            self.message_user(request, f"The full check could not be queued (is the broker up?): {exc}", messages.ERROR)
+        else:
+            self.message_user(
+                request, "Full check started on the Celery workers: its progress shows below.", messages.SUCCESS
+            )
         return HttpResponseRedirect(reverse("admin:audit_integrity_dashboard"))
 
 

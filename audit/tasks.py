@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from celery import chord, shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from audit import checks, integrity
 from audit.integrity import Problem
-from audit.models import IntegrityCheckRun
+from audit.models import IntegrityCheckPart, IntegrityCheckRun
 from provenance import checkpoints, tlog
 
 
@@ -44,13 +45,20 @@ def check_full(parts: int | None = None) -> int:
     if not ranges:
         finish_full_check([], run.id)
     else:
-        chord(check_range.s(start, end) for start, end in ranges)(finish_full_check.s(run.id))
+        # One row per range, so that the dashboard shows the run's progress.
+        IntegrityCheckPart.objects.bulk_create(IntegrityCheckPart(run=run, start=a, end=b) for a, b in ranges)
+        parts = IntegrityCheckPart.objects.filter(run=run).values_list("start", "end", "pk")
+        chord(check_range.s(start, end, pk) for start, end, pk in parts)(finish_full_check.s(run.id))
     return run.id
 
 
 @shared_task(name="audit.check_range")
-def check_range(start: int, end: int) -> list[dict]:
-    return [problem.as_dict() for problem in integrity.check_range(start, end)]
+def check_range(start: int, end: int, part_id: int | None = None) -> list[dict]:
+    """Check entries [start, end); mark the full check's part done, if given."""
+    problems = integrity.check_range(start, end)
+    if part_id is not None:
+        IntegrityCheckPart.objects.filter(pk=part_id).update(finished_at=timezone.now(), problem_count=len(problems))
+    return [problem.as_dict() for problem in problems]
 
 
 @shared_task(name="audit.finish_full_check")
