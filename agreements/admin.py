@@ -200,10 +200,10 @@ class TradeAgreementAdmin(RuleAdmin):
     list_display = [
         "slug",
         "title",
-        "kind",
+        "kind_code",
         "partner_list",
-        "counts_from",
-        "ends",
+        "counts_from_day",
+        "ends_day",
         "in_force_today",
         "review_due_flag",
         "unconfirmed",
@@ -239,11 +239,26 @@ class TradeAgreementAdmin(RuleAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    class Media:
+        css = {"all": ["agreements/agreements_admin.css"]}
+
+    @admin.display(description="kind", ordering="kind")
+    def kind_code(self, agreement):
+        return format_html('<abbr title="{}">{}</abbr>', agreement.get_kind_display(), agreement.kind.upper())
+
+    @admin.display(description="counts from", ordering="counts_from")
+    def counts_from_day(self, agreement):
+        return agreement.counts_from.isoformat() if agreement.counts_from else "-"
+
+    @admin.display(description="ends", ordering="ends")
+    def ends_day(self, agreement):
+        return agreement.ends.isoformat() if agreement.ends else "-"
+
     @admin.display(description="partners")
     def partner_list(self, agreement):
         return ", ".join(agreement.partners)
 
-    @admin.display(description="in force today", boolean=True, ordering="in_force_now")
+    @admin.display(description="in force", boolean=True, ordering="in_force_now")
     def in_force_today(self, agreement):
         return agreement.in_force_now
 
@@ -251,7 +266,7 @@ class TradeAgreementAdmin(RuleAdmin):
     def review_due_flag(self, agreement):
         return agreement.review_due(timezone.localdate())
 
-    @admin.display(description="linked entries", ordering="link_count")
+    @admin.display(description="links", ordering="link_count")
     def linked_entry_count(self, agreement):
         return agreement.link_count
 

@@ -47,6 +47,7 @@ from audit import admin_views, checks, tasks
 from audit.auditors import RUN_VERIFICATION_PERM
 from audit.engine import verify_claim
 from audit.models import Verification
+from provenance import demo
 from provenance.admin import ClaimAdmin, LedgerAdmin, admin_link, countries_in_use
 from provenance.errors import LedgerError
 from provenance.models import Claim
@@ -128,7 +129,7 @@ class AuditorClaimAdmin(ClaimAdmin):
         url = reverse("admin:audit_verification_change", args=[claim.latest_verification])
         when = f"{claim.latest_requested_at:%Y-%m-%d %H:%M}"
         return format_html(
-            '{} <a href="{}" class="cairn-verdict-link">{}, {}</a>',
+            '{} <a href="{}" class="cairn-verdict-link">{}</a><br><span class="cairn-when">{} UTC</span>',
             badge,
             url,
             claim.latest_integrity,
@@ -191,6 +192,7 @@ class AuditorClaimAdmin(ClaimAdmin):
                 graph=admin_views.claim_graph(claim, current_ruleset()),
                 can_verify=can_verify(request),
                 verify_url=reverse("admin:provenance_claim_verify", args=[claim.vin]),
+                story=demo.story(claim.vin),
             )
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
@@ -207,9 +209,9 @@ class VerificationAdmin(LedgerAdmin):
         "credit",
         "integrity",
         "requested_by",
-        "requested_at",
-        "checkpoint_size",
-        "rules_version",
+        "requested_on",
+        "tree_size",
+        "rules",
     ]
     list_select_related = ["claim", "requested_by"]
     list_filter = ["credit_usd", "integrity", "requested_at"]
@@ -226,6 +228,20 @@ class VerificationAdmin(LedgerAdmin):
     @admin.display(description="credit", ordering="credit_usd")
     def credit(self, verification):
         return credit_badge(verification.credit_usd, verification.integrity)
+
+    @admin.display(description="requested at (UTC)", ordering="requested_at")
+    def requested_on(self, verification):
+        return f"{verification.requested_at:%Y-%m-%d %H:%M}"
+
+    @admin.display(description="checkpoint tree size", ordering="checkpoint_size")
+    def tree_size(self, verification):
+        return verification.checkpoint_size
+
+    @admin.display(description="rules version", ordering="rules_version")
+    def rules(self, verification):
+        version = verification.rules_version
+        short = version if len(version) <= 14 else f"{version[:12]}…"
+        return format_html('<span title="{}">{}</span>', version, short)
 
     def get_urls(self):
         view = self.admin_site.admin_view
