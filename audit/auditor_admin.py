@@ -46,8 +46,8 @@ from agreements.snapshot import current_ruleset
 from audit import admin_views, checks, tasks
 from audit.auditors import RUN_VERIFICATION_PERM
 from audit.engine import verify_claim
-from audit.models import Verification
-from provenance import demo
+from audit.models import IntegrityCheckRun, Verification
+from provenance import demo, tlog
 from provenance.admin import ClaimAdmin, LedgerAdmin, admin_link, countries_in_use
 from provenance.errors import LedgerError
 from provenance.models import Claim
@@ -326,14 +326,16 @@ class VerificationAdmin(LedgerAdmin):
             message = f"A full check is already running ({progress.parts_done} of {progress.parts} parts done)."
             self.message_user(request, message, messages.WARNING)
             return HttpResponseRedirect(reverse("admin:audit_integrity_dashboard"))
+        # Recorded here, so that the page shows the check from now on, queued until a worker takes it.
+        run = checks.start_run(IntegrityCheckRun.Kind.FULL, 0, tlog.current_size())
         try:
-            tasks.check_full.delay()
+            tasks.check_full.delay(run_id=run.id)
         except OperationalError as exc:
+            run.delete()
             self.message_user(request, f"The full check could not be queued (is the broker up?): {exc}", messages.ERROR)
         else:
-            self.message_user(
-                request, "Full check started on the Celery workers: its progress shows below.", messages.SUCCESS
-            )
+            message = f"Full check started on the Celery workers over entries [0, {run.end}): its progress shows below."
+            self.message_user(request, message, messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:audit_integrity_dashboard"))
 
 

@@ -31,15 +31,19 @@ def check_incremental() -> int:
 
 
 @shared_task(name="audit.check_full")
-def check_full(parts: int | None = None) -> int:
+def check_full(parts: int | None = None, run_id: int | None = None) -> int:
     """Re-read the whole ledger: ranges checked in parallel, joined by a chord.
 
     Every range is a separate task, so each worker on each machine takes
     ranges until none is left; the chord's body records the joined result.
-    Returns the run's id.
+    `run_id`: a run already recorded (by the dashboard, so that it shows the
+    check as queued before a worker takes it). Returns the run's id.
     """
-    size = tlog.current_size()
-    run = checks.start_run(IntegrityCheckRun.Kind.FULL, 0, size)
+    if run_id is None:
+        run = checks.start_run(IntegrityCheckRun.Kind.FULL, 0, tlog.current_size())
+    else:
+        run = IntegrityCheckRun.objects.get(id=run_id, kind=IntegrityCheckRun.Kind.FULL)
+    size = run.end
     parts = parts or getattr(settings, "CAIRN_INTEGRITY_PARTS", 16)
     ranges = checks.split(size, parts, getattr(settings, "CAIRN_INTEGRITY_MIN_RANGE", 1000))
     if not ranges:

@@ -86,7 +86,9 @@
     ],
     minZoom: MIN_ZOOM,
     maxZoom: MAX_ZOOM,
-    wheelSensitivity: 0.4,
+    // The wheel is handled below: Cytoscape ignores it while the page scrolls,
+    // and a wheel that reaches the graph in the middle of a page scroll did nothing.
+    userZoomingEnabled: false,
     layout: { name: "dagre", rankDir: "TB", nodeSep: 14, rankSep: 40, edgeSep: 8, fit: false }
   });
   window.cairnGraph = cy;
@@ -124,6 +126,15 @@
     var centre = { x: container.clientWidth / 2, y: container.clientHeight / 2 };
     cy.zoom({ level: Math.max(MIN_ZOOM, Math.min(MAX_ZOOM, cy.zoom() * factor)), renderedPosition: centre });
   }
+  // The wheel over the graph zooms it, around the pointer (and does not scroll the page).
+  container.addEventListener("wheel", function (event) {
+    event.preventDefault();
+    var rect = container.getBoundingClientRect();
+    var delta = event.deltaY * (event.deltaMode === 1 ? 33 : 1);
+    var level = Math.max(MIN_ZOOM, Math.min(MAX_ZOOM, cy.zoom() * Math.pow(1.0015, -delta)));
+    cy.zoom({ level: level, renderedPosition: { x: event.clientX - rect.left, y: event.clientY - rect.top } });
+  }, { passive: false });
+
   var controls = {
     "cairn-graph-zoom-in": function () { zoomBy(1.25); },
     "cairn-graph-zoom-out": function () { zoomBy(0.8); },
