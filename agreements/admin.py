@@ -39,10 +39,89 @@ def https_formfield(db_field, **kwargs):
     return db_field.formfield(**kwargs)
 
 
-class RuleAdmin(SimpleHistoryAdmin):
-    """History for every change; source fields assume https."""
+CHANGE_REASON = "change_reason"
 
+
+class RuleForm(forms.ModelForm):
+    """A rule row's form, with the reason for the change kept in its history."""
+
+    change_reason = forms.CharField(
+        label="Change reason",
+        required=False,
+        max_length=100,
+        help_text="Why this change (e.g. the source that amends it); kept in the history with your name.",
+    )
+
+
+def mineral_names(slugs) -> str:
+    return ", ".join(slugs) if slugs else "none"
+
+
+class ReadableWhenReadOnly:
+    """For who may only view: JSON mineral lists as plain names, no change reason.
+
+    `readable_fields` maps a field to the admin method that shows it in words.
+    """
+
+    readable_fields: dict[str, str] = {}
+
+    def may_edit(self, request, obj) -> bool:
+        if isinstance(self, admin.options.InlineModelAdmin):
+            return self.has_change_permission(request, obj) or self.has_add_permission(request, obj)
+        return self.has_change_permission(request, obj) if obj else self.has_add_permission(request)
+
+    def get_readonly_fields(self, request, obj=None):
+        shown = super().get_readonly_fields(request, obj)
+        return shown if self.may_edit(request, obj) else [*shown, *self.readable_fields.values()]
+
+    def readable(self, fieldsets):
+        def field(name):
+            return (
+                tuple(field(item) for item in name) if isinstance(name, tuple) else self.readable_fields.get(name, name)
+            )
+
+        return [
+            (title, {**options, "fields": [field(name) for name in options["fields"] if name != CHANGE_REASON]})
+            for title, options in fieldsets
+        ]
+
+    @admin.display(description="covered minerals")
+    def covered_mineral_names(self, obj):
+        return "all" if obj.covers_all_minerals else mineral_names(obj.covered_minerals)
+
+    @admin.display(description="minerals added")
+    def minerals_added_names(self, obj):
+        return mineral_names(obj.minerals_added)
+
+    @admin.display(description="minerals removed")
+    def minerals_removed_names(self, obj):
+        return mineral_names(obj.minerals_removed)
+
+
+class RuleAdmin(ReadableWhenReadOnly, SimpleHistoryAdmin):
+    """History for every change, with its reason; source fields assume https."""
+
+    form = RuleForm
     formfield_overrides = {db_models.URLField: {"assume_scheme": "https"}}
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self.may_edit(request, obj):
+            return self.readable(fieldsets)
+        if any(CHANGE_REASON in options["fields"] for _title, options in fieldsets):
+            return fieldsets
+        return [*fieldsets, ("Change", {"fields": [CHANGE_REASON]})]
+
+    def save_model(self, request, obj, form, change):
+        obj._change_reason = form.cleaned_data.get(CHANGE_REASON) or None
+        super().save_model(request, obj, form, change)
+
+    def save_formset(self, request, form, formset, change):
+        """Inline rows (an agreement's events) are saved with the parent's reason."""
+        reason = form.cleaned_data.get(CHANGE_REASON) or None
+        for inline_form in formset.forms:
+            inline_form.instance._change_reason = reason
+        super().save_formset(request, form, formset, change)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and obj.unconfirmed:
@@ -123,7 +202,7 @@ class MineralFilter(admin.SimpleListFilter):
 # --- trade agreements -------------------------------------------------------
 
 
-class TradeAgreementForm(forms.ModelForm):
+class TradeAgreementForm(RuleForm):
     covered_minerals = forms.MultipleChoiceField(
         choices=mineral_choices,
         required=False,
@@ -153,7 +232,7 @@ class TradeAgreementForm(forms.ModelForm):
         ]
 
 
-class AgreementEventForm(forms.ModelForm):
+class AgreementEventForm(RuleForm):
     minerals_added = forms.MultipleChoiceField(choices=mineral_choices, required=False)
     minerals_removed = forms.MultipleChoiceField(choices=mineral_choices, required=False)
 
@@ -173,7 +252,7 @@ class AgreementEventForm(forms.ModelForm):
         ]
 
 
-class AgreementEventInline(admin.StackedInline):
+class AgreementEventInline(ReadableWhenReadOnly, admin.StackedInline):
     model = models.AgreementEvent
     form = AgreementEventForm
     formfield_overrides = RuleAdmin.formfield_overrides
@@ -185,6 +264,11 @@ class AgreementEventInline(admin.StackedInline):
         "notes",
         "unconfirmed",
     ]
+    readable_fields = {"minerals_added": "minerals_added_names", "minerals_removed": "minerals_removed_names"}
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        return fieldsets if self.may_edit(request, obj) else self.readable(fieldsets)
 
 
 class WhatIfForm(forms.Form):
@@ -196,6 +280,7 @@ class WhatIfForm(forms.Form):
 @admin.register(models.TradeAgreement)
 class TradeAgreementAdmin(RuleAdmin):
     form = TradeAgreementForm
+    readable_fields = {"covered_minerals": "covered_mineral_names"}
     inlines = [AgreementEventInline]
     list_display = [
         "slug",
@@ -343,6 +428,7 @@ class TradeAgreementAdmin(RuleAdmin):
 @admin.register(models.AgreementEvent)
 class AgreementEventAdmin(RuleAdmin):
     form = AgreementEventForm
+    readable_fields = AgreementEventInline.readable_fields
     list_display = ["agreement", "kind", "effective_from", "effective_to", "unconfirmed"]
     list_filter = ["kind", "agreement"]
     list_select_related = ["agreement"]

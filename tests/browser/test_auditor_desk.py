@@ -171,3 +171,28 @@ def test_a_broken_verdict_raises_an_incident_and_a_full_check_runs_in_the_backgr
     assert "full" in coverage
     screenshot(page, "desk-dashboard")
     assert page.javascript_errors == []
+
+
+def test_agreement_pages_keep_the_change_reason_and_name_the_minerals(live_server, page, django_user_model):
+    """Defect 10: agreement history's change reason was always "None" (no field for
+    it); covered minerals showed as raw JSON."""
+    from audit.auditors import create_auditor
+
+    django_user_model.objects.create_superuser("lead", password="a-long-browser-password")
+    create_auditor("auditor", password="cairn-demo-auditor")
+    log_in(page, live_server, "lead", "a-long-browser-password")
+    page.goto(f"{live_server.url}/admin/agreements/tradeagreement/us-japan-cma/change/")
+    page.fill("#id_next_review", "2027-03-28")
+    page.fill("#id_change_reason", "Review date from the USTR fact sheet")
+    page.click("input[name=_save]")
+    page.wait_for_selector(".messagelist")
+    page.goto(f"{live_server.url}/admin/agreements/tradeagreement/us-japan-cma/history/")
+    assert "Review date from the USTR fact sheet" in page.inner_text("#content")
+    page.click("#logout-form button")
+
+    log_in(page, live_server)
+    page.goto(f"{live_server.url}/admin/agreements/tradeagreement/us-japan-cma/change/")
+    minerals = page.inner_text(".field-covered_mineral_names")
+    assert "cobalt, graphite, lithium, manganese, nickel" in minerals and "[" not in minerals
+    assert page.locator("#id_change_reason").count() == 0
+    assert page.javascript_errors == []
