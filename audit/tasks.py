@@ -43,6 +43,8 @@ def check_full(parts: int | None = None, run_id: int | None = None) -> int:
         run = checks.start_run(IntegrityCheckRun.Kind.FULL, 0, tlog.current_size())
     else:
         run = IntegrityCheckRun.objects.get(id=run_id, kind=IntegrityCheckRun.Kind.FULL)
+        if run.finished_at is not None or run.parts.exists():
+            return run.id  # delivered twice: its parts are on their way already
     size = run.end
     parts = parts or getattr(settings, "CAIRN_INTEGRITY_PARTS", 16)
     ranges = checks.split(size, parts, getattr(settings, "CAIRN_INTEGRITY_MIN_RANGE", 1000))

@@ -124,3 +124,18 @@ def test_only_those_who_may_verify_start_a_full_check(claimed, staff_viewer):
     assert response.status_code == 403
     assert not IntegrityCheckRun.objects.exists()
     assert tasks.check_full.name == "audit.check_full"
+
+
+def test_a_full_check_delivered_twice_splits_once(claimed):
+    run = checks.start_run("full", 0, 7)
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    try:
+        tasks.check_full.delay(run_id=run.id)
+        tasks.check_full.delay(run_id=run.id)
+    finally:
+        app.conf.task_always_eager = False
+    assert IntegrityCheckPart.objects.filter(run=run).count() == 1
+    run.refresh_from_db()
+    assert run.finished_at is not None and run.problem_count == 0
