@@ -19,6 +19,7 @@ pytestmark = [
 ]
 
 JAPAN_VIN = "1RVM24J60JP000101"
+US_VIN = "1RVM24A10PS000201"  # run A24: qualifying minerals, made in the US
 WHAT_IF_LABEL = "What if they ended on a date? (runs the engine, stores nothing)"
 # On screen, a label smaller than this is not readable.
 READABLE_PX = 10
@@ -85,15 +86,22 @@ def test_the_lists_show_every_column_at_1440_px(demo_data, live_server, page, sc
     assert page.javascript_errors == []
 
 
-def test_a_claim_tells_its_story_and_its_graph_is_readable(demo_data, live_server, page, screenshot):
-    """Defect 8: the story was printed by load_demo only. Defect 6: the graph fitted
-    22 nodes at zoom 0.62 (labels at 6 px) and the wheel did nothing visible."""
+def test_a_claim_tells_its_story(demo_data, live_server, page):
+    """Defect 8: the story was printed by load_demo only."""
     log_in(page, live_server)
     page.goto(f"{live_server.url}/admin/provenance/claim/{JAPAN_VIN}/change/")
     story = page.inner_text("#cairn-story")
     assert "processed in Japan" in story and "Expected $7500" in story
     assert "$7500" in page.inner_text("#cairn-verifications")
+    page.goto(f"{live_server.url}/admin/provenance/claim/{US_VIN}/change/")
+    assert "Expected $7500: both requirements met (2024: 50% / 60%)." in page.inner_text("#cairn-story")
 
+
+def test_the_graph_is_readable_and_answers_zoom_and_pan(demo_data, live_server, page, screenshot):
+    """Defect 6: the graph fitted 22 nodes at zoom 0.62 (labels at 6 px) and the
+    wheel did nothing visible."""
+    log_in(page, live_server)
+    page.goto(f"{live_server.url}/admin/provenance/claim/{US_VIN}/change/")
     assert graph_nodes(page) == 22
     page.wait_for_timeout(300)  # the width refit after the admin's sidebar settles
     zoom = page.evaluate("window.cairnGraph.zoom()")
@@ -126,6 +134,13 @@ def test_a_claim_tells_its_story_and_its_graph_is_readable(demo_data, live_serve
     moved = page.evaluate("window.cairnGraph.pan()")
     assert moved["x"] > pan["x"] + 100  # dragging the background pans
 
+    assert page.javascript_errors == []
+
+
+def test_the_japanese_claim_verifies_through_the_us_japan_agreement(demo_data, live_server, page, screenshot):
+    """Defect 7, on the verdict page: the agreement the claim relies on."""
+    log_in(page, live_server)
+    page.goto(f"{live_server.url}/admin/provenance/claim/{JAPAN_VIN}/change/")
     page.click("#cairn-verify")
     page.wait_for_selector("#cairn-summary")
     assert page.inner_text("#cairn-credit") == "$7500"
@@ -140,7 +155,7 @@ def test_a_broken_verdict_raises_an_incident_and_a_full_check_runs_in_the_backgr
     """Defect 3: after an old entry was tampered with, the dashboard's only button
     (incremental) said "0 problem(s)" and showed 0 open incidents beside a broken verdict."""
     assert checks.run_incremental() == []  # the periodic check has read everything
-    old_entry = Batch.objects.get(id="hombre-lithium:ORE-J24").created_by_id
+    old_entry = Batch.objects.get(id="greenbushes-lithium:ORE-A24").created_by_id
     change_envelope_byte(old_entry)
 
     log_in(page, live_server)
@@ -148,10 +163,8 @@ def test_a_broken_verdict_raises_an_incident_and_a_full_check_runs_in_the_backgr
     page.click("#cairn-check-now")
     page.wait_for_selector("#cairn-runs table")
     assert "0 problem(s)" in page.inner_text(".messagelist")  # it reads only the new entries
-    coverage = page.inner_text("#cairn-coverage")
-    assert "incremental" in coverage and "never" not in coverage
 
-    page.goto(f"{live_server.url}/admin/provenance/claim/{JAPAN_VIN}/change/")
+    page.goto(f"{live_server.url}/admin/provenance/claim/{US_VIN}/change/")
     page.click("#cairn-verify")
     page.wait_for_selector("#cairn-summary")
     assert page.inner_text("#cairn-credit") == "$0"
@@ -160,6 +173,9 @@ def test_a_broken_verdict_raises_an_incident_and_a_full_check_runs_in_the_backgr
     cards = page.inner_text("#cairn-counts")
     assert "0\nopen incidents" not in cards
     assert f"#{old_entry}" in page.inner_text("#cairn-incidents")
+    # Everything was last checked by the incremental runs, before the change.
+    coverage = page.inner_text("#cairn-coverage")
+    assert "incremental" in coverage and "never" not in coverage
 
     page.click("#cairn-full-check")
     page.wait_for_selector("text=Full check started")
