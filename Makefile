@@ -25,16 +25,18 @@ demo: install
 	@$(DEMO_ENV) $(BIN)/python manage.py load_demo --no-instructions
 	@$(MAKE) --no-print-directory serve
 
-# The web server, a Celery worker and beat, stopped together by Ctrl-C. The
+# The web server, a Celery worker and beat, stopped together by Ctrl-C (any
+# still there three seconds after SIGTERM are killed). The
 # logins and instructions are printed once the server answers, after the
 # servers' own start-up lines.
 serve: install
 	@mkdir -p $(VAR)/celery/queue $(VAR)/celery/processed $(VAR)/celery/results $(VAR)/celery/control
 	@$(DEMO_ENV) $(BIN)/python manage.py collectstatic --no-input -v0
-	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
-	$(DEMO_ENV) $(BIN)/celery -A config --quiet worker --loglevel=WARNING --concurrency=2 & \
-	$(DEMO_ENV) $(BIN)/celery -A config --quiet beat --loglevel=WARNING & \
-	$(DEMO_ENV) $(BIN)/python manage.py runserver --noreload 127.0.0.1:$(PORT) & \
+	@trap 'trap "" INT TERM; trap - EXIT; kill $$pids 2>/dev/null; sleep 3; kill -9 $$pids 2>/dev/null; exit 0' \
+	  INT TERM EXIT; \
+	$(DEMO_ENV) $(BIN)/celery -A config --quiet worker --loglevel=WARNING --concurrency=2 & pids="$$!"; \
+	$(DEMO_ENV) $(BIN)/celery -A config --quiet beat --loglevel=WARNING & pids="$$pids $$!"; \
+	$(DEMO_ENV) $(BIN)/python manage.py runserver --noreload 127.0.0.1:$(PORT) & pids="$$pids $$!"; \
 	$(DEMO_ENV) $(BIN)/python manage.py load_demo --instructions-only --wait --base-url http://127.0.0.1:$(PORT); \
 	wait
 

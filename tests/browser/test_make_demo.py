@@ -8,6 +8,7 @@ and the public critical-minerals list.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -87,7 +88,16 @@ class Demo:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+        self.leftovers = self.group_members()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # never leave a process behind
         self.reader.join(timeout=5)
+
+    def group_members(self) -> list[str]:
+        """The processes still in make's process group (after it exited)."""
+        listing = subprocess.run(["ps", "-eo", "pgid=,args="], capture_output=True, text=True).stdout
+        rows = [line.split(None, 1) for line in listing.splitlines() if line.strip()]
+        return [args for pgid, args in rows if pgid == str(self.process.pid) and "<defunct>" not in args]
 
 
 @pytest.fixture
@@ -99,6 +109,8 @@ def demo(tmp_path):
         yield running
     finally:
         running.stop()
+    # Ctrl-C stops the web server, the worker and beat.
+    assert running.leftovers == []
     # Kombu's control folder is under VAR, not in the working tree.
     assert (tmp_path / "var" / "celery" / "control").is_dir()
     assert control_before or not (settings.BASE_DIR / "control").exists()
