@@ -157,3 +157,20 @@ def test_ending_the_us_japan_agreement_changes_the_japanese_claim(loaded):
     impact = impact_of_termination("us-japan-cma", dt.date(2024, 1, 1), evaluate=engine_evaluator())
     changed = {claim.vin: (claim.before["credit_usd"], claim.after["credit_usd"]) for claim in impact.claims}
     assert changed == {"1RVM24J60JP000101": ("7500", "3750")}
+
+
+def test_the_instructions_can_be_left_out_and_printed_alone(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    out = io.StringIO()
+    call_command("load_demo", "--no-instructions", stdout=out)
+    assert "Verified the demo claims:" in out.getvalue()
+    assert demo.AUDITOR_PASSWORD not in out.getvalue()
+    entries = Entry.objects.count()
+    alone = io.StringIO()
+    call_command("load_demo", "--instructions-only", "--base-url", "http://127.0.0.1:8123/", stdout=alone)
+    assert Entry.objects.count() == entries  # nothing loaded or verified again
+    assert "Verified" not in alone.getvalue()
+    assert f"auditor     {demo.AUDITOR_USERNAME} / {demo.AUDITOR_PASSWORD}" in alone.getvalue()
+    assert "http://127.0.0.1:8123/admin/" in alone.getvalue()
+    token = json.loads((tmp_path / "demo" / "tokens.json").read_text())["greenbushes-lithium"]
+    assert token in alone.getvalue()
