@@ -6,7 +6,9 @@
   with the lineages, components and FEOC findings behind its figures. They
   are recomputed by the engine's own pure functions (`audit.engine.assess_dag`)
   under the rules as they stood when the verification ran.
-* `integrity_status`: the latest checkpoint, the last check runs, open incidents.
+* `integrity_status`: the latest checkpoint, the last check runs and the
+  progress of a full one, when each part of the ledger was last checked, and
+  the open incidents.
 
 The pages themselves (views, templates) are in audit.auditor_admin.
 """
@@ -23,7 +25,7 @@ from django.urls import NoReverseMatch, reverse
 
 from agreements.models import TradeAgreement
 from agreements.snapshot import load_ruleset
-from audit import engine
+from audit import checks, engine
 from audit.models import IntegrityCheckRun, IntegrityIncident, Verification
 from cairn_core import dsse, rules
 from cairn_core.dag import decimal_str
@@ -344,6 +346,7 @@ def verdict_details(verification: Verification) -> dict:
 def integrity_status() -> dict:
     latest = Checkpoint.objects.order_by("-tree_size").first()
     state = LogState.objects.filter(id=1).first()
+    full_check = checks.full_check_progress()
     incidents = IntegrityIncident.objects.filter(resolved_at__isnull=True)
     verdicts = Verification.objects.aggregate(total=Count("id"), broken=Count("id", filter=Q(integrity="broken")))
     return {
@@ -353,6 +356,9 @@ def integrity_status() -> dict:
         "unpublished": (state.size if state else 0) - (latest.tree_size if latest else 0),
         "checkpoint_count": Checkpoint.objects.count(),
         "runs": list(IntegrityCheckRun.objects.order_by("-started_at")[:10]),
+        "full_check": full_check,
+        "full_check_running": bool(full_check and full_check.running),
+        "coverage": checks.ledger_coverage(state.size if state else 0),
         "open_incidents": list(incidents.order_by("-detected_at")[:50]),
         "open_incident_count": incidents.count(),
         "incident_count": IntegrityIncident.objects.count(),

@@ -1,7 +1,8 @@
 """The verification engine: a claim's verdict (contract §5), stored and signed.
 
     evaluate_claim(claim, ruleset, checkpoint) -> Verdict   reads only
-    verify_claim(vin, requested_by=...) -> Verification     the one write
+    verify_claim(vin, requested_by=...) -> Verification     the one write (and the
+                                                            incidents of a broken verdict)
     what_if(ruleset) -> [ClaimChange]                       stores nothing
 
 Evaluating a claim is four steps (DOMAIN.md, "The computation"):
@@ -33,6 +34,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from agreements.snapshot import current_ruleset
+from audit import incidents
 from audit.claim_integrity import ClaimCheck, StoredEntry, StoredLink
 from audit.integrity import ENTRY_FIELDS
 from audit.models import Verification
@@ -220,7 +222,13 @@ def verify_claim(vin: str, *, requested_by, ruleset: rules.RuleSet | None = None
         raise LedgerError("not_found", f"No claim for VIN {vin}.")
     checkpoint = covering_checkpoint(claim)
     verdict = evaluate_claim(claim, ruleset or current_ruleset(), checkpoint)
-    return store_verdict(verdict, claim=claim, requested_by=requested_by)
+    verification = store_verdict(verdict, claim=claim, requested_by=requested_by)
+    if verdict.integrity == "broken":
+        # What the verdict found broken is an integrity incident, as if a check had found it.
+        requirements = verdict.requirements()
+        broken = [problem for problem in verdict.problems if problem.code not in requirements]
+        incidents.record_problems(broken, detected_by=f"verification {verification.pk}")
+    return verification
 
 
 def store_verdict(verdict: Verdict, *, claim: Claim, requested_by) -> Verification:

@@ -235,11 +235,13 @@ def _check_countries_known(codes: tuple[str, ...]) -> None:
 def _check_minerals_known(names: frozenset[str]) -> None:
     if not names:
         return
-    unknown = sorted(names - rules_for_appends().minerals)
+    known = rules_for_appends().minerals
+    unknown = sorted(names - known)
     if unknown:
         raise LedgerError(
             "invalid_payload",
-            f"Invalid payload: {', '.join(unknown)} is not a critical mineral on the statute's list.",
+            f"Invalid payload: {', '.join(unknown)} is not a critical mineral on the statute's list "
+            f"(GET /api/v1/critical-minerals): use one of {', '.join(sorted(known))}.",
         )
 
 
