@@ -169,14 +169,43 @@ def append_attestation(
 
     `token` is the API token the caller authenticated with: the append
     checks it again, and takes the caller's organisation as it is then."""
-    pending = prepare(body, acting_org=acting_org, acting_user=acting_user, token=token, now=now)
-    if transaction.get_connection().in_atomic_block or not settings.CAIRN_GROUP_COMMIT:
-        (outcome,) = append_batch([pending])
-    else:
-        outcome = sequencer.submit(pending)
+    (outcome,) = append_attestations([body], acting_org=acting_org, acting_user=acting_user, token=token, now=now)
     if isinstance(outcome, LedgerError):
         raise outcome
     return outcome
+
+
+def append_attestations(
+    bodies: list[bytes],
+    *,
+    acting_org: Organization,
+    acting_user=None,
+    token: str | None = None,
+    now: dt.datetime | None = None,
+) -> list[AppendResult | LedgerError]:
+    """Check and log each of `bodies` (DSSE envelopes) as if it had been
+    posted alone, in order: the result or the error of each, in order.
+
+    Each envelope is checked against the ledger as the earlier ones left it
+    (they are appended in one batch, in their order), so a later envelope may
+    build on an earlier one's batch. One that fails leaves no trace and the
+    others go on. POST /attestations is this with one envelope, POST
+    /attestations/batch with up to a thousand."""
+    caller = Caller.of(acting_org, acting_user, token)
+    prepared: list[Pending | LedgerError] = []
+    for body in bodies:
+        try:
+            prepared.append(_prepare(body, caller, now or timezone.now()))
+        except LedgerError as error:
+            prepared.append(error)
+    pendings = [item for item in prepared if isinstance(item, Pending)]
+    if not pendings:
+        return prepared
+    if transaction.get_connection().in_atomic_block or not settings.CAIRN_GROUP_COMMIT:
+        appended = iter(append_batch(pendings))
+    else:
+        appended = iter(sequencer.submit(pendings))
+    return [next(appended) if isinstance(item, Pending) else item for item in prepared]
 
 
 def prepare(
@@ -188,9 +217,15 @@ def prepare(
     now: dt.datetime | None = None,
 ) -> Pending:
     """The checks that need no ledger state: envelope, payload type, payload."""
+    return _prepare(body, Caller.of(acting_org, acting_user, token), now or timezone.now())
+
+
+def _prepare(body: bytes, caller: Caller, now: dt.datetime) -> Pending:
+    if len(body) > settings.CAIRN_MAX_BODY_BYTES:
+        raise LedgerError("payload_too_large", f"An envelope is limited to {settings.CAIRN_MAX_BODY_BYTES} bytes.")
     envelope = _parse_envelope(body)
     statement = _parse_statement(envelope)
-    return Pending(envelope, statement, Caller.of(acting_org, acting_user, token), now or timezone.now())
+    return Pending(envelope, statement, caller, now)
 
 
 # --- checks outside the transaction (no ledger state involved) -------------

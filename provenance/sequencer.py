@@ -1,9 +1,13 @@
 """Group commit: one thread appends whatever statements wait, as one batch.
 
-Request threads hand their checked statement to `submit` and block until the
-batch holding it has committed. The sequencer thread takes every statement
-waiting (up to CAIRN_SEQUENCER_BATCH), calls ingest.append_batch once, and
-answers each caller with its own result or error. No statement waits for a
+Request threads hand their checked statements to `submit` and block until the
+batch holding them has committed. A request hands over one statement (POST
+/attestations) or the statements of a whole batch submission, in order (POST
+/attestations/batch): they travel together and are appended together, in
+their order, each answered with its own result. The sequencer thread takes
+every request's statements waiting (up to CAIRN_SEQUENCER_BATCH statements,
+and always a request's statements whole), calls ingest.append_batch once,
+and answers each caller with the results of its own statements. No statement waits for a
 timer: a batch is what queued up while the previous one was committing, so
 an idle ledger appends one statement at a time with no added latency.
 
@@ -36,25 +40,42 @@ _thread: threading.Thread | None = None
 _started = threading.Lock()
 
 
-def submit(pending):
-    """Append one checked statement; return its AppendResult or LedgerError."""
+def submit(pendings: list) -> list:
+    """Append checked statements, in order, in one batch; return each one's
+    AppendResult or LedgerError, in the same order."""
     path = settings.CAIRN_SEQUENCER_SOCKET
     if path:
         from provenance import sequencer_socket
 
         try:
-            return sequencer_socket.submit(path, pending)
+            return sequencer_socket.submit(path, pendings)
         except sequencer_socket.Unavailable as exc:
             log.warning("sequencer process unavailable (%s); appending in this process", exc)
-    return submit_here(pending)
+    return submit_here(pendings)
 
 
-def submit_here(pending):
+def submit_here(pendings: list) -> list:
     """Append through this process's sequencer thread."""
     _ensure_thread()
     future: Future = Future()
-    _queue.put((pending, future))
+    _queue.put((list(pendings), future))
     return future.result(timeout=settings.CAIRN_SEQUENCER_TIMEOUT)
+
+
+def flatten(groups: list[list]) -> list:
+    """The statements of every request of a batch, in order."""
+    return [pending for group in groups for pending in group]
+
+
+def regroup(groups: list[list], outcomes: list) -> list[list]:
+    """Split a batch's outcomes back into each request's, in order."""
+    answers, start = [], 0
+    for group in groups:
+        answers.append(outcomes[start : start + len(group)])
+        start += len(group)
+    if start != len(outcomes):
+        raise AssertionError("one outcome per statement")
+    return answers
 
 
 def _ensure_thread() -> None:
@@ -87,10 +108,13 @@ def shutdown(timeout: float = 10) -> None:
 
 
 def _take_batch() -> list[tuple[object, Future]]:
+    """Requests waiting, whole, up to CAIRN_SEQUENCER_BATCH statements (the
+    first request whatever its size)."""
     batch = [_queue.get()]
     if batch[0][0] is _STOP:
         return batch
-    while len(batch) < settings.CAIRN_SEQUENCER_BATCH:
+    statements = len(batch[0][0])
+    while statements < settings.CAIRN_SEQUENCER_BATCH:
         try:
             item = _queue.get_nowait()
         except queue.Empty:
@@ -99,6 +123,7 @@ def _take_batch() -> list[tuple[object, Future]]:
             _queue.put(item)
             break
         batch.append(item)
+        statements += len(item[0])
     return batch
 
 
@@ -110,13 +135,14 @@ def _run() -> None:
         if batch[0][0] is _STOP:
             connections.close_all()
             return
+        groups = [pendings for pendings, _ in batch]
         try:
-            outcomes = append_batch([pending for pending, _ in batch])
+            outcomes = append_batch(flatten(groups))
         except Exception as error:  # the batch did not commit: nobody's statement was logged
-            log.exception("append batch of %d failed", len(batch))
+            log.exception("append batch of %d requests failed", len(batch))
             connections.close_all()  # start the next batch on a fresh connection
             for _, future in batch:
                 future.set_exception(error)
             continue
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
-            future.set_result(outcome)
+        for (_, future), answer in zip(batch, regroup(groups, outcomes), strict=True):
+            future.set_result(answer)
