@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audit import engine
+from audit import bundle, engine
 from audit.models import Verification
+from cairn_core import bundle as bundles
 from provenance.api.permissions import IsAuditor
 from provenance.errors import LedgerError
 
@@ -42,3 +44,25 @@ class VerificationDetailView(APIView):
         if verification is None:
             raise LedgerError("not_found", f"No verification {verification_id}.")
         return Response(verification.as_verdict())
+
+
+class VerificationBundleView(APIView):
+    """GET /verifications/{id}/bundle: the proof bundle (contract §8), a file for `cairn-verify`."""
+
+    permission_classes = [IsAuditor]
+
+    @extend_schema(
+        responses={(200, bundles.MEDIA_TYPE): OpenApiResponse(description="the proof bundle (contract §8)"), **ERRORS}
+    )
+    def get(self, request, verification_id: int):
+        verification = Verification.objects.filter(pk=verification_id).first()
+        if verification is None:
+            raise LedgerError("not_found", f"No verification {verification_id}.")
+        return bundle_response(verification)
+
+
+def bundle_response(verification: Verification) -> HttpResponse:
+    """The bundle as a download named `<VIN>.cairn-bundle.json` (the API and the admin's button)."""
+    response = HttpResponse(bundle.dumps(bundle.build_bundle(verification)), content_type=bundles.MEDIA_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{bundles.file_name(verification.claim_id)}"'
+    return response

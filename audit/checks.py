@@ -10,8 +10,8 @@ from django.db.models import Max
 from django.utils import timezone
 
 from audit import incidents, integrity
-from audit.integrity import Problem
 from audit.models import IntegrityCheckRun
+from cairn_core.problems import Problem
 from provenance import tlog
 
 Kind = IntegrityCheckRun.Kind

@@ -11,8 +11,8 @@ from celery import chord, shared_task
 from django.conf import settings
 
 from audit import checks, integrity
-from audit.integrity import Problem
 from audit.models import IntegrityCheckRun
+from cairn_core.problems import Problem
 from provenance import checkpoints, tlog
 
 

@@ -7,7 +7,7 @@ from django.db import models
 
 from provenance.models import AppendOnlyQuerySet, ImmutableRecord
 
-# The order of the verdict's keys in contract §5.
+# The order of the verdict's keys in contract §5 (fields added in v1.1 follow, the report last).
 VERDICT_KEYS = (
     "id",
     "vin",
@@ -87,4 +87,5 @@ class Verification(models.Model):
     def as_verdict(self) -> dict:
         """The contract's verdict body (§5), keys in the contract's order."""
         body = {"id": self.pk, **self.verdict, "report": self.report}
-        return {key: body[key] for key in VERDICT_KEYS}
+        ordered = {key: body.pop(key) for key in VERDICT_KEYS if key != "report"}
+        return {**ordered, **body}  # v1.1's added fields, then the report
