@@ -42,25 +42,7 @@ class ReceiptSerializer(serializers.Serializer):
 class BatchSubmissionSerializer(serializers.Serializer):
     """POST /attestations/batch (contract §9)."""
 
-    envelopes = EnvelopeSerializer(many=True, min_length=1, max_length=1000)
-
-
-class ErrorDetailSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    head = serializers.CharField(required=False, help_text="stale_head only: the batch's current head.")
-
-
-class BatchResultSerializer(serializers.Serializer):
-    """One envelope's result: `entry` when status is 201 or 200, else `error`."""
-
-    status = serializers.IntegerField(help_text="201, 200, or the status a single POST would have answered.")
-    entry = ReceiptSerializer(required=False)
-    error = ErrorDetailSerializer(required=False)
-
-
-class BatchResultsSerializer(serializers.Serializer):
-    results = BatchResultSerializer(many=True, help_text="One per envelope, in the order posted.")
+    envelopes = serializers.ListField(child=EnvelopeSerializer(), min_length=1, max_length=1000)
 
 
 class AgreementLinkSerializer(serializers.Serializer):
@@ -133,3 +115,15 @@ class ErrorDetailSerializer(serializers.Serializer):
 
 class ErrorSerializer(serializers.Serializer):
     error = ErrorDetailSerializer()
+
+
+class BatchResultSerializer(serializers.Serializer):
+    """One envelope's result: `entry` when status is 201 or 200, else `error`."""
+
+    status = serializers.IntegerField(help_text="201, 200, or the status a single POST would have answered.")
+    entry = ReceiptSerializer(required=False)
+    error = ErrorDetailSerializer(required=False)
+
+
+class BatchResultsSerializer(serializers.Serializer):
+    results = BatchResultSerializer(many=True, help_text="One per envelope, in the order posted.")

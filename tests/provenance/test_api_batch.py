@@ -368,3 +368,18 @@ def test_the_throttle_counts_each_envelope(api, ledger, miner, refiner, monkeypa
     # another token has its own budget
     assert post_batch(api, refiner, batch_body(six[4])).status_code == 200
     cache.clear()
+
+
+def test_the_openapi_schema_describes_the_endpoint():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operation = schema["paths"]["/api/v1/attestations/batch"]["post"]
+    request = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert request == {"$ref": "#/components/schemas/BatchSubmission"}
+    envelopes = schema["components"]["schemas"]["BatchSubmission"]["properties"]["envelopes"]
+    assert (envelopes["minItems"], envelopes["maxItems"]) == (1, 1000)
+    assert set(operation["responses"]) == {"200", "400", "401", "403", "413", "429"}
+    result = schema["components"]["schemas"]["BatchResult"]["properties"]
+    assert set(result) == {"status", "entry", "error"}
+    assert result["entry"] == {"$ref": "#/components/schemas/Receipt"}
