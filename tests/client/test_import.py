@@ -168,3 +168,39 @@ def test_csv_columns():
 def test_a_batch_size_beyond_the_endpoint_is_refused(tmp_path):
     with pytest.raises(ImportFailure):
         Importer(Client("http://127.0.0.1:9"), None, tmp_path / "x.csv", batch_size=1001)
+
+
+def test_ctrl_c_stops_an_import_that_the_same_command_resumes(miner):
+    """A real interruption: SIGINT to the `cairn import` process mid-way."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    source = history_csv(miner.home / "history.csv", rows=600)
+    journal = miner.home / "history.csv.cairn-journal.jsonl"
+    command = [sys.executable, "-m", "cairn_core.client", "--issuer", "pilbara-mining", "import", str(source)]
+    process = subprocess.Popen(
+        [*command, "--batch-size", "5"], env=miner.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            if journal.exists() and journal.read_text().count('"result"') >= 20:
+                break
+            time.sleep(0.01)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr
+    assert "interrupted: run the same command again to resume" in stderr
+    landed = Entry.objects.count()
+    assert 20 <= landed < 600
+    resumed = subprocess.run([*command, "--batch-size", "100"], env=miner.env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.startswith("600 rows: ") and "refused" in resumed.stdout
+    assert Entry.objects.count() == 600
+    hashes = list(Entry.objects.values_list("entry_hash", flat=True))
+    assert len(set(hashes)) == len(hashes)
