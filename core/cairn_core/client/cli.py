@@ -187,7 +187,10 @@ def _items(files: tuple[str, ...]):
                 yield f"stdin:{number}", _parse_line(line, f"stdin:{number}")
         return
     for path in files:
-        text = Path(path).read_text(encoding="utf-8")
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise click.FileError(path, exc.strerror) from exc
         try:
             yield path, json.loads(text)
         except ValueError:
