@@ -29,6 +29,7 @@ def test_the_core_without_the_client_extra_imports_neither_click_nor_httpx():
     assert done.returncode == 0, done.stderr
     refused = subprocess.run([sys.executable, "-c", BLOCKER, "cairn_core.client"], capture_output=True, text=True)
     assert "imported click" in refused.stderr or "imported httpx" in refused.stderr
+    assert "needs the client extra: pip install 'cairn-core[client]'" in refused.stderr
 
 
 def test_the_cairn_command_is_declared_in_the_core_package():

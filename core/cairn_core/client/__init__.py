@@ -22,9 +22,15 @@ httpx); the rest of cairn_core never imports this package.
 * `Importer`: `cairn import`'s resumable bulk load (importer.py).
 """
 
-from cairn_core.client import keys, statements
-from cairn_core.client.api import CairnError, Client
-from cairn_core.client.importer import Importer
-from cairn_core.client.witness import ForkDetected, Witness, WitnessError
+try:
+    import click  # noqa: F401
+    import httpx  # noqa: F401
+except ImportError as exc:  # the bare core: say what to install
+    raise ImportError(f"cairn_core.client needs the client extra: pip install 'cairn-core[client]' ({exc})") from exc
+
+from cairn_core.client import keys, statements  # noqa: E402
+from cairn_core.client.api import CairnError, Client  # noqa: E402
+from cairn_core.client.importer import Importer  # noqa: E402
+from cairn_core.client.witness import ForkDetected, Witness, WitnessError  # noqa: E402
 
 __all__ = ["CairnError", "Client", "ForkDetected", "Importer", "Witness", "WitnessError", "keys", "statements"]
