@@ -178,6 +178,11 @@ def _credit(row) -> rules.CreditTerms:
         north_america=_codes(row.north_america),
         source=row.source,
         cutoff_source=row.cutoff_source,
+        credit_from=row.credit_from,
+        value_added_test_through=row.value_added_test_through,
+        battery_components=frozenset(row.battery_components) if row.battery_components is not None else None,
+        citations=tuple(sorted(row.citations.items())) if row.citations else rules.CITATIONS,
+        regulations_source=row.regulations_source,
     )
 
 

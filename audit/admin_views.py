@@ -27,7 +27,7 @@ from audit import engine
 from audit.models import IntegrityCheckRun, IntegrityIncident, Verification
 from cairn_core import dsse, rules
 from cairn_core.dag import decimal_str
-from cairn_core.lineage import COMPONENT_KINDS, Assessment, feoc_kind, pct_str
+from cairn_core.lineage import COMPONENT_KINDS, Assessment, feoc_kind, pct_shown
 from provenance import checkpoints, ledger_key
 from provenance.models import Batch, Checkpoint, Claim, Entry, LogState
 from provenance.selectors import upstream_graph
@@ -183,6 +183,9 @@ def assessment_of(claim: Claim, ruleset: rules.RuleSet) -> Assessment:
     return assessment
 
 
+HALF = Decimal(50)
+
+
 def usd(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.01')):,}"
 
@@ -198,8 +201,9 @@ def lineage_rows(assessment: Assessment) -> list[dict]:
                 "mineral": lineage.mineral,
                 "mass_kg": decimal_str(lineage.mass_kg, 3),
                 "value_usd": usd(lineage.value_usd),
-                "extraction_pct": pct_str(lineage.extraction_share.pct),
-                "processing_pct": pct_str(lineage.processing_share.pct),
+                # Against the 50% test: never rounded across it.
+                "extraction_pct": pct_shown(lineage.extraction_share, HALF),
+                "processing_pct": pct_shown(lineage.processing_share, HALF),
                 "qualifies": lineage.qualifies,
                 "agreements": sorted(lineage.agreements),
                 "stages": [
@@ -230,8 +234,33 @@ def component_rows(assessment: Assessment) -> list[dict]:
             "country": item.country,
             "value_usd": usd(item.value_usd),
             "north_american": item.north_american,
+            "counts": item.counts,
         }
         for item in sorted(assessment.components, key=lambda item: item.index)
+    ]
+
+
+METHOD_LABELS = {
+    "value_added_50pct": "the 50% value-added test (T.D. 9995's transition rule, through 2026-12-31)",
+    "traced_qualifying_value": "the traced qualifying value test, which Cairn does not compute: not assessed",
+    "not_applicable": "none: the requirement does not apply on the placed-in-service date",
+}
+
+
+def method_lines(applied: Mapping) -> list[str]:
+    """The verdict's method, in words (from the stored verdict, as signed)."""
+    method = applied.get("method") or {}
+    if not method:
+        return []
+    counted = method.get("components_counted")
+    return [
+        "critical minerals: " + METHOD_LABELS.get(method["critical_minerals"], method["critical_minerals"]),
+        "tracing: per vehicle, through the signed statements of its battery's supply chain",
+        "a mixed origin's value shared among its minerals by mass",
+        "agreements and FEOC status judged on each activity's date",
+        "battery components: incremental value of "
+        + (", ".join(counted) if counted else "every named component")
+        + " (a pack's assembly is not a component)",
     ]
 
 
@@ -297,6 +326,9 @@ def verdict_details(verification: Verification) -> dict:
         "feoc_terms": ruleset.feoc,
         "credit_terms": ruleset.credit,
         "agreements": agreement_rows(verdict.get("agreements", [])),
+        "scope": verdict.get("scope"),
+        "applied": verdict.get("applied"),
+        "method_lines": method_lines(verdict.get("applied") or {}),
         "problems": problem_rows(verdict.get("problems", [])),
         "rules_match": ruleset.version == verification.rules_version,
         "breakdown_rules_version": ruleset.version,

@@ -37,10 +37,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_POST
 
 from agreements.snapshot import current_ruleset
-from audit import admin_views, checks
+from audit import admin_views, bundle, checks
 from audit.auditors import RUN_VERIFICATION_PERM
 from audit.engine import verify_claim
 from audit.models import Verification
@@ -230,6 +231,7 @@ class VerificationAdmin(LedgerAdmin):
                 name="audit_integrity_check",
             ),
             path("<int:object_id>/report/", view(self.report_view), name="audit_verification_report"),
+            path("<int:object_id>/bundle/", view(gzip_page(self.bundle_view)), name="audit_verification_bundle"),
         ]
         return own + super().get_urls()
 
@@ -262,6 +264,17 @@ class VerificationAdmin(LedgerAdmin):
         filename = f"cairn-verification-{verification.pk}-{verification.claim_id}.dsse.json"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
+
+    def bundle_view(self, request, object_id):
+        """The proof bundle (contract §8), the file an examiner checks offline with cairn-verify."""
+        verification = get_object_or_404(Verification, pk=object_id)
+        if not self.has_view_permission(request, verification):
+            raise PermissionDenied
+        try:
+            return bundle.download(verification)
+        except LedgerError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:audit_verification_change", args=[verification.pk]))
 
     def integrity_view(self, request):
         if not self.has_view_permission(request):

@@ -19,6 +19,7 @@ import datetime as dt
 import json
 
 from django.db import connection
+from django.http import HttpResponse
 
 from agreements.snapshot import current_ruleset, load_ruleset
 from audit.models import Verification
@@ -58,7 +59,7 @@ def latest_verification(vin: str) -> Verification:
 
 def build_bundle(verification: Verification) -> dict:
     """The bundle document of `verification`, ready for `json.dumps`."""
-    if "rules_sha256" not in verification.verdict:
+    if "rules_sha256" not in verification.verdict.get("applied", {}):
         raise LedgerError(
             "bad_request",
             f"Verification {verification.pk} predates proof bundles (its verdict does not sign its rule data): "
@@ -160,3 +161,10 @@ def rfc3339(moment: dt.datetime) -> str:
 def dumps(document: dict) -> bytes:
     """The bundle file's bytes: compact UTF-8 JSON, keys in the order built."""
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def download(verification: Verification) -> HttpResponse:
+    """The bundle as a file named `<VIN>.cairn-bundle.json` (the API and the admin's button)."""
+    response = HttpResponse(dumps(build_bundle(verification)), content_type=bundles.MEDIA_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{bundles.file_name(verification.claim_id)}"'
+    return response

@@ -264,7 +264,7 @@ QUALIFYING = ("li-au-jp", "ni-ca-kr", "co-au-kr", "mn-au-kr", "gr-mz-us")
 
 # fmt: off
 RUNS = (
-    # Mining starts after 2023-04-18: agreements count from that day, on the date of each activity.
+    # Agreements count from their entry into force, judged on the date of each activity.
     Run("A23", "qualifying minerals, made in the US", dt.date(2023, 4, 24), 3, QUALIFYING,
         "ohio-cathode", "tennessee-cells", "rivermark-motors"),
     Run("A24", "qualifying minerals, made in the US", dt.date(2023, 11, 6), 4, QUALIFYING,

@@ -7,7 +7,7 @@ from django.db import models
 
 from provenance.models import AppendOnlyQuerySet, ImmutableRecord
 
-# The order of the verdict's keys in contract §5 (fields added in v1.1 follow, the report last).
+# The order of the verdict's keys in contract §5.
 VERDICT_KEYS = (
     "id",
     "vin",
@@ -20,6 +20,8 @@ VERDICT_KEYS = (
     "checkpoint",
     "report",
 )
+# v1.1 additions (cairn_core.verdict): absent from verdicts stored before them.
+VERDICT_ADDITIONS = ("scope", "applied")
 
 
 class VerificationQuerySet(AppendOnlyQuerySet):
@@ -87,5 +89,5 @@ class Verification(models.Model):
     def as_verdict(self) -> dict:
         """The contract's verdict body (§5), keys in the contract's order."""
         body = {"id": self.pk, **self.verdict, "report": self.report}
-        ordered = {key: body.pop(key) for key in VERDICT_KEYS if key != "report"}
-        return {**ordered, **body}  # v1.1's added fields, then the report
+        keys = (*VERDICT_KEYS[:-1], *(key for key in VERDICT_ADDITIONS if key in body), "report")
+        return {key: body[key] for key in keys}

@@ -34,12 +34,13 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import gzip
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from cairn_core import dsse, ruleset_json, signed_note, tlog_proof
+from cairn_core import dsse, rules, ruleset_json, signed_note, tlog_proof
 from cairn_core import verdict as verdicts
 from cairn_core.entries import (
     Decoded,
@@ -55,6 +56,8 @@ from cairn_core.problems import Problem
 
 BUNDLE = "cairn.bundle/v1"
 MEDIA_TYPE = "application/vnd.cairn.bundle+json"
+GZIP_MAGIC = b"\x1f\x8b"
+CHUNK = 64  # entries handed to the signature thread at a time
 SECTIONS = {
     "bundle": str,
     "vin": str,
@@ -134,7 +137,12 @@ class Result:
 
 
 def load(raw: bytes | str) -> dict:
-    """Parse a bundle file strictly; NotABundle when it is not one."""
+    """Parse a bundle file strictly (gzip-compressed or not); NotABundle when it is not one."""
+    if isinstance(raw, bytes) and raw[:2] == GZIP_MAGIC:
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise NotABundle(f"not a gzip file: {exc}") from exc
     try:
         document = json.loads(raw, object_pairs_hook=_no_duplicates)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -184,20 +192,26 @@ def verify(document: Mapping) -> Result:
     checkpoint = _checkpoint(document["checkpoint"], log_key, result)
     result.tree_size = checkpoint.tree_size if checkpoint else None
     keys = _keys(document["keys"], result)
-    entries = _entries(document["entries"], document["checkpoint"], checkpoint, result)
-    result.entries = len(entries)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ed25519") as pool:
-        # libsodium releases the GIL: signatures verify while the rest is checked.
-        signatures = pool.submit(_signature_problems, entries, keys)
+        # libsodium releases the GIL: signatures verify on a second thread, a
+        # chunk as soon as it is decoded, while this one decodes the rest,
+        # checks the proofs, the chains and the report, and applies the rules.
+        entries: list[Entry] = []
+        signatures = []
+        for chunk in _entries(document["entries"], document["checkpoint"], checkpoint, result):
+            entries += chunk
+            signatures.append(pool.submit(_signature_problems, chunk, keys))
+        result.entries = len(entries)
         _check_chains(entries, result)
         _check_report(verdict, log_key, result)
         ruleset = _rules(document["rules"], verdict, result)
         countries = _organizations(document["organizations"], result)
         _check_claim(document, entries, result)
-        result.add_problems(signatures.result())
-    if ruleset is not None and checkpoint is not None:
-        broken = [Problem(item.index, item.check, item.message) for item in result.failures if item.index is not None]
-        _recompute(verdict, entries, countries, ruleset, checkpoint, document["checkpoint"], broken, result)
+        assessed = _assess(verdict, entries, countries, ruleset, result) if ruleset is not None else None
+        for found in signatures:
+            result.add_problems(found.result())
+    if assessed is not None and checkpoint is not None:
+        _compare(verdict, assessed, checkpoint, document["checkpoint"], result)
     result.failures.sort(key=lambda failure: (failure.index is not None, failure.index or 0))
     return result
 
@@ -249,8 +263,8 @@ def _moment(text: object) -> dt.datetime:
 
 def _entries(
     rows: list, checkpoint_text: str, checkpoint: signed_note.Checkpoint | None, result: Result
-) -> list[Entry]:
-    """Each entry decoded and its proof checked; out-of-order or repeated indexes named."""
+) -> Iterator[list[Entry]]:
+    """Each entry decoded and its proof checked, in chunks; out-of-order or repeated indexes named."""
     entries: list[Entry] = []
     last = -1
     for number, row in enumerate(rows):
@@ -264,7 +278,10 @@ def _entries(
         entry = _entry(row, index, checkpoint_text, checkpoint, result)
         if entry is not None:
             entries.append(entry)
-    return entries
+        if len(entries) == CHUNK:
+            yield entries
+            entries = []
+    yield entries
 
 
 def _entry(
@@ -276,7 +293,7 @@ def _entry(
         return None
     _check_proof(row.get("proof"), index, leaf_hash(leaf_input.encode("utf-8")), checkpoint_text, checkpoint, result)
     try:
-        leaf = json.loads(leaf_input, object_pairs_hook=_no_duplicates)
+        leaf = json.loads(leaf_input)
         envelope, integrated_time = leaf["envelope"], leaf["integrated_time"]
         if envelope["payloadType"] != PAYLOAD_TYPE:
             raise ValueError(f"payload type {envelope['payloadType']!r}")
@@ -358,15 +375,16 @@ def _check_report(verdict: Mapping, log_key: signed_note.Verifier | None, result
         result.fail("report", "the report is not signed by the log key")
 
 
-def _rules(document: Mapping, verdict: Mapping, result: Result):
+def _rules(document: Mapping, verdict: Mapping, result: Result) -> rules.RuleSet | None:
     try:
         ruleset = ruleset_json.from_json(document)
     except ruleset_json.RulesError as exc:
         result.fail("rules", str(exc))
         return None
-    if ruleset.version != verdict.get("rules_version"):
-        result.fail("rules", f"the rules are version {ruleset.version}, the verdict's {verdict.get('rules_version')}")
-    if ruleset_json.digest(ruleset) != verdict.get("rules_sha256"):
+    applied = verdict.get("applied") if isinstance(verdict.get("applied"), dict) else {}
+    if ruleset.version != applied.get("rules_version"):
+        result.fail("rules", f"the rules are version {ruleset.version}, the verdict's {applied.get('rules_version')}")
+    if ruleset_json.digest(ruleset) != applied.get("rules_sha256"):
         result.fail("rules", "the rule data is not the data the verdict applied (SHA-256 differs)")
     return ruleset
 
@@ -394,17 +412,20 @@ def _check_claim(document: Mapping, entries: list[Entry], result: Result) -> Non
         result.fail("verdict", f"entry {claims[0].index} is not the claim on VIN {document['vin']}", claims[0].index)
 
 
-def _recompute(
-    verdict: Mapping,
-    entries: list[Entry],
-    countries: Mapping[str, str],
-    ruleset,
-    checkpoint: signed_note.Checkpoint,
-    checkpoint_text: str,
-    integrity: list[Problem],
-    result: Result,
-) -> None:
-    """The verdict again, from the bundle alone, compared field by field."""
+@dataclass
+class Assessed:
+    """The rules applied to the bundle's statements (before the integrity checks are in)."""
+
+    facts: verdicts.ClaimFacts
+    done: verdicts.Assessment
+    problems: list[Problem]
+    ruleset: rules.RuleSet
+    issuers: dict[str, str]
+
+
+def _assess(
+    verdict: Mapping, entries: list[Entry], countries: Mapping[str, str], ruleset: rules.RuleSet, result: Result
+) -> Assessed | None:
     statements = {entry.index: entry.decoded.payload for entry in entries}
     claim_index = verdict.get("claim_index")
     try:
@@ -412,22 +433,40 @@ def _recompute(
         dag = verdicts.upstream(statements, claim_index)  # type: ignore[arg-type]
     except verdicts.READ_ERRORS as exc:
         result.fail("verdict", f"the claim cannot be read from the bundle: {exc!r}")
-        return
-    done, statement_problems = verdicts.assess(facts, statements, dag, countries, ruleset)
+        return None
+    done, problems = verdicts.assess(facts, statements, dag, countries, ruleset)
+    return Assessed(facts, done, problems, ruleset, verdicts.issuer_countries(statements, dag, countries))
+
+
+def _compare(
+    verdict: Mapping, assessed: Assessed, checkpoint: signed_note.Checkpoint, checkpoint_text: str, result: Result
+) -> None:
+    """The verdict recomputed from the bundle alone, compared field by field with the signed one."""
+    broken = [Problem(item.index, item.check, item.message) for item in result.failures if item.index is not None]
     recomputed = verdicts.build_verdict(
-        facts,
-        done,
-        ruleset,
-        broken=integrity + statement_problems,
+        assessed.facts,
+        assessed.done,
+        assessed.ruleset,
+        broken=broken + assessed.problems,
         checkpoint=checkpoint_text,
         checkpoint_size=checkpoint.tree_size,
-        issuers=verdicts.issuer_countries(statements, dag, countries),
+        issuers=assessed.issuers,
     ).as_dict()
     result.recomputed = recomputed
     signed = {key: value for key, value in verdict.items() if key not in ("id", "report")}
-    for key in sorted(set(signed) | set(recomputed)):
-        if signed.get(key) != recomputed.get(key):
-            result.fail("verdict", f"{key}: signed {_short(signed.get(key))}, recomputed {_short(recomputed.get(key))}")
+    for path, mine, theirs in _differences(signed, recomputed):
+        result.fail("verdict", f"{path}: signed {_short(mine)}, recomputed {_short(theirs)}")
+
+
+def _differences(
+    signed: object, recomputed: object, path: str = "", depth: int = 2
+) -> Iterator[tuple[str, object, object]]:
+    """The fields that differ, named down to `depth` levels (`applied.issuer_countries`)."""
+    if isinstance(signed, dict) and isinstance(recomputed, dict) and depth:
+        for key in sorted(set(signed) | set(recomputed)):
+            yield from _differences(signed.get(key), recomputed.get(key), f"{path}{key}.", depth - 1)
+    elif signed != recomputed:
+        yield path.rstrip("."), signed, recomputed
 
 
 def _short(value: object, limit: int = 160) -> str:

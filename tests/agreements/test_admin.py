@@ -20,9 +20,11 @@ from agreements.models import (
     FeocRule,
     TradeAgreement,
 )
+from tests.agreements.domain import FTA_PARTNERS
 
 pytestmark = pytest.mark.django_db
 D = dt.date.fromisoformat
+NON_USMCA = [code for code in FTA_PARTNERS if code not in ("CA", "MX")]
 RULE_MODELS = [
     TradeAgreement,
     AgreementEvent,
@@ -66,17 +68,22 @@ def test_every_rule_model_keeps_history(model):
 
 
 def test_filter_in_force_on_a_date(browser):
-    assert listed(browser, in_force_on="2023-03-27") == []
-    assert listed(browser, in_force_on="2023-04-17") == ["us-japan-cma"]
-    assert len(listed(browser, in_force_on="2023-04-18")) == 21
+    # Each agreement from its own entry into force (USTR): NAFTA until USMCA.
+    assert listed(browser, in_force_on="1985-08-31") == []
+    assert listed(browser, in_force_on="1985-09-01") == ["us-il-fta"]
+    assert listed(browser, in_force_on="2019-06-01") == sorted(
+        ["us-ca-nafta", "us-mx-nafta", *(f"us-{code.lower()}-fta" for code in NON_USMCA)]
+    )
+    assert len(listed(browser, in_force_on="2023-03-27")) == 20
+    assert len(listed(browser, in_force_on="2023-03-28")) == 21
 
 
 def test_filter_by_party_and_mineral(browser):
     assert listed(browser, party="JP") == ["us-japan-cma"]
-    assert listed(browser, party="MX") == ["us-mx-fta"]
+    assert listed(browser, party="MX") == ["us-mx-fta", "us-mx-nafta"]
     with_aluminum = listed(browser, mineral="aluminum")
-    assert len(with_aluminum) == 20 and "us-japan-cma" not in with_aluminum
-    assert len(listed(browser, mineral="cobalt")) == 21
+    assert len(with_aluminum) == 22 and "us-japan-cma" not in with_aluminum
+    assert len(listed(browser, mineral="cobalt")) == 23
     assert listed(browser, mineral="cobalt", party="JP", in_force_on="2023-03-28") == ["us-japan-cma"]
 
 

@@ -7,7 +7,6 @@ import pytest
 
 from agreements.snapshot import current_ruleset
 from audit.engine import evaluate_claim, verify_claim
-from audit.models.verification import VERDICT_KEYS
 from provenance import checkpoints
 from provenance.models import Claim
 from tests.support import Ledger, Party, make_party
@@ -120,10 +119,9 @@ def claim(ledger: Ledger, maker: Party, pack: str, vin: str, **options) -> Claim
 
 
 def verdict_of(claim_row: Claim, ruleset=None) -> dict:
-    """The verdict against a fresh checkpoint: contract §5's fields (v1.1's additions have their own tests)."""
+    """The verdict against a fresh checkpoint, as the contract's dict."""
     checkpoint = checkpoints.publish_checkpoint()
-    body = evaluate_claim(claim_row, ruleset or current_ruleset(), checkpoint).as_dict()
-    return {key: value for key, value in body.items() if key in VERDICT_KEYS}
+    return evaluate_claim(claim_row, ruleset or current_ruleset(), checkpoint).as_dict()
 
 
 @pytest.fixture

@@ -31,11 +31,12 @@ def test_an_auditor_verifies_a_claim_and_reads_it_back(api, ledger, miner, refin
     assert list(body) == [
         "id", "vin", "claim_index", "integrity", "credit_usd", "requirements",
         "agreements", "problems", "checkpoint",
-        "rules_version", "rules_sha256", "issuer_countries", "report",
+        "scope", "applied", "report",
     ]  # fmt: skip
-    assert body["rules_version"] == current_ruleset().version
-    assert body["rules_sha256"] == ruleset_json.digest(current_ruleset())
-    assert body["issuer_countries"] == {miner.org.slug: "AU", refiner.org.slug: "JP", maker.org.slug: "US"}
+    applied = body["applied"]
+    assert applied["rules_version"] == current_ruleset().version
+    assert applied["rules_sha256"] == ruleset_json.digest(current_ruleset())
+    assert applied["issuer_countries"] == {miner.org.slug: "AU", refiner.org.slug: "JP", maker.org.slug: "US"}
     assert (body["vin"], body["claim_index"], body["credit_usd"]) == (VIN, row.entry_id, "7500")
     assert body["integrity"] == "intact" and body["problems"] == []
     again = api.get(f"{URL}/{body['id']}", **auditor.auth)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
@@ -15,7 +16,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("vin")
-        parser.add_argument("-o", "--output", help="file to write (default <VIN>.cairn-bundle.json; - for stdout)")
+        parser.add_argument(
+            "-o",
+            "--output",
+            help="file to write (default <VIN>.cairn-bundle.json; - for stdout); a name ending in .gz is compressed",
+        )
 
     def handle(self, *args, vin: str, output: str | None, **options):
         try:
@@ -27,6 +32,8 @@ class Command(BaseCommand):
             sys.stdout.buffer.write(data)
             return
         path = output or bundle.bundles.file_name(vin)
+        if path.endswith(".gz"):
+            data = gzip.compress(data, mtime=0)
         with open(path, "wb") as handle:
             handle.write(data)
         self.stderr.write(f"wrote {path}: verification {verification.pk}, {len(data):,} bytes")
