@@ -218,6 +218,11 @@ SPECTACULAR_SETTINGS = {
 # --- Ledger ---------------------------------------------------------------
 # An envelope larger than this is refused before it is parsed.
 CAIRN_MAX_BODY_BYTES = 64 * 1024
+# POST /attestations/batch (contract §9): the whole body; each envelope in it
+# is held to CAIRN_MAX_BODY_BYTES.
+CAIRN_MAX_BATCH_BODY_BYTES = 16 * 1024 * 1024
+# The middleware above refuses larger API bodies before Django reads them.
+DATA_UPLOAD_MAX_MEMORY_SIZE = CAIRN_MAX_BATCH_BODY_BYTES
 # issued_at must lie within [now - PAST, now + FUTURE].
 CAIRN_ISSUED_AT_MAX_FUTURE = timedelta(seconds=int(os.environ.get("CAIRN_ISSUED_AT_MAX_FUTURE_SECONDS", "300")))
 CAIRN_ISSUED_AT_MAX_PAST = timedelta(seconds=int(os.environ.get("CAIRN_ISSUED_AT_MAX_PAST_SECONDS", str(30 * 86400))))

@@ -39,6 +39,12 @@ class ReceiptSerializer(serializers.Serializer):
     leaf_hash = serializers.CharField()
 
 
+class BatchSubmissionSerializer(serializers.Serializer):
+    """POST /attestations/batch (contract §9)."""
+
+    envelopes = serializers.ListField(child=EnvelopeSerializer(), min_length=1, max_length=1000)
+
+
 class AgreementLinkSerializer(serializers.Serializer):
     agreement = serializers.CharField()
     mineral = serializers.CharField()
@@ -109,3 +115,15 @@ class ErrorDetailSerializer(serializers.Serializer):
 
 class ErrorSerializer(serializers.Serializer):
     error = ErrorDetailSerializer()
+
+
+class BatchResultSerializer(serializers.Serializer):
+    """One envelope's result: `entry` when status is 201 or 200, else `error`."""
+
+    status = serializers.IntegerField(help_text="201, 200, or the status a single POST would have answered.")
+    entry = ReceiptSerializer(required=False)
+    error = ErrorDetailSerializer(required=False)
+
+
+class BatchResultsSerializer(serializers.Serializer):
+    results = BatchResultSerializer(many=True, help_text="One per envelope, in the order posted.")
