@@ -33,6 +33,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from cairn_core import dsse, lineage, rules, ruleset_json
 from cairn_core.dag import Graph, Step, attribution_factors, decimal_str
@@ -54,7 +55,7 @@ class Upstream:
     creators: tuple[int, ...]
 
 
-def upstream(statements: Mapping[int, Mapping], claim_index: int) -> Upstream:
+def upstream(statements: Mapping[int, Mapping[str, Any]], claim_index: int) -> Upstream:
     """Walk from the claim's pack to the origins through the signed outputs and inputs.
 
     The batch's creator is the entry at or before the claim whose outputs
@@ -82,12 +83,12 @@ def upstream(statements: Mapping[int, Mapping], claim_index: int) -> Upstream:
 # --- statements to the computation's input ---------------------------------------
 
 
-def occurred_on(payload: Mapping) -> dt.date:
+def occurred_on(payload: Mapping[str, Any]) -> dt.date:
     """The date the activity occurred (UTC), `issued_at` when not given."""
     return dt.date.fromisoformat((payload.get("occurred_at") or payload["issued_at"])[:10])
 
 
-def claim_facts(index: int, payload: Mapping) -> ClaimFacts:
+def claim_facts(index: int, payload: Mapping[str, Any]) -> ClaimFacts:
     return ClaimFacts(
         vin=payload["vin"],
         index=index,
@@ -100,7 +101,7 @@ def claim_facts(index: int, payload: Mapping) -> ClaimFacts:
 
 
 def supply_chain(
-    statements: Mapping[int, Mapping],
+    statements: Mapping[int, Mapping[str, Any]],
     claim: ClaimFacts,
     dag: Upstream,
     org_countries: Mapping[str, str],
@@ -132,7 +133,7 @@ def supply_chain(
     return SupplyChain(batches, graph, attribution_factors(graph, claim.batch, fraction))
 
 
-def _step(index: int, payload: Mapping) -> Step:
+def _step(index: int, payload: Mapping[str, Any]) -> Step:
     return Step(
         index=index,
         inputs={item["batch"]: Decimal(item["quantity"]) for item in payload["inputs"]},
@@ -140,7 +141,7 @@ def _step(index: int, payload: Mapping) -> Step:
     )
 
 
-def _batch_facts(output: Mapping, activity: Activity) -> BatchFacts:
+def _batch_facts(output: Mapping[str, Any], activity: Activity) -> BatchFacts:
     return BatchFacts(
         id=output["batch"],
         activity=activity,
@@ -154,7 +155,7 @@ EMPTY_CHAIN = SupplyChain({}, Graph(quantities={}), {})
 
 
 def issuer_countries(
-    statements: Mapping[int, Mapping], dag: Upstream, org_countries: Mapping[str, str]
+    statements: Mapping[int, Mapping[str, Any]], dag: Upstream, org_countries: Mapping[str, str]
 ) -> dict[str, str]:
     """The country of each organisation that issued an entry creating a DAG batch.
 
@@ -173,7 +174,7 @@ def issuer_countries(
 
 def assess(
     facts: ClaimFacts,
-    statements: Mapping[int, Mapping],
+    statements: Mapping[int, Mapping[str, Any]],
     dag: Upstream,
     org_countries: Mapping[str, str],
     ruleset: rules.RuleSet,
@@ -205,14 +206,14 @@ class Verdict:
     checkpoint: str
     checkpoint_size: int
     rules_version: str
-    applied: Mapping = field(default_factory=dict)
+    applied: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def required_pct(self) -> tuple[str | None, str | None]:
         required = self.assessment.required
         return (str(required[0]), str(required[1])) if required else (None, None)
 
-    def requirements(self) -> dict:
+    def requirements(self) -> dict[str, dict[str, object]]:
         done = self.assessment
         minerals_required, components_required = self.required_pct
         required = done.required or (None, None)
@@ -232,7 +233,7 @@ class Verdict:
             "credit_in_force": {"met": done.credit_in_force_met},
         }
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         return {
             "vin": self.vin,
             "claim_index": self.claim_index,
@@ -352,7 +353,7 @@ def _failures(facts: ClaimFacts, done: Assessment, ruleset: rules.RuleSet) -> li
     if done.requirements_apply and done.required is None:
         message = f"no percentage applies to a vehicle placed in service on {facts.placed_in_service}"
         failures += [("critical_minerals", message), ("battery_components", message)]
-    elif done.requirements_apply:
+    elif done.requirements_apply and done.required is not None:
         minerals = pct_shown(done.minerals, done.required[0])
         components = pct_shown(done.north_america, done.required[1])
         if done.minerals_method != rules.VALUE_ADDED_TEST:
@@ -426,7 +427,7 @@ NOT_CHECKED = (
 )
 
 
-def scope() -> dict:
+def scope() -> dict[str, object]:
     """What every verdict covers and does not: the same for every claim."""
     return {
         "statement": SCOPE_STATEMENT,
@@ -435,7 +436,9 @@ def scope() -> dict:
     }
 
 
-def applied(facts: ClaimFacts, done: Assessment, ruleset: rules.RuleSet, issuers: Mapping[str, str]) -> dict:
+def applied(
+    facts: ClaimFacts, done: Assessment, ruleset: rules.RuleSet, issuers: Mapping[str, str]
+) -> dict[str, object]:
     """The dates, schedule row, rules version, method and per-requirement basis applied.
 
     `rules_sha256` (of the rule data's canonical JSON, `cairn_core.ruleset_json`)
@@ -457,7 +460,7 @@ def applied(facts: ClaimFacts, done: Assessment, ruleset: rules.RuleSet, issuers
     }
 
 
-def _row(row: rules.PercentageRow) -> dict:
+def _row(row: rules.PercentageRow) -> dict[str, str]:
     return {
         "placed_in_service_from": row.placed_in_service_from.isoformat(),
         "placed_in_service_to": row.placed_in_service_to.isoformat(),
@@ -467,7 +470,7 @@ def _row(row: rules.PercentageRow) -> dict:
     }
 
 
-def _method(done: Assessment, ruleset: rules.RuleSet) -> dict:
+def _method(done: Assessment, ruleset: rules.RuleSet) -> dict[str, object]:
     counted = ruleset.credit.battery_components
     return {
         "critical_minerals": done.minerals_method,
@@ -482,7 +485,7 @@ def _method(done: Assessment, ruleset: rules.RuleSet) -> dict:
     }
 
 
-def _basis(code: str, facts: ClaimFacts, done: Assessment, ruleset: rules.RuleSet) -> dict:
+def _basis(code: str, facts: ClaimFacts, done: Assessment, ruleset: rules.RuleSet) -> dict[str, str]:
     status, reason = _status(code, facts, done, ruleset)
     return {"status": status, "citation": rules.citation(ruleset, code), "reason": reason}
 
@@ -517,7 +520,7 @@ def _feoc_status(pis: dt.date, done: Assessment, ruleset: rules.RuleSet) -> tupl
     return ("met" if done.feoc_met else "not_met"), reason
 
 
-def _election(facts: ClaimFacts, ruleset: rules.RuleSet) -> dict:
+def _election(facts: ClaimFacts, ruleset: rules.RuleSet) -> dict[str, object]:
     """The impracticable-to-trace transition, recorded as data: v1 claims cannot elect it."""
     until = ruleset.feoc.impracticable_until
     elected = False  # the v1 claim statement has no field for the election
@@ -534,6 +537,6 @@ def _election(facts: ClaimFacts, ruleset: rules.RuleSet) -> dict:
 # --- the signed report ----------------------------------------------------------------
 
 
-def report_payload(body: Mapping) -> bytes:
+def report_payload(body: Mapping[str, object]) -> bytes:
     """The report's payload bytes: the verdict (with its id) as sorted, compact ASCII JSON."""
     return dsse.canonical_json(body).encode("ascii")
