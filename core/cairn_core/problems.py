@@ -9,8 +9,9 @@ and a verdict lists them as contract §5's `{"code", "message", "index"}`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import Any, TypedDict
 
 
 class ProblemDict(TypedDict):
@@ -41,5 +42,6 @@ class Problem:
         return {"code": self.code, "message": self.message, "index": self.index}
 
     @classmethod
-    def from_dict(cls, data: ProblemDict) -> Problem:
+    def from_dict(cls, data: Mapping[str, Any]) -> Problem:
+        """A problem read back from its contract shape (a Celery result, a stored verdict)."""
         return cls(data["index"], data["code"], data["message"])
