@@ -31,14 +31,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from cairn_core import dsse, lineage, rules, ruleset_json
 from cairn_core.dag import Graph, Step, attribution_factors, decimal_str
 from cairn_core.lineage import Activity, Assessment, BatchFacts, ClaimFacts, SupplyChain, pct_shown
-from cairn_core.problems import Problem
+from cairn_core.problems import Problem, ProblemDict
 
 REPORT_TYPE = "application/vnd.cairn.verification+json"
 READ_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, StopIteration, AttributeError)
@@ -192,6 +192,111 @@ def assess(
 # --- the verdict ------------------------------------------------------------------
 
 
+class Met(TypedDict):
+    met: bool
+
+
+class MineralsMet(TypedDict):
+    met: bool
+    qualifying_pct: str
+    required_pct: str | None
+
+
+class ComponentsMet(TypedDict):
+    met: bool
+    north_america_pct: str
+    required_pct: str | None
+
+
+class Requirements(TypedDict):
+    """Contract §5's `requirements`: one entry per requirement."""
+
+    critical_minerals: MineralsMet
+    battery_components: ComponentsMet
+    foreign_entity_of_concern: Met
+    final_assembly: Met
+    credit_in_force: Met
+
+
+class NotChecked(TypedDict):
+    check: str
+    what: str
+    citation: str
+
+
+class Scope(TypedDict):
+    """What a verdict covers (`checked`) and what Cairn does not check."""
+
+    statement: str
+    checked: list[str]
+    not_checked: list[NotChecked]
+
+
+class ScheduleRow(TypedDict):
+    placed_in_service_from: str
+    placed_in_service_to: str
+    critical_minerals_pct: str
+    battery_components_pct: str
+    source: str
+
+
+class Method(TypedDict):
+    critical_minerals: str
+    critical_minerals_computed: bool
+    tracing: str
+    mineral_value: str
+    agreements_judged_on: str
+    feoc_judged_on: str
+    battery_components: str
+    components_counted: list[str] | None
+    regulations: str
+
+
+class Basis(TypedDict):
+    status: str  # "met", "not_met", "not_applicable" or "not_assessed"
+    citation: str
+    reason: str
+
+
+class Election(TypedDict):
+    elected: bool
+    available: bool
+    available_through: str | None
+    items: list[str]
+    applied: bool
+    basis: str
+
+
+class Applied(TypedDict):
+    """The dates, schedule row, rules, method and per-requirement basis a verdict applied."""
+
+    acquired: str
+    placed_in_service: str
+    final_assembly_country: str
+    schedule_row: ScheduleRow | None
+    rules_version: str
+    rules_sha256: str
+    issuer_countries: dict[str, str]
+    method: Method
+    requirements: dict[str, Basis]
+    feoc_impracticable_to_trace: Election
+
+
+class VerdictBody(TypedDict):
+    """Contract §5's verdict without `id` and `report`, with v1.1's `scope` and `applied`."""
+
+    vin: str
+    claim_index: int
+    integrity: str
+    credit_usd: str
+    requirements: Requirements
+    agreements: list[str]
+    problems: list[ProblemDict]
+    checkpoint: str
+    scope: Scope
+    applied: Applied
+
+
 @dataclass(frozen=True)
 class Verdict:
     """A claim's verdict; `as_dict()` is contract §5's shape without id and report."""
@@ -206,14 +311,14 @@ class Verdict:
     checkpoint: str
     checkpoint_size: int
     rules_version: str
-    applied: Mapping[str, object] = field(default_factory=dict)
+    applied: Applied
 
     @property
     def required_pct(self) -> tuple[str | None, str | None]:
         required = self.assessment.required
         return (str(required[0]), str(required[1])) if required else (None, None)
 
-    def requirements(self) -> dict[str, dict[str, object]]:
+    def requirements(self) -> Requirements:
         done = self.assessment
         minerals_required, components_required = self.required_pct
         required = done.required or (None, None)
@@ -233,7 +338,7 @@ class Verdict:
             "credit_in_force": {"met": done.credit_in_force_met},
         }
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self) -> VerdictBody:
         return {
             "vin": self.vin,
             "claim_index": self.claim_index,
@@ -244,7 +349,7 @@ class Verdict:
             "problems": [problem.as_dict() for problem in self.problems],
             "checkpoint": self.checkpoint,
             "scope": scope(),
-            "applied": dict(self.applied),
+            "applied": self.applied.copy(),
         }
 
 
@@ -427,7 +532,7 @@ NOT_CHECKED = (
 )
 
 
-def scope() -> dict[str, object]:
+def scope() -> Scope:
     """What every verdict covers and does not: the same for every claim."""
     return {
         "statement": SCOPE_STATEMENT,
@@ -436,9 +541,7 @@ def scope() -> dict[str, object]:
     }
 
 
-def applied(
-    facts: ClaimFacts, done: Assessment, ruleset: rules.RuleSet, issuers: Mapping[str, str]
-) -> dict[str, object]:
+def applied(facts: ClaimFacts, done: Assessment, ruleset: rules.RuleSet, issuers: Mapping[str, str]) -> Applied:
     """The dates, schedule row, rules version, method and per-requirement basis applied.
 
     `rules_sha256` (of the rule data's canonical JSON, `cairn_core.ruleset_json`)
@@ -460,7 +563,7 @@ def applied(
     }
 
 
-def _row(row: rules.PercentageRow) -> dict[str, str]:
+def _row(row: rules.PercentageRow) -> ScheduleRow:
     return {
         "placed_in_service_from": row.placed_in_service_from.isoformat(),
         "placed_in_service_to": row.placed_in_service_to.isoformat(),
@@ -470,7 +573,7 @@ def _row(row: rules.PercentageRow) -> dict[str, str]:
     }
 
 
-def _method(done: Assessment, ruleset: rules.RuleSet) -> dict[str, object]:
+def _method(done: Assessment, ruleset: rules.RuleSet) -> Method:
     counted = ruleset.credit.battery_components
     return {
         "critical_minerals": done.minerals_method,
@@ -485,7 +588,7 @@ def _method(done: Assessment, ruleset: rules.RuleSet) -> dict[str, object]:
     }
 
 
-def _basis(code: str, facts: ClaimFacts, done: Assessment, ruleset: rules.RuleSet) -> dict[str, str]:
+def _basis(code: str, facts: ClaimFacts, done: Assessment, ruleset: rules.RuleSet) -> Basis:
     status, reason = _status(code, facts, done, ruleset)
     return {"status": status, "citation": rules.citation(ruleset, code), "reason": reason}
 
@@ -520,7 +623,7 @@ def _feoc_status(pis: dt.date, done: Assessment, ruleset: rules.RuleSet) -> tupl
     return ("met" if done.feoc_met else "not_met"), reason
 
 
-def _election(facts: ClaimFacts, ruleset: rules.RuleSet) -> dict[str, object]:
+def _election(facts: ClaimFacts, ruleset: rules.RuleSet) -> Election:
     """The impracticable-to-trace transition, recorded as data: v1 claims cannot elect it."""
     until = ruleset.feoc.impracticable_until
     elected = False  # the v1 claim statement has no field for the election
