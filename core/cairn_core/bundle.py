@@ -39,8 +39,9 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, TypedDict, cast
 
-from cairn_core import dsse, rules, ruleset_json, signed_note, tlog_proof
+from cairn_core import dsse, lineage, rules, ruleset_json, signed_note, tlog_proof
 from cairn_core import verdict as verdicts
 from cairn_core.entries import (
     Decoded,
@@ -51,7 +52,7 @@ from cairn_core.entries import (
     leaf_hash,
     named_batches,
 )
-from cairn_core.payload import PAYLOAD_TYPE
+from cairn_core.payload import JSON, PAYLOAD_TYPE, JSONObject
 from cairn_core.problems import Problem
 
 BUNDLE = "cairn.bundle/v1"
@@ -69,6 +70,30 @@ SECTIONS = {
     "organizations": list,
     "rules": dict,
 }
+
+
+class BundleDocument(TypedDict):
+    """A bundle's sections (`SECTIONS`), as `check_shape` found them.
+
+    The verdict, the log and the key and organisation rows are read by
+    trying: a malformed one raises KeyError or TypeError, named as a failure.
+    """
+
+    bundle: str
+    vin: str
+    verdict: JSONObject
+    log: JSONObject
+    checkpoint: str
+    entries: list[JSON]
+    keys: list[Any]
+    organizations: list[Any]
+    rules: dict[str, JSON]
+
+
+class FailureDict(TypedDict):
+    check: str
+    index: int | None
+    message: str
 
 
 class NotABundle(ValueError):
@@ -95,15 +120,15 @@ class Failure:
         where = f"entry {self.index}: " if self.index is not None else ""
         return f"{where}{self.check}: {self.message}"
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> FailureDict:
         return {"check": self.check, "index": self.index, "message": self.message}
 
 
 @dataclass
 class Result:
     vin: str
-    verdict: Mapping  # the signed verdict, as the bundle carries it
-    recomputed: Mapping | None = None
+    verdict: JSONObject  # the signed verdict, as the bundle carries it
+    recomputed: Mapping[str, object] | None = None
     entries: int = 0
     tree_size: int | None = None
     failures: list[Failure] = field(default_factory=list)
@@ -119,7 +144,7 @@ class Result:
         for problem in problems:
             self.fail(problem.code, problem.message, problem.index)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         return {
             "verified": self.verified,
             "vin": self.vin,
@@ -136,7 +161,7 @@ class Result:
 # --- reading ----------------------------------------------------------------------
 
 
-def load(raw: bytes | str) -> dict:
+def load(raw: bytes | str) -> BundleDocument:
     """Parse a bundle file strictly (gzip-compressed or not); NotABundle when it is not one."""
     if isinstance(raw, bytes) and raw[:2] == GZIP_MAGIC:
         try:
@@ -147,18 +172,17 @@ def load(raw: bytes | str) -> dict:
         document = json.loads(raw, object_pairs_hook=_no_duplicates)
     except (ValueError, UnicodeDecodeError) as exc:
         raise NotABundle(f"not JSON: {exc}") from exc
-    check_shape(document)
-    return document
+    return check_shape(document)
 
 
-def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
     document = dict(pairs)
     if len(document) != len(pairs):
         raise ValueError("duplicate keys")
     return document
 
 
-def check_shape(document: object) -> None:
+def check_shape(document: object) -> BundleDocument:
     if not isinstance(document, dict):
         raise NotABundle("a bundle is a JSON object")
     if document.get("bundle") != BUNDLE:
@@ -169,6 +193,7 @@ def check_shape(document: object) -> None:
     unknown = set(document) - set(SECTIONS)
     if unknown:
         raise NotABundle(f"unknown sections {sorted(unknown)}")
+    return cast(BundleDocument, document)  # each section's JSON type checked above
 
 
 # --- verifying ---------------------------------------------------------------------
@@ -183,9 +208,9 @@ class Entry:
     decoded: Decoded
 
 
-def verify(document: Mapping) -> Result:
+def verify(document: object) -> Result:
     """Every check of contract §8 over a parsed bundle (see the module docstring)."""
-    check_shape(document)
+    document = check_shape(document)
     verdict = document["verdict"]
     result = Result(vin=document["vin"], verdict=verdict)
     log_key = _log_key(document["log"], result)
@@ -216,7 +241,7 @@ def verify(document: Mapping) -> Result:
     return result
 
 
-def _log_key(log: Mapping, result: Result) -> signed_note.Verifier | None:
+def _log_key(log: JSONObject, result: Result) -> signed_note.Verifier | None:
     try:
         origin, public_key = log["origin"], base64.b64decode(log["public_key"], validate=True)
         verifier = signed_note.parse_verifier(log["verifier"])
@@ -240,7 +265,7 @@ def _checkpoint(text: str, log_key: signed_note.Verifier | None, result: Result)
         return None
 
 
-def _keys(rows: list, result: Result) -> dict[str, Key]:
+def _keys(rows: list[Any], result: Result) -> dict[str, Key]:
     keys = {}
     for number, row in enumerate(rows):
         try:
@@ -262,14 +287,14 @@ def _moment(text: object) -> dt.datetime:
 
 
 def _entries(
-    rows: list, checkpoint_text: str, checkpoint: signed_note.Checkpoint | None, result: Result
+    rows: list[JSON], checkpoint_text: str, checkpoint: signed_note.Checkpoint | None, result: Result
 ) -> Iterator[list[Entry]]:
     """Each entry decoded and its proof checked, in chunks; out-of-order or repeated indexes named."""
     entries: list[Entry] = []
     last = -1
     for number, row in enumerate(rows):
         index = row.get("index") if isinstance(row, dict) else None
-        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        if not isinstance(row, dict) or not isinstance(index, int) or isinstance(index, bool) or index < 0:
             result.fail("entries", f"entry {number} has no index")
             continue
         if index <= last:
@@ -285,7 +310,7 @@ def _entries(
 
 
 def _entry(
-    row: Mapping, index: int, checkpoint_text: str, checkpoint: signed_note.Checkpoint | None, result: Result
+    row: Mapping[str, JSON], index: int, checkpoint_text: str, checkpoint: signed_note.Checkpoint | None, result: Result
 ) -> Entry | None:
     leaf_input = row.get("leaf_input")
     if not isinstance(leaf_input, str):
@@ -315,7 +340,7 @@ def _check_proof(
     result: Result,
 ) -> None:
     try:
-        proof = tlog_proof.parse_proof(text)  # type: ignore[arg-type]
+        proof = tlog_proof.parse_proof(text)
     except tlog_proof.ProofError as exc:
         result.fail("inclusion", f"the proof is not tlog-proof@v1: {exc}", index)
         return
@@ -355,7 +380,7 @@ def _check_chains(entries: list[Entry], result: Result) -> None:
             heads[batch] = entry.decoded.entry_hash
 
 
-def _check_report(verdict: Mapping, log_key: signed_note.Verifier | None, result: Result) -> None:
+def _check_report(verdict: Mapping[str, object], log_key: signed_note.Verifier | None, result: Result) -> None:
     report = verdict.get("report")
     try:
         envelope = dsse.envelope_from_dict(report)
@@ -375,13 +400,15 @@ def _check_report(verdict: Mapping, log_key: signed_note.Verifier | None, result
         result.fail("report", "the report is not signed by the log key")
 
 
-def _rules(document: Mapping, verdict: Mapping, result: Result) -> rules.RuleSet | None:
+def _rules(document: Mapping[str, JSON], verdict: Mapping[str, object], result: Result) -> rules.RuleSet | None:
     try:
         ruleset = ruleset_json.from_json(document)
     except ruleset_json.RulesError as exc:
         result.fail("rules", str(exc))
         return None
-    applied = verdict.get("applied") if isinstance(verdict.get("applied"), dict) else {}
+    applied = verdict.get("applied")
+    if not isinstance(applied, dict):
+        applied = {}
     if ruleset.version != applied.get("rules_version"):
         result.fail("rules", f"the rules are version {ruleset.version}, the verdict's {applied.get('rules_version')}")
     if ruleset_json.digest(ruleset) != applied.get("rules_sha256"):
@@ -389,7 +416,7 @@ def _rules(document: Mapping, verdict: Mapping, result: Result) -> rules.RuleSet
     return ruleset
 
 
-def _organizations(rows: list, result: Result) -> dict[str, str]:
+def _organizations(rows: list[Any], result: Result) -> dict[str, str]:
     countries = {}
     for number, row in enumerate(rows):
         try:
@@ -399,7 +426,7 @@ def _organizations(rows: list, result: Result) -> dict[str, str]:
     return countries
 
 
-def _check_claim(document: Mapping, entries: list[Entry], result: Result) -> None:
+def _check_claim(document: BundleDocument, entries: list[Entry], result: Result) -> None:
     verdict = document["verdict"]
     if verdict.get("vin") != document["vin"]:
         result.fail("verdict", f"the bundle is for VIN {document['vin']}, the verdict for {verdict.get('vin')}")
@@ -416,21 +443,23 @@ def _check_claim(document: Mapping, entries: list[Entry], result: Result) -> Non
 class Assessed:
     """The rules applied to the bundle's statements (before the integrity checks are in)."""
 
-    facts: verdicts.ClaimFacts
-    done: verdicts.Assessment
+    facts: lineage.ClaimFacts
+    done: lineage.Assessment
     problems: list[Problem]
     ruleset: rules.RuleSet
     issuers: dict[str, str]
 
 
 def _assess(
-    verdict: Mapping, entries: list[Entry], countries: Mapping[str, str], ruleset: rules.RuleSet, result: Result
+    verdict: JSONObject, entries: list[Entry], countries: Mapping[str, str], ruleset: rules.RuleSet, result: Result
 ) -> Assessed | None:
     statements = {entry.index: entry.decoded.payload for entry in entries}
     claim_index = verdict.get("claim_index")
     try:
-        facts = verdicts.claim_facts(claim_index, statements[claim_index])  # type: ignore[index, arg-type]
-        dag = verdicts.upstream(statements, claim_index)  # type: ignore[arg-type]
+        if claim_index is None:
+            raise KeyError(None)  # as statements[None] would
+        facts = verdicts.claim_facts(claim_index, statements[claim_index])
+        dag = verdicts.upstream(statements, claim_index)
     except verdicts.READ_ERRORS as exc:
         result.fail("verdict", f"the claim cannot be read from the bundle: {exc!r}")
         return None
@@ -439,7 +468,7 @@ def _assess(
 
 
 def _compare(
-    verdict: Mapping, assessed: Assessed, checkpoint: signed_note.Checkpoint, checkpoint_text: str, result: Result
+    verdict: JSONObject, assessed: Assessed, checkpoint: signed_note.Checkpoint, checkpoint_text: str, result: Result
 ) -> None:
     """The verdict recomputed from the bundle alone, compared field by field with the signed one."""
     broken = [Problem(item.index, item.check, item.message) for item in result.failures if item.index is not None]

@@ -26,11 +26,13 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import nacl.exceptions
 import nacl.signing
 
 from cairn_core import dsse
+from cairn_core.payload import JSON, JSONObject
 from cairn_core.problems import Problem
 
 
@@ -67,7 +69,7 @@ class Key:
 class Decoded:
     """An envelope decoded from its stored text, with its recomputed PAE and hash."""
 
-    payload: dict
+    payload: JSONObject
     pae: bytes
     entry_hash: str
     signatures: tuple[tuple[str, bytes], ...]  # (keyid, signature)
@@ -81,11 +83,11 @@ def leaf_hash(leaf_input: bytes) -> bytes:
     return hashlib.sha256(b"\x00" + leaf_input).digest()
 
 
-def decode_envelope(document: Mapping) -> Decoded:
+def decode_envelope(document: Mapping[str, Any]) -> Decoded:
     """An envelope as Cairn stores it (standard base64) decoded; ValueError, KeyError or TypeError if not."""
     raw = base64.b64decode(document["payload"], validate=True)
     message = dsse.pae(document["payloadType"], raw)
-    payload = json.loads(raw)
+    payload: JSON = json.loads(raw)
     if not isinstance(payload, dict):
         raise TypeError("the payload is not a JSON object")
     signatures = tuple((item["keyid"], base64.b64decode(item["sig"], validate=True)) for item in document["signatures"])
@@ -112,8 +114,8 @@ def check_signatures(index: int, integrated_time: int, decoded: Decoded, keys: M
     return problems
 
 
-def named_batches(payload: Mapping) -> dict[str, str]:
-    """Existing batches a signed statement names, with the prev it signed."""
+def named_batches(payload: Mapping[str, Any]) -> dict[str, str | None]:
+    """Existing batches a signed statement names, with the prev it signed (None if it names none)."""
     if payload.get("type") == "transform":
         return {item.get("batch"): item.get("prev") for item in payload.get("inputs", [])}
     if "batch" in payload:
@@ -121,5 +123,5 @@ def named_batches(payload: Mapping) -> dict[str, str]:
     return {}
 
 
-def created_batches(payload: Mapping) -> set[str]:
+def created_batches(payload: Mapping[str, Any]) -> set[str]:
     return {item.get("batch") for item in payload.get("outputs", [])}

@@ -9,7 +9,17 @@ and a verdict lists them as contract §5's `{"code", "message", "index"}`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, TypedDict
+
+
+class ProblemDict(TypedDict):
+    """Contract §5's shape of a problem."""
+
+    code: str
+    message: str
+    index: int
 
 
 @dataclass(frozen=True, order=True)
@@ -27,10 +37,11 @@ class Problem:
     def fingerprint(self) -> str:
         return hashlib.sha256(f"{self.index}\n{self.code}\n{self.message}".encode()).hexdigest()
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> ProblemDict:
         """The contract's shape: {"code", "message", "index"}."""
         return {"code": self.code, "message": self.message, "index": self.index}
 
     @classmethod
-    def from_dict(cls, data: dict) -> Problem:
+    def from_dict(cls, data: Mapping[str, Any]) -> Problem:
+        """A problem read back from its contract shape (a Celery result, a stored verdict)."""
         return cls(data["index"], data["code"], data["message"])

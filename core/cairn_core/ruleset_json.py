@@ -26,7 +26,11 @@ import functools
 import hashlib
 import types
 import typing
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+
+if typing.TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 from cairn_core import dsse, rules
 
@@ -35,9 +39,9 @@ class RulesError(ValueError):
     """The JSON is not a RuleSet in this layout."""
 
 
-def to_json(ruleset: rules.RuleSet) -> dict:
+def to_json(ruleset: rules.RuleSet) -> dict[str, object]:
     """The RuleSet as plain JSON values."""
-    return _encode(ruleset)
+    return _encode_dataclass(ruleset)
 
 
 def digest(ruleset: rules.RuleSet) -> str:
@@ -45,14 +49,15 @@ def digest(ruleset: rules.RuleSet) -> str:
     return json_digest(to_json(ruleset))
 
 
-def json_digest(document: dict) -> str:
+def json_digest(document: Mapping[str, object]) -> str:
     return hashlib.sha256(dsse.canonical_json(document).encode("ascii")).hexdigest()
 
 
 def from_json(document: object) -> rules.RuleSet:
     """The RuleSet a `to_json` document describes; RulesError names what is wrong."""
     try:
-        return _decode(rules.RuleSet, document, "rules")
+        ruleset: rules.RuleSet = _decode(rules.RuleSet, document, "rules")
+        return ruleset
     except RulesError:
         raise
     except (TypeError, ValueError, KeyError, InvalidOperation) as exc:
@@ -61,9 +66,10 @@ def from_json(document: object) -> rules.RuleSet:
 
 def _encode(value: object) -> object:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {field.name: _encode(getattr(value, field.name)) for field in dataclasses.fields(value)}
+        return _encode_dataclass(value)
     if isinstance(value, frozenset | set):
-        return sorted(_encode(item) for item in value)
+        # A RuleSet's sets hold strings (slugs, countries, minerals, components).
+        return sorted(typing.cast("list[str]", [_encode(item) for item in value]))
     if isinstance(value, tuple | list):
         return [_encode(item) for item in value]
     if isinstance(value, dt.date):
@@ -71,6 +77,10 @@ def _encode(value: object) -> object:
     if isinstance(value, Decimal):
         return str(value)
     return value
+
+
+def _encode_dataclass(value: DataclassInstance) -> dict[str, object]:
+    return {field.name: _encode(getattr(value, field.name)) for field in dataclasses.fields(value)}
 
 
 @functools.cache

@@ -48,7 +48,7 @@ def format_proof(index: int, hashes: list[bytes] | tuple[bytes, ...], checkpoint
     return "\n".join(lines) + "\n\n" + checkpoint
 
 
-def parse_proof(text: str) -> TlogProof:
+def parse_proof(text: object) -> TlogProof:
     """Read a proof text; ProofError names the first line that is wrong."""
     if not isinstance(text, str):
         raise ProofError("a proof is text")

@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, TypedDict
 
 from cairn_core import dsse, lineage, rules, ruleset_json
 from cairn_core.dag import Graph, Step, attribution_factors, decimal_str
 from cairn_core.lineage import Activity, Assessment, BatchFacts, ClaimFacts, SupplyChain, pct_shown
-from cairn_core.problems import Problem
+from cairn_core.problems import Problem, ProblemDict
 
 REPORT_TYPE = "application/vnd.cairn.verification+json"
 READ_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, StopIteration, AttributeError)
@@ -54,7 +55,7 @@ class Upstream:
     creators: tuple[int, ...]
 
 
-def upstream(statements: Mapping[int, Mapping], claim_index: int) -> Upstream:
+def upstream(statements: Mapping[int, Mapping[str, Any]], claim_index: int) -> Upstream:
     """Walk from the claim's pack to the origins through the signed outputs and inputs.
 
     The batch's creator is the entry at or before the claim whose outputs
@@ -82,12 +83,12 @@ def upstream(statements: Mapping[int, Mapping], claim_index: int) -> Upstream:
 # --- statements to the computation's input ---------------------------------------
 
 
-def occurred_on(payload: Mapping) -> dt.date:
+def occurred_on(payload: Mapping[str, Any]) -> dt.date:
     """The date the activity occurred (UTC), `issued_at` when not given."""
     return dt.date.fromisoformat((payload.get("occurred_at") or payload["issued_at"])[:10])
 
 
-def claim_facts(index: int, payload: Mapping) -> ClaimFacts:
+def claim_facts(index: int, payload: Mapping[str, Any]) -> ClaimFacts:
     return ClaimFacts(
         vin=payload["vin"],
         index=index,
@@ -100,7 +101,7 @@ def claim_facts(index: int, payload: Mapping) -> ClaimFacts:
 
 
 def supply_chain(
-    statements: Mapping[int, Mapping],
+    statements: Mapping[int, Mapping[str, Any]],
     claim: ClaimFacts,
     dag: Upstream,
     org_countries: Mapping[str, str],
@@ -132,7 +133,7 @@ def supply_chain(
     return SupplyChain(batches, graph, attribution_factors(graph, claim.batch, fraction))
 
 
-def _step(index: int, payload: Mapping) -> Step:
+def _step(index: int, payload: Mapping[str, Any]) -> Step:
     return Step(
         index=index,
         inputs={item["batch"]: Decimal(item["quantity"]) for item in payload["inputs"]},
@@ -140,7 +141,7 @@ def _step(index: int, payload: Mapping) -> Step:
     )
 
 
-def _batch_facts(output: Mapping, activity: Activity) -> BatchFacts:
+def _batch_facts(output: Mapping[str, Any], activity: Activity) -> BatchFacts:
     return BatchFacts(
         id=output["batch"],
         activity=activity,
@@ -154,7 +155,7 @@ EMPTY_CHAIN = SupplyChain({}, Graph(quantities={}), {})
 
 
 def issuer_countries(
-    statements: Mapping[int, Mapping], dag: Upstream, org_countries: Mapping[str, str]
+    statements: Mapping[int, Mapping[str, Any]], dag: Upstream, org_countries: Mapping[str, str]
 ) -> dict[str, str]:
     """The country of each organisation that issued an entry creating a DAG batch.
 
@@ -173,7 +174,7 @@ def issuer_countries(
 
 def assess(
     facts: ClaimFacts,
-    statements: Mapping[int, Mapping],
+    statements: Mapping[int, Mapping[str, Any]],
     dag: Upstream,
     org_countries: Mapping[str, str],
     ruleset: rules.RuleSet,
@@ -191,6 +192,111 @@ def assess(
 # --- the verdict ------------------------------------------------------------------
 
 
+class Met(TypedDict):
+    met: bool
+
+
+class MineralsMet(TypedDict):
+    met: bool
+    qualifying_pct: str
+    required_pct: str | None
+
+
+class ComponentsMet(TypedDict):
+    met: bool
+    north_america_pct: str
+    required_pct: str | None
+
+
+class Requirements(TypedDict):
+    """Contract §5's `requirements`: one entry per requirement."""
+
+    critical_minerals: MineralsMet
+    battery_components: ComponentsMet
+    foreign_entity_of_concern: Met
+    final_assembly: Met
+    credit_in_force: Met
+
+
+class NotChecked(TypedDict):
+    check: str
+    what: str
+    citation: str
+
+
+class Scope(TypedDict):
+    """What a verdict covers (`checked`) and what Cairn does not check."""
+
+    statement: str
+    checked: list[str]
+    not_checked: list[NotChecked]
+
+
+class ScheduleRow(TypedDict):
+    placed_in_service_from: str
+    placed_in_service_to: str
+    critical_minerals_pct: str
+    battery_components_pct: str
+    source: str
+
+
+class Method(TypedDict):
+    critical_minerals: str
+    critical_minerals_computed: bool
+    tracing: str
+    mineral_value: str
+    agreements_judged_on: str
+    feoc_judged_on: str
+    battery_components: str
+    components_counted: list[str] | None
+    regulations: str
+
+
+class Basis(TypedDict):
+    status: str  # "met", "not_met", "not_applicable" or "not_assessed"
+    citation: str
+    reason: str
+
+
+class Election(TypedDict):
+    elected: bool
+    available: bool
+    available_through: str | None
+    items: list[str]
+    applied: bool
+    basis: str
+
+
+class Applied(TypedDict):
+    """The dates, schedule row, rules, method and per-requirement basis a verdict applied."""
+
+    acquired: str
+    placed_in_service: str
+    final_assembly_country: str
+    schedule_row: ScheduleRow | None
+    rules_version: str
+    rules_sha256: str
+    issuer_countries: dict[str, str]
+    method: Method
+    requirements: dict[str, Basis]
+    feoc_impracticable_to_trace: Election
+
+
+class VerdictBody(TypedDict):
+    """Contract §5's verdict without `id` and `report`, with v1.1's `scope` and `applied`."""
+
+    vin: str
+    claim_index: int
+    integrity: str
+    credit_usd: str
+    requirements: Requirements
+    agreements: list[str]
+    problems: list[ProblemDict]
+    checkpoint: str
+    scope: Scope
+    applied: Applied
+
+
 @dataclass(frozen=True)
 class Verdict:
     """A claim's verdict; `as_dict()` is contract §5's shape without id and report."""
@@ -205,14 +311,14 @@ class Verdict:
     checkpoint: str
     checkpoint_size: int
     rules_version: str
-    applied: Mapping = field(default_factory=dict)
+    applied: Applied
 
     @property
     def required_pct(self) -> tuple[str | None, str | None]:
         required = self.assessment.required
         return (str(required[0]), str(required[1])) if required else (None, None)
 
-    def requirements(self) -> dict:
+    def requirements(self) -> Requirements:
         done = self.assessment
         minerals_required, components_required = self.required_pct
         required = done.required or (None, None)
@@ -232,7 +338,7 @@ class Verdict:
             "credit_in_force": {"met": done.credit_in_force_met},
         }
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> VerdictBody:
         return {
             "vin": self.vin,
             "claim_index": self.claim_index,
@@ -243,7 +349,7 @@ class Verdict:
             "problems": [problem.as_dict() for problem in self.problems],
             "checkpoint": self.checkpoint,
             "scope": scope(),
-            "applied": dict(self.applied),
+            "applied": self.applied.copy(),
         }
 
 
@@ -352,7 +458,7 @@ def _failures(facts: ClaimFacts, done: Assessment, ruleset: rules.RuleSet) -> li
     if done.requirements_apply and done.required is None:
         message = f"no percentage applies to a vehicle placed in service on {facts.placed_in_service}"
         failures += [("critical_minerals", message), ("battery_components", message)]
-    elif done.requirements_apply:
+    elif done.requirements_apply and done.required is not None:
         minerals = pct_shown(done.minerals, done.required[0])
         components = pct_shown(done.north_america, done.required[1])
         if done.minerals_method != rules.VALUE_ADDED_TEST:
@@ -426,7 +532,7 @@ NOT_CHECKED = (
 )
 
 
-def scope() -> dict:
+def scope() -> Scope:
     """What every verdict covers and does not: the same for every claim."""
     return {
         "statement": SCOPE_STATEMENT,
@@ -435,7 +541,7 @@ def scope() -> dict:
     }
 
 
-def applied(facts: ClaimFacts, done: Assessment, ruleset: rules.RuleSet, issuers: Mapping[str, str]) -> dict:
+def applied(facts: ClaimFacts, done: Assessment, ruleset: rules.RuleSet, issuers: Mapping[str, str]) -> Applied:
     """The dates, schedule row, rules version, method and per-requirement basis applied.
 
     `rules_sha256` (of the rule data's canonical JSON, `cairn_core.ruleset_json`)
@@ -457,7 +563,7 @@ def applied(facts: ClaimFacts, done: Assessment, ruleset: rules.RuleSet, issuers
     }
 
 
-def _row(row: rules.PercentageRow) -> dict:
+def _row(row: rules.PercentageRow) -> ScheduleRow:
     return {
         "placed_in_service_from": row.placed_in_service_from.isoformat(),
         "placed_in_service_to": row.placed_in_service_to.isoformat(),
@@ -467,7 +573,7 @@ def _row(row: rules.PercentageRow) -> dict:
     }
 
 
-def _method(done: Assessment, ruleset: rules.RuleSet) -> dict:
+def _method(done: Assessment, ruleset: rules.RuleSet) -> Method:
     counted = ruleset.credit.battery_components
     return {
         "critical_minerals": done.minerals_method,
@@ -482,7 +588,7 @@ def _method(done: Assessment, ruleset: rules.RuleSet) -> dict:
     }
 
 
-def _basis(code: str, facts: ClaimFacts, done: Assessment, ruleset: rules.RuleSet) -> dict:
+def _basis(code: str, facts: ClaimFacts, done: Assessment, ruleset: rules.RuleSet) -> Basis:
     status, reason = _status(code, facts, done, ruleset)
     return {"status": status, "citation": rules.citation(ruleset, code), "reason": reason}
 
@@ -517,7 +623,7 @@ def _feoc_status(pis: dt.date, done: Assessment, ruleset: rules.RuleSet) -> tupl
     return ("met" if done.feoc_met else "not_met"), reason
 
 
-def _election(facts: ClaimFacts, ruleset: rules.RuleSet) -> dict:
+def _election(facts: ClaimFacts, ruleset: rules.RuleSet) -> Election:
     """The impracticable-to-trace transition, recorded as data: v1 claims cannot elect it."""
     until = ruleset.feoc.impracticable_until
     elected = False  # the v1 claim statement has no field for the election
@@ -534,6 +640,6 @@ def _election(facts: ClaimFacts, ruleset: rules.RuleSet) -> dict:
 # --- the signed report ----------------------------------------------------------------
 
 
-def report_payload(body: Mapping) -> bytes:
+def report_payload(body: Mapping[str, object]) -> bytes:
     """The report's payload bytes: the verdict (with its id) as sorted, compact ASCII JSON."""
     return dsse.canonical_json(body).encode("ascii")

@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from cairn_core import bundle
+from cairn_core.payload import JSONObject
 
 REQUIREMENTS = (
     ("critical_minerals", "Critical minerals", "qualifying_pct", "qualifying"),
@@ -76,7 +77,7 @@ def report(result: bundle.Result) -> str:
     return "\n".join(lines)
 
 
-def _requirements(requirements: Mapping) -> list[str]:
+def _requirements(requirements: JSONObject) -> list[str]:
     lines = []
     for key, label, figure, figure_label in REQUIREMENTS:
         item = requirements.get(key) or {}
