@@ -36,9 +36,10 @@ import binascii
 import datetime as dt
 import gzip
 import json
-from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from typing import Any, TypedDict, cast
 
 from cairn_core import dsse, lineage, rules, ruleset_json, signed_note, tlog_proof
@@ -58,7 +59,6 @@ from cairn_core.problems import Problem
 BUNDLE = "cairn.bundle/v1"
 MEDIA_TYPE = "application/vnd.cairn.bundle+json"
 GZIP_MAGIC = b"\x1f\x8b"
-CHUNK = 64  # entries handed to the signature thread at a time
 SECTIONS = {
     "bundle": str,
     "vin": str,
@@ -208,8 +208,16 @@ class Entry:
     decoded: Decoded
 
 
-def verify(document: object) -> Result:
-    """Every check of contract §8 over a parsed bundle (see the module docstring)."""
+def verify(document: object, *, processes: int = 1) -> Result:
+    """Every check of contract §8 over a parsed bundle (see the module docstring).
+
+    With `processes=2` (what `cairn-verify` uses on a machine with more than
+    one core) the Ed25519 checks, half the work, run in a forked child
+    process while this one checks the chains and the report and recomputes
+    the verdict. (A thread does not help: libsodium releases the GIL, but a
+    thread running Python beside it hands the GIL back too seldom.) Call it
+    so only from a single-threaded program: forking copies one thread.
+    """
     document = check_shape(document)
     verdict = document["verdict"]
     result = Result(vin=document["vin"], verdict=verdict)
@@ -217,28 +225,60 @@ def verify(document: object) -> Result:
     checkpoint = _checkpoint(document["checkpoint"], log_key, result)
     result.tree_size = checkpoint.tree_size if checkpoint else None
     keys = _keys(document["keys"], result)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ed25519") as pool:
-        # libsodium releases the GIL: signatures verify on a second thread, a
-        # chunk as soon as it is decoded, while this one decodes the rest,
-        # checks the proofs, the chains and the report, and applies the rules.
-        entries: list[Entry] = []
-        signatures = []
-        for chunk in _entries(document["entries"], document["checkpoint"], checkpoint, result):
-            entries += chunk
-            signatures.append(pool.submit(_signature_problems, chunk, keys))
-        result.entries = len(entries)
-        _check_chains(entries, result)
-        _check_report(verdict, log_key, result)
-        ruleset = _rules(document["rules"], verdict, result)
-        countries = _organizations(document["organizations"], result)
-        _check_claim(document, entries, result)
-        assessed = _assess(verdict, entries, countries, ruleset, result) if ruleset is not None else None
-        for found in signatures:
-            result.add_problems(found.result())
+    signatures = _signatures(document["entries"], keys, in_child=processes > 1)
+    entries = _entries(document["entries"], document["checkpoint"], checkpoint, result)
+    result.entries = len(entries)
+    _check_chains(entries, result)
+    _check_report(verdict, log_key, result)
+    ruleset = _rules(document["rules"], verdict, result)
+    countries = _organizations(document["organizations"], result)
+    _check_claim(document, entries, result)
+    assessed = _assess(verdict, entries, countries, ruleset, result) if ruleset is not None else None
+    result.add_problems(signatures(entries))
     if assessed is not None and checkpoint is not None:
         _compare(verdict, assessed, checkpoint, document["checkpoint"], result)
     result.failures.sort(key=lambda failure: (failure.index is not None, failure.index or 0))
     return result
+
+
+def _signatures(rows: list[JSON], keys: Mapping[str, Key], *, in_child: bool) -> Callable[[list[Entry]], list[Problem]]:
+    """The signature problems of the decoded entries: checked when asked, or
+    by a child forked now, which decodes the entries itself meanwhile."""
+    if not in_child or "fork" not in multiprocessing.get_all_start_methods():
+        return lambda entries: _signature_problems(entries, keys)
+    context = multiprocessing.get_context("fork")
+    reader, writer = context.Pipe(duplex=False)
+    child = context.Process(target=_check_in_child, args=(writer, rows, keys), daemon=True)
+    child.start()
+    writer.close()
+
+    def answer(entries: list[Entry]) -> list[Problem]:
+        try:
+            problems: list[Problem] = reader.recv()
+        except EOFError:  # the child died without answering: check here
+            problems = _signature_problems(entries, keys)
+        finally:
+            reader.close()
+            child.join()
+        return problems
+
+    return answer
+
+
+def _check_in_child(writer: Connection, rows: list[JSON], keys: Mapping[str, Key]) -> None:
+    """Decode the entries and check their signatures; the parent names what does not decode."""
+    entries = []
+    for row in rows:
+        index = row.get("index") if isinstance(row, dict) else None
+        leaf_input = row.get("leaf_input") if isinstance(row, dict) else None
+        if not isinstance(index, int) or not isinstance(leaf_input, str):
+            continue
+        try:
+            entries.append(decode_leaf(index, leaf_input))
+        except (ValueError, KeyError, TypeError):
+            continue
+    writer.send(_signature_problems(entries, keys))
+    writer.close()
 
 
 def _log_key(log: JSONObject, result: Result) -> signed_note.Verifier | None:
@@ -288,8 +328,8 @@ def _moment(text: object) -> dt.datetime:
 
 def _entries(
     rows: list[JSON], checkpoint_text: str, checkpoint: signed_note.Checkpoint | None, result: Result
-) -> Iterator[list[Entry]]:
-    """Each entry decoded and its proof checked, in chunks; out-of-order or repeated indexes named."""
+) -> list[Entry]:
+    """Each entry decoded and its proof checked; out-of-order or repeated indexes named."""
     entries: list[Entry] = []
     last = -1
     for number, row in enumerate(rows):
@@ -303,10 +343,7 @@ def _entries(
         entry = _entry(row, index, checkpoint_text, checkpoint, result)
         if entry is not None:
             entries.append(entry)
-        if len(entries) == CHUNK:
-            yield entries
-            entries = []
-    yield entries
+    return entries
 
 
 def _entry(
@@ -318,17 +355,21 @@ def _entry(
         return None
     _check_proof(row.get("proof"), index, leaf_hash(leaf_input.encode("utf-8")), checkpoint_text, checkpoint, result)
     try:
-        leaf = json.loads(leaf_input)
-        envelope, integrated_time = leaf["envelope"], leaf["integrated_time"]
-        if envelope["payloadType"] != PAYLOAD_TYPE:
-            raise ValueError(f"payload type {envelope['payloadType']!r}")
-        if not isinstance(integrated_time, int):
-            raise TypeError("integrated_time is not an integer")
-        decoded = decode_envelope(envelope)
+        return decode_leaf(index, leaf_input)
     except (ValueError, KeyError, TypeError) as exc:
         result.fail("envelope", f"the leaf input is not a Cairn entry: {exc}", index)
         return None
-    return Entry(index, integrated_time, decoded)
+
+
+def decode_leaf(index: int, leaf_input: str) -> Entry:
+    """A leaf input (contract §4) as an entry; ValueError, KeyError or TypeError when it is none."""
+    leaf = json.loads(leaf_input)
+    envelope, integrated_time = leaf["envelope"], leaf["integrated_time"]
+    if envelope["payloadType"] != PAYLOAD_TYPE:
+        raise ValueError(f"payload type {envelope['payloadType']!r}")
+    if not isinstance(integrated_time, int):
+        raise TypeError("integrated_time is not an integer")
+    return Entry(index, integrated_time, decode_envelope(envelope))
 
 
 def _check_proof(
