@@ -186,6 +186,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Enums stay inline: each endpoint's error codes are an enum of their own
+    # (provenance/api/schema.py), not shared components.
+    "POSTPROCESSING_HOOKS": [],
 }
 
 # --- Ledger ---------------------------------------------------------------

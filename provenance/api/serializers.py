@@ -29,7 +29,7 @@ class EnvelopeSerializer(serializers.Serializer):
 
     payloadType = serializers.CharField()  # noqa: N815 - the wire name
     payload = serializers.CharField()
-    signatures = SignatureSerializer(many=True)
+    signatures = SignatureSerializer(many=True, min_length=1)
 
 
 class ReceiptSerializer(serializers.Serializer):
@@ -101,11 +101,82 @@ class ProvenanceSerializer(serializers.Serializer):
     origins = ProvenanceOriginSerializer(many=True)
 
 
-class ErrorDetailSerializer(serializers.Serializer):
+class HexHash(serializers.RegexField):
+    def __init__(self, **kwargs):
+        super().__init__(r"^[0-9a-f]{64}$", **kwargs)
+
+
+class LogKeySerializer(serializers.Serializer):
+    origin = serializers.CharField()
+    public_key = serializers.CharField(help_text="Base64 of the ledger's raw 32-byte Ed25519 public key.")
+    verifier = serializers.CharField(help_text="<origin>+<hex key hash>+<base64(0x01 ‖ key)>")
+
+
+class InclusionProofSerializer(serializers.Serializer):
+    index = serializers.IntegerField(min_value=0)
+    tree_size = serializers.IntegerField(min_value=1)
+    leaf_hash = HexHash()
+    hashes = serializers.ListField(child=HexHash(), help_text="RFC 9162 §2.1.3 inclusion path.")
+
+
+class ConsistencyProofSerializer(serializers.Serializer):
+    first = serializers.IntegerField(min_value=0)
+    second = serializers.IntegerField(min_value=0)
+    hashes = serializers.ListField(child=HexHash(), help_text="RFC 9162 §2.1.4 consistency proof.")
+
+
+class LogEntrySerializer(serializers.Serializer):
+    index = serializers.IntegerField(min_value=0)
+    leaf_input = serializers.CharField(help_text="The exact leaf input string (contract §4).")
+    leaf_hash = HexHash()
+
+
+class LogEntriesSerializer(serializers.Serializer):
+    entries = LogEntrySerializer(many=True)
+
+
+class VerificationRequestSerializer(serializers.Serializer):
+    vin = serializers.CharField(help_text="The claimed VIN.")
+
+
+class MetSerializer(serializers.Serializer):
+    met = serializers.BooleanField()
+
+
+class MineralsRequirementSerializer(MetSerializer):
+    qualifying_pct = serializers.CharField()
+    required_pct = serializers.CharField(allow_null=True)
+
+
+class ComponentsRequirementSerializer(MetSerializer):
+    north_america_pct = serializers.CharField()
+    required_pct = serializers.CharField(allow_null=True)
+
+
+class RequirementsSerializer(serializers.Serializer):
+    critical_minerals = MineralsRequirementSerializer()
+    battery_components = ComponentsRequirementSerializer()
+    foreign_entity_of_concern = MetSerializer()
+    final_assembly = MetSerializer()
+    credit_in_force = MetSerializer()
+
+
+class ProblemSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
-    head = serializers.CharField(required=False)
+    index = serializers.IntegerField(allow_null=True)
 
 
-class ErrorSerializer(serializers.Serializer):
-    error = ErrorDetailSerializer()
+class VerdictSerializer(serializers.Serializer):
+    """The verdict of contract §5."""
+
+    id = serializers.IntegerField()
+    vin = serializers.CharField()
+    claim_index = serializers.IntegerField()
+    integrity = serializers.ChoiceField(choices=["intact", "broken"])
+    credit_usd = serializers.ChoiceField(choices=["7500", "3750", "0"])
+    requirements = RequirementsSerializer()
+    agreements = serializers.ListField(child=serializers.CharField())
+    problems = ProblemSerializer(many=True)
+    checkpoint = serializers.CharField()
+    report = EnvelopeSerializer(help_text="The verdict without report, as DSSE signed by the ledger key.")
