@@ -366,6 +366,7 @@ class Tally:
     errors: dict[str, int] = field(default_factory=dict)  # "503 code", "closed", ...
     bad: list[str] = field(default_factory=list)  # answers outside the contract
     longest: float = 0.0
+    seconds: float = 0.0  # how long the load lasted
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, kind: str) -> None:
@@ -375,7 +376,7 @@ class Tally:
         errors = ", ".join(f"{kind}: {n}" for kind, n in sorted(self.errors.items())) or "none"
         return (
             f"posts sent {self.sent}, 201s {len(self.created)}, 200 re-posts {self.reposts}, "
-            f"errors by kind: {errors}; longest wait {self.longest:.1f} s"
+            f"errors by kind: {errors}; longest wait {self.longest:.1f} s; load lasted {self.seconds:.1f} s"
         )
 
 
@@ -420,14 +421,14 @@ def record(tally: Tally, status, body, waited: float) -> None:
                 tally.count(f"{status} {error['code']}")
 
 
-def load(port: int, clients: list[tuple[str, list[bytes]]], tally: Tally, during=None, retry_on_error=True) -> None:
+def load(port: int, clients: list[tuple[str, list[bytes]]], tally: Tally, during=None, pause: float = 0.0) -> None:
     """Each client posts its bodies in order from its own thread. A body
     refused by a failure (no answer, 5xx) is posted again, as a client would,
     until it lands; `during()` runs on this thread meanwhile."""
 
     def client(token: str, bodies: list[bytes]) -> None:
         for body in bodies:
-            for _attempt in range(30):
+            for _attempt in range(100):
                 started = time.monotonic()
                 try:
                     status, answer = post(port, token, body)
@@ -437,11 +438,13 @@ def load(port: int, clients: list[tuple[str, list[bytes]]], tally: Tally, during
                         tally.bad.append(f"no answer within {CLIENT_TIMEOUT:.0f} s")
                     return
                 record(tally, status, answer, time.monotonic() - started)
-                if not retry_on_error or (status is not None and status < 500):
+                if status is not None and status < 500:
                     break
                 time.sleep(0.2)
+            time.sleep(pause)
 
     threads = [threading.Thread(target=client, args=item) for item in clients]
+    started = time.monotonic()
     for thread in threads:
         thread.start()
     try:
@@ -450,4 +453,108 @@ def load(port: int, clients: list[tuple[str, list[bytes]]], tally: Tally, during
     finally:
         for thread in threads:
             thread.join(timeout=CLIENT_TIMEOUT * 30)
+        tally.seconds = time.monotonic() - started
     assert not any(thread.is_alive() for thread in threads), "a client thread never finished"
+
+
+# --- a ledger database of the test's own ---------------------------------------
+
+SUPPLIERS_SCRIPT = """
+import json, os
+from provenance.keys import register_key
+from provenance.organizations import create_organization
+tokens = {}
+for slug, public_key in json.loads(os.environ["DRILL_SUPPLIERS"]):
+    org, token = create_organization(slug=slug, name=slug, country="AU", roles=["supplier"])
+    register_key(organization=org, public_key_b64=public_key)
+    tokens[slug] = token.key
+print(json.dumps(tokens))
+"""
+
+
+@dataclass
+class Supplier:
+    slug: str
+    token: str
+    keyid: str
+    private_key: object
+
+    def origin(self, name: str) -> bytes:
+        """A signed origin of the new batch `<slug>:<name>` as a client posts it."""
+        from django.utils import timezone
+
+        from provenance import dsse
+        from provenance.payload import PAYLOAD_TYPE, SCHEMA
+
+        payload = {
+            "schema": SCHEMA,
+            "type": "origin",
+            "issuer": self.slug,
+            "issued_at": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "activity": "extraction",
+            "site": {"name": "Greenbushes", "country": "AU"},
+            "outputs": [
+                {
+                    "batch": f"{self.slug}:{name}",
+                    "material": "spodumene concentrate",
+                    "quantity": "1000",
+                    "unit": "kg",
+                    "minerals": {"lithium": "60"},
+                    "value_added_usd": "1200",
+                }
+            ],
+        }
+        envelope = dsse.sign(PAYLOAD_TYPE, json.dumps(payload).encode(), [(self.keyid, self.private_key)])
+        return json.dumps(envelope.to_stored()).encode()
+
+
+def entry_hash_of(body: bytes) -> str:
+    from provenance import dsse
+
+    return dsse.parse_envelope(body).entry_hash
+
+
+def manage(env: dict, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def make_suppliers(env: dict, count: int) -> list[Supplier]:
+    """`count` supplier organisations with a registered key each, in env's database."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from provenance import dsse
+
+    keys = {f"drill-mine-{n}": Ed25519PrivateKey.generate() for n in range(count)}
+    listed = [(slug, dsse.b64encode(dsse.raw_public_key(key))) for slug, key in keys.items()]
+    result = manage({**env, "DRILL_SUPPLIERS": json.dumps(listed)}, "shell", "-c", SUPPLIERS_SCRIPT)
+    assert result.returncode == 0, result.stderr
+    tokens = json.loads(result.stdout.strip().splitlines()[-1])
+    return [Supplier(slug, tokens[slug], dsse.keyid_for(dsse.raw_public_key(key)), key) for slug, key in keys.items()]
+
+
+def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
+    import psycopg
+
+    with psycopg.connect(url.replace("postgres://", "postgresql://"), autocommit=True) as conn:
+        cursor = conn.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def assert_every_answer_holds(url: str, env: dict, tally: Tally, bodies: list[bytes]) -> None:
+    """What every drill ends with: each 201 is in the log at its index with its
+    entry_hash; indexes are contiguous with no duplicate; every body posted
+    (each retried until it landed) is in the log once; the clients got the
+    contract's error bodies or a closed connection and never hung;
+    verify_ledger exits 0."""
+    logged = dict(query(url, "SELECT index, entry_hash FROM provenance_entry"))
+    for index, entry_hash in tally.created.items():
+        assert logged.get(index) == entry_hash, f"answered 201 for index {index}, the log holds {logged.get(index)}"
+    assert sorted(logged) == list(range(len(logged))), "indexes are not contiguous"
+    assert len(set(logged.values())) == len(logged), "a statement is logged twice"
+    expected = {entry_hash_of(body) for body in bodies}
+    assert expected <= set(logged.values()), f"{len(expected - set(logged.values()))} posted statements never landed"
+    assert not tally.bad, f"answers outside the contract: {tally.bad[:5]}"
+    result = manage(env, "verify_ledger", "--no-progress")
+    assert result.returncode == 0, result.stdout + result.stderr

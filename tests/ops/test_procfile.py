@@ -43,7 +43,8 @@ def test_the_procfile_names_every_process_and_compose_its_services():
     names = {line.split(":", 1)[0]: line.split(":", 1)[1] for line in lines}
     assert set(names) == {"web", "sequencer", "worker", "beat"}
     assert "gunicorn --config config/gunicorn.conf.py" in names["web"]
-    assert "run_sequencer" in names["sequencer"] and "while true" in names["sequencer"]
+    for name in ("sequencer", "worker", "beat"):
+        assert names[name].strip().startswith("bin/respawn "), name
     assert "celery -A config worker" in names["worker"] and "celery -A config beat" in names["beat"]
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
     assert set(compose["services"]) == {"postgres", "redis"}
