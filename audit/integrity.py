@@ -24,6 +24,7 @@ Both return Problems; each becomes one `index N: <reason>` line (contract
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from binascii import a2b_base64
@@ -38,8 +39,10 @@ from django.db.models import Q
 
 from provenance import checkpoints, dsse, merkle, tlog
 from provenance.models import (
+    Batch,
     BatchLink,
     Checkpoint,
+    Claim,
     Entry,
     EntrySignature,
     LogState,
@@ -108,16 +111,40 @@ class Key:
 
 
 class BatchState:
-    """A batch as replayed from the signed statements up to some index."""
+    """A batch as replayed from the signed statements up to some index.
 
-    __slots__ = ("quantity", "consumed", "custodian", "head", "last_index")
+    `row` is the Batch row its creating entry implies (its fixed columns),
+    when that entry lies in the range checked; `carries` the minerals whose
+    lineages run through it."""
 
-    def __init__(self, quantity, consumed, custodian, head, last_index):
+    __slots__ = ("quantity", "consumed", "custodian", "head", "last_index", "carries", "row")
+
+    def __init__(self, quantity, consumed, custodian, head, last_index, carries=(), row=None):
         self.quantity: Decimal = quantity
         self.consumed: Decimal = consumed
         self.custodian: str = custodian
         self.head: str = head
         self.last_index: int = last_index
+        self.carries: list[str] = sorted(carries)
+        self.row: dict | None = row
+
+
+# Batch columns fixed when the batch is created; the others (consumed,
+# custodian, head) move with every entry that touches it.
+BATCH_FIXED = (
+    "owner_id",
+    "material",
+    "unit",
+    "quantity",
+    "created_by_id",
+    "site_country",
+    "minerals",
+    "carries",
+    "value_added_usd",
+    "component",
+)
+BATCH_MOVING = ("consumed", "custodian_id", "head")
+CLAIM_COLUMNS = ("entry_id", "batch_id", "manufacturer_id", "acquired", "placed_in_service", "final_assembly_country")
 
 
 def in_order(problems: Iterable[Problem]) -> list[Problem]:
@@ -168,6 +195,7 @@ class RangeChecker:
         self.bad_leaves: list[int] = []
         self.keys: dict[str, Key] = {}
         self.batches: dict[str, BatchState] = {}
+        self.claims: dict[str, tuple] = {}  # vin -> the Claim row its entry implies
         self.checkpoints = dict(
             Checkpoint.objects.filter(tree_size__gt=start, tree_size__lte=end).values_list("tree_size", "root_hash")
         )
@@ -180,7 +208,7 @@ class RangeChecker:
         rows = list(
             Entry.objects.filter(index__gte=chunk_start, index__lt=chunk_end)
             .order_by("index")
-            .values_list(*ENTRY_FIELDS)
+            .values_list(*ENTRY_FIELDS, "issued_at", "occurred_at")
         )
         signatures = self._load_signatures(chunk_start, chunk_end)
         links = self._load_links(chunk_start, chunk_end)
@@ -192,7 +220,8 @@ class RangeChecker:
                 self.problem(missing, "missing_entry", "entry missing: no row at this index")
             if index != expected:
                 self.tree.reseed(index)
-            leaf = self.check_entry(row, signatures.get(index, {}), links.get(index, {}))
+            width = len(ENTRY_FIELDS)
+            leaf = self.check_entry(row[:width], signatures.get(index, {}), links.get(index, {}), times=row[width:])
             self.tree.add(index, leaf, stored_nodes, self.checkpoints)
             expected = index + 1
         for missing in range(expected, chunk_end):
@@ -203,6 +232,68 @@ class RangeChecker:
     def finish(self) -> None:
         if self.end == self.size and self.end > self.start:
             self.tree.compare_frontier(self.end)
+        self._compare_batches()
+        self._compare_claims()
+
+    # --- the mutable state against the replay ---------------------------------
+
+    def _compare_batches(self) -> None:
+        """Batch rows must be what the entries imply: the fixed columns of the
+        batches created in the range, and the moving ones (consumed, custodian,
+        head) of the batches whose latest entry lies in the range. A Batch row
+        no entry created is reported too (by the check that covers the whole log)."""
+        ids = sorted(self.batches)
+        moved_on = set()
+        stored: dict[str, dict] = {}
+        for part in _parts(ids):
+            moved_on |= set(
+                BatchLink.objects.filter(batch_id__in=part, entry_id__gte=self.end).values_list("batch_id", flat=True)
+            )
+            for row in Batch.objects.filter(id__in=part).values("id", *BATCH_FIXED, *BATCH_MOVING):
+                stored[row["id"]] = row
+        for batch_id in ids:
+            state = self.batches[batch_id]
+            row = stored.get(batch_id)
+            if row is None:
+                self.problem(state.last_index, "batch_state", f"batch {batch_id}: no Batch row")
+                continue
+            if state.row is not None:
+                for column in BATCH_FIXED:
+                    self._compare_column(state.row["created_by_id"], batch_id, column, row[column], state.row[column])
+            if batch_id not in moved_on:
+                moving = {"consumed": state.consumed, "custodian_id": state.custodian, "head": state.head}
+                for column in BATCH_MOVING:
+                    self._compare_column(state.last_index, batch_id, column, row[column], moving[column])
+        if self.start == 0 and self.end == self.size:
+            known = set(ids)
+            for batch_id, created_by in Batch.objects.values_list("id", "created_by_id").iterator(chunk_size=10_000):
+                if batch_id not in known:
+                    self.problem(created_by, "batch_state", f"batch {batch_id}: a Batch row that no entry created")
+
+    def _compare_column(self, index: int, batch_id: str, column: str, have, want) -> None:
+        if _differs(have, want):
+            name = column.removesuffix("_id")
+            have, want = (_shown(value) for value in (have, want))
+            self.problem(
+                index, "batch_state", f"batch {batch_id}: stored {name} {have} is not {want}, as the entries say"
+            )
+
+    def _compare_claims(self) -> None:
+        """Claim rows of the range's claim entries must be what those entries signed."""
+        stored = {
+            vin: rest
+            for vin, *rest in Claim.objects.filter(entry_id__gte=self.start, entry_id__lt=self.end).values_list(
+                "vin", *CLAIM_COLUMNS
+            )
+        }
+        for vin in sorted(self.claims.keys() | stored.keys()):
+            want, have = self.claims.get(vin), stored.get(vin)
+            if have is None:
+                self.problem(want[0], "claim_state", f"claim {vin}: no Claim row")
+            elif want is None:
+                self.problem(have[0], "claim_state", f"claim {vin}: a Claim row that no claim entry signed")
+            elif any(_differs(a, b) for a, b in zip(have, want, strict=True)):
+                self.problem(want[0], "claim_state", f"claim {vin}: the stored Claim row differs from the signed claim")
 
     # --- loading -----------------------------------------------------------
 
@@ -271,20 +362,23 @@ class RangeChecker:
                 "custodian_after_id",
                 "entry__entry_hash",
                 "batch__quantity",
+                "batch__carries",
             )
         )
-        for batch_id, entry_id, role, quantity, custodian, entry_hash, total in rows:
+        for batch_id, entry_id, role, quantity, custodian, entry_hash, total, carries in rows:
             state = self.batches.get(batch_id)
             if state is None:
-                state = self.batches[batch_id] = BatchState(total, Decimal(0), custodian, "", 0)
+                state = self.batches[batch_id] = BatchState(total, Decimal(0), custodian, "", 0, carries or ())
             if role in CONSUMING and quantity is not None:
                 state.consumed += quantity
             state.custodian, state.head, state.last_index = custodian, entry_hash, entry_id
 
     # --- one entry -----------------------------------------------------------
 
-    def check_entry(self, row: tuple, signatures: dict, links: dict) -> bytes:
-        """All checks of one entry; returns its leaf hash recomputed from the envelope."""
+    def check_entry(self, row: tuple, signatures: dict, links: dict, times: tuple = ()) -> bytes:
+        """All checks of one entry; returns its leaf hash recomputed from the envelope.
+
+        `times`: the stored (issued_at, occurred_at), compared with the signed ones."""
         index, entry_hash, envelope_text, integrated_time, leaf_hex, kind, issuer, statement = row
         leaf_input = f'{{"envelope":{envelope_text},"integrated_time":{integrated_time}}}'
         leaf = hashlib.sha256(b"\x00" + leaf_input.encode("utf-8")).digest()
@@ -311,8 +405,10 @@ class RangeChecker:
             )
         self._check_signatures(index, integrated_time, message, signed, signatures, document)
         try:
+            if times and times != _signed_times(document):
+                self.problem(index, "statement", "stored issued_at or occurred_at differ from the signed payload")
             self._replay(index, entry_hash, document, links)
-        except (KeyError, TypeError, AttributeError, InvalidOperation):
+        except (KeyError, TypeError, AttributeError, ValueError, InvalidOperation):
             self.problem(index, "statement", "signed payload is not a valid statement")
         return leaf
 
@@ -350,8 +446,20 @@ class RangeChecker:
             quantity = Decimal(item["quantity"]) if kind in ("transform", "claim") else None
             role = "consumed" if kind == "transform" else LINK_ROLE[kind]
             expected[batch_id] = self._step(index, entry_hash, kind, issuer, item, quantity, role, document)
+        carried = sorted(
+            {m for item in named if item["batch"] in self.batches for m in self.batches[item["batch"]].carries}
+        )
         for output in document.get("outputs", ()):
-            expected[output["batch"]] = self._create(index, entry_hash, issuer, output)
+            expected[output["batch"]] = self._create(index, entry_hash, issuer, output, document, carried)
+        if kind == "claim":
+            self.claims[document["vin"]] = (
+                index,
+                document["batch"],
+                issuer,
+                dt.date.fromisoformat(document["acquired"]),
+                dt.date.fromisoformat(document["placed_in_service"]),
+                document["final_assembly"]["country"],
+            )
         self._compare_links(index, expected, links)
 
     def _step(self, index, entry_hash, kind, issuer, item, quantity, role, document) -> tuple:
@@ -383,7 +491,7 @@ class RangeChecker:
         state.head, state.last_index = entry_hash, index
         return link
 
-    def _create(self, index, entry_hash, issuer, output) -> tuple:
+    def _create(self, index, entry_hash, issuer, output, document, carried) -> tuple:
         batch_id = output["batch"]
         if batch_id in self.batches:
             self.problem(
@@ -391,7 +499,21 @@ class RangeChecker:
                 "chain",
                 f"batch {batch_id}: created again (first at index {self.batches[batch_id].last_index} or before)",
             )
-        self.batches[batch_id] = BatchState(Decimal(output["quantity"]), Decimal(0), issuer, entry_hash, index)
+        minerals = output.get("minerals", {})
+        carries = sorted(minerals) if document["type"] == "origin" else carried
+        row = {
+            "owner_id": issuer,
+            "material": output["material"],
+            "unit": output["unit"],
+            "quantity": Decimal(output["quantity"]),
+            "created_by_id": index,
+            "site_country": document["site"]["country"],
+            "minerals": minerals,
+            "carries": carries,
+            "value_added_usd": Decimal(output["value_added_usd"]),
+            "component": output.get("component", ""),
+        }
+        self.batches[batch_id] = BatchState(row["quantity"], Decimal(0), issuer, entry_hash, index, carries, row)
         return ("created", "", None, None, issuer)
 
     def _compare_links(self, index: int, expected: dict[str, tuple], stored: dict[str, tuple]) -> None:
@@ -416,6 +538,30 @@ class RangeChecker:
                     "link",
                     f"batch {batch_id}: stored link role, quantity or custody differ from the signed statement",
                 )
+
+
+def _parts(values: list, size: int = 1000):
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _differs(have, want) -> bool:
+    """Stored and replayed values differ (a country is stored as a Country)."""
+    if hasattr(have, "code"):
+        have = have.code
+    return have != want
+
+
+def _shown(value) -> object:
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return getattr(value, "code", value)
+
+
+def _signed_times(document: dict) -> tuple[dt.datetime, dt.datetime]:
+    issued = dt.datetime.fromisoformat(document["issued_at"])
+    occurred = dt.datetime.fromisoformat(document.get("occurred_at", document["issued_at"]))
+    return issued, occurred
 
 
 def _key(public_key, organization, registered, revoked) -> Key:

@@ -17,10 +17,10 @@ from provenance import checkpoints, tlog
 
 
 @shared_task(name="audit.publish_checkpoint")
-def publish_checkpoint() -> int | None:
-    """Sign a checkpoint when the tree has grown; returns its tree size."""
-    checkpoint = checkpoints.publish_checkpoint()
-    return checkpoint.tree_size if checkpoint else None
+def publish_checkpoint() -> int:
+    """Sign a checkpoint when the tree has grown (or of the empty tree at the
+    start); returns its tree size."""
+    return checkpoints.publish_checkpoint().tree_size
 
 
 @shared_task(name="audit.check_incremental")

@@ -47,6 +47,22 @@ def _read_or_create_secret_key() -> str:
 SECRET_KEY = os.environ.get("SECRET_KEY") or _read_or_create_secret_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 
+# CAIRN_HTTPS=1: TLS ends at a proxy in front of Cairn, which sets
+# X-Forwarded-Proto (and must strip any the client sent). Cookies are then
+# secure-only, plain HTTP is redirected to HTTPS (but /health, which load
+# balancers ask directly), and browsers are told to use HTTPS only (HSTS).
+# Without it, Cairn serves plain HTTP, as on 127.0.0.1 for development.
+CAIRN_HTTPS = env_bool("CAIRN_HTTPS", False)
+if CAIRN_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^health$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("CAIRN_HSTS_SECONDS", str(365 * 86400)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("CAIRN_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("CAIRN_HSTS_PRELOAD", True)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -62,12 +78,14 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_countries",
     "simple_history",
+    "health_check",
     "provenance",
     "agreements",
     "audit",
 ]
 
 MIDDLEWARE = [
+    "provenance.api.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "provenance.api.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -137,6 +155,12 @@ if os.environ.get("CACHE_URL"):
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["CACHE_URL"],
+            # A cache that is down or unreachable answers within these
+            # seconds; the throttle then lets requests through (fail open).
+            "OPTIONS": {
+                "socket_connect_timeout": float(os.environ.get("CACHE_TIMEOUT", "0.25")),
+                "socket_timeout": float(os.environ.get("CACHE_TIMEOUT", "0.25")),
+            },
         }
     }
 
@@ -170,7 +194,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["provenance.api.throttles.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"token": os.environ.get("CAIRN_THROTTLE_RATE", "6000/min")},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["provenance.api.parsers.StrictJSONParser"],
     "EXCEPTION_HANDLER": "provenance.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -201,7 +225,17 @@ CAIRN_ISSUED_AT_MAX_PAST = timedelta(seconds=int(os.environ.get("CAIRN_ISSUED_AT
 # transaction and one WAL flush. Off: one transaction per statement.
 CAIRN_GROUP_COMMIT = env_bool("CAIRN_GROUP_COMMIT", True)
 CAIRN_SEQUENCER_BATCH = int(os.environ.get("CAIRN_SEQUENCER_BATCH", "256"))
-CAIRN_SEQUENCER_TIMEOUT = float(os.environ.get("CAIRN_SEQUENCER_TIMEOUT", "30"))
+# A POST /attestations is answered within CAIRN_APPEND_TIMEOUT seconds: when
+# its append is not confirmed by then, 503 `outcome_unknown` (re-post it).
+CAIRN_APPEND_TIMEOUT = float(os.environ.get("CAIRN_APPEND_TIMEOUT", "10"))
+# How long a worker waits for the sequencer process's answer before
+# appending by itself, and then how long it appends by itself before asking
+# that process again.
+CAIRN_SEQUENCER_TIMEOUT = float(os.environ.get("CAIRN_SEQUENCER_TIMEOUT", "3"))
+CAIRN_SEQUENCER_RETRY_SECONDS = float(os.environ.get("CAIRN_SEQUENCER_RETRY_SECONDS", "5"))
+# PostgreSQL: an append waits at most this long for the log's locks (then
+# 503 `unavailable`, nothing stored).
+CAIRN_APPEND_LOCK_TIMEOUT = float(os.environ.get("CAIRN_APPEND_LOCK_TIMEOUT", "3"))
 # A Unix socket where `manage.py run_sequencer` serves every web worker on the
 # host (one batch for the whole host). Empty: each process appends with its
 # own sequencer thread. Workers fall back to that when the socket is down.
@@ -259,10 +293,37 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 
+# cairn.request (one line per HTTP request) and cairn.append (one line per
+# appended entry) are JSON lines on stderr; everything else is plain text.
+# CAIRN_REQUEST_LOG_LEVEL=WARNING silences the request lines.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "json": {"class": "logging.StreamHandler", "formatter": "json"},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "cairn.request": {
+            "handlers": ["json"],
+            "level": os.environ.get("CAIRN_REQUEST_LOG_LEVEL", "INFO"),
+            "propagate": False,
+        },
+        "cairn.append": {"handlers": ["json"], "level": "INFO", "propagate": False},
+    },
 }
+
+# --- Health (GET /health, django-health-check) -----------------------------
+# Entries not covered by a checkpoint for longer than this make /health fail
+# (beat publishes every minute when the tree has grown).
+CAIRN_HEALTH_CHECKPOINT_MAX_AGE = float(os.environ.get("CAIRN_HEALTH_CHECKPOINT_MAX_AGE", "600"))

@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from audit.health import CairnHealthView
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("provenance.api.urls")),
@@ -11,6 +13,7 @@ urlpatterns = [
     path("api/v1/", include("audit.urls")),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("health", CairnHealthView.as_view(), name="health"),
 ]
 
 handler404 = "provenance.api.errors.not_found"

@@ -25,8 +25,9 @@ def latest() -> Checkpoint | None:
     return Checkpoint.objects.order_by("-tree_size").first()
 
 
-def publish_checkpoint() -> Checkpoint | None:
-    """Sign and store a checkpoint of the current tree; None while the log is empty.
+def publish_checkpoint() -> Checkpoint:
+    """Sign and store a checkpoint of the current tree, the empty tree
+    included (size 0, root SHA-256 of nothing: contract §7).
 
     Idempotent: when the tree has not grown the latest checkpoint is returned.
     """
@@ -38,13 +39,13 @@ def publish_checkpoint() -> Checkpoint | None:
         return latest()
 
 
-def _publish_locked() -> Checkpoint | None:
+def _publish_locked() -> Checkpoint:
     # Lock the log tail: size and frontier are read as one snapshot, appends
     # wait only for the proof and the signature, and publishers queue here
     # so that checkpoints are signed in tree-size order.
     state = LogState.objects.select_for_update().filter(id=1).first()
-    if state is None or state.size == 0:
-        return None
+    if state is None:
+        state = LogState.objects.select_for_update().get_or_create(id=1)[0]
     previous = latest()
     if previous is not None and previous.tree_size == state.size:
         return previous

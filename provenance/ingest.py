@@ -48,14 +48,16 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
+from django_countries import countries
 
 from agreements.linking import planned_agreements
 from agreements.models import EntryAgreementLink
@@ -77,6 +79,8 @@ from provenance.models import (
     SigningKey,
 )
 from provenance.payload import PAYLOAD_TYPE, ROLES_FOR_TYPE, PayloadError, Statement, parse_statement
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -169,11 +173,13 @@ def append_attestation(
     `token` is the API token the caller authenticated with: the append
     checks it again, and takes the caller's organisation as it is then."""
     pending = prepare(body, acting_org=acting_org, acting_user=acting_user, token=token, now=now)
-    if transaction.get_connection().in_atomic_block or not settings.CAIRN_GROUP_COMMIT:
+    if transaction.get_connection().in_atomic_block:
         (outcome,) = append_batch([pending])
+    elif not settings.CAIRN_GROUP_COMMIT:
+        (outcome,) = append_batch_isolated([pending])
     else:
         outcome = sequencer.submit(pending)
-    if isinstance(outcome, LedgerError):
+    if isinstance(outcome, Exception):
         raise outcome
     return outcome
 
@@ -214,7 +220,14 @@ def _parse_statement(envelope: dsse.Envelope) -> Statement:
     except PayloadError as exc:
         raise LedgerError("invalid_payload", f"Invalid payload: {exc}.") from exc
     _check_minerals_known(statement.minerals)
+    _check_countries_known(statement.countries)
     return statement
+
+
+def _check_countries_known(codes: tuple[str, ...]) -> None:
+    for code in codes:
+        if code not in countries:
+            raise LedgerError("invalid_payload", f"Invalid payload: {code} is not an ISO 3166-1 alpha-2 country.")
 
 
 def _check_minerals_known(names: frozenset[str]) -> None:
@@ -319,6 +332,62 @@ def rules_for_appends() -> RuleSet:
     return _rules_cache[1]
 
 
+class AppendFailed(RuntimeError):
+    """A statement's append failed for a reason of the server's (not a
+    refusal): its transaction rolled back, so nothing of it was stored."""
+
+
+def append_batch_isolated(items: list[Pending]) -> list[AppendResult | LedgerError | AppendFailed]:
+    """`append_batch`, and when the batch fails as a whole, each statement
+    again in a transaction of its own: one statement that breaks the write
+    fails alone, and the others of its batch are appended."""
+    try:
+        return append_batch(items)
+    except Exception as exc:
+        if is_lock_timeout(exc):
+            _fresh_connection()
+            return [_busy()] * len(items)
+        if len(items) == 1:
+            return [AppendFailed(f"the append could not be written: {exc!r}")]
+        log.exception("append batch of %d failed; appending its statements one by one", len(items))
+        _fresh_connection()
+    outcomes: list[AppendResult | LedgerError | AppendFailed] = []
+    for item in items:
+        try:
+            (outcome,) = append_batch([item])
+        except Exception as exc:
+            log.exception("append of %s failed", item.envelope.entry_hash)
+            _fresh_connection()
+            outcome = AppendFailed(f"the append could not be written: {exc!r}")
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _busy() -> LedgerError:
+    return LedgerError(
+        "unavailable",
+        f"The log stayed locked for {settings.CAIRN_APPEND_LOCK_TIMEOUT:g} s; nothing of this request was "
+        "stored. Post it again.",
+    )
+
+
+def unconfirmed(seconds: float) -> LedgerError:
+    """The answer when an append's outcome is not known in time."""
+    return LedgerError(
+        "outcome_unknown",
+        f"Cairn could not confirm within {seconds:g} s whether this statement was logged: it may still be. "
+        "Post the very same envelope again: 200 means it was logged, 201 that it is logged now.",
+    )
+
+
+def _fresh_connection() -> None:
+    """After a failed transaction, start the next on a new connection (unless
+    in a caller's transaction, which is the caller's to end)."""
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        connection.close()
+
+
 def append_batch(items: list[Pending]) -> list[AppendResult | LedgerError]:
     """Append `items` in order in one transaction; each gets its result or its error."""
     # Rules are read before the locks: a rule change racing an append only
@@ -330,6 +399,7 @@ def append_batch(items: list[Pending]) -> list[AppendResult | LedgerError]:
                 book = Book.load(items)
                 outcomes = [book.try_append(item) for item in items]
                 book.write(ruleset)
+            transaction.on_commit(functools.partial(_log_appended, items, outcomes))
             return outcomes
         except IntegrityError:
             # Someone committed the same statement, batch id or VIN between
@@ -437,7 +507,8 @@ class Book:
         one round trip, each run once the locks before it are held."""
         statements = [item.statement for item in items]
         tokens = {item.caller.token for item in items if item.caller.token}
-        state, callers, keys, organizations, batches, logged, taken, claimed = rows.run(
+        _, state, callers, keys, organizations, batches, logged, taken, claimed = rows.run(
+            _lock_timeout(),
             rows.models(LogState, "id", [1], lock=True),
             callers_by_token(tokens),
             rows.models(SigningKey, "keyid", {sig.keyid for item in items for sig in item.envelope.signatures}),
@@ -561,6 +632,41 @@ class Book:
             )
             for agreement, mineral in agreements:
                 yield (entry.receipt.index, agreement, mineral, entry.country, ruleset.version, now)
+
+
+append_log = logging.getLogger("cairn.append")
+
+
+def _log_appended(items: list[Pending], outcomes: list) -> None:
+    """One JSON line per new entry on `cairn.append`, once it is committed."""
+    if not append_log.isEnabledFor(logging.INFO):
+        return
+    for item, outcome in zip(items, outcomes, strict=True):
+        if isinstance(outcome, AppendResult) and outcome.created:
+            receipt = outcome.receipt
+            append_log.info(
+                "append",
+                extra={"index": receipt.index, "entry_hash": receipt.entry_hash, "issuer": item.statement.issuer},
+            )
+
+
+def _lock_timeout() -> rows.Query | list:
+    """PostgreSQL: wait at most CAIRN_APPEND_LOCK_TIMEOUT for the log's locks
+    (then 503 `unavailable`, nothing stored), so that a writer stuck holding
+    them (stopped, hung) makes appends fail within a stated time instead of
+    hanging. Sent with the locks, in their round trip."""
+    if transaction.get_connection().vendor != "postgresql":
+        return []
+    timeout = f"{int(settings.CAIRN_APPEND_LOCK_TIMEOUT * 1000)}ms"
+    return rows.Query("SELECT set_config('lock_timeout', %s, true)", [timeout], lambda found: None)
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """The append gave up waiting for the log's locks (nothing was written)."""
+    if not isinstance(exc, OperationalError):
+        return False
+    cause = exc.__cause__
+    return getattr(cause, "sqlstate", None) == "55P03" or "database is locked" in str(exc)
 
 
 def logged_by_hash(hashes: set[str]) -> rows.Query | dict:

@@ -24,7 +24,9 @@ import logging
 import queue
 import sys
 import threading
+import time
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from django.conf import settings
 from django.db import connections
@@ -37,24 +39,64 @@ _started = threading.Lock()
 
 
 def submit(pending):
-    """Append one checked statement; return its AppendResult or LedgerError."""
+    """Append one checked statement; return its AppendResult or LedgerError.
+
+    Answered within CAIRN_APPEND_TIMEOUT: when the outcome is not known by
+    then, the answer is `outcome_unknown` (the statement may yet be logged;
+    re-posting it is safe), never a claim that nothing was stored.
+    """
+    from provenance import ingest
+
+    deadline = time.monotonic() + settings.CAIRN_APPEND_TIMEOUT
     path = settings.CAIRN_SEQUENCER_SOCKET
-    if path:
+    handed_over = False
+    if path and time.monotonic() >= _socket_suspended_until:
         from provenance import sequencer_socket
 
         try:
-            return sequencer_socket.submit(path, pending)
+            wait = min(settings.CAIRN_SEQUENCER_TIMEOUT, _left(deadline))
+            return sequencer_socket.submit(path, pending, timeout=wait)
         except sequencer_socket.Unavailable as exc:
             log.warning("sequencer process unavailable (%s); appending in this process", exc)
-    return submit_here(pending)
+        except sequencer_socket.NoAnswer as exc:
+            # It has the statement and may still log it: appending it here too
+            # is safe (the ledger answers a second copy as a re-post), and
+            # this process stops waiting on it for a while.
+            handed_over = True
+            _suspend_socket()
+            log.warning("sequencer process did not answer (%s); appending in this process", exc)
+    outcome = submit_here(pending, timeout=_left(deadline))
+    if handed_over and isinstance(outcome, ingest.LedgerError) and outcome.code == "unavailable":
+        return ingest.unconfirmed(settings.CAIRN_APPEND_TIMEOUT)
+    return outcome
 
 
-def submit_here(pending):
-    """Append through this process's sequencer thread."""
+_socket_suspended_until = 0.0
+
+
+def _suspend_socket() -> None:
+    """Append in this process for CAIRN_SEQUENCER_RETRY_SECONDS after the
+    sequencer process failed to answer in time (stopped, hung, overloaded)."""
+    global _socket_suspended_until
+    _socket_suspended_until = time.monotonic() + settings.CAIRN_SEQUENCER_RETRY_SECONDS
+
+
+def _left(deadline: float) -> float:
+    return max(deadline - time.monotonic(), 0.05)
+
+
+def submit_here(pending, timeout: float | None = None):
+    """Append through this process's sequencer thread, waiting at most `timeout`."""
+    from provenance import ingest
+
     _ensure_thread()
     future: Future = Future()
     _queue.put((pending, future))
-    return future.result(timeout=settings.CAIRN_SEQUENCER_TIMEOUT)
+    timeout = settings.CAIRN_APPEND_TIMEOUT if timeout is None else timeout
+    try:
+        return future.result(timeout=timeout)
+    except FutureTimeout:
+        return ingest.unconfirmed(settings.CAIRN_APPEND_TIMEOUT)
 
 
 def _ensure_thread() -> None:
@@ -103,20 +145,13 @@ def _take_batch() -> list[tuple[object, Future]]:
 
 
 def _run() -> None:
-    from provenance.ingest import append_batch
+    from provenance.ingest import append_batch_isolated
 
     while True:
         batch = _take_batch()
         if batch[0][0] is _STOP:
             connections.close_all()
             return
-        try:
-            outcomes = append_batch([pending for pending, _ in batch])
-        except Exception as error:  # the batch did not commit: nobody's statement was logged
-            log.exception("append batch of %d failed", len(batch))
-            connections.close_all()  # start the next batch on a fresh connection
-            for _, future in batch:
-                future.set_exception(error)
-            continue
+        outcomes = append_batch_isolated([pending for pending, _ in batch])
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             future.set_result(outcome)

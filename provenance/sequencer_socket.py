@@ -2,8 +2,8 @@
 
 Frames are a 4-byte big-endian length and a pickle: the worker sends an
 ingest.Pending (a statement that passed the checks needing no ledger
-state), the sequencer process answers with its AppendResult or LedgerError,
-or a SequencerFailure when the batch could not be written. Pickle is safe
+state), the sequencer process answers with its AppendResult, LedgerError,
+or ingest.AppendFailed when its append could not be written. Pickle is safe
 here because both ends are this code, on one host, as one user: the socket
 is created mode 0600 inside CAIRN_VAR_DIR (or wherever
 CAIRN_SEQUENCER_SOCKET points).
@@ -17,6 +17,7 @@ without a thread per connection.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import pickle
@@ -35,11 +36,17 @@ _LENGTH = struct.Struct(">I")
 
 
 class Unavailable(ConnectionError):
-    """The sequencer process could not be reached, or its answer was lost."""
+    """The sequencer process could not be reached, or the connection broke
+    before its answer came (the caller appends by itself)."""
 
 
-class SequencerFailure(RuntimeError):
-    """The sequencer process could not write the batch holding the statement."""
+class NoAnswer(TimeoutError):
+    """The sequencer process has the statement but did not answer in time:
+    it may still log it."""
+
+
+class AlreadyServing(RuntimeError):
+    """Another live sequencer process serves this socket."""
 
 
 def send_frame(sock: socket.socket, value: object) -> None:
@@ -68,30 +75,34 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes:
 _local = threading.local()
 
 
-def submit(path: str, pending):
+def submit(path: str, pending, timeout: float | None = None):
     """Send `pending` to the sequencer process at `path`; return its outcome.
 
     Raises Unavailable when the process cannot be reached or the connection
-    breaks before the answer comes (the caller then appends by itself).
+    breaks before the answer comes, NoAnswer when no answer comes within
+    `timeout` seconds (default CAIRN_SEQUENCER_TIMEOUT).
     """
+    timeout = settings.CAIRN_SEQUENCER_TIMEOUT if timeout is None else timeout
     sock = getattr(_local, "sock", None)
     try:
         if sock is None:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(settings.CAIRN_SEQUENCER_TIMEOUT)
+            sock.settimeout(timeout)
             sock.connect(path)
             _local.sock = sock
-        send_frame(sock, pending)
-        outcome = recv_frame(sock)
-    except TimeoutError:
+    except OSError as exc:  # a timeout included: nothing was sent
         _forget(sock)
-        raise
+        raise Unavailable(f"{path}: {exc}") from exc
+    try:
+        sock.settimeout(timeout)
+        send_frame(sock, pending)
+        return recv_frame(sock)
+    except TimeoutError as exc:
+        _forget(sock)
+        raise NoAnswer(f"{path}: no answer within {timeout:g} s") from exc
     except (OSError, EOFError) as exc:
         _forget(sock)
         raise Unavailable(f"{path}: {exc}") from exc
-    if isinstance(outcome, SequencerFailure):
-        raise outcome
-    return outcome
 
 
 def _forget(sock: socket.socket | None) -> None:
@@ -115,8 +126,12 @@ class Server:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.path.is_socket():
-            self.path.unlink()  # left by a process that did not stop cleanly
+        self._lock = _take_lock(self.path)
+        if self.path.is_socket() or self.path.exists():
+            if answers(self.path):
+                self._lock.close()
+                raise AlreadyServing(f"a live sequencer answers on {self.path}")
+            self.path.unlink()  # left by a process that did not stop cleanly (killed)
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old_umask = os.umask(0o177)  # created 0600: only this user may connect
         try:
@@ -168,14 +183,9 @@ class Server:
         self.selector.register(conn, selectors.EVENT_READ)
 
     def _append_and_answer(self, batch: list[tuple[socket.socket, object]]) -> None:
-        from provenance.ingest import append_batch
+        from provenance.ingest import append_batch_isolated
 
-        try:
-            outcomes = append_batch([pending for _, pending in batch])
-        except Exception as exc:  # the batch did not commit: nobody's statement was logged
-            log.exception("append batch of %d failed", len(batch))
-            connections.close_all()  # start the next batch on a fresh connection
-            outcomes = [SequencerFailure(f"the append could not be written: {exc!r}")] * len(batch)
+        outcomes = append_batch_isolated([pending for _, pending in batch])
         for (conn, _), outcome in zip(batch, outcomes, strict=True):
             try:
                 send_frame(conn, outcome)
@@ -192,4 +202,31 @@ class Server:
             key.fileobj.close()
         self.selector.close()
         self.path.unlink(missing_ok=True)
+        self._lock.close()
         connections.close_all()
+
+
+def _take_lock(path: Path):
+    """Hold `<socket>.lock` (flock) for the server's life: a second server
+    for the same socket is refused even while the first is still starting,
+    and the kernel drops the lock when a process dies, however it dies."""
+    handle = open(path.with_name(path.name + ".lock"), "a+b")  # noqa: SIM115 (held until _close)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise AlreadyServing(f"another sequencer holds {handle.name}") from None
+    return handle
+
+
+def answers(path: str | os.PathLike) -> bool:
+    """Does a process accept connections on the socket at `path`?"""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import logging
+import time
+
 from django.conf import settings
+from django.core.handlers.wsgi import LimitedStream
 from django.http import JsonResponse
 
 from provenance.errors import LedgerError
@@ -18,7 +23,8 @@ class RequestBodyLimitMiddleware:
     """413 `payload_too_large` for API requests over CAIRN_MAX_BODY_BYTES.
 
     A declared Content-Length is checked without reading; a chunked body is
-    read up to one byte past the limit and then refused.
+    read up to one byte past the limit and refused beyond it, else passed on
+    as a body of known length (Django would read it as empty).
     """
 
     def __init__(self, get_response):
@@ -33,9 +39,47 @@ class RequestBodyLimitMiddleware:
                 declared = 0
             if declared > limit:
                 return _too_large()
-            if not declared and request.META.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
-                body = request.read(limit + 1)
+            if not declared and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+                # Django reads CONTENT_LENGTH bytes, none for a chunked body:
+                # read the server's decoded stream here, and hand it on sized.
+                body = request.environ["wsgi.input"].read(limit + 1)
                 if len(body) > limit:
                     return _too_large()
-                request._body = body
+                request._stream = LimitedStream(io.BytesIO(body), len(body))
+                request.META["CONTENT_LENGTH"] = str(len(body))
         return self.get_response(request)
+
+
+request_log = logging.getLogger("cairn.request")
+
+
+class RequestLogMiddleware:
+    """One JSON line per request on the `cairn.request` logger: method, path,
+    status, duration in ms, and the organisation of the caller's token (or
+    session), if any. Outermost, so that it times and sees every answer."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        if request_log.isEnabledFor(logging.INFO):
+            request_log.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    "org": _organization(request),
+                },
+            )
+        return response
+
+
+def _organization(request) -> str | None:
+    """The caller's organisation, as DRF or the session authenticated them."""
+    user = getattr(request, "user", None)  # DRF sets the authenticated user on the Django request
+    member = getattr(user, "member", None) if user is not None and user.is_authenticated else None
+    return getattr(member, "organization_id", None)

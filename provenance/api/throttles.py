@@ -1,8 +1,23 @@
 """Per-token request throttling (contract §5: at least 6,000 a minute)."""
 
+import logging
 import math
+import time
 
 from rest_framework.throttling import SimpleRateThrottle
+
+log = logging.getLogger(__name__)
+_last_warning = 0.0
+
+
+def _cache_down(exc: Exception) -> None:
+    """Fail open: the throttle is a budget that protects the service, and a
+    down cache must not take the service down with it. Warned once a minute."""
+    global _last_warning
+    now = time.monotonic()
+    if now - _last_warning >= 60:
+        _last_warning = now
+        log.warning("throttle cache unavailable, requests are not throttled: %r", exc)
 
 
 class TokenRateThrottle(SimpleRateThrottle):
@@ -20,7 +35,8 @@ class TokenRateThrottle(SimpleRateThrottle):
     The number lives in Django's cache: per process with the default local
     memory cache, shared across workers when CACHE_URL names Redis. As with
     DRF's throttles, two workers reading at once may both pass: the limit
-    is a budget, not a lock.
+    is a budget, not a lock. When the cache cannot be reached, requests
+    pass unthrottled (fail open) and a warning is logged once a minute.
     """
 
     scope = "token"
@@ -38,12 +54,15 @@ class TokenRateThrottle(SimpleRateThrottle):
             return True
         now = self.timer()
         spacing = self.duration / self.num_requests
-        # When the allowance is whole again, were this request let through.
-        whole_at = max(self.cache.get(self.key, now), now) + spacing
-        if whole_at - now > self.duration:
-            self.wait_seconds = whole_at - now - self.duration
-            return False
-        self.cache.set(self.key, whole_at, math.ceil(whole_at - now))
+        try:
+            # When the allowance is whole again, were this request let through.
+            whole_at = max(self.cache.get(self.key, now), now) + spacing
+            if whole_at - now > self.duration:
+                self.wait_seconds = whole_at - now - self.duration
+                return False
+            self.cache.set(self.key, whole_at, math.ceil(whole_at - now))
+        except Exception as exc:  # the cache is down: serve unthrottled rather than fail
+            _cache_down(exc)
         return True
 
     def wait(self):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import stat
 
@@ -10,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
 
 from provenance import checkpoints, dsse, ledger_key, merkle, signed_note, tlog
 from provenance.models import Checkpoint, LogState, MerkleNode
@@ -24,9 +25,17 @@ def ledger_verifier() -> signed_note.Verifier:
     return signed_note.parse_verifier(ledger_key.current().verifier)
 
 
-def test_nothing_is_signed_for_an_empty_log():
-    assert checkpoints.publish_checkpoint() is None
-    assert Checkpoint.objects.count() == 0
+def test_an_empty_log_is_signed_as_the_tree_of_size_0():
+    """Contract §7: size 0, root SHA-256 of nothing, like every transparency log at its start."""
+    checkpoint = checkpoints.publish_checkpoint()
+    assert (checkpoint.tree_size, checkpoint.root_hash) == (0, hashlib.sha256(b"").hexdigest())
+    opened = signed_note.open_checkpoint(checkpoint.note, ledger_verifier())
+    assert opened == signed_note.Checkpoint("cairn.test/ledger", 0, hashlib.sha256(b"").digest())
+    assert checkpoints.publish_checkpoint() == checkpoint
+    append_bare_leaves(3)
+    grown = checkpoints.publish_checkpoint()
+    assert [c.tree_size for c in Checkpoint.objects.all()] == [0, 3]
+    assert checkpoints.verify_note(grown) is None
 
 
 def test_a_checkpoint_signs_the_current_tree():
@@ -65,12 +74,14 @@ def test_a_tree_rewritten_below_the_last_checkpoint_is_not_signed():
 
 
 def test_publish_checkpoint_command_prints_the_note():
-    with pytest.raises(CommandError, match="empty"):
-        call_command("publish_checkpoint")
+    out = io.StringIO()
+    call_command("publish_checkpoint", stdout=out)
+    empty = base64.b64encode(hashlib.sha256(b"").digest()).decode()
+    assert out.getvalue().startswith(f"cairn.test/ledger\n0\n{empty}\n\n")
     append_bare_leaves(3)
     out = io.StringIO()
     call_command("publish_checkpoint", stdout=out)
-    assert out.getvalue() == Checkpoint.objects.get().note
+    assert out.getvalue() == Checkpoint.objects.get(tree_size=3).note
 
 
 def test_the_consistency_proof_between_checkpoints_verifies():

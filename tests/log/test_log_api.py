@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 
 import pytest
 
@@ -21,6 +22,15 @@ def error(response) -> tuple[int, str]:
 
 def test_no_checkpoint_before_the_first_is_published(api):
     assert error(api.get(f"{LOG}/checkpoint")) == (404, "not_found")
+
+
+def test_the_empty_trees_checkpoint_is_served(api):
+    checkpoints.publish_checkpoint()
+    response = api.get(f"{LOG}/checkpoint")
+    assert response.status_code == 200
+    key = api.get(f"{LOG}/key").json()
+    opened = signed_note.open_checkpoint(response.content.decode(), signed_note.parse_verifier(key["verifier"]))
+    assert (opened.tree_size, opened.root_hash) == (0, hashlib.sha256(b"").digest())
 
 
 def test_the_checkpoint_verifies_with_only_the_published_verifier(api, chain):

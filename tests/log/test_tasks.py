@@ -39,11 +39,11 @@ def incidents() -> list[tuple[int, str, str]]:
 
 
 def test_publish_checkpoint_task_publishes_only_when_the_tree_grew(eager):
-    assert tasks.publish_checkpoint.delay().get() is None
+    assert tasks.publish_checkpoint.delay().get() == 0  # the empty tree, signed (contract §7)
     append_bare_leaves(4)
     assert tasks.publish_checkpoint.delay().get() == 4
     assert tasks.publish_checkpoint.delay().get() == 4
-    assert Checkpoint.objects.count() == 1
+    assert list(Checkpoint.objects.values_list("tree_size", flat=True)) == [0, 4]
 
 
 def test_incremental_check_records_each_problem_once_and_mails_once(

@@ -1,7 +1,7 @@
 """`manage.py publish_checkpoint`: sign and store a checkpoint of the current tree (§7).
 
 Prints the checkpoint note. Publishing twice for the same tree size prints
-the existing checkpoint; an empty log has none.
+the existing checkpoint; an empty log is signed as the tree of size 0.
 """
 
 from __future__ import annotations
@@ -19,6 +19,4 @@ class Command(BaseCommand):
             checkpoint = checkpoints.publish_checkpoint()
         except checkpoints.CheckpointRefused as exc:
             raise CommandError(f"checkpoint refused: {exc}") from exc
-        if checkpoint is None:
-            raise CommandError("the log is empty: there is nothing to sign yet")
         self.stdout.write(checkpoint.note, ending="")

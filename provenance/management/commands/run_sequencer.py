@@ -14,7 +14,7 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from provenance.sequencer_socket import Server
+from provenance.sequencer_socket import AlreadyServing, Server
 
 
 class Command(BaseCommand):
@@ -27,7 +27,10 @@ class Command(BaseCommand):
         path = options["socket"] or settings.CAIRN_SEQUENCER_SOCKET
         if not path:
             raise CommandError("give --socket PATH or set CAIRN_SEQUENCER_SOCKET")
-        server = Server(path)
+        try:
+            server = Server(path)
+        except AlreadyServing as exc:
+            raise CommandError(f"{exc}; not starting a second one") from exc
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: server.stop())
         self.stdout.write(f"sequencer serving {path}")

@@ -1,0 +1,113 @@
+"""GET /health for load balancers and monitors (django-health-check).
+
+200 when every part Cairn needs answers, 500 naming the ones that do not:
+
+* the database (the library's SELECT 1);
+* the Celery broker (a connection; the API works without a worker, but
+  checkpoints and integrity checks need the broker);
+* the sequencer process, when CAIRN_SEQUENCER_SOCKET names one (its socket
+  accepts a connection; while it is down, web workers append by themselves);
+* the ledger key (it loads, and the latest checkpoint verifies under it);
+* checkpoints keeping up: no entry has gone uncovered by a checkpoint for
+  longer than CAIRN_HEALTH_CHECKPOINT_MAX_AGE seconds (beat or the worker
+  stopped).
+
+Answers JSON to `Accept: application/json` or `?format=json`, text or HTML
+otherwise, as the library does; never cached.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+
+from django.conf import settings
+from django.db import connections
+from health_check.base import HealthCheck
+from health_check.checks import Database
+from health_check.exceptions import ServiceUnavailable
+from health_check.views import HealthCheckView
+
+
+def _closing(check: type[HealthCheck]) -> type[HealthCheck]:
+    """Close the database connections a check opened: sync checks run on an
+    executor's threads, whose connections no request cycle ever closes."""
+    run = check.run
+
+    def closing_run(self) -> None:
+        try:
+            run(self)
+        finally:
+            connections.close_all()
+
+    check.run = closing_run
+    return check
+
+
+@dataclasses.dataclass
+class Broker(HealthCheck):
+    """The Celery broker accepts a connection."""
+
+    timeout = dt.timedelta(seconds=3)
+
+    def run(self) -> None:
+        from config.celery import app
+
+        try:
+            with app.connection_for_write(settings.CELERY_BROKER_URL) as connection:
+                connection.ensure_connection(max_retries=1, timeout=2)
+                connection.default_channel  # noqa: B018 - Redis connects (and pings) only for a channel
+        except Exception as exc:
+            raise ServiceUnavailable(f"broker unreachable: {type(exc).__name__}") from exc
+
+
+@dataclasses.dataclass
+class Sequencer(HealthCheck):
+    """The run_sequencer process answers on CAIRN_SEQUENCER_SOCKET (if one is configured)."""
+
+    def run(self) -> None:
+        from provenance.sequencer_socket import answers
+
+        path = settings.CAIRN_SEQUENCER_SOCKET
+        if path and not answers(path):
+            raise ServiceUnavailable("no sequencer process answers on CAIRN_SEQUENCER_SOCKET")
+
+
+@_closing
+@dataclasses.dataclass
+class LedgerKey(HealthCheck):
+    """The ledger's key loads, and the latest checkpoint verifies under it."""
+
+    def run(self) -> None:
+        from provenance import checkpoints, ledger_key
+
+        try:
+            ledger_key.current()
+        except Exception as exc:
+            raise ServiceUnavailable(f"the ledger key does not load: {type(exc).__name__}") from exc
+        latest = checkpoints.latest()
+        if latest is not None and checkpoints.verify_note(latest) is not None:
+            raise ServiceUnavailable("the latest checkpoint does not verify under the ledger key")
+
+
+@_closing
+@dataclasses.dataclass
+class CheckpointAge(HealthCheck):
+    """No entry has waited longer than CAIRN_HEALTH_CHECKPOINT_MAX_AGE for a checkpoint."""
+
+    def run(self) -> None:
+        from provenance.models import Checkpoint, Entry, LogState
+
+        covered = Checkpoint.objects.order_by("-tree_size").values_list("tree_size", flat=True).first() or 0
+        size = LogState.objects.filter(id=1).values_list("size", flat=True).first() or 0
+        if size <= covered:
+            return
+        waiting_since = Entry.objects.filter(index=covered).values_list("integrated_time", flat=True).first()
+        age = time.time() - (waiting_since or time.time())
+        if age > settings.CAIRN_HEALTH_CHECKPOINT_MAX_AGE:
+            raise ServiceUnavailable(f"entry {covered} has waited {age:.0f} s for a checkpoint")
+
+
+class CairnHealthView(HealthCheckView):
+    checks = (Database, Broker, Sequencer, LedgerKey, CheckpointAge)

@@ -1,0 +1,70 @@
+"""GET /health: 200 when every part answers, 500 naming the one that does not."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from provenance import checkpoints
+from tests.log.conftest import tamper
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def health(client) -> tuple[int, dict]:
+    response = client.get("/health", HTTP_ACCEPT="application/json")
+    return response.status_code, response.json()
+
+
+def failing(body: dict) -> list[str]:
+    return sorted(name for name, state in body.items() if state != "OK")
+
+
+def closed_port() -> int:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
+def test_all_parts_answer(client, ledger, miner):
+    ledger.origin(miner)
+    checkpoints.publish_checkpoint()
+    status, body = health(client)
+    assert status == 200, body
+    assert sorted(body) == ["Broker()", "CheckpointAge()", "Database(alias='default')", "LedgerKey()", "Sequencer()"]
+    assert client.get("/health").status_code == 200  # a load balancer's plain GET
+
+
+def test_a_sequencer_socket_nobody_answers_fails(client, settings, tmp_path):
+    settings.CAIRN_SEQUENCER_SOCKET = str(tmp_path / "nobody.sock")
+    status, body = health(client)
+    assert (status, failing(body)) == (500, ["Sequencer()"])
+    assert "sequencer" in body["Sequencer()"]
+
+
+def test_a_broker_down_fails(client, settings):
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{closed_port()}/0"
+    status, body = health(client)
+    assert (status, failing(body)) == (500, ["Broker()"])
+
+
+def test_entries_left_without_a_checkpoint_fail(client, settings, ledger, miner):
+    checkpoints.publish_checkpoint()
+    ledger.origin(miner)
+    assert health(client)[0] == 200  # just appended: the worker has time to publish
+    tamper('UPDATE provenance_entry SET integrated_time = integrated_time - 3600 WHERE "index" = 0')
+    status, body = health(client)
+    assert (status, failing(body)) == (500, ["CheckpointAge()"])
+    assert "entry 0 has waited" in body["CheckpointAge()"]
+
+
+def test_a_checkpoint_the_ledger_key_does_not_verify_fails(client, ledger, miner):
+    ledger.origin(miner)
+    checkpoint = checkpoints.publish_checkpoint()
+    forged = checkpoint.note.replace(checkpoint.note.split("\n")[2], "A" * 43 + "=")
+    tamper("UPDATE provenance_checkpoint SET note = %s WHERE id = %s", [forged, checkpoint.id])
+    status, body = health(client)
+    assert (status, failing(body)) == (500, ["LedgerKey()"])

@@ -1,0 +1,288 @@
+"""One bad statement or one stuck process must not fail or stall everyone
+else's appends, and a timeout never claims what it cannot know."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from django.db import connection, connections
+
+from provenance import ingest, sequencer, sequencer_socket
+from provenance.errors import LedgerError
+from provenance.models import Entry, LogState
+from provenance.sequencer_socket import AlreadyServing, Server
+from tests.provenance.test_concurrency import assert_log_intact, race
+from tests.provenance.test_sequencer_socket import origin_body, socket_path  # noqa: F401 (fixture)
+from tests.support import Ledger
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="locks and a second process")
+
+
+@pytest.fixture(autouse=True)
+def fresh_sequencer_state():
+    sequencer._socket_suspended_until = 0.0
+    yield
+    sequencer._socket_suspended_until = 0.0
+    sequencer_socket._forget(getattr(sequencer_socket._local, "sock", None))
+
+
+def pending(ledger, party, name):
+    return ingest.prepare(origin_body(ledger, party, name), acting_org=party.org)
+
+
+def unwritable(item):
+    """A statement that passed every check but whose row cannot be written
+    (a value no database column takes): a stand-in for any such culprit."""
+    statement = dataclasses.replace(item.statement, raw={**item.statement.raw, "x": {1, 2}})
+    return dataclasses.replace(item, statement=statement)
+
+
+def test_a_batch_that_fails_is_retried_without_the_culprit(miner):
+    ledger = Ledger()
+    items = [pending(ledger, miner, "a"), unwritable(pending(ledger, miner, "bad")), pending(ledger, miner, "b")]
+    outcomes = ingest.append_batch_isolated(items)
+    assert [type(outcome) for outcome in outcomes] == [ingest.AppendResult, ingest.AppendFailed, ingest.AppendResult]
+    assert [outcome.status for outcome in (outcomes[0], outcomes[2])] == [201, 201]
+    assert list(Entry.objects.values_list("entry_hash", flat=True)) == [
+        items[0].envelope.entry_hash,
+        items[2].envelope.entry_hash,
+    ]
+    assert_log_intact()
+
+
+def test_the_sequencer_thread_answers_each_caller_of_a_failed_batch(miner, monkeypatch):
+    """Through the group commit: the culprit's caller gets a server error, the others their receipts."""
+    ledger = Ledger()
+    items = [pending(ledger, miner, f"s{n}") for n in range(6)]
+    items[3] = unwritable(items[3])
+    gate = threading.Event()
+    real = ingest.append_batch
+
+    def held(batch):  # the first batch waits until all six are queued: they share one batch
+        gate.wait(10)
+        return real(batch)
+
+    monkeypatch.setattr(ingest, "append_batch", held)
+    outcomes = [None] * len(items)
+
+    def caller(position):
+        outcomes[position] = sequencer.submit_here(items[position])
+        connections.close_all()
+
+    threads = [threading.Thread(target=caller, args=(n,)) for n in range(len(items))]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)
+    gate.set()
+    for thread in threads:
+        thread.join(20)
+    assert isinstance(outcomes[3], ingest.AppendFailed)
+    assert [outcomes[n].status for n in (0, 1, 2, 4, 5)] == [201] * 5
+    assert Entry.objects.count() == 5
+
+
+class StuckSequencer:
+    """A sequencer process that takes statements and never answers (SIGSTOP, a hang)."""
+
+    def __init__(self, path):
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(str(path))
+        self.listener.listen(16)
+        self.connections = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections.append(conn)
+
+    def close(self):
+        self.listener.close()
+        for conn in self.connections:
+            conn.close()
+
+
+def test_appends_do_not_stall_behind_a_stuck_sequencer_process(socket_path, settings, miner):  # noqa: F811
+    settings.CAIRN_SEQUENCER_SOCKET = str(socket_path)
+    settings.CAIRN_SEQUENCER_TIMEOUT = 0.5
+    settings.CAIRN_SEQUENCER_RETRY_SECONDS = 60
+    stuck = StuckSequencer(socket_path)
+    ledger = Ledger()
+    try:
+        first = ingest.append_attestation(origin_body(ledger, miner, "first"), acting_org=miner.org)
+        later = [ingest.append_attestation(origin_body(ledger, miner, f"l{n}"), acting_org=miner.org) for n in range(5)]
+    finally:
+        stuck.close()
+    # The first waited for the stuck process, then appended by itself; the
+    # others did not ask it again (one connection ever made to it).
+    assert [result.status for result in [first, *later]] == [201] * 6
+    assert len(stuck.connections) == 1
+    assert Entry.objects.count() == 6
+
+
+@postgres_only
+def test_a_timeout_says_the_outcome_is_unknown_never_that_nothing_was_stored(socket_path, settings, miner, api):  # noqa: F811
+    """The stuck process may hold the log's lock with the statement in its
+    transaction: the worker cannot know, and says so (503 outcome_unknown)."""
+    settings.CAIRN_SEQUENCER_SOCKET = str(socket_path)
+    settings.CAIRN_SEQUENCER_TIMEOUT = 0.3
+    settings.CAIRN_APPEND_LOCK_TIMEOUT = 0.5
+    stuck = StuckSequencer(socket_path)
+    body = origin_body(Ledger(), miner, "unknown")
+    holder = connections.create_connection("default")
+    try:
+        with holder.cursor() as cursor:
+            holder.set_autocommit(False)
+            LogState.load()
+            cursor.execute("SELECT 1 FROM provenance_logstate WHERE id = 1 FOR UPDATE")
+            response = api.post("/api/v1/attestations", body, content_type="application/json", **miner.auth)
+            assert response.status_code == 503, response.content
+            error = response.json()["error"]
+            assert error["code"] == "outcome_unknown"
+            assert "nothing" not in error["message"] and "same envelope" in error["message"]
+            assert response["Retry-After"]
+            # Without a sequencer process in between, the worker knows its own
+            # transaction gave up: nothing of the request was stored.
+            settings.CAIRN_SEQUENCER_SOCKET = ""
+            response = api.post("/api/v1/attestations", body, content_type="application/json", **miner.auth)
+            assert response.status_code == 503, response.content
+            assert response.json()["error"]["code"] == "unavailable"
+            assert "nothing of this request was stored" in response.json()["error"]["message"]
+            holder.rollback()
+    finally:
+        holder.close()
+        stuck.close()
+    again = api.post("/api/v1/attestations", body, content_type="application/json", **miner.auth)
+    assert again.status_code == 201
+    assert Entry.objects.count() == 1
+
+
+# --- run_sequencer and its socket -------------------------------------------------
+
+
+def test_a_stale_socket_is_taken_over_and_a_live_one_is_refused(socket_path):  # noqa: F811
+    # A killed process leaves its socket file: nothing answers on it.
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(socket_path))
+    dead.close()
+    assert socket_path.is_socket()
+    server = Server(socket_path)
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    try:
+        with pytest.raises(AlreadyServing):
+            Server(socket_path)
+        assert socket_path.is_socket()  # the live server's socket is left alone
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        probe.connect(str(socket_path))
+        probe.close()
+    finally:
+        server.stop()
+        thread.join(10)
+
+
+@postgres_only
+def test_run_sequencer_killed_with_sigkill_is_replaced_by_a_new_one(socket_path, settings, miner, tmp_path):  # noqa: F811
+    from tests.log.test_worker import stop, worker_environment
+
+    def start():
+        return subprocess.Popen(
+            [sys.executable, "manage.py", "run_sequencer", "--socket", str(socket_path)],
+            cwd=settings.BASE_DIR,
+            env=worker_environment(tmp_path),
+            start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+
+    def wait_serving(process):
+        deadline = time.monotonic() + 30
+        while not sequencer_socket.answers(socket_path):
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.05)
+
+    first = start()
+    processes = [first]
+    try:
+        wait_serving(first)
+        second = start()
+        processes.append(second)
+        assert second.wait(timeout=30) != 0
+        assert b"not starting a second one" in second.communicate()[1]
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+        assert socket_path.is_socket()  # left behind
+        third = start()
+        processes.append(third)
+        wait_serving(third)
+        settings.CAIRN_SEQUENCER_SOCKET = str(socket_path)
+        ledger = Ledger()
+        outcomes = race([origin_body(ledger, miner, f"after-{n}") for n in range(4)], lambda position: miner)
+        assert sorted(status for status, _ in outcomes) == [201] * 4
+        os.killpg(third.pid, signal.SIGTERM)
+        assert third.wait(timeout=20) == 0
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                stop(process)
+
+
+@postgres_only
+def test_a_sigstopped_run_sequencer_does_not_hang_appends(socket_path, settings, miner, tmp_path):  # noqa: F811
+    """The defect as found: SIGSTOP the process; appends are answered within
+    the stated timeout, with 201 or an honest 503, and all land after SIGCONT."""
+    from tests.log.test_worker import stop, worker_environment
+
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_sequencer", "--socket", str(socket_path)],
+        cwd=settings.BASE_DIR,
+        env=worker_environment(tmp_path),
+        start_new_session=True,
+    )
+    settings.CAIRN_SEQUENCER_SOCKET = str(socket_path)
+    settings.CAIRN_SEQUENCER_TIMEOUT = 0.5
+    settings.CAIRN_APPEND_TIMEOUT = 4
+    try:
+        deadline = time.monotonic() + 30
+        while not sequencer_socket.answers(socket_path):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        ledger = Ledger()
+        assert ingest.append_attestation(origin_body(ledger, miner, "warm"), acting_org=miner.org).status == 201
+        os.killpg(process.pid, signal.SIGSTOP)
+        bodies = [origin_body(ledger, miner, f"stopped-{n}") for n in range(4)]
+        started = time.monotonic()
+        outcomes = race(bodies, lambda position: miner)
+        elapsed = time.monotonic() - started
+        os.killpg(process.pid, signal.SIGCONT)
+        assert elapsed < settings.CAIRN_APPEND_TIMEOUT + 2
+        assert {status for status, _ in outcomes} <= {201, "outcome_unknown"}
+        for body, (status, _) in zip(bodies, outcomes, strict=True):
+            if status != 201:  # re-posting is how a client learns the outcome
+                assert ingest.append_attestation(body, acting_org=miner.org).status in (200, 201)
+        assert Entry.objects.count() == 5
+        assert_log_intact()
+        os.killpg(process.pid, signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGCONT)
+            stop(process)
+
+
+def test_an_unknown_outcome_is_a_ledger_error_with_its_own_code():
+    error = ingest.unconfirmed(10)
+    assert isinstance(error, LedgerError) and error.status == 503 and error.code == "outcome_unknown"
