@@ -30,6 +30,8 @@ _DESCRIPTIONS = {
     413: "The request body is over the limit.",
     422: "More than the batch holds.",
     429: "Too many requests for this token; see Retry-After.",
+    503: "Not appended now (see Retry-After): `unavailable` stored nothing; `outcome_unknown` may have, "
+    "so post the same envelope again to learn which.",
 }
 
 

@@ -41,6 +41,8 @@ APPEND_ERRORS = (
     "overdraw",
     "vin_claimed",
     "clock_skew",
+    "unavailable",
+    "outcome_unknown",
 )
 
 

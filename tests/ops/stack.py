@@ -73,9 +73,8 @@ def production_environment(var_dir: Path, database: str, broker: str, cache: str
             "LEDGER_SIGNING_KEY": "",
             "LEDGER_ORIGIN": settings.LEDGER_ORIGIN,
             "CAIRN_SEQUENCER_SOCKET": str(socket_dir() / "sequencer.sock"),
-            "GUNICORN_WORKERS": "2",
-            "GUNICORN_THREADS": "4",
-            "GUNICORN_ACCESS_LOG": "",
+            "WEB_CONCURRENCY": "2",
+            "CAIRN_WEB_THREADS": "4",
             "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
         }

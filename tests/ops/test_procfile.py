@@ -42,7 +42,7 @@ def test_the_procfile_names_every_process_and_compose_its_services():
     lines = [line for line in (ROOT / "Procfile").read_text().splitlines() if line and not line.startswith("#")]
     names = {line.split(":", 1)[0]: line.split(":", 1)[1] for line in lines}
     assert set(names) == {"web", "sequencer", "worker", "beat"}
-    assert "gunicorn --config config/gunicorn.conf.py" in names["web"]
+    assert "gunicorn -c config/gunicorn.py config.wsgi" in names["web"]
     for name in ("sequencer", "worker", "beat"):
         assert names[name].strip().startswith("bin/respawn "), name
     assert "celery -A config worker" in names["worker"] and "celery -A config beat" in names["beat"]
