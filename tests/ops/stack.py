@@ -463,8 +463,8 @@ import json, os
 from provenance.keys import register_key
 from provenance.organizations import create_organization
 tokens = {}
-for slug, public_key in json.loads(os.environ["DRILL_SUPPLIERS"]):
-    org, token = create_organization(slug=slug, name=slug, country="AU", roles=["supplier"])
+for slug, public_key, roles in json.loads(os.environ["DRILL_SUPPLIERS"]):
+    org, token = create_organization(slug=slug, name=slug, country="AU", roles=roles)
     register_key(organization=org, public_key_b64=public_key)
     tokens[slug] = token.key
 print(json.dumps(tokens))
@@ -478,14 +478,13 @@ class Supplier:
     keyid: str
     private_key: object
 
-    def origin(self, name: str) -> bytes:
-        """A signed origin of the new batch `<slug>:<name>` as a client posts it."""
+    def origin_payload(self, name: str) -> dict:
+        """The payload of an origin of the new batch `<slug>:<name>`."""
         from django.utils import timezone
 
-        from provenance import dsse
-        from provenance.payload import PAYLOAD_TYPE, SCHEMA
+        from provenance.payload import SCHEMA
 
-        payload = {
+        return {
             "schema": SCHEMA,
             "type": "origin",
             "issuer": self.slug,
@@ -503,8 +502,17 @@ class Supplier:
                 }
             ],
         }
-        envelope = dsse.sign(PAYLOAD_TYPE, json.dumps(payload).encode(), [(self.keyid, self.private_key)])
-        return json.dumps(envelope.to_stored()).encode()
+
+    def envelope(self, payload: bytes) -> dict:
+        """The DSSE envelope of `payload` bytes signed with this key, as stored."""
+        from provenance import dsse
+        from provenance.payload import PAYLOAD_TYPE
+
+        return dsse.sign(PAYLOAD_TYPE, payload, [(self.keyid, self.private_key)]).to_stored()
+
+    def origin(self, name: str) -> bytes:
+        """A signed origin of the new batch `<slug>:<name>` as a client posts it."""
+        return json.dumps(self.envelope(json.dumps(self.origin_payload(name)).encode())).encode()
 
 
 def entry_hash_of(body: bytes) -> str:
@@ -519,14 +527,16 @@ def manage(env: dict, *args: str, timeout: float = 300) -> subprocess.CompletedP
     )
 
 
-def make_suppliers(env: dict, count: int) -> list[Supplier]:
-    """`count` supplier organisations with a registered key each, in env's database."""
+def make_suppliers(env: dict, count: int, roles: dict[str, list[str]] | None = None) -> list[Supplier]:
+    """`count` supplier organisations with a registered key each, in env's
+    database, and the organisations `roles` names (slug: roles)."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from provenance import dsse
 
-    keys = {f"drill-mine-{n}": Ed25519PrivateKey.generate() for n in range(count)}
-    listed = [(slug, dsse.b64encode(dsse.raw_public_key(key))) for slug, key in keys.items()]
+    wanted = {f"drill-mine-{n}": ["supplier"] for n in range(count)} | (roles or {})
+    keys = {slug: Ed25519PrivateKey.generate() for slug in wanted}
+    listed = [(slug, dsse.b64encode(dsse.raw_public_key(key)), wanted[slug]) for slug, key in keys.items()]
     result = manage({**env, "DRILL_SUPPLIERS": json.dumps(listed)}, "shell", "-c", SUPPLIERS_SCRIPT)
     assert result.returncode == 0, result.stderr
     tokens = json.loads(result.stdout.strip().splitlines()[-1])
