@@ -125,6 +125,14 @@ def checkpoint_size(port: int) -> int | None:
     return int(text.splitlines()[1]) if response.status == 200 else None
 
 
+def health(port: int) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/health?format=json")
+    response = conn.getresponse()
+    response.read()
+    return response.status
+
+
 def test_the_procfile_runs_cairn_and_stops_cleanly(tmp_path, miner, refiner, maker):
     needs_services()
     env = production_environment(
@@ -141,6 +149,8 @@ def test_the_procfile_runs_cairn_and_stops_cleanly(tmp_path, miner, refiner, mak
         assert_log_intact()
         # beat asks, the worker signs: a checkpoint of the whole chain
         wait_until(lambda: checkpoint_size(run.port) == size, "beat's checkpoint of the chain", 60)
+        # what a load balancer asks: database, broker, sequencer, ledger key, checkpoint age
+        assert health(run.port) == 200
 
         # a killed run_sequencer is started again by its Procfile line
         killed = run.sequencer_pid()
