@@ -17,9 +17,9 @@ def ledger_key_dir(settings, tmp_path_factory):
     return settings.CAIRN_DEV_KEY_DIR
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cluster(tmp_path_factory):
-    """A PostgreSQL cluster of the module's own (initdb, pg_ctl), on a free port,
+    """A PostgreSQL cluster of the tests' own (initdb, pg_ctl), on a free port,
     with a migrated template database `ledger_template`."""
     import shutil
 

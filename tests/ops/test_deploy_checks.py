@@ -23,7 +23,9 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=settings.BASE_DIR,
-        env={**os.environ, **env},
+        # The documented environment only: nothing a test runner set (Playwright's
+        # DJANGO_ALLOW_ASYNC_UNSAFE, say) may leak in.
+        env={**{k: v for k, v in os.environ.items() if k not in {"DJANGO_ALLOW_ASYNC_UNSAFE", "DEBUG"}}, **env},
         capture_output=True,
         text=True,
         timeout=120,
