@@ -236,6 +236,10 @@ CAIRN_SEQUENCER_RETRY_SECONDS = float(os.environ.get("CAIRN_SEQUENCER_RETRY_SECO
 # PostgreSQL: an append waits at most this long for the log's locks (then
 # 503 `unavailable`, nothing stored).
 CAIRN_APPEND_LOCK_TIMEOUT = float(os.environ.get("CAIRN_APPEND_LOCK_TIMEOUT", "3"))
+# PostgreSQL: a writer idle this long inside its append transaction, holding
+# the log's locks (stopped, hung), loses its session and so its locks.
+# 0: never (saves a round trip per batch).
+CAIRN_APPEND_IDLE_TIMEOUT = float(os.environ.get("CAIRN_APPEND_IDLE_TIMEOUT", "2"))
 # A Unix socket where `manage.py run_sequencer` serves every web worker on the
 # host (one batch for the whole host). Empty: each process appends with its
 # own sequencer thread. Workers fall back to that when the socket is down.

@@ -39,7 +39,8 @@ head cannot both pass (the later sees the new head and gets `stale_head`),
 and the same statement, a new batch id or a VIN cannot be taken twice. The
 head locks and the unique constraints stand behind that. A batch costs
 three round trips: the locks and reads (sent together), the writes (sent
-together), and COMMIT.
+together), and COMMIT; on PostgreSQL a fourth after the locks arms the idle
+timeout that frees them from a writer stopped mid-append.
 
 SQLite has one writer at a time (settings use IMMEDIATE transactions).
 """
@@ -519,6 +520,7 @@ class Book:
             rows.values_of(Batch, "id", "id", {output.batch for s in statements for output in s.outputs}),
             rows.values_of(Claim, "vin", "vin", {s.vin for s in statements if s.vin}),
         )
+        _arm_idle_timeout()
         return cls(
             state=state[0] if state else LogState.objects.select_for_update().get_or_create(id=1)[0],
             callers=callers,
@@ -659,6 +661,21 @@ def _lock_timeout() -> rows.Query | list:
         return []
     timeout = f"{int(settings.CAIRN_APPEND_LOCK_TIMEOUT * 1000)}ms"
     return rows.Query("SELECT set_config('lock_timeout', %s, true)", [timeout], lambda found: None)
+
+
+def _arm_idle_timeout() -> None:
+    """PostgreSQL: a writer that sits idle CAIRN_APPEND_IDLE_TIMEOUT inside its
+    append, holding the log's locks (stopped by SIGSTOP, a hung host), loses
+    its session, so the locks are released and the other appends go on. A
+    round trip of its own after the locks are taken: PostgreSQL does not arm
+    idle_in_transaction_session_timeout after a pipeline."""
+    if transaction.get_connection().vendor != "postgresql" or not settings.CAIRN_APPEND_IDLE_TIMEOUT:
+        return
+    with rows.cursor() as db:
+        db.execute(
+            "SELECT set_config('idle_in_transaction_session_timeout', %s, true)",
+            [f"{int(settings.CAIRN_APPEND_IDLE_TIMEOUT * 1000)}ms"],
+        )
 
 
 def is_lock_timeout(exc: BaseException) -> bool:

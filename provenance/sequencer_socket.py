@@ -127,7 +127,10 @@ class Server:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = _take_lock(self.path)
-        if self.path.is_socket() or self.path.exists():
+        if self.path.exists() and not self.path.is_socket():
+            self._lock.close()
+            raise FileExistsError(f"{self.path} exists and is not a socket: not replacing it")
+        if self.path.is_socket():
             if answers(self.path):
                 self._lock.close()
                 raise AlreadyServing(f"a live sequencer answers on {self.path}")

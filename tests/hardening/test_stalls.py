@@ -170,6 +170,51 @@ def test_a_timeout_says_the_outcome_is_unknown_never_that_nothing_was_stored(soc
     assert Entry.objects.count() == 1
 
 
+@postgres_only
+def test_a_writer_stopped_inside_its_append_loses_its_locks(settings, miner, monkeypatch):
+    """The append transaction may sit idle CAIRN_APPEND_IDLE_TIMEOUT at most:
+    a writer stopped holding the log's tail is cut off and the others go on."""
+    settings.CAIRN_APPEND_IDLE_TIMEOUT = 0.5
+    settings.CAIRN_APPEND_LOCK_TIMEOUT = 10
+    settings.CAIRN_APPEND_TIMEOUT = 20
+    ledger = Ledger()
+    stopped, resumed = threading.Event(), threading.Event()
+    real_write = ingest.Book.write
+
+    def stop_inside(self, ruleset):  # the locks are held: stop here, as SIGSTOP would
+        if not stopped.is_set():
+            stopped.set()
+            resumed.wait(15)
+        return real_write(self, ruleset)
+
+    monkeypatch.setattr(ingest.Book, "write", stop_inside)
+    outcome = {}
+
+    def stuck_writer():
+        try:
+            ingest.append_batch([pending(ledger, miner, "stuck")])
+            outcome["stuck"] = "committed"
+        except Exception as exc:
+            outcome["stuck"] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=stuck_writer)
+    thread.start()
+    try:
+        assert stopped.wait(10)
+        started = time.monotonic()
+        result = ingest.append_attestation(origin_body(ledger, miner, "goes-on"), acting_org=miner.org)
+        waited = time.monotonic() - started
+    finally:
+        resumed.set()
+        thread.join(20)
+    assert result.status == 201
+    assert waited < 10  # not the lock timeout: the stopped writer's session ended and released the tail
+    assert outcome["stuck"] != "committed"
+    assert list(Entry.objects.values_list("index", flat=True)) == [0]
+
+
 # --- run_sequencer and its socket -------------------------------------------------
 
 

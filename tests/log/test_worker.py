@@ -150,8 +150,9 @@ def test_the_worker_runs_the_checks_and_records_incidents(worker, committed_chai
         "the full check's chord to finish",
     )
     assert full.problem_count >= 2
-    # Found again by the full check, but recorded once.
-    assert [row for row in incidents() if row[0] in (2, 5)][:2] == [
+    # Found again by the full check, but recorded once (the deletion has
+    # consequences beside, such as the batch state it leaves unexplained).
+    assert [row for row in incidents() if row[:2] in {(2, "leaf_hash"), (5, "missing_entry")}] == [
         (2, "leaf_hash", "check_incremental"),
         (5, "missing_entry", "check_incremental"),
     ]
