@@ -414,10 +414,18 @@ def record(tally: Tally, status, body, waited: float) -> None:
             tally.created.setdefault(body["index"], body["entry_hash"])
         else:
             error = body.get("error") if isinstance(body, dict) else None
-            if not isinstance(error, dict) or not isinstance(error.get("code"), str) or "message" not in error:
+            code = error.get("code") if isinstance(error, dict) else None
+            if _status_of(code) != status or not isinstance(error.get("message"), str):
                 tally.bad.append(f"{status}: {body!r:.200}")
             else:
-                tally.count(f"{status} {error['code']}")
+                tally.count(f"{status} {code}")
+
+
+def _status_of(code) -> int | None:
+    """The status of a contract code; 500 `server_error` (README, "Contract decisions")."""
+    from provenance.errors import STATUS_BY_CODE
+
+    return 500 if code == "server_error" else STATUS_BY_CODE.get(code)
 
 
 def load(port: int, clients: list[tuple[str, list[bytes]]], tally: Tally, during=None, pause: float = 0.0) -> None:
