@@ -86,10 +86,11 @@ def production_environment(var_dir: Path, database: str, broker: str, cache: str
 
 
 def socket_dir() -> Path:
-    # AF_UNIX paths are short (108 bytes): pytest's tmp_path can be longer.
-    directory = Path(f"/tmp/cairn-run-{os.getpid()}")
-    directory.mkdir(exist_ok=True)
-    return directory
+    """A new short directory for the sequencer's socket (AF_UNIX paths are
+    at most 108 bytes: pytest's tmp_path can be longer); Procfile.stop removes it."""
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix="cairn-run-", dir="/tmp"))
 
 
 def descendants(pid: int) -> list[int]:
@@ -189,6 +190,8 @@ class Procfile:
             raise AssertionError(f"honcho did not stop in {timeout:.0f} s:\n{self.output()[-3000:]}") from None
         finally:
             self.log.close()
+        if not self.socket.exists():  # else left for the caller to see
+            shutil.rmtree(self.socket.parent, ignore_errors=True)
         left = [pid for pid in everything if Path(f"/proc/{pid}").exists() and not _zombie(pid)]
         if left:
             self.kill()
