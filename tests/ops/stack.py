@@ -72,7 +72,6 @@ def production_environment(var_dir: Path, database: str, broker: str, cache: str
             "CAIRN_DEV_KEY_DIR": str(settings.CAIRN_DEV_KEY_DIR),
             "LEDGER_SIGNING_KEY": "",
             "LEDGER_ORIGIN": settings.LEDGER_ORIGIN,
-            "CAIRN_SEQUENCER_SOCKET": str(socket_dir() / "sequencer.sock"),
             "WEB_CONCURRENCY": "2",
             "CAIRN_WEB_THREADS": "4",
             "LOG_LEVEL": "WARNING",
@@ -117,6 +116,7 @@ class Procfile:
     """`honcho start` of the repository's Procfile, as production runs it."""
 
     def __init__(self, env: dict, log: Path) -> None:
+        env = {**env, "CAIRN_SEQUENCER_SOCKET": str(socket_dir() / "sequencer.sock")}
         self.port = free_port()
         self.log_path = log
         self.log = open(log, "wb")  # noqa: SIM115 - closed by stop()

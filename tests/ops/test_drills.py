@@ -37,14 +37,6 @@ POSTS = 75  # per client: 300 signed posts a drill
 PAUSE = 0.02
 
 
-def start(tmp_path, ledger_db, broker: str = "memory://", **extra):
-    env = production_environment(tmp_path / "var", ledger_db, broker, CAIRN_CHECKPOINT_EVERY_SECONDS=1, **extra)
-    suppliers = make_suppliers(env, CLIENTS)
-    run = Procfile(env, tmp_path / "honcho.log")
-    run.wait_ready()
-    return env, suppliers, run
-
-
 def bodies_for(suppliers, tag: str):
     return [(s.token, [s.origin(f"{tag}-{n}") for n in range(POSTS)]) for s in suppliers]
 
@@ -79,9 +71,13 @@ def finish(name: str, what: str, run: Procfile, env, ledger_db, tally, clients, 
 def stack(tmp_path, ledger_db):
     runs = []
 
-    def started(*args, **kwargs):
-        env, suppliers, run = start(tmp_path, ledger_db, *args, **kwargs)
+    def started(broker: str = "memory://", **extra):
+        """The Procfile running on `ledger_db` with CLIENTS suppliers; always stopped after the test."""
+        env = production_environment(tmp_path / "var", ledger_db, broker, CAIRN_CHECKPOINT_EVERY_SECONDS=1, **extra)
+        suppliers = make_suppliers(env, CLIENTS)
+        run = Procfile(env, tmp_path / "honcho.log")
         runs.append(run)
+        run.wait_ready()
         return env, suppliers, run
 
     yield started

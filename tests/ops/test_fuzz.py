@@ -293,7 +293,6 @@ def test_bad_input_on_every_write_endpoint_beside_honest_posts(cluster, ledger_d
     by_slug = {supplier.slug: supplier for supplier in honest_suppliers}
     fuzzer, auditor = by_slug.pop(FUZZER), by_slug.pop(AUDITOR)
     honest = list(by_slug.values())
-    run = Procfile(env, tmp_path / "honcho.log")
     stop, tally, posted = threading.Event(), Tally(), []
     cases: dict[str, dict[str, int]] = {name: {} for name in CASES}
 
@@ -355,6 +354,7 @@ def test_bad_input_on_every_write_endpoint_beside_honest_posts(cluster, ledger_d
         tried("verifications", assert_refused(status, raw, f"POST /verifications {body[:80]!r}"))
 
     clients = [threading.Thread(target=honest_client, args=(supplier,)) for supplier in honest]
+    run = Procfile(env, tmp_path / "honcho.log")
     try:
         run.wait_ready()
         for client in clients:
@@ -376,10 +376,14 @@ def test_bad_input_on_every_write_endpoint_beside_honest_posts(cluster, ledger_d
         assert len(keys) == 4 and all(revoked is None for _, revoked in keys), keys
         assert query(ledger_db, "SELECT count(*) FROM audit_verification")[0][0] == 0
         assert_every_answer_holds(ledger_db, env, tally, posted)
+        run.stop()
     finally:
         stop.set()
+        for client in clients:
+            if client.is_alive():
+                client.join(timeout=60)
         if run.process.poll() is None:
-            run.stop()
+            run.kill()
     total = sum(sum(codes.values()) for codes in cases.values())
     print(f"\nFUZZ: {total} bad requests in {seconds:.0f} s beside {tally.summary()}")
     for endpoint, codes in cases.items():
