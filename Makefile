@@ -4,30 +4,41 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 PYTEST_ARGS ?=
-DEMO_ENV := DEBUG=1 CELERY_BROKER_URL=filesystem://
+VAR := $(or $(CAIRN_VAR_DIR),var)
+# The demo runs as a deployment would: DEBUG off (API errors are the
+# contract's JSON), static files served by WhiteNoise from VAR/staticfiles.
+DEMO_ENV := DEBUG=0 ALLOWED_HOSTS=127.0.0.1,localhost CELERY_BROKER_URL=filesystem:// \
+	EMAIL_BACKEND=django.core.mail.backends.console.EmailBackend
 
 .PHONY: install demo serve test lint format bench clean
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml core/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e './core[client]' -e '.[dev]'
 	touch $@
 
 install: $(BIN)/.installed
 
 demo: install
-	$(DEMO_ENV) $(BIN)/python manage.py migrate --no-input -v0
-	$(DEMO_ENV) $(BIN)/python manage.py load_demo --base-url http://127.0.0.1:$(PORT)
+	@$(DEMO_ENV) $(BIN)/python manage.py migrate --no-input -v0
+	@$(DEMO_ENV) $(BIN)/python manage.py load_demo --no-instructions
 	@$(MAKE) --no-print-directory serve
 
-# The web server, a Celery worker and beat, stopped together by Ctrl-C.
+# The web server, a Celery worker and beat, stopped together by Ctrl-C (any
+# still there three seconds after SIGTERM are killed). The
+# logins and instructions are printed once the server answers, after the
+# servers' own start-up lines.
 serve: install
-	@mkdir -p var/celery/queue var/celery/processed var/celery/results
-	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
-	$(DEMO_ENV) $(BIN)/celery -A config worker --loglevel=WARNING --concurrency=2 & \
-	$(DEMO_ENV) $(BIN)/celery -A config beat --loglevel=WARNING & \
-	$(DEMO_ENV) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	@mkdir -p $(VAR)/celery/queue $(VAR)/celery/processed $(VAR)/celery/results $(VAR)/celery/control
+	@$(DEMO_ENV) $(BIN)/python manage.py collectstatic --no-input -v0
+	@trap 'trap "" INT TERM; trap - EXIT; kill $$pids 2>/dev/null; sleep 3; kill -9 $$pids 2>/dev/null; exit 0' \
+	  INT TERM EXIT; \
+	$(DEMO_ENV) $(BIN)/celery -A config --quiet worker --loglevel=WARNING --concurrency=2 & pids="$$!"; \
+	$(DEMO_ENV) $(BIN)/celery -A config --quiet beat --loglevel=WARNING & pids="$$pids $$!"; \
+	$(DEMO_ENV) $(BIN)/python manage.py runserver --noreload 127.0.0.1:$(PORT) & pids="$$pids $$!"; \
+	$(DEMO_ENV) $(BIN)/python manage.py load_demo --instructions-only --wait --base-url http://127.0.0.1:$(PORT); \
+	wait
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -35,6 +46,7 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python -m mypy
 
 format: install
 	$(BIN)/ruff format .
@@ -44,4 +56,4 @@ bench: install
 	$(BIN)/python bench/ingest.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .hypothesis .ruff_cache *.egg-info
+	rm -rf $(VENV) var .pytest_cache .hypothesis .ruff_cache .mypy_cache *.egg-info

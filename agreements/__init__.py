@@ -5,10 +5,9 @@ Where to look:
 * `agreements.models`: the rule tables (each with its source and its full
   change history) and `EntryAgreementLink`, the derived links from ledger
   entries to agreements.
-* `agreements.rules`: the rules as pure functions of a `RuleSet` snapshot
+* `cairn_core.rules`: the rules as pure functions of a `RuleSet` snapshot
   (`qualifying_agreements`, `country_qualifies`, `required_percentages`,
-  `credit_available`, `is_feoc`, ...), plus `*_on` wrappers for one-off
-  questions against the database.
+  `credit_available`, `is_feoc`, ...).
 * `agreements.snapshot`: `load_ruleset(as_of=None)` and the cached
   `current_ruleset()`; `rules_version()` fingerprints the rule data.
 * `agreements.linking`: `link_entry` (called by the ledger's write path),

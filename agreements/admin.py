@@ -39,10 +39,89 @@ def https_formfield(db_field, **kwargs):
     return db_field.formfield(**kwargs)
 
 
-class RuleAdmin(SimpleHistoryAdmin):
-    """History for every change; source fields assume https."""
+CHANGE_REASON = "change_reason"
 
+
+class RuleForm(forms.ModelForm):
+    """A rule row's form, with the reason for the change kept in its history."""
+
+    change_reason = forms.CharField(
+        label="Change reason",
+        required=False,
+        max_length=100,
+        help_text="Why this change (e.g. the source that amends it); kept in the history with your name.",
+    )
+
+
+def mineral_names(slugs) -> str:
+    return ", ".join(slugs) if slugs else "none"
+
+
+class ReadableWhenReadOnly:
+    """For who may only view: JSON mineral lists as plain names, no change reason.
+
+    `readable_fields` maps a field to the admin method that shows it in words.
+    """
+
+    readable_fields: dict[str, str] = {}
+
+    def may_edit(self, request, obj) -> bool:
+        if isinstance(self, admin.options.InlineModelAdmin):
+            return self.has_change_permission(request, obj) or self.has_add_permission(request, obj)
+        return self.has_change_permission(request, obj) if obj else self.has_add_permission(request)
+
+    def get_readonly_fields(self, request, obj=None):
+        shown = super().get_readonly_fields(request, obj)
+        return shown if self.may_edit(request, obj) else [*shown, *self.readable_fields.values()]
+
+    def readable(self, fieldsets):
+        def field(name):
+            return (
+                tuple(field(item) for item in name) if isinstance(name, tuple) else self.readable_fields.get(name, name)
+            )
+
+        return [
+            (title, {**options, "fields": [field(name) for name in options["fields"] if name != CHANGE_REASON]})
+            for title, options in fieldsets
+        ]
+
+    @admin.display(description="covered minerals")
+    def covered_mineral_names(self, obj):
+        return "all" if obj.covers_all_minerals else mineral_names(obj.covered_minerals)
+
+    @admin.display(description="minerals added")
+    def minerals_added_names(self, obj):
+        return mineral_names(obj.minerals_added)
+
+    @admin.display(description="minerals removed")
+    def minerals_removed_names(self, obj):
+        return mineral_names(obj.minerals_removed)
+
+
+class RuleAdmin(ReadableWhenReadOnly, SimpleHistoryAdmin):
+    """History for every change, with its reason; source fields assume https."""
+
+    form = RuleForm
     formfield_overrides = {db_models.URLField: {"assume_scheme": "https"}}
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self.may_edit(request, obj):
+            return self.readable(fieldsets)
+        if any(CHANGE_REASON in options["fields"] for _title, options in fieldsets):
+            return fieldsets
+        return [*fieldsets, ("Change", {"fields": [CHANGE_REASON]})]
+
+    def save_model(self, request, obj, form, change):
+        obj._change_reason = form.cleaned_data.get(CHANGE_REASON) or None
+        super().save_model(request, obj, form, change)
+
+    def save_formset(self, request, form, formset, change):
+        """Inline rows (an agreement's events) are saved with the parent's reason."""
+        reason = form.cleaned_data.get(CHANGE_REASON) or None
+        for inline_form in formset.forms:
+            inline_form.instance._change_reason = reason
+        super().save_formset(request, form, formset, change)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and obj.unconfirmed:
@@ -123,7 +202,7 @@ class MineralFilter(admin.SimpleListFilter):
 # --- trade agreements -------------------------------------------------------
 
 
-class TradeAgreementForm(forms.ModelForm):
+class TradeAgreementForm(RuleForm):
     covered_minerals = forms.MultipleChoiceField(
         choices=mineral_choices,
         required=False,
@@ -153,7 +232,7 @@ class TradeAgreementForm(forms.ModelForm):
         ]
 
 
-class AgreementEventForm(forms.ModelForm):
+class AgreementEventForm(RuleForm):
     minerals_added = forms.MultipleChoiceField(choices=mineral_choices, required=False)
     minerals_removed = forms.MultipleChoiceField(choices=mineral_choices, required=False)
 
@@ -173,7 +252,7 @@ class AgreementEventForm(forms.ModelForm):
         ]
 
 
-class AgreementEventInline(admin.StackedInline):
+class AgreementEventInline(ReadableWhenReadOnly, admin.StackedInline):
     model = models.AgreementEvent
     form = AgreementEventForm
     formfield_overrides = RuleAdmin.formfield_overrides
@@ -185,6 +264,11 @@ class AgreementEventInline(admin.StackedInline):
         "notes",
         "unconfirmed",
     ]
+    readable_fields = {"minerals_added": "minerals_added_names", "minerals_removed": "minerals_removed_names"}
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        return fieldsets if self.may_edit(request, obj) else self.readable(fieldsets)
 
 
 class WhatIfForm(forms.Form):
@@ -196,14 +280,15 @@ class WhatIfForm(forms.Form):
 @admin.register(models.TradeAgreement)
 class TradeAgreementAdmin(RuleAdmin):
     form = TradeAgreementForm
+    readable_fields = {"covered_minerals": "covered_mineral_names"}
     inlines = [AgreementEventInline]
     list_display = [
         "slug",
         "title",
-        "kind",
+        "kind_code",
         "partner_list",
-        "counts_from",
-        "ends",
+        "counts_from_day",
+        "ends_day",
         "in_force_today",
         "review_due_flag",
         "unconfirmed",
@@ -239,11 +324,26 @@ class TradeAgreementAdmin(RuleAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    class Media:
+        css = {"all": ["agreements/agreements_admin.css"]}
+
+    @admin.display(description="kind", ordering="kind")
+    def kind_code(self, agreement):
+        return format_html('<abbr title="{}">{}</abbr>', agreement.get_kind_display(), agreement.kind.upper())
+
+    @admin.display(description="counts from", ordering="counts_from")
+    def counts_from_day(self, agreement):
+        return agreement.counts_from.isoformat() if agreement.counts_from else "-"
+
+    @admin.display(description="ends", ordering="ends")
+    def ends_day(self, agreement):
+        return agreement.ends.isoformat() if agreement.ends else "-"
+
     @admin.display(description="partners")
     def partner_list(self, agreement):
         return ", ".join(agreement.partners)
 
-    @admin.display(description="in force today", boolean=True, ordering="in_force_now")
+    @admin.display(description="in force", boolean=True, ordering="in_force_now")
     def in_force_today(self, agreement):
         return agreement.in_force_now
 
@@ -251,7 +351,7 @@ class TradeAgreementAdmin(RuleAdmin):
     def review_due_flag(self, agreement):
         return agreement.review_due(timezone.localdate())
 
-    @admin.display(description="linked entries", ordering="link_count")
+    @admin.display(description="links", ordering="link_count")
     def linked_entry_count(self, agreement):
         return agreement.link_count
 
@@ -292,8 +392,9 @@ class TradeAgreementAdmin(RuleAdmin):
             total,
         )
 
-    @admin.action(description="Recompute every entry's agreement links")
-    @admin.action(description="What if they ended on a date? (runs the engine, stores nothing)")
+    # Reads only (the engine runs under changed rules, nothing is stored):
+    # open to whoever may view agreements, auditors included.
+    @admin.action(description="What if they ended on a date? (runs the engine, stores nothing)", permissions=["view"])
     def what_if_terminated(self, request, queryset):
         """Ask for a date, then list the claims whose credit or qualifying % would change."""
         form = WhatIfForm(request.POST if "terminate_on" in request.POST else None)
@@ -313,6 +414,8 @@ class TradeAgreementAdmin(RuleAdmin):
             ]
         return TemplateResponse(request, "admin/agreements/what_if.html", context)
 
+    # A write (derived links are replaced): for users who may change agreements.
+    @admin.action(description="Recompute every entry's agreement links", permissions=["change"])
     def relink_all_entries(self, request, queryset):
         result = relink()
         self.message_user(
@@ -325,6 +428,7 @@ class TradeAgreementAdmin(RuleAdmin):
 @admin.register(models.AgreementEvent)
 class AgreementEventAdmin(RuleAdmin):
     form = AgreementEventForm
+    readable_fields = AgreementEventInline.readable_fields
     list_display = ["agreement", "kind", "effective_from", "effective_to", "unconfirmed"]
     list_filter = ["kind", "agreement"]
     list_select_related = ["agreement"]

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import QuerySet
 
-from agreements import rules
 from agreements.models import EntryAgreementLink
 from agreements.snapshot import current_ruleset, load_ruleset
+from cairn_core import rules
 from provenance.models import Entry, EntryType
 
 LINKED_TYPES = (EntryType.ORIGIN, EntryType.TRANSFORM)

@@ -7,7 +7,7 @@ rules that decided a verdict can be reconstructed later
 DOMAIN.md: a row "from" a date applies on that date, a row "to" or "ends"
 a date still applies on that date.
 
-The rule logic itself lives in `agreements.rules`, as pure functions of a
+The rule logic itself lives in `cairn_core.rules`, as pure functions of a
 snapshot; the model methods here delegate to it so that there is one
 definition of "counts for a mineral on a date".
 
@@ -28,7 +28,7 @@ from django.utils import timezone
 from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
 
-from agreements import rules
+from cairn_core import rules
 
 PERCENT = {"max_digits": 5, "decimal_places": 2}
 USD = {"max_digits": 12, "decimal_places": 2}
@@ -97,9 +97,10 @@ class TradeAgreement(Sourced):
     """An agreement that makes its partner countries count for the minerals test.
 
     `counts_from` is the first day the agreement makes its partners count
-    for the critical minerals requirement; `entered_into_force` is the
-    agreement's own date, kept for reference. They differ for the
-    comprehensive FTAs, whose partners count from 2023-04-18 (DOMAIN.md).
+    for the critical minerals requirement: its entry into force, since the
+    statute asks whether an agreement was "in effect" when the mineral was
+    extracted or processed (IRC §30D(e)(1)(A)(i)). 2023-04-18 starts the
+    requirements, not the agreements.
     """
 
     slug = models.SlugField(primary_key=True, max_length=63, help_text='e.g. "us-au-fta".')
@@ -266,6 +267,27 @@ class CreditParameters(Sourced):
     )
     cutoff_source = models.URLField(max_length=500, blank=True, help_text="Source of the end date.")
     north_america = CountryField(multiple=True)
+    credit_from = models.DateField(
+        null=True,
+        blank=True,
+        help_text="First placed-in-service day (inclusive) of the credit as the Inflation Reduction Act amended it.",
+    )
+    value_added_test_through = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Last placed-in-service day (inclusive) of the 50% value-added test (T.D. 9995).",
+    )
+    battery_components = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Component names whose value counts (the regulations' list); blank: every named component.",
+    )
+    citations = models.JSONField(
+        default=dict, blank=True, help_text="Requirement code -> statutory and regulatory citation."
+    )
+    regulations_source = models.URLField(
+        max_length=500, blank=True, help_text="The final regulations (T.D. 9995) in the Federal Register."
+    )
 
     history = HistoricalRecords()
 

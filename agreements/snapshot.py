@@ -1,7 +1,7 @@
 """Reading a `rules.RuleSet` from the rule tables, now or as of a past moment.
 
 `load_ruleset()` reads every rule table once (eight small queries) into the
-frozen dataclasses of `agreements.rules`. `load_ruleset(as_of=moment)`
+frozen dataclasses of `cairn_core.rules`. `load_ruleset(as_of=moment)`
 reads the same tables from their history (django-simple-history), so that
 the rules behind a past verdict can be reconstructed.
 
@@ -26,7 +26,7 @@ from decimal import Decimal
 from django.db import connection
 
 from agreements import models as rule_models
-from agreements import rules
+from cairn_core import rules
 
 RULE_MODELS = (
     rule_models.CriticalMineral,
@@ -178,6 +178,11 @@ def _credit(row) -> rules.CreditTerms:
         north_america=_codes(row.north_america),
         source=row.source,
         cutoff_source=row.cutoff_source,
+        credit_from=row.credit_from,
+        value_added_test_through=row.value_added_test_through,
+        battery_components=frozenset(row.battery_components) if row.battery_components is not None else None,
+        citations=tuple(sorted(row.citations.items())) if row.citations else rules.CITATIONS,
+        regulations_source=row.regulations_source,
     )
 
 

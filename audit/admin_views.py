@@ -6,7 +6,9 @@
   with the lineages, components and FEOC findings behind its figures. They
   are recomputed by the engine's own pure functions (`audit.engine.assess_dag`)
   under the rules as they stood when the verification ran.
-* `integrity_status`: the latest checkpoint, the last check runs, open incidents.
+* `integrity_status`: the latest checkpoint, the last check runs and the
+  progress of a full one, when each part of the ledger was last checked, and
+  the open incidents.
 
 The pages themselves (views, templates) are in audit.auditor_admin.
 """
@@ -21,14 +23,14 @@ from decimal import Decimal
 from django.db.models import Count, Q
 from django.urls import NoReverseMatch, reverse
 
-from agreements import rules
 from agreements.models import TradeAgreement
 from agreements.snapshot import load_ruleset
-from audit import engine
-from audit.lineage import COMPONENT_KINDS, Assessment, feoc_kind, pct_str
+from audit import checks, engine
 from audit.models import IntegrityCheckRun, IntegrityIncident, Verification
-from provenance import checkpoints, dsse, ledger_key
-from provenance.dag import decimal_str
+from cairn_core import dsse, rules
+from cairn_core.dag import decimal_str
+from cairn_core.lineage import COMPONENT_KINDS, Assessment, feoc_kind, pct_shown
+from provenance import checkpoints, ledger_key
 from provenance.models import Batch, Checkpoint, Claim, Entry, LogState
 from provenance.selectors import upstream_graph
 
@@ -183,6 +185,9 @@ def assessment_of(claim: Claim, ruleset: rules.RuleSet) -> Assessment:
     return assessment
 
 
+HALF = Decimal(50)
+
+
 def usd(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.01')):,}"
 
@@ -198,8 +203,9 @@ def lineage_rows(assessment: Assessment) -> list[dict]:
                 "mineral": lineage.mineral,
                 "mass_kg": decimal_str(lineage.mass_kg, 3),
                 "value_usd": usd(lineage.value_usd),
-                "extraction_pct": pct_str(lineage.extraction_share.pct),
-                "processing_pct": pct_str(lineage.processing_share.pct),
+                # Against the 50% test: never rounded across it.
+                "extraction_pct": pct_shown(lineage.extraction_share, HALF),
+                "processing_pct": pct_shown(lineage.processing_share, HALF),
                 "qualifies": lineage.qualifies,
                 "agreements": sorted(lineage.agreements),
                 "stages": [
@@ -230,8 +236,33 @@ def component_rows(assessment: Assessment) -> list[dict]:
             "country": item.country,
             "value_usd": usd(item.value_usd),
             "north_american": item.north_american,
+            "counts": item.counts,
         }
         for item in sorted(assessment.components, key=lambda item: item.index)
+    ]
+
+
+METHOD_LABELS = {
+    "value_added_50pct": "the 50% value-added test (T.D. 9995's transition rule, through 2026-12-31)",
+    "traced_qualifying_value": "the traced qualifying value test, which Cairn does not compute: not assessed",
+    "not_applicable": "none: the requirement does not apply on the placed-in-service date",
+}
+
+
+def method_lines(applied: Mapping) -> list[str]:
+    """The verdict's method, in words (from the stored verdict, as signed)."""
+    method = applied.get("method") or {}
+    if not method:
+        return []
+    counted = method.get("components_counted")
+    return [
+        "critical minerals: " + METHOD_LABELS.get(method["critical_minerals"], method["critical_minerals"]),
+        "tracing: per vehicle, through the signed statements of its battery's supply chain",
+        "a mixed origin's value shared among its minerals by mass",
+        "agreements and FEOC status judged on each activity's date",
+        "battery components: incremental value of "
+        + (", ".join(counted) if counted else "every named component")
+        + " (a pack's assembly is not a component)",
     ]
 
 
@@ -297,6 +328,9 @@ def verdict_details(verification: Verification) -> dict:
         "feoc_terms": ruleset.feoc,
         "credit_terms": ruleset.credit,
         "agreements": agreement_rows(verdict.get("agreements", [])),
+        "scope": verdict.get("scope"),
+        "applied": verdict.get("applied"),
+        "method_lines": method_lines(verdict.get("applied") or {}),
         "problems": problem_rows(verdict.get("problems", [])),
         "rules_match": ruleset.version == verification.rules_version,
         "breakdown_rules_version": ruleset.version,
@@ -312,6 +346,7 @@ def verdict_details(verification: Verification) -> dict:
 def integrity_status() -> dict:
     latest = Checkpoint.objects.order_by("-tree_size").first()
     state = LogState.objects.filter(id=1).first()
+    full_check = checks.full_check_progress()
     incidents = IntegrityIncident.objects.filter(resolved_at__isnull=True)
     verdicts = Verification.objects.aggregate(total=Count("id"), broken=Count("id", filter=Q(integrity="broken")))
     return {
@@ -321,6 +356,9 @@ def integrity_status() -> dict:
         "unpublished": (state.size if state else 0) - (latest.tree_size if latest else 0),
         "checkpoint_count": Checkpoint.objects.count(),
         "runs": list(IntegrityCheckRun.objects.order_by("-started_at")[:10]),
+        "full_check": full_check,
+        "full_check_running": bool(full_check and full_check.running),
+        "coverage": checks.ledger_coverage(state.size if state else 0),
         "open_incidents": list(incidents.order_by("-detected_at")[:50]),
         "open_incident_count": incidents.count(),
         "incident_count": IntegrityIncident.objects.count(),

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from django.utils.decorators import method_decorator
+from django.views.decorators.gzip import gzip_page
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audit import engine
+from audit import bundle, engine
 from audit.models import Verification
+from cairn_core import bundle as bundles
 from provenance.api import serializers as s
 from provenance.api.permissions import IsAuditor
 from provenance.api.schema import AUTHENTICATED, WITH_BODY, errors
@@ -46,3 +49,26 @@ class VerificationDetailView(APIView):
         if verification is None:
             raise LedgerError("not_found", f"No verification {verification_id}.")
         return Response(verification.as_verdict())
+
+
+@method_decorator(gzip_page, name="get")
+class VerificationBundleView(APIView):
+    """GET /verifications/{id}/bundle: the proof bundle (contract §8), a file for `cairn-verify`.
+
+    Sent gzip-encoded to clients that accept it: the signed envelopes it
+    carries compress about tenfold.
+    """
+
+    permission_classes = [IsAuditor]
+
+    @extend_schema(
+        responses={
+            (200, bundles.MEDIA_TYPE): s.BundleSerializer,
+            **errors("VerificationBundle", *AUTHENTICATED, "not_found"),
+        }
+    )
+    def get(self, request, verification_id: int):
+        verification = Verification.objects.filter(pk=verification_id).first()
+        if verification is None:
+            raise LedgerError("not_found", f"No verification {verification_id}.")
+        return bundle.download(verification)

@@ -26,6 +26,7 @@ with the `audit.run_verification` permission.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from django.contrib import admin, messages
@@ -35,18 +36,26 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_POST
+from kombu.exceptions import OperationalError
 
 from agreements.snapshot import current_ruleset
-from audit import admin_views, checks
+from audit import admin_views, bundle, checks, tasks
 from audit.auditors import RUN_VERIFICATION_PERM
 from audit.engine import verify_claim
-from audit.models import Verification
+from audit.models import IntegrityCheckRun, Verification
+from provenance import demo, tlog
 from provenance.admin import ClaimAdmin, LedgerAdmin, admin_link, countries_in_use
 from provenance.errors import LedgerError
 from provenance.models import Claim
+
+# A full check still running after this long is taken for lost (no worker took
+# it): the dashboard lets another one start.
+FULL_CHECK_PATIENCE = dt.timedelta(hours=1)
 
 
 def credit_badge(credit: str | None, integrity: str | None = None) -> str:
@@ -121,7 +130,7 @@ class AuditorClaimAdmin(ClaimAdmin):
         url = reverse("admin:audit_verification_change", args=[claim.latest_verification])
         when = f"{claim.latest_requested_at:%Y-%m-%d %H:%M}"
         return format_html(
-            '{} <a href="{}" class="cairn-verdict-link">{}, {}</a>',
+            '{} <a href="{}" class="cairn-verdict-link">{}</a><br><span class="cairn-when">{} UTC</span>',
             badge,
             url,
             claim.latest_integrity,
@@ -184,6 +193,7 @@ class AuditorClaimAdmin(ClaimAdmin):
                 graph=admin_views.claim_graph(claim, current_ruleset()),
                 can_verify=can_verify(request),
                 verify_url=reverse("admin:provenance_claim_verify", args=[claim.vin]),
+                story=demo.story(claim.vin),
             )
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
@@ -200,9 +210,9 @@ class VerificationAdmin(LedgerAdmin):
         "credit",
         "integrity",
         "requested_by",
-        "requested_at",
-        "checkpoint_size",
-        "rules_version",
+        "requested_on",
+        "tree_size",
+        "rules",
     ]
     list_select_related = ["claim", "requested_by"]
     list_filter = ["credit_usd", "integrity", "requested_at"]
@@ -220,6 +230,20 @@ class VerificationAdmin(LedgerAdmin):
     def credit(self, verification):
         return credit_badge(verification.credit_usd, verification.integrity)
 
+    @admin.display(description="requested at (UTC)", ordering="requested_at")
+    def requested_on(self, verification):
+        return f"{verification.requested_at:%Y-%m-%d %H:%M}"
+
+    @admin.display(description="checkpoint tree size", ordering="checkpoint_size")
+    def tree_size(self, verification):
+        return verification.checkpoint_size
+
+    @admin.display(description="rules version", ordering="rules_version")
+    def rules(self, verification):
+        version = verification.rules_version
+        short = version if len(version) <= 14 else f"{version[:12]}…"
+        return format_html('<span title="{}">{}</span>', version, short)
+
     def get_urls(self):
         view = self.admin_site.admin_view
         own = [
@@ -229,7 +253,13 @@ class VerificationAdmin(LedgerAdmin):
                 view(require_POST(self.integrity_check_view)),
                 name="audit_integrity_check",
             ),
+            path(
+                "integrity/full-check/",
+                view(require_POST(self.integrity_full_check_view)),
+                name="audit_integrity_full_check",
+            ),
             path("<int:object_id>/report/", view(self.report_view), name="audit_verification_report"),
+            path("<int:object_id>/bundle/", view(gzip_page(self.bundle_view)), name="audit_verification_bundle"),
         ]
         return own + super().get_urls()
 
@@ -263,6 +293,17 @@ class VerificationAdmin(LedgerAdmin):
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
 
+    def bundle_view(self, request, object_id):
+        """The proof bundle (contract §8), the file an examiner checks offline with cairn-verify."""
+        verification = get_object_or_404(Verification, pk=object_id)
+        if not self.has_view_permission(request, verification):
+            raise PermissionDenied
+        try:
+            return bundle.download(verification)
+        except LedgerError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:audit_verification_change", args=[verification.pk]))
+
     def integrity_view(self, request):
         if not self.has_view_permission(request):
             raise PermissionDenied
@@ -282,7 +323,32 @@ class VerificationAdmin(LedgerAdmin):
             raise PermissionDenied
         problems = checks.run_incremental(detected_by=f"admin:{request.user.get_username()}")
         level = messages.WARNING if problems else messages.SUCCESS
-        self.message_user(request, f"Incremental check done: {len(problems)} problem(s).", level)
+        message = (
+            f"Incremental check done: {len(problems)} problem(s) in the entries logged since the last check "
+            "(older entries are re-read by a full check)."
+        )
+        self.message_user(request, message, level)
+        return HttpResponseRedirect(reverse("admin:audit_integrity_dashboard"))
+
+    def integrity_full_check_view(self, request):
+        """POST: start a full check on the Celery workers (audit.check_full); the page shows its progress."""
+        if not can_verify(request):
+            raise PermissionDenied
+        progress = checks.full_check_progress()
+        if progress and progress.running and timezone.now() - progress.run.started_at < FULL_CHECK_PATIENCE:
+            message = f"A full check is already running ({progress.parts_done} of {progress.parts} parts done)."
+            self.message_user(request, message, messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:audit_integrity_dashboard"))
+        # Recorded here, so that the page shows the check from now on, queued until a worker takes it.
+        run = checks.start_run(IntegrityCheckRun.Kind.FULL, 0, tlog.current_size())
+        try:
+            tasks.check_full.delay(run_id=run.id)
+        except OperationalError as exc:
+            run.delete()
+            self.message_user(request, f"The full check could not be queued (is the broker up?): {exc}", messages.ERROR)
+        else:
+            message = f"Full check started on the Celery workers over entries [0, {run.end}): its progress shows below."
+            self.message_user(request, message, messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:audit_integrity_dashboard"))
 
 

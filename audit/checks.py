@@ -6,12 +6,17 @@ remembers how far it got, so the next incremental run starts there.
 
 from __future__ import annotations
 
-from django.db.models import Max
+import bisect
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from audit import incidents, integrity
-from audit.integrity import Problem
-from audit.models import IntegrityCheckRun
+from audit.models import IntegrityCheckPart, IntegrityCheckRun
+from cairn_core.problems import Problem
 from provenance import tlog
 
 Kind = IntegrityCheckRun.Kind
@@ -49,3 +54,86 @@ def split(size: int, parts: int, minimum: int) -> list[tuple[int, int]]:
     """[0, size) cut into about `parts` ranges of at least `minimum` entries."""
     step = max(minimum, -(-size // max(parts, 1)))
     return [(start, min(start + step, size)) for start in range(0, size, step)]
+
+
+# --- when each part of the ledger was last checked ---------------------------------
+
+# Runs read to tell when each part was last checked: those since the latest
+# finished full run (it covered everything before them), at most this many.
+COVERAGE_RUNS = 500
+
+
+@dataclass(frozen=True)
+class Checked:
+    """Entries [start, end), last checked (every check) at `at` by a `kind` run; None: never."""
+
+    start: int
+    end: int
+    at: dt.datetime | None
+    kind: str
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+
+def last_checked(size: int, checked: Iterable[tuple[int, int, dt.datetime, str]]) -> list[Checked]:
+    """[0, size) cut where the latest check covering it changes.
+
+    `checked` holds (start, end, finished at, kind) of finished checks: runs
+    of any kind and the finished parts of full runs. Pure, for the dashboard.
+    """
+    spans = [(max(start, 0), min(end, size), at, kind) for start, end, at, kind in checked]
+    spans = [span for span in spans if span[0] < span[1]]
+    cuts = sorted({0, size, *(span[0] for span in spans), *(span[1] for span in spans)})
+    cuts = [cut for cut in cuts if 0 <= cut <= size]
+    latest: list[tuple[dt.datetime, str] | None] = [None] * (len(cuts) - 1)
+    # The latest check paints first; older ones fill what is left.
+    for start, end, at, kind in sorted(spans, key=lambda span: span[2], reverse=True):
+        for segment in range(bisect.bisect_left(cuts, start), bisect.bisect_left(cuts, end)):
+            if latest[segment] is None:
+                latest[segment] = (at, kind)
+    rows: list[Checked] = []
+    for segment, found in enumerate(latest):
+        at, kind = found if found else (None, "")
+        if rows and (rows[-1].at, rows[-1].kind) == (at, kind):
+            rows[-1] = Checked(rows[-1].start, cuts[segment + 1], at, kind)
+        else:
+            rows.append(Checked(cuts[segment], cuts[segment + 1], at, kind))
+    return rows
+
+
+def ledger_coverage(size: int) -> list[Checked]:
+    """When each part of the ledger (of `size` entries) was last checked, from the stored runs."""
+    finished = IntegrityCheckRun.objects.filter(finished_at__isnull=False)
+    last_full = finished.filter(kind=Kind.FULL, start=0).order_by("-finished_at").values("finished_at")[:1]
+    since = last_full[0]["finished_at"] if last_full else None
+    runs = finished.filter(finished_at__gte=since) if since else finished
+    spans = list(runs.order_by("-finished_at").values_list("start", "end", "finished_at", "kind")[:COVERAGE_RUNS])
+    parts = IntegrityCheckPart.objects.filter(finished_at__isnull=False, run__finished_at__isnull=True)
+    spans += [(start, end, at, "full (part)") for start, end, at in parts.values_list("start", "end", "finished_at")]
+    return last_checked(size, spans)
+
+
+@dataclass(frozen=True)
+class FullCheckProgress:
+    run: IntegrityCheckRun
+    parts: int
+    parts_done: int
+
+    @property
+    def running(self) -> bool:
+        return self.run.finished_at is None
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.parts else round(100 * self.parts_done / self.parts)
+
+
+def full_check_progress() -> FullCheckProgress | None:
+    """The latest full run and how many of its parts are done."""
+    run = IntegrityCheckRun.objects.filter(kind=Kind.FULL).order_by("-started_at", "-id").first()
+    if run is None:
+        return None
+    parts = run.parts.aggregate(total=Count("id"), done=Count("id", filter=Q(finished_at__isnull=False)))
+    return FullCheckProgress(run, parts["total"], parts["done"])

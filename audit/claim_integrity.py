@@ -37,7 +37,6 @@ thread meanwhile (`ClaimCheck`).
 
 from __future__ import annotations
 
-import base64
 import bisect
 import hashlib
 import json
@@ -47,8 +46,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from audit.integrity import Key, Problem
-from provenance import checkpoints, dsse, merkle, tlog
+from cairn_core import merkle
+from cairn_core.entries import Decoded, Key, check_signatures, created_batches, decode_envelope, named_batches
+from cairn_core.problems import Problem
+from provenance import checkpoints, tlog
 from provenance.models import Checkpoint, EntrySignature, SigningKey
 
 
@@ -78,20 +79,6 @@ class StoredLink(NamedTuple):
     batch: str
     role: str
     prev: str
-
-
-@dataclass
-class Decoded:
-    """An envelope decoded from the stored text, with its recomputed PAE and hash."""
-
-    payload: dict
-    pae: bytes
-    entry_hash: str
-    signatures: tuple[tuple[str, bytes], ...]  # (keyid, signature)
-
-    @property
-    def keyids(self) -> set[str]:
-        return {keyid for keyid, _sig in self.signatures}
 
 
 @dataclass
@@ -169,7 +156,7 @@ def decode_entry(entry: StoredEntry, result: IntegrityResult) -> None:
     if leaf_hash.hex() != entry.leaf_hash:
         result.add(entry.index, "leaf_hash", "stored leaf_hash is not the hash of the leaf input")
     try:
-        decoded = _decode(entry.envelope)
+        decoded = decode_envelope(json.loads(entry.envelope))
     except (ValueError, KeyError, TypeError) as exc:  # binascii and JSON errors are ValueErrors
         result.add(entry.index, "envelope", f"stored envelope does not decode: {exc!r}")
         return
@@ -185,25 +172,16 @@ def decode_entry(entry: StoredEntry, result: IntegrityResult) -> None:
     result.decoded[entry.index] = decoded
 
 
-def _decode(envelope_text: str) -> Decoded:
-    """The stored envelope (standard base64, as Cairn stores it) decoded."""
-    document = json.loads(envelope_text)
-    raw = base64.b64decode(document["payload"], validate=True)
-    message = dsse.pae(document["payloadType"], raw)
-    payload = json.loads(raw)
-    if not isinstance(payload, dict):
-        raise TypeError("the payload is not a JSON object")
-    signatures = tuple((item["keyid"], base64.b64decode(item["sig"], validate=True)) for item in document["signatures"])
-    return Decoded(payload, message, hashlib.sha256(message).hexdigest(), signatures)
-
-
 # --- signatures ------------------------------------------------------------------
 
 
 def load_keys(decoded: Mapping[int, Decoded]) -> dict[str, Key]:
     """The registered keys the envelopes name, in one query."""
     keyids = {keyid for item in decoded.values() for keyid in item.keyids}
-    return {keyid: Key.of(row) for keyid, row in SigningKey.objects.in_bulk(keyids).items()}
+    return {
+        keyid: Key.of(row.public_key, row.organization_id, row.registered_at, row.revoked_at)
+        for keyid, row in SigningKey.objects.in_bulk(keyids).items()
+    }
 
 
 def check_signature_records(entries: Mapping[int, StoredEntry], result: IntegrityResult) -> None:
@@ -220,45 +198,13 @@ def signature_problems(
     entries: Mapping[int, StoredEntry], decoded: Mapping[int, Decoded], keys: Mapping[str, Key]
 ) -> list[Problem]:
     """Ed25519 over each PAE: no database, safe on another thread."""
-    found = IntegrityResult()
+    problems = []
     for index, item in decoded.items():
-        _check_entry_signatures(entries[index], item, keys, found)
-    return found.problems
-
-
-def _check_entry_signatures(
-    entry: StoredEntry, decoded: Decoded, keys: Mapping[str, Key], result: IntegrityResult
-) -> None:
-    issuer_signed = False
-    for keyid, signature in decoded.signatures:
-        key = keys.get(keyid)
-        if key is None:
-            result.add(entry.index, "signature", f"no registered key {keyid}")
-            continue
-        if not key.valid_at(entry.integrated_time):
-            result.add(entry.index, "signature", f"key {keyid} was not valid when logged")
-        if not key.verifies(decoded.pae, signature):
-            result.add(entry.index, "signature", f"signature by {keyid} does not verify")
-            continue
-        issuer_signed = issuer_signed or key.organization == decoded.payload.get("issuer")
-    if not issuer_signed:
-        result.add(entry.index, "signature", "no valid signature by a key of the issuer")
+        problems += check_signatures(index, entries[index].integrated_time, item, keys)
+    return problems
 
 
 # --- hash chains -------------------------------------------------------------------
-
-
-def named_batches(payload: dict) -> dict[str, str]:
-    """Existing batches a signed statement names, with the prev it signed."""
-    if payload.get("type") == "transform":
-        return {item.get("batch"): item.get("prev") for item in payload.get("inputs", [])}
-    if "batch" in payload:
-        return {payload["batch"]: payload.get("prev")}
-    return {}
-
-
-def created_batches(payload: dict) -> set[str]:
-    return {item.get("batch") for item in payload.get("outputs", [])}
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The verification engine: a claim's verdict (contract §5), stored and signed.
 
     evaluate_claim(claim, ruleset, checkpoint) -> Verdict   reads only
-    verify_claim(vin, requested_by=...) -> Verification     the one write
+    verify_claim(vin, requested_by=...) -> Verification     the one write (and the
+                                                            incidents of a broken verdict)
     what_if(ruleset) -> [ClaimChange]                       stores nothing
 
 Evaluating a claim is four steps (DOMAIN.md, "The computation"):
@@ -15,7 +16,7 @@ Evaluating a claim is four steps (DOMAIN.md, "The computation"):
    updated, not the mutable state in Batch.
 2. **Check integrity** of every one of those entries (audit.claim_integrity):
    three more queries.
-3. **Assess** the rules (audit.lineage, pure): from the *signed* payloads
+3. **Assess** the rules (cairn_core.lineage, pure): from the *signed* payloads
    decoded in step 2, not from derived tables, so the figures are those the
    suppliers signed.
 4. **Name** each requirement's figures and every failed check as a problem.
@@ -24,7 +25,6 @@ Evaluating a claim is four steps (DOMAIN.md, "The computation"):
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import gc
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -33,19 +33,20 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from agreements import rules
 from agreements.snapshot import current_ruleset
-from audit import lineage
-from audit.claim_integrity import ClaimCheck, Problem, StoredEntry, StoredLink
+from audit import incidents
+from audit.claim_integrity import ClaimCheck, StoredEntry, StoredLink
 from audit.integrity import ENTRY_FIELDS
-from audit.lineage import Activity, Assessment, BatchFacts, ClaimFacts, SupplyChain, pct_str
 from audit.models import Verification
-from provenance import checkpoints, dsse, ledger_key
-from provenance.dag import Graph, Step, attribution_factors, decimal_str
+from cairn_core import lineage, rules
+from cairn_core import verdict as verdicts
+from cairn_core.dag import decimal_str
+from cairn_core.lineage import Assessment, ClaimFacts, pct_str
+from cairn_core.problems import Problem
+from cairn_core.verdict import REPORT_TYPE, Verdict
+from provenance import checkpoints, ledger_key
 from provenance.errors import LedgerError
 from provenance.models import BatchLink, Checkpoint, Claim, Entry, Organization
-
-REPORT_TYPE = "application/vnd.cairn.verification+json"
 
 LINK_TABLE = BatchLink._meta.db_table
 
@@ -88,6 +89,10 @@ class ClaimDag:
     def creators(self) -> list[int]:
         return sorted({link.entry for link in self.links if link.role == "created"})
 
+    @property
+    def upstream(self) -> verdicts.Upstream:
+        return verdicts.Upstream(self.batches, tuple(self.creators))
+
 
 def load_claim_dag(claim: Claim) -> ClaimDag:
     """The DAG above the claim's pack, in three queries."""
@@ -110,74 +115,7 @@ def load_claim_dag(claim: Claim) -> ClaimDag:
     )
 
 
-# --- 3. from signed statements to the pure computation's input ------------------
-
-
-class UnreadableStatement(ValueError):
-    """A statement lacks what the computation needs (only after tampering)."""
-
-
-def _date(payload: Mapping) -> dt.date:
-    """The date the activity occurred (UTC), `issued_at` when not given."""
-    return dt.date.fromisoformat((payload.get("occurred_at") or payload["issued_at"])[:10])
-
-
-def claim_facts(index: int, payload: Mapping) -> ClaimFacts:
-    return ClaimFacts(
-        vin=payload["vin"],
-        index=index,
-        batch=payload["batch"],
-        quantity=Decimal(payload["quantity"]),
-        acquired=dt.date.fromisoformat(payload["acquired"]),
-        placed_in_service=dt.date.fromisoformat(payload["placed_in_service"]),
-        final_assembly_country=payload["final_assembly"]["country"],
-    )
-
-
-def supply_chain(dag: ClaimDag, statements: Mapping[int, Mapping], claim: ClaimFacts) -> SupplyChain:
-    """Batches, transforms and attribution factors, from the signed statements."""
-    batches: dict[str, BatchFacts] = {}
-    made_by: dict[str, Step] = {}
-    quantities: dict[str, Decimal] = {}
-    for index in dag.creators:
-        payload = statements[index]
-        activity = Activity(
-            index=index,
-            kind=payload["activity"],
-            country=payload["site"]["country"],
-            issuer=payload["issuer"],
-            issuer_country=dag.org_countries.get(payload["issuer"], ""),
-            occurred_on=_date(payload),
-        )
-        step = _step(index, payload) if payload["type"] == "transform" else None
-        for output in payload["outputs"]:
-            if output["batch"] not in dag.batches:
-                continue  # a sibling outside the DAG: only its quantity matters (in step)
-            batches[output["batch"]] = _batch_facts(output, activity)
-            quantities[output["batch"]] = Decimal(output["quantity"])
-            if step is not None:
-                made_by[output["batch"]] = step
-    graph = Graph(quantities=quantities, made_by=made_by)
-    fraction = claim.quantity / quantities[claim.batch]
-    return SupplyChain(batches, graph, attribution_factors(graph, claim.batch, fraction))
-
-
-def _step(index: int, payload: Mapping) -> Step:
-    return Step(
-        index=index,
-        inputs={item["batch"]: Decimal(item["quantity"]) for item in payload["inputs"]},
-        outputs={item["batch"]: Decimal(item["quantity"]) for item in payload["outputs"]},
-    )
-
-
-def _batch_facts(output: Mapping, activity: Activity) -> BatchFacts:
-    return BatchFacts(
-        id=output["batch"],
-        activity=activity,
-        value_added_usd=Decimal(output["value_added_usd"]),
-        minerals={name: Decimal(kg) for name, kg in output.get("minerals", {}).items()},
-        component=output.get("component", ""),
-    )
+# --- 3. from signed statements to the pure computation (cairn_core.verdict) -------
 
 
 def facts_from_row(claim: Claim) -> ClaimFacts:
@@ -198,14 +136,13 @@ def assess_dag(
 ) -> tuple[ClaimFacts, Assessment, list[Problem]]:
     """The rules applied to the DAG; an unreadable DAG assesses as empty, with a problem."""
     try:
-        facts = claim_facts(claim.entry_id, statements[claim.entry_id])
-        chain = supply_chain(dag, statements, facts)
-        problems = _claim_row_problems(claim, facts)
-    except (KeyError, TypeError, ValueError, ArithmeticError, StopIteration) as exc:
+        facts = verdicts.claim_facts(claim.entry_id, statements[claim.entry_id])
+    except verdicts.READ_ERRORS as exc:
         facts = facts_from_row(claim)
-        chain = SupplyChain({}, Graph(quantities={}), {})
-        problems = [Problem(claim.entry_id, "statement", f"the DAG's statements cannot be read: {exc!r}")]
-    return facts, lineage.assess(facts, chain, ruleset), problems
+        problem = Problem(claim.entry_id, "statement", f"the DAG's statements cannot be read: {exc!r}")
+        return facts, lineage.assess(facts, verdicts.EMPTY_CHAIN, ruleset), [problem]
+    done, problems = verdicts.assess(facts, statements, dag.upstream, dag.org_countries, ruleset)
+    return facts, done, problems + _claim_row_problems(claim, facts)
 
 
 def _claim_row_problems(claim: Claim, facts: ClaimFacts) -> list[Problem]:
@@ -214,107 +151,6 @@ def _claim_row_problems(claim: Claim, facts: ClaimFacts) -> list[Problem]:
     if stored == signed and str(claim.final_assembly_country) == facts.final_assembly_country:
         return []
     return [Problem(claim.entry_id, "claim", "the stored claim differs from the signed claim")]
-
-
-# --- 4. the verdict ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """A claim's verdict; `as_dict()` is contract §5's shape without id and report."""
-
-    vin: str
-    claim_index: int
-    integrity: str  # "intact" or "broken"
-    credit_usd: str
-    facts: ClaimFacts
-    assessment: Assessment
-    problems: tuple[Problem, ...]
-    checkpoint: str
-    checkpoint_size: int
-    rules_version: str
-
-    @property
-    def required_pct(self) -> tuple[str | None, str | None]:
-        required = self.assessment.required
-        return (str(required[0]), str(required[1])) if required else (None, None)
-
-    def requirements(self) -> dict:
-        done = self.assessment
-        minerals_required, components_required = self.required_pct
-        return {
-            "critical_minerals": {
-                "met": done.critical_minerals_met,
-                "qualifying_pct": pct_str(done.minerals.pct),
-                "required_pct": minerals_required,
-            },
-            "battery_components": {
-                "met": done.battery_components_met,
-                "north_america_pct": pct_str(done.north_america.pct),
-                "required_pct": components_required,
-            },
-            "foreign_entity_of_concern": {"met": done.feoc_met},
-            "final_assembly": {"met": done.final_assembly_met},
-            "credit_in_force": {"met": done.credit_in_force_met},
-        }
-
-    def as_dict(self) -> dict:
-        return {
-            "vin": self.vin,
-            "claim_index": self.claim_index,
-            "integrity": self.integrity,
-            "credit_usd": self.credit_usd,
-            "requirements": self.requirements(),
-            "agreements": self.assessment.agreements,
-            "problems": [problem.as_dict() for problem in self.problems],
-            "checkpoint": self.checkpoint,
-        }
-
-
-def requirement_problems(facts: ClaimFacts, done: Assessment, ruleset: rules.RuleSet) -> list[Problem]:
-    """One problem per failed requirement; FEOC ones name the activity's entry."""
-    problems = [Problem(facts.index, code, message) for code, message in _failures(facts, done)]
-    problems += [
-        Problem(
-            finding.index,
-            "foreign_entity_of_concern",
-            f"{finding.kind} activity by {finding.issuer}, a foreign entity of concern: " + "; ".join(finding.reasons),
-        )
-        for finding in done.feoc
-    ]
-    if not done.credit_in_force_met:
-        ended = ruleset.credit.acquired_through
-        message = f"vehicle acquired on {facts.acquired}, after the credit ended ({ended})"
-        problems.append(Problem(facts.index, "credit_in_force", message))
-    return problems
-
-
-def _failures(facts: ClaimFacts, done: Assessment) -> list[tuple[str, str]]:
-    """(code, message) of the claim's own failed requirements."""
-    failures = []
-    if done.required is None:
-        message = f"no percentage applies to a vehicle placed in service on {facts.placed_in_service}"
-        failures += [("critical_minerals", message), ("battery_components", message)]
-    else:
-        minerals, components = (pct_str(done.minerals.pct), pct_str(done.north_america.pct))
-        if not done.critical_minerals_met:
-            failures.append(
-                (
-                    "critical_minerals",
-                    f"qualifying critical mineral content {minerals}% is below the required {done.required[0]}%",
-                )
-            )
-        if not done.battery_components_met:
-            failures.append(
-                (
-                    "battery_components",
-                    f"North American battery component content {components}% is below the required {done.required[1]}%",
-                )
-            )
-    if not done.final_assembly_met:
-        country = facts.final_assembly_country
-        failures.append(("final_assembly", f"final assembly in {country} is outside North America"))
-    return failures
 
 
 @contextlib.contextmanager
@@ -352,19 +188,14 @@ def _evaluate(claim: Claim, ruleset: rules.RuleSet, checkpoint: Checkpoint | Non
         facts, done, statement_problems = assess_dag(claim, dag, statements, ruleset)
     finally:
         integrity = check.result()
-    broken = integrity.problems + statement_problems
-    problems = sorted(broken + requirement_problems(facts, done, ruleset))
-    return Verdict(
-        vin=claim.vin,
-        claim_index=claim.entry_id,
-        integrity="broken" if broken else "intact",
-        credit_usd=decimal_str(done.credit(intact=not broken), 2),
-        facts=facts,
-        assessment=done,
-        problems=tuple(problems),
+    return verdicts.build_verdict(
+        facts,
+        done,
+        ruleset,
+        broken=integrity.problems + statement_problems,
         checkpoint=checkpoint.note if checkpoint else "",
         checkpoint_size=checkpoint.tree_size if checkpoint else 0,
-        rules_version=ruleset.version,
+        issuers=verdicts.issuer_countries(statements, dag.upstream, dag.org_countries),
     )
 
 
@@ -391,7 +222,13 @@ def verify_claim(vin: str, *, requested_by, ruleset: rules.RuleSet | None = None
         raise LedgerError("not_found", f"No claim for VIN {vin}.")
     checkpoint = covering_checkpoint(claim)
     verdict = evaluate_claim(claim, ruleset or current_ruleset(), checkpoint)
-    return store_verdict(verdict, claim=claim, requested_by=requested_by)
+    verification = store_verdict(verdict, claim=claim, requested_by=requested_by)
+    if verdict.integrity == "broken":
+        # What the verdict found broken is an integrity incident, as if a check had found it.
+        requirements = verdict.requirements()
+        broken = [problem for problem in verdict.problems if problem.code not in requirements]
+        incidents.record_problems(broken, detected_by=f"verification {verification.pk}")
+    return verification
 
 
 def store_verdict(verdict: Verdict, *, claim: Claim, requested_by) -> Verification:
@@ -417,13 +254,8 @@ def store_verdict(verdict: Verdict, *, claim: Claim, requested_by) -> Verificati
     return verification
 
 
-def report_payload(body: Mapping) -> bytes:
-    """The report's payload bytes: the verdict as sorted, compact ASCII JSON."""
-    return dsse.canonical_json(body).encode("ascii")
-
-
 def sign_report(body: Mapping) -> dict:
-    return ledger_key.sign_envelope(REPORT_TYPE, report_payload(body))
+    return ledger_key.sign_envelope(REPORT_TYPE, verdicts.report_payload(body))
 
 
 # --- what if: other rules, nothing stored ----------------------------------------

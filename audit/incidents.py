@@ -6,8 +6,8 @@ from django.core.mail import mail_admins
 from django.db import transaction
 from django.utils import timezone
 
-from audit.integrity import Problem
 from audit.models import IntegrityIncident
+from cairn_core.problems import Problem
 
 
 def record_problems(problems: list[Problem], *, detected_by: str) -> list[IntegrityIncident]:

@@ -30,14 +30,16 @@ import json
 from binascii import a2b_base64
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 import nacl.exceptions
 import nacl.signing
 from django.db.models import Q
 
-from provenance import checkpoints, dsse, merkle, tlog
+from cairn_core import dsse, merkle
+from cairn_core.entries import Key
+from cairn_core.problems import Problem
+from provenance import checkpoints, tlog
 from provenance.models import (
     Batch,
     BatchLink,
@@ -61,53 +63,6 @@ CHECKPOINT_BATCH = 200
 
 # What re-checking an entry reads of it (the ledger check and claim verification).
 ENTRY_FIELDS = ("index", "entry_hash", "envelope", "integrated_time", "leaf_hash", "type", "issuer_id", "statement")
-
-
-@dataclass(frozen=True, order=True)
-class Problem:
-    index: int
-    code: str
-    message: str
-
-    @property
-    def line(self) -> str:
-        return f"index {self.index}: {self.message}"
-
-    @property
-    def fingerprint(self) -> str:
-        return hashlib.sha256(f"{self.index}\n{self.code}\n{self.message}".encode()).hexdigest()
-
-    def as_dict(self) -> dict:
-        """The contract's shape: {"code", "message", "index"}."""
-        return {"code": self.code, "message": self.message, "index": self.index}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Problem:
-        return cls(data["index"], data["code"], data["message"])
-
-
-@dataclass(frozen=True)
-class Key:
-    """A registered key, ready to verify (one VerifyKey per key, not per signature)."""
-
-    verify_key: nacl.signing.VerifyKey
-    organization: str
-    registered: int  # unix seconds, rounded down like integrated_time
-    revoked: float | None
-
-    @classmethod
-    def of(cls, key: SigningKey) -> Key:
-        return _key(key.public_key, key.organization_id, key.registered_at, key.revoked_at)
-
-    def valid_at(self, integrated_time: int) -> bool:
-        return self.registered <= integrated_time and (self.revoked is None or integrated_time < self.revoked)
-
-    def verifies(self, message: bytes, signature: bytes) -> bool:
-        try:
-            self.verify_key.verify(message, signature)
-        except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError):
-            return False
-        return True
 
 
 class BatchState:
@@ -310,7 +265,7 @@ class RangeChecker:
             keys = SigningKey.objects.filter(keyid__in=unseen).values_list(
                 "keyid", "public_key", "organization_id", "registered_at", "revoked_at"
             )
-            self.keys.update({keyid: _key(*fields) for keyid, *fields in keys})
+            self.keys.update({keyid: Key.of(*fields) for keyid, *fields in keys})
         return by_entry
 
     def key(self, keyid: str) -> Key | None:
@@ -322,7 +277,7 @@ class RangeChecker:
             found = row.first()
             if found is None:
                 return None
-            self.keys[keyid] = _key(*found)
+            self.keys[keyid] = Key.of(*found)
         return self.keys[keyid]
 
     def _load_links(self, chunk_start: int, chunk_end: int) -> dict[int, dict[str, tuple]]:
@@ -562,15 +517,6 @@ def _signed_times(document: dict) -> tuple[dt.datetime, dt.datetime]:
     issued = dt.datetime.fromisoformat(document["issued_at"])
     occurred = dt.datetime.fromisoformat(document.get("occurred_at", document["issued_at"]))
     return issued, occurred
-
-
-def _key(public_key, organization, registered, revoked) -> Key:
-    return Key(
-        nacl.signing.VerifyKey(bytes(public_key)),
-        organization,
-        int(registered.timestamp()),
-        revoked.timestamp() if revoked else None,
-    )
 
 
 class TreeRebuild:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from celery import chord, shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from audit import checks, integrity
-from audit.integrity import Problem
-from audit.models import IntegrityCheckRun
+from audit.models import IntegrityCheckPart, IntegrityCheckRun
+from cairn_core.problems import Problem
 from provenance import checkpoints, tlog
 
 
@@ -30,27 +31,40 @@ def check_incremental() -> int:
 
 
 @shared_task(name="audit.check_full")
-def check_full(parts: int | None = None) -> int:
+def check_full(parts: int | None = None, run_id: int | None = None) -> int:
     """Re-read the whole ledger: ranges checked in parallel, joined by a chord.
 
     Every range is a separate task, so each worker on each machine takes
     ranges until none is left; the chord's body records the joined result.
-    Returns the run's id.
+    `run_id`: a run already recorded (by the dashboard, so that it shows the
+    check as queued before a worker takes it). Returns the run's id.
     """
-    size = tlog.current_size()
-    run = checks.start_run(IntegrityCheckRun.Kind.FULL, 0, size)
+    if run_id is None:
+        run = checks.start_run(IntegrityCheckRun.Kind.FULL, 0, tlog.current_size())
+    else:
+        run = IntegrityCheckRun.objects.get(id=run_id, kind=IntegrityCheckRun.Kind.FULL)
+        if run.finished_at is not None or run.parts.exists():
+            return run.id  # delivered twice: its parts are on their way already
+    size = run.end
     parts = parts or getattr(settings, "CAIRN_INTEGRITY_PARTS", 16)
     ranges = checks.split(size, parts, getattr(settings, "CAIRN_INTEGRITY_MIN_RANGE", 1000))
     if not ranges:
         finish_full_check([], run.id)
     else:
-        chord(check_range.s(start, end) for start, end in ranges)(finish_full_check.s(run.id))
+        # One row per range, so that the dashboard shows the run's progress.
+        IntegrityCheckPart.objects.bulk_create(IntegrityCheckPart(run=run, start=a, end=b) for a, b in ranges)
+        parts = IntegrityCheckPart.objects.filter(run=run).values_list("start", "end", "pk")
+        chord(check_range.s(start, end, pk) for start, end, pk in parts)(finish_full_check.s(run.id))
     return run.id
 
 
 @shared_task(name="audit.check_range")
-def check_range(start: int, end: int) -> list[dict]:
-    return [problem.as_dict() for problem in integrity.check_range(start, end)]
+def check_range(start: int, end: int, part_id: int | None = None) -> list[dict]:
+    """Check entries [start, end); mark the full check's part done, if given."""
+    problems = integrity.check_range(start, end)
+    if part_id is not None:
+        IntegrityCheckPart.objects.filter(pk=part_id).update(finished_at=timezone.now(), problem_count=len(problems))
+    return [problem.as_dict() for problem in problems]
 
 
 @shared_task(name="audit.finish_full_check")

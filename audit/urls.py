@@ -11,4 +11,9 @@ urlpatterns = [
         api.VerificationDetailView.as_view(),
         name="verification-detail",
     ),
+    path(
+        "verifications/<int:verification_id>/bundle",
+        api.VerificationBundleView.as_view(),
+        name="verification-bundle",
+    ),
 ]

@@ -33,7 +33,7 @@ from bench.common import Server, fresh_database, setup_django  # noqa: E402
 def bulk_load(count: int) -> None:
     from django.db import connection
 
-    from provenance import merkle
+    from cairn_core import merkle
     from provenance.models import LogState, MerkleNode, Organization
 
     started = time.perf_counter()
@@ -107,7 +107,8 @@ def main() -> None:
     setup_django(database_url)
     bulk_load(args.entries)
 
-    from provenance import merkle, tlog
+    from cairn_core import merkle
+    from provenance import tlog
 
     size, rng = args.entries, random.Random(9162)
     inclusion = []

@@ -41,10 +41,11 @@ def load_ledger(count: int) -> None:
     from django.db import connection
     from django.utils import timezone
 
-    from provenance import dsse, ingest
+    from cairn_core import dsse
+    from cairn_core.payload import PAYLOAD_TYPE, SCHEMA
+    from provenance import ingest
     from provenance.keys import register_key
     from provenance.organizations import create_organization
-    from provenance.payload import PAYLOAD_TYPE, SCHEMA
 
     parties = []
     for slug, roles in (("bench-mine", ["supplier"]), ("bench-refiner", ["supplier"])):
@@ -127,7 +128,7 @@ def crypto_ceiling() -> tuple[float, int]:
 
     import nacl.signing
 
-    from provenance import dsse
+    from cairn_core import dsse
     from provenance.models import Entry, SigningKey
 
     keys = {key.keyid: nacl.signing.VerifyKey(bytes(key.public_key)) for key in SigningKey.objects.all()}

@@ -84,7 +84,7 @@ class Builder:
     def party(self, slug: str, roles: list[str], country: str):
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-        from provenance import dsse
+        from cairn_core import dsse
         from provenance.keys import register_key
         from provenance.organizations import create_organization
 
@@ -95,8 +95,9 @@ class Builder:
         return org, key.keyid, private_key
 
     def post(self, party, kind: str, **fields) -> str:
-        from provenance import dsse, ingest
-        from provenance.payload import PAYLOAD_TYPE, SCHEMA
+        from cairn_core import dsse
+        from cairn_core.payload import PAYLOAD_TYPE, SCHEMA
+        from provenance import ingest
 
         org, keyid, private_key = party
         payload = {"schema": SCHEMA, "type": kind, "issuer": org.slug, "issued_at": self.issued_at}
@@ -266,7 +267,7 @@ def bare_fetch(vin: str):
 def bare_signature_checks(envelopes: list[str], keys: dict) -> None:
     import nacl.signing
 
-    from provenance import dsse
+    from cairn_core import dsse
 
     verify_keys = {keyid: nacl.signing.VerifyKey(bytes(key)) for keyid, key in keys.items()}
     for text in envelopes:

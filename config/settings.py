@@ -87,6 +87,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "provenance.api.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files from STATIC_ROOT (`collectstatic`) whatever DEBUG says, so
+    # that `make demo` (DEBUG off) and gunicorn serve the admin's CSS and JS.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "provenance.api.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -218,6 +221,11 @@ SPECTACULAR_SETTINGS = {
 # --- Ledger ---------------------------------------------------------------
 # An envelope larger than this is refused before it is parsed.
 CAIRN_MAX_BODY_BYTES = 64 * 1024
+# POST /attestations/batch (contract §9): the whole body; each envelope in it
+# is held to CAIRN_MAX_BODY_BYTES.
+CAIRN_MAX_BATCH_BODY_BYTES = 16 * 1024 * 1024
+# The middleware above refuses larger API bodies before Django reads them.
+DATA_UPLOAD_MAX_MEMORY_SIZE = CAIRN_MAX_BATCH_BODY_BYTES
 # issued_at must lie within [now - PAST, now + FUTURE].
 CAIRN_ISSUED_AT_MAX_FUTURE = timedelta(seconds=int(os.environ.get("CAIRN_ISSUED_AT_MAX_FUTURE_SECONDS", "300")))
 CAIRN_ISSUED_AT_MAX_PAST = timedelta(seconds=int(os.environ.get("CAIRN_ISSUED_AT_MAX_PAST_SECONDS", str(30 * 86400))))
@@ -276,6 +284,8 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
         "store_processed": False,
+        # Kombu's exchange table (by default a control/ folder in the working directory).
+        "control_folder": str(VAR_DIR / "celery" / "control"),
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True

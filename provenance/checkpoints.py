@@ -13,7 +13,8 @@ import base64
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from provenance import ledger_key, merkle, signed_note, tlog
+from cairn_core import merkle, signed_note
+from provenance import ledger_key, tlog
 from provenance.models import Checkpoint, LogState
 
 

@@ -6,11 +6,13 @@ written in clear under VAR_DIR/demo/keys, and the passwords are printed.
 The chain follows DOMAIN.md's shapes: mine → refinery → precursor (pCAM) →
 cathode active material, and graphite → anode active material; then
 electrodes, cells (with separator and electrolyte), modules, packs and
-vehicles. Seven production runs draw on mines in qualifying countries (AU,
+vehicles. Eight production runs draw on mines in qualifying countries (AU,
 CL, CA), non-qualifying ones (AR, ID, CD, ZA, MZ) and a covered nation
-(CN), and make cells in the US, Mexico, Korea and China, so that fifteen
-vehicle claims get full, half and no credit for different reasons (see
-CLAIMS, each with the verdict it is meant to get and why).
+(CN), process minerals in Japan (which counts through the US-Japan critical
+minerals agreement), and make cells in the US, Mexico, Korea and China, so
+that sixteen vehicle claims get full, half and no credit for different
+reasons (see CLAIMS, each with the verdict it is meant to get and why:
+`story(vin)` tells it, and the claim's admin page shows it).
 
 Quantities follow mass balance: each run makes `packs` packs from the kg
 of each mineral a 60 kWh pack holds (PACK_MINERALS), and every step's
@@ -37,12 +39,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from agreements.models import FeocDesignation
-from provenance import dsse, ingest
-from provenance.dag import decimal_str
+from cairn_core import dsse
+from cairn_core.dag import decimal_str
+from cairn_core.payload import PAYLOAD_TYPE, SCHEMA
+from provenance import ingest
 from provenance.keys import register_key
 from provenance.models import Batch, Claim, Organization
 from provenance.organizations import create_organization
-from provenance.payload import PAYLOAD_TYPE, SCHEMA
 
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "cairn-demo-admin"  # demo only
@@ -80,6 +83,7 @@ ORGS = (
     OrgSpec("weipa-bauxite", "Weipa Bauxite", "AU"),
     # refiners and processors
     OrgSpec("kansai-refining", "Kansai Lithium Refining", "JP"),
+    OrgSpec("niihama-nickel", "Niihama Nickel Refining", "JP"),
     OrgSpec("antofagasta-lithium", "Antofagasta Lithium Chemicals", "CL"),
     OrgSpec("nevada-lithium", "Nevada Lithium Hydroxide", "US"),
     OrgSpec("gwangyang-chem", "Gwangyang Battery Chemicals", "KR"),
@@ -92,6 +96,7 @@ ORGS = (
     OrgSpec("ohio-cathode", "Ohio Cathode Materials", "US"),
     OrgSpec("pohang-cathode", "Pohang Cathode", "KR"),
     OrgSpec("harjavalta-cathode", "Harjavalta Cathode", "FI"),
+    OrgSpec("harima-cathode", "Harima Cathode Materials", "JP"),
     OrgSpec("carolina-separator", "Carolina Separator Films", "US"),
     OrgSpec("texas-electrolyte", "Texas Electrolyte", "US"),
     # cells, packs, vehicles
@@ -214,10 +219,14 @@ SOURCES = {
                         "kansai-refining", LIOH, "0.165"),
     "li-cl-cl": _source("lithium", "atacama-brine", "lithium brine concentrate", "0.06",
                         "antofagasta-lithium", LIOH, "0.165"),
+    "li-ar-jp": _source("lithium", "hombre-lithium", "lithium chloride brine concentrate", "0.05",
+                        "kansai-refining", LIOH, "0.165"),
     "li-ar-us": _source("lithium", "hombre-lithium", "lithium chloride brine concentrate", "0.05",
                         "nevada-lithium", LIOH, "0.165"),
     "ni-ca-kr": _source("nickel", "sudbury-nickel", "nickel concentrate", "0.12",
                         "gwangyang-chem", NISO4, "0.223"),
+    "ni-id-jp": _source("nickel", "weda-bay-nickel", "limonite nickel ore", "0.013",
+                        "niihama-nickel", NISO4, "0.223"),
     "ni-id-id": _source("nickel", "weda-bay-nickel", "limonite nickel ore", "0.013",
                         "morowali-hpal", NISO4, "0.223"),
     "co-au-kr": _source("cobalt", "murrin-cobalt", "cobalt-nickel sulfide", "0.10",
@@ -263,7 +272,7 @@ QUALIFYING = ("li-au-jp", "ni-ca-kr", "co-au-kr", "mn-au-kr", "gr-mz-us")
 
 # fmt: off
 RUNS = (
-    # Mining starts after 2023-04-18: agreements count from that day, on the date of each activity.
+    # Agreements count from their entry into force, judged on the date of each activity.
     Run("A23", "qualifying minerals, made in the US", dt.date(2023, 4, 24), 3, QUALIFYING,
         "ohio-cathode", "tennessee-cells", "rivermark-motors"),
     Run("A24", "qualifying minerals, made in the US", dt.date(2023, 11, 6), 4, QUALIFYING,
@@ -284,6 +293,12 @@ RUNS = (
     Run("E24", "graphite mined and processed in China, made in the US", dt.date(2024, 2, 1), 3,
         ("li-au-jp", "ni-ca-kr", "co-au-kr", "mn-au-kr", "gr-cn-cn"),
         "ohio-cathode", "tennessee-cells", "rivermark-motors"),
+    # Lithium from Argentina and nickel from Indonesia (no FTA), refined and
+    # made into cathode material in Japan: they qualify through the US-Japan
+    # critical minerals agreement alone (the what-if on it changes this claim).
+    Run("J24", "lithium and nickel from non-FTA mines, processed in Japan", dt.date(2024, 1, 8), 3,
+        ("li-ar-jp", "ni-id-jp", "co-au-kr", "mn-au-kr", "gr-mz-us"),
+        "harima-cathode", "tennessee-cells", "rivermark-motors"),
 )
 # fmt: on
 
@@ -349,6 +364,9 @@ CLAIMS = (
            "Chinese graphite: FEOC minerals rule not yet in force"),
     _claim("1RVM25E50GR000102", "E24", "2025-02-01", "2025-02-10", RIVERMARK_US, "0",
            "FEOC: graphite mined and processed in China after 2024"),
+    _claim("1RVM24J60JP000101", "J24", "2024-06-03", "2024-06-12", RIVERMARK_US, "7500",
+           "Argentine lithium and Indonesian nickel processed in Japan qualify through the US-Japan "
+           "agreement: without it, critical minerals fall below 2024's 50% ($3750)"),
 )
 # fmt: on
 
@@ -365,6 +383,7 @@ class Party:
     token: str
     private_key: Ed25519PrivateKey
     keyid: str
+    user: object = None  # the organisation's API user, who submits its statements
 
     @property
     def slug(self) -> str:
@@ -405,7 +424,8 @@ class DemoLedger:
 
     def post(self, issuer: str, kind: str, day: dt.date, **fields):
         body = self.envelope(issuer, kind, day, **fields)
-        return ingest.append_attestation(body, acting_org=self.parties[issuer].org, now=self.now).entry
+        party = self.parties[issuer]
+        return ingest.append_attestation(body, acting_org=party.org, acting_user=party.user, now=self.now).entry
 
     @staticmethod
     def head(batch: str) -> str:
@@ -671,7 +691,7 @@ def create_party(spec: OrgSpec) -> Party:
     org, token = create_organization(slug=spec.slug, name=spec.name, country=spec.country, roles=list(spec.roles))
     private_key = Ed25519PrivateKey.generate()
     key, _ = register_key(organization=org, public_key_b64=dsse.b64encode(dsse.raw_public_key(private_key)))
-    return Party(org=org, token=token.key, private_key=private_key, keyid=key.keyid)
+    return Party(org=org, token=token.key, private_key=private_key, keyid=key.keyid, user=token.user)
 
 
 def certify_some(ledger: DemoLedger) -> None:
@@ -735,6 +755,24 @@ def publish() -> int | None:
 
 def claim_count() -> int:
     return Claim.objects.count()
+
+
+def story(vin: str) -> str:
+    """What a demo claim shows and the verdict it is meant to get ("" for other VINs)."""
+    spec = next((spec for spec in CLAIMS if spec.vin == vin), None)
+    if spec is None:
+        return ""
+    run = next(run for run in RUNS if run.code == spec.run)
+    return f"Run {run.code}, {run.story}. Expected ${spec.expected_credit}: {spec.why}."
+
+
+def verify_claims():
+    """Verify every demo claim as the demo auditor; yields (spec, verification)."""
+    from audit.engine import verify_claim
+
+    auditor = get_user_model().objects.filter(username=AUDITOR_USERNAME).first()
+    for spec in CLAIMS:
+        yield spec, verify_claim(spec.vin, requested_by=auditor)
 
 
 # --- files under VAR_DIR/demo ---------------------------------------------------------

@@ -62,9 +62,11 @@ from django_countries import countries
 
 from agreements.linking import planned_agreements
 from agreements.models import EntryAgreementLink
-from agreements.rules import RuleSet
 from agreements.snapshot import current_ruleset
-from provenance import bulk, dsse, merkle, rows, sequencer, tlog
+from cairn_core import dsse, merkle
+from cairn_core.payload import PAYLOAD_TYPE, ROLES_FOR_TYPE, PayloadError, Statement, parse_statement
+from cairn_core.rules import RuleSet
+from provenance import bulk, rows, sequencer, tlog
 from provenance.errors import LedgerError
 from provenance.models import (
     Batch,
@@ -79,7 +81,6 @@ from provenance.models import (
     Organization,
     SigningKey,
 )
-from provenance.payload import PAYLOAD_TYPE, ROLES_FOR_TYPE, PayloadError, Statement, parse_statement
 
 log = logging.getLogger(__name__)
 
@@ -153,12 +154,21 @@ class Caller:
 @dataclass(frozen=True)
 class Pending:
     """A statement that passed every check needing no ledger state (plain
-    values only: it may travel to a sequencer process)."""
+    values only: it may travel to a sequencer process).
+
+    The work that needs no lock is done before the serial section, by the
+    request's thread: the envelope's stored form, and each signature checked
+    against its key's public key when the key is known (`verified`: keyid,
+    the public key it was checked against, and the outcome). The append
+    still looks every key up under the lock, in the contract's order, and
+    uses an outcome only for the very public key it finds."""
 
     envelope: dsse.Envelope
     statement: Statement
     caller: Caller
     now: dt.datetime
+    stored: str = ""
+    verified: tuple[tuple[str, bytes, bool], ...] = ()
 
 
 def append_attestation(
@@ -173,16 +183,45 @@ def append_attestation(
 
     `token` is the API token the caller authenticated with: the append
     checks it again, and takes the caller's organisation as it is then."""
-    pending = prepare(body, acting_org=acting_org, acting_user=acting_user, token=token, now=now)
-    if transaction.get_connection().in_atomic_block:
-        (outcome,) = append_batch([pending])
-    elif not settings.CAIRN_GROUP_COMMIT:
-        (outcome,) = append_batch_isolated([pending])
-    else:
-        outcome = sequencer.submit(pending)
+    (outcome,) = append_attestations([body], acting_org=acting_org, acting_user=acting_user, token=token, now=now)
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
+
+
+def append_attestations(
+    bodies: list[bytes],
+    *,
+    acting_org: Organization,
+    acting_user=None,
+    token: str | None = None,
+    now: dt.datetime | None = None,
+) -> list[AppendResult | LedgerError | AppendFailed]:
+    """Check and log each of `bodies` (DSSE envelopes) as if it had been
+    posted alone, in order: the result or the error of each, in order.
+
+    Each envelope is checked against the ledger as the earlier ones left it
+    (they are appended in one batch, in their order), so a later envelope may
+    build on an earlier one's batch. One that fails leaves no trace and the
+    others go on. POST /attestations is this with one envelope, POST
+    /attestations/batch with up to a thousand."""
+    caller = Caller.of(acting_org, acting_user, token)
+    prepared: list[Pending | LedgerError] = []
+    for body in bodies:
+        try:
+            prepared.append(_prepare(body, caller, now or timezone.now()))
+        except LedgerError as error:
+            prepared.append(error)
+    pendings = [item for item in prepared if isinstance(item, Pending)]
+    if not pendings:
+        return prepared
+    if transaction.get_connection().in_atomic_block:
+        appended = iter(append_batch(pendings))
+    elif not settings.CAIRN_GROUP_COMMIT:
+        appended = iter(append_batch_isolated(pendings))
+    else:
+        appended = iter(sequencer.submit(pendings))
+    return [next(appended) if isinstance(item, Pending) else item for item in prepared]
 
 
 def prepare(
@@ -194,9 +233,39 @@ def prepare(
     now: dt.datetime | None = None,
 ) -> Pending:
     """The checks that need no ledger state: envelope, payload type, payload."""
+    return _prepare(body, Caller.of(acting_org, acting_user, token), now or timezone.now())
+
+
+def _prepare(body: bytes, caller: Caller, now: dt.datetime) -> Pending:
+    if len(body) > settings.CAIRN_MAX_BODY_BYTES:
+        raise LedgerError("payload_too_large", f"An envelope is limited to {settings.CAIRN_MAX_BODY_BYTES} bytes.")
     envelope = _parse_envelope(body)
     statement = _parse_statement(envelope)
-    return Pending(envelope, statement, Caller.of(acting_org, acting_user, token), now or timezone.now())
+    return Pending(envelope, statement, caller, now, envelope.stored_json(), _checked_signatures(envelope))
+
+
+# Public keys never change (a key's keyid is the SHA-256 of its public key,
+# and revocation is a date): request threads remember them to check
+# signatures outside the serial section.
+_public_keys: dict[str, bytes] = {}
+
+
+def _checked_signatures(envelope: dsse.Envelope) -> tuple[tuple[str, bytes, bool], ...]:
+    """Each signature by a registered key, checked against that key's public key."""
+    keyids = [signature.keyid for signature in envelope.signatures]
+    missing = [keyid for keyid in keyids if keyid not in _public_keys]
+    if missing:
+        if len(_public_keys) >= 100_000:  # bounded: forget everything rather than grow
+            _public_keys.clear()
+        found = SigningKey.objects.filter(keyid__in=missing).values_list("keyid", "public_key")
+        _public_keys.update((keyid, bytes(public_key)) for keyid, public_key in found)
+    message = envelope.pae
+    return tuple(
+        (signature.keyid, _public_keys[signature.keyid],
+         dsse.verify_signature(_public_keys[signature.keyid], message, signature.sig))
+        for signature in envelope.signatures
+        if signature.keyid in _public_keys
+    )  # fmt: skip
 
 
 # --- checks outside the transaction (no ledger state involved) -------------
@@ -234,11 +303,13 @@ def _check_countries_known(codes: tuple[str, ...]) -> None:
 def _check_minerals_known(names: frozenset[str]) -> None:
     if not names:
         return
-    unknown = sorted(names - rules_for_appends().minerals)
+    known = rules_for_appends().minerals
+    unknown = sorted(names - known)
     if unknown:
         raise LedgerError(
             "invalid_payload",
-            f"Invalid payload: {', '.join(unknown)} is not a critical mineral on the statute's list.",
+            f"Invalid payload: {', '.join(unknown)} is not a critical mineral on the statute's list "
+            f"(GET /api/v1/critical-minerals): use one of {', '.join(sorted(known))}.",
         )
 
 
@@ -261,9 +332,17 @@ def _check_recipient_known(statement: Statement, organizations: set[str]) -> Non
         raise LedgerError("invalid_payload", f"Invalid payload: to names unknown organisation {statement.to!r}.")
 
 
-def _verify_signatures(envelope: dsse.Envelope, keys: dict[str, SigningKey], now: dt.datetime) -> list[SigningKey]:
-    """Every signature must verify against a registered key valid now."""
+def _verify_signatures(
+    envelope: dsse.Envelope,
+    keys: dict[str, SigningKey],
+    now: dt.datetime,
+    checked: tuple[tuple[str, bytes, bool], ...] = (),
+) -> list[SigningKey]:
+    """Every signature must verify against a registered key valid now.
+    `checked` holds outcomes already computed against a public key: one is
+    used only when it is the key's public key, else the signature is checked here."""
     message = envelope.pae
+    outcomes = {keyid: (public_key, ok) for keyid, public_key, ok in checked}
     verified = []
     for signature in envelope.signatures:
         key = keys.get(signature.keyid)
@@ -271,7 +350,10 @@ def _verify_signatures(envelope: dsse.Envelope, keys: dict[str, SigningKey], now
             raise LedgerError("unknown_key", f"No registered key has keyid {signature.keyid}.")
         if not key.is_valid_at(now):
             raise LedgerError("key_not_valid", f"Key {signature.keyid} was revoked; sign with a valid key.")
-        if not dsse.verify_signature(bytes(key.public_key), message, signature.sig):
+        public_key = bytes(key.public_key)
+        known = outcomes.get(signature.keyid)
+        ok = known[1] if known and known[0] == public_key else dsse.verify_signature(public_key, message, signature.sig)
+        if not ok:
             raise LedgerError(
                 "bad_signature",
                 f"The signature by {signature.keyid} does not verify over the envelope's PAE.",
@@ -543,10 +625,10 @@ class Book:
         statement = item.statement
         caller = _current_caller(item.caller, self.callers)
         _check_recipient_known(statement, self.organizations)
-        keys = _verify_signatures(item.envelope, self.keys, item.now)
+        keys = _verify_signatures(item.envelope, self.keys, item.now, item.verified)
         existing = self.logged.get(item.envelope.entry_hash)
         if existing is not None:
-            return _answer_for_logged(*existing, item.envelope)
+            return _answer_for_logged(*existing, item.stored or item.envelope.stored_json())
         signers = _check_issuer(statement, keys, caller)
         _check_role(statement, caller)
         _check_new_batch_prefixes(statement)
@@ -626,13 +708,16 @@ class Book:
         return tlog.grow(state, [bytes.fromhex(entry.receipt.leaf_hash) for entry in self.entries])
 
     def _agreement_links(self, ruleset: RuleSet, now: dt.datetime) -> Iterable[tuple]:
+        planned: dict[tuple, list[tuple[str, str]]] = {}  # a batch's entries share few countries and dates
         for entry in self.entries:
             if entry.country is None:
                 continue
-            agreements = planned_agreements(
-                country=entry.country, minerals=entry.minerals, on=entry.occurred_on, ruleset=ruleset
-            )
-            for agreement, mineral in agreements:
+            key = (entry.country, entry.minerals, entry.occurred_on)
+            if key not in planned:
+                planned[key] = planned_agreements(
+                    country=entry.country, minerals=entry.minerals, on=entry.occurred_on, ruleset=ruleset
+                )
+            for agreement, mineral in planned[key]:
                 yield (entry.receipt.index, agreement, mineral, entry.country, ruleset.version, now)
 
 
@@ -731,8 +816,8 @@ def callers_by_token(tokens: set[str]) -> rows.Query | dict:
     return rows.Query(sql, params, build)
 
 
-def _answer_for_logged(logged: Receipt, stored_envelope: str, envelope: dsse.Envelope) -> AppendResult:
-    if stored_envelope != envelope.stored_json():
+def _answer_for_logged(logged: Receipt, stored_envelope: str, posted: str) -> AppendResult:
+    if stored_envelope != posted:
         raise LedgerError(
             "duplicate_statement",
             f"This statement is already logged at index {logged.index} with other signatures.",
@@ -786,7 +871,7 @@ def _new_entry(item: Pending, now: dt.datetime) -> NewEntry:
     """The entry, without its index: that is given under the tail lock."""
     statement = item.statement
     envelope = item.envelope
-    stored = envelope.stored_json()
+    stored = item.stored or envelope.stored_json()
     integrated_time = int(now.timestamp())
     leaf_hash = merkle.leaf_hash(Entry.leaf_input_of(stored, integrated_time).encode("ascii")).hex()
     values = (

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from nacl.bindings import crypto_core_ed25519_is_valid_point
 
-from provenance import dsse
+from cairn_core import dsse
 from provenance.errors import LedgerError
 from provenance.models import Organization, SigningKey
 

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import (
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from provenance import dsse, signed_note
+from cairn_core import dsse, signed_note
 
 DEV_KEY_FILENAME = "ledger_signing_key.pem"
 

@@ -7,8 +7,8 @@ from django.db import transaction
 from django_countries import countries
 from rest_framework.authtoken.models import Token
 
+from cairn_core.payload import SLUG
 from provenance.models import Member, Organization, Role
-from provenance.payload import SLUG
 
 
 class OrganizationError(ValueError):

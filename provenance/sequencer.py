@@ -1,9 +1,13 @@
 """Group commit: one thread appends whatever statements wait, as one batch.
 
-Request threads hand their checked statement to `submit` and block until the
-batch holding it has committed. The sequencer thread takes every statement
-waiting (up to CAIRN_SEQUENCER_BATCH), calls ingest.append_batch once, and
-answers each caller with its own result or error. No statement waits for a
+Request threads hand their checked statements to `submit` and block until the
+batch holding them has committed. A request hands over one statement (POST
+/attestations) or the statements of a whole batch submission, in order (POST
+/attestations/batch): they travel together and are appended together, in
+their order, each answered with its own result. The sequencer thread takes
+every request's statements waiting (up to CAIRN_SEQUENCER_BATCH statements,
+and always a request's statements whole), calls ingest.append_batch once,
+and answers each caller with the results of its own statements. No statement waits for a
 timer: a batch is what queued up while the previous one was committing, so
 an idle ledger appends one statement at a time with no added latency.
 
@@ -38,12 +42,13 @@ _thread: threading.Thread | None = None
 _started = threading.Lock()
 
 
-def submit(pending):
-    """Append one checked statement; return its AppendResult or LedgerError.
+def submit(pendings: list) -> list:
+    """Append checked statements, in order, in one batch; return each one's
+    AppendResult or LedgerError, in the same order.
 
     Answered within CAIRN_APPEND_TIMEOUT: when the outcome is not known by
-    then, the answer is `outcome_unknown` (the statement may yet be logged;
-    re-posting it is safe), never a claim that nothing was stored.
+    then, the answer is `outcome_unknown` (the statements may yet be logged;
+    re-posting them is safe), never a claim that nothing was stored.
     """
     from provenance import ingest
 
@@ -55,20 +60,24 @@ def submit(pending):
 
         try:
             wait = min(settings.CAIRN_SEQUENCER_TIMEOUT, _left(deadline))
-            return sequencer_socket.submit(path, pending, timeout=wait)
+            return sequencer_socket.submit(path, pendings, timeout=wait)
         except sequencer_socket.Unavailable as exc:
             log.warning("sequencer process unavailable (%s); appending in this process", exc)
         except sequencer_socket.NoAnswer as exc:
-            # It has the statement and may still log it: appending it here too
-            # is safe (the ledger answers a second copy as a re-post), and
+            # It has the statements and may still log them: appending them here
+            # too is safe (the ledger answers a second copy as a re-post), and
             # this process stops waiting on it for a while.
             handed_over = True
             _suspend_socket()
             log.warning("sequencer process did not answer (%s); appending in this process", exc)
-    outcome = submit_here(pending, timeout=_left(deadline))
-    if handed_over and isinstance(outcome, ingest.LedgerError) and outcome.code == "unavailable":
-        return ingest.unconfirmed(settings.CAIRN_APPEND_TIMEOUT)
-    return outcome
+    outcomes = submit_here(pendings, timeout=_left(deadline))
+    if handed_over:
+        unknown = ingest.unconfirmed(settings.CAIRN_APPEND_TIMEOUT)
+        outcomes = [
+            unknown if isinstance(outcome, ingest.LedgerError) and outcome.code == "unavailable" else outcome
+            for outcome in outcomes
+        ]
+    return outcomes
 
 
 _socket_suspended_until = 0.0
@@ -85,18 +94,34 @@ def _left(deadline: float) -> float:
     return max(deadline - time.monotonic(), 0.05)
 
 
-def submit_here(pending, timeout: float | None = None):
+def submit_here(pendings: list, timeout: float | None = None) -> list:
     """Append through this process's sequencer thread, waiting at most `timeout`."""
     from provenance import ingest
 
     _ensure_thread()
     future: Future = Future()
-    _queue.put((pending, future))
+    _queue.put((list(pendings), future))
     timeout = settings.CAIRN_APPEND_TIMEOUT if timeout is None else timeout
     try:
         return future.result(timeout=timeout)
     except FutureTimeout:
-        return ingest.unconfirmed(settings.CAIRN_APPEND_TIMEOUT)
+        return [ingest.unconfirmed(settings.CAIRN_APPEND_TIMEOUT)] * len(pendings)
+
+
+def flatten(groups: list[list]) -> list:
+    """The statements of every request of a batch, in order."""
+    return [pending for group in groups for pending in group]
+
+
+def regroup(groups: list[list], outcomes: list) -> list[list]:
+    """Split a batch's outcomes back into each request's, in order."""
+    answers, start = [], 0
+    for group in groups:
+        answers.append(outcomes[start : start + len(group)])
+        start += len(group)
+    if start != len(outcomes):
+        raise AssertionError("one outcome per statement")
+    return answers
 
 
 def _ensure_thread() -> None:
@@ -129,10 +154,13 @@ def shutdown(timeout: float = 10) -> None:
 
 
 def _take_batch() -> list[tuple[object, Future]]:
+    """Requests waiting, whole, up to CAIRN_SEQUENCER_BATCH statements (the
+    first request whatever its size)."""
     batch = [_queue.get()]
     if batch[0][0] is _STOP:
         return batch
-    while len(batch) < settings.CAIRN_SEQUENCER_BATCH:
+    statements = len(batch[0][0])
+    while statements < settings.CAIRN_SEQUENCER_BATCH:
         try:
             item = _queue.get_nowait()
         except queue.Empty:
@@ -141,6 +169,7 @@ def _take_batch() -> list[tuple[object, Future]]:
             _queue.put(item)
             break
         batch.append(item)
+        statements += len(item[0])
     return batch
 
 
@@ -152,6 +181,9 @@ def _run() -> None:
         if batch[0][0] is _STOP:
             connections.close_all()
             return
-        outcomes = append_batch_isolated([pending for pending, _ in batch])
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
-            future.set_result(outcome)
+        groups = [pendings for pendings, _ in batch]
+        # A batch that fails as a whole is appended again statement by
+        # statement, so one that breaks the write fails alone.
+        outcomes = append_batch_isolated(flatten(groups))
+        for (_, future), answer in zip(batch, regroup(groups, outcomes), strict=True):
+            future.set_result(answer)

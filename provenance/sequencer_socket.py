@@ -1,9 +1,10 @@
 """The wire between web workers and a sequencer process (a Unix socket).
 
-Frames are a 4-byte big-endian length and a pickle: the worker sends an
-ingest.Pending (a statement that passed the checks needing no ledger
-state), the sequencer process answers with its AppendResult, LedgerError,
-or ingest.AppendFailed when its append could not be written. Pickle is safe
+Frames are a 4-byte big-endian length and a pickle: the worker sends a
+request's list of ingest.Pending (statements that passed the checks needing
+no ledger state; one for POST /attestations, a batch submission's in
+order), the sequencer process answers with the list of their AppendResult,
+LedgerError, or ingest.AppendFailed where an append could not be written. Pickle is safe
 here because both ends are this code, on one host, as one user: the socket
 is created mode 0600 inside CAIRN_VAR_DIR (or wherever
 CAIRN_SEQUENCER_SOCKET points).
@@ -75,8 +76,8 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes:
 _local = threading.local()
 
 
-def submit(path: str, pending, timeout: float | None = None):
-    """Send `pending` to the sequencer process at `path`; return its outcome.
+def submit(path: str, pendings: list, timeout: float | None = None) -> list:
+    """Send `pendings` to the sequencer process at `path`; return their outcomes, in order.
 
     Raises Unavailable when the process cannot be reached or the connection
     breaks before the answer comes, NoAnswer when no answer comes within
@@ -95,7 +96,7 @@ def submit(path: str, pending, timeout: float | None = None):
         raise Unavailable(f"{path}: {exc}") from exc
     try:
         sock.settimeout(timeout)
-        send_frame(sock, pending)
+        send_frame(sock, list(pendings))
         return recv_frame(sock)
     except TimeoutError as exc:
         _forget(sock)
@@ -116,11 +117,12 @@ def _forget(sock: socket.socket | None) -> None:
 
 class Server:
     """Serves workers' connections on `path` from one thread: whatever
-    statements have arrived when a batch ends make the next batch.
+    requests have arrived when a batch ends make the next batch.
 
-    Each connection carries one statement at a time (its worker thread waits
-    for the answer), so every readable connection holds one statement; they
-    are read, appended together with ingest.append_batch, and answered.
+    Each connection carries one request at a time (its worker thread waits
+    for the answer), so every readable connection holds one request's
+    statements; they are read, appended together in one batch, and each
+    connection is answered with its own statements' outcomes.
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
@@ -159,8 +161,8 @@ class Server:
         """Stop after the batch in hand (callable from a signal handler or thread)."""
         self._stopping.set()
 
-    def _read_batch(self, timeout: float) -> list[tuple[socket.socket, object]]:
-        batch = []
+    def _read_batch(self, timeout: float) -> list[tuple[socket.socket, list]]:
+        batch, statements = [], 0
         for key, _ in self.selector.select(timeout):
             if key.fileobj is self.listener:
                 self._accept()
@@ -169,10 +171,13 @@ class Server:
             try:
                 # The worker sent the whole frame at once; the rest of a frame
                 # that arrived in part follows at once (the timeout bounds it).
-                batch.append((conn, recv_frame(conn)))
+                pendings = recv_frame(conn)
             except (OSError, EOFError, pickle.UnpicklingError):
                 self._drop(conn)
-            if len(batch) >= settings.CAIRN_SEQUENCER_BATCH:
+                continue
+            batch.append((conn, pendings))
+            statements += len(pendings)
+            if statements >= settings.CAIRN_SEQUENCER_BATCH:
                 break
         return batch
 
@@ -185,13 +190,15 @@ class Server:
         conn.settimeout(settings.CAIRN_SEQUENCER_TIMEOUT)
         self.selector.register(conn, selectors.EVENT_READ)
 
-    def _append_and_answer(self, batch: list[tuple[socket.socket, object]]) -> None:
+    def _append_and_answer(self, batch: list[tuple[socket.socket, list]]) -> None:
         from provenance.ingest import append_batch_isolated
+        from provenance.sequencer import flatten, regroup
 
-        outcomes = append_batch_isolated([pending for _, pending in batch])
-        for (conn, _), outcome in zip(batch, outcomes, strict=True):
+        groups = [pendings for _, pendings in batch]
+        answers = regroup(groups, append_batch_isolated(flatten(groups)))
+        for (conn, _), answer in zip(batch, answers, strict=True):
             try:
-                send_frame(conn, outcome)
+                send_frame(conn, answer)
             except OSError:
                 self._drop(conn)
 

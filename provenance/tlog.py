@@ -4,7 +4,7 @@ Leaves are Entry.leaf_hash (level 0); every perfect subtree of level >= 1 is
 a MerkleNode row, made by `grow` and written in the append transaction (the
 write path holds the LogState lock). Any root, inclusion proof or
 consistency proof for any tree size up to LogState.size is then O(log n)
-stored hashes, planned by provenance.merkle and fetched in one query.
+stored hashes, planned by cairn_core.merkle and fetched in one query.
 
 Reads take no lock: a committed LogState.size is always covered by
 committed nodes, because the nodes commit with the entry that completes them.
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from provenance import merkle
+from cairn_core import merkle
 from provenance.models import Entry, LogState, MerkleNode
 
 INDEX_MASK = (1 << MerkleNode.LEVEL_SHIFT) - 1
@@ -123,6 +123,16 @@ def inclusion_proof(index: int, tree_size: int, *, log_size: int | None = None) 
     return InclusionProof(index, tree_size, hashes[0], hashes[1:])
 
 
+def inclusion_paths(indexes: Iterable[int], tree_size: int) -> dict[int, list[bytes]]:
+    """RFC 9162 §2.1.3 audit paths of many entries in the tree of `tree_size`, in one query."""
+    _check_size(tree_size)
+    plans = {index: merkle.inclusion_ranges(index, tree_size) for index in indexes}
+    if any(not 0 <= index < tree_size for index in plans):
+        raise ProofError(f"an index is not below tree size {tree_size}")
+    stored = fetch_nodes(set().union(*(merkle.nodes_for(ranges) for ranges in plans.values())))
+    return {index: merkle.assemble(ranges, stored) for index, ranges in plans.items()}
+
+
 def consistency_proof(first: int, second: int, *, log_size: int | None = None) -> list[bytes]:
     """RFC 9162 §2.1.4 proof that tree `second` extends tree `first`."""
     _check_size(second, log_size)
@@ -135,10 +145,11 @@ def entries(start: int, end: int) -> list[dict]:
     """Leaf inputs and leaf hashes of entries [start, end), for auditors."""
     rows = Entry.objects.filter(index__gte=start, index__lt=end).order_by("index")
     return [
-        {"index": index, "leaf_input": _leaf_input(envelope, time), "leaf_hash": leaf_hash}
+        {"index": index, "leaf_input": leaf_input(envelope, time), "leaf_hash": leaf_hash}
         for index, envelope, time, leaf_hash in rows.values_list("index", "envelope", "integrated_time", "leaf_hash")
     ]
 
 
-def _leaf_input(envelope: str, integrated_time: int) -> str:
+def leaf_input(envelope: str, integrated_time: int) -> str:
+    """Contract §4's leaf input, from the stored envelope text (already canonical JSON)."""
     return f'{{"envelope":{envelope},"integrated_time":{integrated_time}}}'

@@ -17,12 +17,13 @@ from decimal import Decimal
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.utils import timezone
 
-from provenance import demo, dsse, ingest
+from cairn_core import dsse
+from cairn_core.payload import PAYLOAD_TYPE, SCHEMA
+from provenance import demo, ingest
 from provenance.demo import rfc3339
 from provenance.keys import register_key
 from provenance.models import Batch
 from provenance.organizations import create_organization
-from provenance.payload import PAYLOAD_TYPE, SCHEMA
 
 
 class Party(demo.Party):

@@ -110,15 +110,15 @@ def day(text):
     return dt.date.fromisoformat(text)
 
 
-def record_history(apps, model_name, objects, when):
-    """Write each row's first history record, as the admin would have."""
+def record_history(apps, model_name, objects, when, *, history_type="+", reason=REASON):
+    """Write each row's history record ("+" created, "~" changed), as the admin would have."""
     historical = apps.get_model("agreements", f"Historical{model_name}")
     historical.objects.bulk_create(
         historical(
             **{field.attname: getattr(obj, field.attname) for field in obj._meta.concrete_fields},
             history_date=when,
-            history_type="+",
-            history_change_reason=REASON,
+            history_type=history_type,
+            history_change_reason=reason,
         )
         for obj in objects
     )

@@ -48,3 +48,23 @@ class IntegrityCheckRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} check [{self.start}, {self.end})"
+
+
+class IntegrityCheckPart(models.Model):
+    """One range [start, end) of a full check, checked by one task.
+
+    The parts of a run show its progress while it goes, and when each part
+    of the ledger was last fully checked.
+    """
+
+    run = models.ForeignKey(IntegrityCheckRun, on_delete=models.CASCADE, related_name="parts")
+    start = models.BigIntegerField()
+    end = models.BigIntegerField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    problem_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["run", "start"]
+
+    def __str__(self) -> str:
+        return f"part [{self.start}, {self.end}) of {self.run}"

@@ -20,6 +20,8 @@ VERDICT_KEYS = (
     "checkpoint",
     "report",
 )
+# v1.1 additions (cairn_core.verdict): absent from verdicts stored before them.
+VERDICT_ADDITIONS = ("scope", "applied")
 
 
 class VerificationQuerySet(AppendOnlyQuerySet):
@@ -87,4 +89,5 @@ class Verification(models.Model):
     def as_verdict(self) -> dict:
         """The contract's verdict body (§5), keys in the contract's order."""
         body = {"id": self.pk, **self.verdict, "report": self.report}
-        return {key: body[key] for key in VERDICT_KEYS}
+        keys = (*VERDICT_KEYS[:-1], *(key for key in VERDICT_ADDITIONS if key in body), "report")
+        return {key: body[key] for key in keys}

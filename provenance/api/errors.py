@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import JsonResponse
+from django.urls import Resolver404, resolve
 from django.views.defaults import page_not_found
 from django.views.defaults import server_error as default_server_error
 from rest_framework import exceptions
@@ -61,10 +62,25 @@ def _is_api(request) -> bool:
     return request.path.startswith("/api/v1/")
 
 
+def _resolves(path: str) -> bool:
+    try:
+        resolve(path)
+    except Resolver404:
+        return False
+    return True
+
+
+def not_found_message(path: str) -> str:
+    """Names the trailing slash only when it is what is wrong."""
+    if path.endswith("/") and path != "/" and _resolves(path.rstrip("/")):
+        return f"No endpoint {path}: paths have no trailing slash ({path.rstrip('/')})."
+    return f"No endpoint {path}; the endpoints are listed at /api/docs/."
+
+
 def not_found(request, exception=None):
     """404 for any URL; under /api/v1/ in the contract's error body."""
     if _is_api(request):
-        error = LedgerError("not_found", f"No endpoint {request.path}; paths have no trailing slash.")
+        error = LedgerError("not_found", not_found_message(request.path))
         return JsonResponse(error.as_body(), status=404)
     return page_not_found(request, exception)
 

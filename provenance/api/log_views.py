@@ -14,7 +14,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from provenance import checkpoints, dsse, ledger_key, tlog
+from cairn_core import dsse
+from provenance import checkpoints, ledger_key, tlog
 from provenance.api import serializers as s
 from provenance.api.permissions import IsAuditor
 from provenance.api.schema import AUTHENTICATED, errors, query_integers

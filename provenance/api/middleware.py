@@ -12,15 +12,22 @@ from django.http import JsonResponse
 
 from provenance.errors import LedgerError
 
+BATCH_PATH = "/api/v1/attestations/batch"
 
-def _too_large() -> JsonResponse:
-    limit = settings.CAIRN_MAX_BODY_BYTES
+
+def _limit(request) -> int:
+    """A batch submission may carry 16 MiB; every other API body 64 KiB."""
+    return settings.CAIRN_MAX_BATCH_BODY_BYTES if request.path == BATCH_PATH else settings.CAIRN_MAX_BODY_BYTES
+
+
+def _too_large(limit: int) -> JsonResponse:
     error = LedgerError("payload_too_large", f"request bodies are limited to {limit} bytes")
     return JsonResponse(error.as_body(), status=error.status)
 
 
 class RequestBodyLimitMiddleware:
-    """413 `payload_too_large` for API requests over CAIRN_MAX_BODY_BYTES.
+    """413 `payload_too_large` for API requests over CAIRN_MAX_BODY_BYTES
+    (CAIRN_MAX_BATCH_BODY_BYTES for POST /attestations/batch).
 
     A declared Content-Length is checked without reading; a chunked body is
     read up to one byte past the limit and refused beyond it, else passed on
@@ -32,19 +39,19 @@ class RequestBodyLimitMiddleware:
 
     def __call__(self, request):
         if request.path.startswith("/api/") and request.method in {"POST", "PUT", "PATCH"}:
-            limit = settings.CAIRN_MAX_BODY_BYTES
+            limit = _limit(request)
             try:
                 declared = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:
                 declared = 0
             if declared > limit:
-                return _too_large()
+                return _too_large(limit)
             if not declared and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
                 # Django reads CONTENT_LENGTH bytes, none for a chunked body:
                 # read the server's decoded stream here, and hand it on sized.
                 body = request.environ["wsgi.input"].read(limit + 1)
                 if len(body) > limit:
-                    return _too_large()
+                    return _too_large(limit)
                 request._stream = LimitedStream(io.BytesIO(body), len(body))
                 request.META["CONTENT_LENGTH"] = str(len(body))
         return self.get_response(request)

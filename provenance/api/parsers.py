@@ -12,7 +12,7 @@ from __future__ import annotations
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 
-from provenance.payload import PayloadError, strict_json
+from cairn_core.payload import PayloadError, strict_json
 
 
 class StrictJSONParser(BaseParser):

@@ -39,6 +39,18 @@ class ReceiptSerializer(serializers.Serializer):
     leaf_hash = serializers.CharField()
 
 
+class BatchSubmissionSerializer(serializers.Serializer):
+    """POST /attestations/batch (contract §9)."""
+
+    # Each item is a DSSE envelope (EnvelopeSerializer), but one that is not is
+    # answered in its own result, not by refusing the batch: any value here.
+    envelopes = serializers.ListField(
+        child=serializers.JSONField(help_text="A DSSE envelope, as for POST /attestations."),
+        min_length=1,
+        max_length=1000,
+    )
+
+
 class AgreementLinkSerializer(serializers.Serializer):
     agreement = serializers.CharField()
     mineral = serializers.CharField()
@@ -180,3 +192,39 @@ class VerdictSerializer(serializers.Serializer):
     problems = ProblemSerializer(many=True)
     checkpoint = serializers.CharField()
     report = EnvelopeSerializer(help_text="The verdict without report, as DSSE signed by the ledger key.")
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    head = serializers.CharField(required=False)
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+class BatchResultSerializer(serializers.Serializer):
+    """One envelope's result: `entry` when status is 201 or 200, else `error`."""
+
+    status = serializers.IntegerField(help_text="201, 200, or the status a single POST would have answered.")
+    entry = ReceiptSerializer(required=False)
+    error = ErrorDetailSerializer(required=False)
+
+
+class BatchResultsSerializer(serializers.Serializer):
+    results = BatchResultSerializer(many=True, help_text="One per envelope, in the order posted.")
+
+
+class BundleSerializer(serializers.Serializer):
+    """The proof bundle of contract §8 (application/vnd.cairn.bundle+json)."""
+
+    bundle = serializers.ChoiceField(choices=["cairn.bundle/v1"])
+    vin = serializers.CharField()
+    verdict = VerdictSerializer()
+    log = LogKeySerializer()
+    checkpoint = serializers.CharField()
+    entries = serializers.ListField(child=serializers.DictField(), help_text="index, leaf_input, proof")
+    keys = serializers.ListField(child=serializers.DictField())
+    organizations = serializers.ListField(child=serializers.DictField())
+    rules = serializers.DictField()

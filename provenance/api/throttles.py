@@ -47,7 +47,12 @@ class TokenRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
     def allow_request(self, request, view):
-        if self.rate is None:
+        return self.charge(request, view, 1)
+
+    def charge(self, request, view, cost: int) -> bool:
+        """Take `cost` requests from the bucket at once, or none when they do
+        not fit (a batch submission costs one per envelope)."""
+        if self.rate is None or cost <= 0:
             return True
         self.key = self.get_cache_key(request, view)
         if self.key is None:
@@ -55,8 +60,8 @@ class TokenRateThrottle(SimpleRateThrottle):
         now = self.timer()
         spacing = self.duration / self.num_requests
         try:
-            # When the allowance is whole again, were this request let through.
-            whole_at = max(self.cache.get(self.key, now), now) + spacing
+            # When the allowance is whole again, were these requests let through.
+            whole_at = max(self.cache.get(self.key, now), now) + spacing * cost
             if whole_at - now > self.duration:
                 self.wait_seconds = whole_at - now - self.duration
                 return False

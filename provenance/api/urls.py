@@ -8,6 +8,7 @@ urlpatterns = [
     path("keys", views.KeyListView.as_view(), name="key-list"),
     path("keys/<str:keyid>/revoke", views.KeyRevokeView.as_view(), name="key-revoke"),
     path("attestations", views.AttestationListView.as_view(), name="attestation-list"),
+    path("attestations/batch", views.AttestationBatchView.as_view(), name="attestation-batch"),
     path("attestations/<int:index>", views.AttestationDetailView.as_view(), name="attestation-detail"),
     path("batches/<str:batch_id>", views.BatchDetailView.as_view(), name="batch-detail"),
     path("batches/<str:batch_id>/provenance", views.BatchProvenanceView.as_view(), name="batch-provenance"),

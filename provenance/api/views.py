@@ -7,20 +7,22 @@ import json
 
 from drf_spectacular.utils import extend_schema
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agreements.linking import links_for_entries
-from provenance import ingest, keys, selectors
+from cairn_core.dag import decimal_str
+from cairn_core.payload import BATCH_ID, HEX64
+from provenance import ingest, keys, selectors, submission
 from provenance.api import serializers as s
 from provenance.api.auth import AppendTokenAuthentication
 from provenance.api.permissions import IsMember, IsWriter, organization_of
 from provenance.api.schema import AUTHENTICATED, WITH_BODY, errors
-from provenance.dag import decimal_str
+from provenance.api.throttles import TokenRateThrottle
 from provenance.errors import LedgerError
 from provenance.models import Batch, Entry
-from provenance.payload import BATCH_ID, HEX64
 
 READ_ERRORS = (*AUTHENTICATED, "not_found")
 APPEND_ERRORS = (
@@ -111,6 +113,49 @@ class AttestationListView(APIView):
             token=getattr(request.auth, "key", None),
         )
         return Response(result.as_body(), status=result.status)
+
+
+class AttestationBatchView(APIView):
+    """Contract §9: each envelope checked and appended as if posted alone, in order."""
+
+    authentication_classes = [AppendTokenAuthentication, SessionAuthentication]
+    permission_classes = [IsWriter]
+    parser_classes = [RawJSONParser]
+
+    @extend_schema(
+        request=s.BatchSubmissionSerializer,
+        responses={
+            200: s.BatchResultsSerializer,
+            **errors("AttestationsBatch", *AUTHENTICATED, *WITH_BODY),
+        },
+        description=(
+            "Append 1 to 1000 signed DSSE envelopes, each checked and appended exactly as if posted alone to "
+            "POST /attestations, in order, against the ledger as the earlier ones left it. Answers 200 with one "
+            "result per envelope: its receipt (status 201 or 200) or its error (the status and error a single "
+            "POST would answer; over 64 KiB: 413 payload_too_large). A body over 16 MiB is 413; a body that is not "
+            "an object with a list of 1 to 1000 envelopes is 400 invalid_payload, and nothing is appended. The "
+            "throttle counts each envelope."
+        ),
+    )
+    def post(self, request):
+        try:
+            data = request.data
+        except UnsupportedMediaType as exc:
+            raise LedgerError("invalid_payload", "Send the batch as application/json.") from exc
+        envelopes = submission.envelopes_of(data if isinstance(data, bytes) and data else request.body)
+        self._charge(request, len(envelopes) - 1)  # the request itself was counted
+        outcomes = ingest.append_attestations(
+            envelopes,
+            acting_org=organization_of(request),
+            acting_user=request.user,
+            token=getattr(request.auth, "key", None),
+        )
+        return Response({"results": [submission.result_body(outcome) for outcome in outcomes]})
+
+    def _charge(self, request, cost: int) -> None:
+        for throttle in self.get_throttles():
+            if isinstance(throttle, TokenRateThrottle) and not throttle.charge(request, self, cost):
+                self.throttled(request, throttle.wait())
 
 
 class AttestationDetailView(APIView):

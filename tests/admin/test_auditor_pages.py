@@ -8,7 +8,8 @@ import pytest
 from django.urls import reverse
 
 from audit.models import Verification
-from provenance import dsse, ledger_key
+from cairn_core import dsse
+from provenance import ledger_key
 from provenance.models import Claim
 from tests.admin.conftest import VIN
 
@@ -85,7 +86,8 @@ def test_verdict_page_lists_problems_with_their_entries(db, ledger, miner, maker
     (pack,) = ledger.transform(
         maker,
         [(ore, "1000")],
-        [{"quantity": "1", "unit": "unit", "component": "battery_pack", "value_added_usd": "900"}],
+        # A module: a listed battery component (a pack's assembly is not one).
+        [{"quantity": "1", "unit": "unit", "component": "battery_module", "value_added_usd": "900"}],
         activity="assembly",
     )
     ledger.claim(maker, pack, VIN, country="DE")

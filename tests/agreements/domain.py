@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import replace
 from decimal import Decimal
 
-from agreements import rules
+from cairn_core import rules
 
 D = dt.date.fromisoformat
 FTA_PARTNERS = [
@@ -93,15 +93,58 @@ CRITICAL_MINERALS = frozenset(
 )
 
 
+# Each FTA's entry into force (USTR's agreement pages): an agreement counts
+# for activities from that day (IRC §30D(e)(1)(A)(i), "in effect").
+IN_FORCE = {
+    "AU": "2005-01-01",
+    "BH": "2006-08-01",
+    "CA": "2020-07-01",
+    "CL": "2004-01-01",
+    "CO": "2012-05-15",
+    "CR": "2009-01-01",
+    "DO": "2007-03-01",
+    "SV": "2006-03-01",
+    "GT": "2006-07-01",
+    "HN": "2006-04-01",
+    "IL": "1985-09-01",
+    "JO": "2001-12-17",
+    "KR": "2012-03-15",
+    "MX": "2020-07-01",
+    "MA": "2006-01-01",
+    "NI": "2006-04-01",
+    "OM": "2009-01-01",
+    "PA": "2012-10-31",
+    "PE": "2009-02-01",
+    "SG": "2004-01-01",
+}
+
+
 def fta(code: str) -> rules.AgreementRule:
     return rules.AgreementRule(
         slug=f"us-{code.lower()}-fta",
         title=f"FTA {code}",
         kind="fta",
         parties=frozenset({"US", code}),
-        counts_from=D("2023-04-18"),
-        source="https://www.everycrsreport.com/",
+        counts_from=D(IN_FORCE[code]),
+        source="https://ustr.gov/trade-agreements/free-trade-agreements/",
         covers_all=True,
+        entered_into_force=D(IN_FORCE[code]),
+    )
+
+
+def nafta(code: str) -> rules.AgreementRule:
+    """NAFTA, for Canadian and Mexican activities before USMCA (2020-07-01)."""
+    return rules.AgreementRule(
+        slug=f"us-{code.lower()}-nafta",
+        title=f"NAFTA {code}",
+        kind="fta",
+        parties=frozenset({"US", code}),
+        counts_from=D("1994-01-01"),
+        ends=D("2020-06-30"),
+        source="https://ustr.gov/trade-agreements/free-trade-agreements/north-american-free-trade-agreement-nafta",
+        covers_all=True,
+        signed=D("1992-12-17"),
+        entered_into_force=D("1994-01-01"),
     )
 
 
@@ -136,6 +179,9 @@ CREDIT = rules.CreditTerms(
     requirements_from=D("2023-04-18"),
     acquired_through=D("2025-09-30"),
     north_america=frozenset({"US", "CA", "MX"}),
+    credit_from=D("2023-01-01"),
+    value_added_test_through=D("2026-12-31"),
+    battery_components=rules.REGULATION_COMPONENTS,
 )
 
 FEOC = rules.FeocTerms(
@@ -150,7 +196,9 @@ FEOC = rules.FeocTerms(
 
 def domain_ruleset(**changes) -> rules.RuleSet:
     ruleset = rules.RuleSet(
-        agreements=tuple(sorted([*(fta(code) for code in FTA_PARTNERS), JAPAN], key=lambda a: a.slug)),
+        agreements=tuple(
+            sorted([*(fta(code) for code in FTA_PARTNERS), nafta("CA"), nafta("MX"), JAPAN], key=lambda a: a.slug)
+        ),
         percentages=PERCENTAGES,
         credit=CREDIT,
         feoc=FEOC,

@@ -20,9 +20,11 @@ from agreements.models import (
     FeocRule,
     TradeAgreement,
 )
+from tests.agreements.domain import FTA_PARTNERS
 
 pytestmark = pytest.mark.django_db
 D = dt.date.fromisoformat
+NON_USMCA = [code for code in FTA_PARTNERS if code not in ("CA", "MX")]
 RULE_MODELS = [
     TradeAgreement,
     AgreementEvent,
@@ -66,17 +68,22 @@ def test_every_rule_model_keeps_history(model):
 
 
 def test_filter_in_force_on_a_date(browser):
-    assert listed(browser, in_force_on="2023-03-27") == []
-    assert listed(browser, in_force_on="2023-04-17") == ["us-japan-cma"]
-    assert len(listed(browser, in_force_on="2023-04-18")) == 21
+    # Each agreement from its own entry into force (USTR): NAFTA until USMCA.
+    assert listed(browser, in_force_on="1985-08-31") == []
+    assert listed(browser, in_force_on="1985-09-01") == ["us-il-fta"]
+    assert listed(browser, in_force_on="2019-06-01") == sorted(
+        ["us-ca-nafta", "us-mx-nafta", *(f"us-{code.lower()}-fta" for code in NON_USMCA)]
+    )
+    assert len(listed(browser, in_force_on="2023-03-27")) == 20
+    assert len(listed(browser, in_force_on="2023-03-28")) == 21
 
 
 def test_filter_by_party_and_mineral(browser):
     assert listed(browser, party="JP") == ["us-japan-cma"]
-    assert listed(browser, party="MX") == ["us-mx-fta"]
+    assert listed(browser, party="MX") == ["us-mx-fta", "us-mx-nafta"]
     with_aluminum = listed(browser, mineral="aluminum")
-    assert len(with_aluminum) == 20 and "us-japan-cma" not in with_aluminum
-    assert len(listed(browser, mineral="cobalt")) == 21
+    assert len(with_aluminum) == 22 and "us-japan-cma" not in with_aluminum
+    assert len(listed(browser, mineral="cobalt")) == 23
     assert listed(browser, mineral="cobalt", party="JP", in_force_on="2023-03-28") == ["us-japan-cma"]
 
 
@@ -236,3 +243,52 @@ def test_unconfirmed_rows_say_so_and_links_name_their_source(browser, rows):
     page = response.content.decode()
     assert "us-japan-cma" in page
     assert "https://ustr.gov/about-us/policy-offices/press-office/press-releases/2023/march/" in page
+
+
+def test_a_change_keeps_the_reason_given_and_the_history_page_shows_it(browser):
+    japan = TradeAgreement.objects.get(slug="us-japan-cma")
+    url = reverse("admin:agreements_tradeagreement_change", args=["us-japan-cma"])
+    form = browser.get(url).content.decode()
+    assert 'name="change_reason"' in form
+    reason = "USTR fact sheet of 2027-03-28: review date set"
+    data = change_form_data(
+        japan,
+        next_review="2027-03-28",
+        change_reason=reason,
+        **{
+            "events-TOTAL_FORMS": "1",
+            "events-0-kind": "amendment",
+            "events-0-effective_from": "2027-01-01",
+            "events-0-minerals_added": ["aluminum"],
+            "events-0-source": "https://example.org/amendment",
+        },
+    )
+    assert browser.post(url, data).status_code == 302
+    assert TradeAgreement.history.filter(slug="us-japan-cma").first().history_change_reason == reason
+    assert AgreementEvent.history.get().history_change_reason == reason
+    history = browser.get(reverse("admin:agreements_tradeagreement_history", args=["us-japan-cma"]))
+    assert reason in history.content.decode()
+
+
+def test_auditors_read_covered_minerals_as_names(rows):
+    from django.test import Client
+
+    from audit.auditors import create_auditor
+
+    AgreementEvent.objects.create(
+        agreement_id="us-japan-cma",
+        kind="amendment",
+        effective_from=D("2027-01-01"),
+        minerals_added=["aluminum"],
+        source="https://example.org/amendment",
+    )
+    client = Client()
+    client.force_login(create_auditor("reader", password="a-long-test-password"))
+    page = client.get(reverse("admin:agreements_tradeagreement_change", args=["us-japan-cma"])).content.decode()
+    assert "cobalt, graphite, lithium, manganese, nickel" in page
+    assert '["cobalt"' not in page and "[&quot;cobalt" not in page
+    assert 'name="change_reason"' not in page
+    assert "aluminum" in page and "[&quot;aluminum" not in page
+    event = AgreementEvent.objects.get()
+    page = client.get(reverse("admin:agreements_agreementevent_change", args=[event.pk])).content.decode()
+    assert "[&quot;aluminum" not in page and "aluminum" in page

@@ -8,10 +8,11 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from agreements import rules, snapshot
+from agreements import snapshot
 from agreements.impact import AffectedEntry, ClaimImpact, MineralChange, impact_of_termination
 from agreements.linking import relink
 from agreements.models import EntryAgreementLink
+from cairn_core import rules
 
 pytestmark = pytest.mark.django_db
 D = dt.date.fromisoformat

@@ -41,8 +41,10 @@ def test_link_entry_links_each_mineral_to_its_agreements(rows):
     [
         ("JP", "2023-03-27", []),
         ("JP", "2023-03-28", ["us-japan-cma"]),
-        ("AU", "2023-04-17", []),
-        ("AU", "2023-04-18", ["us-au-fta"]),
+        # The US-Australia FTA is in force from 2005-01-01 (USTR), not from 2023-04-18.
+        ("AU", "2004-12-31", []),
+        ("AU", "2005-01-01", ["us-au-fta"]),
+        ("AU", "2023-04-17", ["us-au-fta"]),
         ("US", "2024-06-01", []),
         ("CN", "2024-06-01", []),
     ],

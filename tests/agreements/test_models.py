@@ -22,9 +22,16 @@ def in_force(day: str) -> list[str]:
 
 
 def test_in_force_by_date():
-    assert in_force("2023-03-27") == []
-    assert in_force("2023-03-28") == ["us-japan-cma"]
-    assert in_force("2023-04-17") == ["us-japan-cma"]
+    """Each agreement from its entry into force (IRC §30D(e)(1)(A)(i): "in effect"; USTR)."""
+    assert in_force("1985-08-31") == []
+    assert in_force("1985-09-01") == ["us-il-fta"]
+    assert "us-au-fta" not in in_force("2004-12-31")
+    assert "us-au-fta" in in_force("2005-01-01")
+    assert {"us-ca-nafta", "us-mx-nafta"} <= set(in_force("2020-06-30"))
+    assert {"us-ca-nafta", "us-mx-nafta"}.isdisjoint(in_force("2020-07-01"))
+    assert "us-japan-cma" not in in_force("2023-03-27")
+    assert len(in_force("2023-03-27")) == 20
+    assert len(in_force("2023-03-28")) == 21
     assert len(in_force("2023-04-18")) == 21
 
 
@@ -55,7 +62,7 @@ def test_in_force_excludes_terminated_suspended_and_ended():
 def test_with_party():
     assert list(TradeAgreement.objects.with_party("JP").values_list("slug", flat=True)) == ["us-japan-cma"]
     assert list(TradeAgreement.objects.with_party("kr").values_list("slug", flat=True)) == ["us-kr-fta"]
-    assert TradeAgreement.objects.with_party("US").count() == 21
+    assert TradeAgreement.objects.with_party("US").count() == 23
 
 
 def test_single_object_questions():

@@ -6,9 +6,10 @@ from __future__ import annotations
 import base64
 import json
 
+from agreements.snapshot import current_ruleset
 from audit.engine import REPORT_TYPE
 from audit.models import Verification
-from provenance import dsse
+from cairn_core import dsse, ruleset_json
 from tests.audit.conftest import claim, simple_chain
 
 URL = "/api/v1/verifications"
@@ -26,10 +27,16 @@ def test_an_auditor_verifies_a_claim_and_reads_it_back(api, ledger, miner, refin
     response = post(api, auditor, {"vin": VIN})
     assert response.status_code == 201, response.content
     body = response.json()
+    # The contract's keys in its order, then the fields v1.1 adds, the report last.
     assert list(body) == [
         "id", "vin", "claim_index", "integrity", "credit_usd", "requirements",
-        "agreements", "problems", "checkpoint", "report",
+        "agreements", "problems", "checkpoint",
+        "scope", "applied", "report",
     ]  # fmt: skip
+    applied = body["applied"]
+    assert applied["rules_version"] == current_ruleset().version
+    assert applied["rules_sha256"] == ruleset_json.digest(current_ruleset())
+    assert applied["issuer_countries"] == {miner.org.slug: "AU", refiner.org.slug: "JP", maker.org.slug: "US"}
     assert (body["vin"], body["claim_index"], body["credit_usd"]) == (VIN, row.entry_id, "7500")
     assert body["integrity"] == "intact" and body["problems"] == []
     again = api.get(f"{URL}/{body['id']}", **auditor.auth)

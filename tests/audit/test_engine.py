@@ -44,6 +44,8 @@ def test_a_chain_that_meets_everything_earns_7500(ledger, miner, refiner, maker)
         "agreements": ["us-au-fta", "us-japan-cma"],
         "problems": [],
         "checkpoint": verdict["checkpoint"],
+        "scope": verdict["scope"],
+        "applied": verdict["applied"],
     }
     assert verdict["checkpoint"].splitlines()[1] == str(row.entry_id + 1)
 
@@ -153,9 +155,9 @@ def test_lineage_values_are_exact(ledger, miner, indo_miner, indo_refiner, maker
     assert values == {(ore_a, "lithium"): Decimal(540), (ore_b, "lithium"): Decimal(410)}
     assert [item.qualifies for item in done.lineages] == [True, False]
     assert done.minerals.part == Decimal(540) and done.minerals.whole == Decimal(950)
-    assert [(c.component, c.value_usd) for c in done.components] == [
-        ("battery_cell", Decimal(2500)),
-        ("battery_pack", Decimal(1000)),
+    assert [(c.component, c.value_usd, c.counts) for c in done.components] == [
+        ("battery_cell", Decimal(2500), True),
+        ("battery_pack", Decimal(1000), False),
     ]
 
 
@@ -177,13 +179,15 @@ def test_critical_minerals_failing_alone_gives_3750(ledger, indo_miner, indo_ref
 
 
 def test_battery_components_failing_alone_gives_3750(ledger, miner, refiner, maker, korean_cells):
-    """Cells 5000 made in KR (an FTA country does not count here), pack 2000
-    in the US: 2000 / 7000 = 28.571...% < 60%."""
+    """Cells 5000 made in KR (an FTA country does not count here): 0 / 5000 <
+    60%. The pack's assembly (2000, US) is not a battery component: the
+    regulations' list ends at the module (26 CFR §1.30D-2(b), T.D. 9995), so
+    it no longer lifts the share to 2000 / 7000 = 28.57% as it used to."""
     pack = simple_chain(ledger, miner, refiner, maker, cells_country="KR", cells_maker=korean_cells)
     verdict = verdict_of(claim(ledger, maker, pack, VIN))
     assert requirements(verdict)["battery_components"] == {
         "met": False,
-        "north_america_pct": "28.57",
+        "north_america_pct": "0.00",
         "required_pct": "60",
     }
     assert requirements(verdict)["critical_minerals"]["met"] is True
@@ -227,14 +231,24 @@ def test_credit_in_force_depends_on_the_acquisition_date(ledger, miner, refiner,
     assert codes(verdict) == expected
 
 
-def test_before_the_requirements_apply_nothing_is_met(ledger, miner, refiner, maker):
+def test_before_the_requirements_apply_they_are_not_applicable(ledger, miner, refiner, maker):
+    """Placed in service 2023-04-17: the two requirements apply only to
+    vehicles placed in service from 2023-04-18 (IRA §13401(k)(3)). They are
+    "not applicable", not failed (formerly both "unmet" and $0): met, with no
+    required percentage, and the credit is the full $7,500 of §30D(b)."""
     pack = simple_chain(ledger, miner, refiner, maker)
     row = claim(ledger, maker, pack, VIN, acquired="2023-04-01", placed_in_service="2023-04-17")
     verdict = verdict_of(row)
-    assert requirements(verdict)["critical_minerals"]["required_pct"] is None
-    assert requirements(verdict)["critical_minerals"]["met"] is False
-    assert requirements(verdict)["battery_components"]["met"] is False
-    assert verdict["credit_usd"] == "0"
+    for code in ("critical_minerals", "battery_components"):
+        assert requirements(verdict)[code]["required_pct"] is None
+        assert requirements(verdict)[code]["met"] is True
+        basis = verdict["applied"]["requirements"][code]
+        assert basis["status"] == "not_applicable"
+        assert basis["reason"].startswith("not applicable: outside the requirements' period")
+    assert verdict["applied"]["schedule_row"] is None
+    assert verdict["applied"]["method"]["critical_minerals"] == "not_applicable"
+    assert verdict["problems"] == []
+    assert verdict["credit_usd"] == "7500"
 
 
 # --- FEOC before and after its dates ------------------------------------------------

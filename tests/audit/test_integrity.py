@@ -10,7 +10,7 @@ import random
 from django.db import connection
 
 from audit.claim_integrity import batch_nodes, batch_root
-from provenance import merkle
+from cairn_core import merkle
 from provenance.models import Entry
 from tests.audit.conftest import claim, simple_chain, verdict_of
 

@@ -25,14 +25,14 @@ def test_prints_each_requirement_and_the_credit(ledger, miner, refiner, maker, c
         "  placed in service 2024-06-15, acquired 2024-06-01, final assembly in US",
         "  integrity: intact",
         "  critical minerals:         met: 100.00% qualifying, 50% required",
-        "  battery components:        NOT met: 28.57% North American, 60% required",
+        "  battery components:        NOT met: 0.00% North American, 60% required",
         "  foreign entity of concern: met",
         "  final assembly:            met",
         "  credit in force:           met",
         "  agreements relied on: us-au-fta, us-japan-cma",
         "  problems: 1",
         f"    index {row.entry_id}: [battery_components] North American battery component "
-        "content 28.57% is below the required 60%",
+        "content 0.00% is below the required 60%",
         f"  checkpoint: tree size {row.entry_id + 1}",
         "  credit: $3750",
     ]
@@ -66,3 +66,17 @@ def test_a_verification_is_never_changed(ledger, miner, refiner, maker):
     with pytest.raises(ImmutableRecord):
         Verification.objects.update(credit_usd="0")
     assert Verification.objects.seal(verification.pk, {"forged": True}) == 0
+
+
+def test_prints_not_applicable_requirements_and_the_scope(ledger, miner, refiner, maker, capsys):
+    """Placed in service 2023-04-17: neither requirement applies yet (IRA §13401(k)(3)),
+    nor the FEOC restrictions (IRC §30D(d)(7), from 2024)."""
+    pack = simple_chain(ledger, miner, refiner, maker)
+    claim(ledger, maker, pack, VIN, acquired="2023-04-01", placed_in_service="2023-04-17")
+    call_command("verify_claim", VIN)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[3] == "  critical minerals:         not applicable: 100.00% qualifying, no percentage applies"
+    assert lines[4].startswith("  battery components:        not applicable: 100.00% North American")
+    assert lines[5] == "  foreign entity of concern: not applicable"
+    assert lines[-2] == "  credit: $7500"
+    assert lines[-1].startswith("  scope: not the credit allowed; not checked: msrp_limit, income_limit,")

@@ -73,4 +73,53 @@ def screenshot():
         page.screenshot(path=str(path), full_page=True)
         return path
 
+    take.directory = ARTIFACTS
     return take
+
+
+@pytest.fixture
+def demo_data():
+    """The demo's organisations, chain and claims, verified once (as `make demo` loads them)."""
+    from audit.engine import verify_claim
+    from provenance import demo
+
+    loaded = demo.load()
+    for spec in demo.CLAIMS:
+        verify_claim(spec.vin, requested_by=None)
+    return loaded
+
+
+@pytest.fixture
+def celery_tasks(settings):
+    """Where the page's background tasks run: a real worker on PostgreSQL with a
+    Redis broker; elsewhere (SQLite, whose test database a worker cannot
+    open) in place, eagerly."""
+    from config.celery import app
+
+    if connections["default"].vendor == "postgresql" and settings.CELERY_BROKER_URL.startswith("redis://"):
+        from tests.log.test_worker import stop, worker_environment
+
+        environment = worker_environment(Path(settings.CAIRN_DEV_KEY_DIR))
+        process = start_worker({**environment, "LEDGER_SIGNING_KEY": settings.LEDGER_SIGNING_KEY})
+        try:
+            yield "worker"
+        finally:
+            stop(process)
+        return
+    app.conf.task_always_eager = True
+    try:
+        yield "eager"
+    finally:
+        app.conf.task_always_eager = False
+
+
+def start_worker(environment):
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    celery = Path(sys.executable).with_name("celery")
+    command = [str(celery), "-A", "config", "--quiet", "worker", "--pool=prefork", "--concurrency=2"]
+    command += ["--loglevel=WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    return subprocess.Popen(command, cwd=settings.BASE_DIR, env=environment, start_new_session=True)

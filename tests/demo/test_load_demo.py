@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import stat
@@ -123,3 +124,53 @@ def test_the_presigned_statement_posts(loaded, client):
     )
     assert response.status_code == 201, response.content
     assert Batch.objects.get(id=demo.SPARE_BATCH).custodian_id == "kansai-refining"
+
+
+def test_the_claims_are_verified_at_load_by_the_demo_auditor(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    out = io.StringIO()
+    call_command("load_demo", stdout=out)  # no --verify
+    verifications = Verification.objects.select_related("requested_by")
+    assert sorted(v.claim_id for v in verifications) == sorted(spec.vin for spec in demo.CLAIMS)
+    assert {v.requested_by.username for v in verifications} == {demo.AUDITOR_USERNAME}
+    assert "Verified the demo claims:" in out.getvalue()
+    # The logins come last, after the verdicts.
+    assert out.getvalue().index(demo.AUDITOR_PASSWORD) > out.getvalue().index("Verified the demo claims:")
+
+
+def test_each_entry_is_submitted_by_its_organisations_api_user(loaded):
+    missing = Entry.objects.filter(submitted_by__isnull=True).count()
+    assert missing == 0
+    entry = Entry.objects.filter(issuer_id="greenbushes-lithium").first()
+    assert entry.submitted_by.member.organization_id == "greenbushes-lithium"
+
+
+def test_every_claim_has_its_story():
+    for spec in demo.CLAIMS:
+        assert f"Expected ${spec.expected_credit}: {spec.why}." in demo.story(spec.vin)
+    assert demo.story("1HGCM82633A004352") == ""
+
+
+def test_ending_the_us_japan_agreement_changes_the_japanese_claim(loaded):
+    from agreements.impact import engine_evaluator, impact_of_termination
+
+    impact = impact_of_termination("us-japan-cma", dt.date(2024, 1, 1), evaluate=engine_evaluator())
+    changed = {claim.vin: (claim.before["credit_usd"], claim.after["credit_usd"]) for claim in impact.claims}
+    assert changed == {"1RVM24J60JP000101": ("7500", "3750")}
+
+
+def test_the_instructions_can_be_left_out_and_printed_alone(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    out = io.StringIO()
+    call_command("load_demo", "--no-instructions", stdout=out)
+    assert "Verified the demo claims:" in out.getvalue()
+    assert demo.AUDITOR_PASSWORD not in out.getvalue()
+    entries = Entry.objects.count()
+    alone = io.StringIO()
+    call_command("load_demo", "--instructions-only", "--base-url", "http://127.0.0.1:8123/", stdout=alone)
+    assert Entry.objects.count() == entries  # nothing loaded or verified again
+    assert "Verified" not in alone.getvalue()
+    assert f"auditor     {demo.AUDITOR_USERNAME} / {demo.AUDITOR_PASSWORD}" in alone.getvalue()
+    assert "http://127.0.0.1:8123/admin/" in alone.getvalue()
+    token = json.loads((tmp_path / "demo" / "tokens.json").read_text())["greenbushes-lithium"]
+    assert token in alone.getvalue()

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from provenance import dsse
+from cairn_core import dsse
+from cairn_core.payload import PAYLOAD_TYPE
 from provenance.models import SigningKey
-from provenance.payload import PAYLOAD_TYPE
 from tests.provenance.test_api_attestations import assert_refused, origin_payload, post
 from tests.support import ledger_snapshot, sign_payload
 

@@ -75,7 +75,7 @@ def test_the_sequencer_thread_answers_each_caller_of_a_failed_batch(miner, monke
     outcomes = [None] * len(items)
 
     def caller(position):
-        outcomes[position] = sequencer.submit_here(items[position])
+        (outcomes[position],) = sequencer.submit_here([items[position]])
         connections.close_all()
 
     threads = [threading.Thread(target=caller, args=(n,)) for n in range(len(items))]

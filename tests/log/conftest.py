@@ -9,7 +9,7 @@ from django.db import connection
 
 from provenance import tlog
 from provenance.models import Entry, LogState, Organization
-from tests.log.test_merkle import LEAF_HASHES
+from tests.core.test_merkle import LEAF_HASHES
 from tests.support import mine_to_claim
 
 

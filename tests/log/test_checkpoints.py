@@ -13,10 +13,11 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 
-from provenance import checkpoints, dsse, ledger_key, merkle, signed_note, tlog
+from cairn_core import dsse, merkle, signed_note
+from provenance import checkpoints, ledger_key, tlog
 from provenance.models import Checkpoint, LogState, MerkleNode
+from tests.core.test_merkle import REFERENCE_ROOTS
 from tests.log.conftest import append_bare_leaves, tamper
-from tests.log.test_merkle import REFERENCE_ROOTS
 
 pytestmark = pytest.mark.django_db
 

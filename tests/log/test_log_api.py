@@ -7,10 +7,11 @@ import hashlib
 
 import pytest
 
-from provenance import checkpoints, merkle, signed_note
+from cairn_core import merkle, signed_note
+from provenance import checkpoints
 from provenance.models import Entry
+from tests.core.test_merkle import LEAVES, MAX_SIZE, ref_path, ref_proof
 from tests.log.conftest import append_bare_leaves
-from tests.log.test_merkle import LEAVES, MAX_SIZE, ref_path, ref_proof
 
 pytestmark = pytest.mark.django_db
 LOG = "/api/v1/log"

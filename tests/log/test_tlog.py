@@ -6,9 +6,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from provenance import merkle, tlog
+from cairn_core import merkle
+from provenance import tlog
+from tests.core.test_merkle import LEAVES, MAX_SIZE, REFERENCE_ROOTS, ref_path, ref_proof
 from tests.log.conftest import append_bare_leaves
-from tests.log.test_merkle import LEAVES, MAX_SIZE, REFERENCE_ROOTS, ref_path, ref_proof
 
 pytestmark = pytest.mark.django_db
 

@@ -493,7 +493,7 @@ class Supplier:
         """The payload of an origin of the new batch `<slug>:<name>`."""
         from django.utils import timezone
 
-        from provenance.payload import SCHEMA
+        from cairn_core.payload import SCHEMA
 
         return {
             "schema": SCHEMA,
@@ -516,8 +516,8 @@ class Supplier:
 
     def envelope(self, payload: bytes) -> dict:
         """The DSSE envelope of `payload` bytes signed with this key, as stored."""
-        from provenance import dsse
-        from provenance.payload import PAYLOAD_TYPE
+        from cairn_core import dsse
+        from cairn_core.payload import PAYLOAD_TYPE
 
         return dsse.sign(PAYLOAD_TYPE, payload, [(self.keyid, self.private_key)]).to_stored()
 
@@ -527,7 +527,7 @@ class Supplier:
 
 
 def entry_hash_of(body: bytes) -> str:
-    from provenance import dsse
+    from cairn_core import dsse
 
     return dsse.parse_envelope(body).entry_hash
 
@@ -543,7 +543,7 @@ def make_suppliers(env: dict, count: int, roles: dict[str, list[str]] | None = N
     database, and the organisations `roles` names (slug: roles)."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from provenance import dsse
+    from cairn_core import dsse
 
     wanted = {f"drill-mine-{n}": ["supplier"] for n in range(count)} | (roles or {})
     keys = {slug: Ed25519PrivateKey.generate() for slug in wanted}

@@ -1,8 +1,8 @@
 """Fuzzing every write endpoint with bad input while honest suppliers post.
 
 The production run (the Procfile under honcho, a PostgreSQL cluster of the
-test's own) takes Hypothesis-made bad requests on POST /attestations, /keys,
-/keys/{keyid}/revoke and /verifications from one client while two honest
+test's own) takes Hypothesis-made bad requests on POST /attestations,
+/attestations/batch, /keys, /keys/{keyid}/revoke and /verifications from one client while two honest
 suppliers post signed origins from their own threads. Every bad request must
 be refused with a code of the contract's table at that code's status, in the
 contract's error body; none may store anything (no entry of the fuzzer's, no
@@ -38,7 +38,7 @@ from tests.ops.stack import (
 
 pytestmark = [pytest.mark.postgres, pytest.mark.drill]
 # Cases per endpoint: bounded, a few seconds each on a 2-core machine.
-CASES = {"envelopes": 200, "payloads": 200, "keys": 120, "revoke": 80, "verifications": 80}
+CASES = {"envelopes": 200, "payloads": 200, "batches": 80, "keys": 120, "revoke": 80, "verifications": 80}
 FUZZER, AUDITOR = "fuzz-supplier", "fuzz-auditor"
 
 # --- values ----------------------------------------------------------------------
@@ -216,6 +216,34 @@ def envelope_mutation(draw):
     return kind, build
 
 
+# --- POST /attestations/batch -----------------------------------------------------
+
+
+def _not_a_submission(value) -> bool:
+    return not (isinstance(value, dict) and isinstance(value.get("envelopes"), list) and value["envelopes"])
+
+
+@st.composite
+def batch_mutation(draw):
+    """(description, function from (signer, fresh batch name) to the body, expected whole-request status):
+    a body that is no submission (400), or a submission of bad envelopes (200, each refused in its result)."""
+    if draw(st.booleans()):
+        value = draw(
+            json_values.filter(_not_a_submission) | st.just({"envelopes": []}) | st.just({"envelopes": [{}] * 1001})
+        )
+        return "not a submission", (lambda signer, name: json.dumps(value).encode()), 400
+    mutations = draw(st.lists(payload_mutation(), min_size=1, max_size=4))
+    junk = draw(st.lists(json_values, max_size=2))
+
+    def build(signer, name: str) -> bytes:
+        envelopes = [
+            signer.envelope(mutate(signer.origin_payload(f"{name}-{n}"))) for n, (_, mutate) in enumerate(mutations)
+        ]
+        return json.dumps({"envelopes": envelopes + junk}).encode()
+
+    return ", ".join(description for description, _ in mutations), build, 200
+
+
 # --- POST /keys --------------------------------------------------------------------
 
 # Encodings that are no Ed25519 public key: the identity, small-order points,
@@ -307,6 +335,8 @@ def test_bad_input_on_every_write_endpoint_beside_honest_posts(cluster, ledger_d
             record(tally, status, answer, time.monotonic() - started)
             time.sleep(0.01)
 
+    sent = dict.fromkeys(CASES, 0)
+
     def tried(endpoint: str, code: str) -> None:
         cases[endpoint][code] = cases[endpoint].get(code, 0) + 1
 
@@ -323,6 +353,7 @@ def test_bad_input_on_every_write_endpoint_beside_honest_posts(cluster, ledger_d
         description, build = mutation
         body, content_type = build(fuzzer, f"fuzz-{next(counter)}")
         status, raw = send(run.port, fuzzer.token, "/api/v1/attestations", body, content_type)
+        sent["envelopes"] += 1
         tried("envelopes", assert_refused(status, raw, f"POST /attestations ({description})"))
 
     @fuzz_settings("payloads")
@@ -332,12 +363,29 @@ def test_bad_input_on_every_write_endpoint_beside_honest_posts(cluster, ledger_d
         description, mutate = mutation
         body = json.dumps(fuzzer.envelope(mutate(fuzzer.origin_payload(f"fuzz-{next(counter)}")))).encode()
         status, raw = send(run.port, fuzzer.token, "/api/v1/attestations", body)
+        sent["payloads"] += 1
         tried("payloads", assert_refused(status, raw, f"POST /attestations ({description})"))
+
+    @fuzz_settings("batches")
+    @given(batch_mutation())
+    def bad_batches(mutation):
+        description, build, expected = mutation
+        status, raw = send(run.port, fuzzer.token, "/api/v1/attestations/batch", build(fuzzer, f"fuzz-{next(counter)}"))
+        sent["batches"] += 1
+        what = f"POST /attestations/batch ({description})"
+        if expected == 400:
+            tried("batches", assert_refused(status, raw, what))
+            return
+        assert status == 200, f"{what}: {status} {raw[:200]!r}"
+        for result in json.loads(raw)["results"]:
+            body = json.dumps({"error": result.get("error")}).encode()
+            tried("batches", assert_refused(result["status"], body, f"{what}: a result"))
 
     @fuzz_settings("keys")
     @given(key_bodies)
     def bad_keys(body):
         status, raw = send(run.port, fuzzer.token, "/api/v1/keys", body)
+        sent["keys"] += 1
         tried("keys", assert_refused(status, raw, f"POST /keys {body[:80]!r}"))
 
     @fuzz_settings("revoke")
@@ -345,12 +393,14 @@ def test_bad_input_on_every_write_endpoint_beside_honest_posts(cluster, ledger_d
     def bad_revocations(keyid):
         path = f"/api/v1/keys/{urllib.parse.quote(keyid, safe='%')}/revoke"
         status, raw = send(run.port, fuzzer.token, path, b"")
+        sent["revoke"] += 1
         tried("revoke", assert_refused(status, raw, f"POST {path}"))
 
     @fuzz_settings("verifications")
     @given(verification_bodies)
     def bad_verifications(body):
         status, raw = send(run.port, auditor.token, "/api/v1/verifications", body)
+        sent["verifications"] += 1
         tried("verifications", assert_refused(status, raw, f"POST /verifications {body[:80]!r}"))
 
     clients = [threading.Thread(target=honest_client, args=(supplier,)) for supplier in honest]
@@ -362,6 +412,7 @@ def test_bad_input_on_every_write_endpoint_beside_honest_posts(cluster, ledger_d
         started = time.monotonic()
         bad_envelopes()
         bad_payloads()
+        bad_batches()
         bad_keys()
         bad_revocations()
         bad_verifications()
@@ -384,7 +435,8 @@ def test_bad_input_on_every_write_endpoint_beside_honest_posts(cluster, ledger_d
                 client.join(timeout=60)
         if run.process.poll() is None:
             run.kill()
-    total = sum(sum(codes.values()) for codes in cases.values())
+    total = sum(sent.values())
     print(f"\nFUZZ: {total} bad requests in {seconds:.0f} s beside {tally.summary()}")
     for endpoint, codes in cases.items():
-        print(f"  {endpoint}: {sum(codes.values())} cases; " + ", ".join(f"{c} {n}" for c, n in sorted(codes.items())))
+        refusals = ", ".join(f"{code} {n}" for code, n in sorted(codes.items()))
+        print(f"  {endpoint}: {sent[endpoint]} requests, refusals: {refusals}")

@@ -115,6 +115,9 @@ def test_invalid_payload(api, ledger, miner):
     payload["outputs"][0]["minerals"] = {"unobtainium": "1"}
     error = assert_refused(api, miner, sign_payload(payload, miner), "invalid_payload", 400)
     assert "unobtainium" in error["message"]
+    # The message says where the names are, and lists them.
+    assert "GET /api/v1/critical-minerals" in error["message"]
+    assert "cobalt, dysprosium, erbium" in error["message"] and "lithium" in error["message"]
     transfer = ledger.statement("transfer", miner, batch="pilbara-mining:x", prev="a" * 64, to="nobody-here")
     assert_refused(api, miner, sign_payload(transfer, miner), "invalid_payload", 400)
 
@@ -237,7 +240,12 @@ def test_default_throttle_allows_at_least_6000_a_minute():
 def test_paths_have_no_trailing_slash(api, miner):
     response = api.post(URL + "/", data=b"{}", content_type="application/json", **miner.auth)
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
-    assert api.get("/api/v1/nothing-here").json()["error"]["code"] == "not_found"
+    assert "paths have no trailing slash (/api/v1/attestations)" in response.json()["error"]["message"]
+    missing = api.get("/api/v1/nothing-here").json()["error"]
+    assert missing["code"] == "not_found"
+    assert "trailing slash" not in missing["message"]  # it has none
+    assert "/api/docs/" in missing["message"]
+    assert "trailing slash" not in api.get("/api/v1/nothing-here/").json()["error"]["message"]  # not the fault
 
 
 def test_every_code_in_contract_has_its_status():
@@ -284,7 +292,7 @@ def test_another_organisation_key_cannot_be_registered_twice(api, miner, strange
 def test_new_key_is_created_with_its_keyid(api, stranger):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from provenance import dsse
+    from cairn_core import dsse
 
     raw = dsse.raw_public_key(Ed25519PrivateKey.generate())
     response = api.post("/api/v1/keys", {"public_key": base64.b64encode(raw).decode()}, format="json", **stranger.auth)

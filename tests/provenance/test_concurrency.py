@@ -9,7 +9,8 @@ import threading
 import pytest
 from django.db import connection
 
-from provenance import ingest, merkle
+from cairn_core import merkle
+from provenance import ingest
 from provenance.errors import LedgerError
 from provenance.models import Batch, BatchLink, Entry, LogState
 from tests.support import Ledger, sign_payload

@@ -6,7 +6,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from provenance import ingest, merkle
+from cairn_core import merkle
+from provenance import ingest
 from provenance.errors import LedgerError
 from provenance.models import Batch, BatchLink, Claim, Entry, LogState
 from tests.support import Ledger, ledger_snapshot, mine_to_claim, sign_payload

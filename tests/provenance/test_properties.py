@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from provenance import dsse, ingest
+from cairn_core import dsse
+from provenance import ingest
 from provenance.errors import LedgerError
 from provenance.models import Batch, BatchLink, Entry
 from tests.support import Ledger, make_party, sign_payload

@@ -129,7 +129,7 @@ def test_a_lost_answer_is_appended_again_and_answered_as_a_re_post(socket_path, 
     def commit_then_vanish():
         conn, _ = listener.accept()
         with conn:
-            (outcome,) = ingest.append_batch([recv_frame(conn)])
+            (outcome,) = ingest.append_batch(recv_frame(conn))
             committed["receipt"] = outcome.as_body()
         connection.close()
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
 
 from agreements.snapshot import current_ruleset
 from audit import engine
-from audit.lineage import Assessment, pct_str
-from provenance.dag import decimal_str
+from cairn_core.dag import decimal_str
+from cairn_core.lineage import Assessment, pct_shown
 from provenance.errors import LedgerError
 from provenance.models import Checkpoint
 
@@ -51,12 +52,12 @@ def describe(verdict: dict, claim) -> list[str]:
         f"  placed in service {claim.placed_in_service}, acquired {claim.acquired}, "
         f"final assembly in {claim.final_assembly_country}",
         f"  integrity: {verdict['integrity']}",
-        f"  critical minerals:         {_met(minerals['met'])}: {minerals['qualifying_pct']}% "
+        f"  critical minerals:         {_state(verdict, 'critical_minerals')}: {minerals['qualifying_pct']}% "
         f"qualifying, {_required(minerals['required_pct'])}",
-        f"  battery components:        {_met(components['met'])}: "
+        f"  battery components:        {_state(verdict, 'battery_components')}: "
         f"{components['north_america_pct']}% North American, "
         f"{_required(components['required_pct'])}",
-        f"  foreign entity of concern: {_met(requirements['foreign_entity_of_concern']['met'])}",
+        f"  foreign entity of concern: {_state(verdict, 'foreign_entity_of_concern')}",
         f"  final assembly:            {_met(requirements['final_assembly']['met'])}",
         f"  credit in force:           {_met(requirements['credit_in_force']['met'])}",
         f"  agreements relied on: {', '.join(verdict['agreements']) or '-'}",
@@ -66,7 +67,18 @@ def describe(verdict: dict, claim) -> list[str]:
     tree_size = verdict["checkpoint"].split("\n")[1] if verdict["checkpoint"] else "-"
     lines.append(f"  checkpoint: tree size {tree_size}")
     lines.append(f"  credit: ${verdict['credit_usd']}")
+    if "scope" in verdict:
+        not_checked = ", ".join(item["check"] for item in verdict["scope"]["not_checked"])
+        lines.append(f"  scope: not the credit allowed; not checked: {not_checked}")
     return lines
+
+
+def _state(verdict: dict, code: str) -> str:
+    """ "met" / "NOT met", or the status that says why neither applies."""
+    status = verdict.get("applied", {}).get("requirements", {}).get(code, {}).get("status")
+    if status in ("not_applicable", "not_assessed"):
+        return status.replace("_", " ")
+    return _met(verdict["requirements"][code]["met"])
 
 
 def _met(met: bool) -> str:
@@ -85,8 +97,8 @@ def detail(done: Assessment) -> list[str]:
         lines.append(
             f"    {item.origin} {item.mineral}: {usd(item.value_usd)} "
             f"({decimal_str(item.mass_kg, 3)} kg; {item.source.kind} in {item.source.country} "
-            f"{usd(item.source.value_usd)}, {pct_str(extraction.pct)}% qualifying; "
-            f"processing {usd(processing.whole)}, {pct_str(processing.pct)}% qualifying"
+            f"{usd(item.source.value_usd)}, {pct_shown(extraction, HALF)}% qualifying; "
+            f"processing {usd(processing.whole)}, {pct_shown(processing, HALF)}% qualifying"
             f"{'; recycled in North America' if item.recycled_in_north_america else ''}) "
             f"-> {'qualifying' if item.qualifies else 'not qualifying'}"
         )
@@ -95,9 +107,13 @@ def detail(done: Assessment) -> list[str]:
         where = "North American" if component.north_american else "outside North America"
         lines.append(
             f"    #{component.index} {component.batch} {component.component} in "
-            f"{component.country}: {usd(component.value_usd)} ({where})"
+            f"{component.country}: {usd(component.value_usd)} ({where}"
+            f"{'' if component.counts else '; not a battery component: not counted'})"
         )
     return lines
+
+
+HALF = Decimal(50)
 
 
 def usd(value) -> str:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import shlex
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from django.conf import settings
@@ -11,6 +14,25 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from provenance import demo
+
+WAIT_SECONDS = 60.0
+# After the server answers, for the Celery worker and beat started beside it
+# to print their own start-up warnings first.
+SETTLE_SECONDS = 2.0
+
+
+def wait_for(base_url: str) -> None:
+    """Until the server at base_url answers (any HTTP status), at most WAIT_SECONDS."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{base_url}/api/v1/log/key", timeout=2).close()
+            break
+        except urllib.error.HTTPError:
+            break
+        except OSError:
+            time.sleep(0.25)
+    time.sleep(SETTLE_SECONDS)
 
 
 class Command(BaseCommand):
@@ -25,15 +47,33 @@ class Command(BaseCommand):
             action="store_true",
             help="SQLite only: delete the database, migrate and load again.",
         )
-        parser.add_argument("--verify", action="store_true", help="Also verify every claim and print the verdicts.")
+        parser.add_argument(
+            "--verify", action="store_true", help="Verify every claim again (they are verified when loaded)."
+        )
         parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+        shown = parser.add_mutually_exclusive_group()
+        shown.add_argument("--no-instructions", action="store_true", help="Do not print the logins and instructions.")
+        shown.add_argument(
+            "--instructions-only", action="store_true", help="Print the logins and instructions only (load nothing)."
+        )
+        parser.add_argument(
+            "--wait", action="store_true", help=f"Print them once BASE_URL answers (at most {WAIT_SECONDS:.0f} s)."
+        )
 
-    def handle(self, *args, reset, verify, base_url, **options):
+    def handle(self, *args, reset, verify, base_url, no_instructions, instructions_only, wait, **options):
         directory = Path(settings.VAR_DIR) / "demo"
+        base_url = base_url.rstrip("/")
+        if instructions_only:
+            if wait:
+                wait_for(base_url)
+            self.print_instructions(directory, base_url)
+            return
         if reset:
             self.reset_database()
         if demo.is_loaded():
             self.stdout.write("The demo data is already loaded (use --reset to start again).")
+            if verify:
+                self.verify_all()
         else:
             loaded = demo.load()
             demo.write_files(loaded, directory)
@@ -43,9 +83,11 @@ class Command(BaseCommand):
                     f"checkpoint at tree size {loaded.checkpoint_size}."
                 )
             )
-        if verify:
             self.verify_all()
-        self.print_instructions(directory, base_url.rstrip("/"))
+        if not no_instructions:
+            if wait:
+                wait_for(base_url)
+            self.print_instructions(directory, base_url)
 
     def reset_database(self) -> None:
         if connection.vendor != "sqlite":
@@ -60,10 +102,9 @@ class Command(BaseCommand):
         call_command("migrate", verbosity=0, interactive=False)
 
     def verify_all(self) -> None:
-        from audit.engine import verify_claim
-
-        for spec in demo.CLAIMS:
-            verification = verify_claim(spec.vin, requested_by=None)
+        """Verify the claims (as the demo auditor), one line each: the admin lists their verdicts."""
+        self.stdout.write("Verified the demo claims:")
+        for spec, verification in demo.verify_claims():
             mark = "ok " if verification.credit_usd == spec.expected_credit else "!! "
             expected = f"expected ${spec.expected_credit}: {spec.why}"
             self.stdout.write(f"{mark}{spec.vin}  ${verification.credit_usd:>5} ({expected})")

@@ -1,8 +1,8 @@
-"""provenance.merkle (RFC 9162 §2.1) against an independent reference.
+"""cairn_core.merkle (RFC 9162 §2.1) against an independent reference.
 
 The reference below is RFC 9162's recursive definitions over a plain list of
 leaves: MTH, PATH and SUBPROOF exactly as written in §2.1.1, §2.1.3.1 and
-§2.1.4.1, sharing no code with provenance.merkle.
+§2.1.4.1, sharing no code with cairn_core.merkle.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import hashlib
 
 import pytest
 
-from provenance import merkle
+from cairn_core import merkle
 
 MAX_SIZE = 64
 

@@ -1,4 +1,4 @@
-"""provenance.signed_note against C2SP signed-note and tlog-checkpoint.
+"""cairn_core.signed_note against C2SP signed-note and tlog-checkpoint.
 
 The PeterNeumann vector is golang.org/x/mod/sumdb/note's published example:
 an independent implementation's key, key hash and signature.
@@ -12,8 +12,8 @@ import hashlib
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from provenance import signed_note
-from provenance.signed_note import NoteError
+from cairn_core import signed_note
+from cairn_core.signed_note import NoteError
 
 GO_SIGNER = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
 GO_VERIFIER = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"

@@ -7,7 +7,7 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from provenance import dsse
+from cairn_core import dsse
 
 PAYLOAD_TYPE = "application/vnd.cairn.attestation+json"
 

@@ -13,9 +13,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn, TypeAlias, TypedDict
 
 SCHEMA = "cairn.attestation/v1"
 PAYLOAD_TYPE = "application/vnd.cairn.attestation+json"
@@ -68,6 +70,14 @@ COMMON_REQUIRED = {"schema", "type", "issuer", "issued_at"}
 COMMON_OPTIONAL = {"occurred_at"}
 
 
+# A JSON document as `json.loads` returns it, before any check.
+JSON: TypeAlias = dict[str, "JSON"] | list["JSON"] | str | int | float | bool | None
+# A JSON object whose readers index it by trying, and name the KeyError,
+# TypeError or ValueError a malformed one raises (a signed statement read
+# back from the log or a bundle): its values are typed dynamically.
+JSONObject: TypeAlias = dict[str, Any]
+
+
 class PayloadError(ValueError):
     """The payload is not a valid attestation statement."""
 
@@ -102,7 +112,7 @@ class Statement:
     issuer: str
     issued_at: dt.datetime
     occurred_at: dt.datetime
-    raw: dict[str, Any]
+    raw: JSONObject
     activity: str = ""
     site: Site | None = None
     inputs: tuple[Input, ...] = ()
@@ -148,8 +158,8 @@ class Statement:
 # --- JSON -------------------------------------------------------------------
 
 
-def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
+def _object_without_duplicates(pairs: list[tuple[str, JSON]]) -> dict[str, JSON]:
+    result: dict[str, JSON] = {}
     for key, value in pairs:
         if key in result:
             raise PayloadError(f"duplicate key {key!r}")
@@ -157,11 +167,11 @@ def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _no_constant(name: str) -> Any:
+def _no_constant(name: str) -> NoReturn:
     raise PayloadError(f"{name} is not allowed")
 
 
-def _no_float(text: str) -> Any:
+def _no_float(text: str) -> NoReturn:
     raise PayloadError(f"number {text[:24]} is not allowed: decimal amounts are strings")
 
 
@@ -171,10 +181,10 @@ def _bounded_int(text: str) -> int:
     return int(text)
 
 
-def check_storable(document: Any) -> None:
+def check_storable(document: object) -> None:
     """Refuse nesting deeper than MAX_DEPTH and strings (keys included) with
     NUL or a lone surrogate. Iterative: a deep document cannot exhaust the stack."""
-    stack = [(document, 1)]
+    stack: list[tuple[object, int]] = [(document, 1)]
     while stack:
         value, depth = stack.pop()
         if isinstance(value, str):
@@ -189,16 +199,16 @@ def check_storable(document: Any) -> None:
                 stack.append((item, depth + 1))
 
 
-def strict_json(data: bytes, *, what: str = "body", floats: bool = True) -> Any:
+def strict_json(data: bytes, *, what: str = "body", floats: bool = True) -> JSON:
     """JSON parsed strictly: no duplicate keys, NaN or Infinity, integers of
     at most MAX_INT_DIGITS digits, and `check_storable`; floats only if allowed."""
     try:
-        document = json.loads(
+        document: JSON = json.loads(
             data.decode("utf-8"),
             object_pairs_hook=_object_without_duplicates,
             parse_constant=_no_constant,
             parse_int=_bounded_int,
-            **({} if floats else {"parse_float": _no_float}),
+            parse_float=None if floats else _no_float,
         )
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise PayloadError(f"{what} is not JSON: {exc}") from exc
@@ -206,7 +216,7 @@ def strict_json(data: bytes, *, what: str = "body", floats: bool = True) -> Any:
     return document
 
 
-def load_json(payload: bytes) -> dict[str, Any]:
+def load_json(payload: bytes) -> dict[str, JSON]:
     document = strict_json(payload, what="payload", floats=False)
     if not isinstance(document, dict):
         raise PayloadError("payload must be a JSON object")
@@ -216,7 +226,9 @@ def load_json(payload: bytes) -> dict[str, Any]:
 # --- field readers ----------------------------------------------------------
 
 
-def _fields(obj: Any, where: str, required: set[str], optional: set[str] = frozenset()) -> dict:
+def _fields(
+    obj: object, where: str, required: AbstractSet[str], optional: AbstractSet[str] = frozenset()
+) -> dict[str, JSON]:
     if not isinstance(obj, dict):
         raise PayloadError(f"{where} must be an object")
     missing = required - obj.keys()
@@ -228,38 +240,37 @@ def _fields(obj: Any, where: str, required: set[str], optional: set[str] = froze
     return obj
 
 
-def _text(value: Any, where: str, max_length: int = 200) -> str:
+def _text(value: object, where: str, max_length: int = 200) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > max_length:
         raise PayloadError(f"{where} must be a non-empty string of at most {max_length} characters")
     return value
 
 
-def _match(value: Any, pattern: re.Pattern[str], where: str, what: str) -> str:
+def _match(value: object, pattern: re.Pattern[str], where: str, what: str) -> str:
     if not isinstance(value, str) or not pattern.match(value):
         raise PayloadError(f"{where} must be {what}")
     return value
 
 
-def _decimal(value: Any, where: str, positive: bool = False) -> Decimal:
-    _match(value, DECIMAL, where, 'a decimal string such as "12.5"')
-    amount = Decimal(value)
+def _decimal(value: object, where: str, positive: bool = False) -> Decimal:
+    amount = Decimal(_match(value, DECIMAL, where, 'a decimal string such as "12.5"'))
     if positive and amount <= 0:
         raise PayloadError(f"{where} must be greater than zero")
     return amount
 
 
-def _timestamp(value: Any, where: str) -> dt.datetime:
-    _match(value, TIMESTAMP, where, "an RFC 3339 UTC timestamp such as 2024-03-01T10:00:00Z")
+def _timestamp(value: object, where: str) -> dt.datetime:
+    text = _match(value, TIMESTAMP, where, "an RFC 3339 UTC timestamp such as 2024-03-01T10:00:00Z")
     try:
-        return dt.datetime.fromisoformat(value[:-1]).replace(tzinfo=dt.UTC)
+        return dt.datetime.fromisoformat(text[:-1]).replace(tzinfo=dt.UTC)
     except ValueError as exc:
         raise PayloadError(f"{where} is not a real time: {exc}") from exc
 
 
-def _date(value: Any, where: str) -> dt.date:
-    _match(value, DATE, where, "a date YYYY-MM-DD")
+def _date(value: object, where: str) -> dt.date:
+    text = _match(value, DATE, where, "a date YYYY-MM-DD")
     try:
-        date = dt.date.fromisoformat(value)
+        date = dt.date.fromisoformat(text)
     except ValueError as exc:
         raise PayloadError(f"{where} is not a real date: {exc}") from exc
     if date < EARLIEST.date():
@@ -267,13 +278,13 @@ def _date(value: Any, where: str) -> dt.date:
     return date
 
 
-def _choice(value: Any, choices: tuple[str, ...], where: str) -> str:
-    if value not in choices:
+def _choice(value: object, choices: tuple[str, ...], where: str) -> str:
+    if not isinstance(value, str) or value not in choices:
         raise PayloadError(f"{where} must be one of {', '.join(choices)}")
     return value
 
 
-def _site(value: Any, where: str) -> Site:
+def _site(value: object, where: str) -> Site:
     obj = _fields(value, where, {"name", "country"})
     return Site(
         name=_text(obj["name"], f"{where}.name"),
@@ -281,27 +292,44 @@ def _site(value: Any, where: str) -> Site:
     )
 
 
-def _list(value: Any, where: str, max_items: int = 256) -> list:
+def _list(value: object, where: str, max_items: int = 256) -> list[JSON]:
     if not isinstance(value, list) or not value or len(value) > max_items:
         raise PayloadError(f"{where} must be a list of 1 to {max_items} items")
     return value
 
 
-def _batch_id(value: Any, where: str) -> str:
+def _batch_id(value: object, where: str) -> str:
     return _match(value, BATCH_ID, where, "a batch id <org slug>:<local id>")
 
 
-def _prev(value: Any, where: str) -> str:
+def _prev(value: object, where: str) -> str:
     return _match(value, HEX64, where, "the lowercase hex entry_hash of the batch's head")
 
 
 # --- types ------------------------------------------------------------------
 
 
-def _outputs(value: Any, with_minerals: bool) -> tuple[Output, ...]:
+class TypeFields(TypedDict, total=False):
+    """The Statement fields a type's reader returns (beyond the common ones)."""
+
+    activity: str
+    site: Site
+    inputs: tuple[Input, ...]
+    outputs: tuple[Output, ...]
+    batch: str
+    prev: str
+    to: str
+    quantity: Decimal
+    vin: str
+    acquired: dt.date
+    placed_in_service: dt.date
+    final_assembly: Site
+
+
+def _outputs(value: object, with_minerals: bool) -> tuple[Output, ...]:
     required = {"batch", "material", "quantity", "unit", "value_added_usd"}
     required |= {"minerals"} if with_minerals else set()
-    optional = set() if with_minerals else {"component"}
+    optional: set[str] = set() if with_minerals else {"component"}
     outputs = []
     for position, item in enumerate(_list(value, "outputs")):
         where = f"outputs[{position}]"
@@ -337,7 +365,7 @@ def _distinct(batch_ids: list[str], where: str) -> None:
         raise PayloadError(f"{where} name the same batch twice")
 
 
-def _origin(doc: dict) -> dict:
+def _origin(doc: dict[str, JSON]) -> TypeFields:
     return {
         "activity": _choice(doc["activity"], ORIGIN_ACTIVITIES, "activity"),
         "site": _site(doc["site"], "site"),
@@ -345,7 +373,7 @@ def _origin(doc: dict) -> dict:
     }
 
 
-def _transform(doc: dict) -> dict:
+def _transform(doc: dict[str, JSON]) -> TypeFields:
     inputs = []
     for position, item in enumerate(_list(doc["inputs"], "inputs")):
         where = f"inputs[{position}]"
@@ -371,14 +399,14 @@ def _transform(doc: dict) -> dict:
     }
 
 
-def _transfer(doc: dict) -> dict:
+def _transfer(doc: dict[str, JSON]) -> TypeFields:
     to = _match(doc["to"], SLUG, "to", "an organisation slug")
     if to == doc["issuer"]:
         raise PayloadError("a transfer must name another organisation in to")
     return {"batch": _batch_id(doc["batch"], "batch"), "prev": _prev(doc["prev"], "prev"), "to": to}
 
 
-def _certify(doc: dict) -> dict:
+def _certify(doc: dict[str, JSON]) -> TypeFields:
     if not isinstance(doc["statement"], dict):
         raise PayloadError("statement must be an object")
     if not isinstance(doc["documents"], list):
@@ -390,7 +418,7 @@ def _certify(doc: dict) -> dict:
     return {"batch": _batch_id(doc["batch"], "batch"), "prev": _prev(doc["prev"], "prev")}
 
 
-def _claim(doc: dict) -> dict:
+def _claim(doc: dict[str, JSON]) -> TypeFields:
     return {
         "batch": _batch_id(doc["batch"], "batch"),
         "prev": _prev(doc["prev"], "prev"),
@@ -403,7 +431,7 @@ def _claim(doc: dict) -> dict:
 
 
 # type -> (required fields beyond the common ones, reader)
-TYPE_FIELDS = {
+TYPE_FIELDS: dict[str, tuple[set[str], Callable[[dict[str, JSON]], TypeFields]]] = {
     "origin": ({"activity", "site", "outputs"}, _origin),
     "transform": ({"activity", "site", "inputs", "outputs"}, _transform),
     "transfer": ({"batch", "prev", "to"}, _transfer),

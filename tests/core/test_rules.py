@@ -1,4 +1,4 @@
-"""The pure rules (agreements.rules), on RuleSets built in Python: no database."""
+"""The pure rules (cairn_core.rules), on RuleSets built in Python: no database."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from agreements import rules
-from agreements.rules import AgreementEventRule
+from cairn_core import rules
+from cairn_core.rules import AgreementEventRule
 from tests.agreements.domain import JAPAN, D, domain_ruleset, fta, with_agreement
 
 RULES = domain_ruleset()
@@ -64,10 +64,19 @@ def test_japan_does_not_cover_other_minerals(mineral):
 
 @pytest.mark.parametrize(
     ("on", "expected"),
-    [("2023-04-17", []), ("2023-04-18", ["us-au-fta"]), ("2025-10-01", ["us-au-fta"])],
+    [
+        ("2004-12-31", []),
+        ("2005-01-01", ["us-au-fta"]),
+        ("2023-04-01", ["us-au-fta"]),
+        ("2023-04-18", ["us-au-fta"]),
+        ("2025-10-01", ["us-au-fta"]),
+    ],
 )
 @pytest.mark.parametrize("mineral", ["lithium", "aluminum", "zirconium"])
-def test_fta_partner_counts_for_every_mineral_from_2023_04_18(mineral, on, expected):
+def test_fta_partner_counts_for_every_mineral_from_its_entry_into_force(mineral, on, expected):
+    """IRC §30D(e)(1)(A)(i) asks whether an FTA is "in effect": the US-Australia
+    FTA is from 2005-01-01 (USTR). Formerly from 2023-04-18, which made
+    Australian ore mined 2023-04-01 non-qualifying while Japanese ore counted."""
     assert slugs(rules.qualifying_agreements(RULES, "AU", mineral, D(on))) == expected
 
 

@@ -22,6 +22,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from typing import NoReturn, TypedDict
 
 import nacl.exceptions
 import nacl.signing
@@ -37,6 +38,19 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 class EnvelopeError(ValueError):
     """The bytes are not a well-formed DSSE envelope."""
+
+
+class StoredSignature(TypedDict):
+    keyid: str
+    sig: str  # standard base64
+
+
+class StoredEnvelope(TypedDict):
+    """An envelope as Cairn stores it, and as `decode_envelope` reads it back."""
+
+    payloadType: str
+    payload: str  # standard base64
+    signatures: list[StoredSignature]
 
 
 @dataclass(frozen=True)
@@ -60,7 +74,7 @@ class Envelope:
     def entry_hash(self) -> str:
         return hashlib.sha256(self.pae).hexdigest()
 
-    def to_stored(self) -> dict:
+    def to_stored(self) -> StoredEnvelope:
         """The envelope as Cairn stores it: standard base64 with padding."""
         return {
             "payloadType": self.payload_type,
@@ -110,8 +124,8 @@ def b64decode(text: object) -> bytes:
     return raw
 
 
-def _reject_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
-    result: dict = {}
+def _reject_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    result: dict[str, object] = {}
     for key, value in pairs:
         if key in result:
             raise EnvelopeError(f"duplicate key {key!r}")
@@ -119,11 +133,11 @@ def _reject_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
     return result
 
 
-def _reject_constant(name: str) -> object:
+def _reject_constant(name: str) -> NoReturn:
     raise EnvelopeError(f"{name} is not JSON")
 
 
-def _reject_number(text: str) -> object:
+def _reject_number(text: str) -> NoReturn:
     raise EnvelopeError("an envelope holds no numbers")
 
 

@@ -1,4 +1,4 @@
-"""audit.lineage on plain data (no database): the fast per-place sums agree
+"""cairn_core.lineage on plain data (no database): the fast per-place sums agree
 with the step-by-step shares, and the tests compare exactly."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import datetime as dt
 import random
 from decimal import Decimal
 
-from audit import lineage
-from audit.lineage import Activity, BatchFacts, Share, SupplyChain
-from provenance.dag import Graph, Step, attribution_factors
+from cairn_core import lineage
+from cairn_core.dag import Graph, Step, attribution_factors
+from cairn_core.lineage import Activity, BatchFacts, Share, SupplyChain
 from tests.agreements.domain import domain_ruleset
 
 D = Decimal

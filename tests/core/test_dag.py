@@ -2,7 +2,7 @@
 
 from decimal import Decimal as D
 
-from provenance.dag import Graph, Step, attribution_factors, decimal_str
+from cairn_core.dag import Graph, Step, attribution_factors, decimal_str
 
 
 def test_split_then_merge_attributes_by_output_share_and_input_fraction():

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from provenance.payload import PayloadError, parse_statement
+from cairn_core.payload import PayloadError, parse_statement
 
 HEAD = "ab" * 32
 BASE = {"schema": "cairn.attestation/v1", "issuer": "pilbara-mining", "issued_at": "2026-03-01T10:00:00Z"}

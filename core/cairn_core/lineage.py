@@ -2,7 +2,7 @@
 computation Cairn performs for a claim", steps 2-4).
 
 Input: the claim's upstream DAG as plain data (`SupplyChain`: every batch
-with the activity that created it, the transforms as `provenance.dag.Graph`
+with the activity that created it, the transforms as `cairn_core.dag.Graph`
 and the attribution factors f), and a `rules.RuleSet`. Output: an
 `Assessment` naming each requirement's figures. Pure Decimal arithmetic, no
 float and no Django import: an auditor can run it over an export.
@@ -38,7 +38,18 @@ value. Content % = value of qualifying lineages / value of all lineages.
 
 **Components.** value_added(o) x f(o) of every manufacturing or assembly
 output o that names a component; North American when the step's site is in
-US, CA or MX. Without any component value the share is 0 and not met.
+US, CA or MX. Only the components the regulations list count
+(`rules.counts_as_component`): a battery pack's assembly is listed but does
+not count, the pack being the battery itself. Without any component value
+the share is 0 and not met.
+
+**Periods.** Before 2023-04-18 neither requirement applies: each is met by
+default, with no percentage (`requirements_apply`). From 2027 the 50% test
+is not allowed and the critical minerals requirement is not met, for want
+of the traced qualifying value test (`minerals_method`).
+
+**Splits** move material: a value declared on a split's output is not mineral
+or component value, and is reported (`Assessment.split_values`).
 
 **FEOC.** When `rules.feoc_applies` for the placed-in-service date, every
 manufacturing or assembly step (components), and every extraction,
@@ -54,10 +65,10 @@ import functools
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
-from agreements import rules
-from provenance.dag import Graph, Step
+from cairn_core import rules
+from cairn_core.dag import Graph, Step
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -69,6 +80,27 @@ COMPONENT_KINDS = ("manufacturing", "assembly")
 def pct_str(value: Decimal) -> str:
     """A percentage for display: half-up to two places ("72.50")."""
     return str(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def pct_shown(share: Share, required: Decimal | None) -> str:
+    """`share` as a percentage for display, never rounded across `required`.
+
+    Two places, half-up, unless that would show the figure on the other side
+    of the required percentage than the exact comparison (`Share.at_least`)
+    puts it: then as many more places as it takes. 39.995% against 40% shows
+    "39.995", never "40.00"; 72.495% against 50% shows "72.50".
+    """
+    if required is None or not share.whole:
+        return pct_str(share.pct)
+    met = share.at_least(required)
+    with localcontext() as context:
+        context.prec = 80
+        exact = share.part * HUNDRED / share.whole
+        for places in range(2, 60):
+            shown = exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+            if (shown >= required) == met:
+                break
+        return str(shown)
 
 
 # --- the input --------------------------------------------------------------
@@ -449,6 +481,7 @@ class ComponentValue:
     country: str
     value_usd: Decimal
     north_american: bool
+    counts: bool = True  # a component the regulations list (not the pack)
 
 
 def component_values(chain: SupplyChain, ruleset: rules.RuleSet) -> list[ComponentValue]:
@@ -466,16 +499,36 @@ def component_values(chain: SupplyChain, ruleset: rules.RuleSet) -> list[Compone
                 country=activity.country,
                 value_usd=facts.value_added_usd * chain.f(batch_id),
                 north_american=rules.is_north_america(ruleset, activity.country),
+                counts=rules.counts_as_component(ruleset, facts.component),
             )
         )
     return found
 
 
 def north_american_share(components: list[ComponentValue]) -> Share:
+    """North American value / all value, of the components that count."""
+    counted = [c for c in components if c.counts]
     return Share(
-        sum((c.value_usd for c in components if c.north_american), ZERO),
-        sum((c.value_usd for c in components), ZERO),
+        sum((c.value_usd for c in counted if c.north_american), ZERO),
+        sum((c.value_usd for c in counted), ZERO),
     )
+
+
+@dataclass(frozen=True)
+class SplitValue:
+    """A split's output that declares value added (splits add none)."""
+
+    index: int
+    batch: str
+    value_usd: Decimal
+
+
+def split_values(chain: SupplyChain) -> list[SplitValue]:
+    return [
+        SplitValue(facts.activity.index, batch_id, facts.value_added_usd)
+        for batch_id, facts in sorted(chain.batches.items())
+        if facts.activity.kind == "split" and facts.value_added_usd != 0 and chain.f(batch_id) > 0
+    ]
 
 
 # --- foreign entities of concern -----------------------------------------------
@@ -549,13 +602,27 @@ class Assessment:
     final_assembly_met: bool
     credit_in_force_met: bool
     amounts: rules.CreditAmounts
+    # How the rules of the placed-in-service date apply (see the module docstring).
+    requirements_apply: bool = True
+    minerals_method: str = rules.VALUE_ADDED_TEST
+    acquired_in_force: bool = True  # acquired by the credit's end (2025-09-30)
+    in_credit_period: bool = True  # placed in service from the credit's start (2023-01-01)
+    split_values: tuple[SplitValue, ...] = ()
 
     @property
     def critical_minerals_met(self) -> bool:
+        """Met, or not applicable; never met when the 50% test is not allowed."""
+        if not self.requirements_apply:
+            return True
+        if self.minerals_method != rules.VALUE_ADDED_TEST:
+            return False
         return self.required is not None and self.minerals.at_least(self.required[0])
 
     @property
     def battery_components_met(self) -> bool:
+        """Met, or not applicable."""
+        if not self.requirements_apply:
+            return True
         return self.required is not None and self.north_america.at_least(self.required[1])
 
     @property
@@ -584,6 +651,8 @@ def assess(claim: ClaimFacts, chain: SupplyChain, ruleset: rules.RuleSet) -> Ass
     """Every requirement of the credit for one claim under one RuleSet."""
     lineages = mineral_lineages(chain, ruleset)
     components = component_values(chain, ruleset)
+    acquired_in_force = rules.credit_available(ruleset, claim.acquired)
+    in_period = rules.in_credit_period(ruleset, claim.placed_in_service)
     return Assessment(
         lineages=tuple(lineages),
         minerals=Share(
@@ -595,6 +664,11 @@ def assess(claim: ClaimFacts, chain: SupplyChain, ruleset: rules.RuleSet) -> Ass
         required=rules.required_percentages(ruleset, claim.placed_in_service),
         feoc=tuple(feoc_findings(chain, ruleset, claim.placed_in_service)),
         final_assembly_met=rules.is_north_america(ruleset, claim.final_assembly_country),
-        credit_in_force_met=rules.credit_available(ruleset, claim.acquired),
+        credit_in_force_met=acquired_in_force and in_period,
         amounts=rules.credit_amounts(ruleset),
+        requirements_apply=rules.requirements_apply(ruleset, claim.placed_in_service),
+        minerals_method=rules.minerals_method(ruleset, claim.placed_in_service),
+        acquired_in_force=acquired_in_force,
+        in_credit_period=in_period,
+        split_values=tuple(split_values(chain)),
     )

@@ -19,15 +19,24 @@ when the date is within [counts_from, ends], no termination or suspension
 event is in effect, and it covers the mineral as amended on that date. A
 termination "on D" means not in force from D.
 
-Japan's agreement counts from its signature (2023-03-28), the comprehensive
-FTAs from 2023-04-18. The critical minerals requirement itself applies only
-to vehicles placed in service from 2023-04-18 (`required_percentages` is
-None before), so the earlier date matters only for material dated between
-the two.
+An agreement counts from its own entry into force: the statute asks whether
+the country is one "with which the United States has a free trade agreement
+in effect" (IRC §30D(e)(1)(A)(i)) when the mineral was extracted or
+processed, so Australian ore mined in 2019 counts (the US-Australia FTA is
+in force from 2005-01-01). 2023-04-18 starts the requirements
+(`requirements_apply`), not the agreements. Japan's agreement counts from
+its signature (2023-03-28), on which it entered into force.
+
+Which test and which rules apply to a vehicle depends on its
+placed-in-service date: before `credit_from` (2023-01-01) the credit Cairn
+computes did not exist; before `requirements_from` (2023-04-18) the two
+requirements did not apply ("not applicable", not failed); after
+`value_added_test_through` (2026-12-31) the 50% value-added test is no
+longer allowed (T.D. 9995) and the critical minerals requirement is not
+assessed (`minerals_method`).
 
 This module imports nothing from Django. Reading a RuleSet from the database
-is `agreements.snapshot.load_ruleset`; the `*_on` wrappers at the end do
-that for one-off questions.
+is `agreements.snapshot.load_ruleset`.
 """
 
 from __future__ import annotations
@@ -133,8 +142,48 @@ class PercentageRow:
     source: str = ""
 
 
+# The components the regulations list (26 CFR §1.30D-2(b), T.D. 9995): the
+# list ends at the battery module. The pack is the battery itself, not a
+# component "contained in such battery" (IRC §30D(e)(2)).
+REGULATION_COMPONENTS = frozenset(
+    {
+        "cathode_electrode",
+        "anode_electrode",
+        "solid_metal_electrode",
+        "separator",
+        "liquid_electrolyte",
+        "solid_state_electrolyte",
+        "battery_cell",
+        "battery_module",
+    }
+)
+
+# Requirement -> where the law states it. Data (CreditParameters.citations);
+# these are the values loaded by the agreements migrations.
+CITATIONS = (
+    ("critical_minerals", "IRC §30D(b)(2), (e)(1); 26 CFR §1.30D-3 (T.D. 9995)"),
+    ("battery_components", "IRC §30D(b)(3), (e)(2); 26 CFR §1.30D-3 (T.D. 9995)"),
+    ("foreign_entity_of_concern", "IRC §30D(d)(7); 26 CFR §1.30D-6 (T.D. 9995)"),
+    ("final_assembly", "IRC §30D(d)(1)(G)"),
+    ("credit_in_force", "IRC §30D(h), as amended by Public Law 119-21 §70502"),
+)
+
+# US territories: not in the default North America list (see README, "For
+# examiners"); named so that a refusal says why.
+US_TERRITORIES = frozenset({"PR", "GU", "VI", "AS", "MP", "UM"})
+
+
 @dataclass(frozen=True)
 class CreditTerms:
+    """The credit's amounts and periods (dates inclusive).
+
+    `credit_from`: first placed-in-service day of the credit as amended by
+    the Inflation Reduction Act (None: no start). `value_added_test_through`:
+    last placed-in-service day of the 50% value-added test (None: no end).
+    `battery_components`: the component names whose value counts (None:
+    every named component). `citations`: (requirement, citation) pairs.
+    """
+
     critical_minerals_usd: Decimal
     battery_components_usd: Decimal
     requirements_from: dt.date
@@ -142,6 +191,11 @@ class CreditTerms:
     north_america: frozenset[str]
     source: str = ""
     cutoff_source: str = ""
+    credit_from: dt.date | None = None
+    value_added_test_through: dt.date | None = None
+    battery_components: frozenset[str] | None = None
+    citations: tuple[tuple[str, str], ...] = CITATIONS
+    regulations_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -263,12 +317,59 @@ class CreditAmounts:
 
 def required_percentages(ruleset: RuleSet, placed_in_service: dt.date) -> tuple[Decimal, Decimal] | None:
     """(critical minerals %, battery components %) on the date, or None if none applies."""
-    if placed_in_service < ruleset.credit.requirements_from:
+    row = schedule_row(ruleset, placed_in_service)
+    return (row.critical_minerals_pct, row.battery_components_pct) if row else None
+
+
+def requirements_apply(ruleset: RuleSet, placed_in_service: dt.date) -> bool:
+    """The two requirements apply to vehicles placed in service from 2023-04-18."""
+    return placed_in_service >= ruleset.credit.requirements_from
+
+
+def schedule_row(ruleset: RuleSet, placed_in_service: dt.date) -> PercentageRow | None:
+    """The row of the percentage schedule applied on the date (None before 2023-04-18)."""
+    if not requirements_apply(ruleset, placed_in_service):
         return None
     for row in ruleset.percentages:
         if row.placed_in_service_from <= placed_in_service <= row.placed_in_service_to:
-            return row.critical_minerals_pct, row.battery_components_pct
+            return row
     return None
+
+
+VALUE_ADDED_TEST = "value_added_50pct"
+TRACED_VALUE_TEST = "traced_qualifying_value"
+NOT_APPLICABLE = "not_applicable"
+
+
+def minerals_method(ruleset: RuleSet, placed_in_service: dt.date) -> str:
+    """The test T.D. 9995 prescribes for the critical minerals requirement.
+
+    "not_applicable" before 2023-04-18; the 50% value-added test through
+    2026-12-31; from 2027 the traced qualifying value test, which Cairn does
+    not compute (the requirement is then "not assessed").
+    """
+    if not requirements_apply(ruleset, placed_in_service):
+        return NOT_APPLICABLE
+    through = ruleset.credit.value_added_test_through
+    if through is not None and placed_in_service > through:
+        return TRACED_VALUE_TEST
+    return VALUE_ADDED_TEST
+
+
+def in_credit_period(ruleset: RuleSet, placed_in_service: dt.date) -> bool:
+    """Placed in service on or after the start of the credit Cairn computes (2023-01-01)."""
+    start = ruleset.credit.credit_from
+    return start is None or placed_in_service >= start
+
+
+def counts_as_component(ruleset: RuleSet, component: str) -> bool:
+    """Whether a named component's value counts in the battery components requirement."""
+    listed = ruleset.credit.battery_components
+    return bool(component) and (listed is None or component in listed)
+
+
+def citation(ruleset: RuleSet, requirement: str) -> str:
+    return dict(ruleset.credit.citations).get(requirement, "")
 
 
 def credit_available(ruleset: RuleSet, acquired: dt.date) -> bool:
@@ -347,41 +448,3 @@ def may_exclude_from_tracing(ruleset: RuleSet, placed_in_service: dt.date, *, el
     """The impracticable-to-trace transition: only if elected, until 2026-12-31."""
     until = ruleset.feoc.impracticable_until
     return elected and until is not None and placed_in_service <= until
-
-
-# --- one-off questions against the database ---------------------------------
-# These read the current rules (cached until the rule data changes). The
-# import is deferred so that the functions above stay free of Django.
-
-
-def current_ruleset() -> RuleSet:
-    from agreements.snapshot import current_ruleset as load_current
-
-    return load_current()
-
-
-def load_ruleset(as_of: dt.datetime | None = None) -> RuleSet:
-    """The rules now, or as they stood at `as_of` (from the history tables)."""
-    from agreements.snapshot import load_ruleset as load
-
-    return load(as_of=as_of)
-
-
-def qualifying_agreements_on(country: str, mineral: str, on_date: dt.date) -> list[AgreementRef]:
-    return qualifying_agreements(current_ruleset(), country, mineral, on_date)
-
-
-def country_qualifies_on(country: str, mineral: str, on_date: dt.date) -> Qualification:
-    return country_qualifies(current_ruleset(), country, mineral, on_date)
-
-
-def is_feoc_on(org_slug: str, org_country: str, activity_country: str, on_date: dt.date, kind: str) -> bool:
-    return is_feoc(current_ruleset(), org_slug, org_country, activity_country, on_date, kind)
-
-
-def required_percentages_on(placed_in_service: dt.date) -> tuple[Decimal, Decimal] | None:
-    return required_percentages(current_ruleset(), placed_in_service)
-
-
-def credit_available_on(acquired: dt.date) -> bool:
-    return credit_available(current_ruleset(), acquired)

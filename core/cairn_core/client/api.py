@@ -1,0 +1,194 @@
+"""The HTTP side of the SDK: `Client(url, token)` speaks Cairn's API (contract §5, §9)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from cairn_core.client import keys as keyfiles
+from cairn_core.client import statements
+
+MAX_BATCH = 1000
+
+
+class CairnError(Exception):
+    """A refusal from the server: its HTTP status and the contract's error
+    code and message (and `head` for stale_head), or a connection failure
+    (status 0, code `unreachable`)."""
+
+    def __init__(self, status: int, code: str, message: str, **extra: object) -> None:
+        super().__init__(f"{code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+    @classmethod
+    def from_body(cls, status: int, body: dict) -> CairnError:
+        error = dict(body.get("error") or {})
+        code = error.pop("code", "server_error" if status >= 500 else "bad_request")
+        message = error.pop("message", "")
+        return cls(status, code, message, **error)
+
+    def as_dict(self) -> dict:
+        return {"status": self.status, "code": self.code, "message": self.message, **self.extra}
+
+    def __str__(self) -> str:
+        where = f"HTTP {self.status}" if self.status else "no answer"
+        extra = "".join(f" ({name}: {value})" for name, value in self.extra.items())
+        return f"{self.code} ({where}): {self.message}{extra}"
+
+
+class Client:
+    """Cairn's API for a supplier, manufacturer or certifier.
+
+        client = Client("https://cairn.example", token)
+        receipt = client.post(statement, key=key)      # signs, posts, returns the receipt
+        results = client.post_batch([...], key=key)    # up to 1000, one result each
+
+    Every refusal raises CairnError with the contract's code. `retry_rate_limited`
+    waits out 429 answers (Retry-After) that many times before raising.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        timeout: float = 60.0,
+        retry_rate_limited: int = 0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+        self.retry_rate_limited = retry_rate_limited
+        headers = {"Authorization": f"Token {token}"} if token else {}
+        self.http = httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=timeout, transport=transport)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- plumbing -------------------------------------------------------------
+
+    def request(self, method: str, path: str, *, body: bytes | None = None, params: dict | None = None):
+        """The response of `method path`; CairnError unless 2xx."""
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        for attempt in range(self.retry_rate_limited + 1):
+            try:
+                response = self.http.request(method, path, content=body, params=params, headers=headers)
+            except httpx.HTTPError as exc:
+                raise CairnError(0, "unreachable", f"{self.url}: {exc}") from exc
+            if response.status_code == 429 and attempt < self.retry_rate_limited:
+                time.sleep(float(response.headers.get("Retry-After") or 1))
+                continue
+            break
+        if response.is_success:
+            return response
+        try:
+            error = response.json()
+        except ValueError:
+            error = {"error": {"message": response.text[:200] or response.reason_phrase}}
+        raise CairnError.from_body(response.status_code, error if isinstance(error, dict) else {})
+
+    def get_json(self, path: str, **params) -> dict:
+        return self.request("GET", path, params=params or None).json()
+
+    def post_json(self, path: str, document: object | None = None) -> dict:
+        body = b"" if document is None else json.dumps(document).encode("utf-8")
+        return self.request("POST", path, body=body).json()
+
+    # --- keys -----------------------------------------------------------------
+
+    def register_key(self, key: Ed25519PrivateKey) -> dict:
+        """POST /keys: `{"keyid", "organization", "registered_at", "revoked_at"}`."""
+        return self.post_json("/keys", {"public_key": keyfiles.public_key_b64(key)})
+
+    def revoke_key(self, keyid: str) -> dict:
+        return self.post_json(f"/keys/{keyid}/revoke")
+
+    # --- statements -------------------------------------------------------------
+
+    def head(self, batch_id: str) -> str:
+        """The batch's current head (its latest entry's entry_hash)."""
+        return self.batch(batch_id)["head"]
+
+    def sign(
+        self,
+        statement: dict,
+        key: Ed25519PrivateKey,
+        *,
+        fill_prev: bool = False,
+        issuer: str | None = None,
+        cosigners: Iterable[Ed25519PrivateKey] = (),
+    ) -> dict:
+        """The signed envelope; with `fill_prev`, missing `prev` fields take the server's heads."""
+        if fill_prev:
+            statement = statements.fill_prevs(statement, self.head)
+        return statements.sign(statement, key, issuer=issuer, cosigners=cosigners)
+
+    def post(
+        self, item: dict, *, key: Ed25519PrivateKey | None = None, fill_prev: bool = False, **sign_options
+    ) -> dict:
+        """POST /attestations: `item` is an envelope, or a statement signed here
+        with `key`. Returns the receipt with its `status` (201 new, 200 re-post)."""
+        envelope = item if statements.is_envelope(item) else self._signed(item, key, fill_prev, sign_options)
+        response = self.request("POST", "/attestations", body=json.dumps(envelope).encode("utf-8"))
+        return {"status": response.status_code, **response.json()}
+
+    def post_batch(
+        self, items: list[dict], *, key: Ed25519PrivateKey | None = None, fill_prev: bool = False, **sign_options
+    ) -> list[dict]:
+        """POST /attestations/batch: up to 1000 envelopes or statements, appended
+        in order; one result each, `{"status", "entry"}` or `{"status", "error"}`."""
+        if not 1 <= len(items) <= MAX_BATCH:
+            raise ValueError(f"a batch holds 1 to {MAX_BATCH} envelopes")
+        envelopes = [
+            item if statements.is_envelope(item) else self._signed(item, key, fill_prev, sign_options) for item in items
+        ]
+        body = b'{"envelopes":[' + b",".join(json.dumps(e).encode("utf-8") for e in envelopes) + b"]}"
+        return self.request("POST", "/attestations/batch", body=body).json()["results"]
+
+    def _signed(self, statement: dict, key, fill_prev: bool, options: dict) -> dict:
+        if key is None:
+            raise ValueError("a statement needs a key to be signed (or pass a signed envelope)")
+        return self.sign(statement, key, fill_prev=fill_prev, **options)
+
+    # --- reads ------------------------------------------------------------------
+
+    def batch(self, batch_id: str) -> dict:
+        return self.get_json(f"/batches/{batch_id}")
+
+    def provenance(self, batch_id: str) -> dict:
+        return self.get_json(f"/batches/{batch_id}/provenance")
+
+    def entry(self, index: int) -> dict:
+        return self.get_json(f"/attestations/{int(index)}")
+
+    # --- the log ------------------------------------------------------------------
+
+    def log_key(self) -> dict:
+        return self.get_json("/log/key")
+
+    def checkpoint(self) -> str:
+        return self.request("GET", "/log/checkpoint").text
+
+    def inclusion_proof(self, index: int, tree_size: int) -> dict:
+        return self.get_json("/log/proof/inclusion", index=index, tree_size=tree_size)
+
+    def consistency_proof(self, first: int, second: int) -> dict:
+        return self.get_json("/log/proof/consistency", first=first, second=second)
+
+    def prove(self, index: int, witness) -> dict:
+        """Prove entry `index` in the log and check the log against what
+        `witness` (a client.witness.Witness) saw before; see that module."""
+        return witness.prove(self, index)

@@ -1,0 +1,392 @@
+"""`cairn`: sign, post, bulk-load and prove attestations from the command line.
+
+Every command takes its settings from flags, the environment or a config
+file (see cairn_core.client.config), prints what a person reads or, with
+--json, one JSON document per result, and exits 1 on any refusal, naming
+the server's error code and message.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from cairn_core.client import config as settings_of
+from cairn_core.client import keys as keyfiles
+from cairn_core.client import statements
+from cairn_core.client.api import CairnError, Client
+from cairn_core.client.importer import Importer, ImportFailure
+from cairn_core.client.witness import Witness, WitnessError
+
+
+class Context:
+    def __init__(self, flags: dict, config_path: str | None, as_json: bool) -> None:
+        self.flags, self.config_path, self.as_json = flags, config_path, as_json
+        self._settings = None
+
+    @property
+    def settings(self) -> settings_of.Settings:
+        if self._settings is None:
+            self._settings = settings_of.resolve(self.flags, self.config_path)
+        return self._settings
+
+    def client(self, *, retry_rate_limited: int = 0) -> Client:
+        return Client(self.settings.url, self.settings.token, retry_rate_limited=retry_rate_limited)
+
+    def key(self, required: bool = True):
+        path = self.settings.key
+        if not path:
+            if required:
+                raise click.UsageError("give the signing key: --key PATH, CAIRN_KEY or key in the config file")
+            return None
+        return keyfiles.load(path)
+
+    def emit(self, data: object, text: str) -> None:
+        click.echo(json.dumps(data, sort_keys=True) if self.as_json else text)
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+class Command(click.Group):
+    """Turns every expected failure into `error: …` and exit status 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except CairnError as exc:
+            _fail(ctx, str(exc), {"error": exc.as_dict()})
+        except (WitnessError, keyfiles.KeyFileError, settings_of.ConfigError, ImportFailure) as exc:
+            _fail(ctx, str(exc), {"error": {"code": _code_of(exc), "message": str(exc)}})
+
+
+def _code_of(exc: Exception) -> str:
+    from cairn_core.client.witness import ForkDetected, NotCovered
+
+    if isinstance(exc, ForkDetected):
+        return "log_forked"
+    if isinstance(exc, NotCovered):
+        return "not_covered"
+    return "witness" if isinstance(exc, WitnessError) else "client"
+
+
+def _fail(ctx, message: str, document: dict) -> None:
+    obj = ctx.find_object(Context)
+    if obj is not None and obj.as_json:
+        click.echo(json.dumps(document, sort_keys=True))
+    click.echo(f"error: {message}", err=True)
+    ctx.exit(1)
+
+
+@click.group(cls=Command)
+@click.option("--url", help="Cairn's address (CAIRN_URL).")
+@click.option("--token", help="Your organisation's API token (CAIRN_TOKEN).")
+@click.option("--key", "key", help="Your signing key, PKCS#8 PEM (CAIRN_KEY).")
+@click.option("--issuer", help="Your organisation's slug, for statements without issuer (CAIRN_ISSUER).")
+@click.option("--state", help="The witness state file of `cairn prove` (CAIRN_STATE).")
+@click.option("--config", "config_path", help="A TOML config file (CAIRN_CONFIG; default ~/.config/cairn/config.toml).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.version_option(package_name="cairn-core")
+@click.pass_context
+def main(ctx, url, token, key, issuer, state, config_path, as_json):
+    """Sign, post, bulk-load and prove Cairn attestations."""
+    flags = {"url": url, "token": token, "key": key, "issuer": issuer, "state": state}
+    ctx.obj = Context(flags, config_path, as_json)
+
+
+# --- keys ----------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("path", required=False)
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+@pass_context
+def keygen(obj: Context, path, force):
+    """Create an Ed25519 signing key (PKCS#8 PEM, mode 0600) at PATH (default: the configured key)."""
+    target = path or obj.settings.key
+    if not target:
+        raise click.UsageError("give PATH (or --key / CAIRN_KEY)")
+    key = keyfiles.generate()
+    written = keyfiles.write(target, key, overwrite=force)
+    data = {"path": str(written), "keyid": keyfiles.keyid(key), "public_key": keyfiles.public_key_b64(key)}
+    obj.emit(data, f"wrote {written} (mode 0600)\nkeyid {data['keyid']}\npublic key {data['public_key']}")
+
+
+@main.group()
+def key():
+    """Register or revoke your signing key."""
+
+
+@key.command("register")
+@pass_context
+def key_register(obj: Context):
+    """Register the signing key's public key for your organisation."""
+    with obj.client() as client:
+        body = client.register_key(obj.key())
+    obj.emit(body, f"key {body['keyid']} of {body['organization']}, registered {body['registered_at']}")
+
+
+@key.command("revoke")
+@click.argument("keyid", required=False)
+@pass_context
+def key_revoke(obj: Context, keyid):
+    """Revoke KEYID (default: the signing key's). Entries logged before stay valid."""
+    keyid = keyid or keyfiles.keyid(obj.key())
+    with obj.client() as client:
+        body = client.revoke_key(keyid)
+    obj.emit(body, f"key {body['keyid']} revoked at {body['revoked_at']}")
+
+
+# --- statements ----------------------------------------------------------------------
+
+
+def _read_json(path: str) -> object:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        return json.loads(text)
+    except OSError as exc:
+        raise click.FileError(path, exc.strerror) from exc
+    except ValueError as exc:
+        raise click.BadParameter(f"{path} is not JSON: {exc}") from exc
+
+
+@main.command()
+@click.argument("statement_file")
+@click.option("--fill-prev", is_flag=True, help="Fill missing prev fields with the batches' current heads.")
+@click.option("--cosign", multiple=True, help="Another signing key (PEM) to sign with, e.g. a transfer's receiver.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the envelope there (default: stdout).")
+@pass_context
+def sign(obj: Context, statement_file, fill_prev, cosign, output):
+    """Sign STATEMENT_FILE (a statement as JSON, - for stdin) into a DSSE envelope.
+
+    Fills issued_at with now when absent, the issuer with --issuer, and with
+    --fill-prev every missing prev with the server's current head."""
+    statement = _read_json(statement_file)
+    if not isinstance(statement, dict):
+        raise click.BadParameter("a statement is a JSON object")
+    key = obj.key()
+    cosigners = [keyfiles.load(path) for path in cosign]
+    with obj.client() as client:
+        envelope = client.sign(statement, key, fill_prev=fill_prev, issuer=obj.settings.issuer, cosigners=cosigners)
+    text = json.dumps(envelope)
+    if output:
+        Path(output).write_text(text + "\n", encoding="utf-8")
+        click.echo(f"wrote {output} (entry_hash {statements.entry_hash(envelope)})", err=True)
+    else:
+        click.echo(text)
+
+
+def _items(files: tuple[str, ...]):
+    """(where, document) for each file (one JSON document, or JSON Lines), or stdin's lines."""
+    if not files or files == ("-",):
+        for number, line in enumerate(sys.stdin, start=1):
+            if line.strip():
+                yield f"stdin:{number}", _parse_line(line, f"stdin:{number}")
+        return
+    for path in files:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise click.FileError(path, exc.strerror) from exc
+        try:
+            yield path, json.loads(text)
+        except ValueError:
+            for number, line in enumerate(text.splitlines(), start=1):
+                if line.strip():
+                    yield f"{path}:{number}", _parse_line(line, f"{path}:{number}")
+
+
+def _parse_line(line: str, where: str) -> object:
+    try:
+        return json.loads(line)
+    except ValueError as exc:
+        raise click.BadParameter(f"{where} is not JSON: {exc}") from exc
+
+
+def _describe_result(where: str, result: dict) -> str:
+    if "entry" in result:
+        entry = result["entry"]
+        verb = "logged" if result["status"] == 201 else "already logged"
+        return f"{where}: {result['status']} {verb} at index {entry['index']} (entry_hash {entry['entry_hash']})"
+    error = dict(result["error"])
+    code, message = error.pop("code"), error.pop("message")
+    extra = "".join(f" ({name}: {value})" for name, value in error.items())
+    return f"{where}: refused {result['status']} {code}: {message}{extra}"
+
+
+@main.command()
+@click.argument("files", nargs=-1)
+@click.option("--fill-prev", is_flag=True, help="Fill missing prev fields of statements with the current heads.")
+@pass_context
+def post(obj: Context, files, fill_prev):
+    """Post envelopes or statements (signed here): FILES, or JSON Lines on stdin.
+
+    Each is posted alone (POST /attestations) and its receipt or refusal
+    printed; exits 1 when any was refused."""
+    refused = 0
+    key = None
+    with obj.client() as client:
+        for where, item in _items(files):
+            try:
+                if not statements.is_envelope(item):
+                    key = key or obj.key()
+                    if not isinstance(item, dict):
+                        raise click.BadParameter(f"{where} is neither a statement nor an envelope")
+                receipt = client.post(item, key=key, fill_prev=fill_prev, issuer=obj.settings.issuer)
+                status = receipt.pop("status")
+                result = {"status": status, "entry": receipt}
+            except CairnError as exc:
+                if exc.status in (0, 401, 429) or exc.status >= 500:
+                    raise  # not this statement's fault: stop
+                result = {"status": exc.status, "error": {"code": exc.code, "message": exc.message, **exc.extra}}
+                refused += 1
+            obj.emit({"source": where, **result}, _describe_result(where, result))
+    if refused:
+        click.get_current_context().exit(1)
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--batch-size", type=click.IntRange(1, 1000), default=1000, show_default=True)
+@click.option("--journal", type=click.Path(dir_okay=False), help="Default: FILE.cairn-journal.jsonl")
+@click.option("--report", type=click.Path(dir_okay=False), help="Default: FILE.refusals.csv")
+@pass_context
+def import_(obj: Context, file, batch_size, journal, report):
+    """Sign and post a history file (JSON Lines or CSV) through the batch endpoint.
+
+    Resumes after an interruption: run it again. Every refusal goes to the
+    report with its code; exits 1 when any row was refused."""
+    with obj.client(retry_rate_limited=10) as client:
+        importer = Importer(
+            client,
+            obj.key(required=False),
+            file,
+            issuer=obj.settings.issuer,
+            journal=journal,
+            report=report,
+            batch_size=batch_size,
+        )
+        rows = importer.rows()
+        with click.progressbar(length=len(rows), label="importing", file=sys.stderr) as bar:
+            importer.progress = bar.update
+            try:
+                summary = importer.run(rows)
+            except KeyboardInterrupt:
+                click.echo(f"\ninterrupted: run the same command again to resume ({importer.journal_path})", err=True)
+                raise click.exceptions.Exit(130) from None
+    data = summary.as_dict()
+    lines = [
+        f"{data['rows']} rows: {data['created']} logged, {data['already_logged']} already logged, "
+        f"{data['refused']} refused"
+        + (f" ({data['done_before']} done by an earlier run)" if data["done_before"] else "")
+    ]
+    if data["refused"]:
+        lines += [f"  {code}: {count}" for code, count in data["refusals"].items()]
+        lines += _refusal_lines(summary.report)
+        lines.append(f"refusals written to {summary.report}")
+    obj.emit(data, "\n".join(lines))
+    if data["refused"]:
+        click.get_current_context().exit(1)
+
+
+def _refusal_lines(report: Path, limit: int = 50) -> list[str]:
+    import csv
+
+    with report.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    lines = [f"  row {r['row']}: {r['status']} {r['code']}: {r['message']}" for r in rows[:limit]]
+    if len(rows) > limit:
+        lines.append(f"  … and {len(rows) - limit} more in the report")
+    return lines
+
+
+# --- reads ----------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("batch_id")
+@pass_context
+def batch(obj: Context, batch_id):
+    """A batch: quantity, custodian, head and the entries that touched it."""
+    with obj.client() as client:
+        body = client.batch(batch_id)
+    lines = [
+        f"batch {body['id']}: {body['material']}, {body['quantity']} {body['unit']} ({body['remaining']} remaining)",
+        f"custodian {body['custodian']}",
+        f"head {body['head']}",
+        *(f"  #{e['index']} {e['type']} {e['entry_hash']}" for e in body["entries"]),
+    ]
+    obj.emit(body, "\n".join(lines))
+
+
+@main.command()
+@click.argument("batch_id")
+@pass_context
+def provenance(obj: Context, batch_id):
+    """A batch's upstream DAG, back to its origins."""
+    with obj.client() as client:
+        body = client.provenance(batch_id)
+    lines = [f"{len(body['nodes'])} batches upstream of {batch_id}:"]
+    lines += [
+        f"  {n['id']}: {n['material']}, {n['quantity']} {n['unit']} ({n.get('country') or '?'})" for n in body["nodes"]
+    ]
+    lines += [f"  {e['from']} -> {e['to']} at #{e['index']} ({e['quantity']})" for e in body["edges"]]
+    for origin in body["origins"]:
+        minerals = ", ".join(f"{name} {kg} kg" for name, kg in sorted(origin["minerals"].items()))
+        lines.append(f"origin {origin['batch']} ({origin['country']}): {minerals}")
+    obj.emit(body, "\n".join(lines))
+
+
+@main.command()
+@click.argument("index", type=click.IntRange(min=0))
+@pass_context
+def entry(obj: Context, index):
+    """A log entry: its envelope, decoded statement and co-signers."""
+    with obj.client() as client:
+        body = client.entry(index)
+    statement = statements.statement_of(body["envelope"])
+    lines = [
+        f"entry {body['index']}: {statement.get('type')} by {statement.get('issuer')}",
+        f"entry_hash {body['entry_hash']}",
+        f"integrated_time {body['integrated_time']}",
+        f"cosigners {', '.join(body['cosigners']) or 'none'}",
+        json.dumps(statement, indent=2, sort_keys=True),
+    ]
+    obj.emit({**body, "statement": statement}, "\n".join(lines))
+
+
+@main.command()
+@click.argument("index", type=click.IntRange(min=0))
+@click.option("--log-key", help="The log's verifier string (default: pinned on first use from GET /log/key).")
+@click.option("--wait", type=float, default=0, help="Seconds to wait for a checkpoint that covers the entry.")
+@click.option("--proof-out", type=click.Path(dir_okay=False), help="Write the c2sp.org/tlog-proof@v1 text there.")
+@pass_context
+def prove(obj: Context, index, log_key, wait, proof_out):
+    """Prove entry INDEX is in the log, and that the log only grew since the last call.
+
+    Verifies the latest checkpoint under the log key and the entry's inclusion
+    proof against it; then a consistency proof from the checkpoint kept in the
+    state file. Exits 1, naming both checkpoints, if the log was rewritten or forked."""
+    witness = Witness(obj.settings.state, log_key=log_key)
+    with obj.client() as client:
+        result = witness.prove(client, index, wait=wait)
+    if proof_out:
+        Path(proof_out).write_text(result["proof"], encoding="utf-8")
+    checkpoint, previous = result["checkpoint"], result["previous"]
+    lines = [
+        f"entry {index} is in the log {checkpoint['origin']}: its inclusion proof leads to the root of the "
+        f"signed checkpoint of size {checkpoint['tree_size']} ({checkpoint['root_hash']})",
+        (
+            f"the log is consistent with the checkpoint seen before (size {previous['tree_size']})"
+            if previous
+            else f"first checkpoint of this log seen here; kept in {witness.path}"
+        ),
+    ]
+    obj.emit(result, "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

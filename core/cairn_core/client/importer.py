@@ -1,0 +1,379 @@
+"""`cairn import`: bulk history from JSON Lines or CSV, through the batch endpoint.
+
+Rows are signed and posted in batches (POST /attestations/batch, up to 1000
+envelopes a request). Missing `prev` fields are filled with the head the
+import itself left (a row may build on an earlier row's batch) or else the
+server's current head.
+
+Resuming. A journal beside the file (`FILE.cairn-journal.jsonl`) records
+each row's signed envelope *before* its batch is posted, and each row's
+result once answered, flushed to disk batch by batch. Run the same command
+again after an interruption: answered rows are skipped, and rows signed but
+not answered are posted again with the very envelopes signed before, which
+the ledger answers 200 (the same receipt) when they had landed. So nothing
+is posted twice. The journal starts with the file's SHA-256: a changed file
+is refused rather than resumed.
+
+Every refusal (the server's, with its contract code, or the file's own:
+`invalid_row`) is written to a CSV report, `FILE.refusals.csv`, with the
+row number, status, code and message.
+
+CSV columns (header row; empty cells are left out; one statement a row):
+
+    type            origin | transform | transfer
+    issuer          the issuer's slug (default: --issuer / CAIRN_ISSUER)
+    issued_at       RFC 3339 UTC (default: when the row is signed)
+    occurred_at     RFC 3339 UTC, when the activity happened (history)
+    batch           origin, transform: the new batch; transfer: the batch moved
+    material, quantity, unit, value_added_usd, component
+                    origin and transform: the output batch
+    minerals        origin: kg contained, "lithium=60;cobalt=1.5"
+    activity, site_name, site_country
+                    origin and transform
+    inputs          transform: "batch=quantity;batch=quantity"
+    to              transfer: the receiving organisation's slug
+    prev            transfer: the batch's head (default: filled)
+
+Other statement types (certify, claim) and transforms with several outputs
+go in JSON Lines: one statement (or one signed envelope) per line.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from cairn_core.client import statements
+from cairn_core.client.api import MAX_BATCH, CairnError, Client
+
+CSV_COLUMNS = (
+    "type",
+    "issuer",
+    "issued_at",
+    "occurred_at",
+    "batch",
+    "material",
+    "quantity",
+    "unit",
+    "value_added_usd",
+    "component",
+    "minerals",
+    "activity",
+    "site_name",
+    "site_country",
+    "inputs",
+    "to",
+    "prev",
+)
+REPORT_COLUMNS = ("row", "status", "code", "message", "head")
+
+
+class ImportFailure(Exception):
+    """The import cannot start or go on (a changed file, an unreadable journal)."""
+
+
+class RowError(ValueError):
+    """A row that is not a statement."""
+
+
+# --- reading rows ---------------------------------------------------------------
+
+
+def _pairs(text: str, what: str) -> list[tuple[str, str]]:
+    pairs = []
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        name, equals, value = part.partition("=")
+        if not equals or not name.strip() or not value.strip():
+            raise RowError(f"{what} is name=value;name=value, not {text!r}")
+        pairs.append((name.strip(), value.strip()))
+    return pairs
+
+
+def statement_from_csv(row: dict[str, str]) -> dict:
+    """One CSV row (see the module's columns) as a statement."""
+    cells = {name: (value or "").strip() for name, value in row.items() if name}
+    unknown = sorted(set(cells) - set(CSV_COLUMNS))
+    if unknown:
+        raise RowError(f"unknown columns {', '.join(unknown)}")
+    cells = {name: value for name, value in cells.items() if value}
+    kind = cells.get("type")
+    statement: dict = {"type": kind}
+    for name in ("issuer", "issued_at", "occurred_at"):
+        if name in cells:
+            statement[name] = cells[name]
+    if kind in ("origin", "transform"):
+        output = {
+            name: cells[name] for name in ("batch", "material", "quantity", "unit", "value_added_usd") if name in cells
+        }
+        if "component" in cells:
+            output["component"] = cells["component"]
+        if kind == "origin":
+            output["minerals"] = dict(_pairs(cells.get("minerals", ""), "minerals"))
+        statement["activity"] = cells.get("activity")
+        statement["site"] = {"name": cells.get("site_name"), "country": cells.get("site_country")}
+        if kind == "transform":
+            statement["inputs"] = [
+                {"batch": batch, "quantity": quantity} for batch, quantity in _pairs(cells.get("inputs", ""), "inputs")
+            ]
+        statement["outputs"] = [output]
+    elif kind == "transfer":
+        statement.update({name: cells[name] for name in ("batch", "prev", "to") if name in cells})
+    else:
+        raise RowError(f"type must be origin, transform or transfer in CSV, not {kind!r} (use JSON Lines)")
+    return statement
+
+
+def read_rows(path: Path) -> Iterator[tuple[int, dict | RowError]]:
+    """(row number, statement or envelope, or the reason the row is not one).
+    Rows are numbered from 1: lines of JSON Lines, data rows of CSV."""
+    if path.suffix.lower() == ".csv":
+        with path.open(newline="", encoding="utf-8") as handle:
+            for number, row in enumerate(csv.DictReader(handle), start=1):
+                try:
+                    yield number, statement_from_csv(row)
+                except RowError as exc:
+                    yield number, exc
+        return
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                document = json.loads(line)
+            except ValueError as exc:
+                yield number, RowError(f"not JSON: {exc}")
+                continue
+            yield number, document if isinstance(document, dict) else RowError("a line is one JSON object")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --- the journal -------------------------------------------------------------------
+
+
+class Journal:
+    """Append-only JSON Lines: a header, then `{"row", "envelope"}` when a row
+    is signed and `{"row", "result"}` when it is answered."""
+
+    def __init__(self, path: Path, source: Path, sha256: str) -> None:
+        self.path = path
+        self.signed: dict[int, dict] = {}
+        self.results: dict[int, dict] = {}
+        if path.exists():
+            self._load(source, sha256)
+            self.handle = path.open("a", encoding="utf-8")
+        else:
+            self.handle = path.open("w", encoding="utf-8")
+            self.write({"source": source.name, "sha256": sha256})
+            self.sync()
+
+    def _load(self, source: Path, sha256: str) -> None:
+        try:
+            lines = [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except ValueError:
+            # a line cut short by a crash is the last one: drop it
+            text = self.path.read_text(encoding="utf-8")
+            good = text[: text.rstrip("\n").rfind("\n") + 1]
+            self.path.write_text(good, encoding="utf-8")
+            lines = [json.loads(line) for line in good.splitlines() if line.strip()]
+        if not lines or lines[0].get("sha256") != sha256:
+            raise ImportFailure(
+                f"{self.path} records another version of {source.name}; "
+                "remove the journal to start again, or restore the file it was made from"
+            )
+        for record in lines[1:]:
+            if "envelope" in record:
+                self.signed[record["row"]] = record["envelope"]
+            elif "result" in record:
+                self.results[record["row"]] = record["result"]
+
+    def write(self, record: dict) -> None:
+        self.handle.write(json.dumps(record, separators=(",", ":")) + "\n")
+
+    def sync(self) -> None:
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+# --- the import ----------------------------------------------------------------------
+
+
+@dataclass
+class Summary:
+    rows: int = 0
+    done_before: int = 0
+    statuses: Counter = field(default_factory=Counter)
+    refusals: Counter = field(default_factory=Counter)
+    report: Path | None = None
+    journal: Path | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "rows": self.rows,
+            "done_before": self.done_before,
+            "created": self.statuses.get(201, 0),
+            "already_logged": self.statuses.get(200, 0),
+            "refused": sum(self.refusals.values()),
+            "refusals": dict(sorted(self.refusals.items())),
+            "report": str(self.report) if self.report else None,
+            "journal": str(self.journal) if self.journal else None,
+        }
+
+
+def _is_refusal(result: dict) -> bool:
+    return result.get("status") not in (200, 201)
+
+
+class Importer:
+    def __init__(
+        self,
+        client: Client,
+        key: Ed25519PrivateKey | None,
+        source: str | os.PathLike,
+        *,
+        issuer: str | None = None,
+        journal: str | os.PathLike | None = None,
+        report: str | os.PathLike | None = None,
+        batch_size: int = MAX_BATCH,
+        progress: Callable[[int], None] = lambda done: None,
+    ) -> None:
+        if not 1 <= batch_size <= MAX_BATCH:
+            raise ImportFailure(f"a batch holds 1 to {MAX_BATCH} rows")
+        self.client, self.key, self.issuer = client, key, issuer
+        self.source = Path(source)
+        self.journal_path = (
+            Path(journal) if journal else self.source.with_name(self.source.name + ".cairn-journal.jsonl")
+        )
+        self.report_path = Path(report) if report else self.source.with_name(self.source.name + ".refusals.csv")
+        self.batch_size = batch_size
+        self.progress = progress
+        self.heads: dict[str, str] = {}
+
+    def rows(self) -> list[tuple[int, dict | RowError]]:
+        try:
+            return list(read_rows(self.source))
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise ImportFailure(f"cannot read {self.source}: {exc}") from exc
+
+    def run(self, rows: list[tuple[int, dict | RowError]] | None = None) -> Summary:
+        """Import every row not answered yet (`rows`: as `rows()` read them)."""
+        rows = self.rows() if rows is None else rows
+        journal = Journal(self.journal_path, self.source, file_sha256(self.source))
+        summary = Summary(rows=len(rows), report=self.report_path, journal=self.journal_path)
+        try:
+            self._replay(journal)
+            todo = [(number, item) for number, item in rows if number not in journal.results]
+            summary.done_before = len(rows) - len(todo)
+            self.progress(summary.done_before)
+            for start in range(0, len(todo), self.batch_size):
+                chunk = todo[start : start + self.batch_size]
+                self._post(chunk, journal)
+                self.progress(len(chunk))
+        finally:
+            journal.close()
+            for result in journal.results.values():
+                summary.statuses[result.get("status")] += 1
+                if _is_refusal(result):
+                    summary.refusals[result["error"]["code"]] += 1
+            self._write_report(journal.results)
+        return summary
+
+    def _replay(self, journal: Journal) -> None:
+        """The heads the rows signed before left (refused rows left none)."""
+        for number in sorted(journal.signed):
+            result = journal.results.get(number)
+            if result is None or not _is_refusal(result):
+                self._advance(journal.signed[number])
+
+    def _advance(self, envelope: dict) -> None:
+        statement = statements.statement_of(envelope)
+        entry_hash = statements.entry_hash(envelope)
+        for _, batch in statements.named_batches(statement):
+            self.heads[batch] = entry_hash
+        for batch in statements.created_batches(statement):
+            self.heads[batch] = entry_hash
+
+    def _forget(self, envelope: dict) -> None:
+        statement = statements.statement_of(envelope)
+        for batch in [b for _, b in statements.named_batches(statement)] + statements.created_batches(statement):
+            self.heads.pop(batch, None)
+
+    def _head(self, batch: str) -> str:
+        if batch not in self.heads:
+            self.heads[batch] = self.client.head(batch)
+        return self.heads[batch]
+
+    def _envelope(self, number: int, item: dict | RowError, journal: Journal) -> dict:
+        """The row's envelope: the one signed before, or signed now (and journaled)."""
+        if number in journal.signed:
+            return journal.signed[number]
+        if isinstance(item, RowError):
+            raise item
+        if statements.is_envelope(item):
+            envelope = item
+        else:
+            if self.key is None:
+                raise RowError("a statement needs a key to be signed (--key or CAIRN_KEY)")
+            try:
+                filled = statements.fill_prevs(item, self._head)
+            except CairnError as exc:
+                raise RowError(f"cannot fill prev: {exc}") from exc
+            except (KeyError, TypeError) as exc:
+                raise RowError(f"not a statement: {exc}") from exc
+            envelope = statements.sign(filled, self.key, issuer=self.issuer)
+        journal.signed[number] = envelope
+        journal.write({"row": number, "envelope": envelope})
+        return envelope
+
+    def _post(self, chunk: list[tuple[int, dict | RowError]], journal: Journal) -> None:
+        posted: list[tuple[int, dict]] = []
+        for number, item in chunk:
+            try:
+                envelope = self._envelope(number, item, journal)
+            except RowError as exc:
+                self._answer(journal, number, {"status": 400, "error": {"code": "invalid_row", "message": str(exc)}})
+                continue
+            self._advance(envelope)
+            posted.append((number, envelope))
+        journal.sync()  # every envelope is on disk before it is posted
+        if posted:
+            results = self.client.post_batch([envelope for _, envelope in posted])
+            for (number, envelope), result in zip(posted, results, strict=True):
+                if _is_refusal(result):
+                    self._forget(envelope)
+                self._answer(journal, number, result)
+        journal.sync()
+
+    @staticmethod
+    def _answer(journal: Journal, number: int, result: dict) -> None:
+        journal.results[number] = result
+        journal.write({"row": number, "result": result})
+
+    def _write_report(self, results: dict[int, dict]) -> None:
+        refusals = [(number, result) for number, result in sorted(results.items()) if _is_refusal(result)]
+        if not refusals:
+            self.report_path.unlink(missing_ok=True)
+            return
+        with self.report_path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(REPORT_COLUMNS)
+            for number, result in refusals:
+                error = result["error"]
+                writer.writerow([number, result["status"], error["code"], error["message"], error.get("head", "")])

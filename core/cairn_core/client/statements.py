@@ -1,0 +1,97 @@
+"""Statements and envelopes on the supplier's side: fill, sign, recognise.
+
+A statement is the payload of contract §3 as a dict. `sign` fills
+`issued_at` (now, when absent) and the issuer (when given and absent), and
+wraps the payload's exact bytes in a DSSE envelope signed by each key.
+`missing_prevs` names the batches whose `prev` is left to be filled from a
+head (the server's, or one known locally).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from cairn_core import dsse
+from cairn_core.client import keys as keyfiles
+from cairn_core.payload import PAYLOAD_TYPE, SCHEMA
+
+ENVELOPE_KEYS = {"payloadType", "payload", "signatures"}
+
+
+def now_rfc3339() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def is_envelope(document: object) -> bool:
+    return isinstance(document, dict) and set(document) == ENVELOPE_KEYS
+
+
+def complete(statement: dict, *, issuer: str | None = None, issued_at: str | None = None) -> dict:
+    """A copy with `schema`, `issuer` and `issued_at` filled where absent."""
+    filled = dict(statement)
+    filled.setdefault("schema", SCHEMA)
+    if issuer and not filled.get("issuer"):
+        filled["issuer"] = issuer
+    if not filled.get("issued_at"):
+        filled["issued_at"] = issued_at or now_rfc3339()
+    return filled
+
+
+def named_batches(statement: dict) -> list[tuple[dict, str]]:
+    """(the object carrying `prev`, batch id) for each existing batch the statement names."""
+    if statement.get("type") == "transform":
+        return [(item, item["batch"]) for item in statement.get("inputs") or [] if isinstance(item, dict)]
+    if statement.get("type") in ("transfer", "certify", "claim") and "batch" in statement:
+        return [(statement, statement["batch"])]
+    return []
+
+
+def created_batches(statement: dict) -> list[str]:
+    return [item["batch"] for item in statement.get("outputs") or [] if isinstance(item, dict) and "batch" in item]
+
+
+def missing_prevs(statement: dict) -> list[str]:
+    return [batch for holder, batch in named_batches(statement) if not holder.get("prev")]
+
+
+def fill_prevs(statement: dict, head_of: Callable[[str], str]) -> dict:
+    """A copy whose missing `prev` fields hold `head_of(batch)`."""
+    filled = json.loads(json.dumps(statement))
+    for holder, batch in named_batches(filled):
+        if not holder.get("prev"):
+            holder["prev"] = head_of(batch)
+    return filled
+
+
+def sign(
+    statement: dict,
+    key: Ed25519PrivateKey,
+    *,
+    cosigners: Iterable[Ed25519PrivateKey] = (),
+    issuer: str | None = None,
+) -> dict:
+    """The DSSE envelope (as JSON-ready dict) of the completed statement."""
+    payload = json.dumps(complete(statement, issuer=issuer), separators=(",", ":")).encode("utf-8")
+    signers = [(keyfiles.keyid(k), k) for k in (key, *cosigners)]
+    return dsse.sign(PAYLOAD_TYPE, payload, signers).to_stored()
+
+
+def entry_hash(envelope: dict) -> str:
+    """The entry_hash the ledger will give this envelope (SHA-256 of its PAE)."""
+    return dsse.envelope_from_dict(envelope).entry_hash
+
+
+def statement_of(envelope: dict) -> dict:
+    return json.loads(dsse.envelope_from_dict(envelope).payload)
+
+
+def leaf_input(envelope: dict, integrated_time: int) -> bytes:
+    """The log's leaf input for a stored envelope (contract §4)."""
+    stored = dsse.envelope_from_dict(envelope).to_stored()
+    return json.dumps(
+        {"envelope": stored, "integrated_time": integrated_time}, sort_keys=True, separators=(",", ":")
+    ).encode("ascii")

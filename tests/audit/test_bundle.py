@@ -1,0 +1,355 @@
+"""The proof bundle (contract §8): built by the server, checked by `cairn-verify` alone.
+
+The demo's claims are verified and their bundles exported once per module;
+each is then checked by `cairn-verify` run as a separate process in a
+virtualenv that has only the core package installed (no Django), and by
+single changes that an examiner must see named.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import venv
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import transaction
+from django.test import override_settings
+
+from audit import bundle
+from audit.auditors import create_auditor
+from cairn_core import bundle as bundles
+from cairn_core import dsse, signed_note, verify_cli
+from provenance import demo
+from provenance.errors import LedgerError
+from tests.audit.conftest import claim, simple_chain
+
+ROOT = Path(__file__).resolve().parents[2]
+VIN = "5YJ3E1EA0PF000042"
+
+
+# --- the demo's bundles, made once --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_bundles(django_db_setup, django_db_blocker, tmp_path_factory) -> dict[str, Path]:
+    """Every demo claim's bundle as a file, from a demo loaded and verified then rolled back."""
+    directory = tmp_path_factory.mktemp("bundles")
+    with django_db_blocker.unblock(), override_settings(VAR_DIR=directory / "var"), transaction.atomic():
+        call_command("load_demo", "--verify", stdout=io.StringIO())
+        files = {}
+        for spec in demo.CLAIMS:
+            path = directory / bundles.file_name(spec.vin)
+            call_command("export_bundle", spec.vin, "-o", str(path), stderr=io.StringIO())
+            files[spec.vin] = path
+        transaction.set_rollback(True)
+    return files
+
+
+@pytest.fixture(scope="module")
+def core_only_python(tmp_path_factory) -> Path:
+    """A virtualenv with `pip install ./core` and nothing else of Cairn's."""
+    home = tmp_path_factory.mktemp("core-venv")
+    venv.EnvBuilder(with_pip=True, clear=True).create(home)
+    python = home / "bin" / "python"
+    source = tmp_path_factory.mktemp("core-source") / "core"
+    shutil.copytree(ROOT / "core", source, ignore=shutil.ignore_patterns("*.egg-info", "build", "__pycache__"))
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(source)],
+        check=True,
+        env=env,
+        timeout=600,
+    )
+    return python
+
+
+def run_verifier(python: Path, *args: str) -> subprocess.CompletedProcess:
+    cli = python.parent / "cairn-verify"
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "DJANGO_SETTINGS_MODULE")}
+    return subprocess.run([cli, *args], capture_output=True, text=True, timeout=120, cwd=python.parent, env=env)
+
+
+def test_the_core_only_virtualenv_has_no_django(core_only_python):
+    assert subprocess.run([core_only_python, "-c", "import django"], capture_output=True).returncode != 0
+    found = subprocess.run([core_only_python, "-c", "import cairn_core.bundle"], capture_output=True)
+    assert found.returncode == 0, found.stderr
+
+
+def test_every_demo_claim_s_bundle_verifies_with_the_core_package_alone(demo_bundles, core_only_python):
+    assert len(demo_bundles) == len(demo.CLAIMS) >= 12
+    for vin, path in demo_bundles.items():
+        done = run_verifier(core_only_python, str(path))
+        assert done.returncode == 0, (vin, done.stdout, done.stderr)
+        assert f"Cairn proof bundle for VIN {vin}" in done.stdout
+        assert "VERIFIED: every entry is signed, chained and in the signed log" in done.stdout
+        expected = next(spec.expected_credit for spec in demo.CLAIMS if spec.vin == vin)
+        assert f"credit ${int(expected):,}" in done.stdout
+
+
+def test_json_output_and_exit_2_for_a_file_that_is_not_a_bundle(demo_bundles, core_only_python, tmp_path):
+    vin, path = next(iter(demo_bundles.items()))
+    done = run_verifier(core_only_python, "--json", str(path))
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["verified"] is True and result["vin"] == vin and result["failures"] == []
+    assert result["recomputed"]["credit_usd"] == result["verdict"]["credit_usd"]
+    other = tmp_path / "other.json"
+    other.write_text('{"hello": "world"}')
+    assert run_verifier(core_only_python, str(other)).returncode == 2
+    assert run_verifier(core_only_python, str(tmp_path / "missing.json")).returncode == 2
+
+
+# --- single changes: the verifier exits 1 and names each ------------------------------
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def demo_bundle(demo_bundles) -> dict:
+    """A demo claim's bundle (each has origins, transforms, a transfer and the claim)."""
+    return load(next(iter(demo_bundles.values())))
+
+
+def by_type(document: dict, kind: str) -> list[int]:
+    positions = []
+    for position, entry in enumerate(document["entries"]):
+        envelope = json.loads(entry["leaf_input"])["envelope"]
+        if json.loads(base64.b64decode(envelope["payload"]))["type"] == kind:
+            positions.append(position)
+    return positions
+
+
+def flip_base64(text: str, at: int = 0) -> str:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    return text[:at] + alphabet[(alphabet.index(text[at]) + 1) % 64] + text[at + 1 :]
+
+
+def leaf_byte(document):
+    entry = document["entries"][3]
+    entry["leaf_input"] = entry["leaf_input"].replace('"integrated_time":', '"integrated_time": ', 1)
+    return f"entry {entry['index']}: inclusion: the inclusion path does not lead to the root"
+
+
+def proof_hash(document):
+    entry = document["entries"][5]
+    lines = entry["proof"].split("\n")
+    lines[2] = flip_base64(lines[2])
+    entry["proof"] = "\n".join(lines)
+    return f"entry {entry['index']}: inclusion: the inclusion path does not lead to the root"
+
+
+def checkpoint_signature(document):
+    head, _, signature = document["checkpoint"].rpartition(" ")
+    document["checkpoint"] = f"{head} {flip_base64(signature, 10)}"
+    return "checkpoint: not signed by the log key"
+
+
+def report_signature(document):
+    signature = document["verdict"]["report"]["signatures"][0]
+    signature["sig"] = flip_base64(signature["sig"], 5)
+    return "report: the report is not signed by the log key"
+
+
+def verdict_figure(document):
+    minerals = document["verdict"]["requirements"]["critical_minerals"]
+    minerals["qualifying_pct"] = "99.99"
+    return "report: the report's payload is not the verdict without its report"
+
+
+def rule_date(document):
+    document["rules"]["agreements"][0]["counts_from"] = "2020-01-01"
+    return "rules: the rule data is not the data the verdict applied (SHA-256 differs)"
+
+
+def revocation_before_an_entry(document):
+    claim_entry = document["entries"][by_type(document, "claim")[0]]
+    leaf = json.loads(claim_entry["leaf_input"])
+    keyid = leaf["envelope"]["signatures"][0]["keyid"]
+    key = next(key for key in document["keys"] if key["keyid"] == keyid)
+    moment = dt.datetime.fromtimestamp(leaf["integrated_time"] - 1, dt.UTC)
+    key["revoked_at"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"entry {claim_entry['index']}: signature: key {keyid} was not valid when logged"
+
+
+def entry_dropped(document):
+    position = by_type(document, "origin")[0]
+    dropped = document["entries"].pop(position)
+    return f"prev {json_entry_hash(dropped)} names no entry of the bundle"
+
+
+def json_entry_hash(entry: dict) -> str:
+    envelope = json.loads(entry["leaf_input"])["envelope"]
+    return hashlib.sha256(dsse.pae(envelope["payloadType"], base64.b64decode(envelope["payload"]))).hexdigest()
+
+
+def entries_swapped(document):
+    entries = document["entries"]
+    entries[1], entries[2] = entries[2], entries[1]
+    return f"entry {entries[2]['index']}: entries: entries are not sorted by index, each index once"
+
+
+def organization_country(document):
+    issuer = sorted(document["verdict"]["applied"]["issuer_countries"])[0]
+    org = next(org for org in document["organizations"] if org["slug"] == issuer)
+    org["country"] = "CN" if org["country"] != "CN" else "US"
+    return "verdict: applied.issuer_countries: signed"
+
+
+def percentage_row(document):
+    document["rules"]["percentages"][0]["critical_minerals_pct"] = "1"
+    return "rules: the rule data is not the data the verdict applied (SHA-256 differs)"
+
+
+def the_vin(document):
+    document["vin"] = "1HGCM82633A004352"
+    return "verdict: the bundle is for VIN 1HGCM82633A004352"
+
+
+def log_key(document):
+    other = dsse.raw_public_key(Ed25519PrivateKey.generate())
+    document["log"]["public_key"] = dsse.b64encode(other)
+    document["log"]["verifier"] = signed_note.verifier_string(document["log"]["origin"], other)
+    return "checkpoint: not signed by the log key"
+
+
+MUTATIONS = [
+    leaf_byte,
+    proof_hash,
+    checkpoint_signature,
+    report_signature,
+    verdict_figure,
+    rule_date,
+    revocation_before_an_entry,
+    entry_dropped,
+    entries_swapped,
+    organization_country,
+    percentage_row,
+    the_vin,
+    log_key,
+]
+
+
+@pytest.mark.parametrize("mutate", MUTATIONS, ids=[mutation.__name__ for mutation in MUTATIONS])
+def test_one_change_and_the_verifier_exits_1_naming_it(demo_bundles, mutate, tmp_path, capsys):
+    document = demo_bundle(demo_bundles)
+    expected = mutate(document)
+    path = tmp_path / "changed.cairn-bundle.json"
+    path.write_text(json.dumps(document))
+    assert verify_cli.main([str(path)]) == 1
+    report = capsys.readouterr().out
+    assert "NOT VERIFIED" in report
+    failed = [line.strip().removeprefix("FAIL ") for line in report.splitlines() if line.strip().startswith("FAIL ")]
+    assert any(expected in line for line in failed), (expected, failed)
+
+
+def test_a_changed_bundle_fails_in_the_core_only_virtualenv_too(demo_bundles, core_only_python, tmp_path):
+    document = demo_bundle(demo_bundles)
+    expected = the_vin(document)
+    path = tmp_path / "changed.cairn-bundle.json"
+    path.write_text(json.dumps(document))
+    done = run_verifier(core_only_python, str(path))
+    assert done.returncode == 1 and expected in done.stdout
+
+
+# --- the server's side: API, command, admin ---------------------------------------------
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def verified(ledger, miner, refiner, maker, verify):
+    pack = simple_chain(ledger, miner, refiner, maker)
+    claim(ledger, maker, pack, VIN)
+    return verify(VIN)
+
+
+def test_an_auditor_downloads_the_bundle_of_a_verification(api, auditor, verified):
+    response = api.get(f"/api/v1/verifications/{verified.pk}/bundle", **auditor.auth)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/vnd.cairn.bundle+json"
+    assert response["Content-Disposition"] == f'attachment; filename="{VIN}.cairn-bundle.json"'
+    document = json.loads(response.content)
+    assert document["verdict"] == api.get(f"/api/v1/verifications/{verified.pk}", **auditor.auth).json()
+    assert document["checkpoint"] == verified.checkpoint
+    assert [entry["index"] for entry in document["entries"]] == sorted(
+        {entry["index"] for entry in document["entries"]}
+    )
+    result = bundles.verify(document)
+    assert result.verified, [failure.line for failure in result.failures]
+    assert result.entries == len(document["entries"]) == verified.claim_index + 1
+
+
+def test_only_auditors_read_bundles_and_unknown_ids_are_not_found(api, auditor, maker, verified):
+    assert api.get(f"/api/v1/verifications/{verified.pk}/bundle", **maker.auth).json()["error"]["code"] == (
+        "role_not_allowed"
+    )
+    missing = api.get(f"/api/v1/verifications/{verified.pk + 1}/bundle", **auditor.auth)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+def test_a_verification_made_before_bundles_existed_is_refused_with_the_reason(verified):
+    """Verdicts stored before v1.1 do not sign their rule data: the bundle could not prove it."""
+    applied = {key: value for key, value in verified.verdict["applied"].items() if key != "rules_sha256"}
+    verified.verdict = {**verified.verdict, "applied": applied}
+    with pytest.raises(LedgerError, match="predates proof bundles") as refused:
+        bundle.build_bundle(verified)
+    assert refused.value.code == "bad_request"
+
+
+def test_export_bundle_writes_the_file_of_the_latest_verification(verified, verify, tmp_path):
+    newer = verify(VIN)
+    path = tmp_path / "out.json"
+    call_command("export_bundle", VIN, "-o", str(path), stderr=io.StringIO())
+    document = json.loads(path.read_bytes())
+    assert document["verdict"]["id"] == newer.pk and bundles.verify(document).verified
+    with pytest.raises(CommandError, match="No claim for VIN"):
+        call_command("export_bundle", "1HGCM82633A004352", stderr=io.StringIO())
+
+
+def test_export_bundle_of_a_claim_never_verified_says_so(ledger, miner, refiner, maker):
+    pack = simple_chain(ledger, miner, refiner, maker)
+    claim(ledger, maker, pack, VIN)
+    with pytest.raises(CommandError, match="has not been verified yet"):
+        call_command("export_bundle", VIN, stderr=io.StringIO())
+
+
+def test_the_verdict_page_offers_the_bundle(client, verified):
+    client.force_login(create_auditor("examiner", password="a-long-test-password"))
+    page = client.get(f"/admin/audit/verification/{verified.pk}/change/")
+    assert page.status_code == 200
+    assert b'id="cairn-download-bundle"' in page.content and b"Download proof bundle" in page.content
+    download = client.get(f"/admin/audit/verification/{verified.pk}/bundle/")
+    assert download.status_code == 200
+    assert download["Content-Disposition"] == f'attachment; filename="{VIN}.cairn-bundle.json"'
+    assert bundles.verify(json.loads(download.content)).verified
+
+
+def test_the_command_and_the_api_give_the_same_bytes(api, auditor, verified, tmp_path):
+    path = tmp_path / "cmd.json"
+    call_command("export_bundle", VIN, "-o", str(path), stderr=io.StringIO())
+    response = api.get(f"/api/v1/verifications/{verified.pk}/bundle", **auditor.auth)
+    assert path.read_bytes() == response.content
+
+
+def test_a_gzip_bundle_verifies_and_the_api_compresses_for_clients_that_accept_it(api, auditor, verified, tmp_path):
+    path = tmp_path / f"{VIN}.cairn-bundle.json.gz"
+    call_command("export_bundle", VIN, "-o", str(path), stderr=io.StringIO())
+    assert path.read_bytes()[:2] == b"\x1f\x8b"
+    assert verify_cli.main([str(path)]) == 0
+    url = f"/api/v1/verifications/{verified.pk}/bundle"
+    compressed = api.get(url, HTTP_ACCEPT_ENCODING="gzip", **auditor.auth)
+    assert compressed["Content-Encoding"] == "gzip"
+    assert gzip.decompress(compressed.content) == api.get(url, **auditor.auth).content

@@ -1,0 +1,173 @@
+"""`make demo` as a newcomer runs it: DEBUG off, the contract's JSON errors, static files, its output.
+
+The real command in a temporary VAR directory (SQLite, the filesystem
+broker, its own ledger key): the web server, a Celery worker and beat. The
+browser then reads the API's errors, the admin's styled pages, the API docs
+and the public critical-minerals list.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shutil.which("make"), reason="make is absent")]
+STARTUP_SECONDS = 180
+SERVER_LINE = "Starting development server at"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Demo:
+    """`make demo` in its own process group, its output collected as it comes."""
+
+    def __init__(self, var_dir: Path, port: int) -> None:
+        environment = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in {"DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "CACHE_URL", "DEBUG"}
+        }
+        environment |= {
+            "CAIRN_VAR_DIR": str(var_dir),
+            "CAIRN_DEV_KEY_DIR": str(var_dir / "ledger-key"),
+            "LEDGER_SIGNING_KEY": "",
+        }
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            ["make", "--no-print-directory", "demo", f"PORT={port}"],
+            cwd=settings.BASE_DIR,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for(self, text: str, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while text not in self.output:
+            if self.process.poll() is not None:
+                raise AssertionError(f"make demo exited with {self.process.returncode}:\n{self.output}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {text!r} after {seconds} s:\n{self.output}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        """Ctrl-C, as a person stops it: the web server, worker and beat go together."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.leftovers = self.group_members()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # never leave a process behind
+        self.reader.join(timeout=5)
+
+    def group_members(self) -> list[str]:
+        """The processes still in make's process group (after it exited)."""
+        listing = subprocess.run(["ps", "-eo", "pgid=,args="], capture_output=True, text=True).stdout
+        rows = [line.split(None, 1) for line in listing.splitlines() if line.strip()]
+        return [args for pgid, args in rows if pgid == str(self.process.pid) and "<defunct>" not in args]
+
+
+@pytest.fixture
+def demo(tmp_path):
+    control_before = (settings.BASE_DIR / "control").exists()
+    running = Demo(tmp_path / "var", free_port())
+    try:
+        running.wait_for("Try the API as that supplier", STARTUP_SECONDS)
+        yield running
+    finally:
+        running.stop()
+    # Ctrl-C stops the web server, the worker and beat.
+    assert running.leftovers == []
+    # Kombu's control folder is under VAR, not in the working tree.
+    assert (tmp_path / "var" / "celery" / "control").is_dir()
+    assert control_before or not (settings.BASE_DIR / "control").exists()
+
+
+def base_url(demo: Demo) -> str:
+    line = next(line for line in demo.lines if line.startswith("Cairn demo on "))
+    return line.split()[3].rstrip("/")
+
+
+def test_make_demo_serves_the_contract_with_debug_off(demo, screenshot):
+    from playwright.sync_api import sync_playwright
+
+    base = base_url(demo)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+
+        # Defect 4: API errors are the contract's JSON body, not Django's debug pages.
+        response = page.goto(f"{base}/api/v1/no-such-endpoint")
+        assert response.status == 404 and response.headers["content-type"].startswith("application/json")
+        error = json.loads(page.inner_text("body"))["error"]
+        assert error["code"] == "not_found"
+        assert "trailing slash" not in error["message"]  # the path has none
+        response = page.goto(f"{base}/api/v1/attestations/")
+        assert "paths have no trailing slash" in json.loads(page.inner_text("body"))["error"]["message"]
+        response = page.goto(f"{base}/api/v1/batches/greenbushes-lithium:SC6-SPARE")
+        assert response.status == 401
+        assert json.loads(page.inner_text("body"))["error"]["code"] == "not_authenticated"
+
+        # Defect 9: the names a supplier may use, public and in the API docs.
+        response = page.goto(f"{base}/api/v1/critical-minerals")
+        names = [mineral["name"] for mineral in json.loads(page.inner_text("body"))["critical_minerals"]]
+        assert "lithium" in names and len(names) == 50
+        page.goto(f"{base}/api/docs/")
+        page.get_by_text("/api/v1/critical-minerals", exact=True).wait_for()
+
+        # Static files are served with DEBUG off: the admin is styled.
+        page.goto(f"{base}/admin/login/")
+        header = page.evaluate("getComputedStyle(document.querySelector('#header')).backgroundColor")
+        assert header not in ("rgba(0, 0, 0, 0)", "transparent")
+        page.fill("#id_username", "auditor")
+        page.fill("#id_password", "cairn-demo-auditor")
+        page.click("input[type=submit]")
+        page.goto(f"{base}/admin/provenance/claim/")
+        # Defect 8: the demo claims are verified at load.
+        assert page.locator("#result_list .cairn-badge").count() == 16
+        assert page.locator("#result_list").get_by_text("not verified").count() == 0
+        # Defect 10: demo entries say who submitted them.
+        page.goto(f"{base}/admin/provenance/entry/0/change/")
+        assert "greenbushes-lithium-api" in page.inner_text(".field-submitted_by")
+        screenshot(page, "make-demo-entry")
+        browser.close()
+
+    # Defect 10: the logins are printed after the servers' start-up lines, not scrolled away by them.
+    lines = demo.lines
+    logins = max(number for number, line in enumerate(lines) if "auditor     auditor / cairn-demo-auditor" in line)
+    assert any(SERVER_LINE in line for line in lines[:logins]), demo.output
+    assert not [line for line in lines if "celery@" in line and "ready" not in line], demo.output
+    assert "Traceback" not in demo.output

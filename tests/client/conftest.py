@@ -1,0 +1,63 @@
+"""The `cairn` command against a live server (pytest-django's live_server)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cairn_core.client.cli import main
+from provenance.organizations import create_organization
+
+
+@dataclass
+class Supplier:
+    """An organisation with its token, and the files its `cairn` works with."""
+
+    slug: str
+    token: str
+    home: Path
+    url: str
+
+    @property
+    def key(self) -> Path:
+        return self.home / f"{self.slug}.pem"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "CAIRN_URL": self.url,
+            "CAIRN_TOKEN": self.token,
+            "CAIRN_KEY": str(self.key),
+            "CAIRN_STATE": str(self.home / "witness.json"),
+            "CAIRN_CONFIG": str(self.home / "no-config.toml"),
+            "CAIRN_ISSUER": "",
+        }
+
+    def cairn(self, *args: str, input: str | None = None, expect: int = 0):
+        """Run `cairn ARGS` as this organisation; check its exit status."""
+        result = CliRunner().invoke(main, list(args), env=self.env, input=input, catch_exceptions=False)
+        assert result.exit_code == expect, result.output
+        return result
+
+    def cairn_json(self, *args: str, input: str | None = None, expect: int = 0):
+        return json.loads(self.cairn("--json", *args, input=input, expect=expect).stdout)
+
+    def write(self, name: str, document: object) -> Path:
+        path = self.home / name
+        path.write_text(json.dumps(document))
+        return path
+
+
+@pytest.fixture
+def organization(live_server, tmp_path):
+    def make(slug: str, role: str, country: str = "AU") -> Supplier:
+        _, token = create_organization(slug=slug, name=slug.title(), country=country, roles=[role])
+        home = tmp_path / slug
+        home.mkdir()
+        return Supplier(slug, token.key, home, live_server.url)
+
+    return make

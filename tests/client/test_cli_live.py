@@ -1,0 +1,192 @@
+"""`cairn` against a live Cairn: from a new key to a vehicle claim, every
+refusal printed with its code, and proofs of what was logged."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from provenance.checkpoints import publish_checkpoint
+from provenance.models import Batch, Claim, Entry
+
+# serialized_rollback restores the reference data (critical minerals, rules)
+# that the flush after each live-server test removes.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+ORE = "pilbara-mining:ore-1"
+
+
+def origin(batch: str = ORE, **fields) -> dict:
+    statement = {
+        "type": "origin",
+        "issuer": "pilbara-mining",
+        "activity": "extraction",
+        "site": {"name": "Pilgangoora", "country": "AU"},
+        "outputs": [
+            {
+                "batch": batch,
+                "material": "spodumene concentrate",
+                "quantity": "1000",
+                "unit": "kg",
+                "minerals": {"lithium": "60"},
+                "value_added_usd": "1200",
+            }
+        ],
+    }
+    statement.update(fields)
+    return statement
+
+
+def test_from_keygen_to_a_claim(organization):
+    miner = organization("pilbara-mining", "supplier")
+    maker = organization("detroit-cells", "manufacturer", country="US")
+
+    for party in (miner, maker):
+        made = party.cairn_json("keygen", str(party.key))
+        assert stat.S_IMODE(party.key.stat().st_mode) == 0o600
+        key = load_pem_private_key(party.key.read_bytes(), password=None)
+        assert isinstance(key, Ed25519PrivateKey)
+        assert b"BEGIN PRIVATE KEY" in party.key.read_bytes()  # PKCS#8
+        registered = party.cairn_json("key", "register")
+        assert registered["keyid"] == made["keyid"] and registered["organization"] == party.slug
+
+    # sign (issued_at filled), then post the envelope
+    envelope = json.loads(miner.cairn("sign", str(miner.write("origin.json", origin()))).stdout)
+    assert json.loads(__import__("base64").b64decode(envelope["payload"]))["issued_at"].endswith("Z")
+    posted = miner.cairn("post", str(miner.write("origin.dsse.json", envelope)))
+    assert "201 logged at index 0" in posted.stdout
+
+    # a statement posted directly, its prev filled from the server's head
+    transfer = {"type": "transfer", "issuer": "pilbara-mining", "batch": ORE, "to": maker.slug}
+    moved = miner.cairn_json("post", "--fill-prev", str(miner.write("transfer.json", transfer)))
+    assert moved["status"] == 201 and moved["entry"]["index"] == 1
+    assert Batch.objects.get(id=ORE).custodian_id == maker.slug
+
+    # the manufacturer: a pack from the ore, then the claim, as JSON Lines on stdin
+    pack = {
+        "type": "transform",
+        "issuer": maker.slug,
+        "activity": "assembly",
+        "site": {"name": "Detroit", "country": "US"},
+        "inputs": [{"batch": ORE, "quantity": "500"}],
+        "outputs": [
+            {"batch": "detroit-cells:pack-1", "material": "battery pack", "quantity": "1", "unit": "unit",
+             "component": "battery_pack", "value_added_usd": "9000"}
+        ],
+    }  # fmt: skip
+    claim = {
+        "type": "claim",
+        "issuer": maker.slug,
+        "batch": "detroit-cells:pack-1",
+        "quantity": "1",
+        "vin": "5YJ3E1EA7KF317000",
+        "acquired": "2024-06-01",
+        "placed_in_service": "2024-06-15",
+        "final_assembly": {"name": "Detroit", "country": "US"},
+    }
+    lines = json.dumps(pack) + "\n" + json.dumps(claim) + "\n"
+    done = maker.cairn("post", "--fill-prev", input=lines)
+    assert "stdin:1: 201 logged at index 2" in done.stdout and "stdin:2: 201 logged at index 3" in done.stdout
+    assert Claim.objects.get().vin == "5YJ3E1EA7KF317000"
+
+    # reads
+    shown = maker.cairn("batch", ORE).stdout
+    assert f"batch {ORE}: spodumene concentrate, 1000 kg (500 remaining)" in shown
+    assert "custodian detroit-cells" in shown and "#2 transform" in shown
+    upstream = maker.cairn_json("provenance", "detroit-cells:pack-1")
+    assert upstream["origins"][0]["batch"] == ORE
+    assert "origin pilbara-mining:ore-1 (AU): lithium" in maker.cairn("provenance", "detroit-cells:pack-1").stdout
+    entry = maker.cairn_json("entry", "3")
+    assert entry["statement"]["vin"] == "5YJ3E1EA7KF317000"
+    assert "entry 3: claim by detroit-cells" in maker.cairn("entry", "3").stdout
+
+    # prove: inclusion under a signed checkpoint, then consistency on the next call
+    publish_checkpoint()
+    proven = maker.cairn("prove", "3")
+    assert "entry 3 is in the log" in proven.stdout and "size 4" in proven.stdout
+    assert "first checkpoint of this log seen here" in proven.stdout
+    again = miner.cairn_json("post", str(miner.write("o2.json", origin("pilbara-mining:ore-2"))))
+    assert again["entry"]["index"] == 4
+    publish_checkpoint()
+    later = maker.cairn_json("prove", "3", "--proof-out", str(maker.home / "3.proof"))
+    assert later["previous"]["tree_size"] == 4 and later["checkpoint"]["tree_size"] == 5
+    assert (maker.home / "3.proof").read_text().startswith("c2sp.org/tlog-proof@v1\nindex 3\n")
+    assert miner.cairn_json("prove", "0")["checkpoint"]["tree_size"] == 5
+
+    # the same envelope again is a 200; a revoked key signs nothing more
+    assert "200 already logged at index 0" in miner.cairn("post", str(miner.home / "origin.dsse.json")).stdout
+    revoked = miner.cairn_json("key", "revoke")
+    assert revoked["revoked_at"]
+    refused = miner.cairn("post", str(miner.write("o3.json", origin("pilbara-mining:ore-3"))), expect=1)
+    assert "refused 403 key_not_valid:" in refused.stdout
+    assert Entry.objects.count() == 5
+
+
+def test_every_refusal_is_printed_with_its_code(organization):
+    miner = organization("pilbara-mining", "supplier")
+    organization("kansai-refining", "supplier", country="JP")
+    miner.cairn("keygen", str(miner.key))
+    miner.cairn("key", "register")
+    miner.cairn("post", str(miner.write("ore.json", origin())))
+    stale = {"type": "transfer", "issuer": "pilbara-mining", "batch": ORE, "prev": "b" * 64, "to": "kansai-refining"}
+    items = [
+        origin(activity="recycling"),  # the same batch id again
+        {**stale, "to": "nobody-at-all"},
+        stale,
+        origin("kansai-refining:x"),
+        {**stale, "batch": "pilbara-mining:ghost", "to": "kansai-refining"},
+        origin("pilbara-mining:late", issued_at="2020-01-01T00:00:00Z"),
+    ]  # fmt: skip
+    result = miner.cairn("post", input="".join(json.dumps(item) + "\n" for item in items), expect=1)
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("stdin:1: refused 409 batch_exists: ")
+    assert lines[1].startswith("stdin:2: refused 400 invalid_payload: ")
+    assert lines[2].startswith("stdin:3: refused 409 stale_head: ")
+    assert f"(head: {Batch.objects.get(id=ORE).head})" in lines[2]
+    assert lines[3].startswith("stdin:4: refused 403 forbidden: ")
+    assert lines[4].startswith("stdin:5: refused 404 unknown_batch: ")
+    assert lines[5].startswith("stdin:6: refused 400 clock_skew: ")
+    as_json = [
+        json.loads(line)
+        for line in miner.cairn("--json", "post", input=json.dumps(items[0]), expect=1).stdout.splitlines()
+    ]
+    assert as_json == [{"source": "stdin:1", "status": 409, "error": as_json[0]["error"]}]
+    assert as_json[0]["error"]["code"] == "batch_exists"
+    # errors of the request itself: exit 1 with the code, on stderr (and stdout with --json)
+    bad = organization("other-co", "supplier")
+    bad.token = "not-a-token"
+    denied = bad.cairn("batch", ORE, expect=1)
+    assert "error: not_authenticated (HTTP 401):" in denied.stderr
+    assert bad.cairn_json("batch", ORE, expect=1)["error"]["code"] == "not_authenticated"
+    hidden = organization("third-co", "supplier").cairn("entry", "0", expect=1)
+    assert "error: not_found (HTTP 404):" in hidden.stderr
+    assert Entry.objects.count() == 1
+
+
+def test_the_console_script_runs_as_a_program(organization):
+    """The installed entry point, in its own process (no test harness)."""
+    miner = organization("pilbara-mining", "supplier")
+    done = subprocess.run(
+        [sys.executable, "-m", "cairn_core.client", "keygen", str(miner.key)],
+        env={**miner.env, "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "mode 0600" in done.stdout
+    registered = subprocess.run(
+        [sys.executable, "-m", "cairn_core.client", "--json", "key", "register"],
+        env=miner.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert registered.returncode == 0, registered.stderr
+    assert json.loads(registered.stdout)["organization"] == "pilbara-mining"

@@ -1,0 +1,206 @@
+"""`cairn import`: 2,000 rows of history through the batch endpoint, cut off
+after the server took a batch whose answer was lost, then resumed: nothing
+is logged twice, and every refusal is reported with its code."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import httpx
+import pytest
+
+from cairn_core.client import Client, Importer, keys
+from cairn_core.client.importer import ImportFailure, RowError, statement_from_csv
+from provenance.models import Batch, Entry
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+ROWS = 2000
+BAD_ORIGIN_ROW = 701  # a batch id of another organisation: forbidden, and its transfer finds no batch
+
+
+def history_csv(path, rows: int = ROWS):
+    """Origins of lots and, on the next row, their transfer to the refiner."""
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["type", "batch", "occurred_at", "material", "quantity", "unit", "value_added_usd",
+                         "minerals", "activity", "site_name", "site_country", "to"])  # fmt: skip
+        for number in range(1, rows + 1, 2):
+            prefix = "kansai-refining" if number == BAD_ORIGIN_ROW else "pilbara-mining"
+            lot = f"{prefix}:lot-{number}"
+            when = f"2024-0{1 + number % 9}-01T08:00:00Z"
+            writer.writerow(["origin", lot, when, "spodumene", "100", "kg", "120", "lithium=6", "extraction",
+                             "Pilgangoora", "AU", ""])  # fmt: skip
+            writer.writerow(["transfer", lot, when, "", "", "", "", "", "", "", "", "kansai-refining"])
+    return path
+
+
+class LoseAnAnswer(httpx.BaseTransport):
+    """Forwards to the server; the `lose`-th batch reaches it and is
+    committed, but its answer is lost, as when the network drops or the
+    process is killed while waiting."""
+
+    def __init__(self, lose: int) -> None:
+        self.inner, self.lose, self.batches = httpx.HTTPTransport(), lose, 0
+
+    def handle_request(self, request):
+        response = self.inner.handle_request(request)
+        if request.url.path.endswith("/attestations/batch"):
+            self.batches += 1
+            if self.batches == self.lose:
+                response.read()
+                raise httpx.ReadError("connection lost", request=request)
+        return response
+
+
+@pytest.fixture
+def miner(organization):
+    organization("kansai-refining", "supplier", country="JP")
+    party = organization("pilbara-mining", "supplier")
+    party.cairn("keygen", str(party.key))
+    party.cairn("key", "register")
+    return party
+
+
+def test_an_interrupted_import_resumes_and_logs_nothing_twice(miner):
+    source = history_csv(miner.home / "history.csv")
+    client = Client(miner.url, miner.token, transport=LoseAnAnswer(lose=6))
+    importer = Importer(client, keys.load(miner.key), source, issuer="pilbara-mining", batch_size=100)
+    with pytest.raises(Exception, match="connection lost"):
+        importer.run()
+    assert Entry.objects.count() == 600  # six batches of 100 landed; the sixth's answer never came
+
+    resumed = miner.cairn_json("--issuer", "pilbara-mining", "import", str(source), "--batch-size", "100", expect=1)
+    assert resumed["rows"] == ROWS and resumed["done_before"] == 500
+    assert resumed["already_logged"] == 100  # the batch whose answer was lost, posted again: 200s
+    assert resumed["created"] == ROWS - 2 - 100
+    assert resumed["refusals"] == {"forbidden": 1, "unknown_batch": 1}
+    entries = Entry.objects.count()
+    assert entries == ROWS - 2
+    hashes = list(Entry.objects.values_list("entry_hash", flat=True))
+    assert len(set(hashes)) == len(hashes)
+    assert Batch.objects.filter(custodian_id="kansai-refining").count() == ROWS // 2 - 1
+    assert list(Entry.objects.order_by("index").values_list("index", flat=True)) == list(range(entries))
+
+    # the report: every refusal, its row and code
+    with (miner.home / "history.csv.refusals.csv").open() as handle:
+        report = list(csv.DictReader(handle))
+    assert [(r["row"], r["status"], r["code"]) for r in report] == [
+        (str(BAD_ORIGIN_ROW), "403", "forbidden"),
+        (str(BAD_ORIGIN_ROW + 1), "404", "unknown_batch"),
+    ]
+    # and printed, with their codes
+    again = miner.cairn("--issuer", "pilbara-mining", "import", str(source), expect=1)
+    assert f"row {BAD_ORIGIN_ROW}: 403 forbidden: " in again.stdout
+    assert f"row {BAD_ORIGIN_ROW + 1}: 404 unknown_batch: " in again.stdout
+    assert f"({ROWS} done by an earlier run)" in again.stdout
+    assert Entry.objects.count() == entries
+
+
+def test_a_journal_of_another_file_is_refused(miner):
+    source = history_csv(miner.home / "history.csv", rows=4)
+    miner.cairn("--issuer", "pilbara-mining", "import", str(source))
+    assert Entry.objects.count() == 4
+    history_csv(source, rows=6)
+    refused = miner.cairn("--issuer", "pilbara-mining", "import", str(source), expect=1)
+    assert "records another version of history.csv" in refused.stderr
+    assert Entry.objects.count() == 4
+
+
+def test_json_lines_with_statements_envelopes_and_bad_lines(miner, tmp_path):
+    key = keys.load(miner.key)
+    from cairn_core.client import statements
+
+    def origin(lot):
+        return {
+            "type": "origin",
+            "issuer": "pilbara-mining",
+            "activity": "extraction",
+            "site": {"name": "Pilgangoora", "country": "AU"},
+            "outputs": [{"batch": f"pilbara-mining:{lot}", "material": "ore", "quantity": "5", "unit": "kg",
+                         "minerals": {"lithium": "1"}, "value_added_usd": "1"}],
+        }  # fmt: skip
+
+    envelope = statements.sign(origin("signed-before"), key)
+    transform = {
+        "type": "transform",
+        "issuer": "pilbara-mining",
+        "activity": "processing",
+        "site": {"name": "Kwinana", "country": "AU"},
+        "inputs": [{"batch": "pilbara-mining:a", "quantity": "5"}, {"batch": "pilbara-mining:signed-before",
+                                                                     "quantity": "5"}],
+        "outputs": [{"batch": "pilbara-mining:mix", "material": "m", "quantity": "1", "unit": "kg",
+                     "value_added_usd": "10"}],
+    }  # fmt: skip
+    lines = [json.dumps(origin("a")), json.dumps(envelope), "not json", "[1]", json.dumps(transform), ""]
+    source = tmp_path / "history.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    summary = miner.cairn_json("import", str(source), expect=1)
+    assert summary["created"] == 3 and summary["refusals"] == {"invalid_row": 2}
+    mix = Batch.objects.get(id="pilbara-mining:mix")
+    assert mix.head == Entry.objects.get(index=2).entry_hash
+
+
+def test_csv_columns():
+    statement = statement_from_csv(
+        {"type": "transform", "batch": "acme:out", "material": "cathode", "quantity": "10", "unit": "kg",
+         "value_added_usd": "500", "component": "", "activity": "processing", "site_name": "Plant",
+         "site_country": "US", "inputs": "acme:a=5; acme:b=2.5", "occurred_at": "2024-01-01T00:00:00Z"}
+    )  # fmt: skip
+    assert statement == {
+        "type": "transform",
+        "occurred_at": "2024-01-01T00:00:00Z",
+        "activity": "processing",
+        "site": {"name": "Plant", "country": "US"},
+        "inputs": [{"batch": "acme:a", "quantity": "5"}, {"batch": "acme:b", "quantity": "2.5"}],
+        "outputs": [{"batch": "acme:out", "material": "cathode", "quantity": "10", "unit": "kg",
+                     "value_added_usd": "500"}],
+    }  # fmt: skip
+    with pytest.raises(RowError, match="unknown columns colour"):
+        statement_from_csv({"type": "origin", "colour": "red"})
+    with pytest.raises(RowError, match="use JSON Lines"):
+        statement_from_csv({"type": "claim"})
+    with pytest.raises(RowError, match="name=value"):
+        statement_from_csv({"type": "origin", "minerals": "lithium"})
+
+
+def test_a_batch_size_beyond_the_endpoint_is_refused(tmp_path):
+    with pytest.raises(ImportFailure):
+        Importer(Client("http://127.0.0.1:9"), None, tmp_path / "x.csv", batch_size=1001)
+
+
+def test_ctrl_c_stops_an_import_that_the_same_command_resumes(miner):
+    """A real interruption: SIGINT to the `cairn import` process mid-way."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    source = history_csv(miner.home / "history.csv", rows=600)
+    journal = miner.home / "history.csv.cairn-journal.jsonl"
+    command = [sys.executable, "-m", "cairn_core.client", "--issuer", "pilbara-mining", "import", str(source)]
+    process = subprocess.Popen(
+        [*command, "--batch-size", "5"], env=miner.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            if journal.exists() and journal.read_text().count('"result"') >= 20:
+                break
+            time.sleep(0.01)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr
+    assert "interrupted: run the same command again to resume" in stderr
+    landed = Entry.objects.count()
+    assert 20 <= landed < 600
+    resumed = subprocess.run([*command, "--batch-size", "100"], env=miner.env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.startswith("600 rows: ") and "refused" in resumed.stdout
+    assert Entry.objects.count() == 600
+    hashes = list(Entry.objects.values_list("entry_hash", flat=True))
+    assert len(set(hashes)) == len(hashes)

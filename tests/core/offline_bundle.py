@@ -1,0 +1,170 @@
+"""A proof bundle made by hand, with no server: keys, statements, a log and its proofs.
+
+The tree and the inclusion paths come from the tests' own RFC 9162 reference
+(tests/core/test_merkle.py), the checkpoint from a test log key, and the
+verdict is whatever the test writes down: so `cairn_core.bundle.verify`
+is checked against figures a person computed, not against the server.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from cairn_core import bundle, dsse, rules, ruleset_json, signed_note, tlog_proof
+from cairn_core import verdict as verdicts
+from cairn_core.entries import named_batches
+from cairn_core.payload import PAYLOAD_TYPE, SCHEMA
+from tests.core.test_merkle import ref_mth, ref_path
+
+ORIGIN = "offline.test/ledger"
+REGISTERED = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+
+def rfc3339(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Org:
+    slug: str
+    country: str
+    roles: list[str]
+    key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
+
+    @property
+    def public_key(self) -> bytes:
+        return dsse.raw_public_key(self.key)
+
+    @property
+    def keyid(self) -> str:
+        return dsse.keyid_for(self.public_key)
+
+
+@dataclass
+class OfflineLedger:
+    """Appends signed statements to an in-memory log, as a client and a log would."""
+
+    orgs: dict[str, Org] = field(default_factory=dict)
+    leaves: list[str] = field(default_factory=list)
+    heads: dict[str, str] = field(default_factory=dict)
+    log_key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
+    clock: int = int(dt.datetime(2024, 6, 1, tzinfo=dt.UTC).timestamp())
+
+    def org(self, slug: str, country: str, *roles: str) -> Org:
+        self.orgs[slug] = Org(slug, country, list(roles))
+        return self.orgs[slug]
+
+    def append(self, issuer: Org, payload: dict) -> int:
+        body = {"schema": SCHEMA, "issuer": issuer.slug, "issued_at": rfc3339(self._now()), **payload}
+        raw = json.dumps(body).encode()
+        envelope = dsse.sign(PAYLOAD_TYPE, raw, [(issuer.keyid, issuer.key)])
+        self.clock += 60
+        leaf = json.dumps(
+            {"envelope": envelope.to_stored(), "integrated_time": self.clock}, sort_keys=True, separators=(",", ":")
+        )
+        self.leaves.append(leaf)
+        for batch in [*named_batches(body), *(item["batch"] for item in body.get("outputs", []))]:
+            self.heads[batch] = envelope.entry_hash
+        return len(self.leaves) - 1
+
+    def _now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.clock, dt.UTC)
+
+    def head(self, batch: str) -> str:
+        return self.heads[batch]
+
+    # --- the bundle ----------------------------------------------------------------
+
+    @property
+    def verifier(self) -> str:
+        return signed_note.verifier_string(ORIGIN, dsse.raw_public_key(self.log_key))
+
+    def checkpoint(self) -> str:
+        leaves = [leaf.encode() for leaf in self.leaves]
+        return signed_note.sign_checkpoint(ORIGIN, len(leaves), ref_mth(leaves), self.log_key)
+
+    def bundle(
+        self, vin: str, verdict: dict, issuers: dict, ruleset: rules.RuleSet, *, verification_id: int = 1
+    ) -> dict:
+        """The bundle of every entry, with `verdict` signed by the log key.
+
+        The figures (`verdict`: the contract's fields) and the issuers'
+        countries are the test's, written by hand. The verdict's descriptive
+        sections (`scope`, and `applied`: dates, schedule row, method,
+        citations) are filled in from the core, with the hand-written
+        issuers and this ruleset's version and digest.
+        """
+        checkpoint = self.checkpoint()
+        leaves = [leaf.encode() for leaf in self.leaves]
+        body = {
+            "id": verification_id,
+            **verdict,
+            "checkpoint": checkpoint,
+            "scope": verdicts.scope(),
+            "applied": {
+                **self._applied(verdict["claim_index"], issuers, ruleset),
+                "rules_version": ruleset.version,
+                "rules_sha256": ruleset_json.digest(ruleset),
+                "issuer_countries": issuers,
+            },
+        }
+        report = dsse.sign(verdicts.REPORT_TYPE, verdicts.report_payload(body), [(self.log_keyid, self.log_key)])
+        return {
+            "bundle": bundle.BUNDLE,
+            "vin": vin,
+            "verdict": {**body, "report": report.to_stored()},
+            "log": {
+                "origin": ORIGIN,
+                "public_key": dsse.b64encode(dsse.raw_public_key(self.log_key)),
+                "verifier": self.verifier,
+            },
+            "checkpoint": checkpoint,
+            "entries": [
+                {
+                    "index": index,
+                    "leaf_input": leaf,
+                    "proof": tlog_proof.format_proof(index, ref_path(index, leaves), checkpoint),
+                }
+                for index, leaf in enumerate(self.leaves)
+            ],
+            "keys": [
+                {
+                    "keyid": org.keyid,
+                    "organization": org.slug,
+                    "public_key": dsse.b64encode(org.public_key),
+                    "registered_at": rfc3339(REGISTERED),
+                    "revoked_at": None,
+                }
+                for org in self.orgs.values()
+            ],
+            "organizations": [
+                {"slug": org.slug, "name": org.slug.title(), "country": org.country, "roles": org.roles}
+                for org in self.orgs.values()
+            ],
+            "rules": ruleset_json.to_json(ruleset),
+        }
+
+    def _applied(self, claim_index: int, issuers: dict, ruleset: rules.RuleSet) -> dict:
+        statements = {
+            index: json.loads(base64.b64decode(json.loads(leaf)["envelope"]["payload"]))
+            for index, leaf in enumerate(self.leaves)
+        }
+        facts = verdicts.claim_facts(claim_index, statements[claim_index])
+        dag = verdicts.upstream(statements, claim_index)
+        done, _problems = verdicts.assess(facts, statements, dag, issuers, ruleset)
+        return verdicts.applied(facts, done, ruleset, issuers)
+
+    @property
+    def log_keyid(self) -> str:
+        return dsse.keyid_for(dsse.raw_public_key(self.log_key))
+
+    def resign_report(self, document: dict) -> None:
+        """Sign the (changed) verdict again with the log key, as a dishonest operator could."""
+        body = {key: value for key, value in document["verdict"].items() if key != "report"}
+        report = dsse.sign(verdicts.REPORT_TYPE, verdicts.report_payload(body), [(self.log_keyid, self.log_key)])
+        document["verdict"]["report"] = report.to_stored()

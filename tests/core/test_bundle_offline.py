@@ -1,0 +1,178 @@
+"""cairn_core.bundle on a bundle made by hand (tests/core/offline_bundle.py), no server.
+
+The chain: Australian lithium ore (60 kg, 1,000 USD) and Indonesian nickel
+ore (120 kg, 3,000 USD) processed together in Indonesia into cathode
+material worth 900 USD, transferred to a US cell maker, made into cells
+(5,000 USD) and a pack (2,000 USD) in the US, claimed for a vehicle placed
+in service on 2025-03-15.
+
+By hand (DOMAIN.md, "The computation"): the 900 of processing is shared by
+mineral mass 60 : 120, so lineage (AU ore, lithium) = 1,000 + 300 = 1,300,
+qualifying by extraction in an FTA country; (ID ore, nickel) = 3,000 + 600 =
+3,600, qualifying by neither. 1,300 / 4,900 = 26.53% against the 60%
+required for 2025: not met. Components: 7,000 of 7,000 USD made in North
+America, 100% against 60%: met. No FEOC, assembly in the US, acquired
+before the credit ended: $3,750.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from cairn_core import bundle
+from tests.agreements.domain import domain_ruleset
+from tests.core.offline_bundle import OfflineLedger
+
+VIN = "5YJ3E1EA0PF000777"
+
+HAND_COMPUTED = {
+    "vin": VIN,
+    "claim_index": 6,
+    "integrity": "intact",
+    "credit_usd": "3750",
+    "requirements": {
+        "critical_minerals": {"met": False, "qualifying_pct": "26.53", "required_pct": "60"},
+        "battery_components": {"met": True, "north_america_pct": "100.00", "required_pct": "60"},
+        "foreign_entity_of_concern": {"met": True},
+        "final_assembly": {"met": True},
+        "credit_in_force": {"met": True},
+    },
+    "agreements": ["us-au-fta"],  # the AU lineage qualifies by it, though too small a share
+    "problems": [
+        {
+            "code": "critical_minerals",
+            "message": "qualifying critical mineral content 26.53% is below the required 60%",
+            "index": 6,
+        }
+    ],
+}
+ISSUERS = {"au-mine": "AU", "detroit-cells": "US", "id-mine": "ID", "id-refiner": "ID"}
+
+
+def site(name: str, country: str) -> dict:
+    return {"name": name, "country": country}
+
+
+def origin(ledger, org, batch, mineral, kg, value, country):
+    output = {
+        "batch": batch,
+        "material": "ore",
+        "quantity": "1000",
+        "unit": "kg",
+        "minerals": {mineral: kg},
+        "value_added_usd": value,
+    }
+    payload = {"type": "origin", "activity": "extraction", "site": site("mine", country), "outputs": [output]}
+    return ledger.append(org, {**payload, "occurred_at": "2024-03-01T00:00:00Z"})
+
+
+def transform(ledger, org, activity, inputs, output, country):
+    payload = {
+        "type": "transform",
+        "activity": activity,
+        "site": site(activity, country),
+        "inputs": [{"batch": batch, "prev": ledger.head(batch), "quantity": quantity} for batch, quantity in inputs],
+        "outputs": [output],
+    }
+    return ledger.append(org, payload)
+
+
+@pytest.fixture
+def made():
+    ledger = OfflineLedger()
+    au, idm = ledger.org("au-mine", "AU", "supplier"), ledger.org("id-mine", "ID", "supplier")
+    refiner, maker = ledger.org("id-refiner", "ID", "supplier"), ledger.org("detroit-cells", "US", "manufacturer")
+    origin(ledger, au, "au-mine:ORE", "lithium", "60", "1000", "AU")
+    origin(ledger, idm, "id-mine:ORE", "nickel", "120", "3000", "ID")
+    cam = {"batch": "id-refiner:CAM", "material": "cathode active material", "quantity": "500", "unit": "kg"}
+    transform(
+        ledger, refiner, "processing", [("au-mine:ORE", "1000"), ("id-mine:ORE", "1000")],
+        {**cam, "value_added_usd": "900"}, "ID",
+    )  # fmt: skip
+    ledger.append(
+        refiner,
+        {"type": "transfer", "batch": "id-refiner:CAM", "prev": ledger.head("id-refiner:CAM"), "to": maker.slug},
+    )
+    cells = {"batch": "detroit-cells:CELLS", "material": "cells", "quantity": "100", "unit": "unit"}
+    transform(
+        ledger, maker, "manufacturing", [("id-refiner:CAM", "500")],
+        {**cells, "value_added_usd": "5000", "component": "battery_cell"}, "US",
+    )  # fmt: skip
+    pack = {"batch": "detroit-cells:PACK", "material": "pack", "quantity": "1", "unit": "unit"}
+    transform(
+        ledger, maker, "assembly", [("detroit-cells:CELLS", "100")],
+        {**pack, "value_added_usd": "2000", "component": "battery_pack"}, "US",
+    )  # fmt: skip
+    claim = {
+        "type": "claim",
+        "batch": "detroit-cells:PACK",
+        "prev": ledger.head("detroit-cells:PACK"),
+        "quantity": "1",
+        "vin": VIN,
+        "acquired": "2025-03-01",
+        "placed_in_service": "2025-03-15",
+        "final_assembly": site("assembly plant", "US"),
+    }
+    assert ledger.append(maker, claim) == 6
+    return ledger, ledger.bundle(VIN, HAND_COMPUTED, ISSUERS, domain_ruleset())
+
+
+def test_the_hand_computed_verdict_is_what_the_verifier_recomputes(made):
+    _ledger, document = made
+    result = bundle.verify(document)
+    assert result.failures == []
+    assert result.verified and result.entries == 7 and result.tree_size == 7
+    recomputed = {key: value for key, value in result.recomputed.items() if key in HAND_COMPUTED}
+    assert recomputed == HAND_COMPUTED
+    assert result.recomputed["applied"]["issuer_countries"] == ISSUERS
+
+
+def test_a_verdict_that_overstates_the_credit_is_caught_even_when_signed_again(made):
+    """An operator with the log key could sign any verdict: the recomputation still disagrees."""
+    ledger, document = made
+    document = copy.deepcopy(document)
+    document["verdict"]["credit_usd"] = "7500"
+    document["verdict"]["requirements"]["critical_minerals"].update(met=True, qualifying_pct="60.00")
+    ledger.resign_report(document)
+    result = bundle.verify(document)
+    assert not result.verified
+    lines = [failure.line for failure in result.failures]
+    assert 'verdict: credit_usd: signed "7500", recomputed "3750"' in lines
+    assert any(line.startswith("verdict: requirements.critical_minerals: signed") for line in lines)
+    assert not any(line.startswith("report:") for line in lines)
+
+
+def test_an_entry_signed_by_an_unknown_key_is_named(made):
+    _ledger, document = made
+    document = copy.deepcopy(document)
+    document["keys"] = [key for key in document["keys"] if key["organization"] != "id-refiner"]
+    result = bundle.verify(document)
+    lines = [failure.line for failure in result.failures]
+    assert "entry 2: signature: no registered key " + made[0].orgs["id-refiner"].keyid in lines
+    assert "entry 3: signature: no valid signature by a key of the issuer" in lines
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"bundle": "cairn.bundle/v0"},
+        {"entries": {}},
+        {"verdict": None},
+        {"extra": 1},
+    ],
+)
+def test_a_document_that_is_not_a_bundle_is_refused_as_such(made, broken):
+    document = {**made[1], **broken}
+    with pytest.raises(bundle.NotABundle):
+        bundle.verify(document)
+
+
+def test_load_refuses_duplicate_keys_and_non_json():
+    with pytest.raises(bundle.NotABundle, match="not JSON"):
+        bundle.load(b'{"bundle": "cairn.bundle/v1", "bundle": "x"}')
+    with pytest.raises(bundle.NotABundle, match="not JSON"):
+        bundle.load(b"\xff")
+    with pytest.raises(bundle.NotABundle):
+        bundle.load(b"[]")
