@@ -20,6 +20,7 @@ httpx); the rest of cairn_core never imports this package.
 * `statements`: fill, sign and hash statements locally.
 * `Witness`: `cairn prove`'s light witness (witness.py).
 * `Importer`: `cairn import`'s resumable bulk load (importer.py).
+* `wire`: the JSON bodies the client reads and returns, as TypedDicts (wire.py).
 """
 
 try:
@@ -28,9 +29,9 @@ try:
 except ImportError as exc:  # the bare core: say what to install
     raise ImportError(f"cairn_core.client needs the client extra: pip install 'cairn-core[client]' ({exc})") from exc
 
-from cairn_core.client import keys, statements  # noqa: E402
+from cairn_core.client import keys, statements, wire  # noqa: E402
 from cairn_core.client.api import CairnError, Client  # noqa: E402
 from cairn_core.client.importer import Importer  # noqa: E402
 from cairn_core.client.witness import ForkDetected, Witness, WitnessError  # noqa: E402
 
-__all__ = ["CairnError", "Client", "ForkDetected", "Importer", "Witness", "WitnessError", "keys", "statements"]
+__all__ = ["CairnError", "Client", "ForkDetected", "Importer", "Witness", "WitnessError", "keys", "statements", "wire"]

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Protocol, TypedDict, Unpack, cast
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cairn_core.client import keys as keyfiles
-from cairn_core.client import statements
+from cairn_core.client import statements, wire
+from cairn_core.client.statements import Document
+from cairn_core.dsse import StoredEnvelope
+from cairn_core.payload import JSONObject
 
 MAX_BATCH = 1000
 
@@ -28,19 +32,40 @@ class CairnError(Exception):
         self.extra = extra
 
     @classmethod
-    def from_body(cls, status: int, body: dict) -> CairnError:
+    def from_body(cls, status: int, body: JSONObject) -> CairnError:
+        """The error of a refusal's body (§6), whatever JSON object it is."""
         error = dict(body.get("error") or {})
         code = error.pop("code", "server_error" if status >= 500 else "bad_request")
         message = error.pop("message", "")
         return cls(status, code, message, **error)
 
-    def as_dict(self) -> dict:
+    @property
+    def error(self) -> wire.ErrorBody:
+        """The refusal as §6's `error`: code, message and the other fields the server sent."""
+        # extra is what the body held beside code and message (`head` with
+        # stale_head): its names are the server's, so mypy cannot see them.
+        return cast(wire.ErrorBody, {"code": self.code, "message": self.message, **self.extra})
+
+    def as_dict(self) -> dict[str, object]:
         return {"status": self.status, "code": self.code, "message": self.message, **self.extra}
 
     def __str__(self) -> str:
         where = f"HTTP {self.status}" if self.status else "no answer"
         extra = "".join(f" ({name}: {value})" for name, value in self.extra.items())
         return f"{self.code} ({where}): {self.message}{extra}"
+
+
+class SignOptions(TypedDict, total=False):
+    """What `Client.sign` takes besides the statement and key."""
+
+    issuer: str | None
+    cosigners: Iterable[Ed25519PrivateKey]
+
+
+class Prover(Protocol):
+    """What `Client.prove` hands the work to: a client.witness.Witness."""
+
+    def prove(self, client: Client, index: int, /) -> wire.Proven: ...
 
 
 class Client:
@@ -75,12 +100,14 @@ class Client:
     def __enter__(self) -> Client:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # --- plumbing -------------------------------------------------------------
 
-    def request(self, method: str, path: str, *, body: bytes | None = None, params: dict | None = None):
+    def request(
+        self, method: str, path: str, *, body: bytes | None = None, params: dict[str, int] | None = None
+    ) -> httpx.Response:
         """The response of `method path`; CairnError unless 2xx."""
         headers = {"Content-Type": "application/json"} if body is not None else {}
         for attempt in range(self.retry_rate_limited + 1):
@@ -100,21 +127,26 @@ class Client:
             error = {"error": {"message": response.text[:200] or response.reason_phrase}}
         raise CairnError.from_body(response.status_code, error if isinstance(error, dict) else {})
 
-    def get_json(self, path: str, **params) -> dict:
-        return self.request("GET", path, params=params or None).json()
+    # The bodies below are the contract's shapes (cairn_core.client.wire),
+    # taken on trust from the server: `cast` names the shape, checks nothing.
 
-    def post_json(self, path: str, document: object | None = None) -> dict:
+    def get_json(self, path: str, **params: int) -> JSONObject:
+        body: JSONObject = self.request("GET", path, params=params or None).json()
+        return body
+
+    def post_json(self, path: str, document: object | None = None) -> JSONObject:
         body = b"" if document is None else json.dumps(document).encode("utf-8")
-        return self.request("POST", path, body=body).json()
+        answer: JSONObject = self.request("POST", path, body=body).json()
+        return answer
 
     # --- keys -----------------------------------------------------------------
 
-    def register_key(self, key: Ed25519PrivateKey) -> dict:
+    def register_key(self, key: Ed25519PrivateKey) -> wire.KeyBody:
         """POST /keys: `{"keyid", "organization", "registered_at", "revoked_at"}`."""
-        return self.post_json("/keys", {"public_key": keyfiles.public_key_b64(key)})
+        return cast(wire.KeyBody, self.post_json("/keys", {"public_key": keyfiles.public_key_b64(key)}))
 
-    def revoke_key(self, keyid: str) -> dict:
-        return self.post_json(f"/keys/{keyid}/revoke")
+    def revoke_key(self, keyid: str) -> wire.KeyBody:
+        return cast(wire.KeyBody, self.post_json(f"/keys/{keyid}/revoke"))
 
     # --- statements -------------------------------------------------------------
 
@@ -124,30 +156,52 @@ class Client:
 
     def sign(
         self,
-        statement: dict,
+        statement: Document,
         key: Ed25519PrivateKey,
         *,
         fill_prev: bool = False,
         issuer: str | None = None,
         cosigners: Iterable[Ed25519PrivateKey] = (),
-    ) -> dict:
+    ) -> StoredEnvelope:
         """The signed envelope; with `fill_prev`, missing `prev` fields take the server's heads."""
         if fill_prev:
             statement = statements.fill_prevs(statement, self.head)
         return statements.sign(statement, key, issuer=issuer, cosigners=cosigners)
 
     def post(
-        self, item: dict, *, key: Ed25519PrivateKey | None = None, fill_prev: bool = False, **sign_options
-    ) -> dict:
+        self,
+        item: Document,
+        *,
+        key: Ed25519PrivateKey | None = None,
+        fill_prev: bool = False,
+        **sign_options: Unpack[SignOptions],
+    ) -> wire.Receipt:
         """POST /attestations: `item` is an envelope, or a statement signed here
         with `key`. Returns the receipt with its `status` (201 new, 200 re-post)."""
+        status, receipt = self.submit(item, key=key, fill_prev=fill_prev, **sign_options)
+        return {"status": status, **receipt}
+
+    def submit(
+        self,
+        item: Document,
+        *,
+        key: Ed25519PrivateKey | None = None,
+        fill_prev: bool = False,
+        **sign_options: Unpack[SignOptions],
+    ) -> tuple[int, wire.EntryReceipt]:
+        """`post`, with the status (201 new, 200 re-post) beside the receipt."""
         envelope = item if statements.is_envelope(item) else self._signed(item, key, fill_prev, sign_options)
         response = self.request("POST", "/attestations", body=json.dumps(envelope).encode("utf-8"))
-        return {"status": response.status_code, **response.json()}
+        return response.status_code, cast(wire.EntryReceipt, response.json())
 
     def post_batch(
-        self, items: list[dict], *, key: Ed25519PrivateKey | None = None, fill_prev: bool = False, **sign_options
-    ) -> list[dict]:
+        self,
+        items: Sequence[Document],
+        *,
+        key: Ed25519PrivateKey | None = None,
+        fill_prev: bool = False,
+        **sign_options: Unpack[SignOptions],
+    ) -> list[wire.BatchResult]:
         """POST /attestations/batch: up to 1000 envelopes or statements, appended
         in order; one result each, `{"status", "entry"}` or `{"status", "error"}`."""
         if not 1 <= len(items) <= MAX_BATCH:
@@ -156,39 +210,42 @@ class Client:
             item if statements.is_envelope(item) else self._signed(item, key, fill_prev, sign_options) for item in items
         ]
         body = b'{"envelopes":[' + b",".join(json.dumps(e).encode("utf-8") for e in envelopes) + b"]}"
-        return self.request("POST", "/attestations/batch", body=body).json()["results"]
+        answer: JSONObject = self.request("POST", "/attestations/batch", body=body).json()
+        return cast(list[wire.BatchResult], answer["results"])
 
-    def _signed(self, statement: dict, key, fill_prev: bool, options: dict) -> dict:
+    def _signed(
+        self, statement: Document, key: Ed25519PrivateKey | None, fill_prev: bool, options: SignOptions
+    ) -> StoredEnvelope:
         if key is None:
             raise ValueError("a statement needs a key to be signed (or pass a signed envelope)")
         return self.sign(statement, key, fill_prev=fill_prev, **options)
 
     # --- reads ------------------------------------------------------------------
 
-    def batch(self, batch_id: str) -> dict:
-        return self.get_json(f"/batches/{batch_id}")
+    def batch(self, batch_id: str) -> wire.Batch:
+        return cast(wire.Batch, self.get_json(f"/batches/{batch_id}"))
 
-    def provenance(self, batch_id: str) -> dict:
-        return self.get_json(f"/batches/{batch_id}/provenance")
+    def provenance(self, batch_id: str) -> wire.Provenance:
+        return cast(wire.Provenance, self.get_json(f"/batches/{batch_id}/provenance"))
 
-    def entry(self, index: int) -> dict:
-        return self.get_json(f"/attestations/{int(index)}")
+    def entry(self, index: int) -> wire.Entry:
+        return cast(wire.Entry, self.get_json(f"/attestations/{int(index)}"))
 
     # --- the log ------------------------------------------------------------------
 
-    def log_key(self) -> dict:
-        return self.get_json("/log/key")
+    def log_key(self) -> wire.LogKey:
+        return cast(wire.LogKey, self.get_json("/log/key"))
 
     def checkpoint(self) -> str:
         return self.request("GET", "/log/checkpoint").text
 
-    def inclusion_proof(self, index: int, tree_size: int) -> dict:
-        return self.get_json("/log/proof/inclusion", index=index, tree_size=tree_size)
+    def inclusion_proof(self, index: int, tree_size: int) -> wire.InclusionProof:
+        return cast(wire.InclusionProof, self.get_json("/log/proof/inclusion", index=index, tree_size=tree_size))
 
-    def consistency_proof(self, first: int, second: int) -> dict:
-        return self.get_json("/log/proof/consistency", first=first, second=second)
+    def consistency_proof(self, first: int, second: int) -> wire.ConsistencyProof:
+        return cast(wire.ConsistencyProof, self.get_json("/log/proof/consistency", first=first, second=second))
 
-    def prove(self, index: int, witness) -> dict:
+    def prove(self, index: int, witness: Prover) -> wire.Proven:
         """Prove entry `index` in the log and check the log against what
         `witness` (a client.witness.Witness) saw before; see that module."""
         return witness.prove(self, index)

@@ -10,22 +10,26 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Literal, NoReturn, overload
 
 import click
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cairn_core.client import config as settings_of
 from cairn_core.client import keys as keyfiles
 from cairn_core.client import statements
 from cairn_core.client.api import CairnError, Client
 from cairn_core.client.importer import Importer, ImportFailure
+from cairn_core.client.wire import BatchResult
 from cairn_core.client.witness import Witness, WitnessError
 
 
 class Context:
-    def __init__(self, flags: dict, config_path: str | None, as_json: bool) -> None:
+    def __init__(self, flags: dict[str, str | None], config_path: str | None, as_json: bool) -> None:
         self.flags, self.config_path, self.as_json = flags, config_path, as_json
-        self._settings = None
+        self._settings: settings_of.Settings | None = None
 
     @property
     def settings(self) -> settings_of.Settings:
@@ -36,7 +40,11 @@ class Context:
     def client(self, *, retry_rate_limited: int = 0) -> Client:
         return Client(self.settings.url, self.settings.token, retry_rate_limited=retry_rate_limited)
 
-    def key(self, required: bool = True):
+    @overload
+    def key(self, required: Literal[True] = True) -> Ed25519PrivateKey: ...
+    @overload
+    def key(self, required: bool) -> Ed25519PrivateKey | None: ...
+    def key(self, required: bool = True) -> Ed25519PrivateKey | None:
         path = self.settings.key
         if not path:
             if required:
@@ -54,7 +62,7 @@ pass_context = click.make_pass_decorator(Context)
 class Command(click.Group):
     """Turns every expected failure into `error: …` and exit status 1."""
 
-    def invoke(self, ctx):
+    def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except CairnError as exc:
@@ -73,7 +81,7 @@ def _code_of(exc: Exception) -> str:
     return "witness" if isinstance(exc, WitnessError) else "client"
 
 
-def _fail(ctx, message: str, document: dict) -> None:
+def _fail(ctx: click.Context, message: str, document: Mapping[str, object]) -> NoReturn:
     obj = ctx.find_object(Context)
     if obj is not None and obj.as_json:
         click.echo(json.dumps(document, sort_keys=True))
@@ -91,7 +99,16 @@ def _fail(ctx, message: str, document: dict) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.version_option(package_name="cairn-core")
 @click.pass_context
-def main(ctx, url, token, key, issuer, state, config_path, as_json):
+def main(
+    ctx: click.Context,
+    url: str | None,
+    token: str | None,
+    key: str | None,
+    issuer: str | None,
+    state: str | None,
+    config_path: str | None,
+    as_json: bool,
+) -> None:
     """Sign, post, bulk-load and prove Cairn attestations."""
     flags = {"url": url, "token": token, "key": key, "issuer": issuer, "state": state}
     ctx.obj = Context(flags, config_path, as_json)
@@ -104,7 +121,7 @@ def main(ctx, url, token, key, issuer, state, config_path, as_json):
 @click.argument("path", required=False)
 @click.option("--force", is_flag=True, help="Replace an existing file.")
 @pass_context
-def keygen(obj: Context, path, force):
+def keygen(obj: Context, path: str | None, force: bool) -> None:
     """Create an Ed25519 signing key (PKCS#8 PEM, mode 0600) at PATH (default: the configured key)."""
     target = path or obj.settings.key
     if not target:
@@ -116,13 +133,13 @@ def keygen(obj: Context, path, force):
 
 
 @main.group()
-def key():
+def key() -> None:
     """Register or revoke your signing key."""
 
 
 @key.command("register")
 @pass_context
-def key_register(obj: Context):
+def key_register(obj: Context) -> None:
     """Register the signing key's public key for your organisation."""
     with obj.client() as client:
         body = client.register_key(obj.key())
@@ -132,7 +149,7 @@ def key_register(obj: Context):
 @key.command("revoke")
 @click.argument("keyid", required=False)
 @pass_context
-def key_revoke(obj: Context, keyid):
+def key_revoke(obj: Context, keyid: str | None) -> None:
     """Revoke KEYID (default: the signing key's). Entries logged before stay valid."""
     keyid = keyid or keyfiles.keyid(obj.key())
     with obj.client() as client:
@@ -159,7 +176,7 @@ def _read_json(path: str) -> object:
 @click.option("--cosign", multiple=True, help="Another signing key (PEM) to sign with, e.g. a transfer's receiver.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the envelope there (default: stdout).")
 @pass_context
-def sign(obj: Context, statement_file, fill_prev, cosign, output):
+def sign(obj: Context, statement_file: str, fill_prev: bool, cosign: tuple[str, ...], output: str | None) -> None:
     """Sign STATEMENT_FILE (a statement as JSON, - for stdin) into a DSSE envelope.
 
     Fills issued_at with now when absent, the issuer with --issuer, and with
@@ -179,7 +196,7 @@ def sign(obj: Context, statement_file, fill_prev, cosign, output):
         click.echo(text)
 
 
-def _items(files: tuple[str, ...]):
+def _items(files: tuple[str, ...]) -> Iterator[tuple[str, object]]:
     """(where, document) for each file (one JSON document, or JSON Lines), or stdin's lines."""
     if not files or files == ("-",):
         for number, line in enumerate(sys.stdin, start=1):
@@ -206,7 +223,7 @@ def _parse_line(line: str, where: str) -> object:
         raise click.BadParameter(f"{where} is not JSON: {exc}") from exc
 
 
-def _describe_result(where: str, result: dict) -> str:
+def _describe_result(where: str, result: BatchResult) -> str:
     if "entry" in result:
         entry = result["entry"]
         verb = "logged" if result["status"] == 201 else "already logged"
@@ -221,7 +238,7 @@ def _describe_result(where: str, result: dict) -> str:
 @click.argument("files", nargs=-1)
 @click.option("--fill-prev", is_flag=True, help="Fill missing prev fields of statements with the current heads.")
 @pass_context
-def post(obj: Context, files, fill_prev):
+def post(obj: Context, files: tuple[str, ...], fill_prev: bool) -> None:
     """Post envelopes or statements (signed here): FILES, or JSON Lines on stdin.
 
     Each is posted alone (POST /attestations) and its receipt or refusal
@@ -230,18 +247,18 @@ def post(obj: Context, files, fill_prev):
     key = None
     with obj.client() as client:
         for where, item in _items(files):
+            result: BatchResult
             try:
                 if not statements.is_envelope(item):
                     key = key or obj.key()
-                    if not isinstance(item, dict):
-                        raise click.BadParameter(f"{where} is neither a statement nor an envelope")
-                receipt = client.post(item, key=key, fill_prev=fill_prev, issuer=obj.settings.issuer)
-                status = receipt.pop("status")
+                if not isinstance(item, dict):  # an envelope always is one
+                    raise click.BadParameter(f"{where} is neither a statement nor an envelope")
+                status, receipt = client.submit(item, key=key, fill_prev=fill_prev, issuer=obj.settings.issuer)
                 result = {"status": status, "entry": receipt}
             except CairnError as exc:
                 if exc.status in (0, 401, 429) or exc.status >= 500:
                     raise  # not this statement's fault: stop
-                result = {"status": exc.status, "error": {"code": exc.code, "message": exc.message, **exc.extra}}
+                result = {"status": exc.status, "error": exc.error}
                 refused += 1
             obj.emit({"source": where, **result}, _describe_result(where, result))
     if refused:
@@ -254,7 +271,7 @@ def post(obj: Context, files, fill_prev):
 @click.option("--journal", type=click.Path(dir_okay=False), help="Default: FILE.cairn-journal.jsonl")
 @click.option("--report", type=click.Path(dir_okay=False), help="Default: FILE.refusals.csv")
 @pass_context
-def import_(obj: Context, file, batch_size, journal, report):
+def import_(obj: Context, file: str, batch_size: int, journal: str | None, report: str | None) -> None:
     """Sign and post a history file (JSON Lines or CSV) through the batch endpoint.
 
     Resumes after an interruption: run it again. Every refusal goes to the
@@ -285,8 +302,8 @@ def import_(obj: Context, file, batch_size, journal, report):
     ]
     if data["refused"]:
         lines += [f"  {code}: {count}" for code, count in data["refusals"].items()]
-        lines += _refusal_lines(summary.report)
-        lines.append(f"refusals written to {summary.report}")
+        lines += _refusal_lines(importer.report_path)
+        lines.append(f"refusals written to {importer.report_path}")
     obj.emit(data, "\n".join(lines))
     if data["refused"]:
         click.get_current_context().exit(1)
@@ -309,7 +326,7 @@ def _refusal_lines(report: Path, limit: int = 50) -> list[str]:
 @main.command()
 @click.argument("batch_id")
 @pass_context
-def batch(obj: Context, batch_id):
+def batch(obj: Context, batch_id: str) -> None:
     """A batch: quantity, custodian, head and the entries that touched it."""
     with obj.client() as client:
         body = client.batch(batch_id)
@@ -325,7 +342,7 @@ def batch(obj: Context, batch_id):
 @main.command()
 @click.argument("batch_id")
 @pass_context
-def provenance(obj: Context, batch_id):
+def provenance(obj: Context, batch_id: str) -> None:
     """A batch's upstream DAG, back to its origins."""
     with obj.client() as client:
         body = client.provenance(batch_id)
@@ -343,7 +360,7 @@ def provenance(obj: Context, batch_id):
 @main.command()
 @click.argument("index", type=click.IntRange(min=0))
 @pass_context
-def entry(obj: Context, index):
+def entry(obj: Context, index: int) -> None:
     """A log entry: its envelope, decoded statement and co-signers."""
     with obj.client() as client:
         body = client.entry(index)
@@ -364,7 +381,7 @@ def entry(obj: Context, index):
 @click.option("--wait", type=float, default=0, help="Seconds to wait for a checkpoint that covers the entry.")
 @click.option("--proof-out", type=click.Path(dir_okay=False), help="Write the c2sp.org/tlog-proof@v1 text there.")
 @pass_context
-def prove(obj: Context, index, log_key, wait, proof_out):
+def prove(obj: Context, index: int, log_key: str | None, wait: float, proof_out: str | None) -> None:
     """Prove entry INDEX is in the log, and that the log only grew since the last call.
 
     Verifies the latest checkpoint under the log key and the entry's inclusion

@@ -47,7 +47,7 @@ class Settings:
 def resolve(flags: dict[str, str | None], config_path: str | None = None) -> Settings:
     """Each setting from its flag, else CAIRN_<NAME>, else the config file."""
     path = Path(config_path or os.environ.get("CAIRN_CONFIG") or default_config_path())
-    from_file: dict = {}
+    from_file: dict[str, object] = {}
     if path.exists():
         try:
             from_file = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -55,11 +55,16 @@ def resolve(flags: dict[str, str | None], config_path: str | None = None) -> Set
             raise ConfigError(f"cannot read the config file {path}: {exc}") from exc
     elif config_path:
         raise ConfigError(f"no config file {path}")
-    values = {}
+    values: dict[str, str | None] = {}
     for name in NAMES:
         value = flags.get(name) or os.environ.get(f"CAIRN_{name.upper()}") or from_file.get(name)
         if value is not None and not isinstance(value, str):
             raise ConfigError(f"{name} in {path} must be a string")
         values[name] = value
-    values["url"] = values["url"] or DEFAULT_URL
-    return Settings(**values)
+    return Settings(
+        url=values["url"] or DEFAULT_URL,
+        token=values["token"],
+        key=values["key"],
+        issuer=values["issuer"],
+        state=values["state"],
+    )

@@ -45,14 +45,18 @@ import hashlib
 import json
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict, TypeGuard
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cairn_core.client import statements
 from cairn_core.client.api import MAX_BATCH, CairnError, Client
+from cairn_core.client.statements import Document
+from cairn_core.client.wire import BatchResult, Refused
+from cairn_core.payload import JSONObject
 
 CSV_COLUMNS = (
     "type",
@@ -88,7 +92,7 @@ class RowError(ValueError):
 
 
 def _pairs(text: str, what: str) -> list[tuple[str, str]]:
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     for part in filter(None, (p.strip() for p in text.split(";"))):
         name, equals, value = part.partition("=")
         if not equals or not name.strip() or not value.strip():
@@ -97,7 +101,7 @@ def _pairs(text: str, what: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def statement_from_csv(row: dict[str, str]) -> dict:
+def statement_from_csv(row: dict[str, str]) -> JSONObject:
     """One CSV row (see the module's columns) as a statement."""
     cells = {name: (value or "").strip() for name, value in row.items() if name}
     unknown = sorted(set(cells) - set(CSV_COLUMNS))
@@ -105,12 +109,12 @@ def statement_from_csv(row: dict[str, str]) -> dict:
         raise RowError(f"unknown columns {', '.join(unknown)}")
     cells = {name: value for name, value in cells.items() if value}
     kind = cells.get("type")
-    statement: dict = {"type": kind}
+    statement: JSONObject = {"type": kind}
     for name in ("issuer", "issued_at", "occurred_at"):
         if name in cells:
             statement[name] = cells[name]
     if kind in ("origin", "transform"):
-        output = {
+        output: dict[str, str | dict[str, str]] = {
             name: cells[name] for name in ("batch", "material", "quantity", "unit", "value_added_usd") if name in cells
         }
         if "component" in cells:
@@ -131,7 +135,7 @@ def statement_from_csv(row: dict[str, str]) -> dict:
     return statement
 
 
-def read_rows(path: Path) -> Iterator[tuple[int, dict | RowError]]:
+def read_rows(path: Path) -> Iterator[tuple[int, JSONObject | RowError]]:
     """(row number, statement or envelope, or the reason the row is not one).
     Rows are numbered from 1: lines of JSON Lines, data rows of CSV."""
     if path.suffix.lower() == ".csv":
@@ -171,8 +175,8 @@ class Journal:
 
     def __init__(self, path: Path, source: Path, sha256: str) -> None:
         self.path = path
-        self.signed: dict[int, dict] = {}
-        self.results: dict[int, dict] = {}
+        self.signed: dict[int, Document] = {}  # envelopes
+        self.results: dict[int, BatchResult] = {}
         if path.exists():
             self._load(source, sha256)
             self.handle = path.open("a", encoding="utf-8")
@@ -201,7 +205,7 @@ class Journal:
             elif "result" in record:
                 self.results[record["row"]] = record["result"]
 
-    def write(self, record: dict) -> None:
+    def write(self, record: Mapping[str, object]) -> None:
         self.handle.write(json.dumps(record, separators=(",", ":")) + "\n")
 
     def sync(self) -> None:
@@ -215,16 +219,29 @@ class Journal:
 # --- the import ----------------------------------------------------------------------
 
 
+class SummaryDict(TypedDict):
+    """`Summary.as_dict` (and `cairn import --json`)."""
+
+    rows: int
+    done_before: int
+    created: int
+    already_logged: int
+    refused: int
+    refusals: dict[str, int]  # contract code: rows refused with it
+    report: str | None
+    journal: str | None
+
+
 @dataclass
 class Summary:
     rows: int = 0
     done_before: int = 0
-    statuses: Counter = field(default_factory=Counter)
-    refusals: Counter = field(default_factory=Counter)
+    statuses: Counter[int | None] = field(default_factory=Counter)  # None: a journal's result without one
+    refusals: Counter[str] = field(default_factory=Counter)
     report: Path | None = None
     journal: Path | None = None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> SummaryDict:
         return {
             "rows": self.rows,
             "done_before": self.done_before,
@@ -237,7 +254,7 @@ class Summary:
         }
 
 
-def _is_refusal(result: dict) -> bool:
+def _is_refusal(result: BatchResult) -> TypeGuard[Refused]:
     return result.get("status") not in (200, 201)
 
 
@@ -246,11 +263,11 @@ class Importer:
         self,
         client: Client,
         key: Ed25519PrivateKey | None,
-        source: str | os.PathLike,
+        source: str | os.PathLike[str],
         *,
         issuer: str | None = None,
-        journal: str | os.PathLike | None = None,
-        report: str | os.PathLike | None = None,
+        journal: str | os.PathLike[str] | None = None,
+        report: str | os.PathLike[str] | None = None,
         batch_size: int = MAX_BATCH,
         progress: Callable[[int], None] = lambda done: None,
     ) -> None:
@@ -266,13 +283,13 @@ class Importer:
         self.progress = progress
         self.heads: dict[str, str] = {}
 
-    def rows(self) -> list[tuple[int, dict | RowError]]:
+    def rows(self) -> list[tuple[int, JSONObject | RowError]]:
         try:
             return list(read_rows(self.source))
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
             raise ImportFailure(f"cannot read {self.source}: {exc}") from exc
 
-    def run(self, rows: list[tuple[int, dict | RowError]] | None = None) -> Summary:
+    def run(self, rows: list[tuple[int, JSONObject | RowError]] | None = None) -> Summary:
         """Import every row not answered yet (`rows`: as `rows()` read them)."""
         rows = self.rows() if rows is None else rows
         journal = Journal(self.journal_path, self.source, file_sha256(self.source))
@@ -302,7 +319,7 @@ class Importer:
             if result is None or not _is_refusal(result):
                 self._advance(journal.signed[number])
 
-    def _advance(self, envelope: dict) -> None:
+    def _advance(self, envelope: Document) -> None:
         statement = statements.statement_of(envelope)
         entry_hash = statements.entry_hash(envelope)
         for _, batch in statements.named_batches(statement):
@@ -310,7 +327,7 @@ class Importer:
         for batch in statements.created_batches(statement):
             self.heads[batch] = entry_hash
 
-    def _forget(self, envelope: dict) -> None:
+    def _forget(self, envelope: Document) -> None:
         statement = statements.statement_of(envelope)
         for batch in [b for _, b in statements.named_batches(statement)] + statements.created_batches(statement):
             self.heads.pop(batch, None)
@@ -320,12 +337,13 @@ class Importer:
             self.heads[batch] = self.client.head(batch)
         return self.heads[batch]
 
-    def _envelope(self, number: int, item: dict | RowError, journal: Journal) -> dict:
+    def _envelope(self, number: int, item: JSONObject | RowError, journal: Journal) -> Document:
         """The row's envelope: the one signed before, or signed now (and journaled)."""
         if number in journal.signed:
             return journal.signed[number]
         if isinstance(item, RowError):
             raise item
+        envelope: Document
         if statements.is_envelope(item):
             envelope = item
         else:
@@ -342,8 +360,8 @@ class Importer:
         journal.write({"row": number, "envelope": envelope})
         return envelope
 
-    def _post(self, chunk: list[tuple[int, dict | RowError]], journal: Journal) -> None:
-        posted: list[tuple[int, dict]] = []
+    def _post(self, chunk: list[tuple[int, JSONObject | RowError]], journal: Journal) -> None:
+        posted: list[tuple[int, Document]] = []
         for number, item in chunk:
             try:
                 envelope = self._envelope(number, item, journal)
@@ -362,11 +380,11 @@ class Importer:
         journal.sync()
 
     @staticmethod
-    def _answer(journal: Journal, number: int, result: dict) -> None:
+    def _answer(journal: Journal, number: int, result: BatchResult) -> None:
         journal.results[number] = result
         journal.write({"row": number, "result": result})
 
-    def _write_report(self, results: dict[int, dict]) -> None:
+    def _write_report(self, results: dict[int, BatchResult]) -> None:
         refusals = [(number, result) for number, result in sorted(results.items()) if _is_refusal(result)]
         if not refusals:
             self.report_path.unlink(missing_ok=True)

@@ -24,7 +24,7 @@ def generate() -> Ed25519PrivateKey:
     return Ed25519PrivateKey.generate()
 
 
-def write(path: str | os.PathLike, key: Ed25519PrivateKey, *, overwrite: bool = False) -> Path:
+def write(path: str | os.PathLike[str], key: Ed25519PrivateKey, *, overwrite: bool = False) -> Path:
     """Write `key` as PKCS#8 PEM, created mode 0600 (never readable by others,
     not even for an instant); an existing file is kept unless `overwrite`."""
     path = Path(path)
@@ -40,7 +40,7 @@ def write(path: str | os.PathLike, key: Ed25519PrivateKey, *, overwrite: bool = 
     return path
 
 
-def load(path: str | os.PathLike) -> Ed25519PrivateKey:
+def load(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:

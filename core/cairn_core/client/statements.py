@@ -11,15 +11,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeAlias
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cairn_core import dsse
 from cairn_core.client import keys as keyfiles
-from cairn_core.payload import PAYLOAD_TYPE, SCHEMA
+from cairn_core.payload import PAYLOAD_TYPE, SCHEMA, JSONObject
 
 ENVELOPE_KEYS = {"payloadType", "payload", "signatures"}
+
+# A statement or envelope as the supplier hands it over: a JSON object read
+# from a file, a dict built in code, or an envelope signed here (a
+# StoredEnvelope). Its fields are read by trying (KeyError, TypeError) and
+# checked by the server, as JSONObject's are.
+Document: TypeAlias = Mapping[str, Any]
 
 
 def now_rfc3339() -> str:
@@ -30,7 +37,7 @@ def is_envelope(document: object) -> bool:
     return isinstance(document, dict) and set(document) == ENVELOPE_KEYS
 
 
-def complete(statement: dict, *, issuer: str | None = None, issued_at: str | None = None) -> dict:
+def complete(statement: Document, *, issuer: str | None = None, issued_at: str | None = None) -> JSONObject:
     """A copy with `schema`, `issuer` and `issued_at` filled where absent."""
     filled = dict(statement)
     filled.setdefault("schema", SCHEMA)
@@ -41,7 +48,7 @@ def complete(statement: dict, *, issuer: str | None = None, issued_at: str | Non
     return filled
 
 
-def named_batches(statement: dict) -> list[tuple[dict, str]]:
+def named_batches(statement: JSONObject) -> list[tuple[JSONObject, str]]:
     """(the object carrying `prev`, batch id) for each existing batch the statement names."""
     if statement.get("type") == "transform":
         return [(item, item["batch"]) for item in statement.get("inputs") or [] if isinstance(item, dict)]
@@ -50,17 +57,17 @@ def named_batches(statement: dict) -> list[tuple[dict, str]]:
     return []
 
 
-def created_batches(statement: dict) -> list[str]:
+def created_batches(statement: Document) -> list[str]:
     return [item["batch"] for item in statement.get("outputs") or [] if isinstance(item, dict) and "batch" in item]
 
 
-def missing_prevs(statement: dict) -> list[str]:
+def missing_prevs(statement: JSONObject) -> list[str]:
     return [batch for holder, batch in named_batches(statement) if not holder.get("prev")]
 
 
-def fill_prevs(statement: dict, head_of: Callable[[str], str]) -> dict:
+def fill_prevs(statement: Document, head_of: Callable[[str], str]) -> JSONObject:
     """A copy whose missing `prev` fields hold `head_of(batch)`."""
-    filled = json.loads(json.dumps(statement))
+    filled: JSONObject = json.loads(json.dumps(statement))
     for holder, batch in named_batches(filled):
         if not holder.get("prev"):
             holder["prev"] = head_of(batch)
@@ -68,28 +75,30 @@ def fill_prevs(statement: dict, head_of: Callable[[str], str]) -> dict:
 
 
 def sign(
-    statement: dict,
+    statement: Document,
     key: Ed25519PrivateKey,
     *,
     cosigners: Iterable[Ed25519PrivateKey] = (),
     issuer: str | None = None,
-) -> dict:
+) -> dsse.StoredEnvelope:
     """The DSSE envelope (as JSON-ready dict) of the completed statement."""
     payload = json.dumps(complete(statement, issuer=issuer), separators=(",", ":")).encode("utf-8")
     signers = [(keyfiles.keyid(k), k) for k in (key, *cosigners)]
     return dsse.sign(PAYLOAD_TYPE, payload, signers).to_stored()
 
 
-def entry_hash(envelope: dict) -> str:
+def entry_hash(envelope: object) -> str:
     """The entry_hash the ledger will give this envelope (SHA-256 of its PAE)."""
     return dsse.envelope_from_dict(envelope).entry_hash
 
 
-def statement_of(envelope: dict) -> dict:
-    return json.loads(dsse.envelope_from_dict(envelope).payload)
+def statement_of(envelope: object) -> JSONObject:
+    """The statement an envelope signs (EnvelopeError if it is not one)."""
+    statement: JSONObject = json.loads(dsse.envelope_from_dict(envelope).payload)
+    return statement
 
 
-def leaf_input(envelope: dict, integrated_time: int) -> bytes:
+def leaf_input(envelope: object, integrated_time: int) -> bytes:
     """The log's leaf input for a stored envelope (contract §4)."""
     stored = dsse.envelope_from_dict(envelope).to_stored()
     return json.dumps(

@@ -21,9 +21,12 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import TypedDict, overload
 
 from cairn_core import merkle, signed_note, tlog_proof
 from cairn_core.client import statements
+from cairn_core.client.api import Client
+from cairn_core.client.wire import CheckpointSummary, Proven
 
 
 class WitnessError(Exception):
@@ -51,7 +54,11 @@ def describe(checkpoint: signed_note.Checkpoint) -> str:
     return f"{checkpoint.origin} size {checkpoint.tree_size} root {root}"
 
 
-def as_dict(checkpoint: signed_note.Checkpoint | None) -> dict | None:
+@overload
+def as_dict(checkpoint: signed_note.Checkpoint) -> CheckpointSummary: ...
+@overload
+def as_dict(checkpoint: None) -> None: ...
+def as_dict(checkpoint: signed_note.Checkpoint | None) -> CheckpointSummary | None:
     if checkpoint is None:
         return None
     return {
@@ -66,16 +73,30 @@ def default_state_path() -> Path:
     return base / "cairn" / "witness.json"
 
 
+class LogRecord(TypedDict):
+    checkpoint: str  # the signed checkpoint's text
+    url: str
+    seen_at: str
+
+
+class State(TypedDict):
+    """The state file."""
+
+    pins: dict[str, str]  # server url: log verifier
+    logs: dict[str, LogRecord]  # log verifier: its largest checkpoint seen
+
+
 class Witness:
     """The state file: pinned log keys and the last checkpoint of each log."""
 
-    def __init__(self, path: str | os.PathLike | None = None, *, log_key: str | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, log_key: str | None = None) -> None:
         self.path = Path(path) if path else default_state_path()
         self.given_key = log_key
+        self.state: State
         try:
             self.state = json.loads(self.path.read_text())
         except FileNotFoundError:
-            self.state = {}
+            self.state = {"pins": {}, "logs": {}}
         except (OSError, ValueError) as exc:
             raise WitnessError(f"cannot read the witness state {self.path}: {exc}") from exc
         self.state.setdefault("pins", {})
@@ -89,7 +110,7 @@ class Witness:
 
     # --- the log's key ----------------------------------------------------------
 
-    def verifier_for(self, client) -> signed_note.Verifier:
+    def verifier_for(self, client: Client) -> signed_note.Verifier:
         """The log key given, else the one pinned for this server, else the
         server's own (pinned from now on). A server whose key differs from the
         one pinned is refused."""
@@ -115,7 +136,7 @@ class Witness:
 
     # --- proving --------------------------------------------------------------
 
-    def prove(self, client, index: int, *, wait: float = 0) -> dict:
+    def prove(self, client: Client, index: int, *, wait: float = 0) -> Proven:
         """Verify entry `index` under the latest checkpoint, then the log's
         consistency with the checkpoint kept; keep the larger one."""
         verifier = self.verifier_for(client)
@@ -172,7 +193,7 @@ class Witness:
             raise WitnessError(f"the checkpoint does not verify under the log key: {exc}") from exc
 
     @staticmethod
-    def _leaf_hash(client, index: int) -> bytes:
+    def _leaf_hash(client: Client, index: int) -> bytes:
         """The entry's leaf hash, computed here from the envelope and time the server serves."""
         entry = client.entry(index)
         leaf = merkle.leaf_hash(statements.leaf_input(entry["envelope"], entry["integrated_time"]))
@@ -181,7 +202,9 @@ class Witness:
         return leaf
 
     @staticmethod
-    def _check_consistency(client, kept, served):
+    def _check_consistency(
+        client: Client, kept: signed_note.Checkpoint | None, served: signed_note.Checkpoint
+    ) -> signed_note.Checkpoint:
         """The checkpoint to keep: the larger one, once the two are proven consistent."""
         if kept is None:
             return served
