@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from django.utils.decorators import method_decorator
 from django.views.decorators.gzip import gzip_page
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit import bundle, engine
 from audit.models import Verification
 from cairn_core import bundle as bundles
+from provenance.api import serializers as s
 from provenance.api.permissions import IsAuditor
+from provenance.api.schema import AUTHENTICATED, WITH_BODY, errors
 from provenance.errors import LedgerError
-
-VerificationRequest = inline_serializer("VerificationRequest", {"vin": serializers.CharField()})
-ERRORS = {code: OpenApiResponse(description="error body (contract §6)") for code in (400, 401, 403, 404)}
 
 
 class VerificationListView(APIView):
@@ -24,7 +22,13 @@ class VerificationListView(APIView):
 
     permission_classes = [IsAuditor]
 
-    @extend_schema(request=VerificationRequest, responses={201: dict, **ERRORS})
+    @extend_schema(
+        request=s.VerificationRequestSerializer,
+        responses={
+            201: s.VerdictSerializer,
+            **errors("Verifications", *AUTHENTICATED, *WITH_BODY, "bad_request", "not_found"),
+        },
+    )
     def post(self, request):
         body = request.data
         vin = body.get("vin") if isinstance(body, dict) else None
@@ -39,7 +43,7 @@ class VerificationDetailView(APIView):
 
     permission_classes = [IsAuditor]
 
-    @extend_schema(responses={200: dict, **ERRORS})
+    @extend_schema(responses={200: s.VerdictSerializer, **errors("Verification", *AUTHENTICATED, "not_found")})
     def get(self, request, verification_id: int):
         verification = Verification.objects.filter(pk=verification_id).first()
         if verification is None:
@@ -58,7 +62,10 @@ class VerificationBundleView(APIView):
     permission_classes = [IsAuditor]
 
     @extend_schema(
-        responses={(200, bundles.MEDIA_TYPE): OpenApiResponse(description="the proof bundle (contract §8)"), **ERRORS}
+        responses={
+            (200, bundles.MEDIA_TYPE): s.BundleSerializer,
+            **errors("VerificationBundle", *AUTHENTICATED, "not_found"),
+        }
     )
     def get(self, request, verification_id: int):
         verification = Verification.objects.filter(pk=verification_id).first()

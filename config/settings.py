@@ -213,6 +213,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Enums stay inline: each endpoint's error codes are an enum of their own
+    # (provenance/api/schema.py), not shared components.
+    "POSTPROCESSING_HOOKS": [],
 }
 
 # --- Ledger ---------------------------------------------------------------
@@ -288,6 +291,17 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# The schedule lives in the database (audit/schedule.py, editable in the
+# admin). These variables, when set, make beat set the checkpoint's and the
+# incremental check's rows to that many seconds when it starts.
+CELERY_BEAT_SCHEDULE = {
+    name: {"task": task, "schedule": int(os.environ[variable])}
+    for name, task, variable in (
+        ("Publish checkpoint", "audit.publish_checkpoint", "CAIRN_CHECKPOINT_EVERY_SECONDS"),
+        ("Integrity check (incremental)", "audit.check_incremental", "CAIRN_INCREMENTAL_CHECK_EVERY_SECONDS"),
+    )
+    if os.environ.get(variable)
+}
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

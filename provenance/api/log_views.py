@@ -7,6 +7,8 @@ log and that the log only grows, without an account.
 from __future__ import annotations
 
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -14,7 +16,9 @@ from rest_framework.views import APIView
 
 from cairn_core import dsse
 from provenance import checkpoints, ledger_key, tlog
+from provenance.api import serializers as s
 from provenance.api.permissions import IsAuditor
+from provenance.api.schema import AUTHENTICATED, errors, query_integers
 from provenance.errors import LedgerError
 
 MAX_ENTRIES = 1000
@@ -55,6 +59,12 @@ class CheckpointView(PublicLogView):
 
     content_negotiation_class = FirstRenderer
 
+    @extend_schema(
+        responses={
+            (200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="A C2SP tlog-checkpoint signed note."),
+            **errors("Checkpoint", "not_found", "rate_limited"),
+        }
+    )
     def get(self, request):
         checkpoint = checkpoints.latest()
         if checkpoint is None:
@@ -65,6 +75,7 @@ class CheckpointView(PublicLogView):
 class KeyView(PublicLogView):
     """The ledger's public key and its signed-note verifier string."""
 
+    @extend_schema(responses={200: s.LogKeySerializer, **errors("LogKey", "rate_limited")})
     def get(self, request):
         key = ledger_key.current()
         return Response(
@@ -77,6 +88,11 @@ class KeyView(PublicLogView):
 
 
 class InclusionProofView(PublicLogView):
+    @extend_schema(
+        parameters=query_integers("index", "tree_size"),
+        responses={200: s.InclusionProofSerializer, **errors("Proof", "bad_request", "rate_limited")},
+        description="An inclusion proof of entry `index` in the tree of `tree_size` (any size up to the current).",
+    )
     def get(self, request):
         index, tree_size = _integer(request, "index"), _integer(request, "tree_size")
         proof = _proof_call(tlog.inclusion_proof, index, tree_size)
@@ -84,6 +100,11 @@ class InclusionProofView(PublicLogView):
 
 
 class ConsistencyProofView(PublicLogView):
+    @extend_schema(
+        parameters=query_integers("first", "second"),
+        responses={200: s.ConsistencyProofSerializer, **errors("Proof", "bad_request", "rate_limited")},
+        description="A consistency proof from tree size `first` to `second` (empty from size 0).",
+    )
     def get(self, request):
         first, second = _integer(request, "first"), _integer(request, "second")
         hashes = _proof_call(tlog.consistency_proof, first, second)
@@ -95,6 +116,11 @@ class EntriesView(APIView):
 
     permission_classes = [IsAuditor]
 
+    @extend_schema(
+        parameters=query_integers("start", "end"),
+        responses={200: s.LogEntriesSerializer, **errors("LogEntries", *AUTHENTICATED, "bad_request")},
+        description=f"Entries [start, end), end truncated to the tree size; at most {MAX_ENTRIES}.",
+    )
     def get(self, request):
         start, end = _integer(request, "start"), _integer(request, "end")
         if end < start:

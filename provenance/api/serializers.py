@@ -29,7 +29,7 @@ class EnvelopeSerializer(serializers.Serializer):
 
     payloadType = serializers.CharField()  # noqa: N815 - the wire name
     payload = serializers.CharField()
-    signatures = SignatureSerializer(many=True)
+    signatures = SignatureSerializer(many=True, min_length=1)
 
 
 class ReceiptSerializer(serializers.Serializer):
@@ -42,7 +42,13 @@ class ReceiptSerializer(serializers.Serializer):
 class BatchSubmissionSerializer(serializers.Serializer):
     """POST /attestations/batch (contract §9)."""
 
-    envelopes = serializers.ListField(child=EnvelopeSerializer(), min_length=1, max_length=1000)
+    # Each item is a DSSE envelope (EnvelopeSerializer), but one that is not is
+    # answered in its own result, not by refusing the batch: any value here.
+    envelopes = serializers.ListField(
+        child=serializers.JSONField(help_text="A DSSE envelope, as for POST /attestations."),
+        min_length=1,
+        max_length=1000,
+    )
 
 
 class AgreementLinkSerializer(serializers.Serializer):
@@ -107,6 +113,87 @@ class ProvenanceSerializer(serializers.Serializer):
     origins = ProvenanceOriginSerializer(many=True)
 
 
+class HexHash(serializers.RegexField):
+    def __init__(self, **kwargs):
+        super().__init__(r"^[0-9a-f]{64}$", **kwargs)
+
+
+class LogKeySerializer(serializers.Serializer):
+    origin = serializers.CharField()
+    public_key = serializers.CharField(help_text="Base64 of the ledger's raw 32-byte Ed25519 public key.")
+    verifier = serializers.CharField(help_text="<origin>+<hex key hash>+<base64(0x01 ‖ key)>")
+
+
+class InclusionProofSerializer(serializers.Serializer):
+    index = serializers.IntegerField(min_value=0)
+    tree_size = serializers.IntegerField(min_value=1)
+    leaf_hash = HexHash()
+    hashes = serializers.ListField(child=HexHash(), help_text="RFC 9162 §2.1.3 inclusion path.")
+
+
+class ConsistencyProofSerializer(serializers.Serializer):
+    first = serializers.IntegerField(min_value=0)
+    second = serializers.IntegerField(min_value=0)
+    hashes = serializers.ListField(child=HexHash(), help_text="RFC 9162 §2.1.4 consistency proof.")
+
+
+class LogEntrySerializer(serializers.Serializer):
+    index = serializers.IntegerField(min_value=0)
+    leaf_input = serializers.CharField(help_text="The exact leaf input string (contract §4).")
+    leaf_hash = HexHash()
+
+
+class LogEntriesSerializer(serializers.Serializer):
+    entries = LogEntrySerializer(many=True)
+
+
+class VerificationRequestSerializer(serializers.Serializer):
+    vin = serializers.CharField(help_text="The claimed VIN.")
+
+
+class MetSerializer(serializers.Serializer):
+    met = serializers.BooleanField()
+
+
+class MineralsRequirementSerializer(MetSerializer):
+    qualifying_pct = serializers.CharField()
+    required_pct = serializers.CharField(allow_null=True)
+
+
+class ComponentsRequirementSerializer(MetSerializer):
+    north_america_pct = serializers.CharField()
+    required_pct = serializers.CharField(allow_null=True)
+
+
+class RequirementsSerializer(serializers.Serializer):
+    critical_minerals = MineralsRequirementSerializer()
+    battery_components = ComponentsRequirementSerializer()
+    foreign_entity_of_concern = MetSerializer()
+    final_assembly = MetSerializer()
+    credit_in_force = MetSerializer()
+
+
+class ProblemSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    index = serializers.IntegerField(allow_null=True)
+
+
+class VerdictSerializer(serializers.Serializer):
+    """The verdict of contract §5."""
+
+    id = serializers.IntegerField()
+    vin = serializers.CharField()
+    claim_index = serializers.IntegerField()
+    integrity = serializers.ChoiceField(choices=["intact", "broken"])
+    credit_usd = serializers.ChoiceField(choices=["7500", "3750", "0"])
+    requirements = RequirementsSerializer()
+    agreements = serializers.ListField(child=serializers.CharField())
+    problems = ProblemSerializer(many=True)
+    checkpoint = serializers.CharField()
+    report = EnvelopeSerializer(help_text="The verdict without report, as DSSE signed by the ledger key.")
+
+
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
@@ -127,3 +214,17 @@ class BatchResultSerializer(serializers.Serializer):
 
 class BatchResultsSerializer(serializers.Serializer):
     results = BatchResultSerializer(many=True, help_text="One per envelope, in the order posted.")
+
+
+class BundleSerializer(serializers.Serializer):
+    """The proof bundle of contract §8 (application/vnd.cairn.bundle+json)."""
+
+    bundle = serializers.ChoiceField(choices=["cairn.bundle/v1"])
+    vin = serializers.CharField()
+    verdict = VerdictSerializer()
+    log = LogKeySerializer()
+    checkpoint = serializers.CharField()
+    entries = serializers.ListField(child=serializers.DictField(), help_text="index, leaf_input, proof")
+    keys = serializers.ListField(child=serializers.DictField())
+    organizations = serializers.ListField(child=serializers.DictField())
+    rules = serializers.DictField()

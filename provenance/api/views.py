@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.parsers import BaseParser
@@ -19,11 +19,33 @@ from provenance import ingest, keys, selectors, submission
 from provenance.api import serializers as s
 from provenance.api.auth import AppendTokenAuthentication
 from provenance.api.permissions import IsMember, IsWriter, organization_of
+from provenance.api.schema import AUTHENTICATED, WITH_BODY, errors
 from provenance.api.throttles import TokenRateThrottle
 from provenance.errors import LedgerError
 from provenance.models import Batch, Entry
 
-ERRORS = {code: OpenApiResponse(s.ErrorSerializer) for code in (400, 401, 403, 404, 409, 413, 422, 429)}
+READ_ERRORS = (*AUTHENTICATED, "not_found")
+APPEND_ERRORS = (
+    *AUTHENTICATED,
+    *WITH_BODY,
+    "malformed_envelope",
+    "unsupported_payload_type",
+    "bad_signature",
+    "unknown_key",
+    "key_not_valid",
+    "duplicate_statement",
+    "issuer_mismatch",
+    "forbidden",
+    "unknown_batch",
+    "batch_exists",
+    "not_custodian",
+    "stale_head",
+    "overdraw",
+    "vin_claimed",
+    "clock_skew",
+    "unavailable",
+    "outcome_unknown",
+)
 
 
 class RawJSONParser(BaseParser):
@@ -38,7 +60,15 @@ class RawJSONParser(BaseParser):
 class KeyListView(APIView):
     permission_classes = [IsMember]
 
-    @extend_schema(request=s.KeyRegistrationSerializer, responses={201: s.KeySerializer, **ERRORS})
+    @extend_schema(
+        request=s.KeyRegistrationSerializer,
+        responses={
+            201: s.KeySerializer,
+            200: s.KeySerializer,
+            **errors("Keys", *AUTHENTICATED, *WITH_BODY, "forbidden", "key_not_valid"),
+        },
+        description="Register a public key; a key the organisation already has answers 200 with it.",
+    )
     def post(self, request):
         body = _json_object(request)
         if set(body) != {"public_key"}:
@@ -52,7 +82,11 @@ class KeyListView(APIView):
 class KeyRevokeView(APIView):
     permission_classes = [IsMember]
 
-    @extend_schema(request=None, responses={200: s.KeySerializer, **ERRORS})
+    @extend_schema(
+        request=None,
+        responses={200: s.KeySerializer, **errors("KeyRevoke", *AUTHENTICATED, "payload_too_large", "not_found")},
+        description="Revoke one of the caller's keys (idempotent).",
+    )
     def post(self, request, keyid: str):
         if not HEX64.match(keyid):
             raise LedgerError("not_found", "Your organisation has no such key: a keyid is 64 lowercase hex digits.")
@@ -68,7 +102,7 @@ class AttestationListView(APIView):
 
     @extend_schema(
         request=s.EnvelopeSerializer,
-        responses={201: s.ReceiptSerializer, 200: s.ReceiptSerializer, **ERRORS},
+        responses={201: s.ReceiptSerializer, 200: s.ReceiptSerializer, **errors("Attestations", *APPEND_ERRORS)},
         description="Append a signed DSSE attestation. The same envelope again answers 200 with the same body.",
     )
     def post(self, request):
@@ -92,7 +126,7 @@ class AttestationBatchView(APIView):
         request=s.BatchSubmissionSerializer,
         responses={
             200: s.BatchResultsSerializer,
-            **{code: ERRORS[code] for code in (400, 401, 403, 413, 429)},
+            **errors("AttestationsBatch", *AUTHENTICATED, *WITH_BODY),
         },
         description=(
             "Append 1 to 1000 signed DSSE envelopes, each checked and appended exactly as if posted alone to "
@@ -127,7 +161,7 @@ class AttestationBatchView(APIView):
 class AttestationDetailView(APIView):
     permission_classes = [IsMember]
 
-    @extend_schema(responses={200: s.AttestationSerializer, **ERRORS})
+    @extend_schema(responses={200: s.AttestationSerializer, **errors("Attestation", *READ_ERRORS)})
     def get(self, request, index: int):
         entry = Entry.objects.filter(index=index).first()
         if entry is None or not selectors.can_read_entry(organization_of(request), entry):
@@ -158,7 +192,7 @@ def _readable_batch(request, batch_id: str) -> Batch:
 class BatchDetailView(APIView):
     permission_classes = [IsMember]
 
-    @extend_schema(responses={200: s.BatchSerializer, **ERRORS})
+    @extend_schema(responses={200: s.BatchSerializer, **errors("Batch", *READ_ERRORS)})
     def get(self, request, batch_id: str):
         batch = _readable_batch(request, batch_id)
         entries = Entry.objects.touching(batch.id).values_list("index", "entry_hash", "type")
@@ -179,7 +213,7 @@ class BatchDetailView(APIView):
 class BatchProvenanceView(APIView):
     permission_classes = [IsMember]
 
-    @extend_schema(responses={200: s.ProvenanceSerializer, **ERRORS})
+    @extend_schema(responses={200: s.ProvenanceSerializer, **errors("Batch", *READ_ERRORS)})
     def get(self, request, batch_id: str):
         batch = _readable_batch(request, batch_id)
         return Response(selectors.provenance_of(batch))
