@@ -6,6 +6,8 @@ log and that the log only grows, without an account.
 
 from __future__ import annotations
 
+import re
+
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -24,9 +26,14 @@ from provenance.errors import LedgerError
 MAX_ENTRIES = 1000
 
 
+# ASCII digits only (str.isdigit also takes "²" and other scripts' digits,
+# which int() refuses), and no more than a tree size can have.
+_NON_NEGATIVE = re.compile(r"[0-9]{1,19}")
+
+
 def _integer(request, name: str) -> int:
     value = request.query_params.get(name)
-    if value is None or not value.isdigit():
+    if value is None or not _NON_NEGATIVE.fullmatch(value):
         raise LedgerError("bad_request", f"{name} must be a non-negative integer.")
     return int(value)
 

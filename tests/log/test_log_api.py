@@ -94,6 +94,9 @@ def test_consistency_proofs_over_http(api):
         ("proof/consistency", {"first": 2, "second": 9}),
         ("proof/consistency", {"first": 5, "second": 4}),
         ("proof/consistency", {"first": 5}),
+        ("proof/consistency", {"first": "\u00b2", "second": 4}),  # a digit to str.isdigit, not to int()
+        ("proof/inclusion", {"index": "\u0663", "tree_size": 4}),  # an Arabic-Indic three
+        ("proof/inclusion", {"index": 0, "tree_size": "9" * 5000}),
     ],
 )
 def test_sizes_beyond_the_log_and_bad_parameters_are_400(api, path, params):
