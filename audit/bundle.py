@@ -68,7 +68,7 @@ def build_bundle(verification: Verification) -> dict:
     key = ledger_key.current()
     rows = _entries(bundle_indexes(verification.claim_index))
     paths = tlog.inclusion_paths([row[0] for row in rows], verification.checkpoint_size)
-    envelopes = {index: json.loads(envelope) for index, envelope, _time in rows}
+    envelopes = {index: json.loads(envelope) for index, envelope, _time, _statement in rows}
     keys = _keys(envelopes.values())
     return {
         "bundle": bundles.BUNDLE,
@@ -82,10 +82,10 @@ def build_bundle(verification: Verification) -> dict:
                 "leaf_input": tlog.leaf_input(envelope, time),
                 "proof": tlog_proof.format_proof(index, paths[index], verification.checkpoint),
             }
-            for index, envelope, time in rows
+            for index, envelope, time, _statement in rows
         ],
         "keys": keys,
-        "organizations": _organizations(rows, keys),
+        "organizations": _organizations([row[3] for row in rows], keys),
         "rules": ruleset_json.to_json(applied_rules(verification)),
     }
 
@@ -110,9 +110,10 @@ def bundle_indexes(claim_index: int) -> list[int]:
     return sorted(indexes)
 
 
-def _entries(indexes: list[int]) -> list[tuple[int, str, int]]:
+def _entries(indexes: list[int]) -> list[tuple[int, str, int, dict]]:
+    """(index, envelope, integrated_time, statement) of each entry, in index order."""
     rows = Entry.objects.filter(index__in=indexes).order_by("index")
-    return list(rows.values_list("index", "envelope", "integrated_time"))
+    return list(rows.values_list("index", "envelope", "integrated_time", "statement"))
 
 
 def _keys(envelopes) -> list[dict]:
@@ -129,10 +130,10 @@ def _keys(envelopes) -> list[dict]:
     ]
 
 
-def _organizations(rows: list[tuple[int, str, int]], keys: list[dict]) -> list[dict]:
+def _organizations(statements: list[dict], keys: list[dict]) -> list[dict]:
     """Every organisation the entries name: issuers, co-signers, receivers of transfers."""
     named = {key["organization"] for key in keys}
-    for statement in Entry.objects.filter(index__in=[row[0] for row in rows]).values_list("statement", flat=True):
+    for statement in statements:
         named.update(value for value in (statement.get("issuer"), statement.get("to")) if isinstance(value, str))
     return [
         {"slug": org.slug, "name": org.name, "country": str(org.country), "roles": list(org.roles)}
