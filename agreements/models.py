@@ -30,9 +30,6 @@ from simple_history.models import HistoricalRecords
 
 from cairn_core import rules
 
-PERCENT = {"max_digits": 5, "decimal_places": 2}
-USD = {"max_digits": 12, "decimal_places": 2}
-
 
 class Sourced(models.Model):
     """Every fact names where it comes from; doubtful facts say so."""
@@ -81,7 +78,7 @@ class AgreementKind(models.TextChoices):
     CMA = "cma", "Critical minerals agreement"
 
 
-class TradeAgreementQuerySet(models.QuerySet):
+class TradeAgreementQuerySet(models.QuerySet["TradeAgreement"]):
     def in_force(self, *, on: dt.date) -> TradeAgreementQuerySet:
         """Agreements that count for the credit on `on` (any mineral)."""
         stopped = AgreementEvent.objects.stopping(on=on).values("agreement_id")
@@ -181,7 +178,7 @@ class EventKind(models.TextChoices):
     TERMINATION = "termination"
 
 
-class AgreementEventQuerySet(models.QuerySet):
+class AgreementEventQuerySet(models.QuerySet["AgreementEvent"]):
     def stopping(self, *, on: dt.date) -> AgreementEventQuerySet:
         """Terminations in effect on `on`, and suspensions covering it."""
         terminated = models.Q(kind=EventKind.TERMINATION, effective_from__lte=on)
@@ -233,8 +230,8 @@ class ApplicablePercentage(Sourced):
 
     placed_in_service_from = models.DateField(unique=True)
     placed_in_service_to = models.DateField()
-    critical_minerals_pct = models.DecimalField(**PERCENT)
-    battery_components_pct = models.DecimalField(**PERCENT)
+    critical_minerals_pct = models.DecimalField(max_digits=5, decimal_places=2)
+    battery_components_pct = models.DecimalField(max_digits=5, decimal_places=2)
 
     history = HistoricalRecords()
 
@@ -259,8 +256,8 @@ class CreditParameters(Sourced):
     """The credit's amounts, start, end and North America: one row."""
 
     slug = models.SlugField(primary_key=True, max_length=63, default="irc-30d")
-    critical_minerals_usd = models.DecimalField(default=Decimal("3750"), **USD)
-    battery_components_usd = models.DecimalField(default=Decimal("3750"), **USD)
+    critical_minerals_usd = models.DecimalField(default=Decimal("3750"), max_digits=12, decimal_places=2)
+    battery_components_usd = models.DecimalField(default=Decimal("3750"), max_digits=12, decimal_places=2)
     requirements_from = models.DateField(help_text="First placed-in-service day (inclusive) both requirements apply.")
     acquired_through = models.DateField(
         null=True, blank=True, help_text="Last acquisition day (inclusive) that earns the credit."
@@ -309,7 +306,7 @@ class FeocRule(Sourced):
     minerals_from = models.DateField(
         help_text="First placed-in-service day (inclusive) of the critical minerals restriction."
     )
-    control_threshold_pct = models.DecimalField(default=Decimal("25"), **PERCENT)
+    control_threshold_pct = models.DecimalField(default=Decimal("25"), max_digits=5, decimal_places=2)
     impracticable_until = models.DateField(
         null=True,
         blank=True,
@@ -334,7 +331,7 @@ class DesignationBasis(models.TextChoices):
     LISTING = "listing", "Listed by the US government"
 
 
-class FeocDesignationQuerySet(models.QuerySet):
+class FeocDesignationQuerySet(models.QuerySet["FeocDesignation"]):
     def in_effect(self, *, on: dt.date) -> FeocDesignationQuerySet:
         return self.filter(effective_from__lte=on).exclude(effective_to__lt=on)
 

@@ -22,6 +22,7 @@ import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import TypeVar
 
 from django.db import connection
 
@@ -37,6 +38,20 @@ RULE_MODELS = (
     rule_models.FeocRule,
     rule_models.FeocDesignation,
 )
+
+# A rule table's model; `_rows` gives its instances, or its historical rows
+# (same fields, read the same way) as of a moment.
+RuleRow = TypeVar(
+    "RuleRow",
+    rule_models.CriticalMineral,
+    rule_models.TradeAgreement,
+    rule_models.AgreementEvent,
+    rule_models.ApplicablePercentage,
+    rule_models.CreditParameters,
+    rule_models.FeocRule,
+    rule_models.FeocDesignation,
+)
+Row = TypeVar("Row")
 
 _cached: rules.RuleSet | None = None
 
@@ -87,13 +102,17 @@ def load_ruleset(as_of: dt.datetime | None = None) -> rules.RuleSet:
     return ruleset
 
 
-def _rows(model, as_of: dt.datetime | None):
-    return model.history.as_of(as_of) if as_of is not None else model.objects.all()
+def _rows(model: type[RuleRow], as_of: dt.datetime | None) -> Iterable[RuleRow]:
+    if as_of is None:
+        return model.objects.all()
+    # django-simple-history is untyped; its historical rows carry the model's fields.
+    historical: Iterable[RuleRow] = model.history.as_of(as_of)
+    return historical
 
 
 def _read_rules(as_of: dt.datetime | None, version: str) -> rules.RuleSet:
     minerals = list(_rows(rule_models.CriticalMineral, as_of))
-    events_by_agreement = defaultdict(list)
+    events_by_agreement: defaultdict[str, list[rule_models.AgreementEvent]] = defaultdict(list)
     for event in _rows(rule_models.AgreementEvent, as_of):
         events_by_agreement[event.agreement_id].append(event)
     agreements = sorted(_rows(rule_models.TradeAgreement, as_of), key=lambda item: item.slug)
@@ -109,18 +128,20 @@ def _read_rules(as_of: dt.datetime | None, version: str) -> rules.RuleSet:
     )
 
 
-def _single(rows, what: str):
+def _single(rows: Iterable[Row], what: str) -> Row:
     found = list(rows)
     if len(found) != 1:
         raise LookupError(f"expected one row of {what}, found {len(found)}")
     return found[0]
 
 
-def _codes(countries) -> frozenset[str]:
+def _codes(countries: Iterable[object]) -> frozenset[str]:
     return frozenset(str(code) for code in countries)
 
 
-def agreement_rule(agreement, events: Iterable) -> rules.AgreementRule:
+def agreement_rule(
+    agreement: rule_models.TradeAgreement, events: Iterable[rule_models.AgreementEvent]
+) -> rules.AgreementRule:
     """A TradeAgreement (or its historical state) and its events, as a rule."""
     return rules.AgreementRule(
         slug=agreement.slug,
@@ -148,7 +169,7 @@ def agreement_rule(agreement, events: Iterable) -> rules.AgreementRule:
     )
 
 
-def _plain(value) -> Decimal:
+def _plain(value: Decimal) -> Decimal:
     """A stored Decimal without the column's padding zeros: 50.00 -> 50, 62.50 -> 62.5."""
     value = Decimal(value)
     if value == value.to_integral_value():
@@ -156,7 +177,7 @@ def _plain(value) -> Decimal:
     return value.normalize()
 
 
-def _percentages(rows) -> tuple[rules.PercentageRow, ...]:
+def _percentages(rows: Iterable[rule_models.ApplicablePercentage]) -> tuple[rules.PercentageRow, ...]:
     return tuple(
         rules.PercentageRow(
             placed_in_service_from=row.placed_in_service_from,
@@ -169,7 +190,7 @@ def _percentages(rows) -> tuple[rules.PercentageRow, ...]:
     )
 
 
-def _credit(row) -> rules.CreditTerms:
+def _credit(row: rule_models.CreditParameters) -> rules.CreditTerms:
     return rules.CreditTerms(
         critical_minerals_usd=_plain(row.critical_minerals_usd),
         battery_components_usd=_plain(row.battery_components_usd),
@@ -186,7 +207,7 @@ def _credit(row) -> rules.CreditTerms:
     )
 
 
-def _feoc(row) -> rules.FeocTerms:
+def _feoc(row: rule_models.FeocRule) -> rules.FeocTerms:
     return rules.FeocTerms(
         covered_nations=_codes(row.covered_nations),
         components_from=row.components_from,
@@ -198,7 +219,7 @@ def _feoc(row) -> rules.FeocTerms:
     )
 
 
-def _designation(row) -> rules.Designation:
+def _designation(row: rule_models.FeocDesignation) -> rules.Designation:
     return rules.Designation(
         organization=row.organization_id,
         basis=row.basis,
