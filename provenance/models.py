@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any, ClassVar, NoReturn, TypeVar
 
 from django.conf import settings
 from django.db import models
 from django_countries.fields import CountryField
 
-QUANTITY = {"max_digits": 30, "decimal_places": 9}
-USD = {"max_digits": 24, "decimal_places": 6}
+_Row = TypeVar("_Row", bound=models.Model)
 
 
 class Role(models.TextChoices):
@@ -37,16 +37,18 @@ class ImmutableRecord(Exception):
     """Raised when code tries to change or delete a ledger record."""
 
 
-class AppendOnlyQuerySet(models.QuerySet):
+class AppendOnlyQuerySet(models.QuerySet[_Row]):
     """Ledger rows are written once: no bulk update or delete."""
 
-    def update(self, **kwargs):
+    def update(self, **kwargs: Any) -> NoReturn:
         raise ImmutableRecord(f"{self.model.__name__} rows cannot be updated")
 
-    def delete(self):
+    def delete(self) -> NoReturn:
         raise ImmutableRecord(f"{self.model.__name__} rows cannot be deleted")
 
-    _raw_delete = delete
+    def _raw_delete(self, using: str | None) -> NoReturn:
+        # The deletion collector's fast path calls this with `using`.
+        self.delete()
 
 
 class AppendOnlyModel(models.Model):
@@ -57,13 +59,13 @@ class AppendOnlyModel(models.Model):
     class Meta:
         abstract = True
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise ImmutableRecord(f"{type(self).__name__} rows cannot be updated")
         kwargs["force_insert"] = True
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise ImmutableRecord(f"{type(self).__name__} rows cannot be deleted")
 
 
@@ -97,7 +99,7 @@ class Member(models.Model):
         return f"{self.user} @ {self.organization_id}"
 
 
-class SigningKeyQuerySet(models.QuerySet):
+class SigningKeyQuerySet(models.QuerySet["SigningKey"]):
     def valid_at(self, moment: dt.datetime) -> SigningKeyQuerySet:
         return self.filter(registered_at__lte=moment).exclude(revoked_at__lte=moment)
 
@@ -140,7 +142,7 @@ class EntryType(models.TextChoices):
     CLAIM = "claim"
 
 
-class EntryQuerySet(AppendOnlyQuerySet):
+class EntryQuerySet(AppendOnlyQuerySet["Entry"]):
     def touching(self, batch_id: str) -> EntryQuerySet:
         return self.filter(batch_links__batch_id=batch_id)
 
@@ -165,7 +167,7 @@ class Entry(AppendOnlyModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
-    objects = EntryQuerySet.as_manager()
+    objects: ClassVar = EntryQuerySet.as_manager()
 
     class Meta:
         ordering = ["index"]
@@ -212,8 +214,8 @@ class Batch(models.Model):
     owner = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     material = models.CharField(max_length=200)
     unit = models.CharField(max_length=8)
-    quantity = models.DecimalField(**QUANTITY)
-    consumed = models.DecimalField(default=Decimal(0), **QUANTITY)
+    quantity = models.DecimalField(max_digits=30, decimal_places=9)
+    consumed = models.DecimalField(default=Decimal(0), max_digits=30, decimal_places=9)
     custodian = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="custody")
     head = models.CharField(max_length=64)
     created_by = models.ForeignKey(Entry, on_delete=models.PROTECT, related_name="created_batches")
@@ -222,7 +224,7 @@ class Batch(models.Model):
     minerals = models.JSONField(default=dict, blank=True)
     # names of the critical minerals whose lineages run through this batch
     carries = models.JSONField(default=list, blank=True)
-    value_added_usd = models.DecimalField(**USD)
+    value_added_usd = models.DecimalField(max_digits=24, decimal_places=6)
     component = models.CharField(max_length=32, blank=True)
 
     class Meta:
@@ -252,7 +254,7 @@ class BatchLink(AppendOnlyModel):
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="links", db_constraint=False)
     role = models.CharField(max_length=16, choices=LinkRole.choices)
     prev = models.CharField(max_length=64, blank=True)
-    quantity = models.DecimalField(null=True, blank=True, **QUANTITY)
+    quantity = models.DecimalField(null=True, blank=True, max_digits=30, decimal_places=9)
     custodian_before = models.ForeignKey(
         Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
