@@ -37,7 +37,10 @@ def publish_checkpoint() -> Checkpoint:
             return _publish_locked()
     except IntegrityError:
         # Another publisher stored this very size between our read and insert.
-        return latest()
+        published = latest()
+        if published is None:  # not that conflict: there is no checkpoint at all
+            raise
+        return published
 
 
 def _publish_locked() -> Checkpoint:
@@ -86,7 +89,7 @@ def verify_note(checkpoint: Checkpoint) -> str | None:
     return None
 
 
-def inclusion_in_latest(index: int) -> dict | None:
+def inclusion_in_latest(index: int) -> dict[str, object] | None:
     """The proof that entry `index` is in the latest checkpoint, when it covers it.
 
     {"checkpoint": <note>, "inclusion_proof": <GET /log/proof/inclusion body>},

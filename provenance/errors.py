@@ -6,6 +6,8 @@ Domain code raises LedgerError; one API handler turns it into
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 STATUS_BY_CODE = {
     "malformed_envelope": 400,
     "unsupported_payload_type": 400,
@@ -50,13 +52,13 @@ class LedgerError(Exception):
     def status(self) -> int:
         return STATUS_BY_CODE[self.code]
 
-    def as_body(self) -> dict:
+    def as_body(self) -> dict[str, object]:
         return {"error": {"code": self.code, "message": self.message, **self.extra}}
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Callable[..., LedgerError], tuple[str, str, dict[str, object]]]:
         # Pickled as its code, message and extra (a sequencer process sends it back).
         return _rebuild, (self.code, self.message, self.extra)
 
 
-def _rebuild(code: str, message: str, extra: dict) -> LedgerError:
+def _rebuild(code: str, message: str, extra: dict[str, object]) -> LedgerError:
     return LedgerError(code, message, **extra)

@@ -6,6 +6,8 @@ date and never removes the key, so entries signed before it still verify.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db import transaction
 from django.utils import timezone
 from nacl.bindings import crypto_core_ed25519_is_valid_point
@@ -14,8 +16,13 @@ from cairn_core import dsse
 from provenance.errors import LedgerError
 from provenance.models import Organization, SigningKey
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
-def register_key(*, organization: Organization, public_key_b64: object, acting_user=None) -> tuple[SigningKey, bool]:
+
+def register_key(
+    *, organization: Organization, public_key_b64: object, acting_user: User | None = None
+) -> tuple[SigningKey, bool]:
     """Register a raw 32-byte Ed25519 public key; returns (key, created)."""
     try:
         raw = dsse.b64decode(public_key_b64)
@@ -47,7 +54,7 @@ def register_key(*, organization: Organization, public_key_b64: object, acting_u
     return key, created
 
 
-def revoke_key(*, organization: Organization, keyid: str, acting_user=None) -> SigningKey:
+def revoke_key(*, organization: Organization, keyid: str, acting_user: User | None = None) -> SigningKey:
     """Revoke one of the organisation's keys from now on (idempotent)."""
     with transaction.atomic():
         key = SigningKey.objects.select_for_update().filter(keyid=keyid, organization=organization).first()

@@ -80,7 +80,7 @@ def _development_key_path(directory: Path) -> Path:
     return path
 
 
-def sign_envelope(payload_type: str, payload: bytes) -> dict:
+def sign_envelope(payload_type: str, payload: bytes) -> dsse.StoredEnvelope:
     """A DSSE envelope over payload signed by the ledger key, in stored form."""
     key = current()
     return dsse.sign(payload_type, payload, [(key.keyid, key.private_key)]).to_stored()

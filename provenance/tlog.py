@@ -36,7 +36,7 @@ class InclusionProof:
     leaf_hash: bytes
     hashes: list[bytes]
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, object]:
         """The contract's body for GET /log/proof/inclusion (§5)."""
         return {
             "index": self.index,
@@ -141,7 +141,7 @@ def consistency_proof(first: int, second: int, *, log_size: int | None = None) -
     return _assemble(merkle.consistency_ranges(first, second))
 
 
-def entries(start: int, end: int) -> list[dict]:
+def entries(start: int, end: int) -> list[dict[str, object]]:
     """Leaf inputs and leaf hashes of entries [start, end), for auditors."""
     rows = Entry.objects.filter(index__gte=start, index__lt=end).order_by("index")
     return [

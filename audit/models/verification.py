@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any, NoReturn
+
 from django.conf import settings
 from django.db import models
 
+from cairn_core.payload import JSONObject
 from provenance.models import AppendOnlyQuerySet, ImmutableRecord
 
 # The order of the verdict's keys in contract §5.
@@ -24,8 +27,8 @@ VERDICT_KEYS = (
 VERDICT_ADDITIONS = ("scope", "applied")
 
 
-class VerificationQuerySet(AppendOnlyQuerySet):
-    def seal(self, pk: int, report: dict) -> int:
+class VerificationQuerySet(AppendOnlyQuerySet["Verification"]):
+    def seal(self, pk: int, report: JSONObject) -> int:
         """Set the signed report of a row that has none (its one permitted write)."""
         return models.QuerySet.update(self.filter(pk=pk, report__isnull=True), report=report)
 
@@ -77,16 +80,16 @@ class Verification(models.Model):
     def __str__(self) -> str:
         return f"verification {self.pk} of {self.claim_id}"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise ImmutableRecord("Verification rows cannot be updated")
         kwargs["force_insert"] = True
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise ImmutableRecord("Verification rows cannot be deleted")
 
-    def as_verdict(self) -> dict:
+    def as_verdict(self) -> JSONObject:
         """The contract's verdict body (§5), keys in the contract's order."""
         body = {"id": self.pk, **self.verdict, "report": self.report}
         keys = (*VERDICT_KEYS[:-1], *(key for key in VERDICT_ADDITIONS if key in body), "report")
