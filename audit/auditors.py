@@ -12,10 +12,18 @@ fresh or flushed database always has it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from django.apps import AppConfig
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import DEFAULT_DB_ALIAS, transaction
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from provenance.models import Organization
 
 GROUP_NAME = "Auditors"
 AUDITED_APPS = ("provenance", "agreements", "audit")
@@ -45,13 +53,13 @@ def ensure_auditors_group(using: str = DEFAULT_DB_ALIAS) -> Group:
     return group
 
 
-def on_post_migrate(sender, using=DEFAULT_DB_ALIAS, **kwargs) -> None:
+def on_post_migrate(sender: AppConfig, using: str = DEFAULT_DB_ALIAS, **kwargs: object) -> None:
     """Connected for the audit app, whose post_migrate comes after provenance's and
     agreements' (INSTALLED_APPS order), so their permissions exist by then."""
     ensure_auditors_group(using)
 
 
-def create_auditor(username: str, *, password: str | None = None, organization=None):
+def create_auditor(username: str, *, password: str | None = None, organization: Organization | None = None) -> User:
     """A staff user in the Auditors group (created, or updated if it exists).
 
     `organization` (one with the auditor role) also ties the user to it, so

@@ -35,7 +35,7 @@ def _closing(check: type[HealthCheck]) -> type[HealthCheck]:
     executor's threads, whose connections no request cycle ever closes."""
     run = check.run
 
-    def closing_run(self) -> None:
+    def closing_run(self: HealthCheck) -> None:
         try:
             run(self)
         finally:

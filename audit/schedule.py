@@ -6,9 +6,21 @@ are never overwritten, so changes made in the admin survive deploys.
 
 from __future__ import annotations
 
-# name -> (task, schedule). Intervals are (every, period); crontabs are
-# (minute, hour) in UTC.
-SCHEDULE = {
+from typing import TYPE_CHECKING, TypedDict
+
+if TYPE_CHECKING:
+    from django.apps.registry import Apps
+
+
+class When(TypedDict, total=False):
+    """One of the two: an interval (every, period) or a crontab (minute, hour) in UTC."""
+
+    interval: tuple[int, str]
+    crontab: tuple[str, str]
+
+
+# name -> (task, schedule).
+SCHEDULE: dict[str, tuple[str, When]] = {
     # A signed checkpoint whenever the tree has grown since the last one.
     "Publish checkpoint": ("audit.publish_checkpoint", {"interval": (1, "minutes")}),
     # The entries logged since the last check, and the new checkpoints.
@@ -18,7 +30,7 @@ SCHEDULE = {
 }
 
 
-def install_schedule(apps=None) -> None:
+def install_schedule(apps: Apps | None = None) -> None:
     """Create the PeriodicTask rows that do not exist yet (idempotent)."""
     if apps is None:
         from django.apps import apps as installed
