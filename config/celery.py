@@ -27,7 +27,7 @@ def _make_filesystem_folders(sender, **kwargs):
     if settings.CELERY_RESULT_BACKEND.startswith("file://"):
         folders.append(settings.CELERY_RESULT_BACKEND.removeprefix("file://"))
     for folder in filter(None, folders):
-        Path(folder).mkdir(parents=True, exist_ok=True)
+        Path(str(folder)).mkdir(parents=True, exist_ok=True)
 
 
 app.autodiscover_tasks()

@@ -9,6 +9,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -152,7 +153,7 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     options["options"] = (options.get("options", "") + " -c plan_cache_mode=force_custom_plan").strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES: dict[str, dict[str, object]] = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if os.environ.get("CACHE_URL"):
     CACHES = {
         "default": {
@@ -188,7 +189,7 @@ EMAIL_BACKEND = os.environ.get(
 )
 
 # --- REST API -------------------------------------------------------------
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "provenance.api.auth.OrganizationTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
