@@ -327,8 +327,7 @@ class BatchAdmin(LedgerAdmin):
 
 class SignatureInline(admin.TabularInline):
     model = models.EntrySignature
-    fields = ["key", "organization", "is_issuer"]
-    readonly_fields = fields
+    fields = readonly_fields = ("key", "organization", "is_issuer")
     extra = 0
     can_delete = False
 
@@ -341,8 +340,7 @@ class SignatureInline(admin.TabularInline):
 
 class BatchLinkInline(admin.TabularInline):
     model = models.BatchLink
-    fields = ["batch_ref", "role", "prev_ref", "quantity", "custodian_before", "custodian_after"]
-    readonly_fields = fields
+    fields = readonly_fields = ("batch_ref", "role", "prev_ref", "quantity", "custodian_before", "custodian_after")
     extra = 0
     can_delete = False
 

@@ -2,6 +2,7 @@
 
 import functools
 import time
+from typing import TYPE_CHECKING, cast
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -11,6 +12,9 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from provenance import rows
 from provenance.models import Member, Organization
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class OrganizationTokenAuthentication(TokenAuthentication):
@@ -65,14 +69,15 @@ def token_with_organization(key: str) -> Token | None:
     if row is None:
         return None
     cut = _offsets(token_rows, user_rows, member_rows)
-    token = token_rows.build(row[: cut[0]])
-    token.user = user = user_rows.build(row[cut[0] : cut[1]])
+    # Each shape builds an instance of its own model (rows.Shape.build says Model).
+    token = cast(Token, token_rows.build(row[: cut[0]]))
+    token.user = user = cast("User", user_rows.build(row[cut[0] : cut[1]]))
     if row[cut[1]] is None:  # no membership: remember that, so asking makes no query
         Member.user.field.remote_field.set_cached_value(user, None)
     else:
-        member = member_rows.build(row[cut[1] : cut[2]])
+        member = cast(Member, member_rows.build(row[cut[1] : cut[2]]))
         member.user = user  # also sets user.member
-        member.organization = org_rows.build(row[cut[2] :])
+        member.organization = cast(Organization, org_rows.build(row[cut[2] :]))
     return token
 
 

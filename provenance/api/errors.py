@@ -39,10 +39,10 @@ def _message(exc: exceptions.APIException) -> str:
 
 def exception_handler(exc, context):
     if isinstance(exc, LedgerError):
-        response = Response(exc.as_body(), status=exc.status)
+        refusal = Response(exc.as_body(), status=exc.status)
         if exc.status == 503:
-            response["Retry-After"] = "1"
-        return response
+            refusal["Retry-After"] = "1"
+        return refusal
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -55,7 +55,7 @@ def errors(name: str, *codes: str) -> dict[int, OpenApiResponse]:
 
 @functools.cache
 def _error_serializer(name: str, codes: tuple[str, ...]):
-    fields = {
+    fields: dict[str, serializers.Field] = {
         "code": serializers.ChoiceField(choices=codes),
         "message": serializers.CharField(help_text="What a person should fix."),
     }

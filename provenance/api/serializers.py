@@ -29,7 +29,8 @@ class EnvelopeSerializer(serializers.Serializer):
 
     payloadType = serializers.CharField()  # noqa: N815 - the wire name
     payload = serializers.CharField()
-    signatures = SignatureSerializer(many=True, min_length=1)
+    # many=True hands min_length to the ListSerializer; the stubs omit it there.
+    signatures = SignatureSerializer(many=True, min_length=1)  # type: ignore[call-arg]
 
 
 class ReceiptSerializer(serializers.Serializer):
@@ -95,7 +96,8 @@ class ProvenanceNodeSerializer(serializers.Serializer):
 
 
 class ProvenanceEdgeSerializer(serializers.Serializer):
-    source = serializers.CharField(help_text="Input batch (wire name: from).")
+    # A declared field, taken out of the class by DRF's metaclass: not Field.source.
+    source = serializers.CharField(help_text="Input batch (wire name: from).")  # type: ignore[assignment]
     to = serializers.CharField()
     index = serializers.IntegerField()
     quantity = serializers.CharField()

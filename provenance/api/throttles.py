@@ -40,6 +40,9 @@ class TokenRateThrottle(SimpleRateThrottle):
     """
 
     scope = "token"
+    # Set by SimpleRateThrottle.__init__ from the rate (the stubs leave them out).
+    num_requests: int
+    duration: int
 
     def get_cache_key(self, request, view):
         token = getattr(request, "auth", None)
