@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.apps import AppConfig
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import DEFAULT_DB_ALIAS, transaction
 
 if TYPE_CHECKING:
+    from django.apps import AppConfig
     from django.contrib.auth.models import User
 
     from provenance.models import Organization

@@ -16,7 +16,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 
 
 @app.on_after_configure.connect
-def _make_filesystem_folders(sender, **kwargs):
+def _make_filesystem_folders(sender: Celery, **kwargs: object) -> None:
     """The filesystem broker and file result backend need their folders."""
     from pathlib import Path
 

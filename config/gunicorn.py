@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 
 from gunicorn import util
 
@@ -29,7 +30,7 @@ keepalive = 5
 CODE_BY_STATUS = {403: "forbidden", 500: "server_error"}
 
 
-def write_error(sock, status_int: int, reason: str, mesg: str) -> None:
+def write_error(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
     """gunicorn.util.write_error, answering in the contract's error body."""
     code = CODE_BY_STATUS.get(status_int, "bad_request")
     body = json.dumps({"error": {"code": code, "message": f"{reason}: {mesg}"}})
