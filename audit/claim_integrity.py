@@ -97,16 +97,6 @@ class IntegrityResult:
         self.problems.append(Problem(index, code, message))
 
 
-def check_claim_dag(
-    entries: Mapping[int, StoredEntry],
-    links: Iterable[StoredLink],
-    dag_batches: set[str] | frozenset[str],
-    checkpoint: Checkpoint | None,
-) -> IntegrityResult:
-    """Every check above, for the given entries and the links of the DAG's batches."""
-    return ClaimCheck(entries, links, dag_batches, checkpoint).result()
-
-
 class ClaimCheck:
     """The checks of one claim's DAG, the Ed25519 work on a second thread.
 

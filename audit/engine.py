@@ -3,7 +3,7 @@
     evaluate_claim(claim, ruleset, checkpoint) -> Verdict   reads only
     verify_claim(vin, requested_by=...) -> Verification     the one write (and the
                                                             incidents of a broken verdict)
-    what_if(ruleset) -> [ClaimChange]                       stores nothing
+    claim_evaluator() -> (ruleset, claim) -> figures        stores nothing (audit.impact)
 
 Evaluating a claim is four steps (DOMAIN.md, "The computation"):
 
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -258,65 +258,22 @@ def sign_report(body: Mapping) -> dict:
     return ledger_key.sign_envelope(REPORT_TYPE, verdicts.report_payload(body))
 
 
-# --- what if: other rules, nothing stored ----------------------------------------
+# --- what if: other rules, nothing stored (audit.impact) ---------------------------
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What the rules give a claim (integrity is not re-checked here)."""
-
-    credit_usd: str
-    qualifying_pct: str
-    north_america_pct: str
-
-    def as_dict(self) -> dict:
-        return {
-            "credit_usd": self.credit_usd,
-            "qualifying_pct": self.qualifying_pct,
-            "north_america_pct": self.north_america_pct,
-        }
-
-
-@dataclass(frozen=True)
-class ClaimChange:
-    vin: str
-    claim_index: int
-    before: Outcome
-    after: Outcome
-
-
-def outcome(claim: Claim, dag: ClaimDag, ruleset: rules.RuleSet) -> Outcome:
-    """The rules' result for a loaded DAG, from its stored statements."""
+def rules_result(claim: Claim, dag: ClaimDag, ruleset: rules.RuleSet) -> dict[str, str]:
+    """The rules' credit and qualifying % for a loaded DAG, from its stored
+    statements (integrity is not re-checked here)."""
     statements = {index: entry.statement for index, entry in dag.entries.items()}
     _facts, done, problems = assess_dag(claim, dag, statements, ruleset)
-    return Outcome(
-        credit_usd=decimal_str(done.credit(intact=not problems), 2),
-        qualifying_pct=pct_str(done.minerals.pct),
-        north_america_pct=pct_str(done.north_america.pct),
-    )
-
-
-def what_if(
-    ruleset: rules.RuleSet,
-    *,
-    baseline: rules.RuleSet | None = None,
-    claims: Iterable[Claim] | None = None,
-) -> list[ClaimChange]:
-    """Claims whose credit or qualifying % differs under `ruleset` from `baseline`
-    (default: the current rules). Every claim unless `claims` is given; stores
-    nothing. A rules-only comparison: integrity is what verify_claim checks."""
-    baseline = baseline or current_ruleset()
-    changes = []
-    for claim in claims if claims is not None else Claim.objects.order_by("entry_id"):
-        dag = load_claim_dag(claim)
-        before, after = outcome(claim, dag, baseline), outcome(claim, dag, ruleset)
-        if (before.credit_usd, before.qualifying_pct) != (after.credit_usd, after.qualifying_pct):
-            changes.append(ClaimChange(claim.vin, claim.entry_id, before, after))
-    return changes
+    return {
+        "credit_usd": decimal_str(done.credit(intact=not problems), 2),
+        "qualifying_pct": pct_str(done.minerals.pct),
+    }
 
 
 def claim_evaluator() -> Callable[[rules.RuleSet, Claim], dict]:
-    """An `agreements.impact` evaluator: (ruleset, claim) -> credit and qualifying %.
+    """An `audit.impact` evaluator: (ruleset, claim) -> credit and qualifying %.
 
     Each claim's DAG is loaded once however many RuleSets it is evaluated under.
     """
@@ -325,21 +282,17 @@ def claim_evaluator() -> Callable[[rules.RuleSet, Claim], dict]:
     def evaluate(ruleset: rules.RuleSet, claim: Claim) -> dict:
         if claim.vin not in loaded:
             loaded[claim.vin] = load_claim_dag(claim)
-        result = outcome(claim, loaded[claim.vin], ruleset)
-        return {"credit_usd": result.credit_usd, "qualifying_pct": result.qualifying_pct}
+        return rules_result(claim, loaded[claim.vin], ruleset)
 
     return evaluate
 
 
 __all__ = [
     "REPORT_TYPE",
-    "ClaimChange",
     "ClaimDag",
-    "Outcome",
     "Verdict",
     "claim_evaluator",
     "evaluate_claim",
     "load_claim_dag",
     "verify_claim",
-    "what_if",
 ]

@@ -26,6 +26,7 @@ from decimal import Decimal
 
 from agreements.models import EntryAgreementLink
 from agreements.snapshot import load_ruleset
+from audit.engine import claim_evaluator
 from cairn_core import rules
 from provenance.models import Batch, BatchLink, Claim, LinkRole
 
@@ -33,12 +34,7 @@ ClaimEvaluator = Callable[[rules.RuleSet, Claim], Mapping[str, object]]
 
 
 def engine_evaluator() -> ClaimEvaluator:
-    """The audit engine as an evaluator: a claim's credit and qualifying % under a RuleSet.
-
-    Imported when called: audit depends on agreements, not the other way round.
-    """
-    from audit.engine import claim_evaluator
-
+    """The audit engine as an evaluator: a claim's credit and qualifying % under a RuleSet."""
     return claim_evaluator()
 
 
