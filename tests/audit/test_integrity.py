@@ -48,7 +48,7 @@ def test_a_tampered_entry_breaks_integrity_and_zeroes_the_credit(ledger, miner, 
     assert verdict["integrity"] == "broken"
     assert verdict["credit_usd"] == "0"
     at_origin = {p["code"] for p in verdict["problems"] if p["index"] == origin_index}
-    assert at_origin >= {"entry_hash", "leaf_hash", "signature", "statement", "inclusion"}
+    assert at_origin >= {"entry_hash", "leaf_hash", "bad_signature", "statement", "inclusion"}
     # The next entry on the ore's chain signed the original hash.
     transfer = origin_index + 1
     assert ("chain", transfer) in {(p["code"], p["index"]) for p in verdict["problems"]}
@@ -70,7 +70,8 @@ def test_a_changed_signature_byte_is_found(ledger, miner, refiner, maker):
     verdict = verdict_of(row)
     assert verdict["integrity"] == "broken" and verdict["credit_usd"] == "0"
     assert {(p["code"], p["index"]) for p in verdict["problems"]} == {
-        ("signature", target),  # does not verify, so no valid issuer signature either
+        ("bad_signature", target),  # does not verify, so no valid issuer signature either
+        ("issuer_signature", target),
         ("leaf_hash", target),
         ("inclusion", target),
     }
