@@ -46,7 +46,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from cairn_core import merkle
 from cairn_core.entries import (
@@ -64,15 +63,13 @@ from cairn_core.entries import (
 from cairn_core.problems import Code, Problem
 from provenance import checkpoints, tlog
 from provenance.models import Checkpoint, EntrySignature, SigningKey
+from provenance.upstream import UpstreamLink
 
 __all__ = ["ClaimCheck", "IntegrityResult", "StoredEntry", "StoredLink"]
 
 
-class StoredLink(NamedTuple):
-    entry: int
-    batch: str
-    role: str
-    prev: str
+# A stored batch link (entry, batch, role, prev), as the upstream walk reads it.
+StoredLink = UpstreamLink
 
 
 @dataclass

@@ -8,12 +8,12 @@
 Evaluating a claim is four steps (DOMAIN.md, "The computation"):
 
 1. **Load** the claim's upstream DAG in a fixed number of queries, whatever
-   its size: one recursive CTE walks from the pack back to the origins and
-   returns every batch link of the DAG's batches up to the claim; one query
-   reads those entries and one the issuers' countries. The walk follows
-   BatchLink rows only (an output's "created" link to its transform, the
-   transform's "consumed" links to its inputs): ledger rows that are never
-   updated, not the mutable state in Batch.
+   its size: one recursive CTE (provenance.upstream, the walk the provenance
+   graph uses too) walks from the pack back to the origins and returns
+   every batch link of the DAG's batches up to the claim; one query reads
+   those entries and one the issuers' countries. The walk follows BatchLink
+   rows only: ledger rows that are never updated, not the mutable state in
+   Batch.
 2. **Check integrity** of every one of those entries (audit.claim_integrity):
    three more queries.
 3. **Assess** the rules (cairn_core.lineage, pure): from the *signed* payloads
@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from agreements.snapshot import current_ruleset
@@ -46,31 +46,8 @@ from cairn_core.problems import Problem
 from cairn_core.verdict import REPORT_TYPE, Verdict
 from provenance import checkpoints, ledger_key
 from provenance.errors import LedgerError
-from provenance.models import BatchLink, Checkpoint, Claim, Entry, Organization
-
-LINK_TABLE = BatchLink._meta.db_table
-
-# Every link of every batch upstream of the pack, up to the claim. UNION
-# (not UNION ALL) visits each batch once, so shared ancestors cost nothing
-# and the walk ends. Indexes used: batchlink (batch, entry) for "created",
-# the unique (entry, batch) for "consumed".
-UPSTREAM_LINKS_SQL = f"""
-WITH RECURSIVE upstream(batch_id) AS (
-    SELECT CAST(%s AS VARCHAR(128))
-    UNION
-    SELECT consumed.batch_id
-    FROM upstream
-    JOIN {LINK_TABLE} AS created
-      ON created.batch_id = upstream.batch_id AND created.role = 'created'
-    JOIN {LINK_TABLE} AS consumed
-      ON consumed.entry_id = created.entry_id AND consumed.role = 'consumed'
-)
-SELECT link.entry_id, link.batch_id, link.role, link.prev
-FROM {LINK_TABLE} AS link
-JOIN upstream ON upstream.batch_id = link.batch_id
-WHERE link.entry_id <= %s
-"""
-
+from provenance.models import Checkpoint, Claim, Entry, Organization
+from provenance.upstream import upstream_links
 
 # --- 1. loading the DAG --------------------------------------------------------
 
@@ -95,10 +72,8 @@ class ClaimDag:
 
 
 def load_claim_dag(claim: Claim) -> ClaimDag:
-    """The DAG above the claim's pack, in three queries."""
-    with connection.cursor() as cursor:
-        cursor.execute(UPSTREAM_LINKS_SQL, [claim.batch_id, claim.entry_id])
-        links = tuple(map(StoredLink._make, cursor.fetchall()))
+    """The DAG above the claim's pack, in three queries (the walk is provenance.upstream's)."""
+    links = upstream_links(claim.batch_id, up_to=claim.entry_id)
     indexes = {link.entry for link in links} | {claim.entry_id}
     entries = {
         row[0]: StoredEntry._make(row)

@@ -7,7 +7,8 @@ terminated from `on` (`RuleSet.with_termination`) and reports:
   after `on`, per mineral: the agreements it relied on before, those left
   after, and whether its country still counts;
 * the batches those entries created, and every logged claim downstream of
-  them (found by walking the ledger's batch links forward).
+  them (found by walking the ledger's batch links forward:
+  provenance.upstream, whose upstream walk the engine's evaluator uses).
 
 Whether a claim's qualifying percentage or credit actually changes needs the
 audit engine. It plugs in as `evaluate(ruleset, claim) -> mapping`: when
@@ -28,7 +29,8 @@ from agreements.models import EntryAgreementLink
 from agreements.snapshot import load_ruleset
 from audit.engine import claim_evaluator
 from cairn_core import rules
-from provenance.models import Batch, BatchLink, Claim, LinkRole
+from provenance.models import Batch, Claim
+from provenance.upstream import downstream_batch_ids
 
 ClaimEvaluator = Callable[[rules.RuleSet, Claim], Mapping[str, object]]
 
@@ -157,22 +159,10 @@ def _slugs(refs) -> tuple[str, ...]:
     return tuple(ref.slug for ref in refs)
 
 
-def _downstream_batches(batch_ids: set[str]) -> set[str]:
-    """The batches, and every batch made from them, following consumption forward."""
-    seen = set(batch_ids)
-    frontier = set(batch_ids)
-    while frontier:
-        consumers = BatchLink.objects.filter(batch_id__in=frontier, role=LinkRole.CONSUMED)
-        made = Batch.objects.filter(created_by_id__in=consumers.values("entry_id"))
-        frontier = set(made.values_list("id", flat=True)) - seen
-        seen |= frontier
-    return seen
-
-
 def _downstream_claims(batch_ids: set[str]) -> list[ClaimImpact]:
     if not batch_ids:
         return []
-    claims = Claim.objects.filter(batch_id__in=_downstream_batches(batch_ids)).order_by("entry_id")
+    claims = Claim.objects.filter(batch_id__in=downstream_batch_ids(batch_ids)).order_by("entry_id")
     return [
         ClaimImpact(
             vin=claim.vin,
