@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -107,7 +109,7 @@ def facts_from_row(claim: Claim) -> ClaimFacts:
 
 
 def assess_dag(
-    claim: Claim, dag: ClaimDag, statements: Mapping[int, Mapping], ruleset: rules.RuleSet
+    claim: Claim, dag: ClaimDag, statements: Mapping[int, Mapping[str, Any]], ruleset: rules.RuleSet
 ) -> tuple[ClaimFacts, Assessment, list[Problem]]:
     """The rules applied to the DAG; an unreadable DAG assesses as empty, with a problem."""
     try:
@@ -129,7 +131,7 @@ def _claim_row_problems(claim: Claim, facts: ClaimFacts) -> list[Problem]:
 
 
 @contextlib.contextmanager
-def cyclic_gc_paused():
+def cyclic_gc_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector for the block.
 
     Evaluating a large DAG allocates ~10^5 short-lived objects without
@@ -190,7 +192,7 @@ def covering_checkpoint(claim: Claim) -> Checkpoint | None:
         return latest
 
 
-def verify_claim(vin: str, *, requested_by, ruleset: rules.RuleSet | None = None) -> Verification:
+def verify_claim(vin: str, *, requested_by: User | None, ruleset: rules.RuleSet | None = None) -> Verification:
     """Verify the claim on `vin` and store the verdict with its signed report."""
     claim = Claim.objects.filter(vin=vin).first()
     if claim is None:
@@ -206,7 +208,7 @@ def verify_claim(vin: str, *, requested_by, ruleset: rules.RuleSet | None = None
     return verification
 
 
-def store_verdict(verdict: Verdict, *, claim: Claim, requested_by) -> Verification:
+def store_verdict(verdict: Verdict, *, claim: Claim, requested_by: User | None) -> Verification:
     """Insert the row, sign the verdict with its id, seal the row: one transaction."""
     member = getattr(requested_by, "member", None)
     body = verdict.as_dict()
@@ -229,7 +231,7 @@ def store_verdict(verdict: Verdict, *, claim: Claim, requested_by) -> Verificati
     return verification
 
 
-def sign_report(body: Mapping) -> dict:
+def sign_report(body: Mapping[str, object]) -> dict[str, Any]:
     return ledger_key.sign_envelope(REPORT_TYPE, verdicts.report_payload(body))
 
 
@@ -247,14 +249,14 @@ def rules_result(claim: Claim, dag: ClaimDag, ruleset: rules.RuleSet) -> dict[st
     }
 
 
-def claim_evaluator() -> Callable[[rules.RuleSet, Claim], dict]:
+def claim_evaluator() -> Callable[[rules.RuleSet, Claim], dict[str, str]]:
     """An `audit.impact` evaluator: (ruleset, claim) -> credit and qualifying %.
 
     Each claim's DAG is loaded once however many RuleSets it is evaluated under.
     """
     loaded: dict[str, ClaimDag] = {}
 
-    def evaluate(ruleset: rules.RuleSet, claim: Claim) -> dict:
+    def evaluate(ruleset: rules.RuleSet, claim: Claim) -> dict[str, str]:
         if claim.vin not in loaded:
             loaded[claim.vin] = load_claim_dag(claim)
         return rules_result(claim, loaded[claim.vin], ruleset)

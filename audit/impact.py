@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 
@@ -29,7 +29,7 @@ from agreements.models import EntryAgreementLink
 from agreements.snapshot import load_ruleset
 from audit.engine import claim_evaluator
 from cairn_core import rules
-from provenance.models import Batch, Claim
+from provenance.models import Batch, Claim, Entry
 from provenance.upstream import downstream_batch_ids
 
 ClaimEvaluator = Callable[[rules.RuleSet, Claim], Mapping[str, object]]
@@ -80,9 +80,9 @@ class TerminationImpact:
     entries: tuple[AffectedEntry, ...]
     claims: tuple[ClaimImpact, ...]
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         """Plain JSON-ready data (dates as YYYY-MM-DD)."""
-        return _jsonable(asdict(self))
+        return {key: _jsonable(value) for key, value in asdict(self).items()}
 
 
 def impact_of_termination(
@@ -131,7 +131,9 @@ def _affected_entries(slug: str, on: dt.date, before: rules.RuleSet, after: rule
     ]
 
 
-def _affected_entry(entry, minerals, batches, before, after) -> AffectedEntry:
+def _affected_entry(
+    entry: Entry, minerals: list[tuple[str, str]], batches: list[str], before: rules.RuleSet, after: rules.RuleSet
+) -> AffectedEntry:
     occurred_on = entry.occurred_at.date()
     changes = []
     for country, mineral in minerals:
@@ -155,7 +157,7 @@ def _affected_entry(entry, minerals, batches, before, after) -> AffectedEntry:
     )
 
 
-def _slugs(refs) -> tuple[str, ...]:
+def _slugs(refs: Iterable[rules.AgreementRef]) -> tuple[str, ...]:
     return tuple(ref.slug for ref in refs)
 
 
@@ -175,7 +177,9 @@ def _downstream_claims(batch_ids: set[str]) -> list[ClaimImpact]:
     ]
 
 
-def _evaluated(claims, before, after, evaluate: ClaimEvaluator) -> list[ClaimImpact]:
+def _evaluated(
+    claims: list[ClaimImpact], before: rules.RuleSet, after: rules.RuleSet, evaluate: ClaimEvaluator
+) -> list[ClaimImpact]:
     by_vin = Claim.objects.in_bulk([claim.vin for claim in claims])
     changed = []
     for claim in claims:
@@ -186,7 +190,7 @@ def _evaluated(claims, before, after, evaluate: ClaimEvaluator) -> list[ClaimImp
     return changed
 
 
-def _jsonable(value):
+def _jsonable(value: object) -> object:
     if isinstance(value, dict):
         return {key: _jsonable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.db.models import Q
 
@@ -74,6 +75,18 @@ CHECKPOINT_BATCH = 200
 ENTRY_FIELDS = ("index", "entry_hash", "envelope", "integrated_time", "leaf_hash", "type", "issuer_id", "statement")
 
 
+# A signed statement (a JSON object), as decoded.
+Statement = Mapping[str, Any]
+# A stored batch link of an entry: (role, prev, quantity, custodian before, after).
+LinkRow = tuple[str, str, Decimal | None, str | None, str | None]
+# A signature record of an entry: (organisation, is the issuer's).
+SignatureRecord = tuple[str, bool]
+# A Claim row's columns (CLAIM_COLUMNS): entry, batch, manufacturer, acquired, placed in service, country.
+ClaimRow = tuple[int, str, str, dt.date, dt.date, str]
+# A Batch row's fixed columns (BATCH_FIXED) by name.
+BatchRow = dict[str, Any]
+
+
 class BatchState:
     """A batch as replayed from the signed statements up to some index.
 
@@ -83,14 +96,23 @@ class BatchState:
 
     __slots__ = ("quantity", "consumed", "custodian", "head", "last_index", "carries", "row")
 
-    def __init__(self, quantity, consumed, custodian, head, last_index, carries=(), row=None):
+    def __init__(
+        self,
+        quantity: Decimal,
+        consumed: Decimal,
+        custodian: str,
+        head: str,
+        last_index: int,
+        carries: Iterable[str] = (),
+        row: BatchRow | None = None,
+    ) -> None:
         self.quantity: Decimal = quantity
         self.consumed: Decimal = consumed
         self.custodian: str = custodian
         self.head: str = head
         self.last_index: int = last_index
         self.carries: list[str] = sorted(carries)
-        self.row: dict | None = row
+        self.row: BatchRow | None = row
 
 
 # Batch columns fixed when the batch is created; the others (consumed,
@@ -159,7 +181,7 @@ class RangeChecker:
         self.bad_leaves: list[int] = []
         self.keys: dict[str, Key] = {}
         self.batches: dict[str, BatchState] = {}
-        self.claims: dict[str, tuple] = {}  # vin -> the Claim row its entry implies
+        self.claims: dict[str, ClaimRow] = {}  # vin -> the Claim row its entry implies
         self.checkpoints = dict(
             Checkpoint.objects.filter(tree_size__gt=start, tree_size__lte=end).values_list("tree_size", "root_hash")
         )
@@ -207,7 +229,7 @@ class RangeChecker:
         no entry created is reported too (by the check that covers the whole log)."""
         ids = sorted(self.batches)
         moved_on = set()
-        stored: dict[str, dict] = {}
+        stored: dict[str, dict[str, Any]] = {}
         for part in _parts(ids):
             moved_on |= set(
                 BatchLink.objects.filter(batch_id__in=part, entry_id__gte=self.end).values_list("batch_id", flat=True)
@@ -233,7 +255,7 @@ class RangeChecker:
                 if batch_id not in known:
                     self.problem(created_by, Code.BATCH_STATE, f"batch {batch_id}: a Batch row that no entry created")
 
-    def _compare_column(self, index: int, batch_id: str, column: str, have, want) -> None:
+    def _compare_column(self, index: int, batch_id: str, column: str, have: object, want: object) -> None:
         if _differs(have, want):
             name = column.removesuffix("_id")
             have, want = (_shown(value) for value in (have, want))
@@ -243,8 +265,8 @@ class RangeChecker:
 
     def _compare_claims(self) -> None:
         """Claim rows of the range's claim entries must be what those entries signed."""
-        stored = {
-            vin: rest
+        stored: dict[str, tuple[Any, ...]] = {
+            vin: tuple(rest)
             for vin, *rest in Claim.objects.filter(entry_id__gte=self.start, entry_id__lt=self.end).values_list(
                 "vin", *CLAIM_COLUMNS
             )
@@ -252,6 +274,7 @@ class RangeChecker:
         for vin in sorted(self.claims.keys() | stored.keys()):
             want, have = self.claims.get(vin), stored.get(vin)
             if have is None:
+                assert want is not None  # the VIN is the signed one's or the stored one's
                 self.problem(want[0], Code.CLAIM_STATE, f"claim {vin}: no Claim row")
             elif want is None:
                 self.problem(have[0], Code.CLAIM_STATE, f"claim {vin}: a Claim row that no claim entry signed")
@@ -261,12 +284,12 @@ class RangeChecker:
 
     # --- loading -----------------------------------------------------------
 
-    def _load_signatures(self, chunk_start: int, chunk_end: int) -> dict[int, dict[str, tuple]]:
+    def _load_signatures(self, chunk_start: int, chunk_end: int) -> dict[int, dict[str, SignatureRecord]]:
         """Signature records of the chunk (one query), and keys not seen yet (one more)."""
         rows = EntrySignature.objects.filter(entry_id__gte=chunk_start, entry_id__lt=chunk_end).values_list(
             "entry_id", "key_id", "organization_id", "is_issuer"
         )
-        by_entry: dict[int, dict[str, tuple]] = defaultdict(dict)
+        by_entry: dict[int, dict[str, SignatureRecord]] = defaultdict(dict)
         for entry_id, keyid, org, is_issuer in rows:
             by_entry[entry_id][keyid] = (org, is_issuer)
         unseen = {keyid for records in by_entry.values() for keyid in records} - self.keys.keys()
@@ -289,7 +312,7 @@ class RangeChecker:
             self.keys[keyid] = Key.of(*found)
         return self.keys[keyid]
 
-    def _load_links(self, chunk_start: int, chunk_end: int) -> dict[int, dict[str, tuple]]:
+    def _load_links(self, chunk_start: int, chunk_end: int) -> dict[int, dict[str, LinkRow]]:
         rows = BatchLink.objects.filter(entry_id__gte=chunk_start, entry_id__lt=chunk_end).values_list(
             "entry_id",
             "batch_id",
@@ -299,10 +322,10 @@ class RangeChecker:
             "custodian_before_id",
             "custodian_after_id",
         )
-        by_entry: dict[int, dict[str, tuple]] = defaultdict(dict)
+        by_entry: dict[int, dict[str, LinkRow]] = defaultdict(dict)
         batch_ids = set()
-        for entry_id, batch_id, *link in rows:
-            by_entry[entry_id][batch_id] = tuple(link)
+        for entry_id, batch_id, role, prev, quantity, before, after in rows:
+            by_entry[entry_id][batch_id] = (role, prev, quantity, before, after)
             batch_ids.add(batch_id)
         self._load_earlier_batches(batch_ids - self.batches.keys())
         return by_entry
@@ -339,7 +362,13 @@ class RangeChecker:
 
     # --- one entry -----------------------------------------------------------
 
-    def check_entry(self, entry: StoredEntry, records: dict, links: dict, times: tuple = ()) -> bytes:
+    def check_entry(
+        self,
+        entry: StoredEntry,
+        records: Mapping[str, SignatureRecord],
+        links: Mapping[str, LinkRow],
+        times: tuple[dt.datetime, ...] = (),
+    ) -> bytes:
         """All checks of one entry; returns its leaf hash recomputed from the envelope.
 
         `times`: the stored (issued_at, occurred_at), compared with the signed ones."""
@@ -362,10 +391,10 @@ class RangeChecker:
             self.problem(index, Code.STATEMENT, "signed payload is not a valid statement")
         return checked.leaf
 
-    def _replay(self, index: int, entry_hash: str, document: dict, links: dict) -> None:
+    def _replay(self, index: int, entry_hash: str, document: Statement, links: Mapping[str, LinkRow]) -> None:
         """Chain links, custody and mass balance from the signed statement."""
         kind, issuer = document["type"], document["issuer"]
-        expected: dict[str, tuple] = {}
+        expected: dict[str, LinkRow] = {}
         named = document["inputs"] if kind == "transform" else [document] if "prev" in document else []
         for item in named:
             batch_id = item["batch"]
@@ -388,7 +417,17 @@ class RangeChecker:
             )
         self._compare_links(index, expected, links)
 
-    def _step(self, index, entry_hash, kind, issuer, item, quantity, role, document) -> tuple:
+    def _step(
+        self,
+        index: int,
+        entry_hash: str,
+        kind: str,
+        issuer: str,
+        item: Statement,
+        quantity: Decimal | None,
+        role: str,
+        document: Statement,
+    ) -> LinkRow:
         batch_id, prev = item["batch"], item["prev"]
         state = self.batches.get(batch_id)
         if state is None:
@@ -412,7 +451,9 @@ class RangeChecker:
         state.head, state.last_index = entry_hash, index
         return link
 
-    def _create(self, index, entry_hash, issuer, output, document, carried) -> tuple:
+    def _create(
+        self, index: int, entry_hash: str, issuer: str, output: Statement, document: Statement, carried: list[str]
+    ) -> LinkRow:
         batch_id = output["batch"]
         if batch_id in self.batches:
             self.problems.append(created_again(index, batch_id, self.batches[batch_id].last_index))
@@ -433,7 +474,7 @@ class RangeChecker:
         self.batches[batch_id] = BatchState(row["quantity"], Decimal(0), issuer, entry_hash, index, carries, row)
         return ("created", "", None, None, issuer)
 
-    def _compare_links(self, index: int, expected: dict[str, tuple], stored: dict[str, tuple]) -> None:
+    def _compare_links(self, index: int, expected: Mapping[str, LinkRow], stored: Mapping[str, LinkRow]) -> None:
         """Stored links must say what the replay says: role, prev, quantity, custody."""
         for batch_id in sorted(expected.keys() | stored.keys()):
             want, have = expected.get(batch_id), stored.get(batch_id)
@@ -457,25 +498,23 @@ class RangeChecker:
                 )
 
 
-def _parts(values: list, size: int = 1000):
+def _parts(values: list[str], size: int = 1000) -> Iterator[list[str]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
 
 
-def _differs(have, want) -> bool:
+def _differs(have: object, want: object) -> bool:
     """Stored and replayed values differ (a country is stored as a Country)."""
-    if hasattr(have, "code"):
-        have = have.code
-    return have != want
+    return bool(getattr(have, "code", have) != want)
 
 
-def _shown(value) -> object:
+def _shown(value: object) -> object:
     if isinstance(value, Decimal):
         return format(value.normalize(), "f")
     return getattr(value, "code", value)
 
 
-def _signed_times(document: dict) -> tuple[dt.datetime, dt.datetime]:
+def _signed_times(document: Statement) -> tuple[dt.datetime, dt.datetime]:
     issued = dt.datetime.fromisoformat(document["issued_at"])
     occurred = dt.datetime.fromisoformat(document.get("occurred_at", document["issued_at"]))
     return issued, occurred
@@ -530,7 +569,7 @@ class TreeRebuild:
             return {}
         return dict(MerkleNode.objects.filter(condition).values_list("id", "hash"))
 
-    def add(self, index: int, leaf: bytes, stored: dict[int, str], checkpoint_roots: dict) -> None:
+    def add(self, index: int, leaf: bytes, stored: Mapping[int, str], checkpoint_roots: Mapping[int, str]) -> None:
         if self.frontier is None:
             self.reseed(index)
             if self.frontier is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from decimal import Decimal
 
 from django.db.models import Q
@@ -20,18 +21,7 @@ def upstream_graph(batch_id: str, *, up_to: int | None = None) -> tuple[Graph, d
     links = upstream_links(batch_id, up_to=up_to)
     batches = Batch.objects.in_bulk({link.batch for link in links})
     made_by = {link.batch: link.entry for link in links if link.role == LinkRole.CREATED}
-    steps: dict[int, Step] = {}
-    inputs = BatchLink.objects.filter(entry_id__in=set(made_by.values()), role=LinkRole.CONSUMED).values_list(
-        "entry_id", "batch_id", "quantity"
-    )
-    for entry_id, input_id, quantity in inputs:
-        steps.setdefault(entry_id, Step(entry_id, {}, {})).inputs[input_id] = quantity
-    # A transform's outputs include siblings outside the upstream set (a
-    # split's other half): their quantities are needed for the shares.
-    for output_id, entry_id, quantity in Batch.objects.filter(created_by_id__in=steps).values_list(
-        "id", "created_by_id", "quantity"
-    ):
-        steps[entry_id].outputs[output_id] = quantity
+    steps = transform_steps(set(made_by.values()))
     graph = Graph(
         quantities={batch.id: batch.quantity for batch in batches.values()},
         made_by={batch: steps[entry] for batch, entry in made_by.items() if entry in steps and batch in batches},
@@ -39,7 +29,22 @@ def upstream_graph(batch_id: str, *, up_to: int | None = None) -> tuple[Graph, d
     return graph, batches
 
 
-def provenance_of(batch: Batch) -> dict:
+def transform_steps(entries: set[int]) -> dict[int, Step]:
+    """The transforms among `entries`: what each consumed and made (two queries)."""
+    inputs: dict[int, dict[str, Decimal]] = defaultdict(dict)
+    consumed = BatchLink.objects.filter(entry_id__in=entries, role=LinkRole.CONSUMED)
+    for entry_id, input_id, quantity in consumed.values_list("entry_id", "batch_id", "quantity"):
+        inputs[entry_id][input_id] = quantity or Decimal(0)
+    # A transform's outputs include siblings outside the upstream set (a
+    # split's other half): their quantities are needed for the shares.
+    outputs: dict[int, dict[str, Decimal]] = defaultdict(dict)
+    made = Batch.objects.filter(created_by_id__in=inputs)
+    for output_id, entry_id, quantity in made.values_list("id", "created_by_id", "quantity"):
+        outputs[entry_id][output_id] = quantity
+    return {entry: Step(entry, inputs[entry], outputs[entry]) for entry in inputs}
+
+
+def provenance_of(batch: Batch) -> dict[str, list[dict[str, object]]]:
     """GET /batches/{id}/provenance: nodes, edges and attributed origin minerals."""
     graph, batches = upstream_graph(batch.id, up_to=batch.created_by_id)
     factors = attribution_factors(graph, batch.id)

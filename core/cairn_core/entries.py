@@ -51,7 +51,9 @@ class Key:
     revoked: float | None
 
     @classmethod
-    def of(cls, public_key: bytes, organization: str, registered: dt.datetime, revoked: dt.datetime | None) -> Key:
+    def of(
+        cls, public_key: bytes | memoryview, organization: str, registered: dt.datetime, revoked: dt.datetime | None
+    ) -> Key:
         return cls(
             nacl.signing.VerifyKey(bytes(public_key)),
             organization,
@@ -94,7 +96,7 @@ class StoredEntry(NamedTuple):
     (A named tuple: a claim's DAG has thousands of rows, and they are built fast.)
     """
 
-    index: int
+    index: int  # type: ignore[assignment]  # the log's name for it; shadows tuple.index, which nothing calls
     entry_hash: str
     envelope: str
     integrated_time: int
