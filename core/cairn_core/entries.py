@@ -72,7 +72,7 @@ class Key:
         return True
 
 
-@dataclass
+@dataclass(slots=True)
 class Decoded:
     """An envelope decoded from its stored text, with its recomputed PAE and hash."""
 
@@ -110,7 +110,7 @@ class StoredEntry(NamedTuple):
         return stored_leaf_input(self.envelope, self.integrated_time)
 
 
-@dataclass
+@dataclass(slots=True)
 class Checked:
     """An entry's recomputed leaf hash, its decoded envelope (None if it does not decode), its problems."""
 
@@ -176,6 +176,7 @@ def check_stored(entry: StoredEntry) -> Checked:
 def check_signatures(index: int, integrated_time: int, decoded: Decoded, keys: KeyLookup) -> list[Problem]:
     """Every signature verifies, by a registered key valid when logged; one is the issuer's."""
     problems = []
+    issuer = decoded.payload.get("issuer")
     issuer_signed = False
     for keyid, signature in decoded.signatures:
         key = keys(keyid)
@@ -187,7 +188,7 @@ def check_signatures(index: int, integrated_time: int, decoded: Decoded, keys: K
             problems.append(Problem(index, Code.BAD_SIGNATURE, f"signature by key {keyid} does not verify"))
         if not key.valid_at(integrated_time):
             problems.append(Problem(index, Code.KEY_NOT_VALID, f"key {keyid} was not valid when logged"))
-        issuer_signed = issuer_signed or (verified and key.organization == decoded.payload.get("issuer"))
+        issuer_signed = issuer_signed or (verified and key.organization == issuer)
     if not issuer_signed:
         problems.append(Problem(index, Code.ISSUER_SIGNATURE, "no valid signature by a key of the issuer"))
     return problems

@@ -77,6 +77,26 @@ def test_a_changed_signature_byte_is_found(ledger, miner, refiner, maker):
     }
 
 
+def test_the_same_tampering_gets_the_same_codes_from_the_ledger_check_and_the_verdict(ledger, miner, refiner, maker):
+    from audit import integrity
+    from provenance import tlog
+
+    pack = simple_chain(ledger, miner, refiner, maker)
+    row = claim(ledger, maker, pack, VIN)
+    target = row.entry_id - 1
+    verdict_of(row)  # a checkpoint over the intact log
+
+    def flip(envelope):
+        raw = bytearray(base64.b64decode(envelope["signatures"][0]["sig"]))
+        raw[0] ^= 1
+        envelope["signatures"][0]["sig"] = base64.b64encode(bytes(raw)).decode()
+
+    tamper_envelope(target, flip)
+    by_verdict = {p["code"] for p in verdict_of(row)["problems"] if p["index"] == target}
+    by_ledger = {p.code for p in integrity.check_range(0, tlog.current_size()) if p.index == target}
+    assert by_verdict == by_ledger == {"leaf_hash", "bad_signature", "issuer_signature", "inclusion"}
+
+
 def test_an_uncheckpointed_claim_is_not_intact(ledger, miner, refiner, maker):
     from agreements.snapshot import current_ruleset
     from audit.engine import evaluate_claim
