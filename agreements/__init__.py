@@ -12,6 +12,6 @@ Where to look:
   `current_ruleset()`; `rules_version()` fingerprints the rule data.
 * `agreements.linking`: `link_entry` (called by the ledger's write path),
   `relink` and `links_for_entries`.
-* `agreements.impact`: `impact_of_termination`, the what-if behind
-  `manage.py agreement_impact`.
+* The what-if behind `manage.py agreement_impact` (`impact_of_termination`)
+  is audit's: `audit.impact`.
 """

@@ -23,9 +23,9 @@ from django_countries import countries
 from simple_history.admin import SimpleHistoryAdmin
 
 from agreements import models
-from agreements.impact import engine_evaluator, impact_of_termination
 from agreements.linking import relink
 from agreements.snapshot import current_ruleset
+from audit.impact import engine_evaluator, impact_of_termination
 from provenance.admin import ReadOnlyAdminMixin
 
 LINKED_ENTRIES_SHOWN = 100

@@ -16,7 +16,10 @@ the bundle is closed: each `prev` names an entry of the bundle.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from django.db import connection
 from django.http import HttpResponse
@@ -49,7 +52,9 @@ SELECT entry_id FROM closure
 
 def latest_verification(vin: str) -> Verification:
     """The claim's latest stored verification (what `export_bundle VIN` exports)."""
-    verification = Verification.objects.filter(claim_id=vin).order_by("-requested_at", "-id").first()
+    verification: Verification | None = (
+        Verification.objects.filter(claim_id=vin).order_by("-requested_at", "-id").first()
+    )
     if verification is None:
         if not Claim.objects.filter(vin=vin).exists():
             raise LedgerError("not_found", f"No claim for VIN {vin}.")
@@ -57,7 +62,7 @@ def latest_verification(vin: str) -> Verification:
     return verification
 
 
-def build_bundle(verification: Verification) -> dict:
+def build_bundle(verification: Verification) -> dict[str, object]:
     """The bundle document of `verification`, ready for `json.dumps`."""
     if "rules_sha256" not in verification.verdict.get("applied", {}):
         raise LedgerError(
@@ -110,13 +115,13 @@ def bundle_indexes(claim_index: int) -> list[int]:
     return sorted(indexes)
 
 
-def _entries(indexes: list[int]) -> list[tuple[int, str, int, dict]]:
+def _entries(indexes: list[int]) -> list[tuple[int, str, int, dict[str, Any]]]:
     """(index, envelope, integrated_time, statement) of each entry, in index order."""
     rows = Entry.objects.filter(index__in=indexes).order_by("index")
     return list(rows.values_list("index", "envelope", "integrated_time", "statement"))
 
 
-def _keys(envelopes) -> list[dict]:
+def _keys(envelopes: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     keyids = {signature["keyid"] for envelope in envelopes for signature in envelope["signatures"]}
     return [
         {
@@ -130,7 +135,7 @@ def _keys(envelopes) -> list[dict]:
     ]
 
 
-def _organizations(statements: list[dict], keys: list[dict]) -> list[dict]:
+def _organizations(statements: list[dict[str, Any]], keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every organisation the entries name: issuers, co-signers, receivers of transfers."""
     named = {key["organization"] for key in keys}
     for statement in statements:
@@ -143,7 +148,11 @@ def _organizations(statements: list[dict], keys: list[dict]) -> list[dict]:
 
 def applied_rules(verification: Verification) -> rules.RuleSet:
     """The rule data as it stood for the verdict (from the rules' history), by its version."""
-    for candidate in (lambda: load_ruleset(as_of=verification.requested_at), current_ruleset):
+    candidates: tuple[Callable[[], rules.RuleSet], ...] = (
+        functools.partial(load_ruleset, as_of=verification.requested_at),
+        current_ruleset,
+    )
+    for candidate in candidates:
         ruleset = candidate()
         if ruleset.version == verification.rules_version:
             return ruleset
@@ -159,7 +168,7 @@ def rfc3339(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec=spec) + "Z"
 
 
-def dumps(document: dict) -> bytes:
+def dumps(document: Mapping[str, object]) -> bytes:
     """The bundle file's bytes: compact UTF-8 JSON, keys in the order built."""
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 

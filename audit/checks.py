@@ -95,11 +95,11 @@ def last_checked(size: int, checked: Iterable[tuple[int, int, dt.datetime, str]]
                 latest[segment] = (at, kind)
     rows: list[Checked] = []
     for segment, found in enumerate(latest):
-        at, kind = found if found else (None, "")
-        if rows and (rows[-1].at, rows[-1].kind) == (at, kind):
-            rows[-1] = Checked(rows[-1].start, cuts[segment + 1], at, kind)
+        when, how = found if found else (None, "")
+        if rows and (rows[-1].at, rows[-1].kind) == (when, how):
+            rows[-1] = Checked(rows[-1].start, cuts[segment + 1], when, how)
         else:
-            rows.append(Checked(cuts[segment], cuts[segment + 1], at, kind))
+            rows.append(Checked(cuts[segment], cuts[segment + 1], when, how))
     return rows
 
 
@@ -109,9 +109,14 @@ def ledger_coverage(size: int) -> list[Checked]:
     last_full = finished.filter(kind=Kind.FULL, start=0).order_by("-finished_at").values("finished_at")[:1]
     since = last_full[0]["finished_at"] if last_full else None
     runs = finished.filter(finished_at__gte=since) if since else finished
-    spans = list(runs.order_by("-finished_at").values_list("start", "end", "finished_at", "kind")[:COVERAGE_RUNS])
+    latest = runs.order_by("-finished_at").values_list("start", "end", "finished_at", "kind")[:COVERAGE_RUNS]
+    spans = [(start, end, at, kind) for start, end, at, kind in latest if at is not None]
     parts = IntegrityCheckPart.objects.filter(finished_at__isnull=False, run__finished_at__isnull=True)
-    spans += [(start, end, at, "full (part)") for start, end, at in parts.values_list("start", "end", "finished_at")]
+    spans += [
+        (start, end, at, "full (part)")
+        for start, end, at in parts.values_list("start", "end", "finished_at")
+        if at is not None
+    ]
     return last_checked(size, spans)
 
 

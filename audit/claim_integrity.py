@@ -16,9 +16,10 @@ each entry:
 * **statement**: the stored statement, type and issuer are the decoded
   payload's;
 * **chain**: each batch's links, in index order, start with the entry that
-  created it, and every later entry's signed `prev` for the batch (and the
-  stored link's prev) is the recomputed entry_hash of the previous one; a
-  transform that made a DAG batch names no input outside the DAG;
+  created it, and every later entry's signed `prev` for the batch is the
+  recomputed entry_hash of the previous one (and the stored link's prev is
+  the signed one: `link`); a transform that made a DAG batch names no input
+  outside the DAG;
 * **inclusion**: every leaf, recomputed from the stored envelope, is in the
   tree of the latest checkpoint, whose note is signed by the ledger key.
 
@@ -30,6 +31,9 @@ leaves cost ~2,000 hashes rather than 1,000 separate proofs. Only when that
 root differs from the signed one are per-entry proofs (RFC 9162 §2.1.3)
 built, from one bulk node fetch, to name the entries at fault.
 
+The per-entry checks are cairn_core.entries', as for verify_ledger and the
+bundle verifier, so the problem codes are the same (cairn_core.problems.Code).
+
 The queries: signing keys, signature records and Merkle nodes (one each),
 whatever the size of the DAG. The signatures are verified on a second
 thread meanwhile (`ClaimCheck`).
@@ -38,47 +42,34 @@ thread meanwhile (`ClaimCheck`).
 from __future__ import annotations
 
 import bisect
-import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from cairn_core import merkle
-from cairn_core.entries import Decoded, Key, check_signatures, created_batches, decode_envelope, named_batches
-from cairn_core.problems import Problem
+from cairn_core.entries import (
+    Decoded,
+    Key,
+    StoredEntry,
+    check_prev,
+    check_signature_records,
+    check_signatures,
+    check_stored,
+    created_batches,
+    named_batches,
+    not_created,
+)
+from cairn_core.problems import Code, Problem
 from provenance import checkpoints, tlog
 from provenance.models import Checkpoint, EntrySignature, SigningKey
+from provenance.upstream import UpstreamLink
+
+__all__ = ["ClaimCheck", "IntegrityResult", "StoredEntry", "StoredLink"]
 
 
-class StoredEntry(NamedTuple):
-    """An Entry row as stored: what is checked against what was signed.
-
-    (Named tuples: a DAG has thousands of rows, and they are built fast.)
-    """
-
-    index: int
-    entry_hash: str
-    envelope: str
-    integrated_time: int
-    leaf_hash: str
-    type: str
-    issuer: str
-    statement: dict
-
-    @property
-    def leaf_input(self) -> bytes:
-        text = f'{{"envelope":{self.envelope},"integrated_time":{self.integrated_time}}}'
-        return text.encode("utf-8")
-
-
-class StoredLink(NamedTuple):
-    entry: int
-    batch: str
-    role: str
-    prev: str
+# A stored batch link (entry, batch, role, prev), as the upstream walk reads it.
+StoredLink = UpstreamLink
 
 
 @dataclass
@@ -95,16 +86,6 @@ class IntegrityResult:
 
     def add(self, index: int, code: str, message: str) -> None:
         self.problems.append(Problem(index, code, message))
-
-
-def check_claim_dag(
-    entries: Mapping[int, StoredEntry],
-    links: Iterable[StoredLink],
-    dag_batches: set[str] | frozenset[str],
-    checkpoint: Checkpoint | None,
-) -> IntegrityResult:
-    """Every check above, for the given entries and the links of the DAG's batches."""
-    return ClaimCheck(entries, links, dag_batches, checkpoint).result()
 
 
 class ClaimCheck:
@@ -130,7 +111,7 @@ class ClaimCheck:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ed25519")
         # The worker reads entries, decoded payloads and keys, and writes nothing shared.
         self._signatures = self._executor.submit(signature_problems, entries, self._result.decoded, keys)
-        check_signature_records(entries, self._result)
+        check_recorded_signatures(entries, self._result)
         check_chains(entries, links, dag_batches, self._result)
         check_inclusion(entries, checkpoint, self._result)
 
@@ -152,24 +133,11 @@ class ClaimCheck:
 
 def decode_entry(entry: StoredEntry, result: IntegrityResult) -> None:
     """Decode the stored envelope and compare its hashes and payload with the row."""
-    leaf_hash = result.leaves[entry.index] = hashlib.sha256(b"\x00" + entry.leaf_input).digest()
-    if leaf_hash.hex() != entry.leaf_hash:
-        result.add(entry.index, "leaf_hash", "stored leaf_hash is not the hash of the leaf input")
-    try:
-        decoded = decode_envelope(json.loads(entry.envelope))
-    except (ValueError, KeyError, TypeError) as exc:  # binascii and JSON errors are ValueErrors
-        result.add(entry.index, "envelope", f"stored envelope does not decode: {exc!r}")
-        return
-    if decoded.entry_hash != entry.entry_hash:
-        result.add(entry.index, "entry_hash", "stored entry_hash is not SHA-256 of the PAE")
-    payload = decoded.payload
-    if (payload, payload.get("type"), payload.get("issuer")) != (
-        entry.statement,
-        entry.type,
-        entry.issuer,
-    ):
-        result.add(entry.index, "statement", "stored statement differs from the signed payload")
-    result.decoded[entry.index] = decoded
+    checked = check_stored(entry)
+    result.leaves[entry.index] = checked.leaf
+    result.problems += checked.problems
+    if checked.decoded is not None:
+        result.decoded[entry.index] = checked.decoded
 
 
 # --- signatures ------------------------------------------------------------------
@@ -184,14 +152,13 @@ def load_keys(decoded: Mapping[int, Decoded]) -> dict[str, Key]:
     }
 
 
-def check_signature_records(entries: Mapping[int, StoredEntry], result: IntegrityResult) -> None:
+def check_recorded_signatures(entries: Mapping[int, StoredEntry], result: IntegrityResult) -> None:
     """The stored signature records name exactly each envelope's keys (one query)."""
     recorded: dict[int, set[str]] = defaultdict(set)
     for entry_id, keyid in EntrySignature.objects.filter(entry_id__in=list(entries)).values_list("entry_id", "key_id"):
         recorded[entry_id].add(keyid)
     for index, decoded in result.decoded.items():
-        if recorded[index] != decoded.keyids:
-            result.add(index, "signature", "signature records differ from the envelope's keys")
+        result.problems += check_signature_records(index, decoded, recorded[index])
 
 
 def signature_problems(
@@ -200,7 +167,7 @@ def signature_problems(
     """Ed25519 over each PAE: no database, safe on another thread."""
     problems = []
     for index, item in decoded.items():
-        problems += check_signatures(index, entries[index].integrated_time, item, keys)
+        problems += check_signatures(index, entries[index].integrated_time, item, keys.get)
     return problems
 
 
@@ -246,7 +213,7 @@ def check_chains(
             outside = sorted(set(view.named) - dag_batches)
             if outside:
                 message = f"signed inputs {', '.join(outside)} have no stored link"
-                result.add(index, "chain", message)
+                result.add(index, Code.CHAIN, message)
 
 
 def _check_chain(batch: str, chain: list[StoredLink], views: Mapping[int, ChainView], result: IntegrityResult) -> None:
@@ -255,15 +222,14 @@ def _check_chain(batch: str, chain: list[StoredLink], views: Mapping[int, ChainV
         view = views[link.entry]
         if previous is None:
             if link.role != "created" or batch not in view.created:
-                result.add(link.entry, "chain", f"batch {batch}: no signed entry creates it")
+                result.problems.append(not_created(link.entry, batch))
         else:
             expected = views[previous].entry_hash
-            if view.named.get(batch) != expected:
-                message = f"batch {batch}: signed prev is not the entry_hash of entry {previous}"
-                result.add(link.entry, "chain", message)
-            elif link.prev != expected:
-                message = f"batch {batch}: stored link prev is not the signed prev"
-                result.add(link.entry, "chain", message)
+            broken = check_prev(link.entry, batch, view.named.get(batch), expected)
+            result.problems += broken
+            if not broken and link.prev != expected:
+                message = f"batch {batch}: stored link prev {link.prev} is not the signed prev {expected}"
+                result.add(link.entry, Code.LINK, message)
         previous = link.entry
 
 
@@ -276,21 +242,21 @@ def check_inclusion(entries: Mapping[int, StoredEntry], checkpoint: Checkpoint |
         return
     last = max(entries)
     if checkpoint is None:
-        result.add(last, "inclusion", "no signed checkpoint covers the claim")
+        result.add(last, Code.INCLUSION, "no signed checkpoint covers the claim")
         return
     fault = checkpoints.verify_note(checkpoint)
     if fault:
-        result.add(last, "checkpoint", fault)
+        result.add(last, Code.CHECKPOINT_SIGNATURE, fault)
         return
     size = checkpoint.tree_size
     for index in sorted(entries):
         if index >= size:
-            result.add(index, "inclusion", f"entry is beyond checkpoint {size}")
+            result.add(index, Code.INCLUSION, f"entry is beyond checkpoint {size}")
     leaves = {index: leaf for index, leaf in result.leaves.items() if index < size}
     try:
         root = batch_root(size, leaves, tlog.fetch_nodes(batch_nodes(size, sorted(leaves))))
     except tlog.TreeIncomplete as exc:
-        result.add(last, "inclusion", f"the stored tree is incomplete: {exc}")
+        result.add(last, Code.INCLUSION, f"the stored tree is incomplete: {exc}")
         return
     if root.hex() != checkpoint.root_hash:
         _name_excluded(size, leaves, bytes.fromhex(checkpoint.root_hash), result)
@@ -335,7 +301,7 @@ def _name_excluded(size: int, leaves: Mapping[int, bytes], root: bytes, result: 
     try:
         stored = tlog.fetch_nodes(set().union(*(merkle.nodes_for(r) for r in plans.values())))
     except tlog.TreeIncomplete as exc:
-        result.add(max(leaves), "inclusion", f"the stored tree is incomplete: {exc}")
+        result.add(max(leaves), Code.INCLUSION, f"the stored tree is incomplete: {exc}")
         return
     excluded = [
         index
@@ -343,6 +309,6 @@ def _name_excluded(size: int, leaves: Mapping[int, bytes], root: bytes, result: 
         if not merkle.verify_inclusion(index, size, leaves[index], merkle.assemble(ranges, stored), root)
     ]
     for index in excluded:
-        result.add(index, "inclusion", f"entry is not in the tree of checkpoint {size}")
+        result.add(index, Code.INCLUSION, f"entry is not in the tree of checkpoint {size}")
     if not excluded:
-        result.add(max(leaves), "inclusion", f"the DAG's leaves do not give checkpoint {size}'s root")
+        result.add(max(leaves), Code.INCLUSION, f"the DAG's leaves do not give checkpoint {size}'s root")

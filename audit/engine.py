@@ -3,17 +3,17 @@
     evaluate_claim(claim, ruleset, checkpoint) -> Verdict   reads only
     verify_claim(vin, requested_by=...) -> Verification     the one write (and the
                                                             incidents of a broken verdict)
-    what_if(ruleset) -> [ClaimChange]                       stores nothing
+    claim_evaluator() -> (ruleset, claim) -> figures        stores nothing (audit.impact)
 
 Evaluating a claim is four steps (DOMAIN.md, "The computation"):
 
 1. **Load** the claim's upstream DAG in a fixed number of queries, whatever
-   its size: one recursive CTE walks from the pack back to the origins and
-   returns every batch link of the DAG's batches up to the claim; one query
-   reads those entries and one the issuers' countries. The walk follows
-   BatchLink rows only (an output's "created" link to its transform, the
-   transform's "consumed" links to its inputs): ledger rows that are never
-   updated, not the mutable state in Batch.
+   its size: one recursive CTE (provenance.upstream, the walk the provenance
+   graph uses too) walks from the pack back to the origins and returns
+   every batch link of the DAG's batches up to the claim; one query reads
+   those entries and one the issuers' countries. The walk follows BatchLink
+   rows only: ledger rows that are never updated, not the mutable state in
+   Batch.
 2. **Check integrity** of every one of those entries (audit.claim_integrity):
    three more queries.
 3. **Assess** the rules (cairn_core.lineage, pure): from the *signed* payloads
@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from django.db import connection, transaction
+from django.contrib.auth.models import User
+from django.db import transaction
 from django.utils import timezone
 
 from agreements.snapshot import current_ruleset
@@ -46,31 +48,8 @@ from cairn_core.problems import Problem
 from cairn_core.verdict import REPORT_TYPE, Verdict
 from provenance import checkpoints, ledger_key
 from provenance.errors import LedgerError
-from provenance.models import BatchLink, Checkpoint, Claim, Entry, Organization
-
-LINK_TABLE = BatchLink._meta.db_table
-
-# Every link of every batch upstream of the pack, up to the claim. UNION
-# (not UNION ALL) visits each batch once, so shared ancestors cost nothing
-# and the walk ends. Indexes used: batchlink (batch, entry) for "created",
-# the unique (entry, batch) for "consumed".
-UPSTREAM_LINKS_SQL = f"""
-WITH RECURSIVE upstream(batch_id) AS (
-    SELECT CAST(%s AS VARCHAR(128))
-    UNION
-    SELECT consumed.batch_id
-    FROM upstream
-    JOIN {LINK_TABLE} AS created
-      ON created.batch_id = upstream.batch_id AND created.role = 'created'
-    JOIN {LINK_TABLE} AS consumed
-      ON consumed.entry_id = created.entry_id AND consumed.role = 'consumed'
-)
-SELECT link.entry_id, link.batch_id, link.role, link.prev
-FROM {LINK_TABLE} AS link
-JOIN upstream ON upstream.batch_id = link.batch_id
-WHERE link.entry_id <= %s
-"""
-
+from provenance.models import Checkpoint, Claim, Entry, Organization
+from provenance.upstream import upstream_links
 
 # --- 1. loading the DAG --------------------------------------------------------
 
@@ -95,10 +74,8 @@ class ClaimDag:
 
 
 def load_claim_dag(claim: Claim) -> ClaimDag:
-    """The DAG above the claim's pack, in three queries."""
-    with connection.cursor() as cursor:
-        cursor.execute(UPSTREAM_LINKS_SQL, [claim.batch_id, claim.entry_id])
-        links = tuple(map(StoredLink._make, cursor.fetchall()))
+    """The DAG above the claim's pack, in three queries (the walk is provenance.upstream's)."""
+    links = upstream_links(claim.batch_id, up_to=claim.entry_id)
     indexes = {link.entry for link in links} | {claim.entry_id}
     entries = {
         row[0]: StoredEntry._make(row)
@@ -132,7 +109,7 @@ def facts_from_row(claim: Claim) -> ClaimFacts:
 
 
 def assess_dag(
-    claim: Claim, dag: ClaimDag, statements: Mapping[int, Mapping], ruleset: rules.RuleSet
+    claim: Claim, dag: ClaimDag, statements: Mapping[int, Mapping[str, Any]], ruleset: rules.RuleSet
 ) -> tuple[ClaimFacts, Assessment, list[Problem]]:
     """The rules applied to the DAG; an unreadable DAG assesses as empty, with a problem."""
     try:
@@ -154,7 +131,7 @@ def _claim_row_problems(claim: Claim, facts: ClaimFacts) -> list[Problem]:
 
 
 @contextlib.contextmanager
-def cyclic_gc_paused():
+def cyclic_gc_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector for the block.
 
     Evaluating a large DAG allocates ~10^5 short-lived objects without
@@ -215,7 +192,7 @@ def covering_checkpoint(claim: Claim) -> Checkpoint | None:
         return latest
 
 
-def verify_claim(vin: str, *, requested_by, ruleset: rules.RuleSet | None = None) -> Verification:
+def verify_claim(vin: str, *, requested_by: User | None, ruleset: rules.RuleSet | None = None) -> Verification:
     """Verify the claim on `vin` and store the verdict with its signed report."""
     claim = Claim.objects.filter(vin=vin).first()
     if claim is None:
@@ -231,7 +208,7 @@ def verify_claim(vin: str, *, requested_by, ruleset: rules.RuleSet | None = None
     return verification
 
 
-def store_verdict(verdict: Verdict, *, claim: Claim, requested_by) -> Verification:
+def store_verdict(verdict: Verdict, *, claim: Claim, requested_by: User | None) -> Verification:
     """Insert the row, sign the verdict with its id, seal the row: one transaction."""
     member = getattr(requested_by, "member", None)
     body = verdict.as_dict()
@@ -254,92 +231,45 @@ def store_verdict(verdict: Verdict, *, claim: Claim, requested_by) -> Verificati
     return verification
 
 
-def sign_report(body: Mapping) -> dict:
+def sign_report(body: Mapping[str, object]) -> dict[str, Any]:
     return ledger_key.sign_envelope(REPORT_TYPE, verdicts.report_payload(body))
 
 
-# --- what if: other rules, nothing stored ----------------------------------------
+# --- what if: other rules, nothing stored (audit.impact) ---------------------------
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What the rules give a claim (integrity is not re-checked here)."""
-
-    credit_usd: str
-    qualifying_pct: str
-    north_america_pct: str
-
-    def as_dict(self) -> dict:
-        return {
-            "credit_usd": self.credit_usd,
-            "qualifying_pct": self.qualifying_pct,
-            "north_america_pct": self.north_america_pct,
-        }
-
-
-@dataclass(frozen=True)
-class ClaimChange:
-    vin: str
-    claim_index: int
-    before: Outcome
-    after: Outcome
-
-
-def outcome(claim: Claim, dag: ClaimDag, ruleset: rules.RuleSet) -> Outcome:
-    """The rules' result for a loaded DAG, from its stored statements."""
+def rules_result(claim: Claim, dag: ClaimDag, ruleset: rules.RuleSet) -> dict[str, str]:
+    """The rules' credit and qualifying % for a loaded DAG, from its stored
+    statements (integrity is not re-checked here)."""
     statements = {index: entry.statement for index, entry in dag.entries.items()}
     _facts, done, problems = assess_dag(claim, dag, statements, ruleset)
-    return Outcome(
-        credit_usd=decimal_str(done.credit(intact=not problems), 2),
-        qualifying_pct=pct_str(done.minerals.pct),
-        north_america_pct=pct_str(done.north_america.pct),
-    )
+    return {
+        "credit_usd": decimal_str(done.credit(intact=not problems), 2),
+        "qualifying_pct": pct_str(done.minerals.pct),
+    }
 
 
-def what_if(
-    ruleset: rules.RuleSet,
-    *,
-    baseline: rules.RuleSet | None = None,
-    claims: Iterable[Claim] | None = None,
-) -> list[ClaimChange]:
-    """Claims whose credit or qualifying % differs under `ruleset` from `baseline`
-    (default: the current rules). Every claim unless `claims` is given; stores
-    nothing. A rules-only comparison: integrity is what verify_claim checks."""
-    baseline = baseline or current_ruleset()
-    changes = []
-    for claim in claims if claims is not None else Claim.objects.order_by("entry_id"):
-        dag = load_claim_dag(claim)
-        before, after = outcome(claim, dag, baseline), outcome(claim, dag, ruleset)
-        if (before.credit_usd, before.qualifying_pct) != (after.credit_usd, after.qualifying_pct):
-            changes.append(ClaimChange(claim.vin, claim.entry_id, before, after))
-    return changes
-
-
-def claim_evaluator() -> Callable[[rules.RuleSet, Claim], dict]:
-    """An `agreements.impact` evaluator: (ruleset, claim) -> credit and qualifying %.
+def claim_evaluator() -> Callable[[rules.RuleSet, Claim], dict[str, str]]:
+    """An `audit.impact` evaluator: (ruleset, claim) -> credit and qualifying %.
 
     Each claim's DAG is loaded once however many RuleSets it is evaluated under.
     """
     loaded: dict[str, ClaimDag] = {}
 
-    def evaluate(ruleset: rules.RuleSet, claim: Claim) -> dict:
+    def evaluate(ruleset: rules.RuleSet, claim: Claim) -> dict[str, str]:
         if claim.vin not in loaded:
             loaded[claim.vin] = load_claim_dag(claim)
-        result = outcome(claim, loaded[claim.vin], ruleset)
-        return {"credit_usd": result.credit_usd, "qualifying_pct": result.qualifying_pct}
+        return rules_result(claim, loaded[claim.vin], ruleset)
 
     return evaluate
 
 
 __all__ = [
     "REPORT_TYPE",
-    "ClaimChange",
     "ClaimDag",
-    "Outcome",
     "Verdict",
     "claim_evaluator",
     "evaluate_claim",
     "load_claim_dag",
     "verify_claim",
-    "what_if",
 ]

@@ -19,26 +19,36 @@ that the stored tree gives its signed root (O(log n) stored hashes each),
 that the log's frontier agrees, and that no entry row is missing.
 
 Both return Problems; each becomes one `index N: <reason>` line (contract
-§7). Reads only: recording incidents is audit.incidents' job.
+§7). The per-entry checks (hashes, statement, signatures, chain links) are
+cairn_core.entries', shared with claim verification and the bundle
+verifier, so a problem has the same code (cairn_core.problems.Code)
+wherever it is found; this module reads the rows in chunks for them and
+replays custody, balances and the tree. Reads only: recording incidents is
+audit.incidents' job.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
-from binascii import a2b_base64
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
-import nacl.exceptions
-import nacl.signing
 from django.db.models import Q
 
-from cairn_core import dsse, merkle
-from cairn_core.entries import Key
-from cairn_core.problems import Problem
+from cairn_core import merkle
+from cairn_core.entries import (
+    Key,
+    StoredEntry,
+    check_prev,
+    check_signature_records,
+    check_signatures,
+    check_stored,
+    created_again,
+    not_created,
+)
+from cairn_core.problems import Code, Problem
 from provenance import checkpoints, tlog
 from provenance.models import (
     Batch,
@@ -65,6 +75,18 @@ CHECKPOINT_BATCH = 200
 ENTRY_FIELDS = ("index", "entry_hash", "envelope", "integrated_time", "leaf_hash", "type", "issuer_id", "statement")
 
 
+# A signed statement (a JSON object), as decoded.
+Statement = Mapping[str, Any]
+# A stored batch link of an entry: (role, prev, quantity, custodian before, after).
+LinkRow = tuple[str, str, Decimal | None, str | None, str | None]
+# A signature record of an entry: (organisation, is the issuer's).
+SignatureRecord = tuple[str, bool]
+# A Claim row's columns (CLAIM_COLUMNS): entry, batch, manufacturer, acquired, placed in service, country.
+ClaimRow = tuple[int, str, str, dt.date, dt.date, str]
+# A Batch row's fixed columns (BATCH_FIXED) by name.
+BatchRow = dict[str, Any]
+
+
 class BatchState:
     """A batch as replayed from the signed statements up to some index.
 
@@ -74,14 +96,23 @@ class BatchState:
 
     __slots__ = ("quantity", "consumed", "custodian", "head", "last_index", "carries", "row")
 
-    def __init__(self, quantity, consumed, custodian, head, last_index, carries=(), row=None):
+    def __init__(
+        self,
+        quantity: Decimal,
+        consumed: Decimal,
+        custodian: str,
+        head: str,
+        last_index: int,
+        carries: Iterable[str] = (),
+        row: BatchRow | None = None,
+    ) -> None:
         self.quantity: Decimal = quantity
         self.consumed: Decimal = consumed
         self.custodian: str = custodian
         self.head: str = head
         self.last_index: int = last_index
         self.carries: list[str] = sorted(carries)
-        self.row: dict | None = row
+        self.row: BatchRow | None = row
 
 
 # Batch columns fixed when the batch is created; the others (consumed,
@@ -150,7 +181,7 @@ class RangeChecker:
         self.bad_leaves: list[int] = []
         self.keys: dict[str, Key] = {}
         self.batches: dict[str, BatchState] = {}
-        self.claims: dict[str, tuple] = {}  # vin -> the Claim row its entry implies
+        self.claims: dict[str, ClaimRow] = {}  # vin -> the Claim row its entry implies
         self.checkpoints = dict(
             Checkpoint.objects.filter(tree_size__gt=start, tree_size__lte=end).values_list("tree_size", "root_hash")
         )
@@ -171,16 +202,15 @@ class RangeChecker:
         expected = chunk_start
         for row in rows:
             index = row[0]
-            for missing in range(expected, min(index, chunk_end)):
-                self.problem(missing, "missing_entry", "entry missing: no row at this index")
+            self.problems += [missing(absent) for absent in range(expected, min(index, chunk_end))]
             if index != expected:
                 self.tree.reseed(index)
             width = len(ENTRY_FIELDS)
-            leaf = self.check_entry(row[:width], signatures.get(index, {}), links.get(index, {}), times=row[width:])
+            entry = StoredEntry._make(row[:width])
+            leaf = self.check_entry(entry, signatures.get(index, {}), links.get(index, {}), times=row[width:])
             self.tree.add(index, leaf, stored_nodes, self.checkpoints)
             expected = index + 1
-        for missing in range(expected, chunk_end):
-            self.problem(missing, "missing_entry", "entry missing: no row at this index")
+        self.problems += [missing(absent) for absent in range(expected, chunk_end)]
         if expected != chunk_end:
             self.tree.reseed(chunk_end)
 
@@ -199,7 +229,7 @@ class RangeChecker:
         no entry created is reported too (by the check that covers the whole log)."""
         ids = sorted(self.batches)
         moved_on = set()
-        stored: dict[str, dict] = {}
+        stored: dict[str, dict[str, Any]] = {}
         for part in _parts(ids):
             moved_on |= set(
                 BatchLink.objects.filter(batch_id__in=part, entry_id__gte=self.end).values_list("batch_id", flat=True)
@@ -210,7 +240,7 @@ class RangeChecker:
             state = self.batches[batch_id]
             row = stored.get(batch_id)
             if row is None:
-                self.problem(state.last_index, "batch_state", f"batch {batch_id}: no Batch row")
+                self.problem(state.last_index, Code.BATCH_STATE, f"batch {batch_id}: no Batch row")
                 continue
             if state.row is not None:
                 for column in BATCH_FIXED:
@@ -223,20 +253,20 @@ class RangeChecker:
             known = set(ids)
             for batch_id, created_by in Batch.objects.values_list("id", "created_by_id").iterator(chunk_size=10_000):
                 if batch_id not in known:
-                    self.problem(created_by, "batch_state", f"batch {batch_id}: a Batch row that no entry created")
+                    self.problem(created_by, Code.BATCH_STATE, f"batch {batch_id}: a Batch row that no entry created")
 
-    def _compare_column(self, index: int, batch_id: str, column: str, have, want) -> None:
+    def _compare_column(self, index: int, batch_id: str, column: str, have: object, want: object) -> None:
         if _differs(have, want):
             name = column.removesuffix("_id")
             have, want = (_shown(value) for value in (have, want))
             self.problem(
-                index, "batch_state", f"batch {batch_id}: stored {name} {have} is not {want}, as the entries say"
+                index, Code.BATCH_STATE, f"batch {batch_id}: stored {name} {have} is not {want}, as the entries say"
             )
 
     def _compare_claims(self) -> None:
         """Claim rows of the range's claim entries must be what those entries signed."""
-        stored = {
-            vin: rest
+        stored: dict[str, tuple[Any, ...]] = {
+            vin: tuple(rest)
             for vin, *rest in Claim.objects.filter(entry_id__gte=self.start, entry_id__lt=self.end).values_list(
                 "vin", *CLAIM_COLUMNS
             )
@@ -244,20 +274,22 @@ class RangeChecker:
         for vin in sorted(self.claims.keys() | stored.keys()):
             want, have = self.claims.get(vin), stored.get(vin)
             if have is None:
-                self.problem(want[0], "claim_state", f"claim {vin}: no Claim row")
+                assert want is not None  # the VIN is the signed one's or the stored one's
+                self.problem(want[0], Code.CLAIM_STATE, f"claim {vin}: no Claim row")
             elif want is None:
-                self.problem(have[0], "claim_state", f"claim {vin}: a Claim row that no claim entry signed")
+                self.problem(have[0], Code.CLAIM_STATE, f"claim {vin}: a Claim row that no claim entry signed")
             elif any(_differs(a, b) for a, b in zip(have, want, strict=True)):
-                self.problem(want[0], "claim_state", f"claim {vin}: the stored Claim row differs from the signed claim")
+                message = f"claim {vin}: the stored Claim row differs from the signed claim"
+                self.problem(want[0], Code.CLAIM_STATE, message)
 
     # --- loading -----------------------------------------------------------
 
-    def _load_signatures(self, chunk_start: int, chunk_end: int) -> dict[int, dict[str, tuple]]:
+    def _load_signatures(self, chunk_start: int, chunk_end: int) -> dict[int, dict[str, SignatureRecord]]:
         """Signature records of the chunk (one query), and keys not seen yet (one more)."""
         rows = EntrySignature.objects.filter(entry_id__gte=chunk_start, entry_id__lt=chunk_end).values_list(
             "entry_id", "key_id", "organization_id", "is_issuer"
         )
-        by_entry: dict[int, dict[str, tuple]] = defaultdict(dict)
+        by_entry: dict[int, dict[str, SignatureRecord]] = defaultdict(dict)
         for entry_id, keyid, org, is_issuer in rows:
             by_entry[entry_id][keyid] = (org, is_issuer)
         unseen = {keyid for records in by_entry.values() for keyid in records} - self.keys.keys()
@@ -280,7 +312,7 @@ class RangeChecker:
             self.keys[keyid] = Key.of(*found)
         return self.keys[keyid]
 
-    def _load_links(self, chunk_start: int, chunk_end: int) -> dict[int, dict[str, tuple]]:
+    def _load_links(self, chunk_start: int, chunk_end: int) -> dict[int, dict[str, LinkRow]]:
         rows = BatchLink.objects.filter(entry_id__gte=chunk_start, entry_id__lt=chunk_end).values_list(
             "entry_id",
             "batch_id",
@@ -290,10 +322,10 @@ class RangeChecker:
             "custodian_before_id",
             "custodian_after_id",
         )
-        by_entry: dict[int, dict[str, tuple]] = defaultdict(dict)
+        by_entry: dict[int, dict[str, LinkRow]] = defaultdict(dict)
         batch_ids = set()
-        for entry_id, batch_id, *link in rows:
-            by_entry[entry_id][batch_id] = tuple(link)
+        for entry_id, batch_id, role, prev, quantity, before, after in rows:
+            by_entry[entry_id][batch_id] = (role, prev, quantity, before, after)
             batch_ids.add(batch_id)
         self._load_earlier_batches(batch_ids - self.batches.keys())
         return by_entry
@@ -330,71 +362,39 @@ class RangeChecker:
 
     # --- one entry -----------------------------------------------------------
 
-    def check_entry(self, row: tuple, signatures: dict, links: dict, times: tuple = ()) -> bytes:
+    def check_entry(
+        self,
+        entry: StoredEntry,
+        records: Mapping[str, SignatureRecord],
+        links: Mapping[str, LinkRow],
+        times: tuple[dt.datetime, ...] = (),
+    ) -> bytes:
         """All checks of one entry; returns its leaf hash recomputed from the envelope.
 
         `times`: the stored (issued_at, occurred_at), compared with the signed ones."""
-        index, entry_hash, envelope_text, integrated_time, leaf_hex, kind, issuer, statement = row
-        leaf_input = f'{{"envelope":{envelope_text},"integrated_time":{integrated_time}}}'
-        leaf = hashlib.sha256(b"\x00" + leaf_input.encode("utf-8")).digest()
-        if leaf.hex() != leaf_hex:
+        index = entry.index
+        checked = check_stored(entry)
+        if checked.leaf.hex() != entry.leaf_hash:
             self.bad_leaves.append(index)
-            self.problem(index, "leaf_hash", "stored leaf_hash is not the hash of the entry's leaf input")
-        try:
-            envelope = json.loads(envelope_text)
-            payload_type = envelope["payloadType"]
-            payload = a2b_base64(envelope["payload"], strict_mode=True)
-            signed = [(item["keyid"], a2b_base64(item["sig"], strict_mode=True)) for item in envelope["signatures"]]
-            document = json.loads(payload.decode("utf-8"))
-        except (ValueError, KeyError, TypeError):
-            self.problem(index, "malformed_envelope", "stored envelope or payload does not decode")
-            return leaf
-        message = dsse.pae(payload_type, payload)
-        if hashlib.sha256(message).hexdigest() != entry_hash:
-            self.problem(index, "entry_hash", "entry_hash is not the SHA-256 of the envelope's PAE")
-        if document != statement or document.get("type") != kind or document.get("issuer") != issuer:
-            self.problem(
-                index,
-                "statement",
-                "stored statement, type or issuer differ from the signed payload",
-            )
-        self._check_signatures(index, integrated_time, message, signed, signatures, document)
+        self.problems += checked.problems
+        decoded = checked.decoded
+        if decoded is None:
+            return checked.leaf
+        self.problems += check_signatures(index, entry.integrated_time, decoded, self.key)
+        self.problems += check_signature_records(index, decoded, records)
+        document = decoded.payload
         try:
             if times and times != _signed_times(document):
-                self.problem(index, "statement", "stored issued_at or occurred_at differ from the signed payload")
-            self._replay(index, entry_hash, document, links)
+                self.problem(index, Code.STATEMENT, "stored issued_at or occurred_at differ from the signed payload")
+            self._replay(index, entry.entry_hash, document, links)
         except (KeyError, TypeError, AttributeError, ValueError, InvalidOperation):
-            self.problem(index, "statement", "signed payload is not a valid statement")
-        return leaf
+            self.problem(index, Code.STATEMENT, "signed payload is not a valid statement")
+        return checked.leaf
 
-    def _check_signatures(self, index, integrated_time, message, signed, records, document) -> None:
-        issuer_signed = False
-        for keyid, signature in signed:
-            key = self.key(keyid)
-            if key is None:
-                self.problem(index, "unknown_key", f"signed by unknown key {keyid}")
-                continue
-            try:
-                key.verify_key.verify(message, signature)
-            except (nacl.exceptions.BadSignatureError, ValueError):
-                self.problem(index, "bad_signature", f"signature by key {keyid} does not verify")
-                continue
-            if not key.valid_at(integrated_time):
-                self.problem(index, "key_not_valid", f"key {keyid} was not valid at integrated_time")
-            issuer_signed |= key.organization == document.get("issuer")
-        if not issuer_signed:
-            self.problem(index, "issuer_signature", "no valid signature by a key of the issuer")
-        if set(records) != {keyid for keyid, _ in signed}:
-            self.problem(
-                index,
-                "signature_records",
-                "signature records differ from the envelope's signatures",
-            )
-
-    def _replay(self, index: int, entry_hash: str, document: dict, links: dict) -> None:
+    def _replay(self, index: int, entry_hash: str, document: Statement, links: Mapping[str, LinkRow]) -> None:
         """Chain links, custody and mass balance from the signed statement."""
         kind, issuer = document["type"], document["issuer"]
-        expected: dict[str, tuple] = {}
+        expected: dict[str, LinkRow] = {}
         named = document["inputs"] if kind == "transform" else [document] if "prev" in document else []
         for item in named:
             batch_id = item["batch"]
@@ -417,27 +417,32 @@ class RangeChecker:
             )
         self._compare_links(index, expected, links)
 
-    def _step(self, index, entry_hash, kind, issuer, item, quantity, role, document) -> tuple:
+    def _step(
+        self,
+        index: int,
+        entry_hash: str,
+        kind: str,
+        issuer: str,
+        item: Statement,
+        quantity: Decimal | None,
+        role: str,
+        document: Statement,
+    ) -> LinkRow:
         batch_id, prev = item["batch"], item["prev"]
         state = self.batches.get(batch_id)
         if state is None:
-            self.problem(index, "chain", f"batch {batch_id}: no earlier entry created it")
+            self.problems.append(not_created(index, batch_id))
             return (role, prev, quantity, None, None)
-        if prev != state.head:
-            self.problem(
-                index,
-                "chain",
-                f"batch {batch_id}: signed prev {prev} is not the batch's previous entry {state.head}",
-            )
+        self.problems += check_prev(index, batch_id, prev, state.head)
         before = state.custodian
         if kind != "certify" and issuer != before:
-            self.problem(index, "custody", f"batch {batch_id}: issuer {issuer} is not the custodian {before}")
+            self.problem(index, Code.CUSTODY, f"batch {batch_id}: issuer {issuer} is not the custodian {before}")
         if quantity is not None:
             state.consumed += quantity
             if state.consumed > state.quantity:
                 self.problem(
                     index,
-                    "mass_balance",
+                    Code.MASS_BALANCE,
                     f"batch {batch_id}: {state.consumed} consumed exceeds its quantity {state.quantity}",
                 )
         if kind == "transfer":
@@ -446,14 +451,12 @@ class RangeChecker:
         state.head, state.last_index = entry_hash, index
         return link
 
-    def _create(self, index, entry_hash, issuer, output, document, carried) -> tuple:
+    def _create(
+        self, index: int, entry_hash: str, issuer: str, output: Statement, document: Statement, carried: list[str]
+    ) -> LinkRow:
         batch_id = output["batch"]
         if batch_id in self.batches:
-            self.problem(
-                index,
-                "chain",
-                f"batch {batch_id}: created again (first at index {self.batches[batch_id].last_index} or before)",
-            )
+            self.problems.append(created_again(index, batch_id, self.batches[batch_id].last_index))
         minerals = output.get("minerals", {})
         carries = sorted(minerals) if document["type"] == "origin" else carried
         row = {
@@ -471,49 +474,47 @@ class RangeChecker:
         self.batches[batch_id] = BatchState(row["quantity"], Decimal(0), issuer, entry_hash, index, carries, row)
         return ("created", "", None, None, issuer)
 
-    def _compare_links(self, index: int, expected: dict[str, tuple], stored: dict[str, tuple]) -> None:
+    def _compare_links(self, index: int, expected: Mapping[str, LinkRow], stored: Mapping[str, LinkRow]) -> None:
         """Stored links must say what the replay says: role, prev, quantity, custody."""
         for batch_id in sorted(expected.keys() | stored.keys()):
             want, have = expected.get(batch_id), stored.get(batch_id)
             if want is None or have is None:
                 where = "no stored link" if have is None else "a stored link the statement does not name"
-                self.problem(index, "link", f"batch {batch_id}: {where}")
+                self.problem(index, Code.LINK, f"batch {batch_id}: {where}")
                 continue
             role, prev, quantity, before, after = have
             if prev != want[1]:
                 self.problem(
                     index,
-                    "link",
+                    Code.LINK,
                     f"batch {batch_id}: stored link prev {prev or '(none)'} is not the previous "
                     f"entry touching the batch {want[1] or '(none)'}",
                 )
             if role != want[0] or quantity != want[2] or (want[3] or before) != before or after != want[4]:
                 self.problem(
                     index,
-                    "link",
+                    Code.LINK,
                     f"batch {batch_id}: stored link role, quantity or custody differ from the signed statement",
                 )
 
 
-def _parts(values: list, size: int = 1000):
+def _parts(values: list[str], size: int = 1000) -> Iterator[list[str]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
 
 
-def _differs(have, want) -> bool:
+def _differs(have: object, want: object) -> bool:
     """Stored and replayed values differ (a country is stored as a Country)."""
-    if hasattr(have, "code"):
-        have = have.code
-    return have != want
+    return bool(getattr(have, "code", have) != want)
 
 
-def _shown(value) -> object:
+def _shown(value: object) -> object:
     if isinstance(value, Decimal):
         return format(value.normalize(), "f")
     return getattr(value, "code", value)
 
 
-def _signed_times(document: dict) -> tuple[dt.datetime, dt.datetime]:
+def _signed_times(document: Statement) -> tuple[dt.datetime, dt.datetime]:
     issued = dt.datetime.fromisoformat(document["issued_at"])
     occurred = dt.datetime.fromisoformat(document.get("occurred_at", document["issued_at"]))
     return issued, occurred
@@ -539,7 +540,7 @@ class TreeRebuild:
             hashes = tlog.fetch_nodes(nodes)
         except tlog.TreeIncomplete as exc:
             if report:
-                self.checker.problem(max(size - 1, 0), "tree", f"cannot rebuild the tree: {exc}")
+                self.checker.problem(max(size - 1, 0), Code.TREE, f"cannot rebuild the tree: {exc}")
             return None
         return [hashes[node] for node in nodes]
 
@@ -568,7 +569,7 @@ class TreeRebuild:
             return {}
         return dict(MerkleNode.objects.filter(condition).values_list("id", "hash"))
 
-    def add(self, index: int, leaf: bytes, stored: dict[int, str], checkpoint_roots: dict) -> None:
+    def add(self, index: int, leaf: bytes, stored: Mapping[int, str], checkpoint_roots: Mapping[int, str]) -> None:
         if self.frontier is None:
             self.reseed(index)
             if self.frontier is None:
@@ -582,14 +583,14 @@ class TreeRebuild:
                 state = "is missing" if stored_hash is None else "differs from the rebuilt tree"
                 self.checker.problem(
                     first_leaf,
-                    "tree",
+                    Code.TREE,
                     f"stored Merkle node (level {level}, index {position}) over entries {first_leaf}..{index} {state}",
                 )
         signed_root = checkpoint_roots.get(size)
         if signed_root is not None and merkle.root_from_frontier(self.frontier).hex() != signed_root:
             self.checker.problem(
                 min(self.checker.bad_leaves, default=index),
-                "checkpoint",
+                Code.INCLUSION,
                 f"the tree rebuilt from the entries does not have checkpoint {size}'s signed root",
             )
 
@@ -602,7 +603,7 @@ class TreeRebuild:
         state = LogState.objects.filter(id=1).values_list("size", "frontier").first()
         # Entries appended since the check began have moved the frontier on.
         if state and state[0] == size and state[1] != [node.hex() for node in self.frontier]:
-            self.checker.problem(size - 1, "frontier", "the log's stored frontier differs from the rebuilt tree")
+            self.checker.problem(size - 1, Code.FRONTIER, "the log's stored frontier differs from the rebuilt tree")
 
 
 # --- the whole log against its checkpoints -----------------------------------
@@ -631,7 +632,7 @@ def check_tree_against_checkpoints(*, since_size: int = 0) -> list[Problem]:
     if size and _stored_roots([size]).get(size) != merkle.root_from_frontier(
         [bytes.fromhex(item) for item in frontier]
     ):
-        problems.append(Problem(size - 1, "frontier", "the log's frontier disagrees with the stored tree"))
+        problems.append(Problem(size - 1, Code.FRONTIER, "the log's frontier disagrees with the stored tree"))
     return in_order(problems)
 
 
@@ -641,18 +642,20 @@ def _check_rows(size: int) -> list[Problem]:
     if beyond:  # rows appended since `size` was read are fine; others are not
         size_now = tlog.current_size()
         beyond = [index for index in beyond if index >= size_now]
-    problems = [Problem(index, "beyond_log", "entry row beyond the log's size") for index in beyond]
+    problems = [Problem(index, Code.BEYOND_LOG, "entry row beyond the log's size") for index in beyond]
     if Entry.objects.filter(index__lt=size).count() == size:
         return problems
     present = Entry.objects.filter(index__lt=size).order_by("index").values_list("index", flat=True)
     expected = 0
     for index in present.iterator(chunk_size=10_000):
-        problems += [
-            Problem(gap, "missing_entry", "entry missing: no row at this index") for gap in range(expected, index)
-        ]
+        problems += [missing(gap) for gap in range(expected, index)]
         expected = index + 1
-    problems += [Problem(gap, "missing_entry", "entry missing: no row at this index") for gap in range(expected, size)]
+    problems += [missing(gap) for gap in range(expected, size)]
     return problems
+
+
+def missing(index: int) -> Problem:
+    return Problem(index, Code.MISSING_ENTRY, "entry missing: no row at this index")
 
 
 def _stored_roots(sizes: list[int]) -> dict[int, bytes | None]:
@@ -680,9 +683,9 @@ def _check_checkpoints(batch: list[Checkpoint], size: int) -> list[Problem]:
         index = max(checkpoint.tree_size - 1, 0)
         fault = checkpoints.verify_note(checkpoint)
         if fault:
-            problems.append(Problem(index, "checkpoint_signature", fault))
+            problems.append(Problem(index, Code.CHECKPOINT_SIGNATURE, fault))
         if checkpoint.tree_size > size:
-            problems.append(Problem(index, "checkpoint", f"checkpoint {checkpoint.tree_size} is beyond the log"))
+            problems.append(Problem(index, Code.CHECKPOINT, f"checkpoint {checkpoint.tree_size} is beyond the log"))
         else:
             root = roots.get(checkpoint.tree_size) if checkpoint.tree_size else merkle.EMPTY_ROOT
             if root is None or root.hex() != checkpoint.root_hash:
@@ -690,7 +693,7 @@ def _check_checkpoints(batch: list[Checkpoint], size: int) -> list[Problem]:
                 problems.append(
                     Problem(
                         index,
-                        "checkpoint",
+                        Code.CHECKPOINT,
                         f"the stored tree at checkpoint {checkpoint.tree_size} {state}",
                     )
                 )

@@ -13,24 +13,24 @@ from django.utils import timezone
 
 from audit import checks, integrity
 from audit.models import IntegrityCheckPart, IntegrityCheckRun
-from cairn_core.problems import Problem
+from cairn_core.problems import Problem, ProblemDict
 from provenance import checkpoints, tlog
 
 
-@shared_task(name="audit.publish_checkpoint")
+@shared_task(name="audit.publish_checkpoint")  # type: ignore[untyped-decorator]  # Celery has no type hints
 def publish_checkpoint() -> int:
     """Sign a checkpoint when the tree has grown (or of the empty tree at the
     start); returns its tree size."""
     return checkpoints.publish_checkpoint().tree_size
 
 
-@shared_task(name="audit.check_incremental")
+@shared_task(name="audit.check_incremental")  # type: ignore[untyped-decorator]  # Celery has no type hints
 def check_incremental() -> int:
     """Check entries logged since the last run; returns the number of problems."""
     return len(checks.run_incremental(detected_by="check_incremental"))
 
 
-@shared_task(name="audit.check_full")
+@shared_task(name="audit.check_full")  # type: ignore[untyped-decorator]  # Celery has no type hints
 def check_full(parts: int | None = None, run_id: int | None = None) -> int:
     """Re-read the whole ledger: ranges checked in parallel, joined by a chord.
 
@@ -46,20 +46,20 @@ def check_full(parts: int | None = None, run_id: int | None = None) -> int:
         if run.finished_at is not None or run.parts.exists():
             return run.id  # delivered twice: its parts are on their way already
     size = run.end
-    parts = parts or getattr(settings, "CAIRN_INTEGRITY_PARTS", 16)
-    ranges = checks.split(size, parts, getattr(settings, "CAIRN_INTEGRITY_MIN_RANGE", 1000))
+    count = parts or int(getattr(settings, "CAIRN_INTEGRITY_PARTS", 16))
+    ranges = checks.split(size, count, int(getattr(settings, "CAIRN_INTEGRITY_MIN_RANGE", 1000)))
     if not ranges:
         finish_full_check([], run.id)
     else:
         # One row per range, so that the dashboard shows the run's progress.
         IntegrityCheckPart.objects.bulk_create(IntegrityCheckPart(run=run, start=a, end=b) for a, b in ranges)
-        parts = IntegrityCheckPart.objects.filter(run=run).values_list("start", "end", "pk")
-        chord(check_range.s(start, end, pk) for start, end, pk in parts)(finish_full_check.s(run.id))
+        rows = IntegrityCheckPart.objects.filter(run=run).values_list("start", "end", "pk")
+        chord(check_range.s(start, end, pk) for start, end, pk in rows)(finish_full_check.s(run.id))
     return run.id
 
 
-@shared_task(name="audit.check_range")
-def check_range(start: int, end: int, part_id: int | None = None) -> list[dict]:
+@shared_task(name="audit.check_range")  # type: ignore[untyped-decorator]  # Celery has no type hints
+def check_range(start: int, end: int, part_id: int | None = None) -> list[ProblemDict]:
     """Check entries [start, end); mark the full check's part done, if given."""
     problems = integrity.check_range(start, end)
     if part_id is not None:
@@ -67,8 +67,8 @@ def check_range(start: int, end: int, part_id: int | None = None) -> list[dict]:
     return [problem.as_dict() for problem in problems]
 
 
-@shared_task(name="audit.finish_full_check")
-def finish_full_check(results: list[list[dict]], run_id: int) -> int:
+@shared_task(name="audit.finish_full_check")  # type: ignore[untyped-decorator]  # Celery has no type hints
+def finish_full_check(results: list[list[ProblemDict]], run_id: int) -> int:
     """The chord's join: add the checkpoint checks, record, close the run."""
     problems = [Problem.from_dict(item) for part in results for item in part]
     problems += integrity.check_tree_against_checkpoints()

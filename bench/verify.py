@@ -35,15 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import PYTHON, ROOT, fresh_database, setup_django  # noqa: E402
 
 
-def load_ledger(count: int) -> None:
-    """`count` entries: origins, then a transfer of each co-signed by the receiver."""
+def register_parties() -> list[tuple]:
+    """The mine and the refiner, each with one registered key: (org, keyid, private key)."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from django.db import connection
-    from django.utils import timezone
 
     from cairn_core import dsse
-    from cairn_core.payload import PAYLOAD_TYPE, SCHEMA
-    from provenance import ingest
     from provenance.keys import register_key
     from provenance.organizations import create_organization
 
@@ -53,60 +49,70 @@ def load_ledger(count: int) -> None:
         private_key = Ed25519PrivateKey.generate()
         key, _ = register_key(organization=org, public_key_b64=dsse.b64encode(dsse.raw_public_key(private_key)))
         parties.append((org, key.keyid, private_key))
-    (mine, mine_keyid, mine_key), (refiner, refiner_keyid, refiner_key) = parties
+    return parties
+
+
+def signed(payload: dict, signers: list) -> bytes:
+    """The stored form of a DSSE envelope of `payload` signed by each (keyid, key)."""
+    from cairn_core import dsse
+    from cairn_core.payload import PAYLOAD_TYPE
+
+    envelope = dsse.sign(PAYLOAD_TYPE, json.dumps(payload).encode(), signers)
+    return json.dumps(envelope.to_stored()).encode()
+
+
+def post_all(bodies: list[bytes], acting_org) -> list[str]:
+    """Append every body; many client threads, so that the write path's
+    sequencer commits whatever is waiting as one transaction (group commit)."""
+    from django.db import connection
+
+    from provenance import ingest
+
+    def post(body: bytes) -> str:
+        try:
+            return ingest.append_attestation(body, acting_org=acting_org).entry.entry_hash
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        return list(pool.map(post, bodies))
+
+
+def origin_payload(common: dict, batch: str) -> dict:
+    output = {
+        "batch": batch,
+        "material": "spodumene",
+        "quantity": "1000",
+        "unit": "kg",
+        "minerals": {"lithium": "60"},
+        "value_added_usd": "1200",
+    }
+    site = {"name": "Greenbushes", "country": "AU"}
+    return {**common, "type": "origin", "activity": "extraction", "site": site, "outputs": [output]}
+
+
+def load_ledger(count: int) -> None:
+    """`count` entries: origins, then a transfer of each co-signed by the receiver."""
+    from django.utils import timezone
+
+    from cairn_core.payload import SCHEMA
+
+    (mine, mine_keyid, mine_key), (refiner, refiner_keyid, refiner_key) = register_parties()
     issued_at = timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ")
     common = {"schema": SCHEMA, "issuer": mine.slug, "issued_at": issued_at}
-
-    def sign(payload: dict, signers: list) -> bytes:
-        envelope = dsse.sign(PAYLOAD_TYPE, json.dumps(payload).encode(), signers)
-        return json.dumps(envelope.to_stored()).encode()
-
-    def post_all(bodies: list[bytes]) -> list[str]:
-        # Many client threads, so that the write path's sequencer commits
-        # whatever is waiting as one transaction (group commit).
-        def post(body: bytes) -> str:
-            try:
-                return ingest.append_attestation(body, acting_org=mine).entry.entry_hash
-            finally:
-                connection.close()
-
-        with ThreadPoolExecutor(max_workers=32) as pool:
-            return list(pool.map(post, bodies))
-
     started = time.perf_counter()
     batches = [f"{mine.slug}:ore-{number}" for number in range(count // 2)]
-    origins = [
-        sign(
-            {
-                **common,
-                "type": "origin",
-                "activity": "extraction",
-                "site": {"name": "Greenbushes", "country": "AU"},
-                "outputs": [
-                    {
-                        "batch": batch,
-                        "material": "spodumene",
-                        "quantity": "1000",
-                        "unit": "kg",
-                        "minerals": {"lithium": "60"},
-                        "value_added_usd": "1200",
-                    }
-                ],
-            },
-            [(mine_keyid, mine_key)],
-        )
-        for batch in batches
-    ]
-    heads = post_all(origins)
+    origins = [signed(origin_payload(common, batch), [(mine_keyid, mine_key)]) for batch in batches]
+    heads = post_all(origins, mine)
     print(f"loaded {len(heads)} origins", file=sys.stderr)
     transfers = [
-        sign(
+        signed(
             {**common, "type": "transfer", "batch": batch, "prev": head, "to": refiner.slug},
             [(mine_keyid, mine_key), (refiner_keyid, refiner_key)],
         )
         for batch, head in zip(batches, heads, strict=True)
     ]
-    post_all(transfers)
+    post_all(transfers, mine)
     print(f"loaded {count} entries in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 

@@ -251,8 +251,8 @@ def bare_fetch(vin: str):
     """The engine's recursive CTE, then the entries' envelopes and their keys."""
     from django.db import connection
 
-    from audit.engine import UPSTREAM_LINKS_SQL
     from provenance.models import Claim, Entry, SigningKey
+    from provenance.upstream import UPSTREAM_LINKS_SQL
 
     claim = Claim.objects.get(vin=vin)
     with connection.cursor() as cursor:

@@ -55,12 +55,6 @@ def batch_link(batch_id: str | None) -> str:
     return admin_link("admin:provenance_batch_change", batch_id, batch_id)
 
 
-def org_link(slug: str | None) -> str:
-    if not slug:
-        return "-"
-    return admin_link("admin:provenance_organization_change", slug, slug)
-
-
 def agreement_link(slug: str) -> str:
     return admin_link("admin:agreements_tradeagreement_change", slug, slug)
 

@@ -2,65 +2,51 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import Q
 
 from agreements.linking import links_for_entries
 from cairn_core.dag import Graph, Step, attribution_factors, decimal_str
 from provenance.models import Batch, BatchLink, Entry, LinkRole, Organization
-
-# Every batch upstream of one batch: follow "created by a transform that
-# consumed X" back to the origins. UNION (not UNION ALL) visits each batch
-# once, so shared ancestors cost nothing extra and the walk ends on a DAG.
-UPSTREAM_SQL = """
-WITH RECURSIVE upstream(batch_id) AS (
-    SELECT CAST(%s AS VARCHAR(128))
-    UNION
-    SELECT link.batch_id
-    FROM upstream
-    JOIN provenance_batch AS batch ON batch.id = upstream.batch_id
-    JOIN provenance_batchlink AS link
-      ON link.entry_id = batch.created_by_id AND link.role = 'consumed'
-)
-SELECT batch_id FROM upstream
-"""
+from provenance.upstream import upstream_links
 
 
-def upstream_batch_ids(batch_id: str) -> list[str]:
-    with connection.cursor() as cursor:
-        cursor.execute(UPSTREAM_SQL, [batch_id])
-        return [row[0] for row in cursor.fetchall()]
+def upstream_graph(batch_id: str, *, up_to: int | None = None) -> tuple[Graph, dict[str, Batch]]:
+    """The DAG above a batch, walked as the verdict walks it (provenance.upstream),
+    in four queries: the walk, the batches, their transforms' inputs and outputs.
 
-
-def upstream_graph(batch_id: str) -> tuple[Graph, dict[str, Batch]]:
-    """The DAG above a batch in three queries: the walk, the batches, the links."""
-    ids = upstream_batch_ids(batch_id)
-    batches = Batch.objects.in_bulk(ids)
-    creators = {batch.created_by_id for batch in batches.values()}
-    steps: dict[int, Step] = {}
-    links = BatchLink.objects.filter(entry_id__in=creators, role=LinkRole.CONSUMED).values_list(
-        "entry_id", "batch_id", "quantity"
-    )
-    for entry_id, input_id, quantity in links:
-        steps.setdefault(entry_id, Step(entry_id, {}, {})).inputs[input_id] = quantity
-    # A transform's outputs include siblings outside the upstream set (a
-    # split's other half): their quantities are needed for the shares.
-    for output_id, entry_id, quantity in Batch.objects.filter(created_by_id__in=steps).values_list(
-        "id", "created_by_id", "quantity"
-    ):
-        steps[entry_id].outputs[output_id] = quantity
+    `up_to`: the last entry index to follow (the batch's creator, a claim)."""
+    links = upstream_links(batch_id, up_to=up_to)
+    batches = Batch.objects.in_bulk({link.batch for link in links})
+    made_by = {link.batch: link.entry for link in links if link.role == LinkRole.CREATED}
+    steps = transform_steps(set(made_by.values()))
     graph = Graph(
         quantities={batch.id: batch.quantity for batch in batches.values()},
-        made_by={batch.id: steps[batch.created_by_id] for batch in batches.values() if batch.created_by_id in steps},
+        made_by={batch: steps[entry] for batch, entry in made_by.items() if entry in steps and batch in batches},
     )
     return graph, batches
 
 
-def provenance_of(batch: Batch) -> dict:
+def transform_steps(entries: set[int]) -> dict[int, Step]:
+    """The transforms among `entries`: what each consumed and made (two queries)."""
+    inputs: dict[int, dict[str, Decimal]] = defaultdict(dict)
+    consumed = BatchLink.objects.filter(entry_id__in=entries, role=LinkRole.CONSUMED)
+    for entry_id, input_id, quantity in consumed.values_list("entry_id", "batch_id", "quantity"):
+        inputs[entry_id][input_id] = quantity or Decimal(0)
+    # A transform's outputs include siblings outside the upstream set (a
+    # split's other half): their quantities are needed for the shares.
+    outputs: dict[int, dict[str, Decimal]] = defaultdict(dict)
+    made = Batch.objects.filter(created_by_id__in=inputs)
+    for output_id, entry_id, quantity in made.values_list("id", "created_by_id", "quantity"):
+        outputs[entry_id][output_id] = quantity
+    return {entry: Step(entry, inputs[entry], outputs[entry]) for entry in inputs}
+
+
+def provenance_of(batch: Batch) -> dict[str, list[dict[str, object]]]:
     """GET /batches/{id}/provenance: nodes, edges and attributed origin minerals."""
-    graph, batches = upstream_graph(batch.id)
+    graph, batches = upstream_graph(batch.id, up_to=batch.created_by_id)
     factors = attribution_factors(graph, batch.id)
     agreements = links_for_entries({node.created_by_id for node in batches.values()})
     nodes = [

@@ -47,14 +47,16 @@ from cairn_core import verdict as verdicts
 from cairn_core.entries import (
     Decoded,
     Key,
+    check_prev,
     check_signatures,
+    created_again,
     created_batches,
     decode_envelope,
     leaf_hash,
     named_batches,
 )
 from cairn_core.payload import JSON, PAYLOAD_TYPE, JSONObject
-from cairn_core.problems import Problem
+from cairn_core.problems import Code, Problem
 
 BUNDLE = "cairn.bundle/v1"
 MEDIA_TYPE = "application/vnd.cairn.bundle+json"
@@ -138,7 +140,7 @@ class Result:
         return not self.failures
 
     def fail(self, check: str, message: str, index: int | None = None) -> None:
-        self.failures.append(Failure(check, message, index))
+        self.failures.append(Failure(str(check), message, index))
 
     def add_problems(self, problems: Iterable[Problem]) -> None:
         for problem in problems:
@@ -286,22 +288,22 @@ def _log_key(log: JSONObject, result: Result) -> signed_note.Verifier | None:
         origin, public_key = log["origin"], base64.b64decode(log["public_key"], validate=True)
         verifier = signed_note.parse_verifier(log["verifier"])
     except (KeyError, TypeError, binascii.Error, signed_note.NoteError) as exc:
-        result.fail("log", f"the log's origin, public key and verifier cannot be read: {exc}")
+        result.fail(Code.LOG, f"the log's origin, public key and verifier cannot be read: {exc}")
         return None
     if (verifier.name, verifier.public_key) != (origin, public_key):
-        result.fail("log", "the verifier string names another origin or key than the log's")
+        result.fail(Code.LOG, "the verifier string names another origin or key than the log's")
         return None
     return verifier
 
 
 def _checkpoint(text: str, log_key: signed_note.Verifier | None, result: Result) -> signed_note.Checkpoint | None:
     if log_key is None:
-        result.fail("checkpoint", "no log key to check the checkpoint against")
+        result.fail(Code.CHECKPOINT_SIGNATURE, "no log key to check the checkpoint against")
         return None
     try:
         return signed_note.open_checkpoint(text, log_key)
     except signed_note.NoteError as exc:
-        result.fail("checkpoint", f"not signed by the log key: {exc}")
+        result.fail(Code.CHECKPOINT_SIGNATURE, f"not signed by the log key: {exc}")
         return None
 
 
@@ -316,7 +318,7 @@ def _keys(rows: list[Any], result: Result) -> dict[str, Key]:
                 raise ValueError("keyid is not the SHA-256 of the public key")
             keys[row["keyid"]] = Key.of(public_key, row["organization"], registered, revoked)
         except (KeyError, TypeError, ValueError, binascii.Error) as exc:
-            result.fail("keys", f"key {number} cannot be read: {exc}")
+            result.fail(Code.KEYS, f"key {number} cannot be read: {exc}")
     return keys
 
 
@@ -335,10 +337,10 @@ def _entries(
     for number, row in enumerate(rows):
         index = row.get("index") if isinstance(row, dict) else None
         if not isinstance(row, dict) or not isinstance(index, int) or isinstance(index, bool) or index < 0:
-            result.fail("entries", f"entry {number} has no index")
+            result.fail(Code.ENTRIES, f"entry {number} has no index")
             continue
         if index <= last:
-            result.fail("entries", "entries are not sorted by index, each index once", index)
+            result.fail(Code.ENTRIES, "entries are not sorted by index, each index once", index)
         last = max(last, index)
         entry = _entry(row, index, checkpoint_text, checkpoint, result)
         if entry is not None:
@@ -351,13 +353,13 @@ def _entry(
 ) -> Entry | None:
     leaf_input = row.get("leaf_input")
     if not isinstance(leaf_input, str):
-        result.fail("envelope", "no leaf_input", index)
+        result.fail(Code.MALFORMED_ENVELOPE, "no leaf_input", index)
         return None
     _check_proof(row.get("proof"), index, leaf_hash(leaf_input.encode("utf-8")), checkpoint_text, checkpoint, result)
     try:
         return decode_leaf(index, leaf_input)
     except (ValueError, KeyError, TypeError) as exc:
-        result.fail("envelope", f"the leaf input is not a Cairn entry: {exc}", index)
+        result.fail(Code.MALFORMED_ENVELOPE, f"the leaf input is not a Cairn entry: {exc}", index)
         return None
 
 
@@ -383,23 +385,23 @@ def _check_proof(
     try:
         proof = tlog_proof.parse_proof(text)
     except tlog_proof.ProofError as exc:
-        result.fail("inclusion", f"the proof is not tlog-proof@v1: {exc}", index)
+        result.fail(Code.INCLUSION, f"the proof is not tlog-proof@v1: {exc}", index)
         return
     if proof.index != index:
-        result.fail("inclusion", f"the proof is for index {proof.index}", index)
+        result.fail(Code.INCLUSION, f"the proof is for index {proof.index}", index)
     elif proof.checkpoint != checkpoint_text:
-        result.fail("inclusion", "the proof's checkpoint is not the bundle's", index)
+        result.fail(Code.INCLUSION, "the proof's checkpoint is not the bundle's", index)
     elif checkpoint is not None:
         try:
             tlog_proof.check_inclusion(proof, leaf, checkpoint)
         except tlog_proof.ProofError as exc:
-            result.fail("inclusion", str(exc), index)
+            result.fail(Code.INCLUSION, str(exc), index)
 
 
 def _signature_problems(entries: list[Entry], keys: Mapping[str, Key]) -> list[Problem]:
     problems = []
     for entry in entries:
-        problems += check_signatures(entry.index, entry.integrated_time, entry.decoded, keys)
+        problems += check_signatures(entry.index, entry.integrated_time, entry.decoded, keys.get)
     return problems
 
 
@@ -411,13 +413,13 @@ def _check_chains(entries: list[Entry], result: Result) -> None:
         payload = entry.decoded.payload
         for batch, prev in named_batches(payload).items():
             if prev not in logged:
-                result.fail("chain", f"batch {batch}: prev {prev} names no entry of the bundle", entry.index)
-            elif heads.get(batch) != prev:
-                result.fail("chain", f"batch {batch}: prev is not the batch's head in the bundle's order", entry.index)
+                result.fail(Code.CHAIN, f"batch {batch}: prev {prev} names no entry of the bundle", entry.index)
+            else:
+                result.add_problems(check_prev(entry.index, batch, prev, heads.get(batch)))
             heads[batch] = entry.decoded.entry_hash
         for batch in created_batches(payload):
             if batch in heads:
-                result.fail("chain", f"batch {batch} is created again", entry.index)
+                result.add_problems([created_again(entry.index, batch)])
             heads[batch] = entry.decoded.entry_hash
 
 
@@ -426,34 +428,35 @@ def _check_report(verdict: Mapping[str, object], log_key: signed_note.Verifier |
     try:
         envelope = dsse.envelope_from_dict(report)
     except dsse.EnvelopeError as exc:
-        result.fail("report", f"the verdict's report is not a DSSE envelope: {exc}")
+        result.fail(Code.REPORT, f"the verdict's report is not a DSSE envelope: {exc}")
         return
     if envelope.payload_type != verdicts.REPORT_TYPE:
-        result.fail("report", f"the report's payload type is {envelope.payload_type!r}")
+        result.fail(Code.REPORT, f"the report's payload type is {envelope.payload_type!r}")
     body = {key: value for key, value in verdict.items() if key != "report"}
     if envelope.payload != verdicts.report_payload(body):
-        result.fail("report", "the report's payload is not the verdict without its report")
+        result.fail(Code.REPORT, "the report's payload is not the verdict without its report")
     if log_key is None:
         return
     keyid = dsse.keyid_for(log_key.public_key)
     signed = [item for item in envelope.signatures if item.keyid == keyid]
     if not signed or not dsse.verify_signature(log_key.public_key, envelope.pae, signed[0].sig):
-        result.fail("report", "the report is not signed by the log key")
+        result.fail(Code.REPORT, "the report is not signed by the log key")
 
 
 def _rules(document: Mapping[str, JSON], verdict: Mapping[str, object], result: Result) -> rules.RuleSet | None:
     try:
         ruleset = ruleset_json.from_json(document)
     except ruleset_json.RulesError as exc:
-        result.fail("rules", str(exc))
+        result.fail(Code.RULES, str(exc))
         return None
     applied = verdict.get("applied")
     if not isinstance(applied, dict):
         applied = {}
     if ruleset.version != applied.get("rules_version"):
-        result.fail("rules", f"the rules are version {ruleset.version}, the verdict's {applied.get('rules_version')}")
+        wanted = applied.get("rules_version")
+        result.fail(Code.RULES, f"the rules are version {ruleset.version}, the verdict's {wanted}")
     if ruleset_json.digest(ruleset) != applied.get("rules_sha256"):
-        result.fail("rules", "the rule data is not the data the verdict applied (SHA-256 differs)")
+        result.fail(Code.RULES, "the rule data is not the data the verdict applied (SHA-256 differs)")
     return ruleset
 
 
@@ -463,21 +466,21 @@ def _organizations(rows: list[Any], result: Result) -> dict[str, str]:
         try:
             countries[row["slug"]] = row["country"]
         except (KeyError, TypeError):
-            result.fail("organizations", f"organisation {number} has no slug and country")
+            result.fail(Code.ORGANIZATIONS, f"organisation {number} has no slug and country")
     return countries
 
 
 def _check_claim(document: BundleDocument, entries: list[Entry], result: Result) -> None:
     verdict = document["verdict"]
     if verdict.get("vin") != document["vin"]:
-        result.fail("verdict", f"the bundle is for VIN {document['vin']}, the verdict for {verdict.get('vin')}")
+        result.fail(Code.VERDICT, f"the bundle is for VIN {document['vin']}, the verdict for {verdict.get('vin')}")
     claims = [entry for entry in entries if entry.index == verdict.get("claim_index")]
     if not claims:
-        result.fail("entries", f"the claim's entry {verdict.get('claim_index')} is not in the bundle")
+        result.fail(Code.ENTRIES, f"the claim's entry {verdict.get('claim_index')} is not in the bundle")
         return
     payload = claims[0].decoded.payload
     if payload.get("type") != "claim" or payload.get("vin") != document["vin"]:
-        result.fail("verdict", f"entry {claims[0].index} is not the claim on VIN {document['vin']}", claims[0].index)
+        result.fail(Code.VERDICT, f"entry {claims[0].index} is not the claim on VIN {document['vin']}", claims[0].index)
 
 
 @dataclass
@@ -502,7 +505,7 @@ def _assess(
         facts = verdicts.claim_facts(claim_index, statements[claim_index])
         dag = verdicts.upstream(statements, claim_index)
     except verdicts.READ_ERRORS as exc:
-        result.fail("verdict", f"the claim cannot be read from the bundle: {exc!r}")
+        result.fail(Code.VERDICT, f"the claim cannot be read from the bundle: {exc!r}")
         return None
     done, problems = verdicts.assess(facts, statements, dag, countries, ruleset)
     return Assessed(facts, done, problems, ruleset, verdicts.issuer_countries(statements, dag, countries))
@@ -525,7 +528,7 @@ def _compare(
     result.recomputed = recomputed
     signed = {key: value for key, value in verdict.items() if key not in ("id", "report")}
     for path, mine, theirs in _differences(signed, recomputed):
-        result.fail("verdict", f"{path}: signed {_short(mine)}, recomputed {_short(theirs)}")
+        result.fail(Code.VERDICT, f"{path}: signed {_short(mine)}, recomputed {_short(theirs)}")
 
 
 def _differences(

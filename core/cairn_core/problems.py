@@ -4,14 +4,93 @@
 ledger check (`verify_ledger`), the Celery integrity checks, claim
 verification and the offline bundle verifier all report in this shape,
 and a verdict lists them as contract §5's `{"code", "message", "index"}`.
+
+`Code` is the one list of integrity problem codes. The same tampering gets
+the same code from every verifier: the per-entry checks are the functions
+of `cairn_core.entries`, which all of them call.
+
+Each entry, from its leaf input alone (every verifier):
+
+* `leaf_hash`: the stored leaf_hash is not SHA-256(0x00 ‖ leaf input);
+* `malformed_envelope`: the envelope or its payload does not decode (§6's code);
+* `entry_hash`: the stored entry_hash is not SHA-256 of the envelope's PAE;
+* `statement`: the stored statement, type, issuer or times differ from the
+  signed payload, or the payload is not a statement that can be replayed;
+* `unknown_key`: a signature names no registered key (§6);
+* `bad_signature`: a signature does not verify over the PAE (§6);
+* `key_not_valid`: the key was not valid at the entry's integrated_time (§6);
+* `issuer_signature`: no signature that verifies is by a key of the issuer;
+* `chain`: a signed `prev` is not the batch's previous entry (its head), a
+  batch is named before any entry created it, or created twice;
+* `inclusion`: the entry's leaf is not under a signed checkpoint's root
+  (an inclusion proof or the tree rebuilt from the leaves disagrees).
+
+What the server stores beside the entries (the ledger check, claim verification):
+
+* `signature_records`: the stored signature records name other keys than the envelope;
+* `link`: a stored batch link (role, prev, quantity, custody) is not what the
+  signed statement says;
+* `custody`, `mass_balance`: the issuer is not the batch's custodian; more
+  consumed than the batch holds (the replay of `verify_ledger`);
+* `batch_state`, `claim_state`: a Batch or Claim row is not what the entries imply;
+* `claim`: the Claim row verified differs from the signed claim;
+* `missing_entry`, `beyond_log`: a row missing inside the log, or beyond its size;
+* `tree`, `frontier`: stored Merkle nodes or the log's frontier disagree with
+  the tree rebuilt from the entries;
+* `checkpoint`: a checkpoint lies beyond the log or the stored tree does not
+  give its root;
+* `checkpoint_signature`: a checkpoint's note is not signed by the log key.
+
+The offline bundle verifier names the failures of the bundle as a whole by
+the section that fails: `log`, `keys`, `entries`, `organizations`,
+`report`, `rules`, `verdict` (and `checkpoint_signature` for its checkpoint).
+A verdict's unmet requirements carry the requirement's name as their code
+(contract §5: `critical_minerals`, `battery_components`, ...), not listed here.
 """
 
 from __future__ import annotations
 
+import enum
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict
+
+
+class Code(enum.StrEnum):
+    """Every integrity problem code (see the module docstring for what each means)."""
+
+    LEAF_HASH = "leaf_hash"
+    MALFORMED_ENVELOPE = "malformed_envelope"
+    ENTRY_HASH = "entry_hash"
+    STATEMENT = "statement"
+    UNKNOWN_KEY = "unknown_key"
+    BAD_SIGNATURE = "bad_signature"
+    KEY_NOT_VALID = "key_not_valid"
+    ISSUER_SIGNATURE = "issuer_signature"
+    CHAIN = "chain"
+    INCLUSION = "inclusion"
+    SIGNATURE_RECORDS = "signature_records"
+    LINK = "link"
+    CUSTODY = "custody"
+    MASS_BALANCE = "mass_balance"
+    BATCH_STATE = "batch_state"
+    CLAIM_STATE = "claim_state"
+    CLAIM = "claim"
+    MISSING_ENTRY = "missing_entry"
+    BEYOND_LOG = "beyond_log"
+    TREE = "tree"
+    FRONTIER = "frontier"
+    CHECKPOINT = "checkpoint"
+    CHECKPOINT_SIGNATURE = "checkpoint_signature"
+    # The bundle's sections, when the bundle as a whole fails.
+    LOG = "log"
+    KEYS = "keys"
+    ENTRIES = "entries"
+    ORGANIZATIONS = "organizations"
+    REPORT = "report"
+    RULES = "rules"
+    VERDICT = "verdict"
 
 
 class ProblemDict(TypedDict):
@@ -27,6 +106,11 @@ class Problem:
     index: int
     code: str
     message: str
+
+    def __post_init__(self) -> None:
+        # A Code is stored as its plain string: problems read back from JSON
+        # (a Celery result, a stored verdict) compare and hash the same.
+        object.__setattr__(self, "code", str(self.code))
 
     @property
     def line(self) -> str:

@@ -9,9 +9,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from agreements import snapshot
-from agreements.impact import AffectedEntry, ClaimImpact, MineralChange, impact_of_termination
 from agreements.linking import relink
 from agreements.models import EntryAgreementLink
+from audit.impact import AffectedEntry, ClaimImpact, MineralChange, impact_of_termination
 from cairn_core import rules
 
 pytestmark = pytest.mark.django_db

@@ -154,7 +154,7 @@ def proof_hash(document):
 def checkpoint_signature(document):
     head, _, signature = document["checkpoint"].rpartition(" ")
     document["checkpoint"] = f"{head} {flip_base64(signature, 10)}"
-    return "checkpoint: not signed by the log key"
+    return "checkpoint_signature: not signed by the log key"
 
 
 def report_signature(document):
@@ -181,7 +181,7 @@ def revocation_before_an_entry(document):
     key = next(key for key in document["keys"] if key["keyid"] == keyid)
     moment = dt.datetime.fromtimestamp(leaf["integrated_time"] - 1, dt.UTC)
     key["revoked_at"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"entry {claim_entry['index']}: signature: key {keyid} was not valid when logged"
+    return f"entry {claim_entry['index']}: key_not_valid: key {keyid} was not valid when logged"
 
 
 def entry_dropped(document):
@@ -222,7 +222,7 @@ def log_key(document):
     other = dsse.raw_public_key(Ed25519PrivateKey.generate())
     document["log"]["public_key"] = dsse.b64encode(other)
     document["log"]["verifier"] = signed_note.verifier_string(document["log"]["origin"], other)
-    return "checkpoint: not signed by the log key"
+    return "checkpoint_signature: not signed by the log key"
 
 
 MUTATIONS = [

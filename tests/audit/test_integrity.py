@@ -48,7 +48,7 @@ def test_a_tampered_entry_breaks_integrity_and_zeroes_the_credit(ledger, miner, 
     assert verdict["integrity"] == "broken"
     assert verdict["credit_usd"] == "0"
     at_origin = {p["code"] for p in verdict["problems"] if p["index"] == origin_index}
-    assert at_origin >= {"entry_hash", "leaf_hash", "signature", "statement", "inclusion"}
+    assert at_origin >= {"entry_hash", "leaf_hash", "bad_signature", "statement", "inclusion"}
     # The next entry on the ore's chain signed the original hash.
     transfer = origin_index + 1
     assert ("chain", transfer) in {(p["code"], p["index"]) for p in verdict["problems"]}
@@ -70,10 +70,31 @@ def test_a_changed_signature_byte_is_found(ledger, miner, refiner, maker):
     verdict = verdict_of(row)
     assert verdict["integrity"] == "broken" and verdict["credit_usd"] == "0"
     assert {(p["code"], p["index"]) for p in verdict["problems"]} == {
-        ("signature", target),  # does not verify, so no valid issuer signature either
+        ("bad_signature", target),  # does not verify, so no valid issuer signature either
+        ("issuer_signature", target),
         ("leaf_hash", target),
         ("inclusion", target),
     }
+
+
+def test_the_same_tampering_gets_the_same_codes_from_the_ledger_check_and_the_verdict(ledger, miner, refiner, maker):
+    from audit import integrity
+    from provenance import tlog
+
+    pack = simple_chain(ledger, miner, refiner, maker)
+    row = claim(ledger, maker, pack, VIN)
+    target = row.entry_id - 1
+    verdict_of(row)  # a checkpoint over the intact log
+
+    def flip(envelope):
+        raw = bytearray(base64.b64decode(envelope["signatures"][0]["sig"]))
+        raw[0] ^= 1
+        envelope["signatures"][0]["sig"] = base64.b64encode(bytes(raw)).decode()
+
+    tamper_envelope(target, flip)
+    by_verdict = {p["code"] for p in verdict_of(row)["problems"] if p["index"] == target}
+    by_ledger = {p.code for p in integrity.check_range(0, tlog.current_size()) if p.index == target}
+    assert by_verdict == by_ledger == {"leaf_hash", "bad_signature", "issuer_signature", "inclusion"}
 
 
 def test_an_uncheckpointed_claim_is_not_intact(ledger, miner, refiner, maker):

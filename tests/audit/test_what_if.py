@@ -3,14 +3,9 @@ qualifying percentage would change, and stores nothing."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.core.management import call_command
 
-from agreements.snapshot import current_ruleset
-from audit.engine import ClaimChange, Outcome, what_if
 from audit.models import Verification
-from provenance.models import Checkpoint
 from tests.audit.conftest import claim, simple_chain
 
 JAPAN_ONLY = "5YJ3E1EA0PF000010"  # ID extraction, JP processing: qualifies through Japan
@@ -23,23 +18,6 @@ def two_claims(ledger, miner, indo_miner, refiner, maker):
     australian_pack = simple_chain(ledger, miner, refiner, maker)
     australian = claim(ledger, maker, australian_pack, AUSTRALIAN)
     return japan, australian
-
-
-def test_terminating_japan_changes_only_the_claim_relying_on_it(ledger, miner, indo_miner, refiner, maker):
-    japan, _ = two_claims(ledger, miner, indo_miner, refiner, maker)
-    ruleset = current_ruleset()
-    # The refining occurred on 2024-04-01: ending the agreement that day removes it.
-    changes = what_if(ruleset.with_termination("us-japan-cma", dt.date(2024, 4, 1)))
-    assert changes == [
-        ClaimChange(
-            vin=JAPAN_ONLY,
-            claim_index=japan.entry_id,
-            before=Outcome("7500", "100.00", "100.00"),
-            after=Outcome("3750", "0.00", "100.00"),
-        )
-    ]
-    assert what_if(ruleset.with_termination("us-japan-cma", dt.date(2024, 4, 2))) == []
-    assert Verification.objects.count() == 0 and Checkpoint.objects.count() == 0
 
 
 def test_agreement_impact_lists_changed_claims_with_before_and_after(ledger, miner, indo_miner, refiner, maker, capsys):

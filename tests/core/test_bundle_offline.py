@@ -150,8 +150,8 @@ def test_an_entry_signed_by_an_unknown_key_is_named(made):
     document["keys"] = [key for key in document["keys"] if key["organization"] != "id-refiner"]
     result = bundle.verify(document)
     lines = [failure.line for failure in result.failures]
-    assert "entry 2: signature: no registered key " + made[0].orgs["id-refiner"].keyid in lines
-    assert "entry 3: signature: no valid signature by a key of the issuer" in lines
+    assert "entry 2: unknown_key: no registered key " + made[0].orgs["id-refiner"].keyid in lines
+    assert "entry 3: issuer_signature: no valid signature by a key of the issuer" in lines
 
 
 @pytest.mark.parametrize(

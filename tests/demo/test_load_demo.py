@@ -152,7 +152,7 @@ def test_every_claim_has_its_story():
 
 
 def test_ending_the_us_japan_agreement_changes_the_japanese_claim(loaded):
-    from agreements.impact import engine_evaluator, impact_of_termination
+    from audit.impact import engine_evaluator, impact_of_termination
 
     impact = impact_of_termination("us-japan-cma", dt.date(2024, 1, 1), evaluate=engine_evaluator())
     changed = {claim.vin: (claim.before["credit_usd"], claim.after["credit_usd"]) for claim in impact.claims}

@@ -5,8 +5,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from agreements.impact import TerminationImpact, engine_evaluator, impact_of_termination
 from agreements.models import TradeAgreement
+from audit.impact import TerminationImpact, engine_evaluator, impact_of_termination
 
 
 def iso_date(text: str) -> dt.date:

@@ -7,7 +7,8 @@ terminated from `on` (`RuleSet.with_termination`) and reports:
   after `on`, per mineral: the agreements it relied on before, those left
   after, and whether its country still counts;
 * the batches those entries created, and every logged claim downstream of
-  them (found by walking the ledger's batch links forward).
+  them (found by walking the ledger's batch links forward:
+  provenance.upstream, whose upstream walk the engine's evaluator uses).
 
 Whether a claim's qualifying percentage or credit actually changes needs the
 audit engine. It plugs in as `evaluate(ruleset, claim) -> mapping`: when
@@ -20,25 +21,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 from agreements.models import EntryAgreementLink
 from agreements.snapshot import load_ruleset
+from audit.engine import claim_evaluator
 from cairn_core import rules
-from provenance.models import Batch, BatchLink, Claim, LinkRole
+from provenance.models import Batch, Claim, Entry
+from provenance.upstream import downstream_batch_ids
 
 ClaimEvaluator = Callable[[rules.RuleSet, Claim], Mapping[str, object]]
 
 
 def engine_evaluator() -> ClaimEvaluator:
-    """The audit engine as an evaluator: a claim's credit and qualifying % under a RuleSet.
-
-    Imported when called: audit depends on agreements, not the other way round.
-    """
-    from audit.engine import claim_evaluator
-
+    """The audit engine as an evaluator: a claim's credit and qualifying % under a RuleSet."""
     return claim_evaluator()
 
 
@@ -82,9 +80,9 @@ class TerminationImpact:
     entries: tuple[AffectedEntry, ...]
     claims: tuple[ClaimImpact, ...]
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         """Plain JSON-ready data (dates as YYYY-MM-DD)."""
-        return _jsonable(asdict(self))
+        return {key: _jsonable(value) for key, value in asdict(self).items()}
 
 
 def impact_of_termination(
@@ -133,7 +131,9 @@ def _affected_entries(slug: str, on: dt.date, before: rules.RuleSet, after: rule
     ]
 
 
-def _affected_entry(entry, minerals, batches, before, after) -> AffectedEntry:
+def _affected_entry(
+    entry: Entry, minerals: list[tuple[str, str]], batches: list[str], before: rules.RuleSet, after: rules.RuleSet
+) -> AffectedEntry:
     occurred_on = entry.occurred_at.date()
     changes = []
     for country, mineral in minerals:
@@ -157,26 +157,14 @@ def _affected_entry(entry, minerals, batches, before, after) -> AffectedEntry:
     )
 
 
-def _slugs(refs) -> tuple[str, ...]:
+def _slugs(refs: Iterable[rules.AgreementRef]) -> tuple[str, ...]:
     return tuple(ref.slug for ref in refs)
-
-
-def _downstream_batches(batch_ids: set[str]) -> set[str]:
-    """The batches, and every batch made from them, following consumption forward."""
-    seen = set(batch_ids)
-    frontier = set(batch_ids)
-    while frontier:
-        consumers = BatchLink.objects.filter(batch_id__in=frontier, role=LinkRole.CONSUMED)
-        made = Batch.objects.filter(created_by_id__in=consumers.values("entry_id"))
-        frontier = set(made.values_list("id", flat=True)) - seen
-        seen |= frontier
-    return seen
 
 
 def _downstream_claims(batch_ids: set[str]) -> list[ClaimImpact]:
     if not batch_ids:
         return []
-    claims = Claim.objects.filter(batch_id__in=_downstream_batches(batch_ids)).order_by("entry_id")
+    claims = Claim.objects.filter(batch_id__in=downstream_batch_ids(batch_ids)).order_by("entry_id")
     return [
         ClaimImpact(
             vin=claim.vin,
@@ -189,7 +177,9 @@ def _downstream_claims(batch_ids: set[str]) -> list[ClaimImpact]:
     ]
 
 
-def _evaluated(claims, before, after, evaluate: ClaimEvaluator) -> list[ClaimImpact]:
+def _evaluated(
+    claims: list[ClaimImpact], before: rules.RuleSet, after: rules.RuleSet, evaluate: ClaimEvaluator
+) -> list[ClaimImpact]:
     by_vin = Claim.objects.in_bulk([claim.vin for claim in claims])
     changed = []
     for claim in claims:
@@ -200,7 +190,7 @@ def _evaluated(claims, before, after, evaluate: ClaimEvaluator) -> list[ClaimImp
     return changed
 
 
-def _jsonable(value):
+def _jsonable(value: object) -> object:
     if isinstance(value, dict):
         return {key: _jsonable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
