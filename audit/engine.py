@@ -40,7 +40,7 @@ from audit import incidents
 from audit.claim_integrity import ClaimCheck, StoredEntry, StoredLink
 from audit.integrity import ENTRY_FIELDS
 from audit.models import Verification
-from cairn_core import lineage, rules
+from cairn_core import dsse, lineage, rules
 from cairn_core import verdict as verdicts
 from cairn_core.dag import decimal_str
 from cairn_core.lineage import Assessment, ClaimFacts, pct_str
@@ -231,7 +231,7 @@ def store_verdict(verdict: Verdict, *, claim: Claim, requested_by: User | None) 
     return verification
 
 
-def sign_report(body: Mapping[str, object]) -> dict[str, Any]:
+def sign_report(body: Mapping[str, object]) -> dsse.StoredEnvelope:
     return ledger_key.sign_envelope(REPORT_TYPE, verdicts.report_payload(body))
 
 

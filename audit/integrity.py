@@ -297,7 +297,9 @@ class RangeChecker:
             keys = SigningKey.objects.filter(keyid__in=unseen).values_list(
                 "keyid", "public_key", "organization_id", "registered_at", "revoked_at"
             )
-            self.keys.update({keyid: Key.of(*fields) for keyid, *fields in keys})
+            self.keys.update(
+                {keyid: Key.of(public, org, registered, revoked) for keyid, public, org, registered, revoked in keys}
+            )
         return by_entry
 
     def key(self, keyid: str) -> Key | None:

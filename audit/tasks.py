@@ -17,20 +17,20 @@ from cairn_core.problems import Problem, ProblemDict
 from provenance import checkpoints, tlog
 
 
-@shared_task(name="audit.publish_checkpoint")  # type: ignore[untyped-decorator]  # Celery has no type hints
+@shared_task(name="audit.publish_checkpoint")
 def publish_checkpoint() -> int:
     """Sign a checkpoint when the tree has grown (or of the empty tree at the
     start); returns its tree size."""
     return checkpoints.publish_checkpoint().tree_size
 
 
-@shared_task(name="audit.check_incremental")  # type: ignore[untyped-decorator]  # Celery has no type hints
+@shared_task(name="audit.check_incremental")
 def check_incremental() -> int:
     """Check entries logged since the last run; returns the number of problems."""
     return len(checks.run_incremental(detected_by="check_incremental"))
 
 
-@shared_task(name="audit.check_full")  # type: ignore[untyped-decorator]  # Celery has no type hints
+@shared_task(name="audit.check_full")
 def check_full(parts: int | None = None, run_id: int | None = None) -> int:
     """Re-read the whole ledger: ranges checked in parallel, joined by a chord.
 
@@ -58,7 +58,7 @@ def check_full(parts: int | None = None, run_id: int | None = None) -> int:
     return run.id
 
 
-@shared_task(name="audit.check_range")  # type: ignore[untyped-decorator]  # Celery has no type hints
+@shared_task(name="audit.check_range")
 def check_range(start: int, end: int, part_id: int | None = None) -> list[ProblemDict]:
     """Check entries [start, end); mark the full check's part done, if given."""
     problems = integrity.check_range(start, end)
@@ -67,7 +67,7 @@ def check_range(start: int, end: int, part_id: int | None = None) -> list[Proble
     return [problem.as_dict() for problem in problems]
 
 
-@shared_task(name="audit.finish_full_check")  # type: ignore[untyped-decorator]  # Celery has no type hints
+@shared_task(name="audit.finish_full_check")
 def finish_full_check(results: list[list[ProblemDict]], run_id: int) -> int:
     """The chord's join: add the checkpoint checks, record, close the run."""
     problems = [Problem.from_dict(item) for part in results for item in part]

@@ -7,6 +7,7 @@ from typing import Any, NoReturn
 from django.conf import settings
 from django.db import models
 
+from cairn_core.dsse import StoredEnvelope
 from cairn_core.payload import JSONObject
 from provenance.models import AppendOnlyQuerySet, ImmutableRecord
 
@@ -28,7 +29,7 @@ VERDICT_ADDITIONS = ("scope", "applied")
 
 
 class VerificationQuerySet(AppendOnlyQuerySet["Verification"]):
-    def seal(self, pk: int, report: JSONObject) -> int:
+    def seal(self, pk: int, report: StoredEnvelope) -> int:
         """Set the signed report of a row that has none (its one permitted write)."""
         return models.QuerySet.update(self.filter(pk=pk, report__isnull=True), report=report)
 

@@ -8,6 +8,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from audit import bundle
+from cairn_core import bundle as bundles
 from provenance.errors import LedgerError
 
 
@@ -31,7 +32,7 @@ class Command(BaseCommand):
         if output == "-":
             sys.stdout.buffer.write(data)
             return
-        path = output or bundle.bundles.file_name(vin)
+        path = output or bundles.file_name(vin)
         if path.endswith(".gz"):
             data = gzip.compress(data, mtime=0)
         with open(path, "wb") as handle:
