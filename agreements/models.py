@@ -28,6 +28,7 @@ from django.utils import timezone
 from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
 
+from agreements.rule_rows import agreement_rule
 from cairn_core import rules
 
 PERCENT = {"max_digits": 5, "decimal_places": 2}
@@ -154,8 +155,6 @@ class TradeAgreement(Sourced):
 
     def as_rule(self) -> rules.AgreementRule:
         """This agreement and its events, as the pure rules see them."""
-        from agreements.snapshot import agreement_rule
-
         return agreement_rule(self, self.events.all())
 
     def is_in_force(self, on: dt.date) -> bool:
