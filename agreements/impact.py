@@ -24,10 +24,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 
-from agreements.models import EntryAgreementLink
 from agreements.snapshot import load_ruleset
 from cairn_core import rules
-from provenance.models import Batch, BatchLink, Claim, LinkRole
+from provenance.models import Batch, BatchLink, Claim, EntryAgreementLink, LinkRole
 
 ClaimEvaluator = Callable[[rules.RuleSet, Claim], Mapping[str, object]]
 
