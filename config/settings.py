@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "provenance",
     "agreements",
     "audit",
+    "demo",
 ]
 
 MIDDLEWARE = [
