@@ -12,12 +12,15 @@ links themselves, audit.agreement_admin for the agreement pages).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.db import models as db_models
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 from django_countries import countries
@@ -54,7 +57,14 @@ def mineral_names(slugs) -> str:
     return ", ".join(slugs) if slugs else "none"
 
 
-class ReadableWhenReadOnly:
+if TYPE_CHECKING:
+    # What the mixin's methods call: the admin class it is mixed into.
+    AdminBase = admin.options.BaseModelAdmin[Any]
+else:
+    AdminBase = object
+
+
+class ReadableWhenReadOnly(AdminBase):
     """For who may only view: JSON mineral lists as plain names, no change reason.
 
     `readable_fields` maps a field to the admin method that shows it in words.
@@ -99,7 +109,9 @@ class RuleAdmin(ReadableWhenReadOnly, SimpleHistoryAdmin):
     """History for every change, with its reason; source fields assume https."""
 
     form = RuleForm
-    formfield_overrides = {db_models.URLField: {"assume_scheme": "https"}}
+    formfield_overrides: ClassVar[Mapping[type[db_models.Field[Any, Any]], Mapping[str, Any]]] = {
+        db_models.URLField: {"assume_scheme": "https"}
+    }
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
@@ -181,10 +193,11 @@ class MineralFilter(admin.SimpleListFilter):
         return [(mineral.slug, mineral.name) for mineral in battery_first]
 
     def queryset(self, request, queryset):
-        if not self.value():
+        mineral = self.value()
+        if not mineral:
             return queryset
         on = requested_date(request.GET.get(InForceOnFilter.parameter_name)) or timezone.localdate()
-        slugs = [rule.slug for rule in current_ruleset().agreements if rule.covers(self.value(), on)]
+        slugs = [rule.slug for rule in current_ruleset().agreements if rule.covers(mineral, on)]
         return queryset.filter(slug__in=slugs)
 
 
@@ -286,7 +299,7 @@ class TradeAgreementAdmin(RuleAdmin):
         ("Review", {"fields": ["review_cadence_months", "next_review", "review_status"]}),
     ]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[models.TradeAgreement]:
         in_force = models.TradeAgreement.objects.in_force(on=timezone.localdate())
         return super().get_queryset(request).annotate(in_force_now=Exists(in_force.filter(pk=OuterRef("pk"))))
 
