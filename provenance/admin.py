@@ -560,14 +560,17 @@ class EntryAgreementLinkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return link.entry.occurred_at.date()
 
 
+LINK_FIELDS = ("agreement", "mineral", "country", "source", "rules_version", "linked_at")
+
+
 class EntryAgreementLinkInline(ReadOnlyAdminMixin, admin.TabularInline):
     """For the Entry admin: the agreements that make the entry's country count."""
 
     model = models.EntryAgreementLink
     fk_name = "entry"
     extra = 0
-    fields = ["agreement", "mineral", "country", "source", "rules_version", "linked_at"]
-    readonly_fields = fields
+    fields = LINK_FIELDS
+    readonly_fields = LINK_FIELDS
 
     @admin.display(description="source")
     def source(self, link):
