@@ -46,6 +46,8 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/python bin/check-structure
 	$(BIN)/python -m mypy
 
 format: install

@@ -3,32 +3,32 @@
 All rule models use SimpleHistoryAdmin, so each object's "History" page
 shows its versions and lets an auditor compare them. Agreements are never
 deleted here: end them with a termination event, so that past verdicts can
-still be explained. Entry links are derived data and read-only.
+still be explained. The rules know nothing of the ledger: the agreements'
+links to ledger entries, relinking and the what-if of ending an agreement
+are added to this admin by the layers above (provenance's admin for the
+links themselves, audit.agreement_admin for the agreement pages).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.db import models as db_models
-from django.db.models import Count, Exists, OuterRef
-from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, reverse
+from django.db.models import Exists, OuterRef, QuerySet
+from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django_countries import countries
 from simple_history.admin import SimpleHistoryAdmin
 
 from agreements import models
-from agreements.linking import relink
 from agreements.snapshot import current_ruleset
-from audit.impact import engine_evaluator, impact_of_termination
-from provenance.admin import ReadOnlyAdminMixin
 
-LINKED_ENTRIES_SHOWN = 100
 KEY_DATES = ("2023-03-28", "2023-04-18", "2024-01-01", "2025-01-01", "2025-09-30")
 
 
@@ -57,7 +57,14 @@ def mineral_names(slugs) -> str:
     return ", ".join(slugs) if slugs else "none"
 
 
-class ReadableWhenReadOnly:
+if TYPE_CHECKING:
+    # What the mixin's methods call: the admin class it is mixed into.
+    AdminBase = admin.options.BaseModelAdmin[Any]
+else:
+    AdminBase = object
+
+
+class ReadableWhenReadOnly(AdminBase):
     """For who may only view: JSON mineral lists as plain names, no change reason.
 
     `readable_fields` maps a field to the admin method that shows it in words.
@@ -102,7 +109,9 @@ class RuleAdmin(ReadableWhenReadOnly, SimpleHistoryAdmin):
     """History for every change, with its reason; source fields assume https."""
 
     form = RuleForm
-    formfield_overrides = {db_models.URLField: {"assume_scheme": "https"}}
+    formfield_overrides: ClassVar[Mapping[type[db_models.Field[Any, Any]], Mapping[str, Any]]] = {
+        db_models.URLField: {"assume_scheme": "https"}
+    }
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
@@ -131,14 +140,6 @@ class RuleAdmin(ReadableWhenReadOnly, SimpleHistoryAdmin):
 
 def mineral_choices() -> list[tuple[str, str]]:
     return [(slug, slug) for slug in models.CriticalMineral.objects.values_list("slug", flat=True)]
-
-
-def entry_admin_link(index: int) -> str:
-    """A link to the ledger entry's admin page, or its number if none is registered."""
-    try:
-        return format_html('<a href="{}">#{}</a>', reverse("admin:provenance_entry_change", args=[index]), index)
-    except NoReverseMatch:
-        return f"#{index}"
 
 
 # --- filters ----------------------------------------------------------------
@@ -192,10 +193,11 @@ class MineralFilter(admin.SimpleListFilter):
         return [(mineral.slug, mineral.name) for mineral in battery_first]
 
     def queryset(self, request, queryset):
-        if not self.value():
+        mineral = self.value()
+        if not mineral:
             return queryset
         on = requested_date(request.GET.get(InForceOnFilter.parameter_name)) or timezone.localdate()
-        slugs = [rule.slug for rule in current_ruleset().agreements if rule.covers(self.value(), on)]
+        slugs = [rule.slug for rule in current_ruleset().agreements if rule.covers(mineral, on)]
         return queryset.filter(slug__in=slugs)
 
 
@@ -271,12 +273,6 @@ class AgreementEventInline(ReadableWhenReadOnly, admin.StackedInline):
         return fieldsets if self.may_edit(request, obj) else self.readable(fieldsets)
 
 
-class WhatIfForm(forms.Form):
-    terminate_on = forms.DateField(
-        label="Terminate on", help_text="The first day on which the agreement would no longer count (YYYY-MM-DD)."
-    )
-
-
 @admin.register(models.TradeAgreement)
 class TradeAgreementAdmin(RuleAdmin):
     form = TradeAgreementForm
@@ -292,30 +288,20 @@ class TradeAgreementAdmin(RuleAdmin):
         "in_force_today",
         "review_due_flag",
         "unconfirmed",
-        "linked_entry_count",
     ]
     list_filter = [InForceOnFilter, PartyFilter, MineralFilter, "kind", "unconfirmed"]
     search_fields = ["slug", "title", "notes"]
-    readonly_fields = ["review_status", "linked_entries"]
-    actions = ["relink_all_entries", "what_if_terminated"]
+    readonly_fields = ["review_status"]
     fieldsets = [
         (None, {"fields": ["slug", "title", "kind", "parties", "source", "unconfirmed", "notes"]}),
         ("Dates", {"fields": ["signed", "entered_into_force", "counts_from", "ends"]}),
         ("Minerals", {"fields": ["covers_all_minerals", "covered_minerals"]}),
         ("Review", {"fields": ["review_cadence_months", "next_review", "review_status"]}),
-        ("Ledger entries linked to this agreement", {"fields": ["linked_entries"]}),
     ]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[models.TradeAgreement]:
         in_force = models.TradeAgreement.objects.in_force(on=timezone.localdate())
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                link_count=Count("entry_links"),
-                in_force_now=Exists(in_force.filter(pk=OuterRef("pk"))),
-            )
-        )
+        return super().get_queryset(request).annotate(in_force_now=Exists(in_force.filter(pk=OuterRef("pk"))))
 
     def get_readonly_fields(self, request, obj=None):
         # The slug is the primary key: editing it would create another agreement.
@@ -351,10 +337,6 @@ class TradeAgreementAdmin(RuleAdmin):
     def review_due_flag(self, agreement):
         return agreement.review_due(timezone.localdate())
 
-    @admin.display(description="links", ordering="link_count")
-    def linked_entry_count(self, agreement):
-        return agreement.link_count
-
     @admin.display(description="review")
     def review_status(self, agreement):
         due = agreement.review_date()
@@ -362,67 +344,6 @@ class TradeAgreementAdmin(RuleAdmin):
             return "No review scheduled"
         state = "DUE" if agreement.review_due(timezone.localdate()) else "scheduled"
         return f"Next review {due} ({state})"
-
-    @admin.display(description="linked entries")
-    def linked_entries(self, agreement):
-        links = agreement.entry_links.select_related("entry").order_by("-entry_id", "mineral")
-        total = links.count()
-        if not total:
-            return "None"
-        shown = format_html_join(
-            "",
-            "<li>{} {} {} on {} ({})</li>",
-            (
-                (
-                    entry_admin_link(link.entry_id),
-                    link.entry.type,
-                    link.country,
-                    link.entry.occurred_at.date(),
-                    link.mineral,
-                )
-                for link in links[:LINKED_ENTRIES_SHOWN]
-            ),
-        )
-        changelist = reverse("admin:agreements_entryagreementlink_changelist")
-        return format_html(
-            '<ul>{}</ul><a href="{}?agreement__slug__exact={}">All {} links</a>',
-            shown,
-            changelist,
-            agreement.slug,
-            total,
-        )
-
-    # Reads only (the engine runs under changed rules, nothing is stored):
-    # open to whoever may view agreements, auditors included.
-    @admin.action(description="What if they ended on a date? (runs the engine, stores nothing)", permissions=["view"])
-    def what_if_terminated(self, request, queryset):
-        """Ask for a date, then list the claims whose credit or qualifying % would change."""
-        form = WhatIfForm(request.POST if "terminate_on" in request.POST else None)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "What if these agreements ended?",
-            "agreements": queryset,
-            "form": form,
-            "opts": self.model._meta,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-        }
-        if form.is_valid():
-            evaluate = engine_evaluator()
-            context["impacts"] = [
-                impact_of_termination(agreement.slug, form.cleaned_data["terminate_on"], evaluate=evaluate)
-                for agreement in queryset
-            ]
-        return TemplateResponse(request, "admin/agreements/what_if.html", context)
-
-    # A write (derived links are replaced): for users who may change agreements.
-    @admin.action(description="Recompute every entry's agreement links", permissions=["change"])
-    def relink_all_entries(self, request, queryset):
-        result = relink()
-        self.message_user(
-            request,
-            f"{result.entries} entries: {result.kept} links kept, {result.added} added, {result.removed} removed.",
-            messages.SUCCESS,
-        )
 
 
 @admin.register(models.AgreementEvent)
@@ -498,52 +419,3 @@ class FeocDesignationAdmin(RuleAdmin):
     list_filter = ["basis", "covered_nation"]
     list_select_related = ["organization"]
     search_fields = ["organization__slug", "organization__name"]
-
-
-# --- derived links (read-only) ----------------------------------------------
-
-
-@admin.register(models.EntryAgreementLink)
-class EntryAgreementLinkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = [
-        "entry_link",
-        "agreement",
-        "agreement_source",
-        "mineral",
-        "country",
-        "occurred_on",
-        "rules_version",
-        "linked_at",
-    ]
-    list_filter = ["agreement", "mineral", "country"]
-    list_select_related = ["entry", "agreement"]
-    search_fields = ["=entry__index", "agreement__slug"]
-
-    @admin.display(description="entry", ordering="entry_id")
-    def entry_link(self, link):
-        return entry_admin_link(link.entry_id)
-
-    @admin.display(description="according to")
-    def agreement_source(self, link):
-        return format_html('<a href="{0}">{0}</a>', link.agreement.source)
-
-    @admin.display(description="occurred on", ordering="entry__occurred_at")
-    def occurred_on(self, link):
-        return link.entry.occurred_at.date()
-
-
-class EntryAgreementLinkInline(ReadOnlyAdminMixin, admin.TabularInline):
-    """For the ledger's Entry admin: the agreements that make the entry's country count."""
-
-    model = models.EntryAgreementLink
-    fk_name = "entry"
-    extra = 0
-    fields = ["agreement", "mineral", "country", "source", "rules_version", "linked_at"]
-    readonly_fields = fields
-
-    @admin.display(description="source")
-    def source(self, link):
-        return format_html('<a href="{0}">{0}</a>', link.agreement.source)
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("agreement")

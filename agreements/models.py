@@ -11,10 +11,9 @@ The rule logic itself lives in `cairn_core.rules`, as pure functions of a
 snapshot; the model methods here delegate to it so that there is one
 definition of "counts for a mineral on a date".
 
-`EntryAgreementLink` is not a rule table: it is derived data (which
-agreements made an entry's site country count), recomputed by
-`agreements.linking.relink` when agreements change. Ledger entries never
-change.
+The rules know nothing of the ledger: which agreements made an entry's
+site country count is the ledger's own derived data
+(`provenance.models.EntryAgreementLink`, `provenance.linking`).
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ from django.utils import timezone
 from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
 
+from agreements.rule_rows import agreement_rule
 from cairn_core import rules
 
 
@@ -151,8 +151,6 @@ class TradeAgreement(Sourced):
 
     def as_rule(self) -> rules.AgreementRule:
         """This agreement and its events, as the pure rules see them."""
-        from agreements.snapshot import agreement_rule
-
         return agreement_rule(self, self.events.all())
 
     def is_in_force(self, on: dt.date) -> bool:
@@ -363,31 +361,3 @@ class FeocDesignation(Sourced):
 
     def is_in_effect(self, on: dt.date) -> bool:
         return self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
-
-
-# --- Links from ledger entries --------------------------------------------
-
-
-class EntryAgreementLink(models.Model):
-    """Agreement A made entry E's site country count for mineral M on E's date.
-
-    Derived data: rows are deleted and recreated by `relink` when the rules
-    change. `rules_version` names the rule data they were computed from.
-    """
-
-    entry = models.ForeignKey("provenance.Entry", on_delete=models.CASCADE, related_name="agreement_links")
-    agreement = models.ForeignKey(TradeAgreement, on_delete=models.PROTECT, related_name="entry_links")
-    mineral = models.CharField(max_length=40)
-    country = CountryField()
-    linked_at = models.DateTimeField(default=timezone.now)
-    rules_version = models.CharField(max_length=64, blank=True)
-
-    class Meta:
-        ordering = ["entry_id", "agreement_id", "mineral"]
-        constraints = [
-            models.UniqueConstraint(fields=["entry", "agreement", "mineral"], name="entry_agreement_mineral_once")
-        ]
-        indexes = [models.Index(fields=["agreement", "entry"])]
-
-    def __str__(self) -> str:
-        return f"#{self.entry_id} {self.mineral} via {self.agreement_id}"

@@ -27,6 +27,7 @@ from typing import TypeVar
 from django.db import connection
 
 from agreements import models as rule_models
+from agreements.rule_rows import agreement_rule
 from cairn_core import rules
 
 RULE_MODELS = (
@@ -137,36 +138,6 @@ def _single(rows: Iterable[Row], what: str) -> Row:
 
 def _codes(countries: Iterable[object]) -> frozenset[str]:
     return frozenset(str(code) for code in countries)
-
-
-def agreement_rule(
-    agreement: rule_models.TradeAgreement, events: Iterable[rule_models.AgreementEvent]
-) -> rules.AgreementRule:
-    """A TradeAgreement (or its historical state) and its events, as a rule."""
-    return rules.AgreementRule(
-        slug=agreement.slug,
-        title=agreement.title,
-        kind=agreement.kind,
-        parties=_codes(agreement.parties),
-        counts_from=agreement.counts_from,
-        source=agreement.source,
-        ends=agreement.ends,
-        covers_all=agreement.covers_all_minerals,
-        minerals=frozenset(agreement.covered_minerals),
-        events=tuple(
-            rules.AgreementEventRule(
-                kind=event.kind,
-                effective_from=event.effective_from,
-                effective_to=event.effective_to,
-                minerals_added=frozenset(event.minerals_added),
-                minerals_removed=frozenset(event.minerals_removed),
-            )
-            for event in sorted(events, key=lambda item: (item.effective_from, item.pk))
-        ),
-        signed=agreement.signed,
-        entered_into_force=agreement.entered_into_force,
-        notes=agreement.notes,
-    )
 
 
 def _plain(value: Decimal) -> Decimal:

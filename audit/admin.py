@@ -1,7 +1,8 @@
-"""Read-only admin for integrity incidents and check runs."""
+"""Read-only admin for integrity incidents and check runs; the audited agreements admin."""
 
 from django.contrib import admin
 
+from audit import agreement_admin
 from audit.models import IntegrityCheckRun, IntegrityIncident
 
 
@@ -28,3 +29,6 @@ class IntegrityIncidentAdmin(ReadOnlyAdmin):
 class IntegrityCheckRunAdmin(ReadOnlyAdmin):
     list_display = ["kind", "start", "end", "started_at", "finished_at", "problem_count"]
     list_filter = ["kind"]
+
+
+agreement_admin.register()

@@ -44,11 +44,11 @@ from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
 
 from agreements.snapshot import current_ruleset
-from audit import admin_views, bundle, checks, tasks
+from audit import admin_views, bundle, checks, claim_stories, tasks
 from audit.auditors import RUN_VERIFICATION_PERM
 from audit.engine import verify_claim
 from audit.models import IntegrityCheckRun, Verification
-from provenance import demo, tlog
+from provenance import tlog
 from provenance.admin import ClaimAdmin, LedgerAdmin, admin_link, countries_in_use
 from provenance.errors import LedgerError
 from provenance.models import Claim
@@ -193,7 +193,7 @@ class AuditorClaimAdmin(ClaimAdmin):
                 graph=admin_views.claim_graph(claim, current_ruleset()),
                 can_verify=can_verify(request),
                 verify_url=reverse("admin:provenance_claim_verify", args=[claim.vin]),
-                story=demo.story(claim.vin),
+                story=claim_stories.story(claim.vin),
             )
         return super().change_view(request, object_id, form_url, extra_context=extra)
 

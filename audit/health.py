@@ -52,10 +52,11 @@ class Broker(HealthCheck):
     timeout = dt.timedelta(seconds=3)
 
     def run(self) -> None:
-        from config.celery import app
+        # The project's app (config.celery, loaded with the settings) is the current one.
+        from celery import current_app
 
         try:
-            with app.connection_for_write(settings.CELERY_BROKER_URL) as connection:
+            with current_app.connection_for_write(settings.CELERY_BROKER_URL) as connection:
                 connection.ensure_connection(max_retries=1, timeout=2)
                 connection.default_channel  # noqa: B018 - Redis connects (and pings) only for a channel
         except Exception as exc:

@@ -25,11 +25,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 
-from agreements.models import EntryAgreementLink
 from agreements.snapshot import load_ruleset
 from audit.engine import claim_evaluator
 from cairn_core import rules
-from provenance.models import Batch, Claim, Entry
+from provenance.models import Batch, Claim, Entry, EntryAgreementLink
 from provenance.upstream import downstream_batch_ids
 
 ClaimEvaluator = Callable[[rules.RuleSet, Claim], Mapping[str, object]]

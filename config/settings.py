@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "provenance",
     "agreements",
     "audit",
+    "demo",
 ]
 
 MIDDLEWARE = [

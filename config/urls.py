@@ -11,7 +11,7 @@ urlpatterns = [
     path("api/v1/", include("provenance.api.urls")),
     path("api/v1/log/", include("provenance.api.log_urls")),
     path("api/v1/", include("audit.urls")),
-    path("api/v1/", include("agreements.urls")),
+    path("api/v1/", include("provenance.api.rules_urls")),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("health", CairnHealthView.as_view(), name="health"),

@@ -22,10 +22,10 @@ from django.db.models import F
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 
-from agreements.linking import links_for_entries
 from provenance import models
 from provenance.errors import LedgerError
 from provenance.keys import revoke_key
+from provenance.linking import links_for_entries
 
 # How many related rows a detail page lists before pointing to a filtered list.
 RELATED_SHOWN = 50
@@ -518,3 +518,55 @@ class CheckpointAdmin(LedgerAdmin):
     @admin.display(description="signed note")
     def signed_note(self, checkpoint):
         return format_html('<pre class="cairn-json">{}</pre>', checkpoint.note)
+
+
+# --- links from entries to agreements (derived, read-only) ------------------------
+
+
+@admin.register(models.EntryAgreementLink)
+class EntryAgreementLinkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "entry_link",
+        "agreement",
+        "agreement_source",
+        "mineral",
+        "country",
+        "occurred_on",
+        "rules_version",
+        "linked_at",
+    ]
+    list_filter = ["agreement", "mineral", "country"]
+    list_select_related = ["entry", "agreement"]
+    search_fields = ["=entry__index", "agreement__slug"]
+
+    @admin.display(description="entry", ordering="entry_id")
+    def entry_link(self, link):
+        return entry_link(link.entry_id)
+
+    @admin.display(description="according to")
+    def agreement_source(self, link):
+        return format_html('<a href="{0}">{0}</a>', link.agreement.source)
+
+    @admin.display(description="occurred on", ordering="entry__occurred_at")
+    def occurred_on(self, link):
+        return link.entry.occurred_at.date()
+
+
+LINK_FIELDS = ("agreement", "mineral", "country", "source", "rules_version", "linked_at")
+
+
+class EntryAgreementLinkInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """For the Entry admin: the agreements that make the entry's country count."""
+
+    model = models.EntryAgreementLink
+    fk_name = "entry"
+    extra = 0
+    fields = LINK_FIELDS
+    readonly_fields = LINK_FIELDS
+
+    @admin.display(description="source")
+    def source(self, link):
+        return format_html('<a href="{0}">{0}</a>', link.agreement.source)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("agreement")

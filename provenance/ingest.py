@@ -60,19 +60,19 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 from django_countries import countries
 
-from agreements.linking import planned_agreements
-from agreements.models import EntryAgreementLink
 from agreements.snapshot import current_ruleset
 from cairn_core import dsse, merkle
 from cairn_core.payload import PAYLOAD_TYPE, ROLES_FOR_TYPE, PayloadError, Statement, parse_statement
 from cairn_core.rules import RuleSet
 from provenance import bulk, rows, sequencer, tlog
 from provenance.errors import LedgerError
+from provenance.linking import planned_agreements
 from provenance.models import (
     Batch,
     BatchLink,
     Claim,
     Entry,
+    EntryAgreementLink,
     EntrySignature,
     LinkRole,
     LogState,

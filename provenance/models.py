@@ -11,6 +11,9 @@ Two kinds of table live here:
   consumed quantity; the log's size and right edge). They are updated only
   by the write path in provenance.ingest, under row locks, and
   `verify_ledger` rebuilds them from the entries to prove they agree.
+* **Derived links** (EntryAgreementLink): which agreements made an entry's
+  site country count, recomputed by `provenance.linking.relink` when the
+  agreements change.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any, ClassVar, NoReturn, TypeVar
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django_countries.fields import CountryField
 
 _Row = TypeVar("_Row", bound=models.Model)
@@ -350,3 +354,30 @@ class Checkpoint(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"checkpoint @ {self.tree_size}"
+
+
+class EntryAgreementLink(models.Model):
+    """Agreement A made entry E's site country count for mineral M on E's date.
+
+    Derived data: rows are deleted and recreated by `relink` when the rules
+    change. `rules_version` names the rule data they were computed from.
+    (The table keeps the name it was created with in the agreements app.)
+    """
+
+    entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="agreement_links")
+    agreement = models.ForeignKey("agreements.TradeAgreement", on_delete=models.PROTECT, related_name="entry_links")
+    mineral = models.CharField(max_length=40)
+    country = CountryField()
+    linked_at = models.DateTimeField(default=timezone.now)
+    rules_version = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        db_table = "agreements_entryagreementlink"
+        ordering = ["entry_id", "agreement_id", "mineral"]
+        constraints = [
+            models.UniqueConstraint(fields=["entry", "agreement", "mineral"], name="entry_agreement_mineral_once")
+        ]
+        indexes = [models.Index(fields=["agreement", "entry"], name="agreements__agreeme_294cd5_idx")]
+
+    def __str__(self) -> str:
+        return f"#{self.entry_id} {self.mineral} via {self.agreement_id}"

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from django.db.models import Q
 
-from agreements.linking import links_for_entries
 from cairn_core.dag import Graph, Step, attribution_factors, decimal_str
+from provenance.linking import links_for_entries
 from provenance.models import Batch, BatchLink, Entry, LinkRole, Organization
 from provenance.upstream import upstream_links
 

@@ -19,8 +19,9 @@ from django.utils import timezone
 
 from cairn_core import dsse
 from cairn_core.payload import PAYLOAD_TYPE, SCHEMA
-from provenance import demo, ingest
-from provenance.demo import rfc3339
+from demo import data as demo
+from demo.data import rfc3339
+from provenance import ingest
 from provenance.keys import register_key
 from provenance.models import Batch
 from provenance.organizations import create_organization

@@ -12,7 +12,6 @@ from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agreements.linking import links_for_entries
 from cairn_core.dag import decimal_str
 from cairn_core.payload import BATCH_ID, HEX64
 from provenance import ingest, keys, selectors, submission
@@ -22,6 +21,7 @@ from provenance.api.permissions import IsMember, IsWriter, organization_of
 from provenance.api.schema import AUTHENTICATED, WITH_BODY, errors
 from provenance.api.throttles import TokenRateThrottle
 from provenance.errors import LedgerError
+from provenance.linking import links_for_entries
 from provenance.models import Batch, Entry
 
 READ_ERRORS = (*AUTHENTICATED, "not_found")

@@ -9,17 +9,17 @@ from django.contrib.admin.sites import site
 from django.urls import reverse
 from freezegun import freeze_time
 
-from agreements.linking import relink
 from agreements.models import (
     AgreementEvent,
     ApplicablePercentage,
     CreditParameters,
     CriticalMineral,
-    EntryAgreementLink,
     FeocDesignation,
     FeocRule,
     TradeAgreement,
 )
+from provenance.linking import relink
+from provenance.models import EntryAgreementLink
 from tests.agreements.domain import FTA_PARTNERS
 
 pytestmark = pytest.mark.django_db
@@ -210,8 +210,8 @@ def test_agreements_and_links_cannot_be_deleted_or_edited_in_the_admin(browser, 
     rows.origin("kansai:ore-1", country="JP", day="2024-06-01", minerals={"lithium": "6"})
     relink()
     link = EntryAgreementLink.objects.get()
-    assert browser.get(reverse("admin:agreements_entryagreementlink_add")).status_code == 403
-    assert browser.post(reverse("admin:agreements_entryagreementlink_change", args=[link.pk]), {}).status_code == 403
+    assert browser.get(reverse("admin:provenance_entryagreementlink_add")).status_code == 403
+    assert browser.post(reverse("admin:provenance_entryagreementlink_change", args=[link.pk]), {}).status_code == 403
 
 
 def test_relink_action(browser, rows):
@@ -239,7 +239,7 @@ def test_unconfirmed_rows_say_so_and_links_name_their_source(browser, rows):
     assert "Some facts in this row are unconfirmed" not in response.content.decode()
     rows.origin("kansai:ore-1", country="JP", day="2024-06-01", minerals={"nickel": "6"})
     relink()
-    response = browser.get(reverse("admin:agreements_entryagreementlink_changelist"), {"country": "JP"})
+    response = browser.get(reverse("admin:provenance_entryagreementlink_changelist"), {"country": "JP"})
     page = response.content.decode()
     assert "us-japan-cma" in page
     assert "https://ustr.gov/about-us/policy-offices/press-office/press-releases/2023/march/" in page

@@ -9,10 +9,10 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from agreements import snapshot
-from agreements.linking import relink
-from agreements.models import EntryAgreementLink
 from audit.impact import AffectedEntry, ClaimImpact, MineralChange, impact_of_termination
 from cairn_core import rules
+from provenance.linking import relink
+from provenance.models import EntryAgreementLink
 
 pytestmark = pytest.mark.django_db
 D = dt.date.fromisoformat

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agreements.linking import links_for_entries
+from provenance.linking import links_for_entries
 from provenance.models import Batch, Entry
 
 pytestmark = pytest.mark.django_db

@@ -11,9 +11,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from agreements import snapshot
-from agreements.linking import link_entry, link_inputs, links_for_entries, relink
-from agreements.models import AgreementEvent, EntryAgreementLink, TradeAgreement
-from provenance.models import Entry
+from agreements.models import AgreementEvent, TradeAgreement
+from provenance.linking import link_entry, link_inputs, links_for_entries, relink
+from provenance.models import Entry, EntryAgreementLink
 
 pytestmark = pytest.mark.django_db
 D = dt.date.fromisoformat

@@ -31,7 +31,7 @@ from audit import bundle
 from audit.auditors import create_auditor
 from cairn_core import bundle as bundles
 from cairn_core import dsse, signed_note, verify_cli
-from provenance import demo
+from demo import data as demo
 from provenance.errors import LedgerError
 from tests.audit.conftest import claim, simple_chain
 

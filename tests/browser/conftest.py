@@ -81,7 +81,7 @@ def screenshot():
 def demo_data():
     """The demo's organisations, chain and claims, verified once (as `make demo` loads them)."""
     from audit.engine import verify_claim
-    from provenance import demo
+    from demo import data as demo
 
     loaded = demo.load()
     for spec in demo.CLAIMS:

@@ -12,7 +12,7 @@ import pytest
 from django.core.management import call_command
 
 from audit.models import Verification
-from provenance import demo
+from demo import data as demo
 from provenance.models import Batch, Checkpoint, Claim, Entry, Organization
 
 pytestmark = pytest.mark.django_db

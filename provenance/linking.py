@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import QuerySet
 
-from agreements.models import EntryAgreementLink
 from agreements.snapshot import current_ruleset, load_ruleset
 from cairn_core import rules
-from provenance.models import Entry, EntryType
+from provenance.models import Entry, EntryAgreementLink, EntryType
 
 LINKED_TYPES = (EntryType.ORIGIN, EntryType.TRANSFORM)
 RELINK_CHUNK = 500

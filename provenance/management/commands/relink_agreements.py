@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand
 
-from agreements.linking import relink
 from agreements.snapshot import load_ruleset
+from provenance.linking import relink
 
 
 class Command(BaseCommand):

@@ -28,9 +28,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
@@ -38,13 +40,16 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+if TYPE_CHECKING:
+    from audit.models import Verification
+
 from agreements.models import FeocDesignation
 from cairn_core import dsse
 from cairn_core.dag import decimal_str
 from cairn_core.payload import PAYLOAD_TYPE, SCHEMA
 from provenance import ingest
 from provenance.keys import register_key
-from provenance.models import Batch, Claim, Organization
+from provenance.models import Batch, Claim, Entry, Organization
 from provenance.organizations import create_organization
 
 ADMIN_USERNAME = "admin"
@@ -201,7 +206,7 @@ class Source:
     product_grade: Decimal
 
 
-def _source(mineral, mine, ore, grade, refiner, product, product_grade) -> Source:
+def _source(mineral: str, mine: str, ore: str, grade: str, refiner: str, product: str, product_grade: str) -> Source:
     return Source(mineral, mine, ore, Decimal(grade), refiner, product, Decimal(product_grade))
 
 
@@ -320,7 +325,9 @@ CASCADIA_US = ("Cascadia Spartanburg", "US")
 SIERRA_MX = ("Sierra Saltillo", "MX")
 
 
-def _claim(vin, run, acquired, placed_in_service, assembly, credit, why) -> ClaimSpec:
+def _claim(
+    vin: str, run: str, acquired: str, placed_in_service: str, assembly: tuple[str, str], credit: str, why: str
+) -> ClaimSpec:
     return ClaimSpec(
         vin,
         run,
@@ -398,7 +405,10 @@ def on(day: dt.date, hour: int = 9) -> str:
     return rfc3339(dt.datetime(day.year, day.month, day.day, hour, tzinfo=dt.UTC))
 
 
-def amount(value: Decimal | int) -> str:
+Quantity = Decimal | int
+
+
+def amount(value: Quantity) -> str:
     return decimal_str(Decimal(value), places=3)
 
 
@@ -409,7 +419,7 @@ class DemoLedger:
     parties: dict[str, Party]
     now: dt.datetime = field(default_factory=timezone.now)
 
-    def envelope(self, issuer: str, kind: str, day: dt.date, **fields) -> bytes:
+    def envelope(self, issuer: str, kind: str, day: dt.date, **fields: object) -> bytes:
         payload = {
             "schema": SCHEMA,
             "type": kind,
@@ -422,7 +432,7 @@ class DemoLedger:
         signed = dsse.sign(PAYLOAD_TYPE, json.dumps(payload).encode(), [(party.keyid, party.private_key)])
         return json.dumps(signed.to_stored()).encode()
 
-    def post(self, issuer: str, kind: str, day: dt.date, **fields):
+    def post(self, issuer: str, kind: str, day: dt.date, **fields: object) -> Entry:
         body = self.envelope(issuer, kind, day, **fields)
         party = self.parties[issuer]
         return ingest.append_attestation(body, acting_org=party.org, acting_user=party.user, now=self.now).entry
@@ -431,13 +441,22 @@ class DemoLedger:
     def head(batch: str) -> str:
         return Batch.objects.values_list("head", flat=True).get(id=batch)
 
-    def site(self, org: str, plant: str) -> dict:
+    def site(self, org: str, plant: str) -> dict[str, str]:
         return {
             "name": f"{self.parties[org].org.name}, {plant}",
             "country": self.parties[org].org.country.code,
         }
 
-    def origin(self, org: str, batch: str, material: str, quantity, minerals: dict, value, day) -> str:
+    def origin(
+        self,
+        org: str,
+        batch: str,
+        material: str,
+        quantity: Quantity,
+        minerals: dict[str, Quantity],
+        value: Quantity,
+        day: dt.date,
+    ) -> str:
         output = {
             "batch": batch,
             "material": material,
@@ -449,7 +468,9 @@ class DemoLedger:
         self.post(org, "origin", day, activity="extraction", site=self.site(org, "mine"), outputs=[output])
         return batch
 
-    def transform(self, org: str, activity: str, inputs: dict, outputs: list[dict], day) -> list[str]:
+    def transform(
+        self, org: str, activity: str, inputs: dict[str, Decimal], outputs: list[dict[str, str]], day: dt.date
+    ) -> list[str]:
         """inputs: {batch: quantity}; outputs: as signed (see Product.as_dict)."""
         self.post(
             org,
@@ -462,10 +483,10 @@ class DemoLedger:
         )
         return [item["batch"] for item in outputs]
 
-    def transfer(self, org: str, batch: str, to: str, day) -> None:
+    def transfer(self, org: str, batch: str, to: str, day: dt.date) -> None:
         self.post(org, "transfer", day, batch=batch, prev=self.head(batch), to=to)
 
-    def certify(self, org: str, batch: str, statement: dict, day) -> None:
+    def certify(self, org: str, batch: str, statement: dict[str, str], day: dt.date) -> None:
         document = {"name": f"{batch.split(':')[1]}-report.pdf", "sha256": "ab" * 32}
         self.post(
             org,
@@ -492,7 +513,7 @@ class Product:
     component: str = ""
     unit: str = "kg"
 
-    def as_dict(self, batch: str) -> dict:
+    def as_dict(self, batch: str) -> dict[str, str]:
         """The output as a transform statement carries it."""
         made = {"batch": batch, "material": self.material, "quantity": amount(self.quantity)}
         made |= {"unit": self.unit, "value_added_usd": amount(self.value)}
@@ -766,7 +787,7 @@ def story(vin: str) -> str:
     return f"Run {run.code}, {run.story}. Expected ${spec.expected_credit}: {spec.why}."
 
 
-def verify_claims():
+def verify_claims() -> Iterator[tuple[ClaimSpec, Verification]]:
     """Verify every demo claim as the demo auditor; yields (spec, verification)."""
     from audit.engine import verify_claim
 

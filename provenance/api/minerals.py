@@ -1,7 +1,8 @@
 """GET /api/v1/critical-minerals: the names a statement's `minerals` may use (public).
 
 The statute's list is data (agreements.models.CriticalMineral); suppliers
-read it here rather than from the admin, which is not theirs.
+read it here, beside the ledger's endpoints, rather than from the admin,
+which is not theirs.
 """
 
 from __future__ import annotations
@@ -23,10 +24,6 @@ class CriticalMineralSerializer(serializers.Serializer):
 
 class CriticalMineralListSerializer(serializers.Serializer):
     critical_minerals = CriticalMineralSerializer(many=True)
-
-
-def mineral_names() -> list[str]:
-    return list(CriticalMineral.objects.order_by("slug").values_list("slug", flat=True))
 
 
 class CriticalMineralListView(PublicLogView):

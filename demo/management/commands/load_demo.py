@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from provenance import demo
+from demo import data as demo
 
 WAIT_SECONDS = 60.0
 # After the server answers, for the Celery worker and beat started beside it

@@ -1,0 +1,114 @@
+"""The trade agreements' admin as auditors use it: links, relinking, what-if.
+
+`agreements.admin.TradeAgreementAdmin` knows only the rules. This subclass,
+registered in its place by audit's admin module, adds what the layers above
+the rules know about an agreement: the ledger entries linked to it (with
+their count in the list), recomputing every entry's links
+(`provenance.linking.relink`), and the what-if of ending it on a date
+(`audit.impact`: the verification engine under changed rules).
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from agreements.admin import TradeAgreementAdmin
+from agreements.models import TradeAgreement
+from audit.impact import engine_evaluator, impact_of_termination
+from provenance.admin import entry_link
+from provenance.linking import relink
+
+LINKED_ENTRIES_SHOWN = 100
+LINKED_ENTRIES = "Ledger entries linked to this agreement"
+
+
+class WhatIfForm(forms.Form):
+    terminate_on = forms.DateField(
+        label="Terminate on", help_text="The first day on which the agreement would no longer count (YYYY-MM-DD)."
+    )
+
+
+class AuditedTradeAgreementAdmin(TradeAgreementAdmin):
+    """The rules' agreement admin, with the ledger's links and the what-if."""
+
+    list_display = [*TradeAgreementAdmin.list_display, "linked_entry_count"]
+    readonly_fields = [*TradeAgreementAdmin.readonly_fields, "linked_entries"]
+    actions = ["relink_all_entries", "what_if_terminated"]
+    fieldsets = [*TradeAgreementAdmin.fieldsets, (LINKED_ENTRIES, {"fields": ["linked_entries"]})]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TradeAgreement]:
+        return super().get_queryset(request).annotate(link_count=Count("entry_links"))
+
+    @admin.display(description="links", ordering="link_count")
+    def linked_entry_count(self, agreement: TradeAgreement) -> int:
+        count: int = getattr(agreement, "link_count")  # noqa: B009 - the queryset's annotation
+        return count
+
+    @admin.display(description="linked entries")
+    def linked_entries(self, agreement: TradeAgreement) -> str:
+        links = agreement.entry_links.select_related("entry").order_by("-entry_id", "mineral")
+        total = links.count()
+        if not total:
+            return "None"
+        shown = format_html_join(
+            "",
+            "<li>{} {} {} on {} ({})</li>",
+            (
+                (entry_link(link.entry_id), link.entry.type, link.country, link.entry.occurred_at.date(), link.mineral)
+                for link in links[:LINKED_ENTRIES_SHOWN]
+            ),
+        )
+        changelist = reverse("admin:provenance_entryagreementlink_changelist")
+        return format_html(
+            '<ul>{}</ul><a href="{}?agreement__slug__exact={}">All {} links</a>',
+            shown,
+            changelist,
+            agreement.slug,
+            total,
+        )
+
+    # Reads only (the engine runs under changed rules, nothing is stored):
+    # open to whoever may view agreements, auditors included.
+    @admin.action(description="What if they ended on a date? (runs the engine, stores nothing)", permissions=["view"])
+    def what_if_terminated(self, request: HttpRequest, queryset: QuerySet[TradeAgreement]) -> TemplateResponse:
+        """Ask for a date, then list the claims whose credit or qualifying % would change."""
+        form = WhatIfForm(request.POST if "terminate_on" in request.POST else None)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "What if these agreements ended?",
+            "agreements": queryset,
+            "form": form,
+            "opts": self.model._meta,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        if form.is_valid():
+            evaluate = engine_evaluator()
+            context["impacts"] = [
+                impact_of_termination(agreement.slug, form.cleaned_data["terminate_on"], evaluate=evaluate)
+                for agreement in queryset
+            ]
+        return TemplateResponse(request, "admin/agreements/what_if.html", context)
+
+    # A write (derived links are replaced): for users who may change agreements.
+    @admin.action(description="Recompute every entry's agreement links", permissions=["change"])
+    def relink_all_entries(self, request: HttpRequest, queryset: QuerySet[TradeAgreement]) -> None:
+        result = relink()
+        self.message_user(
+            request,
+            f"{result.entries} entries: {result.kept} links kept, {result.added} added, {result.removed} removed.",
+            messages.SUCCESS,
+        )
+
+
+def register(site: admin.AdminSite = admin.site) -> None:
+    """Put the audited admin in place of the rules' own TradeAgreement admin."""
+    if site.is_registered(TradeAgreement):
+        site.unregister(TradeAgreement)
+    site.register(TradeAgreement, AuditedTradeAgreementAdmin)

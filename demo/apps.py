@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class DemoConfig(AppConfig):
+    name = "demo"
+    verbose_name = "Demo data"
+
+    def ready(self) -> None:
+        from audit import claim_stories
+        from demo import data
+
+        claim_stories.register(data.story)
