@@ -6,6 +6,8 @@ Domain code raises LedgerError; one API handler turns it into
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 STATUS_BY_CODE = {
     "malformed_envelope": 400,
     "unsupported_payload_type": 400,
@@ -50,13 +52,16 @@ class LedgerError(Exception):
     def status(self) -> int:
         return STATUS_BY_CODE[self.code]
 
-    def as_body(self) -> dict:
+    def as_body(self) -> dict[str, dict[str, object]]:
         return {"error": {"code": self.code, "message": self.message, **self.extra}}
 
-    def __reduce__(self):
-        # Pickled as its code, message and extra (a sequencer process sends it back).
+    def __reduce__(
+        self,
+    ) -> tuple[Callable[[str, str, dict[str, object]], LedgerError], tuple[str, str, dict[str, object]]]:
+        # Copied and pickled as its code, message and extra (its constructor
+        # takes the code first).
         return _rebuild, (self.code, self.message, self.extra)
 
 
-def _rebuild(code: str, message: str, extra: dict) -> LedgerError:
+def _rebuild(code: str, message: str, extra: dict[str, object]) -> LedgerError:
     return LedgerError(code, message, **extra)

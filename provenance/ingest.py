@@ -116,7 +116,7 @@ def append_attestations(
     prepared = [_prepared_or_refused(body, caller, now or timezone.now()) for body in bodies]
     pendings = [item for item in prepared if isinstance(item, Pending)]
     if not pendings:
-        return list(prepared)
+        return [item for item in prepared if not isinstance(item, Pending)]
     appended = iter(_append(pendings))
     return [next(appended) if isinstance(item, Pending) else item for item in prepared]
 
@@ -132,13 +132,13 @@ def _append(pendings: list[Pending]) -> list[Outcome]:
     """Inside the caller's transaction, there; else through the group commit
     (or, without it, in a transaction of their own)."""
     if transaction.get_connection().in_atomic_block:
-        return list(append_batch(pendings))
+        return append_batch(pendings)
     if not settings.CAIRN_GROUP_COMMIT:
         return append_batch_isolated(pendings)
     return sequencer.submit(pendings)
 
 
-def append_batch(items: list[Pending]) -> list[AppendResult | LedgerError]:
+def append_batch(items: list[Pending]) -> list[Outcome]:
     """Append `items` in order in one transaction, each checked by
     `check_against_ledger`; each gets its result or its error."""
     return ledger_write.append_in_one_transaction(items, check_against_ledger)

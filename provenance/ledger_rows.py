@@ -27,7 +27,8 @@ from provenance.pending import Pending, Receipt
 
 
 class EntryRow(NamedTuple):
-    index: int
+    # The model's field is `index`; rows never use tuple.index.
+    index: int  # type: ignore[assignment]
     entry_hash: str
     envelope: str
     integrated_time: int

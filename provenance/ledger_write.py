@@ -95,7 +95,7 @@ Check = Callable[[Pending, "Book"], AppendResult]
 # --- the transaction ----------------------------------------------------------
 
 
-def append_in_one_transaction(items: list[Pending], check: Check) -> list[AppendResult | LedgerError]:
+def append_in_one_transaction(items: list[Pending], check: Check) -> list[Outcome]:
     """Check `items` in order with `check` and write those that pass, in one
     transaction; each gets its result or its error."""
     # Rules are read before the locks: a rule change racing an append only
@@ -105,7 +105,7 @@ def append_in_one_transaction(items: list[Pending], check: Check) -> list[Append
         try:
             with transaction.atomic():
                 book = Book.load(items)
-                outcomes = [book.try_append(item, check) for item in items]
+                outcomes: list[Outcome] = [book.try_append(item, check) for item in items]
                 book.write(ruleset)
             transaction.on_commit(functools.partial(_log_appended, items, outcomes))
             return outcomes
@@ -168,7 +168,7 @@ def _fresh_connection() -> None:
         connection.close()
 
 
-def _log_appended(items: list[Pending], outcomes: list[AppendResult | LedgerError]) -> None:
+def _log_appended(items: list[Pending], outcomes: list[Outcome]) -> None:
     """One JSON line per new entry on `cairn.append`, once it is committed."""
     if not append_log.isEnabledFor(logging.INFO):
         return
@@ -313,7 +313,7 @@ class Book:
 # --- the reads and locks ----------------------------------------------------
 
 
-def _ledger_reads(items: list[Pending]) -> Sequence[rows.Query | list[object] | set[str] | dict[str, object]]:
+def _ledger_reads(items: list[Pending]) -> Sequence[object]:
     """What a batch reads of the ledger, in lock order: the tail, callers,
     keys, recipients, heads (in id order: two writers locking overlapping
     sets cannot deadlock), logged statements, taken batch ids, VINs."""
@@ -330,7 +330,7 @@ def _ledger_reads(items: list[Pending]) -> Sequence[rows.Query | list[object] | 
     )
 
 
-def _lock_timeout() -> rows.Query | list[object]:
+def _lock_timeout() -> rows.Query[None] | list[object]:
     """PostgreSQL: wait at most CAIRN_APPEND_LOCK_TIMEOUT for the log's locks
     (then 503 `unavailable`, nothing stored), so that a writer stuck holding
     them (stopped, hung) makes appends fail within a stated time instead of
@@ -356,7 +356,7 @@ def _arm_idle_timeout() -> None:
         )
 
 
-def logged_by_hash(hashes: set[str]) -> rows.Query | dict[str, object]:
+def logged_by_hash(hashes: set[str]) -> rows.Query[dict[str, Logged]] | dict[str, Logged]:
     """The query for entries already logged with these entry hashes: each
     one's receipt and stored envelope (`Logged`)."""
     if not hashes:
@@ -379,7 +379,7 @@ def logged_by_hash(hashes: set[str]) -> rows.Query | dict[str, object]:
     return rows.Query(sql, params, build)
 
 
-def callers_by_token(tokens: set[str]) -> rows.Query | dict[str, object]:
+def callers_by_token(tokens: set[str]) -> rows.Query[dict[str, Caller]] | dict[str, Caller]:
     """The query for each token's caller as the ledger knows them now:
     tokens of inactive users or of users in no organisation are left out."""
     if not tokens:

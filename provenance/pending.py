@@ -55,6 +55,8 @@ class AppendResult:
     @functools.cached_property
     def entry(self) -> Entry:
         """The stored entry (a query: the write path itself keeps plain values)."""
+        if self.receipt.index is None:
+            raise ValueError("a receipt without its index names no stored entry")
         return Entry.objects.get(index=self.receipt.index)
 
 

@@ -41,7 +41,8 @@ import selectors
 import socket
 import struct
 import threading
-from multiprocessing.connection import AuthenticationError, Connection, answer_challenge, deliver_challenge
+from multiprocessing import AuthenticationError
+from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 from pathlib import Path
 from typing import IO, TypeAlias
 
