@@ -20,6 +20,7 @@ to the no-op of at least 0.25; batches at least 1,500 attestations/s and
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import dataclass, field
 from http.client import HTTPConnection
@@ -39,6 +40,7 @@ from bench.common import (  # noqa: E402
     post_all,
     setup_django,
 )
+from cairn_core.payload import PAYLOAD_TYPE, SCHEMA  # noqa: E402
 
 
 class Supplier(NamedTuple):
@@ -64,36 +66,37 @@ def make_suppliers(count: int) -> list[Supplier]:
     return suppliers
 
 
-def sign_origins(supplier: Supplier, count: int, tag: str) -> list[bytes]:
-    import json
+def origin_payload(slug: str, issued_at: str, batch: str) -> dict[str, object]:
+    return {
+        "schema": SCHEMA,
+        "type": "origin",
+        "issuer": slug,
+        "issued_at": issued_at,
+        "activity": "extraction",
+        "site": {"name": "Greenbushes", "country": "AU"},
+        "outputs": [
+            {
+                "batch": batch,
+                "material": "spodumene concentrate",
+                "quantity": "1000",
+                "unit": "kg",
+                "minerals": {"lithium": "60"},
+                "value_added_usd": "1200",
+            }
+        ],
+    }
 
+
+def sign_origins(supplier: Supplier, count: int, tag: str) -> list[bytes]:
     from django.utils import timezone
 
     from cairn_core import dsse
-    from cairn_core.payload import PAYLOAD_TYPE, SCHEMA
 
     slug, _, keyid, private_key = supplier
     issued_at = timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ")
     bodies = []
     for number in range(count):
-        payload = {
-            "schema": SCHEMA,
-            "type": "origin",
-            "issuer": slug,
-            "issued_at": issued_at,
-            "activity": "extraction",
-            "site": {"name": "Greenbushes", "country": "AU"},
-            "outputs": [
-                {
-                    "batch": f"{slug}:{tag}-{number}",
-                    "material": "spodumene concentrate",
-                    "quantity": "1000",
-                    "unit": "kg",
-                    "minerals": {"lithium": "60"},
-                    "value_added_usd": "1200",
-                }
-            ],
-        }
+        payload = origin_payload(slug, issued_at, f"{slug}:{tag}-{number}")
         envelope = dsse.sign(PAYLOAD_TYPE, json.dumps(payload).encode(), [(keyid, private_key)])
         bodies.append(json.dumps(envelope.to_stored()).encode())
     return bodies
@@ -232,6 +235,12 @@ def measure_batches(
 
 
 def report(figures: Figures, rounds: int) -> None:
+    report_single_posts(figures, rounds)
+    report_batches(figures)
+    report_cpu(figures)
+
+
+def report_single_posts(figures: Figures, rounds: int) -> None:
     noop, ingest = median(figures.noop_rates), median(figures.ingest_rates)
     # Each round's ratio compares two measurements taken seconds apart, so the
     # host's drift between rounds cancels out of it.
@@ -239,6 +248,9 @@ def report(figures: Figures, rounds: int) -> None:
     print(f"no-op DRF POST (baseline):  {noop:7.0f} req/s (median of {rounds})")
     print(f"attestations, single posts: {ingest:7.0f} /s    (median of {rounds}; goal >= 400)")
     print(f"ratio attestations/no-op:   {ratio:7.2f}       (median of the rounds' ratios; goal >= 0.25)")
+
+
+def report_batches(figures: Figures) -> None:
     for size in figures.sizes:
         rate = median(figures.batch_rates[size])
         times = median([b / i for b, i in zip(figures.batch_rates[size], figures.ingest_rates, strict=True)])
@@ -246,6 +258,9 @@ def report(figures: Figures, rounds: int) -> None:
             f"attestations, batches of {size:<4}: {rate:7.0f} /s    (median; goal >= 1500), "
             f"{times:4.1f}x single posts (median of the rounds' ratios; goal >= 2.5)"
         )
+
+
+def report_cpu(figures: Figures) -> None:
     print(f"CPU per request, no-op:       {figures.noop_cpu}")
     print(f"CPU per request, attestation: {figures.ingest_cpu}")
     for size in figures.sizes:

@@ -49,7 +49,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple, cast
 
 from django.conf import settings
@@ -61,7 +61,7 @@ from cairn_core.payload import Statement
 from cairn_core.rules import RuleSet
 from provenance import bulk, ledger_rows, rows, tlog
 from provenance.errors import LedgerError
-from provenance.ledger_rows import BatchRow, LinkRow, NewEntry, SignatureRow
+from provenance.ledger_rows import BatchRow, ClaimRow, LinkRow, NewEntry, SignatureRow
 from provenance.models import Batch, Claim, Entry, LogState, Member, Organization, SigningKey
 from provenance.pending import Append, AppendFailed, AppendResult, Caller, Outcome, Pending, Receipt
 
@@ -199,37 +199,26 @@ def rules_for_appends() -> RuleSet:
 # --- the ledger as a batch sees it -------------------------------------------
 
 
+@dataclass
 class Book:
     """The ledger as a batch sees it: the locked tail and heads, plus what
     its earlier statements wrote. Statements are checked against it one by
     one and `record`ed; `write` then grows the tree and writes every row."""
 
-    def __init__(
-        self,
-        *,
-        state: LogState,
-        callers: dict[str, Caller],
-        keys: dict[str, SigningKey],
-        organizations: set[str],
-        batches: dict[str, Batch],
-        logged: dict[str, Logged],
-        taken: set[str],
-        claimed: set[str],
-    ) -> None:
-        self.state = state
-        self.callers = callers
-        self.keys = keys
-        self.organizations = organizations
-        self.batches = batches
-        self.logged = logged
-        self.taken = taken
-        self.claimed = claimed
-        self.entries: list[NewEntry] = []
-        self.signatures: list[SignatureRow] = []
-        self.created: list[tuple[int, Batch]] = []
-        self.touched: dict[str, Batch] = {}
-        self.links: list[LinkRow] = []
-        self.claims: list[ledger_rows.ClaimRow] = []
+    state: LogState
+    callers: dict[str, Caller]  # by token
+    keys: dict[str, SigningKey]
+    organizations: set[str]  # of those a statement names as recipient
+    batches: dict[str, Batch]  # the named ones, locked, and those the batch creates
+    logged: dict[str, Logged]  # by entry hash
+    taken: set[str]  # new batch ids already in the ledger
+    claimed: set[str]  # VINs
+    entries: list[NewEntry] = field(default_factory=list)
+    signatures: list[SignatureRow] = field(default_factory=list)
+    created: list[tuple[int, Batch]] = field(default_factory=list)  # (created by, batch)
+    touched: dict[str, Batch] = field(default_factory=dict)  # existing batches with a new head
+    links: list[LinkRow] = field(default_factory=list)
+    claims: list[ClaimRow] = field(default_factory=list)
 
     @classmethod
     def load(cls, items: list[Pending]) -> Book:
