@@ -52,11 +52,11 @@ from provenance import group_commit, ledger_write, sequencer
 from provenance.errors import LedgerError
 from provenance.ledger_write import Book, Logged, Signer
 from provenance.models import Batch, Entry, Organization, SigningKey
-from provenance.pending import AppendFailed, AppendResult, Caller, CheckedSignature, Outcome, Pending
+from provenance.pending import AppendFailed, AppendResult, Caller, CheckedSignature, Outcome, Pending, Receipt
+from provenance.sequencer import unconfirmed
 
-# Names callers and tests reach through this module.
-from provenance.pending import Receipt as Receipt
-from provenance.sequencer import unconfirmed as unconfirmed
+# The names other code and tests reach through this module (the entry
+# points, and the write path's values and parts they drive directly).
 
 __all__ = [
     "AppendFailed",
