@@ -65,7 +65,7 @@ def _pending_document(pending: Pending) -> dict[str, object]:
         "envelope": pending.stored_envelope,
         "caller": [caller.organization, list(caller.roles), caller.user_id, caller.token],
         "now": pending.now.isoformat(),
-        "verified": [[checked.keyid, checked.public_key.hex(), checked.ok] for checked in pending.verified],
+        "verified": [[keyid, public_key.hex(), ok] for keyid, public_key, ok in pending.verified],
     }
 
 
