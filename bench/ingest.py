@@ -20,8 +20,14 @@ to the no-op of at least 0.25; batches at least 1,500 attestations/s and
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from dataclasses import dataclass, field
+from http.client import HTTPConnection
 from pathlib import Path
+from typing import NamedTuple
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -34,11 +40,17 @@ from bench.common import (  # noqa: E402
     post_all,
     setup_django,
 )
+from cairn_core.payload import PAYLOAD_TYPE, SCHEMA  # noqa: E402
 
 
-def make_suppliers(count: int):
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+class Supplier(NamedTuple):
+    slug: str
+    token: str
+    keyid: str
+    private_key: Ed25519PrivateKey
 
+
+def make_suppliers(count: int) -> list[Supplier]:
     from cairn_core import dsse
     from provenance.keys import register_key
     from provenance.organizations import create_organization
@@ -50,40 +62,41 @@ def make_suppliers(count: int):
         )
         private_key = Ed25519PrivateKey.generate()
         key, _ = register_key(organization=org, public_key_b64=dsse.b64encode(dsse.raw_public_key(private_key)))
-        suppliers.append((org.slug, token.key, key.keyid, private_key))
+        suppliers.append(Supplier(org.slug, token.key, key.keyid, private_key))
     return suppliers
 
 
-def sign_origins(supplier, count: int, tag: str) -> list[bytes]:
-    import json
+def origin_payload(slug: str, issued_at: str, batch: str) -> dict[str, object]:
+    return {
+        "schema": SCHEMA,
+        "type": "origin",
+        "issuer": slug,
+        "issued_at": issued_at,
+        "activity": "extraction",
+        "site": {"name": "Greenbushes", "country": "AU"},
+        "outputs": [
+            {
+                "batch": batch,
+                "material": "spodumene concentrate",
+                "quantity": "1000",
+                "unit": "kg",
+                "minerals": {"lithium": "60"},
+                "value_added_usd": "1200",
+            }
+        ],
+    }
 
+
+def sign_origins(supplier: Supplier, count: int, tag: str) -> list[bytes]:
     from django.utils import timezone
 
     from cairn_core import dsse
-    from cairn_core.payload import PAYLOAD_TYPE, SCHEMA
 
     slug, _, keyid, private_key = supplier
     issued_at = timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ")
     bodies = []
     for number in range(count):
-        payload = {
-            "schema": SCHEMA,
-            "type": "origin",
-            "issuer": slug,
-            "issued_at": issued_at,
-            "activity": "extraction",
-            "site": {"name": "Greenbushes", "country": "AU"},
-            "outputs": [
-                {
-                    "batch": f"{slug}:{tag}-{number}",
-                    "material": "spodumene concentrate",
-                    "quantity": "1000",
-                    "unit": "kg",
-                    "minerals": {"lithium": "60"},
-                    "value_added_usd": "1200",
-                }
-            ],
-        }
+        payload = origin_payload(slug, issued_at, f"{slug}:{tag}-{number}")
         envelope = dsse.sign(PAYLOAD_TYPE, json.dumps(payload).encode(), [(keyid, private_key)])
         bodies.append(json.dumps(envelope.to_stored()).encode())
     return bodies
@@ -103,8 +116,8 @@ def interleave(per_client: list[list[bytes]]) -> list[bytes]:
     return [per_client[i % clients][i // clients] for i in range(clients * len(per_client[0]))]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--envelopes", type=int, default=3000, help="attestations per round")
     parser.add_argument("--batch-envelopes", type=int, default=8000, help="attestations per round for each batch size")
     parser.add_argument("--batch-sizes", default="100,1000", help="envelopes per batch submission")
@@ -118,10 +131,30 @@ def main() -> None:
         default="process",
         help="group commit in a run_sequencer process serving both workers (default), or a thread per worker",
     )
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    database_url = fresh_database("cairn_bench_ingest")
-    setup_django(database_url)
+
+@dataclass
+class Workload:
+    """Every body the run posts, signed up front."""
+
+    suppliers: list[Supplier]
+    rounds: list[list[bytes]]  # single posts: a warm-up round, then one per measured round
+    sizes: list[int]
+    per_client_batch: dict[int, int]  # envelopes each client posts a round, for each batch size
+    batch_rounds: dict[int, list[list[bytes]]]  # for each batch size, each round's batch bodies
+
+    def auth(self, position: int) -> dict[str, str]:
+        """post_all's headers: client n posts as supplier n."""
+        return {"Authorization": f"Token {self.suppliers[position // 10**6].token}"}
+
+    @property
+    def signed(self) -> int:
+        clients, batch_rounds = len(self.suppliers), len(next(iter(self.batch_rounds.values()), []))
+        return sum(map(len, self.rounds)) + sum(self.per_client_batch.values()) * clients * batch_rounds
+
+
+def sign_workload(args: argparse.Namespace) -> Workload:
     suppliers = make_suppliers(args.clients)
     per_client = args.envelopes // args.clients
     rounds = [interleave([sign_origins(s, per_client, f"r{r}") for s in suppliers]) for r in range(args.rounds + 1)]
@@ -138,77 +171,121 @@ def main() -> None:
         ]
         for size in sizes
     }
-    tokens = [s[1] for s in suppliers]
+    return Workload(suppliers, rounds, sizes, per_client_batch, batch_rounds)
 
-    def auth(position: int) -> dict:
-        return {"Authorization": f"Token {tokens[position // 10**6]}"}
 
-    noop_rates, ingest_rates = [], []
-    noop_cpu, ingest_cpu = CpuMeter(), CpuMeter()
-    batch_rates: dict[int, list[float]] = {size: [] for size in sizes}
-    batch_cpu = {size: CpuMeter() for size in sizes}
-    with Server(
-        database_url, workers=args.workers, threads=args.threads, sequencer=args.sequencer == "process"
-    ) as server:
-        connections, pids = balanced_connections(server.port, args.clients, server.workers)
-        spread = " + ".join(str(pids.count(pid)) for pid in sorted(set(pids)))
-        print(
-            f"signed {sum(map(len, rounds)) + sum(per_client_batch.values()) * args.clients * args.rounds} "
-            f"envelopes up front; {args.clients} keep-alive clients "
-            f"({spread} per worker), gunicorn {server.workers} workers x {server.threads} threads, "
-            f"sequencer: {args.sequencer}, PostgreSQL"
-        )
-        post_all(connections, "/bench/noop", rounds[0][:400], auth)  # warm-up
-        post_all(connections, "/api/v1/attestations", rounds[0], auth)
-        for size in sizes:  # warm-up: the batch path's statements prepared on every connection
-            post_all(
-                connections,
-                "/api/v1/attestations/batch",
-                interleave([batch_bodies(sign_origins(s, size, f"w{size}"), size) for s in suppliers]),
-                auth,
-            )
-        for number, bodies in enumerate(rounds[1:]):
-            with noop_cpu.measure(server, len(bodies)):
-                seconds, statuses = post_all(connections, "/bench/noop", bodies, auth)
-            noop_rates.append(len(bodies) / seconds)
-            with ingest_cpu.measure(server, len(bodies)):
-                seconds, statuses = post_all(connections, "/api/v1/attestations", bodies, auth)
-            if statuses != {201: len(bodies)}:
-                raise SystemExit(f"unexpected answers: {statuses}")
-            ingest_rates.append(len(bodies) / seconds)
-            line = (
-                f"  round: no-op {noop_rates[-1]:6.0f} req/s   single {ingest_rates[-1]:6.0f} /s"
-                f"   ratio {ingest_rates[-1] / noop_rates[-1]:5.2f}"
-            )
-            for size in sizes:
-                requests = batch_rounds[size][number]
-                count = per_client_batch[size] * args.clients
-                with batch_cpu[size].measure(server, count):
-                    seconds, statuses = post_all(connections, "/api/v1/attestations/batch", requests, auth)
-                if statuses != {200: len(requests)}:
-                    raise SystemExit(f"unexpected answers to batches: {statuses}")
-                rate = count / seconds
-                batch_rates[size].append(rate)
-                line += f"   batch {size}: {rate:6.0f} /s ({rate / ingest_rates[-1]:4.1f}x)"
-            print(line)
-    noop, ingest = median(noop_rates), median(ingest_rates)
+@dataclass
+class Figures:
+    """Each round's rates and the CPU they cost, by what was posted."""
+
+    sizes: list[int]
+    noop_rates: list[float] = field(default_factory=list)
+    ingest_rates: list[float] = field(default_factory=list)
+    noop_cpu: CpuMeter = field(default_factory=CpuMeter)
+    ingest_cpu: CpuMeter = field(default_factory=CpuMeter)
+    batch_rates: dict[int, list[float]] = field(default_factory=dict)
+    batch_cpu: dict[int, CpuMeter] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.batch_rates = {size: [] for size in self.sizes}
+        self.batch_cpu = {size: CpuMeter() for size in self.sizes}
+
+
+def warm_up(connections: list[HTTPConnection], workload: Workload) -> None:
+    post_all(connections, "/bench/noop", workload.rounds[0][:400], workload.auth)
+    post_all(connections, "/api/v1/attestations", workload.rounds[0], workload.auth)
+    for size in workload.sizes:  # the batch path's statements prepared on every connection
+        bodies = interleave([batch_bodies(sign_origins(s, size, f"w{size}"), size) for s in workload.suppliers])
+        post_all(connections, "/api/v1/attestations/batch", bodies, workload.auth)
+
+
+def measure_round(
+    connections: list[HTTPConnection], server: Server, workload: Workload, number: int, figures: Figures
+) -> str:
+    """One round, seconds apart: the no-op, single posts, then each batch size; its line."""
+    bodies = workload.rounds[number + 1]
+    with figures.noop_cpu.measure(server, len(bodies)):
+        seconds, statuses = post_all(connections, "/bench/noop", bodies, workload.auth)
+    figures.noop_rates.append(len(bodies) / seconds)
+    with figures.ingest_cpu.measure(server, len(bodies)):
+        seconds, statuses = post_all(connections, "/api/v1/attestations", bodies, workload.auth)
+    if statuses != {201: len(bodies)}:
+        raise SystemExit(f"unexpected answers: {statuses}")
+    single, noop = len(bodies) / seconds, figures.noop_rates[-1]
+    figures.ingest_rates.append(single)
+    line = f"  round: no-op {noop:6.0f} req/s   single {single:6.0f} /s   ratio {single / noop:5.2f}"
+    for size in workload.sizes:
+        rate = measure_batches(connections, server, workload, number, size, figures)
+        line += f"   batch {size}: {rate:6.0f} /s ({rate / single:4.1f}x)"
+    return line
+
+
+def measure_batches(
+    connections: list[HTTPConnection], server: Server, workload: Workload, number: int, size: int, figures: Figures
+) -> float:
+    requests = workload.batch_rounds[size][number]
+    count = workload.per_client_batch[size] * len(workload.suppliers)
+    with figures.batch_cpu[size].measure(server, count):
+        seconds, statuses = post_all(connections, "/api/v1/attestations/batch", requests, workload.auth)
+    if statuses != {200: len(requests)}:
+        raise SystemExit(f"unexpected answers to batches: {statuses}")
+    rate = count / seconds
+    figures.batch_rates[size].append(rate)
+    return rate
+
+
+def report(figures: Figures, rounds: int) -> None:
+    report_single_posts(figures, rounds)
+    report_batches(figures)
+    report_cpu(figures)
+
+
+def report_single_posts(figures: Figures, rounds: int) -> None:
+    noop, ingest = median(figures.noop_rates), median(figures.ingest_rates)
     # Each round's ratio compares two measurements taken seconds apart, so the
     # host's drift between rounds cancels out of it.
-    ratio = median([i / n for i, n in zip(ingest_rates, noop_rates, strict=True)])
-    print(f"no-op DRF POST (baseline):  {noop:7.0f} req/s (median of {args.rounds})")
-    print(f"attestations, single posts: {ingest:7.0f} /s    (median of {args.rounds}; goal >= 400)")
+    ratio = median([i / n for i, n in zip(figures.ingest_rates, figures.noop_rates, strict=True)])
+    print(f"no-op DRF POST (baseline):  {noop:7.0f} req/s (median of {rounds})")
+    print(f"attestations, single posts: {ingest:7.0f} /s    (median of {rounds}; goal >= 400)")
     print(f"ratio attestations/no-op:   {ratio:7.2f}       (median of the rounds' ratios; goal >= 0.25)")
-    for size in sizes:
-        rate = median(batch_rates[size])
-        times = median([b / i for b, i in zip(batch_rates[size], ingest_rates, strict=True)])
+
+
+def report_batches(figures: Figures) -> None:
+    for size in figures.sizes:
+        rate = median(figures.batch_rates[size])
+        times = median([b / i for b, i in zip(figures.batch_rates[size], figures.ingest_rates, strict=True)])
         print(
             f"attestations, batches of {size:<4}: {rate:7.0f} /s    (median; goal >= 1500), "
             f"{times:4.1f}x single posts (median of the rounds' ratios; goal >= 2.5)"
         )
-    print(f"CPU per request, no-op:       {noop_cpu}")
-    print(f"CPU per request, attestation: {ingest_cpu}")
-    for size in sizes:
-        print(f"CPU per attestation, batches of {size}: {batch_cpu[size]}")
+
+
+def report_cpu(figures: Figures) -> None:
+    print(f"CPU per request, no-op:       {figures.noop_cpu}")
+    print(f"CPU per request, attestation: {figures.ingest_cpu}")
+    for size in figures.sizes:
+        print(f"CPU per attestation, batches of {size}: {figures.batch_cpu[size]}")
+
+
+def main() -> None:
+    args = parse_args()
+    database_url = fresh_database("cairn_bench_ingest")
+    setup_django(database_url)
+    workload = sign_workload(args)
+    figures = Figures(workload.sizes)
+    process = args.sequencer == "process"
+    with Server(database_url, workers=args.workers, threads=args.threads, sequencer=process) as server:
+        connections, pids = balanced_connections(server.port, args.clients, server.workers)
+        spread = " + ".join(str(pids.count(pid)) for pid in sorted(set(pids)))
+        print(
+            f"signed {workload.signed} envelopes up front; {args.clients} keep-alive clients "
+            f"({spread} per worker), gunicorn {server.workers} workers x {server.threads} threads, "
+            f"sequencer: {args.sequencer}, PostgreSQL"
+        )
+        warm_up(connections, workload)
+        for number in range(args.rounds):
+            print(measure_round(connections, server, workload, number, figures))
+    report(figures, args.rounds)
 
 
 if __name__ == "__main__":

@@ -26,17 +26,19 @@ import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Field, JSONField, Model
 
 from provenance import rows
 
-# A statement and the parameters of each execution.
-Statement = tuple[str, list[Sequence]]
+# A statement and the parameters of each execution (values as the database
+# driver takes them).
+Statement = tuple[str, list[list[Any]]]
 
 # Rows for one table: the columns, and each row's values in their order.
-Rows = tuple["Columns", list[Sequence]]
+Rows = tuple["Columns", Sequence[Sequence[object]]]
 
 # psycopg keeps its rewrite of a statement's placeholders only for statements
 # of at most this many parameters (psycopg._queries.MAX_CACHED_STATEMENT_PARAMS);
@@ -50,7 +52,7 @@ class Columns:
     are written. For updates, the first field is the primary key."""
 
     model: type[Model]
-    fields: tuple[Field, ...]
+    fields: tuple[Field[Any, Any], ...]
 
     @functools.cached_property
     def table(self) -> str:
@@ -60,7 +62,7 @@ class Columns:
     def names(self) -> tuple[str, ...]:
         return tuple(_quote(field.column) for field in self.fields)
 
-    def prepared(self, row: Sequence) -> list:
+    def prepared(self, row: Sequence[object]) -> list[Any]:
         """One row's values as the database takes them."""
         connection = connections[DEFAULT_DB_ALIAS]
         return [field.get_db_prep_save(value, connection) for field, value in zip(self.fields, row, strict=True)]
@@ -78,11 +80,19 @@ class Columns:
 
 @functools.cache
 def columns(model: type[Model], *field_names: str) -> Columns:
-    meta = model._meta
-    return Columns(model, tuple(meta.get_field(name) for name in field_names))
+    return Columns(model, tuple(_concrete(model, name) for name in field_names))
 
 
-def _quote(name: str) -> str:
+def _concrete(model: type[Model], name: str) -> Field[Any, Any]:
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field):
+        raise ValueError(f"{model.__name__}.{name} is not a concrete field")
+    return field
+
+
+def _quote(name: str | None) -> str:
+    if name is None:
+        raise ValueError("a concrete field has a column")
     return connections[DEFAULT_DB_ALIAS].ops.quote_name(name)
 
 
@@ -93,7 +103,7 @@ def _quote(name: str) -> str:
 GENERIC_PLAN = "SET LOCAL plan_cache_mode = force_generic_plan"
 
 
-def write(inserts: list[Rows], updates: list[Rows] = ()) -> None:
+def write(inserts: Sequence[Rows], updates: Sequence[Rows] = ()) -> None:
     """Insert each table's new rows, then update rows by primary key (the
     first column), all in one round trip. Pass the same tables every time,
     empty or not: on PostgreSQL their list makes the statement."""
@@ -110,7 +120,7 @@ def write(inserts: list[Rows], updates: list[Rows] = ()) -> None:
     )
 
 
-def _json_value(value):
+def _json_value(value: object) -> str:
     if isinstance(value, decimal.Decimal):
         return str(value)
     if isinstance(value, dt.date):  # and datetime: aware ones keep their offset
@@ -142,7 +152,7 @@ def _document_sql(inserts: tuple[Columns, ...], updates: tuple[Columns, ...]) ->
     return f"WITH {', '.join(parts)} SELECT 1"
 
 
-def insert(target: Columns, values: list[Sequence]) -> list[Statement]:
+def insert(target: Columns, values: Sequence[Sequence[object]]) -> list[Statement]:
     """Multi-row INSERTs of `values` (new rows of `target`'s fields), each
     within PARAMETERS_PER_STATEMENT."""
     if not values:
@@ -157,7 +167,7 @@ def insert(target: Columns, values: list[Sequence]) -> list[Statement]:
     return statements
 
 
-def update(target: Columns, values: list[Sequence]) -> list[Statement]:
+def update(target: Columns, values: Sequence[Sequence[object]]) -> list[Statement]:
     """One UPDATE per row, by primary key (`target`'s first field)."""
     if not values:
         return []

@@ -52,11 +52,14 @@ class LedgerError(Exception):
     def status(self) -> int:
         return STATUS_BY_CODE[self.code]
 
-    def as_body(self) -> dict[str, object]:
+    def as_body(self) -> dict[str, dict[str, object]]:
         return {"error": {"code": self.code, "message": self.message, **self.extra}}
 
-    def __reduce__(self) -> tuple[Callable[..., LedgerError], tuple[str, str, dict[str, object]]]:
-        # Pickled as its code, message and extra (a sequencer process sends it back).
+    def __reduce__(
+        self,
+    ) -> tuple[Callable[[str, str, dict[str, object]], LedgerError], tuple[str, str, dict[str, object]]]:
+        # Copied and pickled as its code, message and extra (its constructor
+        # takes the code first).
         return _rebuild, (self.code, self.message, self.extra)
 
 

@@ -14,9 +14,16 @@ import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Field, Model
+
+T = TypeVar("T")
+
+# A database value converter, as Django's backends and fields give them.
+Converter = Callable[[Any, Any, Any], Any]
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: one per model
@@ -24,12 +31,12 @@ class Shape:
     """How one model's rows are selected and turned into instances."""
 
     model: type[Model]
-    fields: tuple[Field, ...]
+    fields: tuple[Field[Any, Any], ...]
     attnames: tuple[str, ...]
     table: str  # quoted
     quoted_columns: tuple[str, ...]
-    columns_expr: tuple  # the Col expression of each field, which converters are given
-    converters: tuple[tuple, ...]
+    columns_expr: tuple[object, ...]  # the Col expression of each field, which converters are given
+    converters: tuple[tuple[Converter, ...], ...]
 
     @functools.cache  # noqa: B019 (shapes live as long as the process, like their models)
     def columns(self, alias: str | None = None) -> str:
@@ -39,9 +46,9 @@ class Shape:
 
     @functools.cache  # noqa: B019
     def column(self, name: str) -> str:
-        return _quote(self.model._meta.get_field(name).column)
+        return _quote(_concrete(self.model, name).column)
 
-    def convert(self, attname: str, value):
+    def convert(self, attname: str, value: object) -> object:
         """One column's database value as the model's field holds it."""
         position = self.attnames.index(attname)
         connection = connections[DEFAULT_DB_ALIAS]
@@ -49,7 +56,7 @@ class Shape:
             value = converter(value, self.columns_expr[position], connection)
         return value
 
-    def build(self, values: Sequence) -> Model:
+    def build(self, values: Sequence[object]) -> Model:
         """The instance for one row's values (in `fields` order)."""
         connection = connections[DEFAULT_DB_ALIAS]
         converted = []
@@ -60,8 +67,18 @@ class Shape:
         return self.model.from_db(connection.alias, self.attnames, converted)
 
 
-def _quote(name: str) -> str:
+def _quote(name: str | None) -> str:
+    if name is None:
+        raise ValueError("a concrete field has a column")
     return connections[DEFAULT_DB_ALIAS].ops.quote_name(name)
+
+
+def _concrete(model: type[Model], name: str) -> Field[Any, Any]:
+    """The model's field `name`, which has a column (not a reverse relation)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field):
+        raise ValueError(f"{model.__name__}.{name} is not a concrete field")
+    return field
 
 
 @functools.cache
@@ -83,7 +100,7 @@ def shape(model: type[Model]) -> Shape:
     )
 
 
-def _new_cursor():
+def _new_cursor() -> CursorWrapper:
     """A Django cursor; on PostgreSQL one that binds parameters on the server,
     so that psycopg prepares each statement after its fifth use (settings:
     prepare_threshold) and the server plans it once per connection instead
@@ -94,12 +111,16 @@ def _new_cursor():
     from django.db.backends.postgresql.base import ServerBindingCursor
 
     connection.ensure_connection()
-    raw = ServerBindingCursor(connection.connection)
-    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+    # Stub gaps: ServerBindingCursor is psycopg's cursor class, made from a
+    # connection; make_cursor and make_debug_cursor wrap such a DB-API cursor.
+    raw = ServerBindingCursor(connection.connection)  # type: ignore[call-arg]
+    if connection.queries_logged:
+        return connection.make_debug_cursor(raw)  # type: ignore[arg-type]
+    return connection.make_cursor(raw)  # type: ignore[arg-type]
 
 
 @contextmanager
-def cursor() -> Iterator:
+def cursor() -> Iterator[CursorWrapper]:
     """A cursor for the write path's statements (see `_new_cursor`)."""
     with _new_cursor() as db:
         yield db
@@ -120,38 +141,38 @@ def pipeline() -> Iterator[None]:
         yield
 
 
-def one_of(column: str, values: list) -> tuple[str, list]:
+def one_of(column: str, values: Sequence[object]) -> tuple[str, list[Any]]:
     """`column` is one of `values`: one parameter (an array) on PostgreSQL, so
     that the statement is the same whatever the number of values."""
     if connections[DEFAULT_DB_ALIAS].vendor == "postgresql":
-        return f"{column} = ANY(%s)", [values]
-    return f"{column} IN ({', '.join(['%s'] * len(values))})", values
+        return f"{column} = ANY(%s)", [list(values)]
+    return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
 
 
 @dataclass(frozen=True)
-class Query:
+class Query(Generic[T]):
     """A SELECT and how to turn its rows into the caller's value."""
 
     sql: str
-    params: list
-    build: Callable[[list[tuple]], object]
+    params: list[Any]  # as the database driver takes them
+    build: Callable[[list[tuple[Any, ...]]], T]
 
 
 def models(
     model: type[Model],
     field_name: str,
-    values: Iterable,
+    values: Iterable[object],
     *,
     lock: bool = False,
     order_by: str | None = None,
-) -> Query | list:
+) -> Query[list[Model]] | list[Model]:
     """Rows of `model` whose `field_name` is one of `values`, as instances;
     with `lock`, SELECT … FOR UPDATE. No values: no query, no rows."""
-    values = list(values)
-    if not values:
+    wanted = list(values)
+    if not wanted:
         return []
     rows = shape(model)
-    where, params = one_of(rows.column(field_name), values)
+    where, params = one_of(rows.column(field_name), wanted)
     sql = f"SELECT {rows.columns()} FROM {rows.table} WHERE {where}"
     if order_by:
         sql += f" ORDER BY {rows.column(order_by)}"
@@ -160,21 +181,23 @@ def models(
     return Query(sql, params, lambda found: [rows.build(row) for row in found])
 
 
-def values_of(model: type[Model], column_of: str, field_name: str, values: Iterable) -> Query | set:
+def values_of(
+    model: type[Model], column_of: str, field_name: str, values: Iterable[object]
+) -> Query[set[Any]] | set[Any]:
     """The set of `column_of` over rows whose `field_name` is one of `values`."""
-    values = list(values)
-    if not values:
+    wanted = list(values)
+    if not wanted:
         return set()
     rows = shape(model)
-    where, params = one_of(rows.column(field_name), values)
+    where, params = one_of(rows.column(field_name), wanted)
     sql = f"SELECT {rows.column(column_of)} FROM {rows.table} WHERE {where}"
     return Query(sql, params, lambda found: {row[0] for row in found})
 
 
-def run(*queries: Query | list | set) -> list:
+def run(*queries: object) -> list[object]:
     """Each query's value, in order, the queries sent together (`pipeline`)
     and executed in order; an empty answer given for a query stands as it is."""
-    cursors = []
+    cursors: list[CursorWrapper] = []
     try:
         with pipeline():
             for query in queries:
@@ -182,7 +205,8 @@ def run(*queries: Query | list | set) -> list:
                     db = _new_cursor()
                     cursors.append(db)
                     db.execute(query.sql, query.params)
-        results, position = [], 0
+        results: list[object] = []
+        position = 0
         for query in queries:
             if isinstance(query, Query):
                 results.append(query.build(cursors[position].fetchall()))

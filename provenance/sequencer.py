@@ -6,8 +6,9 @@ batch holding them has committed. A request hands over one statement (POST
 /attestations/batch): they travel together and are appended together, in
 their order, each answered with its own result. The sequencer thread takes
 every request's statements waiting (up to CAIRN_SEQUENCER_BATCH statements,
-and always a request's statements whole), calls ingest.append_batch once,
-and answers each caller with the results of its own statements. No statement waits for a
+and always a request's statements whole), appends them in one call of the
+function the write path handed over (provenance.group_commit), and answers
+each caller with the results of its own statements. No statement waits for a
 timer: a batch is what queued up while the previous one was committing, so
 an idle ledger appends one statement at a time with no added latency.
 
@@ -31,56 +32,82 @@ import threading
 import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Literal, TypeAlias
 
 from django.conf import settings
 from django.db import connections
 
+from provenance import group_commit, sequencer_socket
+from provenance.errors import LedgerError
+from provenance.pending import Outcome, Pending
+
 log = logging.getLogger(__name__)
 
-_queue: queue.Queue = queue.Queue()
+
+class _Stop:
+    """Queued after the requests the sequencer finishes before it stops."""
+
+
+_STOP = _Stop()
+
+Request: TypeAlias = tuple[list[Pending], "Future[list[Outcome]]"]
+_queue: queue.Queue[Request | _Stop] = queue.Queue()
 _thread: threading.Thread | None = None
 _started = threading.Lock()
+_socket_suspended_until = 0.0
 
 
-def submit(pendings: list) -> list:
+def submit(pendings: list[Pending]) -> list[Outcome]:
     """Append checked statements, in order, in one batch; return each one's
-    AppendResult or LedgerError, in the same order.
+    AppendResult, LedgerError or AppendFailed, in the same order.
 
     Answered within CAIRN_APPEND_TIMEOUT: when the outcome is not known by
     then, the answer is `outcome_unknown` (the statements may yet be logged;
     re-posting them is safe), never a claim that nothing was stored.
     """
-    from provenance import ingest
-
     deadline = time.monotonic() + settings.CAIRN_APPEND_TIMEOUT
-    path = settings.CAIRN_SEQUENCER_SOCKET
-    handed_over = False
-    if path and time.monotonic() >= _socket_suspended_until:
-        from provenance import sequencer_socket
-
-        try:
-            wait = min(settings.CAIRN_SEQUENCER_TIMEOUT, _left(deadline))
-            return sequencer_socket.submit(path, pendings, timeout=wait)
-        except sequencer_socket.Unavailable as exc:
-            log.warning("sequencer process unavailable (%s); appending in this process", exc)
-        except sequencer_socket.NoAnswer as exc:
-            # It has the statements and may still log them: appending them here
-            # too is safe (the ledger answers a second copy as a re-post), and
-            # this process stops waiting on it for a while.
-            handed_over = True
-            _suspend_socket()
-            log.warning("sequencer process did not answer (%s); appending in this process", exc)
+    answer = _through_socket(pendings, deadline)
+    if isinstance(answer, list):
+        return answer
     outcomes = submit_here(pendings, timeout=_left(deadline))
-    if handed_over:
-        unknown = ingest.unconfirmed(settings.CAIRN_APPEND_TIMEOUT)
-        outcomes = [
-            unknown if isinstance(outcome, ingest.LedgerError) and outcome.code == "unavailable" else outcome
-            for outcome in outcomes
-        ]
+    if answer == "handed over":
+        # The process may still log them: an `unavailable` here is not the whole truth.
+        unknown = unconfirmed(settings.CAIRN_APPEND_TIMEOUT)
+        outcomes = [unknown if _is_unavailable(outcome) else outcome for outcome in outcomes]
     return outcomes
 
 
-_socket_suspended_until = 0.0
+def _through_socket(pendings: list[Pending], deadline: float) -> list[Outcome] | Literal["not sent", "handed over"]:
+    """The outcomes from the sequencer process, or why this process appends them."""
+    path = settings.CAIRN_SEQUENCER_SOCKET
+    if not path or time.monotonic() < _socket_suspended_until:
+        return "not sent"
+    try:
+        wait = min(settings.CAIRN_SEQUENCER_TIMEOUT, _left(deadline))
+        return sequencer_socket.submit(path, pendings, timeout=wait)
+    except sequencer_socket.Unavailable as exc:
+        log.warning("sequencer process unavailable (%s); appending in this process", exc)
+        return "not sent"
+    except sequencer_socket.NoAnswer as exc:
+        # It may have the statements and still log them: appending them here
+        # too is safe (the ledger answers a second copy as a re-post), and
+        # this process stops waiting on it for a while.
+        _suspend_socket()
+        log.warning("sequencer process did not answer (%s); appending in this process", exc)
+        return "handed over"
+
+
+def _is_unavailable(outcome: Outcome) -> bool:
+    return isinstance(outcome, LedgerError) and outcome.code == "unavailable"
+
+
+def unconfirmed(seconds: float) -> LedgerError:
+    """The answer when an append's outcome is not known in time."""
+    return LedgerError(
+        "outcome_unknown",
+        f"Cairn could not confirm within {seconds:g} s whether this statement was logged: it may still be. "
+        "Post the very same envelope again: 200 means it was logged, 201 that it is logged now.",
+    )
 
 
 def _suspend_socket() -> None:
@@ -94,34 +121,16 @@ def _left(deadline: float) -> float:
     return max(deadline - time.monotonic(), 0.05)
 
 
-def submit_here(pendings: list, timeout: float | None = None) -> list:
+def submit_here(pendings: list[Pending], timeout: float | None = None) -> list[Outcome]:
     """Append through this process's sequencer thread, waiting at most `timeout`."""
-    from provenance import ingest
-
     _ensure_thread()
-    future: Future = Future()
+    future: Future[list[Outcome]] = Future()
     _queue.put((list(pendings), future))
     timeout = settings.CAIRN_APPEND_TIMEOUT if timeout is None else timeout
     try:
         return future.result(timeout=timeout)
     except FutureTimeout:
-        return [ingest.unconfirmed(settings.CAIRN_APPEND_TIMEOUT)] * len(pendings)
-
-
-def flatten(groups: list[list]) -> list:
-    """The statements of every request of a batch, in order."""
-    return [pending for group in groups for pending in group]
-
-
-def regroup(groups: list[list], outcomes: list) -> list[list]:
-    """Split a batch's outcomes back into each request's, in order."""
-    answers, start = [], 0
-    for group in groups:
-        answers.append(outcomes[start : start + len(group)])
-        start += len(group)
-    if start != len(outcomes):
-        raise AssertionError("one outcome per statement")
-    return answers
+        return [unconfirmed(settings.CAIRN_APPEND_TIMEOUT)] * len(pendings)
 
 
 def _ensure_thread() -> None:
@@ -139,9 +148,6 @@ def _ensure_thread() -> None:
             _thread.start()
 
 
-_STOP = object()
-
-
 def shutdown(timeout: float = 10) -> None:
     """Stop this process's sequencer after the batches queued before, closing
     its database connection (test teardown, before the database is dropped)."""
@@ -149,23 +155,23 @@ def shutdown(timeout: float = 10) -> None:
     with _started:
         thread, _thread = _thread, None
     if thread is not None and thread.is_alive():
-        _queue.put((_STOP, None))
+        _queue.put(_STOP)
         thread.join(timeout)
 
 
-def _take_batch() -> list[tuple[object, Future]]:
+def _take_batch() -> list[Request] | None:
     """Requests waiting, whole, up to CAIRN_SEQUENCER_BATCH statements (the
-    first request whatever its size)."""
-    batch = [_queue.get()]
-    if batch[0][0] is _STOP:
-        return batch
-    statements = len(batch[0][0])
+    first request whatever its size); None once asked to stop."""
+    first = _queue.get()
+    if isinstance(first, _Stop):
+        return None
+    batch, statements = [first], len(first[0])
     while statements < settings.CAIRN_SEQUENCER_BATCH:
         try:
             item = _queue.get_nowait()
         except queue.Empty:
             break
-        if item[0] is _STOP:  # finish what came before it, then stop
+        if isinstance(item, _Stop):  # finish what came before it, then stop
             _queue.put(item)
             break
         batch.append(item)
@@ -174,16 +180,12 @@ def _take_batch() -> list[tuple[object, Future]]:
 
 
 def _run() -> None:
-    from provenance.ingest import append_batch_isolated
-
-    while True:
-        batch = _take_batch()
-        if batch[0][0] is _STOP:
-            connections.close_all()
-            return
+    while (batch := _take_batch()) is not None:
         groups = [pendings for pendings, _ in batch]
         # A batch that fails as a whole is appended again statement by
-        # statement, so one that breaks the write fails alone.
-        outcomes = append_batch_isolated(flatten(groups))
-        for (_, future), answer in zip(batch, regroup(groups, outcomes), strict=True):
+        # statement (the write path's append does that), so one that breaks
+        # the write fails alone.
+        outcomes = group_commit.append(group_commit.flatten(groups))
+        for (_, future), answer in zip(batch, group_commit.regroup(groups, outcomes), strict=True):
             future.set_result(answer)
+    connections.close_all()

@@ -20,6 +20,7 @@ import json
 import re
 
 from provenance.errors import LedgerError
+from provenance.pending import AppendFailed, Outcome
 
 MAX_ENVELOPES = 1000
 
@@ -50,7 +51,8 @@ def _invalid(message: str) -> LedgerError:
 
 
 def _skip(text: str, position: int) -> int:
-    return _SPACE.match(text, position).end()
+    space = _SPACE.match(text, position)
+    return position if space is None else space.end()  # it matches everywhere, if only nothing
 
 
 def _expect(text: str, position: int, char: str) -> int:
@@ -60,7 +62,10 @@ def _expect(text: str, position: int, char: str) -> int:
     return position + 1
 
 
-def _envelope_spans(text: str) -> list[tuple[int, int]] | None:
+Spans = list[tuple[int, int]]
+
+
+def _envelope_spans(text: str) -> Spans | None:
     """The (start, end) of each element of the body's `envelopes` list, or
     None when the body is JSON but not an object with that one member."""
     position = _skip(text, 0)
@@ -68,7 +73,7 @@ def _envelope_spans(text: str) -> list[tuple[int, int]] | None:
         _VALUE.raw_decode(text, position)  # JSON that is not an object: None; not JSON: raises
         return None
     position += 1
-    spans: list[tuple[int, int]] | None = None
+    spans: Spans | None = None
     members = 0
     position = _skip(text, position)
     if text[position : position + 1] == "}":
@@ -93,8 +98,8 @@ def _envelope_spans(text: str) -> list[tuple[int, int]] | None:
         return _end(text, position, spans if members == 1 else None)
 
 
-def _list_spans(text: str, position: int) -> tuple[list[tuple[int, int]], int]:
-    spans = []
+def _list_spans(text: str, position: int) -> tuple[Spans, int]:
+    spans: Spans = []
     position = _skip(text, position)
     if text[position : position + 1] == "]":
         return spans, position + 1
@@ -109,14 +114,17 @@ def _list_spans(text: str, position: int) -> tuple[list[tuple[int, int]], int]:
         return spans, _expect(text, position, "]")
 
 
-def _end(text: str, position: int, spans):
+def _end(text: str, position: int, spans: Spans | None) -> Spans | None:
     if _skip(text, position) != len(text):
         raise json.JSONDecodeError("extra data after the body", text, position)
     return spans
 
 
-def result_body(outcome) -> dict:
-    """One envelope's result: `{"status", "entry"}` or `{"status", "error"}`."""
+def result_body(outcome: Outcome) -> dict[str, object]:
+    """One envelope's result: `{"status", "entry"}` or `{"status", "error"}`.
+    One the server could not write fails the request, as a single POST's would."""
+    if isinstance(outcome, AppendFailed):
+        raise outcome
     if isinstance(outcome, LedgerError):
         return {"status": outcome.status, **outcome.as_body()}
     return {"status": outcome.status, "entry": outcome.as_body()}

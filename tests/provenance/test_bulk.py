@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from provenance import bulk, ingest
+from provenance import bulk
+from provenance import ledger_rows as ingest
 from provenance.models import Batch, Entry, EntrySignature, LogState
 from provenance.organizations import create_organization
 

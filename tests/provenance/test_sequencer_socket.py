@@ -24,7 +24,8 @@ from django.db import connection
 from provenance import ingest, sequencer_socket
 from provenance.errors import LedgerError
 from provenance.models import Entry
-from provenance.sequencer_socket import Server, recv_frame
+from provenance.sequencer_socket import Server
+from provenance.sequencer_socket import read_first_request as recv_frame
 from tests.provenance.test_api_attestations import origin_payload
 from tests.provenance.test_concurrency import assert_log_intact, race
 from tests.support import Ledger, sign_payload

@@ -14,6 +14,7 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from provenance import ingest
 from provenance.sequencer_socket import AlreadyServing, Server
 
 
@@ -28,7 +29,7 @@ class Command(BaseCommand):
         if not path:
             raise CommandError("give --socket PATH or set CAIRN_SEQUENCER_SOCKET")
         try:
-            server = Server(path)
+            server = Server(path, append=ingest.append_batch_isolated)
         except AlreadyServing as exc:
             raise CommandError(f"{exc}; not starting a second one") from exc
         for signum in (signal.SIGTERM, signal.SIGINT):
