@@ -27,7 +27,7 @@ from typing import TypeVar
 from django.db import connection
 
 from agreements import models as rule_models
-from agreements.rule_rows import agreement_rule
+from agreements.rule_rows import agreement_rule, country_codes
 from cairn_core import rules
 
 RULE_MODELS = (
@@ -136,10 +136,6 @@ def _single(rows: Iterable[Row], what: str) -> Row:
     return found[0]
 
 
-def _codes(countries: Iterable[object]) -> frozenset[str]:
-    return frozenset(str(code) for code in countries)
-
-
 def _plain(value: Decimal) -> Decimal:
     """A stored Decimal without the column's padding zeros: 50.00 -> 50, 62.50 -> 62.5."""
     value = Decimal(value)
@@ -167,7 +163,7 @@ def _credit(row: rule_models.CreditParameters) -> rules.CreditTerms:
         battery_components_usd=_plain(row.battery_components_usd),
         requirements_from=row.requirements_from,
         acquired_through=row.acquired_through,
-        north_america=_codes(row.north_america),
+        north_america=country_codes(row.north_america),
         source=row.source,
         cutoff_source=row.cutoff_source,
         credit_from=row.credit_from,
@@ -180,7 +176,7 @@ def _credit(row: rule_models.CreditParameters) -> rules.CreditTerms:
 
 def _feoc(row: rule_models.FeocRule) -> rules.FeocTerms:
     return rules.FeocTerms(
-        covered_nations=_codes(row.covered_nations),
+        covered_nations=country_codes(row.covered_nations),
         components_from=row.components_from,
         minerals_from=row.minerals_from,
         control_threshold_pct=_plain(row.control_threshold_pct),
