@@ -1,0 +1,5 @@
+"""The what-if of an agreement's termination (audit.impact): ledger rows written directly (tests/ledger_rows.py)."""
+
+from tests.ledger_rows import fresh_rule_cache, rows
+
+__all__ = ["fresh_rule_cache", "rows"]
