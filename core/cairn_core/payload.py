@@ -62,6 +62,11 @@ VIN = re.compile(r"\A[A-HJ-NPR-Z0-9]{17}\Z")
 MAX_DEPTH = 32
 MAX_INT_DIGITS = 40
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# In JSON text decoded from UTF-8 only a \u escape can give a string NUL or a
+# lone surrogate: json.loads refuses raw control characters in strings, and
+# UTF-8 decoding refuses encoded surrogates. (Escaped surrogate pairs match
+# too, and take the full check.)
+ESCAPED_UNSTORABLE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 # No physical activity in the ledger happened before this (occurred_at and
 # a claim's dates): earlier values are typing errors, not history.
 EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -203,8 +208,9 @@ def strict_json(data: bytes, *, what: str = "body", floats: bool = True) -> JSON
     """JSON parsed strictly: no duplicate keys, NaN or Infinity, integers of
     at most MAX_INT_DIGITS digits, and `check_storable`; floats only if allowed."""
     try:
+        text = data.decode("utf-8")
         document: JSON = json.loads(
-            data.decode("utf-8"),
+            text,
             object_pairs_hook=_object_without_duplicates,
             parse_constant=_no_constant,
             parse_int=_bounded_int,
@@ -212,8 +218,17 @@ def strict_json(data: bytes, *, what: str = "body", floats: bool = True) -> JSON
         )
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise PayloadError(f"{what} is not JSON: {exc}") from exc
-    check_storable(document)
+    if not storable_by_its_text(text):
+        check_storable(document)
     return document
+
+
+def storable_by_its_text(text: str) -> bool:
+    """Whether the document of this (valid) JSON text passes `check_storable`,
+    seen from the text alone: no escape that could make NUL or a surrogate, and
+    fewer brackets than MAX_DEPTH allows levels (each level opens one). False
+    means only that the document must be walked."""
+    return text.count("{") + text.count("[") <= MAX_DEPTH and not ESCAPED_UNSTORABLE.search(text)
 
 
 def load_json(payload: bytes) -> dict[str, JSON]:

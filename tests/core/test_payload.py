@@ -6,8 +6,10 @@ import json
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from cairn_core.payload import PayloadError, parse_statement
+from cairn_core.payload import PayloadError, check_storable, parse_statement, storable_by_its_text, strict_json
 
 HEAD = "ab" * 32
 BASE = {"schema": "cairn.attestation/v1", "issuer": "pilbara-mining", "issued_at": "2026-03-01T10:00:00Z"}
@@ -173,3 +175,45 @@ def test_invalid_statements_name_their_fault(document, path, value, reason):
 def test_json_is_parsed_strictly(raw):
     with pytest.raises(PayloadError):
         parse_statement(raw)
+
+
+# --- the storable check read from the text -------------------------------------
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet=st.characters(exclude_categories=()), max_size=8),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(alphabet=st.characters(exclude_categories=()), max_size=4), children, max_size=4)
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=400, derandomize=True, deadline=None)
+@given(_json_values, st.booleans())
+def test_a_text_judged_storable_holds_a_storable_document(document, ascii_only):
+    """`storable_by_its_text` may skip the walk only where the walk would pass:
+    NUL, lone surrogates (escaped, as json.dumps writes them) and deep nesting
+    are caught by one or the other, never by neither."""
+    text = json.dumps(document, ensure_ascii=ascii_only)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return  # a lone surrogate written raw is not UTF-8: no client can send it
+    if storable_by_its_text(text):
+        check_storable(json.loads(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"a": "\\u0000"}', '{"\\ud800": 1}', '["\\uDFFF"]', "[" * 33 + "]" * 33, '{"a": "x\\u0000"}'],
+)
+def test_what_the_walk_refuses_is_never_judged_storable_by_its_text(text):
+    assert not storable_by_its_text(text)
+    with pytest.raises(PayloadError):
+        strict_json(text.encode())
+
+
+@pytest.mark.parametrize("text", ['{"a": "\\ud83d\\ude00"}', '{"a": "[[[[" }', '{"a": "\\\\u0000"}'])
+def test_escaped_pairs_brackets_in_strings_and_escaped_backslashes_are_stored(text):
+    assert strict_json(text.encode()) == json.loads(text)
