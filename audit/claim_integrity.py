@@ -62,7 +62,8 @@ from cairn_core.entries import (
 )
 from cairn_core.problems import Code, Problem
 from provenance import checkpoints, tlog
-from provenance.models import Checkpoint, EntrySignature, SigningKey
+from provenance.keys import verifying_keys
+from provenance.models import Checkpoint, EntrySignature
 from provenance.upstream import UpstreamLink
 
 __all__ = ["ClaimCheck", "IntegrityResult", "StoredEntry", "StoredLink"]
@@ -145,11 +146,7 @@ def decode_entry(entry: StoredEntry, result: IntegrityResult) -> None:
 
 def load_keys(decoded: Mapping[int, Decoded]) -> dict[str, Key]:
     """The registered keys the envelopes name, in one query."""
-    keyids = {keyid for item in decoded.values() for keyid in item.keyids}
-    return {
-        keyid: Key.of(row.public_key, row.organization_id, row.registered_at, row.revoked_at)
-        for keyid, row in SigningKey.objects.in_bulk(keyids).items()
-    }
+    return verifying_keys(keyid for item in decoded.values() for keyid in item.keyids)
 
 
 def check_recorded_signatures(entries: Mapping[int, StoredEntry], result: IntegrityResult) -> None:

@@ -50,6 +50,7 @@ from cairn_core.entries import (
 )
 from cairn_core.problems import Code, Problem
 from provenance import checkpoints, tlog
+from provenance.keys import verifying_keys
 from provenance.models import (
     Batch,
     BatchLink,
@@ -59,7 +60,6 @@ from provenance.models import (
     EntrySignature,
     LogState,
     MerkleNode,
-    SigningKey,
 )
 
 # Entries read per round trip: large enough to amortise the queries, small
@@ -294,25 +294,14 @@ class RangeChecker:
             by_entry[entry_id][keyid] = (org, is_issuer)
         unseen = {keyid for records in by_entry.values() for keyid in records} - self.keys.keys()
         if unseen:
-            keys = SigningKey.objects.filter(keyid__in=unseen).values_list(
-                "keyid", "public_key", "organization_id", "registered_at", "revoked_at"
-            )
-            self.keys.update(
-                {keyid: Key.of(public, org, registered, revoked) for keyid, public, org, registered, revoked in keys}
-            )
+            self.keys.update(verifying_keys(unseen))
         return by_entry
 
     def key(self, keyid: str) -> Key | None:
         """A key named by an envelope but by no signature record (rare: tampering)."""
         if keyid not in self.keys:
-            row = SigningKey.objects.filter(keyid=keyid).values_list(
-                "public_key", "organization_id", "registered_at", "revoked_at"
-            )
-            found = row.first()
-            if found is None:
-                return None
-            self.keys[keyid] = Key.of(*found)
-        return self.keys[keyid]
+            self.keys.update(verifying_keys([keyid]))
+        return self.keys.get(keyid)
 
     def _load_links(self, chunk_start: int, chunk_end: int) -> dict[int, dict[str, LinkRow]]:
         rows = BatchLink.objects.filter(entry_id__gte=chunk_start, entry_id__lt=chunk_end).values_list(

@@ -6,6 +6,7 @@ date and never removes the key, so entries signed before it still verify.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from django.db import transaction
@@ -13,6 +14,7 @@ from django.utils import timezone
 from nacl.bindings import crypto_core_ed25519_is_valid_point
 
 from cairn_core import dsse
+from cairn_core.entries import Key
 from provenance.errors import LedgerError
 from provenance.models import Organization, SigningKey
 
@@ -65,3 +67,12 @@ def revoke_key(*, organization: Organization, keyid: str, acting_user: User | No
             key.revoked_by = acting_user
             key.save(update_fields=["revoked_at", "revoked_by"])
     return key
+
+
+def verifying_keys(keyids: Iterable[str]) -> dict[str, Key]:
+    """The registered keys of `keyids` as the entry checks use them, in one
+    query (keyids no key has are absent)."""
+    rows = SigningKey.objects.filter(keyid__in=set(keyids)).values_list(
+        "keyid", "public_key", "organization_id", "registered_at", "revoked_at"
+    )
+    return {keyid: Key.of(public, org, registered, revoked) for keyid, public, org, registered, revoked in rows}

@@ -2,10 +2,11 @@
 
 The verdict (audit.engine), the provenance graph of the API and the admin
 (provenance.selectors.upstream_graph) and the what-if (audit.impact) all
-walk the ledger through these. The walk follows BatchLink rows only (an
-output's "created" link to its transform, the transform's "consumed" links
-to its inputs): ledger rows that are never updated, not the mutable state
-in Batch.
+walk the ledger through these. The upstream walk follows BatchLink rows
+only (an output's "created" link to its transform, the transform's
+"consumed" links to its inputs): ledger rows that are never updated, not
+the mutable state in Batch. The downstream walk follows "consumed" links to
+the batches their entries created (Batch.created_by, set once).
 """
 
 from __future__ import annotations
