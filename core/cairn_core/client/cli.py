@@ -405,5 +405,10 @@ def prove(obj: Context, index: int, log_key: str | None, wait: float, proof_out:
     obj.emit(result, "\n".join(lines))
 
 
+from cairn_core.client.witness_cli import witness as witness_commands  # noqa: E402
+
+main.add_command(witness_commands)
+
+
 if __name__ == "__main__":
     main()
