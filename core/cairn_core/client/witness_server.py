@@ -18,7 +18,7 @@ log did not fork for it. To run one:
     cairn keygen witness.pem                      # an Ed25519 key, mode 0600
     cairn witness vkey --key witness.pem --name example.com/witness
     cairn witness serve --init --name example.com/witness --key witness.pem \\
-        --log "$(curl -s https://cairn.example/api/v1/log/key)" \\
+        --log "$(curl -s https://cairn.example/api/v1/log/key | jq -r .verifier)" \\
         --state /var/lib/cairn-witness --listen 0.0.0.0:9101
 
 `--init` is for the first start only: it creates the state directory and
