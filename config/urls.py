@@ -10,6 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("provenance.api.urls")),
     path("api/v1/log/", include("provenance.api.log_urls")),
+    path("api/v1/log/", include("provenance.api.tile_urls")),
     path("api/v1/", include("audit.urls")),
     path("api/v1/", include("provenance.api.rules_urls")),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
