@@ -6,6 +6,7 @@ the first that fails is the answer, and a refused statement leaves no
 trace. Each check is one function below, in this order:
 
     1. body size                  check_body_size            payload_too_large
+                                  (check_leaf_size, once parsed: the leaf input fits 65,535 bytes)
     2. envelope shape and base64  parse_envelope             malformed_envelope
     3. payload type               check_payload_type         unsupported_payload_type
     4. payload parse and schema   parse_payload              invalid_payload
@@ -48,6 +49,7 @@ from django_countries import countries
 
 from cairn_core import dsse
 from cairn_core.payload import PAYLOAD_TYPE, ROLES_FOR_TYPE, PayloadError, Statement, parse_statement
+from cairn_core.tiles import MAX_LEAF_INPUT
 from provenance import group_commit, ledger_write, sequencer
 from provenance.errors import LedgerError
 from provenance.ledger_write import Book, Logged, Signer
@@ -177,15 +179,42 @@ def prepare_statement(body: bytes, caller: Caller, now: dt.datetime) -> Pending:
     """Checks 1 to 4, in order; then each signature checked ahead of the lock."""
     check_body_size(body)
     envelope = parse_envelope(body)
+    stored = envelope.stored_json()
+    check_leaf_size(stored)
     check_payload_type(envelope)
     statement = parse_payload(envelope)
-    return Pending(envelope, statement, caller, now, envelope.stored_json(), precheck_signatures(envelope))
+    return Pending(envelope, statement, caller, now, stored, precheck_signatures(envelope))
 
 
 def check_body_size(body: bytes) -> None:
     """1. An envelope is at most CAIRN_MAX_BODY_BYTES (64 KiB)."""
     if len(body) > settings.CAIRN_MAX_BODY_BYTES:
         raise LedgerError("payload_too_large", f"An envelope is limited to {settings.CAIRN_MAX_BODY_BYTES} bytes.")
+
+
+# '{"envelope":' + stored envelope + ',"integrated_time":' + digits + '}', with
+# the time at most 20 characters (a 64-bit integer, its sign included).
+LEAF_INPUT_OVERHEAD = len('{"envelope":') + len(',"integrated_time":') + 20 + len("}")  # 52
+
+
+def check_leaf_size(stored_envelope: str) -> None:
+    """1, continued. The leaf input fits the tiles' 2-byte framing (contract §4 v1.2).
+
+    The rule, exactly: refused when len(stored envelope) + 52 > 65,535, the
+    stored envelope being its canonical JSON (ASCII, so characters are
+    bytes) and 52 the leaf input's fixed part with a 20-character time. The
+    integrated time is not known yet and counted at its widest, so an
+    envelope is never accepted whose leaf input could exceed 65,535 bytes,
+    and nothing is hashed. It needs the parsed envelope (the stored form
+    normalises base64 and drops whitespace), so it runs right after parsing,
+    before any other check of a well-formed envelope.
+    """
+    if len(stored_envelope.encode()) + LEAF_INPUT_OVERHEAD > MAX_LEAF_INPUT:
+        raise LedgerError(
+            "payload_too_large",
+            f"A stored envelope is limited to {MAX_LEAF_INPUT - LEAF_INPUT_OVERHEAD} bytes, so that its log "
+            f"leaf input fits {MAX_LEAF_INPUT} bytes; this one is {len(stored_envelope.encode())}.",
+        )
 
 
 def parse_envelope(body: bytes) -> dsse.Envelope:
