@@ -30,7 +30,7 @@ from cairn_core import bundle as bundles
 from cairn_core import dsse, rules, ruleset_json, tlog_proof
 from provenance import ledger_key, tlog
 from provenance.errors import LedgerError
-from provenance.models import BatchLink, Claim, Entry, Organization, SigningKey
+from provenance.models import BatchLink, Claim, Cosignature, Entry, Organization, SigningKey
 
 LINKS = BatchLink._meta.db_table
 ENTRIES = Entry._meta.db_table
@@ -81,6 +81,7 @@ def build_bundle(verification: Verification) -> dict[str, object]:
         "verdict": verification.as_verdict(),
         "log": {"origin": key.origin, "public_key": dsse.b64encode(key.public_key), "verifier": key.verifier},
         "checkpoint": verification.checkpoint,
+        "cosignatures": _cosignatures(verification),
         "entries": [
             {
                 "index": index,
@@ -93,6 +94,12 @@ def build_bundle(verification: Verification) -> dict[str, object]:
         "organizations": _organizations([row[3] for row in rows], keys),
         "rules": ruleset_json.to_json(applied_rules(verification)),
     }
+
+
+def _cosignatures(verification: Verification) -> list[str]:
+    """Every witness cosignature stored for the verdict's checkpoint (contract §8, §10)."""
+    rows = Cosignature.objects.filter(checkpoint_id=verification.checkpoint_size).order_by("id")
+    return [row.line for row in rows]
 
 
 def bundle_indexes(claim_index: int) -> list[int]:
@@ -174,7 +181,9 @@ def dumps(document: Mapping[str, object]) -> bytes:
 
 
 def download(verification: Verification) -> HttpResponse:
-    """The bundle as a file named `<VIN>.cairn-bundle.json` (the API and the admin's button)."""
+    """The bundle as a file named `<VIN>.<verification id>.cairn-bundle.json` (the API and the admin's button)."""
     response = HttpResponse(dumps(build_bundle(verification)), content_type=bundles.MEDIA_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="{bundles.file_name(verification.claim_id)}"'
+    response["Content-Disposition"] = (
+        f'attachment; filename="{bundles.file_name(verification.claim_id, verification.pk)}"'
+    )
     return response

@@ -46,7 +46,7 @@ from cairn_core.dag import decimal_str
 from cairn_core.lineage import Assessment, ClaimFacts, pct_str
 from cairn_core.problems import Problem
 from cairn_core.verdict import REPORT_TYPE, Verdict
-from provenance import checkpoints, ledger_key
+from provenance import checkpoints, ledger_key, witnesses
 from provenance.errors import LedgerError
 from provenance.models import Checkpoint, Claim, Entry, Organization
 from provenance.upstream import upstream_links
@@ -180,16 +180,27 @@ def _evaluate(claim: Claim, ruleset: rules.RuleSet, checkpoint: Checkpoint | Non
 
 
 def covering_checkpoint(claim: Claim) -> Checkpoint | None:
-    """The latest checkpoint, publishing one first when it does not cover the claim."""
-    latest = checkpoints.latest()
-    if latest is not None and latest.tree_size > claim.entry_id:
-        return latest
+    """The latest checkpoint that covers the claim and has the witnesses'
+    quorum (contract §10), publishing one and gathering its cosignatures
+    first when there is none; LedgerError `unavailable` (503) when the
+    quorum is not reached within LEDGER_WITNESS_TIMEOUT."""
+    usable = witnesses.latest_with_quorum(covering=claim.entry_id)
+    if usable is not None:
+        return usable
     try:
-        return checkpoints.publish_checkpoint()
+        checkpoint = checkpoints.publish_checkpoint()
     except checkpoints.CheckpointRefused:
         # The stored tree no longer extends the last checkpoint: verify
         # against that one; the entries beyond it are reported as such.
-        return latest
+        return checkpoints.latest()
+    if checkpoint.tree_size <= claim.entry_id or witnesses.gather(checkpoint):
+        return checkpoint
+    have, need = len(witnesses.cosignatures(checkpoint)), witnesses.quorum()
+    raise LedgerError(
+        "unavailable",
+        f"Checkpoint {checkpoint.tree_size} has {have} of the {need} witness cosignatures a verification needs; "
+        "nothing was stored: try again when the witnesses answer.",
+    )
 
 
 def verify_claim(vin: str, *, requested_by: User | None, ruleset: rules.RuleSet | None = None) -> Verification:

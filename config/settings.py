@@ -5,6 +5,7 @@ environment variable; the defaults give a newcomer a working SQLite install
 with no servers. See README.md, "Configuration".
 """
 
+import json
 import os
 import secrets
 from datetime import timedelta
@@ -266,6 +267,13 @@ LEDGER_ORIGIN = os.environ.get("LEDGER_ORIGIN", "cairn.localhost/ledger")
 # Path to a PKCS#8 PEM Ed25519 key. Unset: a development key is generated on
 # first use under CAIRN_DEV_KEY_DIR, outside the repository.
 LEDGER_SIGNING_KEY = os.environ.get("LEDGER_SIGNING_KEY", "")
+# Witnesses (contract §10): a JSON list [{"url", "vkey"}, ...]. Each checkpoint
+# is sent to every one of them (Celery, with retries); verifications use only
+# a checkpoint cosigned by LEDGER_WITNESS_QUORUM of them (default: all).
+LEDGER_WITNESSES = json.loads(os.environ.get("LEDGER_WITNESSES") or "[]")
+LEDGER_WITNESS_QUORUM = int(os.environ.get("LEDGER_WITNESS_QUORUM") or len(LEDGER_WITNESSES))
+# Seconds a command or a verification waits for the quorum before giving up.
+LEDGER_WITNESS_TIMEOUT = float(os.environ.get("LEDGER_WITNESS_TIMEOUT") or "30")
 CAIRN_DEV_KEY_DIR = Path(
     os.environ.get(
         "CAIRN_DEV_KEY_DIR",

@@ -356,6 +356,29 @@ class Checkpoint(AppendOnlyModel):
         return f"checkpoint @ {self.tree_size}"
 
 
+class Cosignature(AppendOnlyModel):
+    """A witness's C2SP tlog-cosignature line over a checkpoint (contract §4, §10).
+
+    Kept only after the line verified under the configured witness key over
+    the checkpoint's body; a witness cosigns a checkpoint once.
+    """
+
+    checkpoint = models.ForeignKey(
+        Checkpoint, to_field="tree_size", on_delete=models.PROTECT, related_name="cosignatures"
+    )
+    witness = models.CharField(max_length=400, help_text="The witness's vkey.")
+    line = models.TextField(help_text="The cosignature line, as the witness sent it.")
+    timestamp = models.BigIntegerField(help_text="When the witness cosigned (POSIX seconds, signed).")
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["checkpoint", "id"]
+        constraints = [models.UniqueConstraint(fields=["checkpoint", "witness"], name="one_cosignature_per_witness")]
+
+    def __str__(self) -> str:
+        return f"cosignature of checkpoint @ {self.checkpoint_id} by {self.witness.split('+')[0]}"
+
+
 class EntryAgreementLink(models.Model):
     """Agreement A made entry E's site country count for mineral M on E's date.
 

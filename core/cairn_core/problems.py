@@ -39,7 +39,9 @@ What the server stores beside the entries (the ledger check, claim verification)
   the tree rebuilt from the entries;
 * `checkpoint`: a checkpoint lies beyond the log or the stored tree does not
   give its root;
-* `checkpoint_signature`: a checkpoint's note is not signed by the log key.
+* `checkpoint_signature`: a checkpoint's note is not signed by the log key;
+* `witness`: a witness refused a checkpoint (it holds another history of the
+  log: a fork, a rollback) or a stored cosignature does not verify.
 
 The offline bundle verifier names the failures of the bundle as a whole by
 the section that fails: `log`, `keys`, `entries`, `organizations`,
@@ -83,6 +85,7 @@ class Code(enum.StrEnum):
     FRONTIER = "frontier"
     CHECKPOINT = "checkpoint"
     CHECKPOINT_SIGNATURE = "checkpoint_signature"
+    WITNESS = "witness"
     # The bundle's sections, when the bundle as a whole fails.
     LOG = "log"
     KEYS = "keys"

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cairn_core import dsse
-from provenance import checkpoints, ledger_key, tlog
+from provenance import checkpoints, ledger_key, tlog, witnesses
 from provenance.api import serializers as s
 from provenance.api.permissions import IsAuditor
 from provenance.api.schema import AUTHENTICATED, errors, query_integers
@@ -62,7 +62,8 @@ class PublicLogView(APIView):
 
 
 class CheckpointView(PublicLogView):
-    """The latest signed checkpoint as a C2SP signed note."""
+    """The latest signed checkpoint as a C2SP signed note, with every witness
+    cosignature collected for it so far after the ledger's line (§10)."""
 
     content_negotiation_class = FirstRenderer
 
@@ -76,7 +77,9 @@ class CheckpointView(PublicLogView):
         checkpoint = checkpoints.latest()
         if checkpoint is None:
             raise LedgerError("not_found", "No checkpoint has been published yet.")
-        return HttpResponse(checkpoint.note, content_type="text/plain; charset=utf-8")
+        response = HttpResponse(witnesses.cosigned_note(checkpoint), content_type="text/plain; charset=utf-8")
+        response["Cache-Control"] = "no-cache"
+        return response
 
 
 class KeyView(PublicLogView):
@@ -92,6 +95,14 @@ class KeyView(PublicLogView):
                 "verifier": key.verifier,
             }
         )
+
+
+class WitnessesView(PublicLogView):
+    """The witnesses that cosign this log's checkpoints (contract §10)."""
+
+    @extend_schema(responses={200: s.WitnessStatusSerializer(many=True), **errors("Witnesses", "rate_limited")})
+    def get(self, request):
+        return Response(witnesses.status())
 
 
 class InclusionProofView(PublicLogView):

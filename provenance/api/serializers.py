@@ -126,6 +126,14 @@ class LogKeySerializer(serializers.Serializer):
     verifier = serializers.CharField(help_text="<origin>+<hex key hash>+<base64(0x01 ‖ key)>")
 
 
+class WitnessStatusSerializer(serializers.Serializer):
+    vkey = serializers.CharField(help_text="<name>+<hex key ID>+<base64(0x04 ‖ key)>")
+    url = serializers.CharField()
+    latest_cosigned_size = serializers.IntegerField(
+        allow_null=True, help_text="The largest checkpoint it cosigned; null before its first."
+    )
+
+
 class InclusionProofSerializer(serializers.Serializer):
     index = serializers.IntegerField(min_value=0)
     tree_size = serializers.IntegerField(min_value=1)

@@ -50,7 +50,7 @@ def demo_bundles(django_db_setup, django_db_blocker, tmp_path_factory) -> dict[s
         call_command("load_demo", "--verify", stdout=io.StringIO())
         files = {}
         for spec in demo.CLAIMS:
-            path = directory / bundles.file_name(spec.vin)
+            path = directory / f"{spec.vin}.cairn-bundle.json"
             call_command("export_bundle", spec.vin, "-o", str(path), stderr=io.StringIO())
             files[spec.vin] = path
         transaction.set_rollback(True)

@@ -20,7 +20,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "-o",
             "--output",
-            help="file to write (default <VIN>.cairn-bundle.json; - for stdout); a name ending in .gz is compressed",
+            help="file to write (default <VIN>.<verification id>.cairn-bundle.json; - for stdout); "
+            "a name ending in .gz is compressed",
         )
 
     def handle(self, *args, vin: str, output: str | None, **options):
@@ -32,7 +33,7 @@ class Command(BaseCommand):
         if output == "-":
             sys.stdout.buffer.write(data)
             return
-        path = output or bundles.file_name(vin)
+        path = output or bundles.file_name(vin, verification.pk)
         if path.endswith(".gz"):
             data = gzip.compress(data, mtime=0)
         with open(path, "wb") as handle:
