@@ -2,14 +2,19 @@
 
 A bundle is one JSON document that lets anyone check a verdict with no
 server and no network: the signed verdict, the log's key, the checkpoint
-the verdict was computed against, every entry of the claim's upstream DAG
-with a C2SP tlog-proof@v1 inclusion proof, the keys and organisations the
-entries name, and the rule data the verdict applied.
+the verdict was computed against with its witnesses' cosignatures, every
+entry of the claim's upstream DAG with a C2SP tlog-proof@v1 inclusion
+proof, the keys and organisations the entries name, and the rule data the
+verdict applied.
 
-`verify(document)` checks, in this order, and names every failure:
+`verify(document, log_key=..., witnesses=...)` checks, in this order, and
+names every failure:
 
-1. **log**: the verifier string names the log's origin and public key;
-2. **checkpoint**: signed by the log key under its origin;
+1. **log**: the verifier string names the log's origin and public key, and
+   they are the pinned log key's (contract §8, "Trust"); every later check
+   uses the pinned key, or the bundle's own when none is pinned;
+2. **checkpoint**: signed by the log key under its origin; **witnesses**:
+   which pinned witnesses' C2SP tlog-cosignature lines verify over its body;
 3. **entries**: sorted by index, each once; each proof is for its index,
    carries the bundle's checkpoint verbatim, and its path leads from
    SHA-256(0x00 ‖ leaf_input) to the checkpoint's root;
@@ -23,7 +28,24 @@ entries name, and the rule data the verdict applied.
    SHA-256 are the verdict's;
 8. **verdict**: recomputed from the bundle's payloads, organisations and
    rules alone (`cairn_core.verdict`, the server's own code), it is the
-   signed verdict, field by field.
+   signed verdict, field by field; `verified_at` and `requested_by` cannot
+   be recomputed and are checked for shape only.
+
+A verdict's integrity problems (codes of `cairn_core.problems.Code`) are
+matched by (index, code): those the bundle also shows are *recomputed*;
+those of a code in `NOT_CHECKABLE_OFFLINE` (stored rows and derived tables
+only the server holds) are *not checkable offline*; any other listed
+problem the bundle does not show, and any the bundle shows that the verdict
+does not list, is a failure. So a broken verdict verifies when what can be
+recomputed is. Its other problems (unmet requirements, doubtful facts) are
+recomputed exactly.
+
+`Result.status` is 0 when every check passed against a pinned log key and
+at least the required number of pinned witnesses cosigned, 1 when a check
+failed, and 3 when every check passed but nothing anchors the bundle: no
+log key was pinned, or too few pinned witnesses cosigned. A bundle carries
+its own keys, so anyone can make one that passes every check under them.
+`verify_report` checks a verdict's signed report alone.
 
 Nothing here imports Django; the standard library, `cryptography`'s
 companion PyNaCl and the core modules are all it needs.
@@ -40,9 +62,9 @@ import multiprocessing
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from typing import Any, TypedDict, cast
+from typing import Any, NotRequired, TypedDict, cast
 
-from cairn_core import dsse, lineage, rules, ruleset_json, signed_note, tlog_proof
+from cairn_core import cosignature, dsse, lineage, rules, ruleset_json, signed_note, tlog_proof
 from cairn_core import verdict as verdicts
 from cairn_core.entries import (
     Decoded,
@@ -72,6 +94,9 @@ SECTIONS = {
     "organizations": list,
     "rules": dict,
 }
+# v1.2: witness cosignature lines over the checkpoint; older bundles have none.
+OPTIONAL_SECTIONS = {"cosignatures": list}
+PASSED, FAILED, UNANCHORED = 0, 1, 3  # Result.status, and cairn-verify's exit status
 
 
 class BundleDocument(TypedDict):
@@ -90,20 +115,25 @@ class BundleDocument(TypedDict):
     keys: list[Any]
     organizations: list[Any]
     rules: dict[str, JSON]
+    cosignatures: NotRequired[list[str]]
 
 
 class FailureDict(TypedDict):
     check: str
     index: int | None
     message: str
+    field: NotRequired[str]
+    signed: NotRequired[object]
+    recomputed: NotRequired[object]
 
 
 class NotABundle(ValueError):
     """The document is not a Cairn proof bundle at all (as opposed to one that fails)."""
 
 
-def file_name(vin: str) -> str:
-    return f"{vin}.cairn-bundle.json"
+def file_name(vin: str, verification_id: int) -> str:
+    """Contract §8 (v1.2): two verifications of one VIN never share a name."""
+    return f"{vin}.{verification_id}.cairn-bundle.json"
 
 
 # --- the result -------------------------------------------------------------------
@@ -111,19 +141,53 @@ def file_name(vin: str) -> str:
 
 @dataclass(frozen=True)
 class Failure:
-    """One failed check: which, of which entry (None for the bundle as a whole), why."""
+    """One failed check: which, of which entry (None for the bundle as a whole), why.
+
+    A verdict field that differs carries `detail`: (field, signed, recomputed),
+    in full; `brief` shortens long values for a person to read.
+    """
 
     check: str
     message: str
     index: int | None = None
+    detail: tuple[str, object, object] | None = None
 
     @property
     def line(self) -> str:
         where = f"entry {self.index}: " if self.index is not None else ""
         return f"{where}{self.check}: {self.message}"
 
+    @property
+    def brief(self) -> str:
+        if self.detail is None:
+            return self.line
+        path, signed, recomputed = self.detail
+        return f"{self.check}: {path}: signed {_short(signed)}, recomputed {_short(recomputed)}"
+
     def as_dict(self) -> FailureDict:
-        return {"check": self.check, "index": self.index, "message": self.message}
+        found: FailureDict = {"check": self.check, "index": self.index, "message": self.message}
+        if self.detail is not None:
+            found["field"], found["signed"], found["recomputed"] = self.detail
+        return found
+
+
+@dataclass(frozen=True)
+class WitnessCheck:
+    """A pinned witness, and its cosignature over the bundle's checkpoint when one verified."""
+
+    witness: cosignature.WitnessKey
+    cosigned: cosignature.Cosignature | None
+    reason: str  # why it did not count, when it did not
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "vkey": str(self.witness),
+            "name": self.witness.name,
+            "key_id": self.witness.key_id.hex(),
+            "cosigned": self.cosigned is not None,
+            "timestamp": rfc3339(self.cosigned.timestamp) if self.cosigned else None,
+            "reason": self.reason,
+        }
 
 
 @dataclass
@@ -134,13 +198,45 @@ class Result:
     entries: int = 0
     tree_size: int | None = None
     failures: list[Failure] = field(default_factory=list)
+    log_key: str | None = None  # the verifier string every check used
+    log_key_pinned: bool = False  # given by the examiner, not read from the bundle
+    bundle_log_key: str | None = None  # the bundle's own `log.verifier`, when it reads
+    witnesses: list[WitnessCheck] = field(default_factory=list)  # one per pinned witness
+    witnesses_required: int = 0
+    cosigners: list[dict[str, str | None]] = field(default_factory=list)  # the bundle's lines: name, key ID
+    problems_recomputed: list[Problem] = field(default_factory=list)
+    problems_not_checkable: list[Problem] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """Every check passed, under whatever key was used: not, by itself, trust (see `status`)."""
+        return not self.failures
 
     @property
     def verified(self) -> bool:
-        return not self.failures
+        """The pre-v1.2 name of `passed`."""
+        return self.passed
 
-    def fail(self, check: str, message: str, index: int | None = None) -> None:
-        self.failures.append(Failure(str(check), message, index))
+    @property
+    def cosigned(self) -> int:
+        return sum(1 for check in self.witnesses if check.cosigned is not None)
+
+    @property
+    def status(self) -> int:
+        """0 verified against pinned keys, 1 a check failed, 3 passed but not anchored."""
+        if self.failures:
+            return FAILED
+        anchored = self.log_key_pinned and self.cosigned >= self.witnesses_required
+        return PASSED if anchored else UNANCHORED
+
+    @property
+    def trusted(self) -> bool:
+        return self.status == PASSED
+
+    def fail(
+        self, check: str, message: str, index: int | None = None, detail: tuple[str, object, object] | None = None
+    ) -> None:
+        self.failures.append(Failure(str(check), message, index, detail))
 
     def add_problems(self, problems: Iterable[Problem]) -> None:
         for problem in problems:
@@ -148,16 +244,38 @@ class Result:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "verified": self.verified,
+            "status": self.status,
+            "trusted": self.trusted,
+            "passed": self.passed,
             "vin": self.vin,
             "claim_index": self.verdict.get("claim_index"),
             "credit_usd": self.verdict.get("credit_usd"),
             "entries": self.entries,
             "tree_size": self.tree_size,
+            "log_key": {"checked": self.log_key, "pinned": self.log_key_pinned, "bundle": self.bundle_log_key},
+            "witnesses": [check.as_dict() for check in self.witnesses],
+            "witnesses_required": self.witnesses_required,
+            "cosignatures": self.cosigners,
+            "problems": {
+                "recomputed": [problem.as_dict() for problem in self.problems_recomputed],
+                "not_checkable_offline": [_unchecked(problem) for problem in self.problems_not_checkable],
+            },
             "failures": [failure.as_dict() for failure in self.failures],
             "verdict": {key: value for key, value in self.verdict.items() if key != "report"},
             "recomputed": self.recomputed,
         }
+
+
+def _unchecked(problem: Problem) -> dict[str, object]:
+    return {**problem.as_dict(), "why": NOT_CHECKABLE_OFFLINE.get(problem.code, "")}
+
+
+def rfc3339(timestamp: int) -> str:
+    """A Unix time as RFC 3339 UTC, or a plain `@<seconds>` beyond the calendar."""
+    try:
+        return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return f"@{timestamp}"
 
 
 # --- reading ----------------------------------------------------------------------
@@ -192,7 +310,10 @@ def check_shape(document: object) -> BundleDocument:
     for name, kind in SECTIONS.items():
         if not isinstance(document.get(name), kind):
             raise NotABundle(f'"{name}" is missing or not a JSON {kind.__name__}')
-    unknown = set(document) - set(SECTIONS)
+    lines = document.get("cosignatures", [])
+    if not isinstance(lines, list) or not all(isinstance(line, str) for line in lines):
+        raise NotABundle('"cosignatures" is not a JSON list of strings')
+    unknown = set(document) - set(SECTIONS) - set(OPTIONAL_SECTIONS)
     if unknown:
         raise NotABundle(f"unknown sections {sorted(unknown)}")
     return cast(BundleDocument, document)  # each section's JSON type checked above
@@ -210,8 +331,20 @@ class Entry:
     decoded: Decoded
 
 
-def verify(document: object, *, processes: int = 1) -> Result:
+def verify(
+    document: object,
+    *,
+    processes: int = 1,
+    log_key: signed_note.Verifier | None = None,
+    witnesses: Iterable[cosignature.WitnessKey] = (),
+    witnesses_required: int | None = None,
+) -> Result:
     """Every check of contract §8 over a parsed bundle (see the module docstring).
+
+    `log_key` and `witnesses` are the keys the examiner trusts from elsewhere;
+    at least `witnesses_required` (default: all) of the witnesses must have
+    cosigned. ValueError when that number is impossible or a witness is
+    given twice; NotABundle when the document is not a bundle.
 
     With `processes=2` (what `cairn-verify` uses on a machine with more than
     one core) the Ed25519 checks, half the work, run in a forked child
@@ -220,27 +353,42 @@ def verify(document: object, *, processes: int = 1) -> Result:
     thread running Python beside it hands the GIL back too seldom.) Call it
     so only from a single-threaded program: forking copies one thread.
     """
+    pinned = list(witnesses)
+    required = required_witnesses(pinned, witnesses_required)
     document = check_shape(document)
     verdict = document["verdict"]
-    result = Result(vin=document["vin"], verdict=verdict)
-    log_key = _log_key(document["log"], result)
-    checkpoint = _checkpoint(document["checkpoint"], log_key, result)
+    result = Result(vin=document["vin"], verdict=verdict, witnesses_required=required)
+    key = _anchor(document["log"], log_key, result)
+    checkpoint = _checkpoint(document["checkpoint"], key, result)
+    _check_witnesses(document["checkpoint"], document.get("cosignatures", []), pinned, result)
     result.tree_size = checkpoint.tree_size if checkpoint else None
     keys = _keys(document["keys"], result)
     signatures = _signatures(document["entries"], keys, in_child=processes > 1)
     entries = _entries(document["entries"], document["checkpoint"], checkpoint, result)
     result.entries = len(entries)
     _check_chains(entries, result)
-    _check_report(verdict, log_key, result)
+    _check_report(verdict, key, result)
     ruleset = _rules(document["rules"], verdict, result)
     countries = _organizations(document["organizations"], result)
     _check_claim(document, entries, result)
+    _check_request(verdict, result)
     assessed = _assess(verdict, entries, countries, ruleset, result) if ruleset is not None else None
     result.add_problems(signatures(entries))
     if assessed is not None and checkpoint is not None:
         _compare(verdict, assessed, checkpoint, document["checkpoint"], result)
     result.failures.sort(key=lambda failure: (failure.index is not None, failure.index or 0))
     return result
+
+
+def required_witnesses(witnesses: list[cosignature.WitnessKey], required: int | None) -> int:
+    """How many of the pinned witnesses must cosign (default: all); ValueError when impossible."""
+    if len({str(witness) for witness in witnesses}) != len(witnesses):
+        raise ValueError("a witness is pinned twice")
+    if required is None:
+        return len(witnesses)
+    if not 0 <= required <= len(witnesses):
+        raise ValueError(f"{required} witnesses required, but {len(witnesses)} pinned")
+    return required
 
 
 def _signatures(rows: list[JSON], keys: Mapping[str, Key], *, in_child: bool) -> Callable[[list[Entry]], list[Problem]]:
@@ -294,6 +442,47 @@ def _log_key(log: JSONObject, result: Result) -> signed_note.Verifier | None:
         result.fail(Code.LOG, "the verifier string names another origin or key than the log's")
         return None
     return verifier
+
+
+def _anchor(log: JSONObject, pinned: signed_note.Verifier | None, result: Result) -> signed_note.Verifier | None:
+    """The key every later check uses: the pinned one when given, and the bundle's must be it."""
+    own = _log_key(log, result)
+    result.bundle_log_key = str(own) if own is not None else None
+    if pinned is None:
+        result.log_key = result.bundle_log_key
+        return own
+    result.log_key, result.log_key_pinned = str(pinned), True
+    if own is not None and (own.name, own.public_key) != (pinned.name, pinned.public_key):
+        result.fail(Code.LOG, f"log key: the bundle's log key {own} is not the pinned log key {pinned}")
+    return pinned
+
+
+def _check_witnesses(
+    checkpoint_text: str, lines: list[str], pinned: list[cosignature.WitnessKey], result: Result
+) -> None:
+    """Which pinned witnesses cosigned the checkpoint's body; every line named by signer."""
+    result.cosigners = [_signer(line) for line in lines]
+    try:
+        body, _signatures = signed_note.split_note(checkpoint_text)
+    except signed_note.NoteError:
+        body = None  # named as the checkpoint's failure; nothing can be cosigned
+    found = cosignature.verified(body, lines, pinned) if body is not None else {}
+    for witness in pinned:
+        cosigned = found.get(str(witness))
+        named = any(_signer(line) == {"name": witness.name, "key_id": witness.key_id.hex()} for line in lines)
+        reason = "" if cosigned else "its cosignature does not verify" if named else "no cosignature by it"
+        result.witnesses.append(WitnessCheck(witness, cosigned, reason))
+
+
+def _signer(line: str) -> dict[str, str | None]:
+    """A cosignature line's witness name and key ID (None when the line does not read)."""
+    name, _, encoded = line.removeprefix(signed_note.SIGNATURE_PREFIX).rpartition(" ")
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except binascii.Error:
+        raw = b""
+    readable = line.startswith(signed_note.SIGNATURE_PREFIX) and len(raw) >= 4
+    return {"name": name or None, "key_id": raw[:4].hex() if readable else None}
 
 
 def _checkpoint(text: str, log_key: signed_note.Verifier | None, result: Result) -> signed_note.Checkpoint | None:
@@ -511,24 +700,137 @@ def _assess(
     return Assessed(facts, done, problems, ruleset, verdicts.issuer_countries(statements, dag, countries))
 
 
+# --- the verdict's problems -------------------------------------------------------
+
+# The integrity checks the bundle repeats for each entry (cairn_core.entries,
+# the proofs): what the offline check finds broken is named by these codes.
+ENTRY_CODES = frozenset(
+    {
+        Code.MALFORMED_ENVELOPE,
+        Code.UNKNOWN_KEY,
+        Code.BAD_SIGNATURE,
+        Code.KEY_NOT_VALID,
+        Code.ISSUER_SIGNATURE,
+        Code.CHAIN,
+        Code.INCLUSION,
+        Code.STATEMENT,
+    }
+)
+INTEGRITY_CODES = frozenset(code.value for code in Code)
+# A verdict may list a problem the bundle cannot show, because it is about
+# what the server stores beside the signed entries; such a problem is named
+# "not checkable offline" instead of failing the bundle. Every other
+# integrity code is about the signed entries, the proofs or the bundle
+# itself, and a listed problem of one that the bundle does not show fails.
+# (A listed problem can only lower the credit: a broken verdict's is 0.)
+NOT_CHECKABLE_OFFLINE: Mapping[str, str] = {
+    Code.LEAF_HASH: "the stored leaf_hash; a bundle carries the leaf input and the verifier hashes it itself",
+    Code.ENTRY_HASH: "the stored entry_hash; the verifier computes each envelope's from its PAE itself",
+    Code.STATEMENT: "the stored statement, type and issuer beside the signed payload (the bundle has the payload)",
+    Code.SIGNATURE_RECORDS: "the stored signature records beside the envelope's signatures",
+    Code.LINK: "the stored batch links beside the signed prev, quantity and custody",
+    Code.CUSTODY: "the replay of the whole ledger (verify_ledger), beyond the claim's DAG",
+    Code.MASS_BALANCE: "the replay of the whole ledger (verify_ledger), beyond the claim's DAG",
+    Code.BATCH_STATE: "the Batch rows derived from the entries",
+    Code.CLAIM_STATE: "the Claim rows derived from the entries",
+    Code.CLAIM: "the stored Claim row beside the signed claim",
+    Code.MISSING_ENTRY: "the entry rows of the whole log",
+    Code.BEYOND_LOG: "the entry rows of the whole log",
+    Code.TREE: "the stored Merkle nodes",
+    Code.FRONTIER: "the log's stored frontier",
+    Code.CHECKPOINT: "the stored checkpoint rows and the stored tree behind them",
+}
+NOT_RECOMPUTED = ("id", "report", "problems", "verified_at", "requested_by")
+
+
 def _compare(
     verdict: JSONObject, assessed: Assessed, checkpoint: signed_note.Checkpoint, checkpoint_text: str, result: Result
 ) -> None:
     """The verdict recomputed from the bundle alone, compared field by field with the signed one."""
-    broken = [Problem(item.index, item.check, item.message) for item in result.failures if item.index is not None]
+    listed = _signed_problems(verdict, result)
+    broken = _reconcile([item for item in listed if item.code in INTEGRITY_CODES], assessed.problems, result)
     recomputed = verdicts.build_verdict(
         assessed.facts,
         assessed.done,
         assessed.ruleset,
-        broken=broken + assessed.problems,
+        broken=broken,
         checkpoint=checkpoint_text,
         checkpoint_size=checkpoint.tree_size,
         issuers=assessed.issuers,
     ).as_dict()
     result.recomputed = recomputed
-    signed = {key: value for key, value in verdict.items() if key not in ("id", "report")}
-    for path, mine, theirs in _differences(signed, recomputed):
-        result.fail(Code.VERDICT, f"{path}: signed {_short(mine)}, recomputed {_short(theirs)}")
+    _compare_findings(listed, [Problem.from_dict(item) for item in recomputed["problems"]], result)
+    signed = {key: value for key, value in verdict.items() if key not in NOT_RECOMPUTED}
+    mine = {key: value for key, value in recomputed.items() if key not in NOT_RECOMPUTED}
+    for path, theirs, ours in _differences(signed, mine):
+        message = f"{path}: signed {_json(theirs)}, recomputed {_json(ours)}"
+        result.fail(Code.VERDICT, message, None, (path, theirs, ours))
+
+
+def _signed_problems(verdict: JSONObject, result: Result) -> list[Problem]:
+    problems = []
+    for number, item in enumerate(verdict.get("problems") or []):
+        try:
+            if not isinstance(item["index"], int) or not isinstance(item["code"], str):
+                raise TypeError("index and code are an integer and a string")
+            problems.append(Problem(item["index"], item["code"], str(item["message"])))
+        except (KeyError, TypeError) as exc:
+            result.fail(Code.VERDICT, f"problems: item {number} is not a problem ({exc!r})")
+    return problems
+
+
+def _reconcile(listed: list[Problem], assessed: list[Problem], result: Result) -> list[Problem]:
+    """The verdict's integrity problems sorted out (see NOT_CHECKABLE_OFFLINE); returns what is broken.
+
+    What the offline check finds and the verdict lists is no failure but
+    recomputed; what it finds and the verdict does not list stays a failure.
+    """
+    found = [item for item in result.failures if item.index is not None and item.check in ENTRY_CODES]
+    findings = [Problem(item.index or 0, item.check, item.message) for item in found] + assessed
+    keys = {(item.index, item.code) for item in listed}
+    shown = {(item.index, item.code) for item in findings}
+    result.failures = [item for item in result.failures if item not in found or (item.index, item.check) not in keys]
+    result.add_problems(item for item in assessed if (item.index, item.code) not in keys)
+    result.problems_recomputed = sorted(item for item in listed if (item.index, item.code) in shown)
+    unshown = [item for item in listed if (item.index, item.code) not in shown]
+    result.problems_not_checkable = sorted(item for item in unshown if item.code in NOT_CHECKABLE_OFFLINE)
+    for item in unshown:
+        if item.code not in NOT_CHECKABLE_OFFLINE:
+            message = f"the verdict lists {item.code} ({item.message}), but the bundle does not show it"
+            result.fail(Code.VERDICT, message, item.index)
+    return findings + result.problems_not_checkable
+
+
+def _compare_findings(listed: list[Problem], recomputed: list[Problem], result: Result) -> None:
+    """The problems that are not about integrity (unmet requirements, doubts) are recomputed exactly."""
+    signed = {item for item in listed if item.code not in INTEGRITY_CODES}
+    mine = {item for item in recomputed if item.code not in INTEGRITY_CODES}
+    for item in sorted(signed ^ mine):
+        which = "in the verdict, not recomputed" if item in signed else "recomputed, not in the verdict"
+        result.fail(Code.VERDICT, f"problems: {item.code} ({item.message}) is {which}", item.index)
+
+
+def _check_request(verdict: JSONObject, result: Result | ReportResult) -> None:
+    """`verified_at` and `requested_by` (v1.2) are signed but not recomputable: their shape only.
+
+    Older verdicts carry neither.
+    """
+    if "verified_at" in verdict:
+        try:
+            _moment(verdict["verified_at"])
+        except ValueError as exc:
+            result.fail(Code.VERDICT, f"verified_at: {exc}")
+    if "requested_by" in verdict and not _is_requester(verdict["requested_by"]):
+        result.fail(Code.VERDICT, "requested_by is not {organization: slug, user: username or null}")
+
+
+def _is_requester(value: object) -> bool:
+    return (
+        isinstance(value, dict)
+        and set(value) == {"organization", "user"}
+        and isinstance(value["organization"], str)
+        and (value["user"] is None or isinstance(value["user"], str))
+    )
 
 
 def _differences(
@@ -542,6 +844,144 @@ def _differences(
         yield path.rstrip("."), signed, recomputed
 
 
+def _json(value: object) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
 def _short(value: object, limit: int = 160) -> str:
-    text = json.dumps(value, sort_keys=True)
+    text = _json(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- a verdict's signed report alone (contract §8, "Trust") ---------------------------
+
+
+class NotAReport(ValueError):
+    """Neither a verification report (a DSSE envelope) nor a verdict that carries one."""
+
+
+VERDICT_FIELDS = {
+    "vin": str,
+    "claim_index": int,
+    "integrity": str,
+    "credit_usd": str,
+    "requirements": dict,
+    "agreements": list,
+    "problems": list,
+    "checkpoint": str,
+}
+CREDITS = ("7500", "3750", "0")
+
+
+@dataclass
+class ReportResult:
+    """What `verify_report` found: the signed verdict, who signed it, and every failure."""
+
+    verdict: JSONObject  # the report's payload, as far as it reads
+    keyids: list[str]  # the keyids of the report's signatures
+    log_key: str | None = None  # the pinned key, when given
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def status(self) -> int:
+        if self.failures:
+            return FAILED
+        return PASSED if self.log_key is not None else UNANCHORED
+
+    @property
+    def trusted(self) -> bool:
+        return self.status == PASSED
+
+    def fail(self, check: str, message: str) -> None:
+        self.failures.append(Failure(str(check), message))
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "status": self.status,
+            "trusted": self.trusted,
+            "log_key": {"checked": self.log_key, "pinned": self.log_key is not None},
+            "keyids": self.keyids,
+            "failures": [failure.as_dict() for failure in self.failures],
+            "verdict": self.verdict,
+        }
+
+
+def load_report(raw: bytes | str) -> object:
+    """A report file's JSON, strictly; NotAReport when it is not JSON."""
+    try:
+        return json.loads(raw, object_pairs_hook=_no_duplicates)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise NotAReport(f"not JSON: {exc}") from exc
+
+
+def verify_report(document: object, *, log_key: signed_note.Verifier | None = None) -> ReportResult:
+    """Check a verdict's signed report (or a verdict with its report) under the pinned log key.
+
+    Checked: the signature by the pinned key (keyid = SHA-256 of it), the
+    payload's shape (contract §5's verdict), and for a whole verdict that
+    its fields are the report's payload. Nothing is recomputed: that needs
+    the bundle.
+    """
+    envelope, outer = _report_envelope(document)
+    result = ReportResult({}, [item.keyid for item in envelope.signatures], str(log_key) if log_key else None)
+    try:
+        payload = json.loads(envelope.payload, object_pairs_hook=_no_duplicates)
+    except (ValueError, UnicodeDecodeError) as exc:
+        payload = None
+        result.fail(Code.REPORT, f"the report's payload is not JSON: {exc}")
+    if payload is not None and not isinstance(payload, dict):
+        result.fail(Code.REPORT, "the report's payload is not a JSON object")
+    result.verdict = payload if isinstance(payload, dict) else {}
+    if payload is not None:
+        _check_verdict_shape(result.verdict, result)
+    if outer is not None and envelope.payload != verdicts.report_payload(_without_report(outer)):
+        result.fail(Code.REPORT, "the verdict's fields are not the report's payload")
+    if log_key is not None:
+        _check_report_signature(envelope, log_key, result)
+    return result
+
+
+def _report_envelope(document: object) -> tuple[dsse.Envelope, JSONObject | None]:
+    outer = None
+    if isinstance(document, dict) and "report" in document:
+        outer, document = document, document["report"]
+    try:
+        envelope = dsse.envelope_from_dict(document)
+    except dsse.EnvelopeError as exc:
+        raise NotAReport(f"not a DSSE envelope, nor a verdict with a report: {exc}") from exc
+    if envelope.payload_type != verdicts.REPORT_TYPE:
+        raise NotAReport(f"the payload type is {envelope.payload_type!r}, not {verdicts.REPORT_TYPE}")
+    return envelope, outer
+
+
+def _without_report(verdict: JSONObject) -> JSONObject:
+    return {key: value for key, value in verdict.items() if key != "report"}
+
+
+def _check_verdict_shape(verdict: JSONObject, result: ReportResult) -> None:
+    """Contract §5's verdict: its fields and types, its credit, and 0 when broken."""
+    for name, kind in VERDICT_FIELDS.items():
+        value = verdict.get(name)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            result.fail(Code.VERDICT, f"{name} is missing or not a JSON {kind.__name__}")
+    if verdict.get("integrity") not in ("intact", "broken"):
+        result.fail(Code.VERDICT, f"integrity is {verdict.get('integrity')!r}, not intact or broken")
+    if verdict.get("credit_usd") not in CREDITS:
+        result.fail(Code.VERDICT, f"credit_usd is {verdict.get('credit_usd')!r}, not one of {', '.join(CREDITS)}")
+    elif verdict.get("integrity") == "broken" and verdict.get("credit_usd") != "0":
+        result.fail(Code.VERDICT, "a broken verdict's credit_usd is 0")
+    problems = verdict.get("problems")
+    for number, item in enumerate(problems if isinstance(problems, list) else []):
+        if not isinstance(item, dict) or set(item) != {"code", "message", "index"}:
+            result.fail(Code.VERDICT, f"problems: item {number} is not {{code, message, index}}")
+    _check_request(verdict, result)
+
+
+def _check_report_signature(envelope: dsse.Envelope, log_key: signed_note.Verifier, result: ReportResult) -> None:
+    keyid = dsse.keyid_for(log_key.public_key)
+    signed = [item for item in envelope.signatures if item.keyid == keyid]
+    if not signed:
+        others = ", ".join(result.keyids)
+        result.fail(Code.LOG, f"log key: the report is signed by keyid {others}, not the pinned log key's {keyid}")
+    elif not dsse.verify_signature(log_key.public_key, envelope.pae, signed[0].sig):
+        result.fail(Code.REPORT, f"the report's signature by the pinned log key ({keyid}) does not verify")

@@ -1,8 +1,32 @@
-"""`cairn-verify BUNDLE`: check a Cairn proof bundle offline.
+"""`cairn-verify`: check a Cairn proof bundle, or a verdict's signed report, offline (contract §8).
 
-Exit status: 0 when the bundle verifies, 1 when it does not, 2 when the
-file is not a bundle (or cannot be read). `--json` prints the result as
-JSON instead of the report.
+    cairn-verify BUNDLE --log-key VKEY [--witness VKEY]... [--witnesses-required K] [--json]
+    cairn-verify --report FILE --log-key VKEY [--json]
+
+`--log-key` is the ledger's verifier key (`<origin>+<hex key hash>+<base64>`,
+as GET /api/v1/log/key gives it) and each `--witness` a witness's vkey
+(`<name>+<hex key ID>+<base64>`), all obtained out of band: a bundle
+carries its own keys, and anyone can make one that passes every check
+under keys of their own. K defaults to the number of witnesses given.
+
+Exit status:
+
+* 0: every check passed against the pinned log key, and at least K of the
+  pinned witnesses cosigned the bundle's checkpoint;
+* 1: a check failed; each failure is named (a log key that is not the
+  pinned one names both keys);
+* 2: the file is not a bundle (or a report), cannot be read, or the
+  arguments are bad (a malformed `--log-key` or `--witness` among them);
+* 3: every check passed, but nothing anchors the bundle: no `--log-key`
+  was given, or fewer than K pinned witnesses cosigned. The report then
+  names the log key and the witnesses the bundle would need, and does not
+  call it verified.
+
+The report always names the log key checked against (pinned, or the
+bundle's own), every pinned witness and whether its cosignature counts
+(with its time), and the verdict's verification time, requester and rules
+version with their digest. `--json` prints the result as JSON instead,
+every list and every differing field in full.
 """
 
 from __future__ import annotations
@@ -12,8 +36,9 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from cairn_core import bundle
+from cairn_core import bundle, cosignature, signed_note
 from cairn_core.payload import JSONObject
 
 REQUIREMENTS = (
@@ -23,60 +48,215 @@ REQUIREMENTS = (
     ("final_assembly", "Final assembly in North America", None, None),
     ("credit_in_force", "Credit in force", None, None),
 )
+NOT_RECORDED = "not recorded"
+KEYS_OUT_OF_BAND = (
+    "Obtain the keys out of band (the operator's GET /api/v1/log/key and its witnesses' vkeys, an earlier "
+    "bundle you trust, a witness operator's own record), compare them with these, and pin them."
+)
+
+
+@dataclass(frozen=True)
+class Pins:
+    """The keys the examiner trusts from elsewhere, as the arguments give them."""
+
+    log_key: signed_note.Verifier | None
+    witnesses: list[cosignature.WitnessKey]
+    required: int
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        options = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse's own errors and --help
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        pins = _pins(options)
+    except ValueError as exc:  # signed_note.NoteError among them
+        print(f"cairn-verify: {exc}", file=sys.stderr)
+        return 2
+    if options.report is not None:
+        return _check_report(options.report, pins, as_json=options.json)
+    return _check_bundle(options.bundle, pins, as_json=options.json)
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cairn-verify",
-        description="Verify a Cairn proof bundle offline: signatures, hash chains, inclusion in the signed "
-        "log, the signed report, and the verdict recomputed from the bundle's evidence and rules.",
+        description="Check a Cairn proof bundle offline: signatures, hash chains, inclusion in the signed log, "
+        "witness cosignatures, the signed report, and the verdict recomputed from the bundle's evidence and "
+        "rules; all against a log key and witness keys you obtained out of band.",
     )
-    parser.add_argument("bundle", help="the bundle file (<VIN>.cairn-bundle.json), or - for standard input")
+    parser.add_argument("bundle", nargs="?", help="the bundle file (<VIN>.<id>.cairn-bundle.json), or - for stdin")
+    parser.add_argument("--report", metavar="FILE", help="check a verdict's signed report alone (or - for stdin)")
+    parser.add_argument("--log-key", metavar="VKEY", help="the ledger's verifier key, as GET /log/key gives it")
+    parser.add_argument("--witness", metavar="VKEY", action="append", default=[], help="a witness's vkey (repeat)")
+    parser.add_argument("--witnesses-required", metavar="K", type=int, help="how many must cosign (default: all)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    options = parser.parse_args(argv)
-    try:
-        raw = sys.stdin.buffer.read() if options.bundle == "-" else _read(options.bundle)
-        # A second core checks the signatures in a child process.
-        result = bundle.verify(bundle.load(raw), processes=min(os.cpu_count() or 1, 2))
-    except (OSError, bundle.NotABundle) as exc:
-        print(f"cairn-verify: {options.bundle}: not a Cairn proof bundle: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(result.as_dict(), indent=2, sort_keys=True) if options.json else report(result))
-    return 0 if result.verified else 1
+    return parser
+
+
+def _pins(options: argparse.Namespace) -> Pins:
+    if (options.bundle is None) == (options.report is None):
+        raise ValueError("give a bundle, or --report FILE, not both")
+    if options.report is not None and (options.witness or options.witnesses_required is not None):
+        raise ValueError("--witness and --witnesses-required apply to a bundle, not to --report")
+    log_key = signed_note.parse_verifier(options.log_key.strip()) if options.log_key is not None else None
+    witnesses = [cosignature.parse_vkey(text) for text in options.witness]
+    return Pins(log_key, witnesses, bundle.required_witnesses(witnesses, options.witnesses_required))
 
 
 def _read(path: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read()
     with open(path, "rb") as handle:
         return handle.read()
 
 
+def _check_bundle(path: str, pins: Pins, *, as_json: bool) -> int:
+    try:
+        document = bundle.load(_read(path))
+        # A second core checks the signatures in a child process.
+        result = bundle.verify(
+            document,
+            processes=min(os.cpu_count() or 1, 2),
+            log_key=pins.log_key,
+            witnesses=pins.witnesses,
+            witnesses_required=pins.required,
+        )
+    except (OSError, bundle.NotABundle) as exc:
+        print(f"cairn-verify: {path}: not a Cairn proof bundle: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result.as_dict(), indent=2, sort_keys=True) if as_json else report(result))
+    return result.status
+
+
+def _check_report(path: str, pins: Pins, *, as_json: bool) -> int:
+    try:
+        result = bundle.verify_report(bundle.load_report(_read(path)), log_key=pins.log_key)
+    except (OSError, bundle.NotAReport) as exc:
+        print(f"cairn-verify: {path}: not a Cairn verification report: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result.as_dict(), indent=2, sort_keys=True) if as_json else report_of_report(result))
+    return result.status
+
+
+# --- the bundle's report ---------------------------------------------------------------
+
+
 def report(result: bundle.Result) -> str:
-    """The readable report: what the verdict says, what was checked, and every failure."""
+    """The readable report: what the verdict says, what was checked against which keys, every failure."""
     verdict = result.verdict
     lines = [
         f"Cairn proof bundle for VIN {result.vin}",
         f"  verification {verdict.get('id')}, claim entry {verdict.get('claim_index')}, "
         f"{result.entries} entries, checkpoint of {result.tree_size if result.tree_size is not None else '?'} entries",
         "",
-        f"Verdict (signed): credit ${_usd(verdict.get('credit_usd'))}, integrity {verdict.get('integrity')}",
+        *_verdict(verdict),
+        *_problems(result),
+        "",
+        *_keys(result),
+        "",
+        *_conclusion(result),
     ]
+    return "\n".join(lines)
+
+
+def _verdict(verdict: JSONObject) -> list[str]:
+    """What the signed verdict says, requirements, rules and request included."""
+    lines = [f"Verdict (signed): credit ${_usd(verdict.get('credit_usd'))}, integrity {verdict.get('integrity')}"]
     lines += _requirements(verdict.get("requirements") or {})
     agreements = verdict.get("agreements") or []
     lines.append(f"  Agreements relied on: {', '.join(agreements) if agreements else 'none'}")
-    lines.append(f"  Rules: {verdict.get('rules_version')} (SHA-256 {verdict.get('rules_sha256')})")
+    applied = verdict.get("applied")
+    applied = applied if isinstance(applied, dict) else {}
+    lines.append(f"  Rules: {applied.get('rules_version')} (SHA-256 {applied.get('rules_sha256')})")
+    lines.append(f"  Verification time: {verdict.get('verified_at') or NOT_RECORDED}")
+    lines.append(f"  Requested by: {requester(verdict.get('requested_by'))}")
     problems = verdict.get("problems") or []
     lines.append(f"  Problems in the verdict: {len(problems) or 'none'}")
     lines += [f"    index {item.get('index')}: {item.get('code')}: {item.get('message')}" for item in problems]
-    lines.append("")
-    if result.verified:
-        lines.append(
-            "VERIFIED: every entry is signed, chained and in the signed log; the report is signed by the log; "
-            "the verdict recomputed from the bundle is the signed one."
-        )
+    return lines
+
+
+def requester(requested_by: object) -> str:
+    """`requested_by` as a person reads it: organisation and user, or a command's organisation."""
+    if not isinstance(requested_by, dict):
+        return NOT_RECORDED
+    user = requested_by.get("user")
+    who = f"user {user}" if user is not None else "a command"
+    return f"organisation {requested_by.get('organization')}, {who}"
+
+
+def _problems(result: bundle.Result) -> list[str]:
+    """The verdict's integrity problems: recomputed from the bundle, or only the server can know."""
+    lines = []
+    if result.problems_recomputed:
+        lines.append(f"  Integrity problems recomputed from the bundle: {len(result.problems_recomputed)}")
+        lines += [f"    {problem.line}: {problem.code}" for problem in result.problems_recomputed]
+    if result.problems_not_checkable:
+        lines.append(f"  Integrity problems not checkable offline: {len(result.problems_not_checkable)}")
+        for problem in result.problems_not_checkable:
+            why = bundle.NOT_CHECKABLE_OFFLINE.get(problem.code, "")
+            lines.append(f"    index {problem.index}: {problem.code}: {_clip(problem.message)} (needs {why})")
+    return lines
+
+
+def _keys(result: bundle.Result) -> list[str]:
+    """The log key checked against, each pinned witness, and the bundle's cosignature lines."""
+    if result.log_key_pinned:
+        lines = [f"Log key (pinned): {result.log_key}"]
+        if result.bundle_log_key != result.log_key:
+            lines.append(f"  the bundle's own log key: {result.bundle_log_key or 'unreadable'}")
     else:
-        lines.append(f"NOT VERIFIED: {len(result.failures)} failed check(s)")
-        lines += [f"  FAIL {failure.line}" for failure in result.failures]
-    return "\n".join(lines)
+        lines = [f"Log key (the bundle's own, not pinned): {result.log_key or 'unreadable'}"]
+    count = f"{result.cosigned} of {len(result.witnesses)} pinned cosigned, {result.witnesses_required} required"
+    lines.append(f"Witnesses: {count}" if result.witnesses else "Witnesses: none pinned")
+    for check in result.witnesses:
+        state = f"cosigned at {bundle.rfc3339(check.cosigned.timestamp)}" if check.cosigned else check.reason
+        lines.append(f"  {check.witness}: {state}")
+    lines.append(f"Cosignature lines in the bundle: {_signers(result.cosigners)}")
+    return lines
+
+
+def _signers(cosigners: list[dict[str, str | None]]) -> str:
+    if not cosigners:
+        return "none"
+    return ", ".join(f"{item['name']} (key ID {item['key_id'] or 'unreadable'})" for item in cosigners)
+
+
+def _conclusion(result: bundle.Result) -> list[str]:
+    if result.status == bundle.FAILED:
+        return [f"NOT VERIFIED: {len(result.failures)} failed check(s)"] + [
+            f"  FAIL {failure.brief}" for failure in result.failures
+        ]
+    if result.status == bundle.UNANCHORED:
+        return _unanchored(result)
+    witnesses = f"{result.cosigned} pinned witness(es)" if result.witnesses else "no witnesses (none pinned)"
+    return [
+        "VERIFIED: every entry is signed, chained and in the signed log; the report is signed by the log; "
+        "the verdict recomputed from the bundle is the signed one; "
+        f"against the pinned log key, cosigned by {witnesses}."
+    ]
+
+
+def _unanchored(result: bundle.Result) -> list[str]:
+    """Exit 3: what the bundle would need to be trusted. Never the word of exit 0."""
+    if not result.log_key_pinned:
+        why = "no --log-key was given"
+    else:
+        why = f"only {result.cosigned} of the {result.witnesses_required} required pinned witnesses cosigned"
+    cosigned = [str(check.witness) for check in result.witnesses if check.cosigned]
+    lines = [
+        f"UNANCHORED: every check passed, but nothing anchors it to keys you trust: {why}.",
+        "  Anyone can make a bundle that passes every check under keys of their own. It would need:",
+    ]
+    if not result.log_key_pinned:
+        lines.append(f"  --log-key {result.bundle_log_key or '(unreadable)'}")
+    return lines + [
+        f"  witnesses among the bundle's cosignature lines: {_signers(result.cosigners)}",
+        f"  pinned witnesses that cosigned: {', '.join(cosigned) or 'none'}",
+        f"  {KEYS_OUT_OF_BAND}",
+    ]
 
 
 def _requirements(requirements: JSONObject) -> list[str]:
@@ -97,6 +277,39 @@ def _usd(amount: object) -> str:
         return f"{int(str(amount)):,}"
     except ValueError:
         return str(amount)
+
+
+def _clip(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- the signed report alone -------------------------------------------------------------
+
+
+def report_of_report(result: bundle.ReportResult) -> str:
+    verdict = result.verdict
+    lines = [
+        "Cairn verification report (the signed verdict alone; nothing recomputed: that needs the bundle)",
+        f"  VIN {verdict.get('vin')}, claim entry {verdict.get('claim_index')}, verification {verdict.get('id')}",
+        "",
+        *_verdict(verdict),
+        "",
+        f"Log key (pinned): {result.log_key}" if result.log_key else "Log key: none pinned",
+        f"Signed by keyid(s): {', '.join(result.keyids)}",
+        "",
+    ]
+    if result.status == bundle.FAILED:
+        lines.append(f"NOT VERIFIED: {len(result.failures)} failed check(s)")
+        lines += [f"  FAIL {failure.brief}" for failure in result.failures]
+    elif result.status == bundle.UNANCHORED:
+        lines.append(
+            "UNANCHORED: the report reads as a verdict, but no --log-key was given, so its signature was not "
+            "checked. Pin the log key whose keyid (hex SHA-256 of its public key) signed it."
+        )
+        lines.append(f"  {KEYS_OUT_OF_BAND}")
+    else:
+        lines.append("VERIFIED: the report is signed by the pinned log key and reads as a verdict.")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ The tree and the inclusion paths come from the tests' own RFC 9162 reference
 (tests/core/test_merkle.py), the checkpoint from a test log key, and the
 verdict is whatever the test writes down: so `cairn_core.bundle.verify`
 is checked against figures a person computed, not against the server.
+Witnesses are keys of the test too: `cosign` adds their lines to a bundle.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cairn_core import bundle, dsse, rules, ruleset_json, signed_note, tlog_proof
+from cairn_core import bundle, cosignature, dsse, rules, ruleset_json, signed_note, tlog_proof
 from cairn_core import verdict as verdicts
 from cairn_core.entries import named_batches
 from cairn_core.payload import PAYLOAD_TYPE, SCHEMA
@@ -23,6 +24,9 @@ from tests.core.test_merkle import ref_mth, ref_path
 
 ORIGIN = "offline.test/ledger"
 REGISTERED = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+# Contract §5 (v1.2): when and by whom the verification was made; signed, not recomputable.
+REQUESTED = {"verified_at": "2026-12-07T10:00:00Z", "requested_by": {"organization": "examiners", "user": "alice"}}
+COSIGNED_AT = int(dt.datetime(2026, 12, 7, 10, 0, 5, tzinfo=dt.UTC).timestamp())
 
 
 def rfc3339(moment: dt.datetime) -> str:
@@ -53,6 +57,7 @@ class OfflineLedger:
     leaves: list[str] = field(default_factory=list)
     heads: dict[str, str] = field(default_factory=dict)
     log_key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
+    witnesses: dict[str, Ed25519PrivateKey] = field(default_factory=dict)
     clock: int = int(dt.datetime(2024, 6, 1, tzinfo=dt.UTC).timestamp())
 
     def org(self, slug: str, country: str, *roles: str) -> Org:
@@ -88,8 +93,27 @@ class OfflineLedger:
         leaves = [leaf.encode() for leaf in self.leaves]
         return signed_note.sign_checkpoint(ORIGIN, len(leaves), ref_mth(leaves), self.log_key)
 
+    def witness(self, name: str) -> str:
+        """A new witness of this log; its vkey."""
+        self.witnesses[name] = Ed25519PrivateKey.generate()
+        return cosignature.vkey(name, cosignature.public_key_of(self.witnesses[name]))
+
+    def cosign(self, document: dict, name: str, timestamp: int = COSIGNED_AT) -> str:
+        """Witness `name` cosigns the bundle's checkpoint: its line is added to "cosignatures"."""
+        body, _signatures = signed_note.split_note(document["checkpoint"])
+        line = cosignature.cosign(body, name, self.witnesses[name], timestamp)
+        document.setdefault("cosignatures", []).append(line)
+        return line
+
     def bundle(
-        self, vin: str, verdict: dict, issuers: dict, ruleset: rules.RuleSet, *, verification_id: int = 1
+        self,
+        vin: str,
+        verdict: dict,
+        issuers: dict,
+        ruleset: rules.RuleSet,
+        *,
+        verification_id: int = 1,
+        requested: dict | None = None,
     ) -> dict:
         """The bundle of every entry, with `verdict` signed by the log key.
 
@@ -97,13 +121,16 @@ class OfflineLedger:
         countries are the test's, written by hand. The verdict's descriptive
         sections (`scope`, and `applied`: dates, schedule row, method,
         citations) are filled in from the core, with the hand-written
-        issuers and this ruleset's version and digest.
+        issuers and this ruleset's version and digest. `requested` is the
+        verdict's verified_at and requested_by (REQUESTED unless given; {}
+        for a verdict from before v1.2). No witness has cosigned yet.
         """
         checkpoint = self.checkpoint()
         leaves = [leaf.encode() for leaf in self.leaves]
         body = {
             "id": verification_id,
             **verdict,
+            **(REQUESTED if requested is None else requested),
             "checkpoint": checkpoint,
             "scope": verdicts.scope(),
             "applied": {
@@ -124,6 +151,7 @@ class OfflineLedger:
                 "verifier": self.verifier,
             },
             "checkpoint": checkpoint,
+            "cosignatures": [],
             "entries": [
                 {
                     "index": index,
