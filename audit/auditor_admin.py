@@ -51,7 +51,7 @@ from audit.models import IntegrityCheckRun, Verification
 from provenance import tlog
 from provenance.admin import ClaimAdmin, LedgerAdmin, admin_link, countries_in_use
 from provenance.errors import LedgerError
-from provenance.models import Claim
+from provenance.models import Claim, Cosignature
 
 # A full check still running after this long is taken for lost (no worker took
 # it): the dashboard lets another one start.
@@ -278,6 +278,8 @@ class VerificationAdmin(LedgerAdmin):
             "verify_url": reverse("admin:provenance_claim_verify", args=[verification.claim_id]),
             "media": self.media,
             "verdict_json": json.dumps(verification.verdict, indent=2),
+            "signed_when": {key: verification.verdict.get(key) for key in ("verified_at", "requested_by")},
+            "cosignature_count": Cosignature.objects.filter(checkpoint_id=verification.checkpoint_size).count(),
             **admin_views.verdict_details(verification),
         }
         return TemplateResponse(request, "admin/audit/verification/verdict.html", context)

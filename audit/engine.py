@@ -25,6 +25,7 @@ Evaluating a claim is four steps (DOMAIN.md, "The computation"):
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gc
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -203,14 +204,25 @@ def covering_checkpoint(claim: Claim) -> Checkpoint | None:
     )
 
 
-def verify_claim(vin: str, *, requested_by: User | None, ruleset: rules.RuleSet | None = None) -> Verification:
-    """Verify the claim on `vin` and store the verdict with its signed report."""
+def verify_claim(
+    vin: str,
+    *,
+    requested_by: User | None,
+    organization: Organization | None = None,
+    ruleset: rules.RuleSet | None = None,
+) -> Verification:
+    """Verify the claim on `vin` and store the verdict with its signed report.
+
+    `requested_by` is the user who asked, None for a command; the verdict
+    names the user's organisation, or for a command `organization` (by
+    default the ledger's one auditor organisation: `command_organization`).
+    """
     claim = Claim.objects.filter(vin=vin).first()
     if claim is None:
         raise LedgerError("not_found", f"No claim for VIN {vin}.")
     checkpoint = covering_checkpoint(claim)
     verdict = evaluate_claim(claim, ruleset or current_ruleset(), checkpoint)
-    verification = store_verdict(verdict, claim=claim, requested_by=requested_by)
+    verification = store_verdict(verdict, claim=claim, requested_by=requested_by, organization=organization)
     if verdict.integrity == "broken":
         # What the verdict found broken is an integrity incident, as if a check had found it.
         requirements = verdict.requirements()
@@ -219,17 +231,32 @@ def verify_claim(vin: str, *, requested_by: User | None, ruleset: rules.RuleSet 
     return verification
 
 
-def store_verdict(verdict: Verdict, *, claim: Claim, requested_by: User | None) -> Verification:
-    """Insert the row, sign the verdict with its id, seal the row: one transaction."""
+def store_verdict(
+    verdict: Verdict, *, claim: Claim, requested_by: User | None, organization: Organization | None = None
+) -> Verification:
+    """Insert the row, sign the verdict with its id, seal the row: one transaction.
+
+    The signed body says when and for whom (contract §5 v1.2): `verified_at`
+    (whole seconds, as the row's requested_at) and `requested_by`.
+    """
     member = getattr(requested_by, "member", None)
-    body = verdict.as_dict()
+    organization = member.organization if member else organization or command_organization()
+    requested_at = timezone.now().replace(microsecond=0)
+    body = {
+        **verdict.as_dict(),
+        "verified_at": rfc3339(requested_at),
+        "requested_by": {
+            "organization": organization.slug if organization else None,
+            "user": requested_by.get_username() if requested_by else None,
+        },
+    }
     with transaction.atomic():
         verification = Verification.objects.create(
             claim=claim,
             claim_index=verdict.claim_index,
             requested_by=requested_by,
-            organization=member.organization if member else None,
-            requested_at=timezone.now(),
+            organization=organization,
+            requested_at=requested_at,
             checkpoint_size=verdict.checkpoint_size,
             checkpoint=verdict.checkpoint,
             rules_version=verdict.rules_version,
@@ -240,6 +267,17 @@ def store_verdict(verdict: Verdict, *, claim: Claim, requested_by: User | None) 
         verification.report = sign_report({"id": verification.pk, **body})
         Verification.objects.seal(verification.pk, verification.report)
     return verification
+
+
+def command_organization() -> Organization | None:
+    """The organisation a command's verification names when none is given:
+    the ledger's auditor organisation when there is exactly one."""
+    auditors = [org for org in Organization.objects.order_by("slug") if "auditor" in org.roles]
+    return auditors[0] if len(auditors) == 1 else None
+
+
+def rfc3339(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def sign_report(body: Mapping[str, object]) -> dsse.StoredEnvelope:

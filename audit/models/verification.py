@@ -21,9 +21,13 @@ VERDICT_KEYS = (
     "requirements",
     "agreements",
     "problems",
+    "verified_at",
+    "requested_by",
     "checkpoint",
     "report",
 )
+# v1.2 additions: absent from verdicts stored before them.
+VERDICT_V12 = ("verified_at", "requested_by")
 # v1.1 additions (cairn_core.verdict): absent from verdicts stored before them.
 VERDICT_ADDITIONS = ("scope", "applied")
 
@@ -93,5 +97,9 @@ class Verification(models.Model):
     def as_verdict(self) -> JSONObject:
         """The contract's verdict body (§5), keys in the contract's order."""
         body = {"id": self.pk, **self.verdict, "report": self.report}
-        keys = (*VERDICT_KEYS[:-1], *(key for key in VERDICT_ADDITIONS if key in body), "report")
+        keys = (
+            *(key for key in VERDICT_KEYS[:-1] if key in body or key not in VERDICT_V12),
+            *(key for key in VERDICT_ADDITIONS if key in body),
+            "report",
+        )
         return {key: body[key] for key in keys}

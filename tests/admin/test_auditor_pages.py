@@ -41,6 +41,11 @@ def test_verify_creates_a_verification_and_shows_the_verdict(chain, auditor_clie
     assert verification.credit_usd == "7500"
     listed = auditor_client.get(CLAIMS).content.decode()
     assert "$7500" in listed and verdict_url(verification) in listed
+    # The page says when and for whom, as the signed report does.
+    page = auditor_client.get(verdict_url(verification)).content.decode()
+    when, org = verification.verdict["verified_at"], verification.verdict["requested_by"]["organization"]
+    org = org or "no organisation"  # an admin auditor of no organisation
+    assert f'<time datetime="{when}">{when}</time> for {org} (user {auditor_user.username})' in page
 
 
 def test_verify_needs_post_and_the_permission(chain, auditor_client, staff_viewer):

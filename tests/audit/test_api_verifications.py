@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 from agreements.snapshot import current_ruleset
 from audit.engine import REPORT_TYPE
@@ -30,9 +31,13 @@ def test_an_auditor_verifies_a_claim_and_reads_it_back(api, ledger, miner, refin
     # The contract's keys in its order, then the fields v1.1 adds, the report last.
     assert list(body) == [
         "id", "vin", "claim_index", "integrity", "credit_usd", "requirements",
-        "agreements", "problems", "checkpoint",
+        "agreements", "problems", "verified_at", "requested_by", "checkpoint",
         "scope", "applied", "report",
     ]  # fmt: skip
+    # When and for whom, inside the signed payload (v1.2).
+    user = Verification.objects.get(pk=body["id"]).requested_by
+    assert body["requested_by"] == {"organization": auditor.org.slug, "user": user.username}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body["verified_at"])
     applied = body["applied"]
     assert applied["rules_version"] == current_ruleset().version
     assert applied["rules_sha256"] == ruleset_json.digest(current_ruleset())

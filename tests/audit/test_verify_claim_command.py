@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -20,9 +21,12 @@ def test_prints_each_requirement_and_the_credit(ledger, miner, refiner, maker, c
     call_command("verify_claim", VIN, "--detail")
     lines = capsys.readouterr().out.splitlines()
     verification = Verification.objects.get()
-    assert lines[:13] == [
+    # A command names no user; with no auditor organisation in the ledger, none.
+    when = verification.verdict["verified_at"]
+    assert lines[:14] == [
         f"Verification #{verification.pk} of VIN {VIN} (claim entry {row.entry_id})",
         "  placed in service 2024-06-15, acquired 2024-06-01, final assembly in US",
+        f"  verified at {when} for no organisation (a command, no user)",
         "  integrity: intact",
         "  critical minerals:         met: 100.00% qualifying, 50% required",
         "  battery components:        NOT met: 0.00% North American, 60% required",
@@ -75,8 +79,27 @@ def test_prints_not_applicable_requirements_and_the_scope(ledger, miner, refiner
     claim(ledger, maker, pack, VIN, acquired="2023-04-01", placed_in_service="2023-04-17")
     call_command("verify_claim", VIN)
     lines = capsys.readouterr().out.splitlines()
-    assert lines[3] == "  critical minerals:         not applicable: 100.00% qualifying, no percentage applies"
-    assert lines[4].startswith("  battery components:        not applicable: 100.00% North American")
-    assert lines[5] == "  foreign entity of concern: not applicable"
+    assert lines[4] == "  critical minerals:         not applicable: 100.00% qualifying, no percentage applies"
+    assert lines[5].startswith("  battery components:        not applicable: 100.00% North American")
+    assert lines[6] == "  foreign entity of concern: not applicable"
     assert lines[-2] == "  credit: $7500"
     assert lines[-1].startswith("  scope: not the credit allowed; not checked: msrp_limit, income_limit,")
+
+
+def test_a_command_names_the_ledgers_auditor_organisation_and_no_user(ledger, miner, refiner, maker, auditor, capsys):
+    pack = simple_chain(ledger, miner, refiner, maker)
+    claim(ledger, maker, pack, VIN)
+    call_command("verify_claim", VIN, "--json")
+    verdict = json.loads(capsys.readouterr().out)
+    assert verdict["requested_by"] == {"organization": auditor.org.slug, "user": None}
+    # The same in the signed report.
+    signed = json.loads(base64.b64decode(verdict["report"]["payload"]))
+    assert signed["requested_by"] == verdict["requested_by"] and signed["verified_at"] == verdict["verified_at"]
+
+
+def test_a_command_refuses_an_organisation_that_is_not_an_auditor(ledger, miner, refiner, maker):
+    pack = simple_chain(ledger, miner, refiner, maker)
+    claim(ledger, maker, pack, VIN)
+    with pytest.raises(CommandError, match="not an auditor organisation"):
+        call_command("verify_claim", VIN, "--organization", maker.org.slug)
+    assert not Verification.objects.exists()

@@ -12,7 +12,7 @@ from audit import engine
 from cairn_core.dag import decimal_str
 from cairn_core.lineage import Assessment, pct_shown
 from provenance.errors import LedgerError
-from provenance.models import Checkpoint
+from provenance.models import Checkpoint, Organization
 
 
 class Command(BaseCommand):
@@ -25,10 +25,20 @@ class Command(BaseCommand):
         parser.add_argument("vin")
         parser.add_argument("--json", action="store_true", help="Print the verdict as JSON.")
         parser.add_argument("--detail", action="store_true", help="Also print each mineral lineage and component.")
+        parser.add_argument(
+            "--organization",
+            help="The auditor organisation the verdict names as requested_by (default: the ledger's one auditor "
+            "organisation); the user is null for a command.",
+        )
 
     def handle(self, *args, vin, **options):
+        organization = None
+        if options["organization"]:
+            organization = Organization.objects.filter(slug=options["organization"]).first()
+            if organization is None or "auditor" not in organization.roles:
+                raise CommandError(f"{options['organization']} is not an auditor organisation")
         try:
-            verification = engine.verify_claim(vin, requested_by=None)
+            verification = engine.verify_claim(vin, requested_by=None, organization=organization)
         except LedgerError as exc:
             raise CommandError(exc.message) from exc
         if options["json"]:
@@ -43,6 +53,15 @@ class Command(BaseCommand):
             self.stdout.write("\n".join(detail(verdict.assessment)))
 
 
+def _when(verdict: dict) -> list[str]:
+    """When and for whom, as the signed report says (absent before v1.2)."""
+    if "verified_at" not in verdict:
+        return []
+    who = verdict["requested_by"]
+    user = f"user {who['user']}" if who["user"] else "a command, no user"
+    return [f"  verified at {verdict['verified_at']} for {who['organization'] or 'no organisation'} ({user})"]
+
+
 def describe(verdict: dict, claim) -> list[str]:
     """The verdict as lines a person reads top to bottom."""
     requirements = verdict["requirements"]
@@ -51,6 +70,7 @@ def describe(verdict: dict, claim) -> list[str]:
         f"Verification #{verdict['id']} of VIN {verdict['vin']} (claim entry {verdict['claim_index']})",
         f"  placed in service {claim.placed_in_service}, acquired {claim.acquired}, "
         f"final assembly in {claim.final_assembly_country}",
+        *_when(verdict),
         f"  integrity: {verdict['integrity']}",
         f"  critical minerals:         {_state(verdict, 'critical_minerals')}: {minerals['qualifying_pct']}% "
         f"qualifying, {_required(minerals['required_pct'])}",
