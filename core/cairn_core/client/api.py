@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import json
 import time
 from collections.abc import Iterable, Sequence
@@ -30,6 +32,7 @@ class CairnError(Exception):
         self.code = code
         self.message = message
         self.extra = extra
+        self.retry_after: float | None = None  # seconds, from a 429's or 503's Retry-After
 
     @classmethod
     def from_body(cls, status: int, body: JSONObject) -> CairnError:
@@ -53,6 +56,25 @@ class CairnError(Exception):
         where = f"HTTP {self.status}" if self.status else "no answer"
         extra = "".join(f" ({name}: {value})" for name, value in self.extra.items())
         return f"{self.code} ({where}): {self.message}{extra}"
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """The seconds a Retry-After header asks to wait (RFC 9110 §10.2.3: seconds
+    or an HTTP date), or None without a readable one."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC, said without an offset
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
 class SignOptions(TypedDict, total=False):
@@ -116,7 +138,8 @@ class Client:
             except httpx.HTTPError as exc:
                 raise CairnError(0, "unreachable", f"{self.url}: {exc}") from exc
             if response.status_code == 429 and attempt < self.retry_rate_limited:
-                time.sleep(float(response.headers.get("Retry-After") or 1))
+                wait = retry_after(response)
+                time.sleep(1.0 if wait is None else wait)
                 continue
             break
         if response.is_success:
@@ -125,7 +148,9 @@ class Client:
             error = response.json()
         except ValueError:
             error = {"error": {"message": response.text[:200] or response.reason_phrase}}
-        raise CairnError.from_body(response.status_code, error if isinstance(error, dict) else {})
+        refusal = CairnError.from_body(response.status_code, error if isinstance(error, dict) else {})
+        refusal.retry_after = retry_after(response)
+        raise refusal
 
     # The bodies below are the contract's shapes (cairn_core.client.wire),
     # taken on trust from the server: `cast` names the shape, checks nothing.
