@@ -22,7 +22,7 @@ from cairn_core.client import keys as keyfiles
 from cairn_core.client import statements
 from cairn_core.client.api import CairnError, Client
 from cairn_core.client.importer import Importer, ImportFailure
-from cairn_core.client.wire import BatchResult
+from cairn_core.client.wire import BatchResult, Proven
 from cairn_core.client.witness import Witness, WitnessError
 
 
@@ -375,34 +375,96 @@ def entry(obj: Context, index: int) -> None:
     obj.emit({**body, "statement": statement}, "\n".join(lines))
 
 
-@main.command()
-@click.argument("index", type=click.IntRange(min=0))
-@click.option("--log-key", help="The log's verifier string (default: pinned on first use from GET /log/key).")
-@click.option("--wait", type=float, default=0, help="Seconds to wait for a checkpoint that covers the entry.")
-@click.option("--proof-out", type=click.Path(dir_okay=False), help="Write the c2sp.org/tlog-proof@v1 text there.")
-@pass_context
-def prove(obj: Context, index: int, log_key: str | None, wait: float, proof_out: str | None) -> None:
-    """Prove entry INDEX is in the log, and that the log only grew since the last call.
+def _expected_entry_hash(entry_hash: str | None, envelope: str | None) -> str | None:
+    """The entry_hash `prove` binds to: given, or computed from the envelope posted."""
+    entry_hash = entry_hash.lower() if entry_hash is not None else None
+    if entry_hash is not None and not (len(entry_hash) == 64 and set(entry_hash) <= set("0123456789abcdef")):
+        raise click.BadParameter("an entry_hash is 64 lowercase hex digits", param_hint="--entry-hash")
+    if envelope is None:
+        return entry_hash
+    try:
+        computed = statements.entry_hash(_read_json(envelope))
+    except ValueError as exc:
+        raise click.BadParameter(f"{envelope} is not a DSSE envelope: {exc}", param_hint="--envelope") from exc
+    if entry_hash is not None and entry_hash != computed:
+        raise click.BadParameter(
+            f"the envelope's entry_hash is {computed}, not {entry_hash}", param_hint="--entry-hash"
+        )
+    return computed
 
-    Verifies the latest checkpoint under the log key and the entry's inclusion
-    proof against it; then a consistency proof from the checkpoint kept in the
-    state file. Exits 1, naming both checkpoints, if the log was rewritten or forked."""
-    witness = Witness(obj.settings.state, log_key=log_key)
-    with obj.client() as client:
-        result = witness.prove(client, index, wait=wait)
-    if proof_out:
-        Path(proof_out).write_text(result["proof"], encoding="utf-8")
+
+def _prove_failed(obj: Context, exc: WitnessError) -> NoReturn:
+    """`error: …` (and the JSON error with --json), and the error's own exit status."""
+    error: dict[str, object] = {"code": exc.code, "message": str(exc)}
+    evidence = getattr(exc, "evidence", None)
+    if evidence is not None:
+        error["evidence"] = str(evidence)
+    if obj.as_json:
+        click.echo(json.dumps({"error": error}, sort_keys=True))
+    click.echo(f"error: {exc}", err=True)
+    raise click.exceptions.Exit(exc.exit_status)
+
+
+def _proven_lines(result: Proven, state: Path) -> list[str]:
     checkpoint, previous = result["checkpoint"], result["previous"]
     lines = [
-        f"entry {index} is in the log {checkpoint['origin']}: its inclusion proof leads to the root of the "
+        f"entry {result['index']} is in the log {checkpoint['origin']}: its inclusion proof leads to the root of the "
         f"signed checkpoint of size {checkpoint['tree_size']} ({checkpoint['root_hash']})",
         (
             f"the log is consistent with the checkpoint seen before (size {previous['tree_size']})"
             if previous
-            else f"first checkpoint of this log seen here; kept in {witness.path}"
+            else f"first checkpoint of this log seen here; kept in {state}"
         ),
     ]
-    obj.emit(result, "\n".join(lines))
+    if result["entry_hash"]:
+        lines.append(f"the entry at index {result['index']} is the one with entry_hash {result['entry_hash']}")
+    lines += [f"cosigned by witness {vkey}" for vkey in result["witnessed_by"]]
+    return lines
+
+
+@main.command()
+@click.argument("index", type=click.IntRange(min=0))
+@click.option("--log-key", help="The log's verifier string (default: pinned on first use from GET /log/key).")
+@click.option("--entry-hash", help="The entry_hash the receipt gave: the entry at INDEX must be that one.")
+@click.option("--envelope", type=click.Path(dir_okay=False), help="The envelope posted (JSON): bind to its entry_hash.")
+@click.option("--witness", "witnesses", multiple=True, help="A witness vkey that must have cosigned (repeatable).")
+@click.option("--witnesses-required", type=click.IntRange(min=0), help="How many --witness must (default: all).")
+@click.option("--wait", type=float, default=0, help="Seconds to wait for a checkpoint that covers the entry.")
+@click.option("--proof-out", type=click.Path(dir_okay=False), help="Write the c2sp.org/tlog-proof@v1 text there.")
+@pass_context
+def prove(
+    obj: Context,
+    index: int,
+    log_key: str | None,
+    entry_hash: str | None,
+    envelope: str | None,
+    witnesses: tuple[str, ...],
+    witnesses_required: int | None,
+    wait: float,
+    proof_out: str | None,
+) -> None:
+    """Prove entry INDEX is in the log, and that the log only grew since the last call.
+
+    Verifies the latest checkpoint under the log key (and --witness
+    cosignatures) and the entry's inclusion proof against it; then a
+    consistency proof from the checkpoint kept in the state file. A fork or
+    rollback names both checkpoints and saves them as evidence beside the
+    state file. Exit status: 0 proven; 1 a check failed (log_forked,
+    log_rolled_back, entry_mismatch, witness); 2 bad arguments; 3 too few
+    witnesses cosigned; 4 nothing concluded, try again (could_not_check,
+    not_covered)."""
+    expected = _expected_entry_hash(entry_hash, envelope)
+    try:
+        witness = Witness(
+            obj.settings.state, log_key=log_key, witnesses=witnesses, witnesses_required=witnesses_required
+        )
+        with obj.client() as client:
+            result = witness.prove(client, index, wait=wait, entry_hash=expected)
+    except WitnessError as exc:
+        _prove_failed(obj, exc)
+    if proof_out:
+        Path(proof_out).write_text(result["proof"], encoding="utf-8")
+    obj.emit(result, "\n".join(_proven_lines(result, witness.path)))
 
 
 from cairn_core.client.witness_cli import witness as witness_commands  # noqa: E402

@@ -162,4 +162,7 @@ class Proven(TypedDict):
     previous: CheckpointSummary | None
     consistent_with_previous: bool
     log_key: str
-    proof: str  # c2sp.org/tlog-proof@v1 text
+    proof: str  # c2sp.org/tlog-proof@v1 text, with the log-signed note alone
+    entry_hash: str | None  # hex, when the entry itself was read and checked
+    cosignatures: list[str]  # the witness lines served after the log's own line
+    witnessed_by: list[str]  # the vkeys given whose cosignature verified
