@@ -427,8 +427,8 @@ def _proven_lines(result: Proven, state: Path) -> list[str]:
 @click.option("--log-key", help="The log's verifier string (default: pinned on first use from GET /log/key).")
 @click.option("--entry-hash", help="The entry_hash the receipt gave: the entry at INDEX must be that one.")
 @click.option("--envelope", type=click.Path(dir_okay=False), help="The envelope posted (JSON): bind to its entry_hash.")
-@click.option("--witness", "witnesses", multiple=True, help="A witness vkey that must have cosigned (repeatable).")
-@click.option("--witnesses-required", type=click.IntRange(min=0), help="How many --witness must (default: all).")
+@click.option("--witness", "witnesses", multiple=True, metavar="VKEY", help="A witness that must cosign (repeatable).")
+@click.option("--witnesses-required", type=click.IntRange(min=0), metavar="K", help="How many of them (default: all).")
 @click.option("--wait", type=float, default=0, help="Seconds to wait for a checkpoint that covers the entry.")
 @click.option("--proof-out", type=click.Path(dir_okay=False), help="Write the c2sp.org/tlog-proof@v1 text there.")
 @pass_context
