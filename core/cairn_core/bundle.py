@@ -825,11 +825,12 @@ def _check_request(verdict: JSONObject, result: Result | ReportResult) -> None:
 
 
 def _is_requester(value: object) -> bool:
+    """{organization, user}: a slug and a username, or null for a command (and for a server
+    that has no command organisation configured, a null organisation)."""
     return (
         isinstance(value, dict)
         and set(value) == {"organization", "user"}
-        and isinstance(value["organization"], str)
-        and (value["user"] is None or isinstance(value["user"], str))
+        and all(value[name] is None or isinstance(value[name], str) for name in ("organization", "user"))
     )
 
 

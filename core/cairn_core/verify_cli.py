@@ -182,9 +182,9 @@ def requester(requested_by: object) -> str:
     """`requested_by` as a person reads it: organisation and user, or a command's organisation."""
     if not isinstance(requested_by, dict):
         return NOT_RECORDED
-    user = requested_by.get("user")
+    user, organization = requested_by.get("user"), requested_by.get("organization")
     who = f"user {user}" if user is not None else "a command"
-    return f"organisation {requested_by.get('organization')}, {who}"
+    return f"organisation {organization if organization is not None else NOT_RECORDED}, {who}"
 
 
 def _problems(result: bundle.Result) -> list[str]:

@@ -268,6 +268,10 @@ def test_a_verification_by_a_command_and_an_older_verdict(genuine, tmp_path, cap
     document = ledger.bundle(VIN, GENUINE, ISSUERS, domain_ruleset(), requested=by_command)
     status, out = run(tmp_path, capsys, document, *pins(genuine))
     assert status == 0 and "  Requested by: organisation examiners, a command" in out
+    unconfigured = {**by_command, "requested_by": {"organization": None, "user": None}}  # no command organisation
+    document = ledger.bundle(VIN, GENUINE, ISSUERS, domain_ruleset(), requested=unconfigured)
+    status, out = run(tmp_path, capsys, document, *pins(genuine))
+    assert status == 0 and "  Requested by: organisation not recorded, a command" in out
     older = ledger.bundle(VIN, GENUINE, ISSUERS, domain_ruleset(), requested={})
     status, out = run(tmp_path, capsys, older, *pins(genuine))
     assert status == 0
