@@ -32,6 +32,7 @@ from audit.auditors import create_auditor
 from cairn_core import bundle as bundles
 from cairn_core import dsse, signed_note, verify_cli
 from demo import data as demo
+from provenance import ledger_key
 from provenance.errors import LedgerError
 from tests.audit.conftest import claim, simple_chain
 
@@ -42,12 +43,23 @@ VIN = "5YJ3E1EA0PF000042"
 # --- the demo's bundles, made once --------------------------------------------------
 
 
+PINNED: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module")
+def pinned_log_key(demo_bundles) -> list[str]:
+    """`--log-key <the ledger's verifier>` (the demo's bundles carry no cosignatures)."""
+    return ["--log-key", PINNED["log_key"]]
+
+
 @pytest.fixture(scope="module")
 def demo_bundles(django_db_setup, django_db_blocker, tmp_path_factory) -> dict[str, Path]:
     """Every demo claim's bundle as a file, from a demo loaded and verified then rolled back."""
     directory = tmp_path_factory.mktemp("bundles")
     with django_db_blocker.unblock(), override_settings(VAR_DIR=directory / "var"), transaction.atomic():
         call_command("load_demo", "--verify", stdout=io.StringIO())
+        # The key an examiner is handed out of band: GET /log/key's verifier.
+        PINNED["log_key"] = ledger_key.current().verifier
         files = {}
         for spec in demo.CLAIMS:
             path = directory / f"{spec.vin}.cairn-bundle.json"
@@ -87,10 +99,10 @@ def test_the_core_only_virtualenv_has_no_django(core_only_python):
     assert found.returncode == 0, found.stderr
 
 
-def test_every_demo_claim_s_bundle_verifies_with_the_core_package_alone(demo_bundles, core_only_python):
+def test_every_demo_claim_s_bundle_verifies_with_the_core_package_alone(demo_bundles, core_only_python, pinned_log_key):
     assert len(demo_bundles) == len(demo.CLAIMS) >= 12
     for vin, path in demo_bundles.items():
-        done = run_verifier(core_only_python, str(path))
+        done = run_verifier(core_only_python, str(path), *pinned_log_key)
         assert done.returncode == 0, (vin, done.stdout, done.stderr)
         assert f"Cairn proof bundle for VIN {vin}" in done.stdout
         assert "VERIFIED: every entry is signed, chained and in the signed log" in done.stdout
@@ -98,12 +110,15 @@ def test_every_demo_claim_s_bundle_verifies_with_the_core_package_alone(demo_bun
         assert f"credit ${int(expected):,}" in done.stdout
 
 
-def test_json_output_and_exit_2_for_a_file_that_is_not_a_bundle(demo_bundles, core_only_python, tmp_path):
+def test_json_output_and_exit_2_for_a_file_that_is_not_a_bundle(
+    demo_bundles, core_only_python, tmp_path, pinned_log_key
+):
     vin, path = next(iter(demo_bundles.items()))
-    done = run_verifier(core_only_python, "--json", str(path))
+    done = run_verifier(core_only_python, "--json", str(path), *pinned_log_key)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert result["verified"] is True and result["vin"] == vin and result["failures"] == []
+    assert result["status"] == 0 and result["trusted"] is True
+    assert result["vin"] == vin and result["failures"] == []
     assert result["recomputed"]["credit_usd"] == result["verdict"]["credit_usd"]
     other = tmp_path / "other.json"
     other.write_text('{"hello": "world"}')
@@ -154,7 +169,7 @@ def proof_hash(document):
 def checkpoint_signature(document):
     head, _, signature = document["checkpoint"].rpartition(" ")
     document["checkpoint"] = f"{head} {flip_base64(signature, 10)}"
-    return "checkpoint_signature: not signed by the log key"
+    return "is not the pinned log key"
 
 
 def report_signature(document):
@@ -222,7 +237,7 @@ def log_key(document):
     other = dsse.raw_public_key(Ed25519PrivateKey.generate())
     document["log"]["public_key"] = dsse.b64encode(other)
     document["log"]["verifier"] = signed_note.verifier_string(document["log"]["origin"], other)
-    return "checkpoint_signature: not signed by the log key"
+    return "is not the pinned log key"
 
 
 MUTATIONS = [
@@ -243,24 +258,26 @@ MUTATIONS = [
 
 
 @pytest.mark.parametrize("mutate", MUTATIONS, ids=[mutation.__name__ for mutation in MUTATIONS])
-def test_one_change_and_the_verifier_exits_1_naming_it(demo_bundles, mutate, tmp_path, capsys):
+def test_one_change_and_the_verifier_exits_1_naming_it(demo_bundles, mutate, tmp_path, capsys, pinned_log_key):
     document = demo_bundle(demo_bundles)
     expected = mutate(document)
     path = tmp_path / "changed.cairn-bundle.json"
     path.write_text(json.dumps(document))
-    assert verify_cli.main([str(path)]) == 1
+    assert verify_cli.main([str(path), *pinned_log_key]) == 1
     report = capsys.readouterr().out
     assert "NOT VERIFIED" in report
     failed = [line.strip().removeprefix("FAIL ") for line in report.splitlines() if line.strip().startswith("FAIL ")]
     assert any(expected in line for line in failed), (expected, failed)
 
 
-def test_a_changed_bundle_fails_in_the_core_only_virtualenv_too(demo_bundles, core_only_python, tmp_path):
+def test_a_changed_bundle_fails_in_the_core_only_virtualenv_too(
+    demo_bundles, core_only_python, tmp_path, pinned_log_key
+):
     document = demo_bundle(demo_bundles)
     expected = the_vin(document)
     path = tmp_path / "changed.cairn-bundle.json"
     path.write_text(json.dumps(document))
-    done = run_verifier(core_only_python, str(path))
+    done = run_verifier(core_only_python, str(path), *pinned_log_key)
     assert done.returncode == 1 and expected in done.stdout
 
 
@@ -280,7 +297,7 @@ def test_an_auditor_downloads_the_bundle_of_a_verification(api, auditor, verifie
     response = api.get(f"/api/v1/verifications/{verified.pk}/bundle", **auditor.auth)
     assert response.status_code == 200
     assert response["Content-Type"] == "application/vnd.cairn.bundle+json"
-    assert response["Content-Disposition"] == f'attachment; filename="{VIN}.cairn-bundle.json"'
+    assert response["Content-Disposition"] == f'attachment; filename="{VIN}.{verified.pk}.cairn-bundle.json"'
     document = json.loads(response.content)
     assert document["verdict"] == api.get(f"/api/v1/verifications/{verified.pk}", **auditor.auth).json()
     assert document["checkpoint"] == verified.checkpoint
@@ -333,7 +350,7 @@ def test_the_verdict_page_offers_the_bundle(client, verified):
     assert b'id="cairn-download-bundle"' in page.content and b"Download proof bundle" in page.content
     download = client.get(f"/admin/audit/verification/{verified.pk}/bundle/")
     assert download.status_code == 200
-    assert download["Content-Disposition"] == f'attachment; filename="{VIN}.cairn-bundle.json"'
+    assert download["Content-Disposition"] == f'attachment; filename="{VIN}.{verified.pk}.cairn-bundle.json"'
     assert bundles.verify(json.loads(download.content)).verified
 
 
@@ -348,7 +365,7 @@ def test_a_gzip_bundle_verifies_and_the_api_compresses_for_clients_that_accept_i
     path = tmp_path / f"{VIN}.cairn-bundle.json.gz"
     call_command("export_bundle", VIN, "-o", str(path), stderr=io.StringIO())
     assert path.read_bytes()[:2] == b"\x1f\x8b"
-    assert verify_cli.main([str(path)]) == 0
+    assert verify_cli.main([str(path), "--log-key", ledger_key.current().verifier]) == 0
     url = f"/api/v1/verifications/{verified.pk}/bundle"
     compressed = api.get(url, HTTP_ACCEPT_ENCODING="gzip", **auditor.auth)
     assert compressed["Content-Encoding"] == "gzip"
