@@ -169,7 +169,7 @@ def proof_hash(document):
 def checkpoint_signature(document):
     head, _, signature = document["checkpoint"].rpartition(" ")
     document["checkpoint"] = f"{head} {flip_base64(signature, 10)}"
-    return "is not the pinned log key"
+    return "checkpoint_signature: not signed by the log key"
 
 
 def report_signature(document):
