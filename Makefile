@@ -22,19 +22,28 @@ install: $(BIN)/.installed
 
 demo: install
 	@$(DEMO_ENV) $(BIN)/python manage.py migrate --no-input -v0
-	@$(DEMO_ENV) $(BIN)/python manage.py load_demo --no-instructions
-	@$(MAKE) --no-print-directory serve
+	@$(MAKE) --no-print-directory serve LOAD_DEMO=1
 
-# The web server, a Celery worker and beat, stopped together by Ctrl-C (any
-# still there three seconds after SIGTERM are killed). The
-# logins and instructions are printed once the server answers, after the
-# servers' own start-up lines.
+# The demo's two C2SP witnesses (`cairn witness serve`, contract §10), then
+# (with LOAD_DEMO=1) the demo data, then the web server, a Celery worker and
+# beat, all stopped together by Ctrl-C (any still there three seconds after
+# SIGTERM are killed). Every process is given the witnesses as
+# LEDGER_WITNESSES, so each checkpoint is cosigned by both. The logins and
+# instructions are printed once the server answers, after the servers' own
+# start-up lines.
+WITNESS_PORTS ?= $(shell echo $$(($(PORT) + 1101)) $$(($(PORT) + 1102)))
 serve: install
 	@mkdir -p $(VAR)/celery/queue $(VAR)/celery/processed $(VAR)/celery/results $(VAR)/celery/control
 	@$(DEMO_ENV) $(BIN)/python manage.py collectstatic --no-input -v0
 	@trap 'trap "" INT TERM; trap - EXIT; kill $$pids 2>/dev/null; sleep 3; kill -9 $$pids 2>/dev/null; exit 0' \
 	  INT TERM EXIT; \
-	$(DEMO_ENV) $(BIN)/celery -A config --quiet worker --loglevel=WARNING --concurrency=2 & pids="$$!"; \
+	$(DEMO_ENV) $(BIN)/python manage.py demo_witnesses --ports $(WITNESS_PORTS) > $(VAR)/demo-witnesses.sh; \
+	while read -r witness; do eval "$$witness 2>>$(VAR)/demo-witnesses.log &"; pids="$$pids $$!"; done \
+	  < $(VAR)/demo-witnesses.sh; \
+	export LEDGER_WITNESSES="$$(cat $(VAR)/demo/witnesses/ledger_witnesses.json)"; \
+	$(DEMO_ENV) $(BIN)/python manage.py demo_witnesses --ports $(WITNESS_PORTS) --wait || exit 1; \
+	if [ -n "$(LOAD_DEMO)" ]; then $(DEMO_ENV) $(BIN)/python manage.py load_demo --no-instructions || exit 1; fi; \
+	$(DEMO_ENV) $(BIN)/celery -A config --quiet worker --loglevel=WARNING --concurrency=2 & pids="$$pids $$!"; \
 	$(DEMO_ENV) $(BIN)/celery -A config --quiet beat --loglevel=WARNING & pids="$$pids $$!"; \
 	$(DEMO_ENV) $(BIN)/python manage.py runserver --noreload 127.0.0.1:$(PORT) & pids="$$pids $$!"; \
 	$(DEMO_ENV) $(BIN)/python manage.py load_demo --instructions-only --wait --base-url http://127.0.0.1:$(PORT); \

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,7 @@ class Demo:
             "CAIRN_DEV_KEY_DIR": str(var_dir / "ledger-key"),
             "LEDGER_SIGNING_KEY": "",
         }
+        self.environment = environment  # what the demo's processes see (no DATABASE_URL: SQLite)
         self.lines: list[str] = []
         self.process = subprocess.Popen(
             ["make", "--no-print-directory", "demo", f"PORT={port}"],
@@ -171,3 +173,23 @@ def test_make_demo_serves_the_contract_with_debug_off(demo, screenshot):
     assert any(SERVER_LINE in line for line in lines[:logins]), demo.output
     assert not [line for line in lines if "celery@" in line and "ready" not in line], demo.output
     assert "Traceback" not in demo.output
+
+
+def test_make_demo_s_verdicts_are_witnessed_and_check_out_as_printed(demo, tmp_path):
+    """The printed examiner's commands, run as printed: the bundle verifies
+    under the pinned log key and both demo witnesses (exit 0)."""
+    lines = demo.lines
+    start = next(number for number, line in enumerate(lines) if line.startswith("Check a verdict offline"))
+    export, *verify = [line.strip() for line in lines[start + 2 : start + 7]]
+    command = " ".join(part.removesuffix("\\").strip() for part in verify)
+    assert command.count("--witness ") == 2 and "--log-key " in command
+    for line in (export, command):
+        done = subprocess.run(line, shell=True, cwd=tmp_path, env=demo.environment, capture_output=True, text=True)
+        assert done.returncode == 0, (line, done.stdout, done.stderr)
+    assert "Witnesses: 2 of 2 pinned cosigned, 2 required" in done.stdout
+    # The log serves its checkpoint with both cosignatures after its own line.
+    checkpoint = urllib.request.urlopen(f"{base_url(demo)}/api/v1/log/checkpoint", timeout=10).read().decode()
+    assert [line.split()[1] for line in checkpoint.splitlines() if line.startswith("—")][1:] == [
+        "demo.cairn.localhost/witness-1",
+        "demo.cairn.localhost/witness-2",
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -14,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from demo import data as demo
+from provenance import ledger_key
 
 WAIT_SECONDS = 60.0
 # After the server answers, for the Celery worker and beat started beside it
@@ -134,5 +136,23 @@ class Command(BaseCommand):
             f"--data-binary @{shlex.quote(str(envelope))} {base_url}/api/v1/attestations",
             f"  curl {base_url}/api/v1/log/checkpoint",
             "",
+            *self.examiner_lines(),
         ]
         self.stdout.write("\n".join(lines))
+
+    def examiner_lines(self) -> list[str]:
+        """The full cairn-verify command, with the log key and the witnesses pinned."""
+        vin = demo.CLAIMS[0].vin
+        bundle = f"{vin}.cairn-bundle.json"
+        pins = [f"--log-key {shlex.quote(ledger_key.current().verifier)}"]
+        pins += [f"--witness {shlex.quote(str(item['vkey']))}" for item in settings.LEDGER_WITNESSES]
+        bin_dir = Path(sys.executable).parent
+        return [
+            "Check a verdict offline as an examiner would, with the keys pinned (an examiner gets them",
+            "out of band: GET /api/v1/log/key and /api/v1/log/witnesses, or the witnesses' operators):",
+            f"  {bin_dir / 'python'} {Path(settings.BASE_DIR) / 'manage.py'} export_bundle {vin} -o {bundle}",
+            f"  {bin_dir / 'cairn-verify'} {bundle} \\",
+            *(f"      {pin} \\" for pin in pins[:-1]),
+            f"      {pins[-1]}",
+            "",
+        ]
