@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cairn_core import merkle, signed_note
-from provenance import ledger_key, tlog
+from provenance import ledger_key, marks, tlog
 from provenance.models import Checkpoint, LogState
 
 
@@ -31,16 +31,21 @@ def publish_checkpoint() -> Checkpoint:
     included (size 0, root SHA-256 of nothing: contract §7).
 
     Idempotent: when the tree has not grown the latest checkpoint is returned.
+    After commit, the checkpoint mark outside the database is raised to it
+    (provenance.marks): a later rollback of the rows shows against it.
     """
     try:
         with transaction.atomic():
-            return _publish_locked()
+            published = _publish_locked()
     except IntegrityError:
         # Another publisher stored this very size between our read and insert.
-        published = latest()
-        if published is None:  # not that conflict: there is no checkpoint at all
+        found = latest()
+        if found is None:  # not that conflict: there is no checkpoint at all
             raise
-        return published
+        published = found
+    mark = marks.Mark(published.tree_size, root=published.root_hash)
+    transaction.on_commit(lambda: marks.raise_to("checkpoint", mark))
+    return published
 
 
 def _publish_locked() -> Checkpoint:

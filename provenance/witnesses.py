@@ -4,6 +4,7 @@
     quorum()                         how many cosignatures a verification needs
     cosign(checkpoint, witness)      ask one witness; store its cosignature
     gather(checkpoint, timeout=...)  ask every witness at once, wait for the quorum
+    held_size(witness, checkpoint)   ask one witness the largest tree it cosigned
     has_quorum(checkpoint)           enough stored cosignatures?
     latest_with_quorum(covering=i)   the checkpoint a verification may use
 
@@ -117,6 +118,23 @@ def cosign(checkpoint: Checkpoint, witness: Witness, *, timeout: float = REQUEST
         timeout=timeout,
     )
     return _store(checkpoint, witness, signed)
+
+
+def held_size(witness: Witness, checkpoint: Checkpoint, *, timeout: float) -> int | None:
+    """The largest tree `witness` cosigned for this log, by asking it (None: no answer).
+
+    An add-checkpoint from `old 0`: a witness that holds a larger tree answers
+    409 with its size; one that holds none cosigns `checkpoint`. The witness
+    keeps this in its own state, out of reach of this log's database.
+    """
+    try:
+        answer = witness_client.request_cosignature(witness.url, witness.key, checkpoint.note, 0, [], timeout=timeout)
+    except (witness_client.WitnessUnavailable, witness_client.WitnessRefused) as exc:
+        log.warning("witness %s did not say what it holds: %s", witness.name, exc)
+        return None
+    if isinstance(answer, witness_client.Conflict):
+        return answer.size
+    return checkpoint.tree_size
 
 
 def _proof_to(size: int, old_size: int) -> list[bytes]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -62,3 +64,16 @@ def stop_sequencer_before_the_database_goes(django_db_setup):
     from provenance import sequencer
 
     sequencer.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def fresh_marks(settings, tmp_path_factory):
+    """The marks kept outside the database (provenance.marks) start empty in
+    each test, as the database does: VAR_DIR and the marks' cache keys."""
+    from django.core.cache import cache
+
+    from provenance import marks
+
+    settings.VAR_DIR = tmp_path_factory.mktemp("var")
+    with contextlib.suppress(Exception):  # a test may point the cache at nothing
+        cache.delete_many([marks.cache_key(name) for name in ("checkpoint", "incidents", "check_runs")])
