@@ -11,10 +11,11 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from audit import incidents, integrity
+from audit import incidents, integrity, watchdog
 from audit.models import IntegrityCheckPart, IntegrityCheckRun
 from cairn_core.problems import Problem
 from provenance import tlog
@@ -31,6 +32,7 @@ def finish_run(run: IntegrityCheckRun, problems: list[Problem], *, detected_by: 
     run.finished_at = timezone.now()
     run.problem_count = len(problems)
     run.save(update_fields=["finished_at", "problem_count"])
+    transaction.on_commit(incidents.remember)
     return problems
 
 
@@ -41,12 +43,14 @@ def checked_up_to() -> int:
 
 
 def run_incremental(*, detected_by: str = "check_incremental") -> list[Problem]:
-    """Check the entries logged since the last run, and the checkpoints since."""
+    """Check the entries logged since the last run, and the checkpoints since;
+    the latest checkpoint against what was published (the witnesses asked)."""
     start = checked_up_to()
     end = tlog.current_size()
     run = start_run(Kind.INCREMENTAL, start, end)
     problems = integrity.check_range(start, end) if end > start else []
     problems += integrity.check_tree_against_checkpoints(since_size=start)
+    problems += watchdog.rollback_problems(ask_witnesses=True)
     return finish_run(run, integrity.in_order(problems), detected_by=detected_by)
 
 

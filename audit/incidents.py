@@ -1,13 +1,32 @@
-"""Recording integrity problems as incidents: once each, mailed after commit."""
+"""Recording integrity problems as incidents: once each, mailed after commit.
+
+Incidents and check runs are never deleted by Cairn, so the highest id and
+the number of rows of each table only grow. Both are kept as marks outside
+the database (provenance.marks: `incidents`, `check_runs`), raised after
+each commit that adds rows; `deleted()` names a table below its mark.
+
+Limits: rows deleted before their mark was raised (between a commit and
+its on_commit callback) go unseen, and so does a deletion followed by as
+many inserted rows with higher ids than the deleted ones; an insider who
+also controls VAR_DIR and the cache can lower the marks themselves.
+"""
 
 from __future__ import annotations
 
 from django.core.mail import mail_admins
-from django.db import transaction
+from django.db import models, transaction
+from django.db.models import Count, Max
 from django.utils import timezone
 
-from audit.models import IntegrityIncident
-from cairn_core.problems import Problem
+from audit.models import IntegrityCheckRun, IntegrityIncident
+from cairn_core.problems import Code, Problem
+from provenance import marks
+
+# The tables whose rows Cairn never deletes, by mark name.
+TABLES: dict[str, tuple[str, type[models.Model]]] = {
+    "incidents": ("integrity incidents", IntegrityIncident),
+    "check_runs": ("integrity check runs", IntegrityCheckRun),
+}
 
 
 def record_problems(problems: list[Problem], *, detected_by: str) -> list[IntegrityIncident]:
@@ -40,7 +59,42 @@ def record_problems(problems: list[Problem], *, detected_by: str) -> list[Integr
         IntegrityIncident.objects.bulk_create(fresh, ignore_conflicts=True)
         if fresh:
             transaction.on_commit(lambda: _mail(fresh, detected_by))
+            transaction.on_commit(remember)
     return fresh
+
+
+def table_mark(model: type[models.Model]) -> marks.Mark:
+    found = model._default_manager.aggregate(high=Max("id"), count=Count("id"))
+    return marks.Mark(found["high"] or 0, found["count"])
+
+
+def remember(*, rebase: bool = False) -> None:
+    """Raise the tables' marks to their rows now (call after commit).
+
+    `rebase`: set them to the rows even when lower, once a deletion has
+    been recorded as an incident, so that it is reported once.
+    """
+    for name, (_label, model) in TABLES.items():
+        if rebase:
+            marks.reset(name, table_mark(model))
+        else:
+            marks.raise_to(name, table_mark(model))
+
+
+def deleted() -> list[Problem]:
+    """Tables with fewer rows, or a lower highest id, than a mark remembers."""
+    problems = []
+    for name, (label, model) in TABLES.items():
+        held = marks.read(name)  # before the rows: a mark is raised after its rows committed
+        rows = table_mark(model)
+        for where, mark in held.items():
+            if rows.high < mark.high or rows.count < mark.count:
+                message = (
+                    f"{label} deleted: the {where} mark counted {mark.count} rows up to id {mark.high}, "
+                    f"the table has {rows.count} up to id {rows.high}"
+                )
+                problems.append(Problem(0, Code.INCIDENTS_DELETED, message))
+    return problems
 
 
 def _mail(incidents: list[IntegrityIncident], detected_by: str) -> None:

@@ -2,7 +2,8 @@
 
 Each is harmless if delivered twice: publishing is idempotent for an
 unchanged tree, and a problem found twice is recorded once. The schedule
-that runs them lives in audit/schedule.py.
+that runs them lives in audit/schedule.py; each periodic task first runs
+the watchdog (audit.watchdog), which checks that schedule itself.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from celery import chord, shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from audit import checks, incidents, integrity
+from audit import checks, incidents, integrity, watchdog
 from audit.models import IntegrityCheckPart, IntegrityCheckRun
 from cairn_core.problems import Code, Problem, ProblemDict
 from cairn_core.witness_client import WitnessRefused, WitnessUnavailable
@@ -22,7 +23,10 @@ from provenance.models import Checkpoint
 @shared_task(name="audit.publish_checkpoint")
 def publish_checkpoint() -> int:
     """Sign a checkpoint when the tree has grown (or of the empty tree at the
-    start), then ask each witness for its cosignature; returns its tree size."""
+    start), then ask each witness for its cosignature; returns its tree size.
+    The watchdog runs first: a rollback of the latest row is seen before a
+    checkpoint is published again."""
+    watchdog.watch_safely(detected_by="watchdog")
     checkpoint = checkpoints.publish_checkpoint()
     ask_witnesses(checkpoint)
     return checkpoint.tree_size
@@ -67,6 +71,7 @@ def cosign_checkpoint(tree_size: int, vkey: str) -> int:
 @shared_task(name="audit.check_incremental")
 def check_incremental() -> int:
     """Check entries logged since the last run; returns the number of problems."""
+    watchdog.watch_safely(detected_by="watchdog")
     return len(checks.run_incremental(detected_by="check_incremental"))
 
 
@@ -79,6 +84,7 @@ def check_full(parts: int | None = None, run_id: int | None = None) -> int:
     `run_id`: a run already recorded (by the dashboard, so that it shows the
     check as queued before a worker takes it). Returns the run's id.
     """
+    watchdog.watch_safely(detected_by="watchdog")
     if run_id is None:
         run = checks.start_run(IntegrityCheckRun.Kind.FULL, 0, tlog.current_size())
     else:
@@ -112,5 +118,6 @@ def finish_full_check(results: list[list[ProblemDict]], run_id: int) -> int:
     """The chord's join: add the checkpoint checks, record, close the run."""
     problems = [Problem.from_dict(item) for part in results for item in part]
     problems += integrity.check_tree_against_checkpoints()
+    problems += watchdog.rollback_problems(ask_witnesses=True)
     run = IntegrityCheckRun.objects.get(id=run_id)
     return len(checks.finish_run(run, integrity.in_order(problems), detected_by="check_full"))

@@ -351,3 +351,9 @@ LOGGING = {
 # Entries not covered by a checkpoint for longer than this make /health fail
 # (beat publishes every minute when the tree has grown).
 CAIRN_HEALTH_CHECKPOINT_MAX_AGE = float(os.environ.get("CAIRN_HEALTH_CHECKPOINT_MAX_AGE", "600"))
+# The longest interval (seconds) each periodic task may have in the beat
+# schedule (audit.watchdog): longer, or disabled, is an incident and fails
+# /health; no incremental check for twice its interval is one too.
+CAIRN_CHECKPOINT_MAX_INTERVAL = float(os.environ.get("CAIRN_CHECKPOINT_MAX_INTERVAL", "300"))
+CAIRN_INTEGRITY_MAX_INTERVAL = float(os.environ.get("CAIRN_INTEGRITY_MAX_INTERVAL", "900"))
+CAIRN_FULL_CHECK_MAX_INTERVAL = float(os.environ.get("CAIRN_FULL_CHECK_MAX_INTERVAL", "86400"))

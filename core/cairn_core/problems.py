@@ -41,7 +41,20 @@ What the server stores beside the entries (the ledger check, claim verification)
   give its root;
 * `checkpoint_signature`: a checkpoint's note is not signed by the log key;
 * `witness`: a witness refused a checkpoint (it holds another history of the
-  log: a fork, a rollback) or a stored cosignature does not verify.
+  log: a fork, a rollback) or a stored cosignature does not verify;
+* `checkpoint_rollback`: the latest checkpoint row is older than the newest
+  checkpoint ever published, as a mark outside the database (a file in
+  VAR_DIR, the cache), a stored cosignature or a witness remembers it, or
+  has another root at the same size.
+
+What guards the checks themselves (audit.watchdog, the integrity tasks):
+
+* `schedule`: a periodic task of audit/schedule.py is missing, disabled,
+  runs another task, or runs less often than the settings allow;
+* `checks_stale`: no incremental integrity check has finished for twice
+  its interval;
+* `incidents_deleted`: integrity incidents or check runs were deleted (the
+  highest id or the number of rows is below its mark outside the database).
 
 The offline bundle verifier names the failures of the bundle as a whole by
 the section that fails: `log`, `keys`, `entries`, `organizations`,
@@ -86,6 +99,10 @@ class Code(enum.StrEnum):
     CHECKPOINT = "checkpoint"
     CHECKPOINT_SIGNATURE = "checkpoint_signature"
     WITNESS = "witness"
+    CHECKPOINT_ROLLBACK = "checkpoint_rollback"
+    SCHEDULE = "schedule"
+    CHECKS_STALE = "checks_stale"
+    INCIDENTS_DELETED = "incidents_deleted"
     # The bundle's sections, when the bundle as a whole fails.
     LOG = "log"
     KEYS = "keys"
