@@ -10,7 +10,11 @@
 * the ledger key (it loads, and the latest checkpoint verifies under it);
 * checkpoints keeping up: no entry has gone uncovered by a checkpoint for
   longer than CAIRN_HEALTH_CHECKPOINT_MAX_AGE seconds (beat or the worker
-  stopped).
+  stopped);
+* the integrity checks' own schedule: every periodic task of
+  audit/schedule.py present, enabled and frequent enough, and an
+  incremental check finished within twice its interval (audit.watchdog;
+  read only, from the database: no witness is asked here).
 
 Answers JSON to `Accept: application/json` or `?format=json`, text or HTML
 otherwise, as the library does; never cached.
@@ -110,5 +114,20 @@ class CheckpointAge(HealthCheck):
             raise ServiceUnavailable(f"entry {covered} has waited {age:.0f} s for a checkpoint")
 
 
+@_closing
+@dataclasses.dataclass
+class IntegritySchedule(HealthCheck):
+    """The periodic tasks are installed, enabled and frequent enough, and the checks are not stale."""
+
+    def run(self) -> None:
+        from django.utils import timezone
+
+        from audit import watchdog
+
+        problems = watchdog.schedule_problems(timezone.now())
+        if problems:
+            raise ServiceUnavailable("; ".join(problem.message for problem in problems))
+
+
 class CairnHealthView(HealthCheckView):
-    checks = (Database, Broker, Sequencer, LedgerKey, CheckpointAge)
+    checks = (Database, Broker, Sequencer, LedgerKey, CheckpointAge, IntegritySchedule)

@@ -34,7 +34,14 @@ def test_all_parts_answer(client, ledger, miner):
     checkpoints.publish_checkpoint()
     status, body = health(client)
     assert status == 200, body
-    assert sorted(body) == ["Broker()", "CheckpointAge()", "Database(alias='default')", "LedgerKey()", "Sequencer()"]
+    assert sorted(body) == [
+        "Broker()",
+        "CheckpointAge()",
+        "Database(alias='default')",
+        "IntegritySchedule()",
+        "LedgerKey()",
+        "Sequencer()",
+    ]
     assert client.get("/health").status_code == 200  # a load balancer's plain GET
 
 
