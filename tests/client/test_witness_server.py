@@ -37,7 +37,8 @@ from tests.core.test_merkle import ref_mth, ref_proof
 ORIGIN = "cairn.test/log"
 WITNESS_NAME = "witness.test/w1"
 NOW = 1_767_225_600
-LEAVES = [f"entry {index}".encode() for index in range(40)]
+# Enough for the race test: 10 rounds of up to 4 each from 4, whichever thread wins.
+LEAVES = [f"entry {index}".encode() for index in range(48)]
 LOG_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 LOG_VERIFIER = signed_note.Verifier(
     ORIGIN, signed_note.key_hash(ORIGIN, cosignature.public_key_of(LOG_KEY)), cosignature.public_key_of(LOG_KEY)

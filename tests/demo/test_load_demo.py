@@ -126,13 +126,19 @@ def test_the_presigned_statement_posts(loaded, client):
     assert Batch.objects.get(id=demo.SPARE_BATCH).custodian_id == "kansai-refining"
 
 
-def test_the_claims_are_verified_at_load_by_the_demo_auditor(settings, tmp_path):
+def test_the_claims_are_verified_at_load_by_the_loading_command(settings, tmp_path):
+    """The load-time verdicts name the command (no user) and the auditors'
+    organisation, not the demo auditor, who asked for none of them."""
     settings.VAR_DIR = tmp_path
     out = io.StringIO()
     call_command("load_demo", stdout=out)  # no --verify
-    verifications = Verification.objects.select_related("requested_by")
+    verifications = Verification.objects.select_related("requested_by", "organization")
     assert sorted(v.claim_id for v in verifications) == sorted(spec.vin for spec in demo.CLAIMS)
-    assert {v.requested_by.username for v in verifications} == {demo.AUDITOR_USERNAME}
+    assert {v.requested_by for v in verifications} == {None}
+    (auditors,) = {v.organization.slug for v in verifications}
+    assert {json.dumps(v.verdict["requested_by"]) for v in verifications} == {
+        json.dumps({"organization": auditors, "user": None})
+    }
     assert "Verified the demo claims:" in out.getvalue()
     # The logins come last, after the verdicts.
     assert out.getvalue().index(demo.AUDITOR_PASSWORD) > out.getvalue().index("Verified the demo claims:")
