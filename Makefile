@@ -26,16 +26,19 @@ demo: install
 
 # The demo's two C2SP witnesses (`cairn witness serve`, contract §10), then
 # (with LOAD_DEMO=1) the demo data, then the web server, a Celery worker and
-# beat, all stopped together by Ctrl-C (any still there three seconds after
-# SIGTERM are killed). Every process is given the witnesses as
-# LEDGER_WITNESSES, so each checkpoint is cosigned by both. The logins and
-# instructions are printed once the server answers, after the servers' own
-# start-up lines.
+# beat, all stopped together by Ctrl-C (any still there five seconds after
+# SIGTERM are killed, with their children: a worker's pool processes). Every
+# process is given the witnesses as LEDGER_WITNESSES, so each checkpoint is
+# cosigned by both. The logins and instructions are printed once the server
+# answers, after the servers' own start-up lines.
 WITNESS_PORTS ?= $(shell echo $$(($(PORT) + 1101)) $$(($(PORT) + 1102)))
 serve: install
 	@mkdir -p $(VAR)/celery/queue $(VAR)/celery/processed $(VAR)/celery/results $(VAR)/celery/control
 	@$(DEMO_ENV) $(BIN)/python manage.py collectstatic --no-input -v0
-	@trap 'trap "" INT TERM; trap - EXIT; kill $$pids 2>/dev/null; sleep 3; kill -9 $$pids 2>/dev/null; exit 0' \
+	@trap 'trap "" INT TERM; trap - EXIT; kill $$pids 2>/dev/null; \
+	  for _ in 1 2 3 4 5 6 7 8 9 10; do alive=; for p in $$pids; do kill -0 $$p 2>/dev/null && alive=1; done; \
+	    [ -z "$$alive" ] && break; sleep 0.5; done; \
+	  for p in $$pids; do pkill -9 -P $$p 2>/dev/null; done; kill -9 $$pids 2>/dev/null; exit 0' \
 	  INT TERM EXIT; \
 	$(DEMO_ENV) $(BIN)/python manage.py demo_witnesses --ports $(WITNESS_PORTS) > $(VAR)/demo-witnesses.sh; \
 	while read -r witness; do eval "$$witness 2>>$(VAR)/demo-witnesses.log &"; pids="$$pids $$!"; done \
