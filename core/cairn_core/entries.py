@@ -37,6 +37,7 @@ import nacl.exceptions
 import nacl.signing
 
 from cairn_core import dsse
+from cairn_core.ledger_entries import LEDGER_PAYLOAD_TYPE
 from cairn_core.payload import JSON, JSONObject
 from cairn_core.problems import Code, Problem
 
@@ -80,6 +81,17 @@ class Decoded:
     pae: bytes
     entry_hash: str
     signatures: tuple[tuple[str, bytes], ...]  # (keyid, signature)
+    payload_type: str = ""
+
+    @property
+    def is_ledger_entry(self) -> bool:
+        """Signed by the ledger itself (contract §12), not an attestation."""
+        return self.payload_type == LEDGER_PAYLOAD_TYPE
+
+    @property
+    def entry_type(self) -> str:
+        """The stored `type` of the entry: the statement's, or "ledger"."""
+        return "ledger" if self.is_ledger_entry else str(self.payload.get("type"))
 
     @property
     def keyids(self) -> set[str]:
@@ -102,7 +114,7 @@ class StoredEntry(NamedTuple):
     integrated_time: int
     leaf_hash: str
     type: str
-    issuer: str
+    issuer: str | None  # None for a ledger entry
     statement: Mapping[str, Any]
 
     @property
@@ -146,7 +158,7 @@ def decode_envelope(document: Mapping[str, Any]) -> Decoded:
     if not isinstance(payload, dict):
         raise TypeError("the payload is not a JSON object")
     signatures = tuple((item["keyid"], _b64(item["sig"])) for item in document["signatures"])
-    return Decoded(payload, message, hashlib.sha256(message).hexdigest(), signatures)
+    return Decoded(payload, message, hashlib.sha256(message).hexdigest(), signatures, payload_type)
 
 
 def check_stored(entry: StoredEntry) -> Checked:
@@ -167,7 +179,8 @@ def check_stored(entry: StoredEntry) -> Checked:
         message = "entry_hash is not the SHA-256 of the envelope's PAE"
         checked.problems.append(Problem(entry.index, Code.ENTRY_HASH, message))
     payload = decoded.payload
-    if (payload, payload.get("type"), payload.get("issuer")) != (entry.statement, entry.type, entry.issuer):
+    issuer = None if decoded.is_ledger_entry else payload.get("issuer")
+    if (payload, decoded.entry_type, issuer) != (entry.statement, entry.type, entry.issuer):
         message = "stored statement, type or issuer differ from the signed payload"
         checked.problems.append(Problem(entry.index, Code.STATEMENT, message))
     return checked
@@ -192,6 +205,15 @@ def check_signatures(index: int, integrated_time: int, decoded: Decoded, keys: K
     if not issuer_signed:
         problems.append(Problem(index, Code.ISSUER_SIGNATURE, "no valid signature by a key of the issuer"))
     return problems
+
+
+def check_ledger_signature(index: int, decoded: Decoded, ledger: Key, ledger_keyid: str) -> list[Problem]:
+    """A ledger entry (contract §12) carries exactly one signature, by the ledger key."""
+    if [keyid for keyid, _sig in decoded.signatures] != [ledger_keyid]:
+        return [Problem(index, Code.ISSUER_SIGNATURE, "a ledger entry is signed by the ledger key alone")]
+    if not ledger.verifies(decoded.pae, decoded.signatures[0][1]):
+        return [Problem(index, Code.BAD_SIGNATURE, f"signature by the ledger key {ledger_keyid} does not verify")]
+    return []
 
 
 def check_signature_records(index: int, decoded: Decoded, recorded: Collection[str]) -> list[Problem]:

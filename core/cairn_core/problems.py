@@ -45,7 +45,20 @@ What the server stores beside the entries (the ledger check, claim verification)
 * `checkpoint_rollback`: the latest checkpoint row is older than the newest
   checkpoint ever published, as a mark outside the database (a file in
   VAR_DIR, the cache), a stored cosignature or a witness remembers it, or
-  has another root at the same size.
+  has another root at the same size;
+* `ledger_entry`: a ledger entry (contract §12) no honest ledger logs (a key
+  registered twice, a revocation of a key never registered, a verdict
+  logged twice);
+* `key_row`, `organization_row`, `verification_row`: a row of the keys,
+  organisations or verifications differs from the ledger entries it is a
+  view of, has none, or is missing although an entry records it
+  (audit.ledger_views);
+* `rules_data`: the rule data is not what the latest `rules` entry records
+  (changed without an entry);
+* `agreement_link`: an entry's agreement links are not those the logged rule
+  data gives for its signed statement (added, deleted or re-pointed);
+* `verdicts_disagree`: two intact verdicts on one VIN in the log differ with
+  no `rules` entry logged between them (audit.verdict_monitor).
 
 What guards the checks themselves (audit.watchdog, the integrity tasks):
 
@@ -58,8 +71,10 @@ What guards the checks themselves (audit.watchdog, the integrity tasks):
 
 The offline bundle verifier names the failures of the bundle as a whole by
 the section that fails: `log`, `keys`, `entries`, `organizations`,
-`report`, `rules`, `verdict` (and `checkpoint_signature` for its checkpoint).
-A verdict's unmet requirements carry the requirement's name as their code
+`report`, `rules`, `verdict` (and `checkpoint_signature` for its checkpoint),
+`ledger` (a ledger entry it carries that is not the log key's, or not one)
+and `verdict_entry` (the verdict's own entry in the log: missing, unproven,
+or saying something else than the verdict). A verdict's unmet requirements carry the requirement's name as their code
 (contract §5: `critical_minerals`, `battery_components`, ...), not listed here.
 """
 
@@ -99,6 +114,13 @@ class Code(enum.StrEnum):
     CHECKPOINT = "checkpoint"
     CHECKPOINT_SIGNATURE = "checkpoint_signature"
     WITNESS = "witness"
+    LEDGER_ENTRY = "ledger_entry"
+    KEY_ROW = "key_row"
+    ORGANIZATION_ROW = "organization_row"
+    RULES_DATA = "rules_data"
+    VERIFICATION_ROW = "verification_row"
+    VERDICTS_DISAGREE = "verdicts_disagree"
+    AGREEMENT_LINK = "agreement_link"
     CHECKPOINT_ROLLBACK = "checkpoint_rollback"
     SCHEDULE = "schedule"
     CHECKS_STALE = "checks_stale"
