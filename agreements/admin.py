@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.db import models as db_models
@@ -23,11 +24,13 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.module_loading import import_string
 from django_countries import countries
 from simple_history.admin import SimpleHistoryAdmin
 
 from agreements import models
-from agreements.snapshot import current_ruleset
+from agreements.snapshot import current_ruleset, load_ruleset
+from cairn_core import ruleset_json
 
 KEY_DATES = ("2023-03-28", "2023-04-18", "2024-01-01", "2025-01-01", "2025-09-30")
 
@@ -40,16 +43,22 @@ def https_formfield(db_field, **kwargs):
 
 
 CHANGE_REASON = "change_reason"
+CHANGE_SOURCE = "change_source"
 
 
 class RuleForm(forms.ModelForm):
-    """A rule row's form, with the reason for the change kept in its history."""
+    """A rule row's form, with the reason and the source of the change: kept in
+    its history and in the ledger's `rules` entry (contract §12); both required."""
 
     change_reason = forms.CharField(
         label="Change reason",
-        required=False,
         max_length=100,
-        help_text="Why this change (e.g. the source that amends it); kept in the history with your name.",
+        help_text="Why this change; kept in the history and in the log's rules entry, with your name.",
+    )
+    change_source = forms.CharField(
+        label="Change source",
+        max_length=500,
+        help_text="Where the change comes from (the act, notice or page, as an address or a citation).",
     )
 
 
@@ -88,7 +97,13 @@ class ReadableWhenReadOnly(AdminBase):
             )
 
         return [
-            (title, {**options, "fields": [field(name) for name in options["fields"] if name != CHANGE_REASON]})
+            (
+                title,
+                {
+                    **options,
+                    "fields": [field(name) for name in options["fields"] if name not in (CHANGE_REASON, CHANGE_SOURCE)],
+                },
+            )
             for title, options in fieldsets
         ]
 
@@ -119,11 +134,29 @@ class RuleAdmin(ReadableWhenReadOnly, SimpleHistoryAdmin):
             return self.readable(fieldsets)
         if any(CHANGE_REASON in options["fields"] for _title, options in fieldsets):
             return fieldsets
-        return [*fieldsets, ("Change", {"fields": [CHANGE_REASON]})]
+        return [*fieldsets, ("Change", {"fields": [CHANGE_REASON, CHANGE_SOURCE]})]
+
+    def has_delete_permission(self, request, obj=None):
+        """Rule rows end by their dates, as a change with its reason and source: never deleted."""
+        return False
 
     def save_model(self, request, obj, form, change):
+        # The rule set before the edit, for the rules entry save_related appends
+        # (the admin runs the whole form in one transaction).
+        request._rules_before = ruleset_json.to_json(load_ruleset())
         obj._change_reason = form.cleaned_data.get(CHANGE_REASON) or None
         super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        """The object, then its inlines, then the change in the log (contract §12)."""
+        super().save_related(request, form, formsets, change)
+        record = import_string(settings.CAIRN_RULE_CHANGE_RECORDER)
+        record(
+            before=request._rules_before,
+            reason=form.cleaned_data[CHANGE_REASON],
+            source=form.cleaned_data[CHANGE_SOURCE],
+            by=request.user.get_username(),
+        )
 
     def save_formset(self, request, form, formset, change):
         """Inline rows (an agreement's events) are saved with the parent's reason."""
@@ -254,9 +287,19 @@ class AgreementEventForm(RuleForm):
         ]
 
 
+class AgreementEventInlineForm(AgreementEventForm):
+    """An event edited inside its agreement's page: the change's reason and
+    source are the agreement form's, asked once."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields[CHANGE_REASON]
+        del self.fields[CHANGE_SOURCE]
+
+
 class AgreementEventInline(ReadableWhenReadOnly, admin.StackedInline):
     model = models.AgreementEvent
-    form = AgreementEventForm
+    form = AgreementEventInlineForm
     formfield_overrides = RuleAdmin.formfield_overrides
     extra = 0
     fields = [

@@ -267,6 +267,10 @@ LEDGER_ORIGIN = os.environ.get("LEDGER_ORIGIN", "cairn.localhost/ledger")
 # Path to a PKCS#8 PEM Ed25519 key. Unset: a development key is generated on
 # first use under CAIRN_DEV_KEY_DIR, outside the repository.
 LEDGER_SIGNING_KEY = os.environ.get("LEDGER_SIGNING_KEY", "")
+# Called by the rule data's admin pages after each edit, inside its
+# transaction, to append the change to the log (contract §12): the rules
+# app names the ledger's function here instead of importing it.
+CAIRN_RULE_CHANGE_RECORDER = "provenance.rule_changes.record_change"
 # Witnesses (contract §10): a JSON list [{"url", "vkey"}, ...]. Each checkpoint
 # is sent to every one of them (Celery, with retries); verifications use only
 # a checkpoint cosigned by LEDGER_WITNESS_QUORUM of them (default: all).

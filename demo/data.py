@@ -51,6 +51,7 @@ from provenance import ingest
 from provenance.keys import register_key
 from provenance.models import Batch, Claim, Entry, Organization
 from provenance.organizations import create_organization
+from provenance.rule_changes import rule_change
 
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "cairn-demo-admin"  # demo only
@@ -695,8 +696,10 @@ def load(*, now: dt.datetime | None = None) -> Loaded:
     """Create the organisations, keys, rule designations, runs and claims."""
     with transaction.atomic():
         parties = {spec.slug: create_party(spec) for spec in ORGS}
-        for designation in DESIGNATIONS:
-            FeocDesignation.objects.create(source=SOURCE, **designation)
+        # A change of the rule data, logged with its reason and source (contract §12).
+        with rule_change(reason="the demo's designated entity", source=SOURCE, by="command:load_demo"):
+            for designation in DESIGNATIONS:
+                FeocDesignation.objects.create(source=SOURCE, **designation)
         # Statements are signed after the keys were registered.
         ledger = DemoLedger(parties, now=max(now or timezone.now(), timezone.now()))
         packs = {run.code: RunBuilder(ledger, run).build() for run in RUNS}
@@ -768,10 +771,14 @@ def create_users(audit_firm: Organization) -> None:
 
 
 def publish() -> int | None:
+    """A checkpoint of the whole demo log, cosigned by the witnesses that are
+    configured (LEDGER_WITNESSES) when they answer in time: its tree size."""
+    from provenance import witnesses
     from provenance.checkpoints import publish_checkpoint
 
     checkpoint = publish_checkpoint()
-    return checkpoint.tree_size if checkpoint else None
+    witnesses.gather(checkpoint)
+    return checkpoint.tree_size
 
 
 def claim_count() -> int:

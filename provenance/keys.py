@@ -2,6 +2,8 @@
 
 A key is valid from its registration until its revocation; revocation is a
 date and never removes the key, so entries signed before it still verify.
+Each is appended to the log first, as a ledger entry (contract §12), in the
+transaction that writes the row.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from nacl.bindings import crypto_core_ed25519_is_valid_point
 
 from cairn_core import dsse
 from cairn_core.entries import Key
+from provenance import ledger_entries
 from provenance.errors import LedgerError
 from provenance.models import Organization, SigningKey
 
@@ -40,15 +43,15 @@ def register_key(
         )
     keyid = dsse.keyid_for(raw)
     with transaction.atomic():
-        key, created = SigningKey.objects.select_for_update().get_or_create(
-            keyid=keyid,
-            defaults={
-                "organization": organization,
-                "public_key": raw,
-                "registered_at": timezone.now(),
-                "registered_by": acting_user,
-            },
-        )
+        key = SigningKey.objects.select_for_update().filter(keyid=keyid).first()
+        created = key is None
+        if key is None:
+            # The log first (contract §12): the row is a view of its entry.
+            now = timezone.now()
+            ledger_entries.append("key_registered", ledger_entries.key_fields(organization.slug, keyid, raw), at=now)
+            key = SigningKey.objects.create(
+                keyid=keyid, organization=organization, public_key=raw, registered_at=now, registered_by=acting_user
+            )
     if key.organization_id != organization.slug:
         raise LedgerError("forbidden", "This public key is registered to another organisation.")
     if key.revoked_at is not None:
@@ -64,6 +67,8 @@ def revoke_key(*, organization: Organization, keyid: str, acting_user: User | No
             raise LedgerError("not_found", f"Your organisation has no key {keyid}.")
         if key.revoked_at is None:
             key.revoked_at = timezone.now()
+            fields = {"organization": organization.slug, "keyid": keyid}
+            ledger_entries.append("key_revoked", fields, at=key.revoked_at)
             key.revoked_by = acting_user
             key.save(update_fields=["revoked_at", "revoked_by"])
     return key

@@ -24,6 +24,7 @@ from typing import Any, ClassVar, NoReturn, TypeVar
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django_countries.fields import CountryField
 
@@ -144,6 +145,9 @@ class EntryType(models.TextChoices):
     TRANSFER = "transfer"
     CERTIFY = "certify"
     CLAIM = "claim"
+    # Contract §12: keys, organisations, rule data and verdicts, signed by the
+    # ledger itself (the kind is the statement's "type"; no issuer).
+    LEDGER = "ledger"
 
 
 class EntryQuerySet(AppendOnlyQuerySet["Entry"]):
@@ -162,7 +166,14 @@ class Entry(AppendOnlyModel):
     integrated_time = models.BigIntegerField()
     leaf_hash = models.CharField(max_length=64)
     type = models.CharField(max_length=16, choices=EntryType.choices)
-    issuer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="issued_entries")
+    issuer = models.ForeignKey(
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="issued_entries",
+        help_text="The attestation's issuer; none for a ledger entry (contract §12).",
+    )
     issued_at = models.DateTimeField()
     occurred_at = models.DateTimeField()
     # The parsed payload, kept for queries; the signed bytes are in envelope.
@@ -176,6 +187,9 @@ class Entry(AppendOnlyModel):
     class Meta:
         ordering = ["index"]
         verbose_name_plural = "entries"
+        # Ledger entries (contract §12) are few among many attestations: a
+        # partial index finds them without reading the others.
+        indexes = [models.Index(fields=["index"], condition=Q(type="ledger"), name="entry_ledger_idx")]
 
     def __str__(self) -> str:
         return f"#{self.index} {self.type} by {self.issuer_id}"

@@ -84,7 +84,11 @@ def provenance_of(batch: Batch) -> dict[str, list[dict[str, object]]]:
 
 
 def orgs_named_by(entry: Entry) -> set[str]:
-    """Issuer, co-signers, a transfer's `to`, and custodians of the batches it touches."""
+    """Issuer, co-signers, a transfer's `to`, and custodians of the batches it touches.
+
+    A ledger entry (contract §12) names no one: auditors alone read it."""
+    if entry.issuer_id is None:
+        return set()
     named = {entry.issuer_id}
     named.update(entry.signature_records.values_list("organization_id", flat=True))
     if entry.type == "transfer":

@@ -18,8 +18,11 @@ from agreements.models import (
     FeocRule,
     TradeAgreement,
 )
+from agreements.snapshot import load_ruleset
+from cairn_core import ruleset_json
 from provenance.linking import relink
-from provenance.models import EntryAgreementLink
+from provenance.models import Entry, EntryAgreementLink
+from provenance.rule_changes import rule_change
 from tests.agreements.domain import FTA_PARTNERS
 
 pytestmark = pytest.mark.django_db
@@ -140,6 +143,8 @@ def change_form_data(agreement: TradeAgreement, **changes) -> dict:
         "events-INITIAL_FORMS": "0",
         "events-MIN_NUM_FORMS": "0",
         "events-MAX_NUM_FORMS": "1000",
+        "change_reason": "Test scenario",
+        "change_source": "https://example.org/test-scenario",
         "_save": "Save",
     }
     if agreement.unconfirmed:
@@ -250,11 +255,15 @@ def test_a_change_keeps_the_reason_given_and_the_history_page_shows_it(browser):
     url = reverse("admin:agreements_tradeagreement_change", args=["us-japan-cma"])
     form = browser.get(url).content.decode()
     assert 'name="change_reason"' in form
+    assert 'name="change_source"' in form
     reason = "USTR fact sheet of 2027-03-28: review date set"
+    source = "https://ustr.gov/example-fact-sheet"
+    logged = Entry.objects.filter(type="ledger").count()
     data = change_form_data(
         japan,
         next_review="2027-03-28",
         change_reason=reason,
+        change_source=source,
         **{
             "events-TOTAL_FORMS": "1",
             "events-0-kind": "amendment",
@@ -268,6 +277,25 @@ def test_a_change_keeps_the_reason_given_and_the_history_page_shows_it(browser):
     assert AgreementEvent.history.get().history_change_reason == reason
     history = browser.get(reverse("admin:agreements_tradeagreement_history", args=["us-japan-cma"]))
     assert reason in history.content.decode()
+    # The change is in the log too (contract §12), with its reason, source and who.
+    (entry,) = Entry.objects.filter(type="ledger").order_by("index")[logged:]
+    rules = entry.statement
+    assert (rules["type"], rules["reason"], rules["source"], rules["by"]) == ("rules", reason, source, "auditor-admin")
+    assert rules["sha256"] == ruleset_json.digest(load_ruleset())
+    assert {(change["table"], change["row"]) for change in rules["changes"]} >= {("agreements", "us-japan-cma")}
+
+
+@pytest.mark.parametrize("missing", ["change_reason", "change_source"])
+def test_a_change_without_its_reason_or_its_source_is_refused(browser, missing):
+    japan = TradeAgreement.objects.get(slug="us-japan-cma")
+    url = reverse("admin:agreements_tradeagreement_change", args=["us-japan-cma"])
+    logged = Entry.objects.count()
+    response = browser.post(url, change_form_data(japan, next_review="2027-03-28", **{missing: ""}))
+    assert response.status_code == 200
+    assert missing in response.context["adminform"].form.errors
+    assert TradeAgreement.objects.get(slug="us-japan-cma").next_review is None
+    assert TradeAgreement.history.filter(slug="us-japan-cma").count() == 1
+    assert Entry.objects.count() == logged
 
 
 def test_auditors_read_covered_minerals_as_names(rows):
@@ -275,13 +303,14 @@ def test_auditors_read_covered_minerals_as_names(rows):
 
     from audit.auditors import create_auditor
 
-    AgreementEvent.objects.create(
-        agreement_id="us-japan-cma",
-        kind="amendment",
-        effective_from=D("2027-01-01"),
-        minerals_added=["aluminum"],
-        source="https://example.org/amendment",
-    )
+    with rule_change(reason="test scenario", source="test", by="test"):
+        AgreementEvent.objects.create(
+            agreement_id="us-japan-cma",
+            kind="amendment",
+            effective_from=D("2027-01-01"),
+            minerals_added=["aluminum"],
+            source="https://example.org/amendment",
+        )
     client = Client()
     client.force_login(create_auditor("reader", password="a-long-test-password"))
     page = client.get(reverse("admin:agreements_tradeagreement_change", args=["us-japan-cma"])).content.decode()

@@ -17,7 +17,7 @@ from django.db import connection, connections
 
 from provenance import ingest, sequencer, sequencer_socket
 from provenance.errors import LedgerError
-from provenance.models import Entry, LogState
+from provenance.models import Entry, EntryType, LogState
 from provenance.sequencer_socket import AlreadyServing, Server
 from tests.provenance.test_concurrency import assert_log_intact, race
 from tests.provenance.test_sequencer_socket import origin_body, socket_path  # noqa: F401 (fixture)
@@ -33,6 +33,11 @@ def fresh_sequencer_state():
     yield
     sequencer._socket_suspended_until = 0.0
     sequencer_socket._forget(getattr(sequencer_socket._local, "sock", None))
+
+
+def attestations():
+    """The log's attestations: the personas' ledger entries (contract §12) left out."""
+    return Entry.objects.exclude(type=EntryType.LEDGER)
 
 
 def pending(ledger, party, name):
@@ -52,7 +57,7 @@ def test_a_batch_that_fails_is_retried_without_the_culprit(miner):
     outcomes = ingest.append_batch_isolated(items)
     assert [type(outcome) for outcome in outcomes] == [ingest.AppendResult, ingest.AppendFailed, ingest.AppendResult]
     assert [outcome.status for outcome in (outcomes[0], outcomes[2])] == [201, 201]
-    assert list(Entry.objects.values_list("entry_hash", flat=True)) == [
+    assert list(attestations().order_by("index").values_list("entry_hash", flat=True)) == [
         items[0].envelope.entry_hash,
         items[2].envelope.entry_hash,
     ]
@@ -87,7 +92,7 @@ def test_the_sequencer_thread_answers_each_caller_of_a_failed_batch(miner, monke
         thread.join(20)
     assert isinstance(outcomes[3], ingest.AppendFailed)
     assert [outcomes[n].status for n in (0, 1, 2, 4, 5)] == [201] * 5
-    assert Entry.objects.count() == 5
+    assert attestations().count() == 5
 
 
 class StuckSequencer:
@@ -130,7 +135,7 @@ def test_appends_do_not_stall_behind_a_stuck_sequencer_process(socket_path, sett
     # others did not ask it again (one connection ever made to it).
     assert [result.status for result in [first, *later]] == [201] * 6
     assert len(stuck.connections) == 1
-    assert Entry.objects.count() == 6
+    assert attestations().count() == 6
 
 
 @postgres_only
@@ -167,7 +172,7 @@ def test_a_timeout_says_the_outcome_is_unknown_never_that_nothing_was_stored(soc
         stuck.close()
     again = api.post("/api/v1/attestations", body, content_type="application/json", **miner.auth)
     assert again.status_code == 201
-    assert Entry.objects.count() == 1
+    assert attestations().count() == 1
 
 
 @postgres_only
@@ -178,6 +183,7 @@ def test_a_writer_stopped_inside_its_append_loses_its_locks(settings, miner, mon
     settings.CAIRN_APPEND_LOCK_TIMEOUT = 10
     settings.CAIRN_APPEND_TIMEOUT = 20
     ledger = Ledger()
+    size = LogState.load().size  # the persona's ledger entries (contract §12) come first
     stopped, resumed = threading.Event(), threading.Event()
     real_write = ingest.Book.write
 
@@ -212,7 +218,8 @@ def test_a_writer_stopped_inside_its_append_loses_its_locks(settings, miner, mon
     assert result.status == 201
     assert waited < 10  # not the lock timeout: the stopped writer's session ended and released the tail
     assert outcome["stuck"] != "committed"
-    assert list(Entry.objects.values_list("index", flat=True)) == [0]
+    assert list(Entry.objects.order_by("index").values_list("index", flat=True)) == list(range(size + 1))
+    assert result.entry.index == size
 
 
 # --- run_sequencer and its socket -------------------------------------------------
@@ -318,7 +325,7 @@ def test_a_sigstopped_run_sequencer_does_not_hang_appends(socket_path, settings,
         for body, (status, _) in zip(bodies, outcomes, strict=True):
             if status != 201:  # re-posting is how a client learns the outcome
                 assert ingest.append_attestation(body, acting_org=miner.org).status in (200, 201)
-        assert Entry.objects.count() == 5
+        assert attestations().count() == 5
         assert_log_intact()
         os.killpg(process.pid, signal.SIGTERM)
         assert process.wait(timeout=20) == 0

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cairn_core import cosignature
 from cairn_core.tiles import tiles_for_size
 from provenance import checkpoints
+from provenance.models import Entry
 from tests.log.test_tiles import build_log, empty_tile_cache  # noqa: F401 (an autouse fixture)
 
 pytestmark = pytest.mark.django_db
@@ -89,10 +90,11 @@ def served_files(api, tiles, **auth) -> list[dict[str, str]]:
 
 @pytest.fixture
 def fixture(api, ledger, miner, auditor) -> dict:
-    build_log(ledger, miner, EARLIER)
-    checkpoints.publish_checkpoint()
+    # The personas' ledger entries (contract §12) first, then origins up to each size.
+    build_log(ledger, miner, EARLIER - Entry.objects.count())
+    assert checkpoints.publish_checkpoint().tree_size == EARLIER
     build_log(ledger, miner, SIZE - EARLIER)
-    checkpoints.publish_checkpoint()
+    assert checkpoints.publish_checkpoint().tree_size == SIZE
     checkpoint, witness_vkeys = cosigned_checkpoint(api)
     # The tiles of this tree, and the partial level-0 tile of the earlier one.
     tiles = [*tiles_for_size(SIZE), *tiles_for_size(EARLIER)]

@@ -22,7 +22,8 @@ from django.db import connection, transaction
 from audit import tasks
 from audit.models import IntegrityCheckRun, IntegrityIncident
 from provenance import checkpoints
-from tests.log.test_verify_ledger import change_leaf_hash, delete_entry
+from provenance.models import Entry
+from tests.log.test_verify_ledger import attestation, change_leaf_hash, delete_entry
 from tests.support import mine_to_claim
 
 pytestmark = [
@@ -134,13 +135,15 @@ def committed_chain(ledger, miner, refiner, maker):
 
 
 def test_the_worker_runs_the_checks_and_records_incidents(worker, committed_chain):
-    assert run(worker, tasks.publish_checkpoint) == 7
-    change_leaf_hash(2)
-    delete_entry(5)
+    size = Entry.objects.count()  # the personas' ledger entries and the chain
+    assert run(worker, tasks.publish_checkpoint) == size
+    changed, deleted = attestation(2), attestation(5)
+    change_leaf_hash(changed)
+    delete_entry(deleted)
 
     assert run(worker, tasks.check_incremental) >= 2
-    assert (2, "leaf_hash", "check_incremental") in incidents()
-    assert (5, "missing_entry", "check_incremental") in incidents()
+    assert (changed, "leaf_hash", "check_incremental") in incidents()
+    assert (deleted, "missing_entry", "check_incremental") in incidents()
 
     # The full check fans out to ranges; the chord's body closes the run.
     run_id = run(worker, tasks.check_full, parts=3)
@@ -152,8 +155,8 @@ def test_the_worker_runs_the_checks_and_records_incidents(worker, committed_chai
     assert full.problem_count >= 2
     # Found again by the full check, but recorded once (the deletion has
     # consequences beside, such as the batch state it leaves unexplained).
-    assert [row for row in incidents() if row[:2] in {(2, "leaf_hash"), (5, "missing_entry")}] == [
-        (2, "leaf_hash", "check_incremental"),
-        (5, "missing_entry", "check_incremental"),
+    assert [row for row in incidents() if row[:2] in {(changed, "leaf_hash"), (deleted, "missing_entry")}] == [
+        (changed, "leaf_hash", "check_incremental"),
+        (deleted, "missing_entry", "check_incremental"),
     ]
-    assert checkpoints.latest().tree_size == 7
+    assert checkpoints.latest().tree_size == size

@@ -83,33 +83,41 @@ def test_backup_and_restore(cluster, ledger_db, tmp_path):
     append_chain(env, "1HGCM82633A004352", 0)
     earlier = tmp_path / "earlier.dump"
     pg(cluster, "pg_dump", "-Fc", "-f", str(earlier), ledger_db.rsplit("/", 1)[1])
+    (earlier_size,) = query(ledger_db, "SELECT count(*) FROM provenance_entry")[0]
     append_chain(env, "1HGCM82633A004353", 100)
     latest = tmp_path / "latest.dump"
     pg(cluster, "pg_dump", "-Fc", "-f", str(latest), ledger_db.rsplit("/", 1)[1])
-    assert query(ledger_db, "SELECT count(*), max(index) FROM provenance_entry")[0] == (14, 13)
-    assert query(ledger_db, "SELECT max(tree_size) FROM provenance_checkpoint")[0][0] == 14
+    # 14 attestations, and the ledger's own entries (organisations, keys, rules: contract §12)
+    assert query(ledger_db, "SELECT count(*) FROM provenance_entry WHERE type <> 'ledger'")[0][0] == 14
+    size, last = query(ledger_db, "SELECT count(*), max(index) FROM provenance_entry")[0]
+    assert last == size - 1 and size > earlier_size
+    assert query(ledger_db, "SELECT max(tree_size) FROM provenance_checkpoint")[0][0] == size
 
     # 1. the restored copy verifies intact
     copy = restore(cluster, latest, "restored")
     result = verify(env, copy)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "entries 0..13: intact" in result.stderr
+    assert f"entries 0..{size - 1}: intact" in result.stderr
 
-    # 2. one byte changed in it is caught, at its index
-    (envelope,) = query(copy, "SELECT envelope FROM provenance_entry WHERE index = 9")[0]
+    # 2. one byte changed in an attestation's signature is caught, at its index
+    ((index, envelope),) = query(
+        copy, "SELECT index, envelope FROM provenance_entry WHERE type <> 'ledger' ORDER BY index OFFSET 9 LIMIT 1"
+    )
     position = envelope.index('"sig": "') + 12 if '"sig": "' in envelope else envelope.index('"sig":"') + 11
     changed = envelope[:position] + ("A" if envelope[position] != "A" else "B") + envelope[position + 1 :]
-    tamper(copy, "UPDATE provenance_entry SET envelope = %s WHERE index = 9", (changed,))
+    tamper(copy, "UPDATE provenance_entry SET envelope = %s WHERE index = %s", (changed, index))
     result = verify(env, copy)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert result.stdout.startswith("index 9:"), result.stdout
+    assert result.stdout.startswith(f"index {index}:"), result.stdout
 
-    # 3. a restore that lost the last 7 entries, which the latest checkpoint
+    # 3. a restore that lost the second chain, which the latest checkpoint
     #    covers: the earlier dump, with the checkpoints that survived elsewhere
     lost = restore(cluster, earlier, "restored_lost_tail")
-    assert query(lost, "SELECT count(*) FROM provenance_entry")[0][0] == 7
+    assert query(lost, "SELECT count(*) FROM provenance_entry")[0][0] == earlier_size
     for tree_size, root_hash, note, published_at in query(
-        ledger_db, "SELECT tree_size, root_hash, note, published_at FROM provenance_checkpoint WHERE tree_size > 7"
+        ledger_db,
+        "SELECT tree_size, root_hash, note, published_at FROM provenance_checkpoint WHERE tree_size > %s",
+        (earlier_size,),
     ):
         tamper(
             lost,
@@ -118,5 +126,5 @@ def test_backup_and_restore(cluster, ledger_db, tmp_path):
         )
     result = verify(env, lost)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "checkpoint 14 is beyond the log" in result.stdout, result.stdout
+    assert f"checkpoint {size} is beyond the log" in result.stdout, result.stdout
     print(f"\nBACKUP lost tail: verify_ledger exit {result.returncode}: {result.stdout.strip()[:300]}")

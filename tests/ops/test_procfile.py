@@ -102,7 +102,7 @@ class HttpChain:
             {"name": "pack", "material": "battery pack", "quantity": "1", "unit": "unit", "component": "battery_pack"},
             "assembly",
         )
-        self.append(
+        receipt = self.append(
             maker,
             "claim",
             [pack],
@@ -114,7 +114,8 @@ class HttpChain:
             placed_in_service="2024-06-15",
             final_assembly={"name": "Assembly plant", "country": "US"},
         )
-        return 6
+        # The log's size: the six attestations follow the ledger's own entries (contract §12).
+        return receipt["index"] + 1
 
 
 def checkpoint_size(port: int) -> int | None:

@@ -25,6 +25,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from audit.engine import verify_claim
 from provenance import checkpoints
+from provenance.models import Batch
 from tests.support import Ledger, mine_to_claim, sign_payload
 
 VIN = "1HGCM82633A004352"
@@ -108,10 +109,15 @@ def test_real_values_answer_as_documented(world):
     """Operations called with ids that exist: the success bodies match the schema."""
     ore = world["batches"]["ore"]
     miner = world["miner"]
+    # Entry 0 is a ledger entry (contract §12), served to auditors only; the
+    # ore's origin is the miner's own attestation.
+    origin = Batch.objects.get(id=ore).created_by_id
+    size = checkpoints.latest().tree_size
     signed = json.loads(sign_payload(Ledger().origin_statement(miner, batch=f"{miner.slug}:batched"), miner))
     calls = [
         ("/api/v1/attestations/{index}", "GET", {"path_parameters": {"index": 0}}, "auditor", 200),
-        ("/api/v1/attestations/{index}", "GET", {"path_parameters": {"index": 0}}, "supplier", 200),
+        ("/api/v1/attestations/{index}", "GET", {"path_parameters": {"index": origin}}, "auditor", 200),
+        ("/api/v1/attestations/{index}", "GET", {"path_parameters": {"index": origin}}, "supplier", 200),
         ("/api/v1/batches/{batch_id}", "GET", {"path_parameters": {"batch_id": ore}}, "supplier", 200),
         ("/api/v1/batches/{batch_id}/provenance", "GET", {"path_parameters": {"batch_id": ore}}, "auditor", 200),
         ("/api/v1/log/checkpoint", "GET", {}, "auditor", 200),
@@ -120,6 +126,21 @@ def test_real_values_answer_as_documented(world):
         ("/api/v1/log/proof/consistency", "GET", {"query": {"first": 3, "second": 7}}, "supplier", 200),
         ("/api/v1/log/entries", "GET", {"query": {"start": 0, "end": 7}}, "auditor", 200),
         ("/api/v1/log/entries", "GET", {"query": {"start": 0, "end": 7}}, "supplier", 403),
+        ("/api/v1/log/witnesses", "GET", {}, "supplier", 200),
+        (
+            "/api/v1/log/tile/{coordinates}",
+            "GET",
+            {"path_parameters": {"coordinates": f"0/000.p/{size}"}},
+            "supplier",
+            200,
+        ),
+        (
+            "/api/v1/log/tile/entries/{coordinates}",
+            "GET",
+            {"path_parameters": {"coordinates": f"000.p/{size}"}},
+            "auditor",
+            200,
+        ),
         ("/api/v1/verifications", "POST", {"body": {"vin": VIN}}, "auditor", 201),
         (
             "/api/v1/verifications/{verification_id}",

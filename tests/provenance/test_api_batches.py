@@ -1,9 +1,11 @@
 """GET /batches/{id} and /batches/{id}/provenance: shapes, figures and who may read."""
 
+from provenance import tlog
 from tests.support import mine_to_claim
 
 
 def test_batch_shows_state_and_its_entries(api, ledger, miner, refiner, maker):
+    size = tlog.current_size()  # the personas' ledger entries (contract §12) come first
     batches = mine_to_claim(ledger, miner, refiner, maker, "1HGCM82633A004352")
     response = api.get(f"/api/v1/batches/{batches['ore']}", **refiner.auth)
     assert response.status_code == 200
@@ -15,7 +17,11 @@ def test_batch_shows_state_and_its_entries(api, ledger, miner, refiner, maker):
         "remaining": "0",
         "custodian": refiner.slug,
     }
-    assert [(e["index"], e["type"]) for e in body["entries"]] == [(0, "origin"), (1, "transfer"), (2, "transform")]
+    assert [(e["index"], e["type"]) for e in body["entries"]] == [
+        (size, "origin"),
+        (size + 1, "transfer"),
+        (size + 2, "transform"),
+    ]
     assert body["head"] == body["entries"][-1]["entry_hash"]
 
 

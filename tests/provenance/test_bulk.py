@@ -9,7 +9,7 @@ from django.db import connection
 
 from provenance import bulk
 from provenance import ledger_rows as ingest
-from provenance.models import Batch, Entry, EntrySignature, LogState
+from provenance.models import Batch, Entry, EntrySignature, LogState, MerkleNode
 from provenance.organizations import create_organization
 
 pytestmark = pytest.mark.django_db
@@ -76,25 +76,32 @@ def fields_of(obj, *leave_out: str) -> dict:
     }
 
 
+def next_index() -> int:
+    """The log's next index: creating an organisation appends ledger entries
+    (contract §12), so the rows written here come after them."""
+    return LogState.objects.get(id=1).size
+
+
 def test_inserted_rows_equal_what_the_orm_stores():
     org, _ = create_organization(slug="kansai", name="Kansai", country="JP", roles=["supplier"])
     key = org.keys.create(keyid="k" * 64, public_key=b"\0" * 32, registered_at=WHEN)
+    first = next_index()
     bulk.write(
         **everything(
-            entries=[entry_row(0, org.slug), entry_row(1, org.slug)],
-            signatures=[(0, key.keyid, org.slug, True), (1, key.keyid, org.slug, False)],
-            batches=[batch_row("kansai:b1", org.slug, 0)],
-            nodes=[(2**48 + 0, "ef" * 32)],
+            entries=[entry_row(first, org.slug), entry_row(first + 1, org.slug)],
+            signatures=[(first, key.keyid, org.slug, True), (first + 1, key.keyid, org.slug, False)],
+            batches=[batch_row("kansai:b1", org.slug, first)],
+            nodes=[(MerkleNode.node_id(1, first), "ef" * 32)],  # a level-1 node past the log's end
         )
     )
     by_orm = Entry.objects.create(
-        **dict(zip([f.attname for f in ingest.ENTRY.fields], entry_row(9, org.slug), strict=True))
+        **dict(zip([f.attname for f in ingest.ENTRY.fields], entry_row(first + 9, org.slug), strict=True))
     )
     Batch.objects.create(
-        **dict(zip([f.attname for f in ingest.BATCH.fields], batch_row("kansai:orm", org.slug, 9), strict=True))
+        **dict(zip([f.attname for f in ingest.BATCH.fields], batch_row("kansai:orm", org.slug, first + 9), strict=True))
     )
     by_orm_batch = Batch.objects.get(id="kansai:orm")
-    entry, batch = Entry.objects.get(index=1), Batch.objects.get(id="kansai:b1")
+    entry, batch = Entry.objects.get(index=first + 1), Batch.objects.get(id="kansai:b1")
     assert fields_of(entry, "index", "entry_hash") == fields_of(Entry.objects.get(pk=by_orm.pk), "index", "entry_hash")
     assert fields_of(batch, "id", "created_by_id") == fields_of(by_orm_batch, "id", "created_by_id")
     assert (entry.envelope, entry.statement, entry.issued_at, entry.submitted_by_id) == (
@@ -109,7 +116,7 @@ def test_inserted_rows_equal_what_the_orm_stores():
         'ore "grade A"',
         {"lithium": "60.5"},
         ["lithium", "nickel"],
-        0,
+        first,
         "JP",
     )
 
@@ -117,7 +124,8 @@ def test_inserted_rows_equal_what_the_orm_stores():
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite keeps decimals as floating point")
 def test_decimals_are_exact():
     org, _ = create_organization(slug="kansai", name="Kansai", country="JP", roles=["supplier"])
-    bulk.write(**everything(entries=[entry_row(0, org.slug)], batches=[batch_row("kansai:b1", org.slug, 0)]))
+    first = next_index()
+    bulk.write(**everything(entries=[entry_row(first, org.slug)], batches=[batch_row("kansai:b1", org.slug, first)]))
     batch = Batch.objects.get(id="kansai:b1")
     assert batch.quantity == Decimal("123456789012345678901.123456789")
     assert batch.consumed == Decimal("0.000000001")
@@ -127,10 +135,11 @@ def test_decimals_are_exact():
 def test_updates_set_only_the_named_rows():
     org, _ = create_organization(slug="kansai", name="Kansai", country="JP", roles=["supplier"])
     other, _ = create_organization(slug="osaka", name="Osaka", country="JP", roles=["supplier"])
+    first = next_index()
     bulk.write(
         **everything(
-            entries=[entry_row(0, org.slug)],
-            batches=[batch_row("kansai:b1", org.slug, 0), batch_row("kansai:b2", org.slug, 0)],
+            entries=[entry_row(first, org.slug)],
+            batches=[batch_row("kansai:b1", org.slug, first), batch_row("kansai:b2", org.slug, first)],
         )
     )
     LogState.objects.get_or_create(id=1)

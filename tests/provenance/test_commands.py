@@ -6,6 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.authtoken.models import Token
 
+from provenance import tlog
 from provenance.models import Organization
 
 
@@ -28,7 +29,8 @@ def test_create_org_prints_org_and_a_working_token(db, capsys, api):
     org = Organization.objects.get(slug="salar-brine")
     assert org.country.code == "CL" and org.roles == ["certifier", "supplier"]
     assert Token.objects.get(key=output["token"]).user.member.organization == org
-    response = api.get("/api/v1/attestations/0", HTTP_AUTHORIZATION=f"Token {output['token']}")
+    # The log holds the organisation's ledger entries (contract §12): ask past its end.
+    response = api.get(f"/api/v1/attestations/{tlog.current_size()}", HTTP_AUTHORIZATION=f"Token {output['token']}")
     assert response.status_code == 404  # authenticated, nothing to read
 
 

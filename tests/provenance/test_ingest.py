@@ -7,10 +7,15 @@ import pytest
 from django.utils import timezone
 
 from cairn_core import merkle
-from provenance import ingest
+from provenance import ingest, tlog
 from provenance.errors import LedgerError
-from provenance.models import Batch, BatchLink, Claim, Entry, LogState
+from provenance.models import Batch, BatchLink, Claim, Entry, EntryType, LogState
 from tests.support import Ledger, ledger_snapshot, mine_to_claim, sign_payload
+
+
+def attestations():
+    """The log's attestations: the personas' ledger entries (contract §12) left out."""
+    return Entry.objects.exclude(type=EntryType.LEDGER)
 
 
 def refused(code, call, *args, **kwargs):
@@ -23,9 +28,10 @@ def refused(code, call, *args, **kwargs):
 
 
 def test_a_chain_from_mine_to_claim_links_every_batch(ledger, miner, refiner, maker):
+    size = tlog.current_size()
     batches = mine_to_claim(ledger, miner, refiner, maker, "1HGCM82633A004352")
-    entries = list(Entry.objects.order_by("index"))
-    assert [entry.index for entry in entries] == list(range(7))
+    entries = list(Entry.objects.filter(index__gte=size).order_by("index"))
+    assert [entry.index for entry in entries] == list(range(size, size + 7))
     assert [entry.type for entry in entries] == [
         "origin",
         "transfer",
@@ -46,17 +52,23 @@ def test_a_chain_from_mine_to_claim_links_every_batch(ledger, miner, refiner, ma
             assert later.prev == earlier.entry.entry_hash
         assert batch.head == links[-1].entry.entry_hash
     claim = Claim.objects.get()
-    assert claim.batch_id == batches["pack"] and claim.entry.index == 6
+    assert claim.batch_id == batches["pack"] and claim.entry.index == size + 6
     assert Batch.objects.get(id=batches["hydroxide"]).carries == ["lithium"]
 
 
 def test_leaf_hash_covers_the_stored_envelope_and_time(ledger, miner):
+    before = LogState.objects.get()
     ledger.origin(miner)
-    entry = Entry.objects.get()
+    entry = attestations().get()
     leaf_input = ('{"envelope":' + entry.envelope + ',"integrated_time":' + str(entry.integrated_time) + "}").encode()
     assert entry.leaf_hash == merkle.leaf_hash(leaf_input).hex()
     state = LogState.objects.get()
-    assert state.size == 1 and state.frontier == [entry.leaf_hash]
+    # the tree grew by this one leaf, after the ledger entries before it
+    frontier, _ = merkle.append_to_frontier(
+        [bytes.fromhex(node) for node in before.frontier], before.size, bytes.fromhex(entry.leaf_hash)
+    )
+    assert entry.index == before.size
+    assert state.size == before.size + 1 and state.frontier == [node.hex() for node in frontier]
 
 
 def ore_origin(ledger, miner) -> dict:
@@ -68,11 +80,12 @@ def ore_origin(ledger, miner) -> dict:
 def test_reposting_the_same_envelope_returns_the_same_entry(ledger, miner):
     payload = ore_origin(ledger, miner)
     body = sign_payload(payload, miner)
+    size = Entry.objects.count()
     first = ingest.append_attestation(body, acting_org=miner.org)
     again = ingest.append_attestation(body, acting_org=miner.org)
     assert (first.status, again.status) == (201, 200)
     assert again.as_body() == first.as_body()
-    assert Entry.objects.count() == 1
+    assert Entry.objects.count() == size + 1
 
 
 def test_same_statement_with_other_signatures_is_a_duplicate(ledger, miner, refiner):
@@ -183,7 +196,7 @@ def test_revoked_keys_cannot_sign_new_entries(ledger, miner):
         miner, batch="pilbara-mining:after", site="s", material="ore", quantity="5", minerals={"cobalt": "1"}, value="0"
     )
     refused("key_not_valid", ledger.post, miner, payload)
-    assert Entry.objects.count() == 1  # the earlier entry stays
+    assert attestations().count() == 1  # the earlier entry stays
 
 
 def test_links_record_custody_and_consumption(ledger, miner, refiner):
@@ -205,6 +218,7 @@ def test_links_record_custody_and_consumption(ledger, miner, refiner):
 def test_a_rolled_back_append_leaves_no_gap_in_the_indexes(ledger, miner, monkeypatch):
     from provenance import bulk
 
+    size = tlog.current_size()
     ledger.origin(miner)
     real_write = bulk.write
 
@@ -219,8 +233,8 @@ def test_a_rolled_back_append_leaves_no_gap_in_the_indexes(ledger, miner, monkey
     assert ledger_snapshot() == before
     monkeypatch.setattr(bulk, "write", real_write)
     ledger.origin(miner)
-    assert list(Entry.objects.values_list("index", flat=True)) == [0, 1]
-    assert LogState.objects.get().size == 2
+    assert list(Entry.objects.values_list("index", flat=True)) == list(range(size + 2))
+    assert LogState.objects.get().size == size + 2
 
 
 def test_a_batch_checks_each_statement_against_the_earlier_ones(ledger, miner, refiner):
@@ -250,12 +264,17 @@ def test_a_batch_checks_each_statement_against_the_earlier_ones(ledger, miner, r
             ],
         )
 
+    size = tlog.current_size()
     first = pending(split(head, "6", "a"))
     second = pending(split(first.envelope.entry_hash, "3", "b"))
     stale = pending(split(head, "1", "c"))
     greedy = pending(split(second.envelope.entry_hash, "2", "d"))
     outcomes = ingest.append_batch([first, second, stale, greedy])
     assert [getattr(o, "code", getattr(o, "status", None)) for o in outcomes] == [201, 201, "stale_head", "overdraw"]
-    assert list(Entry.objects.values_list("index", flat=True)) == [0, 1, 2]
+    assert list(Entry.objects.values_list("index", flat=True)) == list(range(size + 2))
+    assert list(attestations().filter(index__gte=size).values_list("entry_hash", flat=True).order_by("index")) == [
+        first.envelope.entry_hash,
+        second.envelope.entry_hash,
+    ]
     batch = Batch.objects.get(id=ore)
     assert batch.consumed == 9 and batch.head == second.envelope.entry_hash

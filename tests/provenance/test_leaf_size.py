@@ -67,11 +67,12 @@ def test_one_envelope_just_under_is_accepted_and_one_just_over_refused(api, ledg
 
 def test_the_limit_holds_per_envelope_in_a_batch(api, ledger, miner):
     under, over = around_the_limit(ledger, miner, "pilbara-mining:big-2")
+    size = Entry.objects.count()  # the persona's ledger entries (contract §12)
     answer = results(post_batch(api, miner, batch_body(over, under)))
     assert answer[0] == {
         "status": 413,
         "error": {"code": "payload_too_large", "message": answer[0]["error"]["message"]},
     }
     assert answer[1]["status"] == 201
-    assert Entry.objects.count() == 1
-    assert Entry.objects.get().entry_hash == dsse.parse_envelope(under).entry_hash
+    assert Entry.objects.count() == size + 1
+    assert Entry.objects.get(index=size).entry_hash == dsse.parse_envelope(under).entry_hash

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from provenance import ingest, sequencer_socket
+from provenance import ingest, sequencer_socket, tlog
 from provenance.errors import LedgerError
-from provenance.models import Entry
+from provenance.models import Entry, EntryType
 from provenance.sequencer_socket import Server
 from provenance.sequencer_socket import read_first_request as recv_frame
 from tests.provenance.test_api_attestations import origin_payload
@@ -65,6 +65,11 @@ def served(socket_path, settings, monkeypatch):
     sequencer_socket._forget(getattr(sequencer_socket._local, "sock", None))
 
 
+def attestations():
+    """The log's attestations: the personas' ledger entries (contract §12) left out."""
+    return Entry.objects.exclude(type=EntryType.LEDGER)
+
+
 def origin_body(ledger: Ledger, party, name: str) -> bytes:
     return sign_payload(origin_payload(ledger, party, batch=f"{party.slug}:{name}"), party)
 
@@ -85,7 +90,7 @@ def test_refusals_come_back_with_their_code_and_details(served, miner, stranger)
     ledger = Ledger()
     ore = ledger.local(miner, "ore")
     ingest.append_attestation(origin_body(ledger, miner, "ore"), acting_org=miner.org)
-    head = Entry.objects.get().entry_hash
+    head = attestations().get().entry_hash
     stale = ledger.statement(
         "transform",
         miner,
@@ -100,14 +105,15 @@ def test_refusals_come_back_with_their_code_and_details(served, miner, stranger)
     with pytest.raises(LedgerError) as mismatch:
         ingest.append_attestation(origin_body(ledger, miner, "b"), acting_org=stranger.org)
     assert mismatch.value.code == "issuer_mismatch"
-    assert Entry.objects.count() == 1
+    assert attestations().count() == 1
 
 
 def test_the_api_answers_through_the_server(served, miner, api):
     body = origin_body(Ledger(), miner, "api")
+    size = tlog.current_size()  # the persona's ledger entries (contract §12) come first
     response = api.post("/api/v1/attestations", body, content_type="application/json", **miner.auth)
     assert response.status_code == 201, response.content
-    assert json.loads(response.content)["index"] == 0
+    assert json.loads(response.content)["index"] == size
     assert served == [1]
 
 
@@ -115,7 +121,7 @@ def test_without_a_server_the_worker_appends_by_itself(socket_path, settings, mi
     settings.CAIRN_SEQUENCER_SOCKET = str(socket_path)  # nothing listens there
     result = ingest.append_attestation(origin_body(Ledger(), miner, "alone"), acting_org=miner.org)
     assert result.status == 201
-    assert Entry.objects.count() == 1
+    assert attestations().count() == 1
     assert "appending in this process" in caplog.text
 
 
@@ -145,7 +151,7 @@ def test_a_lost_answer_is_appended_again_and_answered_as_a_re_post(socket_path, 
         sequencer_socket._forget(getattr(sequencer_socket._local, "sock", None))
     assert result.status == 200
     assert result.as_body() == committed["receipt"]
-    assert Entry.objects.count() == 1
+    assert attestations().count() == 1
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="a second process needs PostgreSQL's test database")
@@ -166,9 +172,10 @@ def test_racing_writers_through_a_real_sequencer_process(socket_path, settings, 
         settings.CAIRN_SEQUENCER_SOCKET = str(socket_path)
         ledger = Ledger()
         bodies = [origin_body(ledger, miner, f"race-{n}") for n in range(16)]
+        size = tlog.current_size()
         outcomes = race(bodies, lambda position: miner)
         assert sorted(status for status, _ in outcomes) == [201] * 16
-        assert sorted(index for _, index in outcomes) == list(range(16))
+        assert sorted(index for _, index in outcomes) == list(range(size, size + 16))
         assert_log_intact()
         os.killpg(process.pid, signal.SIGTERM)
         assert process.wait(timeout=20) == 0
