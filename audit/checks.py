@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from audit import incidents, integrity, watchdog
+from audit import incidents, integrity, ledger_views, verdict_monitor, watchdog
 from audit.models import IntegrityCheckPart, IntegrityCheckRun
 from cairn_core.problems import Problem
 from provenance import tlog
@@ -51,6 +51,9 @@ def run_incremental(*, detected_by: str = "check_incremental") -> list[Problem]:
     problems = integrity.check_range(start, end) if end > start else []
     problems += integrity.check_tree_against_checkpoints(since_size=start)
     problems += watchdog.rollback_problems(ask_witnesses=True)
+    # The tables that decide verdicts, rebuilt from every ledger entry: few, so each time.
+    problems += ledger_views.check_ledger_tables()
+    problems += verdict_monitor.check_verdicts()
     return finish_run(run, integrity.in_order(problems), detected_by=detected_by)
 
 

@@ -24,9 +24,11 @@ Evaluating a claim is four steps (DOMAIN.md, "The computation"):
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import gc
+import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -36,18 +38,18 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from agreements.snapshot import current_ruleset
+from agreements.snapshot import current_ruleset, load_ruleset
 from audit import incidents
 from audit.claim_integrity import ClaimCheck, StoredEntry, StoredLink
 from audit.integrity import ENTRY_FIELDS
 from audit.models import Verification
-from cairn_core import dsse, lineage, rules
+from cairn_core import dsse, lineage, rules, ruleset_json
 from cairn_core import verdict as verdicts
 from cairn_core.dag import decimal_str
 from cairn_core.lineage import Assessment, ClaimFacts, pct_str
 from cairn_core.problems import Problem
 from cairn_core.verdict import REPORT_TYPE, Verdict
-from provenance import checkpoints, ledger_key, witnesses
+from provenance import checkpoints, ledger_entries, ledger_key, witnesses
 from provenance.errors import LedgerError
 from provenance.models import Checkpoint, Claim, Entry, Organization
 from provenance.upstream import upstream_links
@@ -181,11 +183,14 @@ def _evaluate(claim: Claim, ruleset: rules.RuleSet, checkpoint: Checkpoint | Non
 
 
 def covering_checkpoint(claim: Claim) -> Checkpoint | None:
-    """The latest checkpoint that covers the claim and has the witnesses'
+    """The latest checkpoint that covers the claim (and every ledger entry) and has the witnesses'
     quorum (contract §10), publishing one and gathering its cosignatures
     first when there is none; LedgerError `unavailable` (503) when the
     quorum is not reached within LEDGER_WITNESS_TIMEOUT."""
-    usable = witnesses.latest_with_quorum(covering=claim.entry_id)
+    # It covers the ledger entries the verdict relies on too (keys,
+    # organisations, rules: contract §12), so that its bundle can prove them.
+    needed = max(claim.entry_id, ledger_entries.latest_index(excluding=("verdict",)) or 0)
+    usable = witnesses.latest_with_quorum(covering=needed)
     if usable is not None:
         return usable
     try:
@@ -194,7 +199,7 @@ def covering_checkpoint(claim: Claim) -> Checkpoint | None:
         # The stored tree no longer extends the last checkpoint: verify
         # against that one; the entries beyond it are reported as such.
         return checkpoints.latest()
-    if checkpoint.tree_size <= claim.entry_id or witnesses.gather(checkpoint):
+    if checkpoint.tree_size <= needed or witnesses.gather(checkpoint):
         return checkpoint
     have, need = len(witnesses.cosignatures(checkpoint)), witnesses.quorum()
     raise LedgerError(
@@ -220,8 +225,12 @@ def verify_claim(
     claim = Claim.objects.filter(vin=vin).first()
     if claim is None:
         raise LedgerError("not_found", f"No claim for VIN {vin}.")
+    if ruleset is None:
+        ruleset = current_ruleset()
+        # Read afresh, not from this process's cache: the tables as they stand must be what the log records.
+        check_rules_logged(load_ruleset())
     checkpoint = covering_checkpoint(claim)
-    verdict = evaluate_claim(claim, ruleset or current_ruleset(), checkpoint)
+    verdict = evaluate_claim(claim, ruleset, checkpoint)
     verification = store_verdict(verdict, claim=claim, requested_by=requested_by, organization=organization)
     if verdict.integrity == "broken":
         # What the verdict found broken is an integrity incident, as if a check had found it.
@@ -229,6 +238,25 @@ def verify_claim(
         broken = [problem for problem in verdict.problems if problem.code not in requirements]
         incidents.record_problems(broken, detected_by=f"verification {verification.pk}")
     return verification
+
+
+def check_rules_logged(ruleset: rules.RuleSet) -> None:
+    """Refuse to judge by rule data the log does not record (contract §12).
+
+    Rule data changed in the tables without its `rules` entry (a database
+    insider's edit) is not used: the verification answers 503 `unavailable`
+    and stores nothing, and the integrity checks raise the incident
+    (`rules_data`). Before the ledger's first rules entry there is nothing
+    to compare.
+    """
+    logged = ledger_entries.latest_rules_digest()
+    if logged is None or logged[1] == ruleset_json.digest(ruleset):
+        return
+    raise LedgerError(
+        "unavailable",
+        f"The rule data is not what the latest rules entry (#{logged[0]}) records: it was changed without an "
+        "entry in the log. Nothing was verified; an auditor must look at the integrity incidents.",
+    )
 
 
 def store_verdict(
@@ -265,8 +293,26 @@ def store_verdict(
             integrity=verdict.integrity,
         )
         verification.report = sign_report({"id": verification.pk, **body})
+        # The verdict in the log too (contract §12), committed with its row.
+        ledger_entries.append("verdict", verdict_fields(verification), at=requested_at)
         Verification.objects.seal(verification.pk, verification.report)
     return verification
+
+
+def verdict_fields(verification: Verification) -> dict[str, object]:
+    """A stored verification as its `verdict` ledger entry's fields (contract §12)."""
+    report = verification.report or {}
+    payload = base64.b64decode(str(report.get("payload", "")))
+    body = verification.verdict
+    return {
+        "verification": verification.pk,
+        "vin": verification.claim_id,
+        "claim_index": verification.claim_index,
+        "credit_usd": verification.credit_usd,
+        "integrity": verification.integrity,
+        "report_sha256": hashlib.sha256(payload).hexdigest(),
+        "requested_by": body.get("requested_by", {"organization": None, "user": None}),
+    }
 
 
 def command_organization() -> Organization | None:

@@ -148,7 +148,7 @@ def _affected_entry(
     return AffectedEntry(
         index=entry.index,
         type=entry.type,
-        issuer=entry.issuer_id,
+        issuer=entry.issuer_id or "",  # agreement links are an attestation's, which always has one
         occurred_on=occurred_on,
         country=minerals[0][0],
         batches=tuple(batches),

@@ -37,10 +37,13 @@ from typing import Any
 
 from django.db.models import Q
 
-from cairn_core import merkle
+from agreements.snapshot import load_ruleset
+from cairn_core import ledger_entries, merkle
 from cairn_core.entries import (
+    Decoded,
     Key,
     StoredEntry,
+    check_ledger_signature,
     check_prev,
     check_signature_records,
     check_signatures,
@@ -49,14 +52,16 @@ from cairn_core.entries import (
     not_created,
 )
 from cairn_core.problems import Code, Problem
-from provenance import checkpoints, tlog
+from provenance import checkpoints, ledger_key, tlog
 from provenance.keys import verifying_keys
+from provenance.linking import planned_agreements
 from provenance.models import (
     Batch,
     BatchLink,
     Checkpoint,
     Claim,
     Entry,
+    EntryAgreementLink,
     EntrySignature,
     LogState,
     MerkleNode,
@@ -81,6 +86,7 @@ Statement = Mapping[str, Any]
 LinkRow = tuple[str, str, Decimal | None, str | None, str | None]
 # A signature record of an entry: (organisation, is the issuer's).
 SignatureRecord = tuple[str, bool]
+AgreementLinkKey = tuple[str, str, str]  # agreement, mineral, country
 # A Claim row's columns (CLAIM_COLUMNS): entry, batch, manufacturer, acquired, placed in service, country.
 ClaimRow = tuple[int, str, str, dt.date, dt.date, str]
 # A Batch row's fixed columns (BATCH_FIXED) by name.
@@ -186,6 +192,10 @@ class RangeChecker:
             Checkpoint.objects.filter(tree_size__gt=start, tree_size__lte=end).values_list("tree_size", "root_hash")
         )
         self.tree = TreeRebuild(self, start)
+        # The entries' agreement links are derived from the signed statements
+        # and the rule data the log records (audit.ledger_views checks the latter).
+        self.ruleset = load_ruleset()
+        self.agreement_links: dict[int, set[AgreementLinkKey]] = {}
 
     def problem(self, index: int, code: str, message: str) -> None:
         self.problems.append(Problem(index, code, message))
@@ -198,6 +208,7 @@ class RangeChecker:
         )
         signatures = self._load_signatures(chunk_start, chunk_end)
         links = self._load_links(chunk_start, chunk_end)
+        self.agreement_links = self._load_agreement_links(chunk_start, chunk_end)
         stored_nodes = self.tree.load_nodes(chunk_start, chunk_end)
         expected = chunk_start
         for row in rows:
@@ -371,6 +382,9 @@ class RangeChecker:
         decoded = checked.decoded
         if decoded is None:
             return checked.leaf
+        if decoded.is_ledger_entry:
+            self._check_ledger_entry(index, decoded, records, times)
+            return checked.leaf
         self.problems += check_signatures(index, entry.integrated_time, decoded, self.key)
         self.problems += check_signature_records(index, decoded, records)
         document = decoded.payload
@@ -381,6 +395,23 @@ class RangeChecker:
         except (KeyError, TypeError, AttributeError, ValueError, InvalidOperation):
             self.problem(index, Code.STATEMENT, "signed payload is not a valid statement")
         return checked.leaf
+
+    def _check_ledger_entry(
+        self, index: int, decoded: Decoded, records: Mapping[str, SignatureRecord], times: tuple[dt.datetime, ...]
+    ) -> None:
+        """A ledger entry (contract §12): the ledger's one signature, the grammar, its stored times.
+        What it says is replayed against the tables by audit.ledger_views."""
+        self.problems += check_ledger_signature(index, decoded, *ledger_verifier())
+        if records:
+            self.problem(index, Code.SIGNATURE_RECORDS, "a ledger entry has signature records")
+        try:
+            ledger_entries.check(decoded.payload)
+        except ledger_entries.LedgerEntryError as exc:
+            self.problem(index, Code.STATEMENT, f"signed payload is not a ledger entry: {exc}")
+            return
+        at = ledger_entries.moment(decoded.payload["at"])
+        if times and times != (at, at):
+            self.problem(index, Code.STATEMENT, "stored issued_at or occurred_at differ from the signed `at`")
 
     def _replay(self, index: int, entry_hash: str, document: Statement, links: Mapping[str, LinkRow]) -> None:
         """Chain links, custody and mass balance from the signed statement."""
@@ -397,6 +428,10 @@ class RangeChecker:
         )
         for output in document.get("outputs", ()):
             expected[output["batch"]] = self._create(index, entry_hash, issuer, output, document, carried)
+        if kind in ("origin", "transform"):
+            self._compare_agreement_links(index, document, carried)
+        elif self.agreement_links.get(index):
+            self.problem(index, Code.AGREEMENT_LINK, f"a {kind} entry has agreement links")
         if kind == "claim":
             self.claims[document["vin"]] = (
                 index,
@@ -465,6 +500,36 @@ class RangeChecker:
         self.batches[batch_id] = BatchState(row["quantity"], Decimal(0), issuer, entry_hash, index, carries, row)
         return ("created", "", None, None, issuer)
 
+    def _load_agreement_links(self, chunk_start: int, chunk_end: int) -> dict[int, set[AgreementLinkKey]]:
+        rows = EntryAgreementLink.objects.filter(entry_id__gte=chunk_start, entry_id__lt=chunk_end)
+        found: dict[int, set[AgreementLinkKey]] = defaultdict(set)
+        for entry_id, agreement, mineral, country in rows.values_list("entry_id", "agreement_id", "mineral", "country"):
+            found[entry_id].add((agreement, mineral, str(country)))
+        return found
+
+    def _compare_agreement_links(self, index: int, document: Statement, carried: list[str]) -> None:
+        """The stored agreement links are those the logged rules give for the signed statement
+        (provenance.linking: the site's country, the minerals carried, the day it occurred)."""
+        country = document["site"]["country"]
+        if document["type"] == "origin":
+            minerals = {name for output in document["outputs"] for name in output["minerals"]}
+        else:
+            minerals = set(carried)
+        on = dt.datetime.fromisoformat(document.get("occurred_at", document["issued_at"])).date()
+        wanted = {
+            (agreement, mineral, country)
+            for agreement, mineral in planned_agreements(
+                country=country, minerals=minerals, on=on, ruleset=self.ruleset
+            )
+        }
+        stored = self.agreement_links.get(index, set())
+        for agreement, mineral, where in sorted(stored - wanted):
+            message = f"agreement link to {agreement} for {mineral} ({where}): the logged rules give no such link"
+            self.problem(index, Code.AGREEMENT_LINK, message)
+        for agreement, mineral, where in sorted(wanted - stored):
+            message = f"no agreement link to {agreement} for {mineral} ({where}), which the logged rules give"
+            self.problem(index, Code.AGREEMENT_LINK, message)
+
     def _compare_links(self, index: int, expected: Mapping[str, LinkRow], stored: Mapping[str, LinkRow]) -> None:
         """Stored links must say what the replay says: role, prev, quantity, custody."""
         for batch_id in sorted(expected.keys() | stored.keys()):
@@ -503,6 +568,12 @@ def _shown(value: object) -> object:
     if isinstance(value, Decimal):
         return format(value.normalize(), "f")
     return getattr(value, "code", value)
+
+
+def ledger_verifier() -> tuple[Key, str]:
+    """The ledger key, as a verifier of ledger entries, and its keyid."""
+    key = ledger_key.current()
+    return Key.of(key.public_key, "", dt.datetime.fromtimestamp(0, dt.UTC), None), key.keyid
 
 
 def _signed_times(document: Statement) -> tuple[dt.datetime, dt.datetime]:

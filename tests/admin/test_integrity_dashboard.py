@@ -12,6 +12,7 @@ from audit.checks import Checked, last_checked
 from audit.engine import verify_claim
 from audit.models import IntegrityCheckPart, IntegrityCheckRun, IntegrityIncident
 from provenance import checkpoints
+from provenance.models import Entry
 from tests.admin.conftest import logged_in
 from tests.log.test_verify_ledger import change_envelope_byte
 from tests.support import mine_to_claim
@@ -23,6 +24,16 @@ T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 def at(minutes: int) -> dt.datetime:
     return T0 + dt.timedelta(minutes=minutes)
+
+
+def attestation(position: int) -> int:
+    """The log index of the claim chain's attestation at `position` (ledger entries
+    for the parties' organisations and keys come before and between them)."""
+    return Entry.objects.exclude(type="ledger").order_by("index").values_list("index", flat=True)[position]
+
+
+def log_size() -> int:
+    return Entry.objects.count()
 
 
 def test_last_checked_takes_the_latest_check_of_each_part():
@@ -57,12 +68,12 @@ def test_a_broken_verdict_raises_an_incident(claimed):
     assert verify_claim(VIN, requested_by=None).integrity == "intact"
     assert not IntegrityIncident.objects.exists()
 
-    change_envelope_byte(2)
+    change_envelope_byte(attestation(2))
     verification = verify_claim(VIN, requested_by=None)
     assert verification.integrity == "broken"
     found = IntegrityIncident.objects.filter(resolved_at__isnull=True)
-    # Entry 2, and entry 3 whose signed prev no longer matches its hash.
-    assert {incident.index for incident in found} == {2, 3}
+    # The refinery's transform, and its transfer whose signed prev no longer matches its hash.
+    assert {incident.index for incident in found} == {attestation(2), attestation(3)}
     assert {incident.detected_by for incident in found} == {f"verification {verification.pk}"}
     # The claim's own failed requirements (none here but credit) are not incidents.
     assert not found.filter(code__in=["critical_minerals", "battery_components", "credit_in_force"]).exists()
@@ -77,11 +88,12 @@ def test_the_dashboard_starts_a_full_check_and_shows_what_it_found(claimed, audi
 
     client = logged_in(auditor_user)
     assert checks.run_incremental() == []  # everything checked once, intact
-    change_envelope_byte(2)  # then an old entry changes: the next incremental check sees nothing
+    change_envelope_byte(attestation(2))  # then an old entry changes: the next incremental check sees nothing
     assert checks.run_incremental() == []
 
+    size = log_size()
     page = client.get(reverse("admin:audit_integrity_dashboard"))
-    assert [(part.start, part.end, part.kind) for part in page.context["coverage"]] == [(0, 7, "incremental")]
+    assert [(part.start, part.end, part.kind) for part in page.context["coverage"]] == [(0, size, "incremental")]
     assert page.context["full_check"] is None
     assert "Run a full check in the background" in page.content.decode()
 
@@ -96,22 +108,23 @@ def test_the_dashboard_starts_a_full_check_and_shows_what_it_found(claimed, audi
     assert IntegrityCheckPart.objects.filter(run=run, finished_at__isnull=False).count() == 1
     progress = response.context["full_check"]
     assert (progress.running, progress.parts, progress.parts_done) == (False, 1, 1)
-    assert [(part.start, part.end, part.kind) for part in response.context["coverage"]] == [(0, 7, "full")]
+    assert [(part.start, part.end, part.kind) for part in response.context["coverage"]] == [(0, size, "full")]
     assert response.context["open_incident_count"] > 0
-    assert 2 in {incident.index for incident in response.context["open_incidents"]}
+    assert attestation(2) in {incident.index for incident in response.context["open_incidents"]}
 
 
 def test_progress_of_a_running_full_check(claimed, auditor_user):
-    run = checks.start_run("full", 0, 7)
+    size = log_size()
+    run = checks.start_run("full", 0, size)
     IntegrityCheckPart.objects.create(run=run, start=0, end=4, finished_at=at(0))
-    IntegrityCheckPart.objects.create(run=run, start=4, end=7)
+    IntegrityCheckPart.objects.create(run=run, start=4, end=size)
     page = logged_in(auditor_user).get(reverse("admin:audit_integrity_dashboard"))
     text = page.content.decode()
     assert "1 of 2 parts checked" in text
     assert '<meta http-equiv="refresh"' in text
     assert [(part.start, part.end, part.kind) for part in page.context["coverage"]] == [
         (0, 4, "full (part)"),
-        (4, 7, ""),
+        (4, size, ""),
     ]
     # A second full check is not started while this one runs.
     response = logged_in(auditor_user).post(reverse("admin:audit_integrity_full_check"), follow=True)
@@ -127,7 +140,7 @@ def test_only_those_who_may_verify_start_a_full_check(claimed, staff_viewer):
 
 
 def test_a_full_check_delivered_twice_splits_once(claimed):
-    run = checks.start_run("full", 0, 7)
+    run = checks.start_run("full", 0, log_size())
     from config.celery import app
 
     app.conf.task_always_eager = True

@@ -14,7 +14,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from audit import checks, tasks, watchdog
 from audit.models import IntegrityCheckRun, IntegrityIncident
 from provenance import checkpoints, marks, witnesses
-from provenance.models import Checkpoint
+from provenance.models import Checkpoint, Entry
 from tests.log.conftest import tamper
 from tests.log.test_tasks import eager  # noqa: F401 - a fixture
 from tests.log.test_witnesses import start_witness
@@ -35,10 +35,16 @@ def publish(django_capture_on_commit_callbacks) -> Checkpoint:
 
 @pytest.fixture
 def published(chain, ledger, miner, django_capture_on_commit_callbacks) -> tuple[Checkpoint, Checkpoint]:
-    """Checkpoints of 7 and of 8 real entries, published (the marks raised)."""
+    """Checkpoints of every real entry so far (the ledger entries of the
+    personas, then the chain's 7 attestations) and of one more, published
+    (the marks raised)."""
+    assert Entry.objects.exclude(type="ledger").count() == 7
     first = publish(django_capture_on_commit_callbacks)
+    assert first.tree_size == Entry.objects.count()
     ledger.origin(miner)
-    return first, publish(django_capture_on_commit_callbacks)
+    latest = publish(django_capture_on_commit_callbacks)
+    assert latest.tree_size == first.tree_size + 1
+    return first, latest
 
 
 # --- checkpoint rollback -----------------------------------------------------------
@@ -47,37 +53,40 @@ def published(chain, ledger, miner, django_capture_on_commit_callbacks) -> tuple
 def test_publishing_raises_the_mark_in_var_dir_and_the_cache(settings, published):
     _first, latest = published
     on_disk = json.loads((settings.VAR_DIR / "ledger" / "checkpoint.json").read_text())
-    assert on_disk == {"high": 8, "count": 0, "root": latest.root_hash}
+    assert on_disk == {"high": latest.tree_size, "count": 0, "root": latest.root_hash}
     assert cache.get("cairn:mark:checkpoint") == on_disk
     assert checks.run_incremental() == []
 
 
 def test_deleting_the_latest_checkpoint_is_a_rollback(published):
-    _first, latest = published
+    first, latest = published
     tamper("DELETE FROM provenance_checkpoint WHERE tree_size = %s", [latest.tree_size])
     problems = checks.run_incremental()
+    held = f"holds checkpoint {latest.tree_size}, but the latest checkpoint row is {first.tree_size}"
     assert [(p.index, p.code, p.message) for p in problems] == [
-        (7, "checkpoint_rollback", "the file mark holds checkpoint 8, but the latest checkpoint row is 7"),
-        (7, "checkpoint_rollback", "the cache mark holds checkpoint 8, but the latest checkpoint row is 7"),
+        (first.tree_size, "checkpoint_rollback", f"the file mark {held}"),
+        (first.tree_size, "checkpoint_rollback", f"the cache mark {held}"),
     ]
     assert incidents("checkpoint_rollback") == [problem.message for problem in problems]
 
 
 def test_the_file_alone_still_catches_it(published):
-    _first, latest = published
+    first, latest = published
     cache.delete("cairn:mark:checkpoint")  # the insider flushed Redis too
     tamper("DELETE FROM provenance_checkpoint WHERE tree_size = %s", [latest.tree_size])
     assert [p.message for p in checks.run_incremental()] == [
-        "the file mark holds checkpoint 8, but the latest checkpoint row is 7"
+        f"the file mark holds checkpoint {latest.tree_size}, but the latest checkpoint row is {first.tree_size}"
     ]
 
 
 def test_another_root_at_the_published_size_is_a_rollback(published):
     _first, latest = published
-    marks.reset("checkpoint", marks.Mark(8, root="ab" * 32))  # as if another tree of 8 had been published
+    # As if another tree of the same size had been published:
+    marks.reset("checkpoint", marks.Mark(latest.tree_size, root="ab" * 32))
+    held = f"holds checkpoint {latest.tree_size} with root {'ab' * 32}, but its row has root {latest.root_hash}"
     assert [p.message for p in watchdog.rollback_problems(ask_witnesses=False)] == [
-        f"the file mark holds checkpoint 8 with root {'ab' * 32}, but its row has root {latest.root_hash}",
-        f"the cache mark holds checkpoint 8 with root {'ab' * 32}, but its row has root {latest.root_hash}",
+        f"the file mark {held}",
+        f"the cache mark {held}",
     ]
 
 
@@ -98,14 +107,17 @@ def test_a_cosignature_of_a_deleted_checkpoint_is_named(published):
         )
     cache.delete(marks.cache_key("checkpoint"))  # only the cosignatures remember
     marks.path("checkpoint").unlink()
-    tamper("DELETE FROM provenance_checkpoint WHERE tree_size = 7")
+    tamper("DELETE FROM provenance_checkpoint WHERE tree_size = %s", [first.tree_size])
     assert [(p.code, p.message) for p in watchdog.rollback_problems(ask_witnesses=False)] == [
-        ("checkpoint", "checkpoint 7 was cosigned, but its row is missing"),
+        ("checkpoint", f"checkpoint {first.tree_size} was cosigned, but its row is missing"),
     ]
-    tamper("DELETE FROM provenance_checkpoint WHERE tree_size = 8")
+    tamper("DELETE FROM provenance_checkpoint WHERE tree_size = %s", [latest.tree_size])
     assert [(p.code, p.message) for p in watchdog.rollback_problems(ask_witnesses=False)] == [
-        ("checkpoint_rollback", "a stored cosignature holds checkpoint 7, but the latest checkpoint row is none"),
-        ("checkpoint_rollback", "a stored cosignature holds checkpoint 8, but the latest checkpoint row is none"),
+        (
+            "checkpoint_rollback",
+            f"a stored cosignature holds checkpoint {size}, but the latest checkpoint row is none",
+        )
+        for size in (first.tree_size, latest.tree_size)
     ]
     tamper("DELETE FROM provenance_cosignature")  # SQLite checks its foreign keys at the end
 
@@ -117,19 +129,22 @@ def test_a_witness_remembers_what_the_database_and_the_marks_forgot(settings, tm
         first, latest = published
         for checkpoint in (first, latest):
             witnesses.cosign(checkpoint, witnesses.configured()[0])
-        assert witness.latest() == 8
+        assert witness.latest() == latest.tree_size
         assert checks.run_incremental() == []
         # The insider: the newest checkpoint, its cosignatures and both marks.
         tamper("DELETE FROM provenance_cosignature")
-        tamper("DELETE FROM provenance_checkpoint WHERE tree_size = 8")
+        tamper("DELETE FROM provenance_checkpoint WHERE tree_size = %s", [latest.tree_size])
         cache.delete(marks.cache_key("checkpoint"))
         marks.path("checkpoint").unlink()
         assert watchdog.rollback_problems(ask_witnesses=False) == []  # /health and the tasks' start
         problems = checks.run_incremental()
     finally:
         witness.stop()
-    message = "witness witness.test/w1 holds checkpoint 8, but the latest checkpoint row is 7"
-    assert [(p.index, p.code, p.message) for p in problems] == [(7, "checkpoint_rollback", message)]
+    message = (
+        f"witness witness.test/w1 holds checkpoint {latest.tree_size}, "
+        f"but the latest checkpoint row is {first.tree_size}"
+    )
+    assert [(p.index, p.code, p.message) for p in problems] == [(first.tree_size, "checkpoint_rollback", message)]
     assert incidents("checkpoint_rollback") == [message]
 
 
@@ -138,14 +153,12 @@ def test_the_publisher_task_sees_the_rollback_before_it_republishes(
     published,
     django_capture_on_commit_callbacks,
 ):
-    _first, latest = published
+    first, latest = published
     tamper("DELETE FROM provenance_checkpoint WHERE tree_size = %s", [latest.tree_size])
     with django_capture_on_commit_callbacks(execute=True):
-        assert tasks.publish_checkpoint.delay().get() == 8  # published again, and
-    assert incidents("checkpoint_rollback") == [
-        "the file mark holds checkpoint 8, but the latest checkpoint row is 7",
-        "the cache mark holds checkpoint 8, but the latest checkpoint row is 7",
-    ]
+        assert tasks.publish_checkpoint.delay().get() == latest.tree_size  # published again, and
+    held = f"holds checkpoint {latest.tree_size}, but the latest checkpoint row is {first.tree_size}"
+    assert incidents("checkpoint_rollback") == [f"the file mark {held}", f"the cache mark {held}"]
 
 
 # --- the schedule ------------------------------------------------------------------

@@ -11,9 +11,9 @@ from audit import tasks
 from audit.models import IntegrityCheckRun, IntegrityIncident
 from audit.schedule import install_schedule
 from config.celery import app
-from provenance.models import Checkpoint
+from provenance.models import Checkpoint, Entry
 from tests.log.conftest import append_bare_leaves
-from tests.log.test_verify_ledger import change_leaf_hash, change_prev_link, delete_entry
+from tests.log.test_verify_ledger import attestation, change_leaf_hash, change_prev_link, delete_entry
 
 pytestmark = pytest.mark.django_db
 
@@ -50,41 +50,48 @@ def test_incremental_check_records_each_problem_once_and_mails_once(
     eager, admins, chain, mailoutbox, django_capture_on_commit_callbacks
 ):
     tasks.publish_checkpoint.delay()
-    change_leaf_hash(4)
+    index = attestation(4)
+    change_leaf_hash(index)
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True):
             tasks.check_incremental.delay()
-    assert incidents() == [(4, "leaf_hash", "check_incremental")]
+    assert incidents() == [(index, "leaf_hash", "check_incremental")]
     assert len(mailoutbox) == 1
     assert mailoutbox[0].to == ["ops@example.com"]
-    assert "index 4: stored leaf_hash is not the hash" in mailoutbox[0].body
+    assert f"index {index}: stored leaf_hash is not the hash" in mailoutbox[0].body
 
 
 def test_incremental_check_resumes_where_it_stopped(eager, ledger, miner, chain):
+    size = Entry.objects.count()  # the personas' ledger entries and the chain
     assert tasks.check_incremental.delay().get() == 0
     ledger.origin(miner)
     tasks.check_incremental.delay()
     runs = IntegrityCheckRun.objects.order_by("id").values_list("kind", "start", "end", "problem_count")
-    assert list(runs) == [("incremental", 0, 7, 0), ("incremental", 7, 8, 0)]
-    change_leaf_hash(7)
-    assert tasks.check_incremental.delay().get() == 0  # 7 was checked already
+    assert list(runs) == [("incremental", 0, size, 0), ("incremental", size, size + 1, 0)]
+    # The chain's claim, checked already; not the tree's last leaf, which the
+    # frontier check reads at every run.
+    claim = Entry.objects.get(type="claim").index
+    assert claim < size  # in the first run's range; the origin is the last leaf
+    change_leaf_hash(claim)
+    assert tasks.check_incremental.delay().get() == 0  # it was checked already
     assert tasks.check_full.delay(parts=3).get()
-    assert incidents() == [(7, "leaf_hash", "check_full")]
+    assert incidents() == [(claim, "leaf_hash", "check_full")]
 
 
 @pytest.mark.parametrize(
-    "drill, index, code",
+    "drill, code",
     [
-        (lambda: change_prev_link(3), 3, "link"),
-        (lambda: delete_entry(3), 3, "missing_entry"),
+        (change_prev_link, "link"),
+        (delete_entry, "missing_entry"),
     ],
 )
-def test_full_check_runs_ranges_as_a_chord_and_names_the_index(eager, chain, drill, index, code):
+def test_full_check_runs_ranges_as_a_chord_and_names_the_index(eager, chain, drill, code):
     tasks.publish_checkpoint.delay()
-    drill()
+    size, index = Entry.objects.count(), attestation(3)
+    drill(index)
     run_id = tasks.check_full.delay(parts=3).get()
     run = IntegrityCheckRun.objects.get(id=run_id)
-    assert (run.kind, run.start, run.end) == ("full", 0, 7)
+    assert (run.kind, run.start, run.end) == ("full", 0, size)
     assert run.finished_at is not None and run.problem_count >= 1
     assert incidents()[0] == (index, code, "check_full")
 

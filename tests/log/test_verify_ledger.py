@@ -26,6 +26,12 @@ def verify(*args: str) -> tuple[int, list[str]]:
     return code, out.getvalue().splitlines()
 
 
+def attestation(n: int) -> int:
+    """The log index of the chain's n-th attestation (from 0): the personas'
+    ledger entries (contract §12) come before the first."""
+    return Entry.objects.exclude(type="ledger").order_by("index").values_list("index", flat=True)[n]
+
+
 def change_envelope_byte(index: int) -> None:
     tamper(
         'UPDATE provenance_entry SET envelope = replace(envelope, \'"payloadType":"application\','
@@ -51,49 +57,53 @@ def delete_entry(index: int) -> None:
 def test_an_intact_ledger_exits_0_and_prints_nothing(chain):
     checkpoints.publish_checkpoint()
     assert verify() == (0, [])
-    assert verify("--since", "4") == (0, [])
+    assert verify("--since", str(attestation(4))) == (0, [])
 
 
 def test_a_changed_envelope_byte_is_found(chain):
-    checkpoints.publish_checkpoint()
-    change_envelope_byte(2)
+    checkpoint = checkpoints.publish_checkpoint()
+    index = attestation(2)
+    change_envelope_byte(index)
     code, lines = verify()
     assert code == 1
     assert lines == [
-        "index 2: stored leaf_hash is not the hash of the entry's leaf input; "
+        f"index {index}: stored leaf_hash is not the hash of the entry's leaf input; "
         "entry_hash is not the SHA-256 of the envelope's PAE; "
-        f"signature by key {Entry.objects.get(index=2).signature_records.get().key_id} "
+        f"signature by key {Entry.objects.get(index=index).signature_records.get().key_id} "
         "does not verify; no valid signature by a key of the issuer; "
-        "the tree rebuilt from the entries does not have checkpoint 7's signed root"
+        f"the tree rebuilt from the entries does not have checkpoint {checkpoint.tree_size}'s signed root"
     ]
 
 
 def test_a_changed_leaf_hash_is_found(chain):
     checkpoints.publish_checkpoint()
-    change_leaf_hash(4)
-    assert verify() == (1, ["index 4: stored leaf_hash is not the hash of the entry's leaf input"])
+    index = attestation(4)
+    change_leaf_hash(index)
+    assert verify() == (1, [f"index {index}: stored leaf_hash is not the hash of the entry's leaf input"])
 
 
 def test_a_changed_prev_link_is_found(chain):
-    head = Entry.objects.get(index=2).entry_hash
-    batch = BatchLink.objects.get(entry_id=3).batch_id
-    change_prev_link(3)
+    index = attestation(3)
+    head = Entry.objects.get(index=attestation(2)).entry_hash
+    batch = BatchLink.objects.get(entry_id=index).batch_id
+    change_prev_link(index)
     assert verify() == (
         1,
-        [f"index 3: batch {batch}: stored link prev {ZERO} is not the previous entry touching the batch {head}"],
+        [f"index {index}: batch {batch}: stored link prev {ZERO} is not the previous entry touching the batch {head}"],
     )
 
 
 def test_a_deleted_row_is_found(chain):
     checkpoints.publish_checkpoint()
-    deleted, before = Entry.objects.get(index=3).entry_hash, Entry.objects.get(index=2).entry_hash
-    delete_entry(3)
+    index = attestation(3)
+    deleted, before = Entry.objects.get(index=index).entry_hash, Entry.objects.get(index=attestation(2)).entry_hash
+    delete_entry(index)
     batch = chain["hydroxide"]
     assert verify() == (
         1,
         [
-            "index 3: entry missing: no row at this index",
-            f"index 4: batch {batch}: signed prev {deleted} is not the batch's previous entry "
+            f"index {index}: entry missing: no row at this index",
+            f"index {index + 1}: batch {batch}: signed prev {deleted} is not the batch's previous entry "
             f"{before}; batch {batch}: issuer detroit-cells is not the custodian kansai-refining; "
             f"batch {batch}: stored link prev {deleted} is not the previous entry touching the "
             f"batch {before}; batch {batch}: stored link role, quantity or custody differ from "
@@ -158,13 +168,14 @@ def test_a_batch_row_no_entry_created_is_found(chain):
 
 
 def test_changed_entry_times_are_found(chain):
-    tamper('UPDATE provenance_entry SET issued_at = %s WHERE "index" = %s', ["2001-01-01T00:00:00Z", 2])
-    tamper('UPDATE provenance_entry SET occurred_at = %s WHERE "index" = %s', ["2001-01-01T00:00:00Z", 5])
+    first, second = attestation(2), attestation(5)
+    tamper('UPDATE provenance_entry SET issued_at = %s WHERE "index" = %s', ["2001-01-01T00:00:00Z", first])
+    tamper('UPDATE provenance_entry SET occurred_at = %s WHERE "index" = %s', ["2001-01-01T00:00:00Z", second])
     code, lines = verify()
     assert code == 1
     assert lines == [
-        "index 2: stored issued_at or occurred_at differ from the signed payload",
-        "index 5: stored issued_at or occurred_at differ from the signed payload",
+        f"index {first}: stored issued_at or occurred_at differ from the signed payload",
+        f"index {second}: stored issued_at or occurred_at differ from the signed payload",
     ]
 
 
@@ -190,9 +201,9 @@ def test_incremental_checks_compare_the_batches_their_entries_touch(chain, ledge
 
 
 def test_since_checks_only_later_entries(chain):
-    change_leaf_hash(1)
-    change_leaf_hash(5)
-    assert verify("--since", "3") == (
+    change_leaf_hash(attestation(1))
+    change_leaf_hash(attestation(5))
+    assert verify("--since", str(attestation(3))) == (
         1,
-        ["index 5: stored leaf_hash is not the hash of the entry's leaf input"],
+        [f"index {attestation(5)}: stored leaf_hash is not the hash of the entry's leaf input"],
     )

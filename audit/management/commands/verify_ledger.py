@@ -11,7 +11,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from audit import checks, integrity
+from audit import checks, integrity, ledger_views
 from audit.models import IntegrityCheckRun
 from provenance import tlog
 
@@ -42,6 +42,7 @@ class Command(BaseCommand):
         run = checks.start_run(IntegrityCheckRun.Kind.COMMAND, since, size) if record else None
         problems = integrity.check_range(since, size, progress=bar.advance if bar else None)
         problems += integrity.check_tree_against_checkpoints(since_size=since)
+        problems += ledger_views.check_ledger_tables()
         problems = integrity.in_order(problems)
         if bar:
             bar.close()

@@ -1,0 +1,196 @@
+"""The tables that decide verdicts, rebuilt from the log and compared (contract §12).
+
+Keys, organisations, the rule data and the verifications are views of the
+ledger entries: `check_ledger_tables()` replays every ledger entry in log
+order (`cairn_core.ledger_entries.LedgerState`) and compares the result with
+the tables, column by column:
+
+* `provenance_signingkey`: every row has its key_registered entry and
+  agrees with it (organisation, public key, registered_at), and with its
+  key_revoked entry (revoked_at); every logged key has its row;
+* `provenance_organization`: every row is its latest `organization` entry
+  (name, country, roles), and every logged organisation has its row;
+* the rule data: its SHA-256 (`cairn_core.ruleset_json.digest` of the rules
+  read afresh from the tables) is the latest `rules` entry's;
+* `audit_verification`: every row has its `verdict` entry and agrees with
+  it (VIN, claim entry, credit, integrity, requested_by, the report's
+  payload hash), the row's verdict is the signed report's payload, and
+  every logged verdict has its row.
+
+Each difference is a problem naming the table, the row and the entry that
+disagrees (the entry's index; for a row no entry backs, the latest ledger
+entry's). Before the first ledger entry (a ledger from before contract
+v1.2 that has not run `log_present_state`) there is nothing to compare.
+
+The entries' own integrity (hashes, the ledger's signature, the grammar)
+is the range check's (audit.integrity); here only their statements are
+replayed, read from the signed envelope.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterator
+
+from agreements.snapshot import load_ruleset
+from audit.models import Verification
+from cairn_core import ledger_entries, ruleset_json
+from cairn_core.entries import decode_envelope
+from cairn_core.ledger_entries import LedgerState
+from cairn_core.problems import Code, Problem
+from provenance.models import Entry, EntryType, Organization, SigningKey
+
+
+def replay() -> tuple[LedgerState, list[Problem], int | None]:
+    """Every ledger entry replayed in log order: the state, what no honest
+    ledger logs, and the latest ledger entry's index (None: none yet)."""
+    state, problems, latest = LedgerState(), [], None
+    rows = Entry.objects.filter(type=EntryType.LEDGER).order_by("index").values_list("index", "envelope")
+    for index, envelope in rows.iterator(chunk_size=2000):
+        latest = index
+        try:
+            document = decode_envelope(json.loads(envelope)).payload
+            ledger_entries.check(document)
+        except (ValueError, KeyError, TypeError):
+            continue  # the range check names it
+        problems += [Problem(index, Code.LEDGER_ENTRY, message) for message in state.apply(index, document)]
+    return state, problems, latest
+
+
+def check_ledger_tables() -> list[Problem]:
+    """Every difference between the tables and the ledger entries (see the module docstring)."""
+    state, problems, latest = replay()
+    if latest is None:
+        return []
+    problems += _keys(state, latest)
+    problems += _organizations(state, latest)
+    problems += _rules(state, latest)
+    problems += _verifications(state, latest)
+    return problems
+
+
+def _keys(state: LedgerState, latest: int) -> Iterator[Problem]:
+    table = "provenance_signingkey"
+    seen = set()
+    for key in SigningKey.objects.order_by("keyid"):
+        seen.add(key.keyid)
+        record = state.keys.get(key.keyid)
+        if record is None:
+            yield Problem(
+                latest, Code.KEY_ROW, f"{table} row {key.keyid} ({key.organization_id}) has no key_registered entry"
+            )
+            continue
+        where = f"{table} row {key.keyid}"
+        for column, have, want, index in (
+            ("organization", key.organization_id, record.organization, record.registered_index),
+            ("public_key", bytes(key.public_key), record.public_key, record.registered_index),
+            ("registered_at", key.registered_at, record.registered_at, record.registered_index),
+            ("revoked_at", key.revoked_at, record.revoked_at, record.revoked_index or record.registered_index),
+        ):
+            if have != want:
+                yield Problem(
+                    index, Code.KEY_ROW, f"{where}: {column} is {_shown(have)}, entry #{index} says {_shown(want)}"
+                )
+    for keyid, record in state.keys.items():
+        if keyid not in seen:
+            yield Problem(
+                record.registered_index,
+                Code.KEY_ROW,
+                f"entry #{record.registered_index} registers key {keyid}, which {table} lacks",
+            )
+
+
+def _organizations(state: LedgerState, latest: int) -> Iterator[Problem]:
+    table = "provenance_organization"
+    seen = set()
+    for org in Organization.objects.order_by("slug"):
+        seen.add(org.slug)
+        record = state.organizations.get(org.slug)
+        if record is None:
+            yield Problem(latest, Code.ORGANIZATION_ROW, f"{table} row {org.slug} has no organization entry")
+            continue
+        for column, have, want in (
+            ("name", org.name, record.name),
+            ("country", str(org.country), record.country),
+            ("roles", sorted(org.roles), list(record.roles)),
+        ):
+            if have != want:
+                message = (
+                    f"{table} row {org.slug}: {column} is {_shown(have)}, entry #{record.index} says {_shown(want)}"
+                )
+                yield Problem(record.index, Code.ORGANIZATION_ROW, message)
+    for slug, record in state.organizations.items():
+        if slug not in seen:
+            yield Problem(
+                record.index,
+                Code.ORGANIZATION_ROW,
+                f"entry #{record.index} records organisation {slug}, which {table} lacks",
+            )
+
+
+def _rules(state: LedgerState, latest: int) -> Iterator[Problem]:
+    if not state.rules:
+        yield Problem(latest, Code.RULES_DATA, "the log holds ledger entries but no rules entry")
+        return
+    record = max(state.rules, key=lambda item: item.index)
+    digest = ruleset_json.digest(load_ruleset())
+    if digest != record.sha256:
+        message = (
+            f"the rule data (SHA-256 {digest[:16]}…) is not what the latest rules entry #{record.index} "
+            f"records ({record.sha256[:16]}…, {record.version}): it was changed without an entry"
+        )
+        yield Problem(record.index, Code.RULES_DATA, message)
+
+
+def _verifications(state: LedgerState, latest: int) -> Iterator[Problem]:
+    table = "audit_verification"
+    seen = set()
+    for verification in Verification.objects.order_by("id"):
+        seen.add(verification.pk)
+        record = state.verdicts.get(verification.pk)
+        where = f"{table} row {verification.pk} ({verification.claim_id})"
+        if record is None:
+            yield Problem(latest, Code.VERIFICATION_ROW, f"{where} has no verdict entry")
+            continue
+        yield from _verification_columns(verification, record, where)
+    for number, record in state.verdicts.items():
+        if number not in seen:
+            message = f"entry #{record.index} records verification {number} of {record.vin}, which {table} lacks"
+            yield Problem(record.index, Code.VERIFICATION_ROW, message)
+
+
+def _verification_columns(
+    verification: Verification, record: ledger_entries.VerdictRecord, where: str
+) -> Iterator[Problem]:
+    report = verification.report or {}
+    try:
+        payload = base64.b64decode(str(report.get("payload", "")), validate=True)
+        signed = json.loads(payload)
+    except ValueError:
+        payload, signed = b"", None
+    body = {"id": verification.pk, **verification.verdict}
+    for column, have, want in (
+        ("claim", verification.claim_id, record.vin),
+        ("claim_index", verification.claim_index, record.claim_index),
+        ("credit_usd", verification.credit_usd, record.credit_usd),
+        ("integrity", verification.integrity, record.integrity),
+        ("report", hashlib.sha256(payload).hexdigest(), record.report_sha256),
+        ("verdict", body, signed),
+        (
+            "rules_version",
+            verification.rules_version,
+            (signed or {}).get("applied", {}).get("rules_version", verification.rules_version),
+        ),
+    ):
+        if have != want:
+            message = (
+                f"{where}: {column} is {_shown(have)}, entry #{record.index} and the signed report say {_shown(want)}"
+            )
+            yield Problem(record.index, Code.VERIFICATION_ROW, message)
+
+
+def _shown(value: object, limit: int = 80) -> str:
+    text = value.hex() if isinstance(value, bytes) else json.dumps(value, default=str, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
