@@ -44,7 +44,7 @@ from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
 
 from agreements.snapshot import current_ruleset
-from audit import admin_views, bundle, checks, claim_stories, tasks
+from audit import admin_views, bundle, checks, claim_stories, tasks, verdict_monitor
 from audit.auditors import RUN_VERIFICATION_PERM
 from audit.engine import verify_claim
 from audit.models import IntegrityCheckRun, Verification
@@ -190,6 +190,7 @@ class AuditorClaimAdmin(ClaimAdmin):
         if claim is not None and self.has_view_permission(request, claim):
             extra.update(
                 verifications=claim.verifications.select_related("requested_by")[:20],
+                verdict_history=verdict_monitor.history(claim.vin),
                 graph=admin_views.claim_graph(claim, current_ruleset()),
                 can_verify=can_verify(request),
                 verify_url=reverse("admin:provenance_claim_verify", args=[claim.vin]),

@@ -12,7 +12,7 @@ from celery import chord, shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from audit import checks, incidents, integrity, watchdog
+from audit import checks, incidents, integrity, ledger_views, verdict_monitor, watchdog
 from audit.models import IntegrityCheckPart, IntegrityCheckRun
 from cairn_core.problems import Code, Problem, ProblemDict
 from cairn_core.witness_client import WitnessRefused, WitnessUnavailable
@@ -119,5 +119,17 @@ def finish_full_check(results: list[list[ProblemDict]], run_id: int) -> int:
     problems = [Problem.from_dict(item) for part in results for item in part]
     problems += integrity.check_tree_against_checkpoints()
     problems += watchdog.rollback_problems(ask_witnesses=True)
+    problems += ledger_views.check_ledger_tables()
+    problems += verdict_monitor.check_verdicts()
     run = IntegrityCheckRun.objects.get(id=run_id)
     return len(checks.finish_run(run, integrity.in_order(problems), detected_by="check_full"))
+
+
+@shared_task(name="audit.monitor_verdicts")
+def monitor_verdicts() -> int:
+    """Every verdict in the log, by VIN: intact verdicts that disagree with no
+    rules entry between them are incidents (the incremental check runs the
+    same monitor). Returns the number of disagreements."""
+    problems = verdict_monitor.check_verdicts()
+    incidents.record_problems(problems, detected_by="monitor_verdicts")
+    return len(problems)

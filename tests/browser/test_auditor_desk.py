@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from audit import checks
-from provenance.models import Batch
+from provenance.models import Batch, Entry
 from tests.browser.test_auditor_flow import graph_nodes
 from tests.log.test_verify_ledger import change_envelope_byte
 
@@ -155,6 +155,7 @@ def test_a_broken_verdict_raises_an_incident_and_a_full_check_runs_in_the_backgr
     """Defect 3: after an old entry was tampered with, the dashboard's only button
     (incremental) said "0 problem(s)" and showed 0 open incidents beside a broken verdict."""
     assert checks.run_incremental() == []  # the periodic check has read everything
+    checked = Entry.objects.count()
     old_entry = Batch.objects.get(id="greenbushes-lithium:ORE-A24").created_by_id
     change_envelope_byte(old_entry)
 
@@ -173,9 +174,17 @@ def test_a_broken_verdict_raises_an_incident_and_a_full_check_runs_in_the_backgr
     cards = page.inner_text("#cairn-counts")
     assert "0\nopen incidents" not in cards
     assert f"#{old_entry}" in page.inner_text("#cairn-incidents")
-    # Everything was last checked by the incremental runs, before the change.
+    # Everything was last checked by the incremental runs, before the change; only
+    # the verdict's own ledger entry (contract §12), logged since, is not checked yet.
+    (verdict,) = Entry.objects.filter(index__gte=checked)
+    assert (verdict.index, verdict.type, verdict.statement["type"]) == (checked, "ledger", "verdict")
     coverage = page.inner_text("#cairn-coverage")
-    assert "incremental" in coverage and "never" not in coverage
+    assert "incremental" in coverage
+    rows = coverage.splitlines()
+    assert any(row.startswith(f"[0, {checked}) ") and row.endswith("incremental") for row in rows), coverage
+    assert [row.split("\t")[:2] for row in rows if "never" in row] == [
+        [f"[{checked}, {checked + 1}) (1 entry)", "never"]
+    ]
 
     page.click("#cairn-full-check")
     page.wait_for_selector("text=Full check started")
@@ -200,6 +209,7 @@ def test_agreement_pages_keep_the_change_reason_and_name_the_minerals(live_serve
     page.goto(f"{live_server.url}/admin/agreements/tradeagreement/us-japan-cma/change/")
     page.fill("#id_next_review", "2027-03-28")
     page.fill("#id_change_reason", "Review date from the USTR fact sheet")
+    page.fill("#id_change_source", "https://ustr.gov/example-fact-sheet")
     page.click("input[name=_save]")
     page.wait_for_selector(".messagelist")
     page.goto(f"{live_server.url}/admin/agreements/tradeagreement/us-japan-cma/history/")
@@ -211,4 +221,5 @@ def test_agreement_pages_keep_the_change_reason_and_name_the_minerals(live_serve
     minerals = page.inner_text(".field-covered_mineral_names")
     assert "cobalt, graphite, lithium, manganese, nickel" in minerals and "[" not in minerals
     assert page.locator("#id_change_reason").count() == 0
+    assert page.locator("#id_change_source").count() == 0
     assert page.javascript_errors == []
