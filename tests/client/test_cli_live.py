@@ -22,6 +22,16 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 ORE = "pilbara-mining:ore-1"
 
 
+def next_index() -> int:
+    """The index the next entry gets: the log's size, ledger entries (the
+    organisations' and keys' records, contract §12) included."""
+    return Entry.objects.count()
+
+
+def attestations():
+    return Entry.objects.exclude(type="ledger")
+
+
 def origin(batch: str = ORE, **fields) -> dict:
     statement = {
         "type": "origin",
@@ -59,13 +69,14 @@ def test_from_keygen_to_a_claim(organization):
     # sign (issued_at filled), then post the envelope
     envelope = json.loads(miner.cairn("sign", str(miner.write("origin.json", origin()))).stdout)
     assert json.loads(__import__("base64").b64decode(envelope["payload"]))["issued_at"].endswith("Z")
+    ore_at = next_index()
     posted = miner.cairn("post", str(miner.write("origin.dsse.json", envelope)))
-    assert "201 logged at index 0" in posted.stdout
+    assert f"201 logged at index {ore_at}" in posted.stdout
 
     # a statement posted directly, its prev filled from the server's head
     transfer = {"type": "transfer", "issuer": "pilbara-mining", "batch": ORE, "to": maker.slug}
     moved = miner.cairn_json("post", "--fill-prev", str(miner.write("transfer.json", transfer)))
-    assert moved["status"] == 201 and moved["entry"]["index"] == 1
+    assert moved["status"] == 201 and moved["entry"]["index"] == ore_at + 1
     assert Batch.objects.get(id=ORE).custodian_id == maker.slug
 
     # the manufacturer: a pack from the ore, then the claim, as JSON Lines on stdin
@@ -91,41 +102,50 @@ def test_from_keygen_to_a_claim(organization):
         "final_assembly": {"name": "Detroit", "country": "US"},
     }
     lines = json.dumps(pack) + "\n" + json.dumps(claim) + "\n"
+    pack_at = next_index()
+    claim_at = pack_at + 1
     done = maker.cairn("post", "--fill-prev", input=lines)
-    assert "stdin:1: 201 logged at index 2" in done.stdout and "stdin:2: 201 logged at index 3" in done.stdout
+    assert f"stdin:1: 201 logged at index {pack_at}" in done.stdout
+    assert f"stdin:2: 201 logged at index {claim_at}" in done.stdout
     assert Claim.objects.get().vin == "5YJ3E1EA7KF317000"
 
     # reads
     shown = maker.cairn("batch", ORE).stdout
     assert f"batch {ORE}: spodumene concentrate, 1000 kg (500 remaining)" in shown
-    assert "custodian detroit-cells" in shown and "#2 transform" in shown
+    assert "custodian detroit-cells" in shown and f"#{pack_at} transform" in shown
     upstream = maker.cairn_json("provenance", "detroit-cells:pack-1")
     assert upstream["origins"][0]["batch"] == ORE
     assert "origin pilbara-mining:ore-1 (AU): lithium" in maker.cairn("provenance", "detroit-cells:pack-1").stdout
-    entry = maker.cairn_json("entry", "3")
+    entry = maker.cairn_json("entry", str(claim_at))
     assert entry["statement"]["vin"] == "5YJ3E1EA7KF317000"
-    assert "entry 3: claim by detroit-cells" in maker.cairn("entry", "3").stdout
+    assert f"entry {claim_at}: claim by detroit-cells" in maker.cairn("entry", str(claim_at)).stdout
 
     # prove: inclusion under a signed checkpoint, then consistency on the next call
+    size = next_index()
+    assert size == claim_at + 1
     publish_checkpoint()
-    proven = maker.cairn("prove", "3")
-    assert "entry 3 is in the log" in proven.stdout and "size 4" in proven.stdout
+    proven = maker.cairn("prove", str(claim_at))
+    assert f"entry {claim_at} is in the log" in proven.stdout and f"size {size}" in proven.stdout
     assert "first checkpoint of this log seen here" in proven.stdout
     again = miner.cairn_json("post", str(miner.write("o2.json", origin("pilbara-mining:ore-2"))))
-    assert again["entry"]["index"] == 4
+    assert again["entry"]["index"] == size
     publish_checkpoint()
-    later = maker.cairn_json("prove", "3", "--proof-out", str(maker.home / "3.proof"))
-    assert later["previous"]["tree_size"] == 4 and later["checkpoint"]["tree_size"] == 5
-    assert (maker.home / "3.proof").read_text().startswith("c2sp.org/tlog-proof@v1\nindex 3\n")
-    assert miner.cairn_json("prove", "0")["checkpoint"]["tree_size"] == 5
+    proof = maker.home / f"{claim_at}.proof"
+    later = maker.cairn_json("prove", str(claim_at), "--proof-out", str(proof))
+    assert later["previous"]["tree_size"] == size and later["checkpoint"]["tree_size"] == size + 1
+    assert proof.read_text().startswith(f"c2sp.org/tlog-proof@v1\nindex {claim_at}\n")
+    assert miner.cairn_json("prove", str(ore_at))["checkpoint"]["tree_size"] == size + 1
 
     # the same envelope again is a 200; a revoked key signs nothing more
-    assert "200 already logged at index 0" in miner.cairn("post", str(miner.home / "origin.dsse.json")).stdout
+    assert f"200 already logged at index {ore_at}" in miner.cairn("post", str(miner.home / "origin.dsse.json")).stdout
     revoked = miner.cairn_json("key", "revoke")
     assert revoked["revoked_at"]
+    assert Entry.objects.filter(type="ledger", statement__type="key_revoked").count() == 1  # in the log (§12)
+    logged = Entry.objects.count()
     refused = miner.cairn("post", str(miner.write("o3.json", origin("pilbara-mining:ore-3"))), expect=1)
     assert "refused 403 key_not_valid:" in refused.stdout
-    assert Entry.objects.count() == 5
+    assert Entry.objects.count() == logged
+    assert attestations().count() == 5
 
 
 def test_every_refusal_is_printed_with_its_code(organization):
@@ -133,6 +153,7 @@ def test_every_refusal_is_printed_with_its_code(organization):
     organization("kansai-refining", "supplier", country="JP")
     miner.cairn("keygen", str(miner.key))
     miner.cairn("key", "register")
+    ore_at = next_index()
     miner.cairn("post", str(miner.write("ore.json", origin())))
     stale = {"type": "transfer", "issuer": "pilbara-mining", "batch": ORE, "prev": "b" * 64, "to": "kansai-refining"}
     items = [
@@ -164,9 +185,10 @@ def test_every_refusal_is_printed_with_its_code(organization):
     denied = bad.cairn("batch", ORE, expect=1)
     assert "error: not_authenticated (HTTP 401):" in denied.stderr
     assert bad.cairn_json("batch", ORE, expect=1)["error"]["code"] == "not_authenticated"
-    hidden = organization("third-co", "supplier").cairn("entry", "0", expect=1)
+    hidden = organization("third-co", "supplier").cairn("entry", str(ore_at), expect=1)
     assert "error: not_found (HTTP 404):" in hidden.stderr
-    assert Entry.objects.count() == 1
+    assert attestations().count() == 1
+    assert attestations().get().index == ore_at
 
 
 def test_the_console_script_runs_as_a_program(organization):

@@ -17,9 +17,11 @@ from typing import Literal, NoReturn, overload
 import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from cairn_core import signed_note
 from cairn_core.client import config as settings_of
 from cairn_core.client import keys as keyfiles
 from cairn_core.client import statements
+from cairn_core.client import verdicts as monitor
 from cairn_core.client.api import CairnError, Client
 from cairn_core.client.importer import Importer, ImportFailure
 from cairn_core.client.wire import BatchResult, Proven
@@ -373,6 +375,35 @@ def entry(obj: Context, index: int) -> None:
         json.dumps(statement, indent=2, sort_keys=True),
     ]
     obj.emit({**body, "statement": statement}, "\n".join(lines))
+
+
+@main.command()
+@click.option("--vin", help="Only this vehicle's verdicts.")
+@click.option("--log-key", help="The log's verifier string (default: GET /log/key's, as served).")
+@pass_context
+def verdicts(obj: Context, vin: str | None, log_key: str | None) -> None:
+    """Every verdict in the log, by VIN, read and checked here (an auditor's token).
+
+    Exits 1 when two intact verdicts on one VIN disagree with no rules entry
+    logged between them, or a ledger entry does not verify."""
+    with obj.client() as client:
+        try:
+            verifier = signed_note.parse_verifier(log_key or client.log_key()["verifier"])
+            found = monitor.report(monitor.read(client, verifier), vin)
+        except (monitor.LogUnreadable, signed_note.NoteError) as exc:
+            raise WitnessError(str(exc)) from exc
+    rows = found["verdicts"]
+    lines = [f"{len(rows)} verdict(s) in the log of {found['tree_size']} entries"]
+    lines += [
+        f"  {row['vin']}  pack {row['pack']}  verification {row['verification']} (entry #{row['index']})  "
+        f"${row['credit_usd']} {row['integrity']}  {row['at']}"
+        for row in rows
+    ]
+    lines += [f"DISAGREE: {message}" for message in found["disagreements"]]
+    lines += [f"PROBLEM: {message}" for message in found["problems"]]
+    obj.emit(found, "\n".join(lines))
+    if found["disagreements"] or found["problems"]:
+        raise click.exceptions.Exit(1)
 
 
 def _expected_entry_hash(entry_hash: str | None, envelope: str | None) -> str | None:
