@@ -11,6 +11,42 @@ bundle, the entry it names (a recursive query over the batch links, each
 link's `prev` being the signed one), with every certification of those
 batches up to the claim whose `prev` is in the bundle. So every chain in
 the bundle is closed: each `prev` names an entry of the bundle.
+
+Ledger entries (contract §12, v1.2). Beside the claim's DAG, `entries`
+carries the ledger entries the verdict relies on that the verdict's
+checkpoint covers (index below its size), sorted with the others, each
+with its tlog-proof@v1 against that checkpoint:
+
+* the `key_registered` entry, and the `key_revoked` entry if one is
+  logged, of every key that signed an entry of the bundle;
+* every `organization` entry of every organisation the bundle names;
+* the latest `rules` entry whose `sha256` is the verdict's
+  `applied.rules_sha256`.
+
+The `keys` and `organizations` rows are then the replay of those entries
+(`cairn_core.ledger_entries.LedgerState`), as of the verdict's checkpoint:
+a key's `revoked_at` is its logged revocation below the checkpoint, an
+organisation's record its latest logged one (a row only for what has no
+entry, as a ledger from before v1.2 has none, is read from the table).
+`cairn-verify` takes key validity, countries, roles and the rule data's
+digest from the entries and names any row that disagrees.
+
+The verdict's own `verdict` entry is appended after the verdict was
+computed, so the verdict's checkpoint does not cover it; the bundle
+carries it in its own section, proved against a later checkpoint:
+
+    "verdict_entry": {"index": N, "leaf_input": "<its leaf input>",
+                      "checkpoint": "<the earliest log-signed checkpoint covering N>",
+                      "cosignatures": ["<witness lines over that checkpoint>"],
+                      "proof": "<tlog-proof@v1 of N against that checkpoint>",
+                      "consistency": ["<base64 hash>", ...]}
+
+`consistency` is the RFC 9162 consistency proof from the verdict's
+checkpoint to that later one. When no published checkpoint covers the
+verdict entry yet, one is published first and the witnesses are asked to
+cosign it (`provenance.witnesses.gather`; a witness that does not answer
+only leaves its line out). A verification stored before verdict entries
+existed has none in the log, and its bundle has no `verdict_entry`.
 """
 
 from __future__ import annotations
@@ -28,9 +64,10 @@ from agreements.snapshot import current_ruleset, load_ruleset
 from audit.models import Verification
 from cairn_core import bundle as bundles
 from cairn_core import dsse, rules, ruleset_json, tlog_proof
-from provenance import ledger_key, tlog
+from cairn_core.ledger_entries import LedgerState
+from provenance import checkpoints, ledger_key, tlog, witnesses
 from provenance.errors import LedgerError
-from provenance.models import BatchLink, Claim, Cosignature, Entry, Organization, SigningKey
+from provenance.models import BatchLink, Checkpoint, Claim, Cosignature, Entry, EntryType, Organization, SigningKey
 
 LINKS = BatchLink._meta.db_table
 ENTRIES = Entry._meta.db_table
@@ -71,17 +108,20 @@ def build_bundle(verification: Verification) -> dict[str, object]:
             "verify the claim again and export that verification.",
         )
     key = ledger_key.current()
-    rows = _entries(bundle_indexes(verification.claim_index))
+    attestations = _entries(bundle_indexes(verification.claim_index))
+    keyids = _signers(json.loads(envelope) for _index, envelope, _time, _statement in attestations)
+    named = _named([row[3] for row in attestations], keyids)
+    logged = _relied_on(verification, keyids, named)
+    rows = sorted(attestations + logged)
     paths = tlog.inclusion_paths([row[0] for row in rows], verification.checkpoint_size)
-    envelopes = {index: json.loads(envelope) for index, envelope, _time, _statement in rows}
-    keys = _keys(envelopes.values())
-    return {
+    state = _replay(logged)
+    document: dict[str, object] = {
         "bundle": bundles.BUNDLE,
         "vin": verification.claim_id,
         "verdict": verification.as_verdict(),
         "log": {"origin": key.origin, "public_key": dsse.b64encode(key.public_key), "verifier": key.verifier},
         "checkpoint": verification.checkpoint,
-        "cosignatures": _cosignatures(verification),
+        "cosignatures": _cosignatures(verification.checkpoint_size),
         "entries": [
             {
                 "index": index,
@@ -90,15 +130,19 @@ def build_bundle(verification: Verification) -> dict[str, object]:
             }
             for index, envelope, time, _statement in rows
         ],
-        "keys": keys,
-        "organizations": _organizations([row[3] for row in rows], keys),
+        "keys": _keys(keyids, state),
+        "organizations": _organizations(named, state),
         "rules": ruleset_json.to_json(applied_rules(verification)),
     }
+    verdict_entry = _verdict_entry(verification)
+    if verdict_entry is not None:
+        document["verdict_entry"] = verdict_entry
+    return document
 
 
-def _cosignatures(verification: Verification) -> list[str]:
-    """Every witness cosignature stored for the verdict's checkpoint (contract §8, §10)."""
-    rows = Cosignature.objects.filter(checkpoint_id=verification.checkpoint_size).order_by("id")
+def _cosignatures(tree_size: int) -> list[str]:
+    """Every witness cosignature stored for the checkpoint of `tree_size` (contract §8, §10)."""
+    rows = Cosignature.objects.filter(checkpoint_id=tree_size).order_by("id")
     return [row.line for row in rows]
 
 
@@ -128,29 +172,120 @@ def _entries(indexes: list[int]) -> list[tuple[int, str, int, dict[str, Any]]]:
     return list(rows.values_list("index", "envelope", "integrated_time", "statement"))
 
 
-def _keys(envelopes: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    keyids = {signature["keyid"] for envelope in envelopes for signature in envelope["signatures"]}
-    return [
-        {
-            "keyid": key.keyid,
-            "organization": key.organization_id,
-            "public_key": dsse.b64encode(bytes(key.public_key)),
-            "registered_at": rfc3339(key.registered_at),
-            "revoked_at": rfc3339(key.revoked_at) if key.revoked_at else None,
-        }
-        for key in SigningKey.objects.filter(keyid__in=keyids).order_by("keyid")
-    ]
+def _signers(envelopes: Iterable[Mapping[str, Any]]) -> set[str]:
+    return {signature["keyid"] for envelope in envelopes for signature in envelope["signatures"]}
 
 
-def _organizations(statements: list[dict[str, Any]], keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _named(statements: list[dict[str, Any]], keyids: set[str]) -> set[str]:
     """Every organisation the entries name: issuers, co-signers, receivers of transfers."""
-    named = {key["organization"] for key in keys}
+    named = set(SigningKey.objects.filter(keyid__in=keyids).values_list("organization_id", flat=True))
     for statement in statements:
         named.update(value for value in (statement.get("issuer"), statement.get("to")) if isinstance(value, str))
-    return [
-        {"slug": org.slug, "name": org.name, "country": str(org.country), "roles": list(org.roles)}
-        for org in Organization.objects.filter(slug__in=named).order_by("slug")
-    ]
+    return named
+
+
+Row = tuple[int, str, int, dict[str, Any]]
+
+
+def _relied_on(verification: Verification, keyids: set[str], named: set[str]) -> list[Row]:
+    """The ledger entries below the verdict's checkpoint that the verdict relies on (module docstring)."""
+    below = Entry.objects.filter(type=EntryType.LEDGER, index__lt=verification.checkpoint_size)
+    fields = ("index", "envelope", "integrated_time", "statement")
+    keys = below.filter(statement__type__in=("key_registered", "key_revoked"), statement__keyid__in=sorted(keyids))
+    organizations = below.filter(statement__type="organization", statement__slug__in=sorted(named))
+    digest = verification.verdict["applied"]["rules_sha256"]
+    rules_entry = below.filter(statement__type="rules", statement__sha256=digest).order_by("-index")[:1]
+    found = [*keys.values_list(*fields), *organizations.values_list(*fields), *rules_entry.values_list(*fields)]
+    return sorted({row[0]: row for row in found}.values())
+
+
+def _replay(rows: list[Row]) -> LedgerState:
+    """The ledger entries the bundle carries, replayed in log order (as `cairn-verify` will)."""
+    state = LedgerState()
+    for index, _envelope, _time, statement in rows:
+        state.apply(index, statement)
+    return state
+
+
+def _keys(keyids: set[str], state: LedgerState) -> list[dict[str, Any]]:
+    """Every signing key: as its ledger entries say, or (no entry: a ledger from before v1.2) its row."""
+    rows = {key.keyid: key for key in SigningKey.objects.filter(keyid__in=keyids)}
+    found = []
+    for keyid in sorted(set(rows) | (keyids & set(state.keys))):
+        record = state.keys.get(keyid)
+        if record is not None:
+            organization, public_key = record.organization, record.public_key
+            registered, revoked = record.registered_at, record.revoked_at
+        else:
+            key = rows[keyid]
+            organization, public_key = key.organization_id, bytes(key.public_key)
+            registered, revoked = key.registered_at, key.revoked_at
+        found.append(
+            {
+                "keyid": keyid,
+                "organization": organization,
+                "public_key": dsse.b64encode(public_key),
+                "registered_at": rfc3339(registered),
+                "revoked_at": rfc3339(revoked) if revoked else None,
+            }
+        )
+    return found
+
+
+def _organizations(named: set[str], state: LedgerState) -> list[dict[str, Any]]:
+    """Every organisation named: its latest logged record below the checkpoint, or (none) its row."""
+    rows = {org.slug: org for org in Organization.objects.filter(slug__in=named)}
+    found = []
+    for slug in sorted(set(rows) | (named & set(state.organizations))):
+        record = state.organizations.get(slug)
+        if record is not None:
+            found.append({"slug": slug, "name": record.name, "country": record.country, "roles": list(record.roles)})
+        else:
+            org = rows[slug]
+            found.append({"slug": slug, "name": org.name, "country": str(org.country), "roles": list(org.roles)})
+    return found
+
+
+# --- the verdict's own entry -----------------------------------------------------------
+
+
+def _verdict_entry(verification: Verification) -> dict[str, object] | None:
+    """The `verdict_entry` section (module docstring); None for a verification logged before v1.2."""
+    row = (
+        Entry.objects.filter(type=EntryType.LEDGER, statement__type="verdict", statement__verification=verification.pk)
+        .values_list("index", "envelope", "integrated_time")
+        .first()
+    )
+    if row is None:
+        return None
+    index, envelope, integrated_time = row
+    later = _checkpoint_covering(index)
+    path = tlog.inclusion_paths([index], later.tree_size)[index]
+    consistency = tlog.consistency_proof(verification.checkpoint_size, later.tree_size)
+    return {
+        "index": index,
+        "leaf_input": tlog.leaf_input(envelope, integrated_time),
+        "checkpoint": later.note,
+        "cosignatures": _cosignatures(later.tree_size),
+        "proof": tlog_proof.format_proof(index, path, later.note),
+        "consistency": [dsse.b64encode(item) for item in consistency],
+    }
+
+
+def _checkpoint_covering(index: int) -> Checkpoint:
+    """The earliest published checkpoint covering entry `index` (so every export gives the same one),
+    publishing one first, and asking the witnesses to cosign it, when none does yet."""
+    found: Checkpoint | None = Checkpoint.objects.filter(tree_size__gt=index).order_by("tree_size").first()
+    if found is not None:
+        return found
+    try:
+        published = checkpoints.publish_checkpoint()
+    except checkpoints.CheckpointRefused as exc:
+        raise LedgerError("unavailable", f"No checkpoint can be signed to prove the verdict's entry: {exc}") from exc
+    if published.tree_size <= index:
+        raise LedgerError("unavailable", f"No checkpoint covers the verdict's entry {index} yet.")
+    witnesses.gather(published)  # a witness that does not answer leaves its line out; nothing waits on it
+    return published
 
 
 def applied_rules(verification: Verification) -> rules.RuleSet:

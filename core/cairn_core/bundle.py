@@ -31,6 +31,45 @@ names every failure:
    signed verdict, field by field; `verified_at` and `requested_by` cannot
    be recomputed and are checked for shape only.
 
+Ledger entries (contract §12, v1.2). `entries` may also hold ledger entries
+(payload type `application/vnd.cairn.ledger+json`): the key_registered and
+key_revoked entries of the keys that signed, the organization entries of
+the organisations named, and the rules entry of the rule data applied, each
+with its inclusion proof against the bundle's checkpoint. They are never
+attestations: the chains, the claim and the verdict's recomputation see
+only the attestations. When the bundle carries any:
+
+* **ledger**: each is signed by the (pinned) log key alone and reads as a
+  ledger entry (`cairn_core.ledger_entries.check`); replayed in index order
+  (`LedgerState.apply`), what no honest ledger logs is named too;
+* **keys**: the signatures are checked under the keys *as the entries say*
+  (public key, organisation, registered and revoked times); a `keys` row
+  that disagrees with its entries, or has no key_registered entry in the
+  bundle, fails, and a signing key with no entry is an unknown key;
+* **organizations**: each row must be its organisation's latest
+  `organization` entry in the bundle (name, country, roles), and the
+  countries the verdict is recomputed with are the entries';
+* **rules**: the rule data's digest (the verdict's `applied.rules_sha256`)
+  must be a logged `rules` entry's, of the same version;
+* **verdict_entry**: the verdict's own `verdict` entry, logged after the
+  verdict was computed and so beyond its checkpoint, is in the bundle's
+  `verdict_entry` section `{"index", "leaf_input", "checkpoint",
+  "cosignatures", "proof", "consistency"}`: signed by the log key alone,
+  its proof leads to the root of a later checkpoint signed by the log key,
+  `consistency` (RFC 9162, base64 hashes) proves that checkpoint extends
+  the verdict's, and its fields are the verdict's (verification id, VIN,
+  claim entry, credit, integrity, requested_by, `at` = verified_at, and
+  report_sha256 = SHA-256 of the report's payload bytes). The witness
+  quorum is required of the verdict's checkpoint; the later checkpoint's
+  cosigners are reported. A bundle with ledger entries but no
+  `verdict_entry` fails.
+
+A bundle with no ledger entries (made before v1.2) is checked as before,
+with its own `keys`, `organizations` and `rules`, and `Result.notes` says
+so ("keys, organisations and rules are the bundle's own lists: not in the
+log"); without a `verdict_entry` too, it says "the verdict is not in the
+log". Neither note fails it.
+
 A verdict's integrity problems (codes of `cairn_core.problems.Code`) are
 matched by (index, code): those the bundle also shows are *recomputed*;
 those of a code in `NOT_CHECKABLE_OFFLINE` (stored rows and derived tables
@@ -57,6 +96,7 @@ import base64
 import binascii
 import datetime as dt
 import gzip
+import hashlib
 import json
 import multiprocessing
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -64,11 +104,14 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any, NotRequired, TypedDict, cast
 
-from cairn_core import cosignature, dsse, lineage, rules, ruleset_json, signed_note, tlog_proof
+import nacl.signing
+
+from cairn_core import cosignature, dsse, ledger_entries, lineage, merkle, rules, ruleset_json, signed_note, tlog_proof
 from cairn_core import verdict as verdicts
 from cairn_core.entries import (
     Decoded,
     Key,
+    check_ledger_signature,
     check_prev,
     check_signatures,
     created_again,
@@ -77,6 +120,7 @@ from cairn_core.entries import (
     leaf_hash,
     named_batches,
 )
+from cairn_core.ledger_entries import LEDGER_PAYLOAD_TYPE, LedgerState
 from cairn_core.payload import JSON, PAYLOAD_TYPE, JSONObject
 from cairn_core.problems import Code, Problem
 
@@ -94,8 +138,15 @@ SECTIONS = {
     "organizations": list,
     "rules": dict,
 }
-# v1.2: witness cosignature lines over the checkpoint; older bundles have none.
-OPTIONAL_SECTIONS = {"cosignatures": list}
+# v1.2: witness cosignature lines over the checkpoint, and the verdict's own
+# ledger entry (contract §12); older bundles have neither.
+OPTIONAL_SECTIONS = {"cosignatures": list, "verdict_entry": dict}
+# The failures of the ledger entries (contract §12) the bundle carries.
+LEDGER, VERDICT_ENTRY = "ledger", "verdict_entry"
+NOTE_OWN_LISTS = (
+    "keys, organisations and rules are the bundle's own lists: not in the log (a bundle from before contract v1.2)"
+)
+NOTE_NO_VERDICT_ENTRY = "the verdict is not in the log (a verdict from before contract v1.2)"
 PASSED, FAILED, UNANCHORED = 0, 1, 3  # Result.status, and cairn-verify's exit status
 
 
@@ -116,6 +167,7 @@ class BundleDocument(TypedDict):
     organizations: list[Any]
     rules: dict[str, JSON]
     cosignatures: NotRequired[list[str]]
+    verdict_entry: NotRequired[JSONObject]
 
 
 class FailureDict(TypedDict):
@@ -191,6 +243,24 @@ class WitnessCheck:
 
 
 @dataclass
+class VerdictEntryCheck:
+    """The verdict's own ledger entry: where it is, the later checkpoint proving it, who cosigned that."""
+
+    index: int
+    tree_size: int | None = None  # the later checkpoint's, when it reads
+    cosigners: list[dict[str, str | None]] = field(default_factory=list)  # its lines: name, key ID
+    witnesses: list[str] = field(default_factory=list)  # the pinned witnesses whose lines verify over it
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "index": self.index,
+            "tree_size": self.tree_size,
+            "cosignatures": self.cosigners,
+            "witnesses": self.witnesses,
+        }
+
+
+@dataclass
 class Result:
     vin: str
     verdict: JSONObject  # the signed verdict, as the bundle carries it
@@ -206,6 +276,9 @@ class Result:
     cosigners: list[dict[str, str | None]] = field(default_factory=list)  # the bundle's lines: name, key ID
     problems_recomputed: list[Problem] = field(default_factory=list)
     problems_not_checkable: list[Problem] = field(default_factory=list)
+    ledger_entries: int = 0  # of `entries`, those that are ledger entries (contract §12)
+    verdict_entry: VerdictEntryCheck | None = None  # the verdict's own entry, when the bundle has one
+    notes: list[str] = field(default_factory=list)  # what was not checked, and why (no failure)
 
     @property
     def passed(self) -> bool:
@@ -251,6 +324,7 @@ class Result:
             "claim_index": self.verdict.get("claim_index"),
             "credit_usd": self.verdict.get("credit_usd"),
             "entries": self.entries,
+            "ledger_entries": self.ledger_entries,
             "tree_size": self.tree_size,
             "log_key": {"checked": self.log_key, "pinned": self.log_key_pinned, "bundle": self.bundle_log_key},
             "witnesses": [check.as_dict() for check in self.witnesses],
@@ -261,6 +335,8 @@ class Result:
                 "not_checkable_offline": [_unchecked(problem) for problem in self.problems_not_checkable],
             },
             "failures": [failure.as_dict() for failure in self.failures],
+            "verdict_entry": self.verdict_entry.as_dict() if self.verdict_entry else None,
+            "notes": self.notes,
             "verdict": {key: value for key, value in self.verdict.items() if key != "report"},
             "recomputed": self.recomputed,
         }
@@ -313,6 +389,8 @@ def check_shape(document: object) -> BundleDocument:
     lines = document.get("cosignatures", [])
     if not isinstance(lines, list) or not all(isinstance(line, str) for line in lines):
         raise NotABundle('"cosignatures" is not a JSON list of strings')
+    if not isinstance(document.get("verdict_entry", {}), dict):
+        raise NotABundle('"verdict_entry" is not a JSON object')
     unknown = set(document) - set(SECTIONS) - set(OPTIONAL_SECTIONS)
     if unknown:
         raise NotABundle(f"unknown sections {sorted(unknown)}")
@@ -363,13 +441,22 @@ def verify(
     _check_witnesses(document["checkpoint"], document.get("cosignatures", []), pinned, result)
     result.tree_size = checkpoint.tree_size if checkpoint else None
     keys = _keys(document["keys"], result)
+    ledger, replayed = _ledger(document["entries"], key, result)
+    if ledger is not None:
+        keys = _logged_keys(document["keys"], ledger, result)
     signatures = _signatures(document["entries"], keys, in_child=processes > 1)
-    entries = _entries(document["entries"], document["checkpoint"], checkpoint, result)
-    result.entries = len(entries)
+    decoded = _entries(document["entries"], document["checkpoint"], checkpoint, result)
+    entries = _attestations(decoded, replayed, result)
     _check_chains(entries, result)
     _check_report(verdict, key, result)
     ruleset = _rules(document["rules"], verdict, result)
     countries = _organizations(document["organizations"], result)
+    if ledger is not None:
+        countries = _logged_organizations(document["organizations"], ledger, result)
+        _check_logged_rules(ruleset, ledger, result)
+    else:
+        result.notes.append(NOTE_OWN_LISTS)
+    _check_verdict_entry(document, checkpoint, key, pinned, result, has_ledger=ledger is not None)
     _check_claim(document, entries, result)
     _check_request(verdict, result)
     assessed = _assess(verdict, entries, countries, ruleset, result) if ruleset is not None else None
@@ -553,10 +640,11 @@ def _entry(
 
 
 def decode_leaf(index: int, leaf_input: str) -> Entry:
-    """A leaf input (contract §4) as an entry; ValueError, KeyError or TypeError when it is none."""
+    """A leaf input (contract §4) as an entry, an attestation or a ledger entry (contract §12);
+    ValueError, KeyError or TypeError when it is neither."""
     leaf = json.loads(leaf_input)
     envelope, integrated_time = leaf["envelope"], leaf["integrated_time"]
-    if envelope["payloadType"] != PAYLOAD_TYPE:
+    if envelope["payloadType"] not in (PAYLOAD_TYPE, LEDGER_PAYLOAD_TYPE):
         raise ValueError(f"payload type {envelope['payloadType']!r}")
     if not isinstance(integrated_time, int):
         raise TypeError("integrated_time is not an integer")
@@ -590,7 +678,8 @@ def _check_proof(
 def _signature_problems(entries: list[Entry], keys: Mapping[str, Key]) -> list[Problem]:
     problems = []
     for entry in entries:
-        problems += check_signatures(entry.index, entry.integrated_time, entry.decoded, keys.get)
+        if not entry.decoded.is_ledger_entry:  # the ledger's own signature is `_ledger`'s
+            problems += check_signatures(entry.index, entry.integrated_time, entry.decoded, keys.get)
     return problems
 
 
@@ -670,6 +759,288 @@ def _check_claim(document: BundleDocument, entries: list[Entry], result: Result)
     payload = claims[0].decoded.payload
     if payload.get("type") != "claim" or payload.get("vin") != document["vin"]:
         result.fail(Code.VERDICT, f"entry {claims[0].index} is not the claim on VIN {document['vin']}", claims[0].index)
+
+
+# --- the ledger entries (contract §12) ------------------------------------------------
+
+
+def _ledger(
+    rows: list[JSON], log_key: signed_note.Verifier | None, result: Result
+) -> tuple[LedgerState | None, set[int]]:
+    """The bundle's ledger entries checked and replayed in index order (None when it has none),
+    and the indexes of those it found.
+
+    Only the rows that name the ledger's payload type are decoded here (the
+    type is the one place that text can appear in a leaf input: the payload
+    is base64); `_entries` names every row that does not decode, and
+    `_attestations` any ledger entry found there but not here.
+    """
+    found = []
+    for row in rows:
+        index = row.get("index") if isinstance(row, dict) else None
+        leaf_input = row.get("leaf_input") if isinstance(row, dict) else None
+        if not isinstance(index, int) or not isinstance(leaf_input, str) or LEDGER_PAYLOAD_TYPE not in leaf_input:
+            continue
+        try:
+            entry = decode_leaf(index, leaf_input)
+        except (ValueError, KeyError, TypeError):
+            continue
+        if entry.decoded.is_ledger_entry:
+            found.append(entry)
+    if not found:
+        return None, set()
+    state = LedgerState()
+    for entry in sorted(found, key=lambda item: item.index):
+        if _ledger_entry_checks(entry, log_key, result):
+            for message in state.apply(entry.index, entry.decoded.payload):
+                result.fail(LEDGER, message, entry.index)
+    return state, {entry.index for entry in found}
+
+
+def _attestations(decoded: list[Entry], replayed: set[int], result: Result) -> list[Entry]:
+    """The attestations among the decoded entries; the entries counted, and any ledger entry
+    `_ledger` did not see (its payload type written with escapes) named."""
+    entries = [entry for entry in decoded if not entry.decoded.is_ledger_entry]
+    result.entries, result.ledger_entries = len(decoded), len(decoded) - len(entries)
+    for entry in decoded:
+        if entry.decoded.is_ledger_entry and entry.index not in replayed:
+            result.fail(LEDGER, "a ledger entry whose payload type is not written plainly is not checked", entry.index)
+    return entries
+
+
+def _ledger_entry_checks(
+    entry: Entry, log_key: signed_note.Verifier | None, result: Result, check: str = LEDGER
+) -> bool:
+    """Signed by the log key alone and a ledger entry of contract §12; each failure named under `check`."""
+    if log_key is None:
+        result.fail(check, "no log key to check the ledger entry's signature against", entry.index)
+        return False
+    ledger = Key(nacl.signing.VerifyKey(log_key.public_key), "", 0, None)
+    problems = check_ledger_signature(entry.index, entry.decoded, ledger, dsse.keyid_for(log_key.public_key))
+    for problem in problems:
+        result.fail(check, problem.message, entry.index)
+    try:
+        ledger_entries.check(entry.decoded.payload)
+    except ledger_entries.LedgerEntryError as exc:
+        result.fail(check, f"not a ledger entry of contract §12: {exc}", entry.index)
+        return False
+    return not problems
+
+
+def _logged_keys(rows: list[Any], state: LedgerState, result: Result) -> dict[str, Key]:
+    """The keys as the ledger entries say; every `keys` row compared with its entries."""
+    for number, row in enumerate(rows):
+        keyid = row.get("keyid") if isinstance(row, dict) else None
+        record = state.keys.get(keyid) if isinstance(keyid, str) else None
+        if record is None:
+            result.fail(Code.KEYS, f"key {keyid or number}: no key_registered entry for it in the bundle")
+            continue
+        for name, theirs, logged in _key_differences(row, record):
+            result.fail(Code.KEYS, f"key {keyid}: {name} is {_json(theirs)}, its ledger entries say {_json(logged)}")
+    return {
+        keyid: Key.of(record.public_key, record.organization, record.registered_at, record.revoked_at)
+        for keyid, record in state.keys.items()
+    }
+
+
+def _key_differences(row: Mapping[str, Any], record: ledger_entries.KeyRecord) -> Iterator[tuple[str, object, object]]:
+    logged = {
+        "organization": record.organization,
+        "public_key": dsse.b64encode(record.public_key),
+        "registered_at": record.registered_at,
+        "revoked_at": record.revoked_at,
+    }
+    for name, value in logged.items():
+        theirs = row.get(name)
+        try:
+            same = _moment(theirs) == value if name.endswith("_at") and theirs is not None else theirs == value
+        except ValueError:
+            same = False
+        if not same:
+            yield name, theirs, ledger_entries.rfc3339(value) if isinstance(value, dt.datetime) else value
+
+
+def _logged_organizations(rows: list[Any], state: LedgerState, result: Result) -> dict[str, str]:
+    """The countries as the organisations' latest entries say; every row compared with its entry."""
+    for number, row in enumerate(rows):
+        slug = row.get("slug") if isinstance(row, dict) else None
+        record = state.organizations.get(slug) if isinstance(slug, str) else None
+        if record is None:
+            result.fail(
+                Code.ORGANIZATIONS, f"organisation {slug or number}: no organization entry for it in the bundle"
+            )
+            continue
+        logged = {"name": record.name, "country": record.country, "roles": list(record.roles)}
+        for name, value in logged.items():
+            if row.get(name) != value:
+                message = f"organisation {slug}: {name} is {_json(row.get(name))}, its entry {record.index} says"
+                result.fail(Code.ORGANIZATIONS, f"{message} {_json(value)}")
+    return {slug: record.country for slug, record in state.organizations.items()}
+
+
+def _check_logged_rules(ruleset: rules.RuleSet | None, state: LedgerState, result: Result) -> None:
+    """The rule data applied (already checked to be the verdict's) is a logged rules entry's."""
+    if ruleset is None:
+        return
+    digest = ruleset_json.digest(ruleset)
+    logged = [record for record in state.rules if record.sha256 == digest]
+    if not logged:
+        result.fail(Code.RULES, f"the rule data (SHA-256 {digest}) is not a logged rules entry's")
+    elif logged[-1].version != ruleset.version:
+        message = f"the rules entry {logged[-1].index} names version {logged[-1].version}, the rules {ruleset.version}"
+        result.fail(Code.RULES, message)
+
+
+# --- the verdict's own entry --------------------------------------------------------------
+
+
+def _check_verdict_entry(
+    document: BundleDocument,
+    checkpoint: signed_note.Checkpoint | None,
+    log_key: signed_note.Verifier | None,
+    pinned: list[cosignature.WitnessKey],
+    result: Result,
+    *,
+    has_ledger: bool,
+) -> None:
+    """The `verdict_entry` section (see the module docstring); its absence named or noted."""
+    section = document.get("verdict_entry")
+    if section is None:
+        if has_ledger:
+            result.fail(VERDICT_ENTRY, "the bundle carries ledger entries but not the verdict's own entry")
+        else:
+            result.notes.append(NOTE_NO_VERDICT_ENTRY)
+        return
+    try:
+        index, leaf_input, text = section["index"], section["leaf_input"], section["checkpoint"]
+        lines, consistency = section["cosignatures"], [_hash(item) for item in section["consistency"]]
+        if not isinstance(index, int) or not isinstance(leaf_input, str) or not isinstance(text, str):
+            raise TypeError("index, leaf_input and checkpoint are an integer and two strings")
+        if not isinstance(lines, list) or not all(isinstance(line, str) for line in lines):
+            raise TypeError("cosignatures is a list of strings")
+    except (KeyError, TypeError, ValueError) as exc:
+        result.fail(VERDICT_ENTRY, f"the section cannot be read: {exc!r}")
+        return
+    result.verdict_entry = found = VerdictEntryCheck(index, cosigners=[_signer(line) for line in lines])
+    later = _later_checkpoint(text, lines, log_key, pinned, found, result)
+    _check_verdict_proof(section.get("proof"), index, leaf_input, text, later, result)
+    if checkpoint is not None and later is not None:
+        _check_consistency(checkpoint, later, consistency, result)
+    try:
+        entry = decode_leaf(index, leaf_input)
+    except (ValueError, KeyError, TypeError) as exc:
+        result.fail(VERDICT_ENTRY, f"the leaf input is not a Cairn entry: {exc}", index)
+        return
+    if _verdict_entry_reads(entry, log_key, result):
+        _compare_verdict_entry(entry.decoded.payload, document["verdict"], index, result)
+
+
+def _hash(text: object) -> bytes:
+    raw = binascii.a2b_base64(text, strict_mode=True) if isinstance(text, str) else b""
+    if len(raw) != 32:
+        raise ValueError(f"{text!r} is not one base64 SHA-256 hash")
+    return raw
+
+
+def _later_checkpoint(
+    text: str,
+    lines: list[str],
+    log_key: signed_note.Verifier | None,
+    pinned: list[cosignature.WitnessKey],
+    found: VerdictEntryCheck,
+    result: Result,
+) -> signed_note.Checkpoint | None:
+    """The checkpoint proving the verdict entry: signed by the log key; which pinned witnesses cosigned it."""
+    if log_key is None:
+        result.fail(VERDICT_ENTRY, "no log key to check the verdict entry's checkpoint against")
+        return None
+    try:
+        later = signed_note.open_checkpoint(text, log_key)
+        body, _signatures = signed_note.split_note(text)
+    except signed_note.NoteError as exc:
+        result.fail(VERDICT_ENTRY, f"its checkpoint is not signed by the log key: {exc}")
+        return None
+    found.tree_size = later.tree_size
+    found.witnesses = sorted(cosignature.verified(body, lines, pinned))
+    return later
+
+
+def _check_verdict_proof(
+    text: object,
+    index: int,
+    leaf_input: str,
+    checkpoint_text: str,
+    later: signed_note.Checkpoint | None,
+    result: Result,
+) -> None:
+    try:
+        proof = tlog_proof.parse_proof(text)
+    except tlog_proof.ProofError as exc:
+        result.fail(VERDICT_ENTRY, f"the proof is not tlog-proof@v1: {exc}", index)
+        return
+    if proof.index != index:
+        result.fail(VERDICT_ENTRY, f"the proof is for index {proof.index}", index)
+    elif proof.checkpoint != checkpoint_text:
+        result.fail(VERDICT_ENTRY, "the proof's checkpoint is not the section's", index)
+    elif later is not None:
+        try:
+            tlog_proof.check_inclusion(proof, leaf_hash(leaf_input.encode("utf-8")), later)
+        except tlog_proof.ProofError as exc:
+            result.fail(VERDICT_ENTRY, f"inclusion: {exc}", index)
+
+
+def _check_consistency(
+    checkpoint: signed_note.Checkpoint, later: signed_note.Checkpoint, proof: list[bytes], result: Result
+) -> None:
+    """The later checkpoint extends the verdict's (RFC 9162 §2.1.4): one history, not a fork."""
+    first, second = checkpoint.tree_size, later.tree_size
+    if not merkle.verify_consistency(first, second, checkpoint.root_hash, later.root_hash, proof):
+        message = f"the consistency proof does not show checkpoint {second} extends the verdict's checkpoint {first}"
+        result.fail(VERDICT_ENTRY, message)
+
+
+def _verdict_entry_reads(entry: Entry, log_key: signed_note.Verifier | None, result: Result) -> bool:
+    if not entry.decoded.is_ledger_entry or entry.decoded.payload.get("type") != "verdict":
+        result.fail(VERDICT_ENTRY, "the entry is not a verdict ledger entry", entry.index)
+        return False
+    return _ledger_entry_checks(entry, log_key, result, VERDICT_ENTRY)
+
+
+def _compare_verdict_entry(logged: JSONObject, verdict: JSONObject, index: int, result: Result) -> None:
+    """The logged verdict is the bundle's: each field, and the report's payload by its SHA-256."""
+    report = verdict.get("report")
+    try:
+        payload_sha256: str | None = hashlib.sha256(dsse.envelope_from_dict(report).payload).hexdigest()
+    except dsse.EnvelopeError:
+        payload_sha256 = None  # named by the report's check
+    expected = {
+        "verification": verdict.get("id"),
+        "vin": verdict.get("vin"),
+        "claim_index": verdict.get("claim_index"),
+        "credit_usd": verdict.get("credit_usd"),
+        "integrity": verdict.get("integrity"),
+        "requested_by": verdict.get("requested_by", {"organization": None, "user": None}),
+        "report_sha256": payload_sha256,
+    }
+    for name, value in expected.items():
+        if logged.get(name) != value:
+            result.fail(VERDICT_ENTRY, f"{name}: logged {_json(logged.get(name))}, the verdict's {_json(value)}", index)
+    verified_at = verdict.get("verified_at")
+    if isinstance(verified_at, str) and _same_moment(verified_at, logged.get("at")) is False:
+        message = f"at: logged {_json(logged.get('at'))}, the verdict's verified_at {_json(verified_at)}"
+        result.fail(VERDICT_ENTRY, message, index)
+
+
+def _same_moment(first: str, second: object) -> bool | None:
+    """Whether two RFC 3339 times are one moment; None when the first does not read (named elsewhere)."""
+    try:
+        mine = _moment(first)
+    except ValueError:
+        return None
+    try:
+        return mine == _moment(second)
+    except ValueError:
+        return False
 
 
 @dataclass

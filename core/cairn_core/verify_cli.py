@@ -25,7 +25,11 @@ Exit status:
 The report always names the log key checked against (pinned, or the
 bundle's own), every pinned witness and whether its cosignature counts
 (with its time), and the verdict's verification time, requester and rules
-version with their digest. `--json` prints the result as JSON instead,
+version with their digest. From contract v1.2 it also says how many ledger
+entries (§12) the bundle carries, where its verdict entry is in the log and
+who cosigned the checkpoint proving it, and, for an older bundle, notes
+that its keys, organisations and rules are its own lists and its verdict
+is not in the log (notes, not failures). `--json` prints the result as JSON instead,
 every list and every differing field in full.
 """
 
@@ -154,11 +158,33 @@ def report(result: bundle.Result) -> str:
         *_verdict(verdict),
         *_problems(result),
         "",
+        *_ledger(result),
+        "",
         *_keys(result),
         "",
         *_conclusion(result),
     ]
     return "\n".join(lines)
+
+
+def _ledger(result: bundle.Result) -> list[str]:
+    """Where keys, organisations and rules came from, and the verdict's own entry in the log (contract §12)."""
+    if result.ledger_entries:
+        lines = [
+            f"Ledger entries in the bundle: {result.ledger_entries}; key validity, countries, roles and the rule "
+            "data's digest are taken from them"
+        ]
+    else:
+        lines = ["Ledger entries in the bundle: none"]
+    found = result.verdict_entry
+    if found is not None:
+        size = found.tree_size if found.tree_size is not None else "?"
+        lines.append(f"Verdict entry: index {found.index}, in the log-signed checkpoint of {size} entries")
+        lines.append(f"  its checkpoint's cosignature lines: {_signers(found.cosigners)}")
+        if found.witnesses:
+            lines.append(f"  pinned witnesses that cosigned it: {', '.join(found.witnesses)}")
+    lines += [f"Note: {note}" for note in result.notes]
+    return lines
 
 
 def _verdict(verdict: JSONObject) -> list[str]:

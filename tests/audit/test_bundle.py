@@ -29,11 +29,14 @@ from django.test import override_settings
 
 from audit import bundle
 from audit.auditors import create_auditor
+from audit.models import Verification
 from cairn_core import bundle as bundles
 from cairn_core import dsse, signed_note, verify_cli
+from cairn_core.ledger_entries import LEDGER_PAYLOAD_TYPE
 from demo import data as demo
 from provenance import ledger_key
 from provenance.errors import LedgerError
+from provenance.models import Checkpoint, Entry, EntryType
 from tests.audit.conftest import claim, simple_chain
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,6 +111,13 @@ def test_every_demo_claim_s_bundle_verifies_with_the_core_package_alone(demo_bun
         assert "VERIFIED: every entry is signed, chained and in the signed log" in done.stdout
         expected = next(spec.expected_credit for spec in demo.CLAIMS if spec.vin == vin)
         assert f"credit ${int(expected):,}" in done.stdout
+        # Contract §12: keys, organisations and rules from the log, and the verdict in it.
+        document = load(path)
+        kinds = {payload["type"] for payload in ledger_payloads(document).values()}
+        assert kinds == {"key_registered", "organization", "rules"}, (vin, kinds)
+        assert document["verdict_entry"]["index"] >= int(document["checkpoint"].split("\n")[1])
+        assert "Ledger entries in the bundle:" in done.stdout and "Verdict entry: index" in done.stdout
+        assert "Note:" not in done.stdout
 
 
 def test_json_output_and_exit_2_for_a_file_that_is_not_a_bundle(
@@ -138,13 +148,26 @@ def demo_bundle(demo_bundles) -> dict:
     return load(next(iter(demo_bundles.values())))
 
 
-def by_type(document: dict, kind: str) -> list[int]:
+def by_type(document: dict, kind: str | None) -> list[int]:
+    """The positions of the attestations of `kind` (None: every attestation; ledger entries are not)."""
     positions = []
     for position, entry in enumerate(document["entries"]):
         envelope = json.loads(entry["leaf_input"])["envelope"]
-        if json.loads(base64.b64decode(envelope["payload"]))["type"] == kind:
+        if envelope["payloadType"] == LEDGER_PAYLOAD_TYPE:
+            continue
+        if kind is None or json.loads(base64.b64decode(envelope["payload"]))["type"] == kind:
             positions.append(position)
     return positions
+
+
+def ledger_payloads(document: dict) -> dict[int, dict]:
+    """The bundle's ledger entries (contract §12) by index: their payloads."""
+    found = {}
+    for entry in document["entries"]:
+        envelope = json.loads(entry["leaf_input"])["envelope"]
+        if envelope["payloadType"] == LEDGER_PAYLOAD_TYPE:
+            found[entry["index"]] = json.loads(base64.b64decode(envelope["payload"]))
+    return found
 
 
 def flip_base64(text: str, at: int = 0) -> str:
@@ -196,7 +219,8 @@ def revocation_before_an_entry(document):
     key = next(key for key in document["keys"] if key["keyid"] == keyid)
     moment = dt.datetime.fromtimestamp(leaf["integrated_time"] - 1, dt.UTC)
     key["revoked_at"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"entry {claim_entry['index']}: key_not_valid: key {keyid} was not valid when logged"
+    # Key validity is the ledger entries' (contract §12): the row that disagrees with them is named.
+    return f'keys: key {keyid}: revoked_at is "{key["revoked_at"]}", its ledger entries say null'
 
 
 def entry_dropped(document):
@@ -219,8 +243,10 @@ def entries_swapped(document):
 def organization_country(document):
     issuer = sorted(document["verdict"]["applied"]["issuer_countries"])[0]
     org = next(org for org in document["organizations"] if org["slug"] == issuer)
-    org["country"] = "CN" if org["country"] != "CN" else "US"
-    return "verdict: applied.issuer_countries: signed"
+    was, org["country"] = org["country"], "CN" if org["country"] != "CN" else "US"
+    # The countries are the organisation entries' (contract §12): the row that disagrees is named.
+    logged = max(i for i, p in ledger_payloads(document).items() if p["type"] == "organization" and p["slug"] == issuer)
+    return f'organizations: organisation {issuer}: country is "{org["country"]}", its entry {logged} says "{was}"'
 
 
 def percentage_row(document):
@@ -231,6 +257,43 @@ def percentage_row(document):
 def the_vin(document):
     document["vin"] = "1HGCM82633A004352"
     return "verdict: the bundle is for VIN 1HGCM82633A004352"
+
+
+def key_entry_dropped(document):
+    index, payload = next((i, p) for i, p in ledger_payloads(document).items() if p["type"] == "key_registered")
+    document["entries"] = [entry for entry in document["entries"] if entry["index"] != index]
+    return f"keys: key {payload['keyid']}: no key_registered entry for it in the bundle"
+
+
+def organization_entry_dropped(document):
+    index, payload = next((i, p) for i, p in ledger_payloads(document).items() if p["type"] == "organization")
+    document["entries"] = [entry for entry in document["entries"] if entry["index"] != index]
+    return f"organizations: organisation {payload['slug']}: no organization entry for it in the bundle"
+
+
+def rules_entry_dropped(document):
+    index = next(i for i, p in ledger_payloads(document).items() if p["type"] == "rules")
+    document["entries"] = [entry for entry in document["entries"] if entry["index"] != index]
+    return "is not a logged rules entry's"
+
+
+def verdict_entry_dropped(document):
+    del document["verdict_entry"]
+    return "verdict_entry: the bundle carries ledger entries but not the verdict's own entry"
+
+
+def verdict_entry_consistency(document):
+    section = document["verdict_entry"]
+    section["consistency"][-1] = flip_base64(section["consistency"][-1])
+    return "verdict_entry: the consistency proof does not show checkpoint"
+
+
+def verdict_entry_proof(document):
+    section = document["verdict_entry"]
+    lines = section["proof"].split("\n")
+    lines[2] = flip_base64(lines[2])
+    section["proof"] = "\n".join(lines)
+    return f"entry {section['index']}: verdict_entry: inclusion: the inclusion path does not lead to the root"
 
 
 def log_key(document):
@@ -254,6 +317,12 @@ MUTATIONS = [
     percentage_row,
     the_vin,
     log_key,
+    key_entry_dropped,
+    organization_entry_dropped,
+    rules_entry_dropped,
+    verdict_entry_dropped,
+    verdict_entry_consistency,
+    verdict_entry_proof,
 ]
 
 
@@ -306,7 +375,11 @@ def test_an_auditor_downloads_the_bundle_of_a_verification(api, auditor, verifie
     )
     result = bundles.verify(document)
     assert result.verified, [failure.line for failure in result.failures]
-    assert result.entries == len(document["entries"]) == verified.claim_index + 1
+    assert result.entries == len(document["entries"])
+    # Every attestation up to the claim (the simple chain is all upstream of it), and the ledger entries beside.
+    attestations = Entry.objects.filter(index__lte=verified.claim_index).exclude(type=EntryType.LEDGER)
+    assert result.entries - result.ledger_entries == attestations.count() == len(by_type(document, None))
+    assert result.ledger_entries > 0 and result.verdict_entry is not None
 
 
 def test_only_auditors_read_bundles_and_unknown_ids_are_not_found(api, auditor, maker, verified):
@@ -370,3 +443,52 @@ def test_a_gzip_bundle_verifies_and_the_api_compresses_for_clients_that_accept_i
     compressed = api.get(url, HTTP_ACCEPT_ENCODING="gzip", **auditor.auth)
     assert compressed["Content-Encoding"] == "gzip"
     assert gzip.decompress(compressed.content) == api.get(url, **auditor.auth).content
+
+
+# --- the ledger entries the verdict relies on, and the verdict's own (contract §8, §12) ----------
+
+
+def test_the_bundle_carries_the_ledger_entries_the_verdict_relies_on(verified):
+    document = bundle.build_bundle(verified)
+    logged = ledger_payloads(document)
+    assert all(index < verified.checkpoint_size for index in logged)
+    registered = {p["keyid"] for p in logged.values() if p["type"] == "key_registered"}
+    assert registered == {key["keyid"] for key in document["keys"]}
+    organizations = {p["slug"]: p for p in logged.values() if p["type"] == "organization"}
+    assert set(organizations) == {org["slug"] for org in document["organizations"]}
+    for org in document["organizations"]:
+        payload = organizations[org["slug"]]
+        assert org == {key: payload[key] for key in ("slug", "name", "country", "roles")}
+    (rules_entry,) = [p for p in logged.values() if p["type"] == "rules"]
+    assert rules_entry["sha256"] == document["verdict"]["applied"]["rules_sha256"]
+    assert not [p for p in logged.values() if p["type"] not in ("key_registered", "organization", "rules")]
+
+
+def test_the_bundle_carries_the_verdict_entry_proved_against_a_later_checkpoint(verified):
+    entry = Entry.objects.get(type=EntryType.LEDGER, statement__type="verdict", statement__verification=verified.pk)
+    assert entry.index >= verified.checkpoint_size  # logged after the verdict was computed
+    document = bundle.build_bundle(verified)
+    section = document["verdict_entry"]
+    later = Checkpoint.objects.filter(tree_size__gt=entry.index).order_by("tree_size").first()
+    assert later is not None  # published for the bundle when none covered it
+    assert section["index"] == entry.index and section["checkpoint"] == later.note
+    assert set(section) == {"index", "leaf_input", "checkpoint", "cosignatures", "proof", "consistency"}
+    assert section["proof"].endswith("\n\n" + later.note)
+    assert bundle.build_bundle(verified)["verdict_entry"] == section  # the same checkpoint every time
+    result = bundles.verify(document, log_key=signed_note.parse_verifier(ledger_key.current().verifier))
+    assert result.status == bundles.PASSED, [failure.line for failure in result.failures]
+    assert result.verdict_entry is not None and result.verdict_entry.tree_size == later.tree_size
+    payload = json.loads(base64.b64decode(json.loads(section["leaf_input"])["envelope"]["payload"]))
+    report = base64.b64decode(document["verdict"]["report"]["payload"])
+    assert payload["report_sha256"] == hashlib.sha256(report).hexdigest()
+    assert payload["verification"] == verified.pk and payload["credit_usd"] == verified.credit_usd
+
+
+def test_a_verification_with_no_verdict_entry_gets_no_section_and_fails_beside_ledger_entries(verified):
+    """A verification the log has no verdict entry for: no section; with ledger entries, that is a failure."""
+    unlogged = Verification.objects.get(pk=verified.pk)
+    unlogged.pk = verified.pk + 1000  # no verdict entry names this id
+    document = bundle.build_bundle(unlogged)
+    assert "verdict_entry" not in document
+    lines = [failure.line for failure in bundles.verify(document).failures]
+    assert "verdict_entry: the bundle carries ledger entries but not the verdict's own entry" in lines

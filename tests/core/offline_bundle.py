@@ -5,22 +5,29 @@ The tree and the inclusion paths come from the tests' own RFC 9162 reference
 verdict is whatever the test writes down: so `cairn_core.bundle.verify`
 is checked against figures a person computed, not against the server.
 Witnesses are keys of the test too: `cosign` adds their lines to a bundle.
+
+Ledger entries (contract §12) are appended by `append_ledger`, signed by
+the log key: `log_state` logs the rule data, every organisation and every
+key, as a ledger of v1.2 does before its attestations, and `log_verdict`
+appends a bundle's verdict entry after its checkpoint and gives the bundle
+its `verdict_entry` section, proved against a later checkpoint.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import json
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cairn_core import bundle, cosignature, dsse, rules, ruleset_json, signed_note, tlog_proof
+from cairn_core import bundle, cosignature, dsse, ledger_entries, rules, ruleset_json, signed_note, tlog_proof
 from cairn_core import verdict as verdicts
 from cairn_core.entries import named_batches
 from cairn_core.payload import PAYLOAD_TYPE, SCHEMA
-from tests.core.test_merkle import ref_mth, ref_path
+from tests.core.test_merkle import ref_mth, ref_path, ref_proof
 
 ORIGIN = "offline.test/ledger"
 REGISTERED = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
@@ -68,14 +75,78 @@ class OfflineLedger:
         body = {"schema": SCHEMA, "issuer": issuer.slug, "issued_at": rfc3339(self._now()), **payload}
         raw = json.dumps(body).encode()
         envelope = dsse.sign(PAYLOAD_TYPE, raw, [(issuer.keyid, issuer.key)])
+        index = self._log(envelope)
+        for batch in [*named_batches(body), *(item["batch"] for item in body.get("outputs", []))]:
+            self.heads[batch] = envelope.entry_hash
+        return index
+
+    def _log(self, envelope: dsse.Envelope) -> int:
         self.clock += 60
         leaf = json.dumps(
             {"envelope": envelope.to_stored(), "integrated_time": self.clock}, sort_keys=True, separators=(",", ":")
         )
         self.leaves.append(leaf)
-        for batch in [*named_batches(body), *(item["batch"] for item in body.get("outputs", []))]:
-            self.heads[batch] = envelope.entry_hash
         return len(self.leaves) - 1
+
+    # --- ledger entries (contract §12) ---------------------------------------------
+
+    def append_ledger(
+        self, kind: str, fields: dict, at: dt.datetime | None = None, key: Ed25519PrivateKey | None = None
+    ) -> int:
+        """A ledger entry of `kind`, signed by the log key (or `key`, as a forger would), recorded `at`."""
+        document = ledger_entries.payload(kind, at or self._now(), fields)
+        signer = key or self.log_key
+        keyid = dsse.keyid_for(dsse.raw_public_key(signer))
+        envelope = dsse.sign(
+            ledger_entries.LEDGER_PAYLOAD_TYPE, ledger_entries.payload_bytes(document), [(keyid, signer)]
+        )
+        return self._log(envelope)
+
+    def log_state(self, ruleset: rules.RuleSet) -> None:
+        """The rule data, every organisation and every key (registered at REGISTERED), logged."""
+        rules_fields = {
+            "version": ruleset.version,
+            "sha256": ruleset_json.digest(ruleset),
+            "changes": [],
+            "reason": "the rule data when logging began",
+            "source": "the tests",
+            "by": "command:test",
+        }
+        self.append_ledger("rules", rules_fields, REGISTERED)
+        for org in self.orgs.values():
+            fields = {"slug": org.slug, "name": org.slug.title(), "country": org.country, "roles": sorted(org.roles)}
+            self.append_ledger("organization", fields, REGISTERED)
+            key_fields = {"organization": org.slug, "keyid": org.keyid, "public_key": dsse.b64encode(org.public_key)}
+            self.append_ledger("key_registered", key_fields, REGISTERED)
+
+    def log_verdict(self, document: dict, **changed: object) -> int:
+        """Append the bundle's verdict entry (its fields `changed` as given), publish a later
+        checkpoint, and give the bundle its `verdict_entry` section; the entry's index."""
+        verdict = document["verdict"]
+        fields = {
+            "verification": verdict["id"],
+            "vin": verdict["vin"],
+            "claim_index": verdict["claim_index"],
+            "credit_usd": verdict["credit_usd"],
+            "integrity": verdict["integrity"],
+            "report_sha256": hashlib.sha256(base64.b64decode(verdict["report"]["payload"])).hexdigest(),
+            "requested_by": verdict["requested_by"],
+            **changed,
+        }
+        at = dt.datetime.fromisoformat(verdict["verified_at"].replace("Z", "+00:00"))
+        index = self.append_ledger("verdict", fields, at)
+        later = self.checkpoint()
+        leaves = [leaf.encode() for leaf in self.leaves]
+        size = signed_note.parse_checkpoint(signed_note.split_note(document["checkpoint"])[0]).tree_size
+        document["verdict_entry"] = {
+            "index": index,
+            "leaf_input": self.leaves[index],
+            "checkpoint": later,
+            "cosignatures": [],
+            "proof": tlog_proof.format_proof(index, ref_path(index, leaves), later),
+            "consistency": [dsse.b64encode(item) for item in ref_proof(size, leaves)],
+        }
+        return index
 
     def _now(self) -> dt.datetime:
         return dt.datetime.fromtimestamp(self.clock, dt.UTC)
@@ -159,7 +230,7 @@ class OfflineLedger:
                     "proof": tlog_proof.format_proof(index, ref_path(index, leaves), checkpoint),
                 }
                 for index, leaf in enumerate(self.leaves)
-            ],
+            ],  # every entry, ledger entries (contract §12) among them
             "keys": [
                 {
                     "keyid": org.keyid,
@@ -178,9 +249,11 @@ class OfflineLedger:
         }
 
     def _applied(self, claim_index: int, issuers: dict, ruleset: rules.RuleSet) -> dict:
+        envelopes = {index: json.loads(leaf)["envelope"] for index, leaf in enumerate(self.leaves)}
         statements = {
-            index: json.loads(base64.b64decode(json.loads(leaf)["envelope"]["payload"]))
-            for index, leaf in enumerate(self.leaves)
+            index: json.loads(base64.b64decode(envelope["payload"]))
+            for index, envelope in envelopes.items()
+            if envelope["payloadType"] == PAYLOAD_TYPE
         }
         facts = verdicts.claim_facts(claim_index, statements[claim_index])
         dag = verdicts.upstream(statements, claim_index)
