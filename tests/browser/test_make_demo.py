@@ -161,8 +161,11 @@ def test_make_demo_serves_the_contract_with_debug_off(demo, screenshot):
         # Defect 8: the demo claims are verified at load.
         assert page.locator("#result_list .cairn-badge").count() == 16
         assert page.locator("#result_list").get_by_text("not verified").count() == 0
-        # Defect 10: demo entries say who submitted them.
-        page.goto(f"{base}/admin/provenance/entry/0/change/")
+        # Defect 10: demo entries say who submitted them (the supplier's first, by index;
+        # the ledger's own entries for organisations and keys come before it).
+        page.goto(f"{base}/admin/provenance/entry/?issuer__slug__exact=greenbushes-lithium&o=1")
+        page.locator("#result_list tbody tr").first.locator("a").first.click()
+        page.wait_for_selector(".field-submitted_by")
         assert "greenbushes-lithium-api" in page.inner_text(".field-submitted_by")
         screenshot(page, "make-demo-entry")
         browser.close()

@@ -85,7 +85,15 @@ def test_the_chain_is_realistic(loaded):
     assert {str(code) for code in cell_countries} == {"US", "MX", "KR", "CN"}
     assert Claim.objects.filter(placed_in_service__year=2023).exists()
     assert Claim.objects.filter(placed_in_service__year=2025).exists()
-    assert Checkpoint.objects.get().tree_size == Entry.objects.count()
+    # The first checkpoint covers every attestation and every ledger entry logged
+    # with them; the verdicts, logged when the claims were verified against it,
+    # follow, and the last checkpoint covers them too.
+    first, last = Checkpoint.objects.order_by("tree_size")
+    verdicts = Entry.objects.filter(type="ledger", statement__type="verdict")
+    assert verdicts.count() == Verification.objects.count() > 0
+    assert first.tree_size == Entry.objects.count() - verdicts.count()
+    assert last.tree_size == Entry.objects.count()
+    assert set(Entry.objects.filter(index__gte=first.tree_size)) == set(verdicts)
 
 
 def test_files_logins_and_instructions(loaded, django_user_model):
@@ -136,8 +144,8 @@ def test_the_claims_are_verified_at_load_by_the_loading_command(settings, tmp_pa
     assert sorted(v.claim_id for v in verifications) == sorted(spec.vin for spec in demo.CLAIMS)
     assert {v.requested_by for v in verifications} == {None}
     (auditors,) = {v.organization.slug for v in verifications}
-    assert {json.dumps(v.verdict["requested_by"]) for v in verifications} == {
-        json.dumps({"organization": auditors, "user": None})
+    assert {json.dumps(v.verdict["requested_by"], sort_keys=True) for v in verifications} == {
+        json.dumps({"organization": auditors, "user": None}, sort_keys=True)
     }
     assert "Verified the demo claims:" in out.getvalue()
     # The logins come last, after the verdicts.
@@ -145,8 +153,15 @@ def test_the_claims_are_verified_at_load_by_the_loading_command(settings, tmp_pa
 
 
 def test_each_entry_is_submitted_by_its_organisations_api_user(loaded):
-    missing = Entry.objects.filter(submitted_by__isnull=True).count()
+    attestations = Entry.objects.exclude(type="ledger")
+    assert attestations.exists()
+    missing = attestations.filter(submitted_by__isnull=True).count()
     assert missing == 0
+    # Ledger entries are the ledger's own (contract §12): no issuer, no API user.
+    ledger = Entry.objects.filter(type="ledger")
+    assert ledger.exists()
+    assert not ledger.filter(submitted_by__isnull=False).exists()
+    assert not ledger.filter(issuer__isnull=False).exists()
     entry = Entry.objects.filter(issuer_id="greenbushes-lithium").first()
     assert entry.submitted_by.member.organization_id == "greenbushes-lithium"
 
