@@ -25,7 +25,10 @@ and verdicts rebuilt from the entries and compared) with a Celery worker of
 within the 5-minute detection window on 2 cores).
 
     python bench/ledger_entries.py [--entries 20000] [--rounds 3]
-    python bench/ledger_entries.py --entries 1000000 --rounds 1 --full-check
+    python bench/ledger_entries.py --entries 1000000 --rounds 1 --full-check --rule-changes 2
+
+(each rule change relinks every entry: 44 s at 200,000 entries, so keep
+them few on a large log).
 
 Needs PostgreSQL on 127.0.0.1:5432 (and Redis for --full-check).
 """
