@@ -47,6 +47,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import fresh_database, setup_django  # noqa: E402
+from bench.verify import origin_payload  # noqa: E402
 
 BATCH = 200
 
@@ -118,30 +119,11 @@ def common(party: Party) -> dict:
     return {"schema": SCHEMA, "issuer": party.slug, "issued_at": issued_at()}
 
 
-def origin(party: Party, batch: str, **extra) -> dict:
-    output = {
-        "batch": batch,
-        "material": "spodumene",
-        "quantity": "1000",
-        "unit": "kg",
-        "minerals": {"lithium": "60"},
-        "value_added_usd": "1200",
-    }
-    return {
-        **common(party),
-        "type": "origin",
-        "activity": "extraction",
-        "site": {"name": "Greenbushes", "country": "AU"},
-        "outputs": [output],
-        **extra,
-    }
-
-
 def load_attestations(count: int, mine: Party, refiner: Party) -> None:
     """`count` entries: origins, then a transfer of each co-signed by the receiver."""
     started = time.perf_counter()
     batches = [f"{mine.slug}:ore-{number}" for number in range(count // 2)]
-    heads = append([signed(origin(mine, batch), mine) for batch in batches], mine)
+    heads = append([signed(origin_payload(common(mine), batch), mine) for batch in batches], mine)
     note(f"loaded {len(heads)} origins in {time.perf_counter() - started:.0f} s")
     transfers = [
         signed({**common(mine), "type": "transfer", "batch": batch, "prev": head, "to": refiner.slug}, mine, refiner)
@@ -174,7 +156,7 @@ def claims_verified(count: int, per_claim: int, mine: Party) -> None:
     vins = []
     for number in range(count):
         batch = f"{mine.slug}:claim-ore-{number}"
-        (ore_head,) = append([signed(origin(mine, batch), mine)], mine)
+        (ore_head,) = append([signed(origin_payload(common(mine), batch), mine)], mine)
         (transfer_head,) = append(
             [signed({**common(mine), "type": "transfer", "batch": batch, "prev": ore_head, "to": maker.slug}, mine)],
             mine,

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cairn_core import bundle, rules, signed_note, verify_cli
 from tests.agreements.domain import domain_ruleset
 from tests.core.offline_bundle import OfflineLedger, rfc3339
-from tests.core.test_bundle_offline import HAND_COMPUTED, ISSUERS, VIN, origin, site, transform
+from tests.core.test_bundle_offline import HAND_COMPUTED, ISSUERS, VIN, log_chain
 
 CLAIM_INDEX = 15
 REVOKED_AT = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
@@ -46,7 +46,7 @@ def build(ruleset: rules.RuleSet, *, forged_organization: str | None = None) -> 
     if forged_organization is not None:
         fields = {"slug": forged_organization, "name": "Forged", "country": "US", "roles": ["supplier"]}
         ledger.append_ledger("organization", fields, key=Ed25519PrivateKey.generate())
-    chain(ledger, au, idm, refiner, maker)
+    log_chain(ledger, au, idm, refiner, maker)
     revoked = ledger.append_ledger("key_revoked", {"organization": au.slug, "keyid": au.keyid}, REVOKED_AT)
     claim_index = revoked - 1
     problems = [{**HAND_COMPUTED["problems"][0], "index": claim_index}]
@@ -54,42 +54,6 @@ def build(ruleset: rules.RuleSet, *, forged_organization: str | None = None) -> 
     row = next(key for key in document["keys"] if key["organization"] == au.slug)
     row["revoked_at"] = rfc3339(REVOKED_AT)
     return ledger, document
-
-
-def chain(ledger: OfflineLedger, au, idm, refiner, maker) -> None:
-    """The claim's chain, as tests/core/test_bundle_offline.py logs it."""
-    origin(ledger, au, "au-mine:ORE", "lithium", "60", "1000", "AU")
-    origin(ledger, idm, "id-mine:ORE", "nickel", "120", "3000", "ID")
-    cam = {"batch": "id-refiner:CAM", "material": "cathode active material", "quantity": "500", "unit": "kg"}
-    transform(
-        ledger, refiner, "processing", [("au-mine:ORE", "1000"), ("id-mine:ORE", "1000")],
-        {**cam, "value_added_usd": "900"}, "ID",
-    )  # fmt: skip
-    ledger.append(
-        refiner,
-        {"type": "transfer", "batch": "id-refiner:CAM", "prev": ledger.head("id-refiner:CAM"), "to": maker.slug},
-    )
-    cells = {"batch": "detroit-cells:CELLS", "material": "cells", "quantity": "100", "unit": "unit"}
-    transform(
-        ledger, maker, "manufacturing", [("id-refiner:CAM", "500")],
-        {**cells, "value_added_usd": "5000", "component": "battery_cell"}, "US",
-    )  # fmt: skip
-    pack = {"batch": "detroit-cells:PACK", "material": "pack", "quantity": "1", "unit": "unit"}
-    transform(
-        ledger, maker, "assembly", [("detroit-cells:CELLS", "100")],
-        {**pack, "value_added_usd": "2000", "component": "battery_pack"}, "US",
-    )  # fmt: skip
-    claim = {
-        "type": "claim",
-        "batch": "detroit-cells:PACK",
-        "prev": ledger.head("detroit-cells:PACK"),
-        "quantity": "1",
-        "vin": VIN,
-        "acquired": "2025-03-01",
-        "placed_in_service": "2025-03-15",
-        "final_assembly": site("assembly plant", "US"),
-    }
-    ledger.append(maker, claim)
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +104,7 @@ def test_a_bundle_from_before_v1_2_verifies_with_notes_saying_what_is_not_in_the
     ledger = OfflineLedger()
     au, idm = ledger.org("au-mine", "AU", "supplier"), ledger.org("id-mine", "ID", "supplier")
     refiner, maker = ledger.org("id-refiner", "ID", "supplier"), ledger.org("detroit-cells", "US", "manufacturer")
-    chain(ledger, au, idm, refiner, maker)
+    log_chain(ledger, au, idm, refiner, maker)
     document = ledger.bundle(VIN, {**VERDICT, "claim_index": 6, "problems": HAND_COMPUTED["problems"]}, ISSUERS,
                              domain_ruleset())  # fmt: skip
     result = check(ledger, document)

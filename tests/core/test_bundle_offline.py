@@ -81,11 +81,8 @@ def transform(ledger, org, activity, inputs, output, country):
     return ledger.append(org, payload)
 
 
-@pytest.fixture
-def made():
-    ledger = OfflineLedger()
-    au, idm = ledger.org("au-mine", "AU", "supplier"), ledger.org("id-mine", "ID", "supplier")
-    refiner, maker = ledger.org("id-refiner", "ID", "supplier"), ledger.org("detroit-cells", "US", "manufacturer")
+def log_chain(ledger: OfflineLedger, au, idm, refiner, maker) -> int:
+    """Two mines, a refiner, cells and a pack, and the claim: the claim's index."""
     origin(ledger, au, "au-mine:ORE", "lithium", "60", "1000", "AU")
     origin(ledger, idm, "id-mine:ORE", "nickel", "120", "3000", "ID")
     cam = {"batch": "id-refiner:CAM", "material": "cathode active material", "quantity": "500", "unit": "kg"}
@@ -117,7 +114,15 @@ def made():
         "placed_in_service": "2025-03-15",
         "final_assembly": site("assembly plant", "US"),
     }
-    assert ledger.append(maker, claim) == 6
+    return ledger.append(maker, claim)
+
+
+@pytest.fixture
+def made():
+    ledger = OfflineLedger()
+    au, idm = ledger.org("au-mine", "AU", "supplier"), ledger.org("id-mine", "ID", "supplier")
+    refiner, maker = ledger.org("id-refiner", "ID", "supplier"), ledger.org("detroit-cells", "US", "manufacturer")
+    assert log_chain(ledger, au, idm, refiner, maker) == 6
     return ledger, ledger.bundle(VIN, HAND_COMPUTED, ISSUERS, domain_ruleset())
 
 
