@@ -82,17 +82,16 @@ def _keys(state: LedgerState, latest: int) -> Iterator[Problem]:
                 latest, Code.KEY_ROW, f"{table} row {key.keyid} ({key.organization_id}) has no key_registered entry"
             )
             continue
-        where = f"{table} row {key.keyid}"
-        for column, have, want, index in (
-            ("organization", key.organization_id, record.organization, record.registered_index),
-            ("public_key", bytes(key.public_key), record.public_key, record.registered_index),
-            ("registered_at", key.registered_at, record.registered_at, record.registered_index),
-            ("revoked_at", key.revoked_at, record.revoked_at, record.revoked_index or record.registered_index),
-        ):
-            if have != want:
-                yield Problem(
-                    index, Code.KEY_ROW, f"{where}: {column} is {_shown(have)}, entry #{index} says {_shown(want)}"
-                )
+        yield from _columns(
+            Code.KEY_ROW,
+            f"{table} row {key.keyid}",
+            [
+                ("organization", key.organization_id, record.organization, record.registered_index),
+                ("public_key", bytes(key.public_key), record.public_key, record.registered_index),
+                ("registered_at", key.registered_at, record.registered_at, record.registered_index),
+                ("revoked_at", key.revoked_at, record.revoked_at, record.revoked_index or record.registered_index),
+            ],
+        )
     for keyid, record in state.keys.items():
         if keyid not in seen:
             yield Problem(
@@ -111,16 +110,15 @@ def _organizations(state: LedgerState, latest: int) -> Iterator[Problem]:
         if record is None:
             yield Problem(latest, Code.ORGANIZATION_ROW, f"{table} row {org.slug} has no organization entry")
             continue
-        for column, have, want in (
-            ("name", org.name, record.name),
-            ("country", str(org.country), record.country),
-            ("roles", sorted(org.roles), list(record.roles)),
-        ):
-            if have != want:
-                message = (
-                    f"{table} row {org.slug}: {column} is {_shown(have)}, entry #{record.index} says {_shown(want)}"
-                )
-                yield Problem(record.index, Code.ORGANIZATION_ROW, message)
+        yield from _columns(
+            Code.ORGANIZATION_ROW,
+            f"{table} row {org.slug}",
+            [
+                ("name", org.name, record.name, record.index),
+                ("country", str(org.country), record.country, record.index),
+                ("roles", sorted(org.roles), list(record.roles), record.index),
+            ],
+        )
     for slug, record in state.organizations.items():
         if slug not in seen:
             yield Problem(
@@ -128,6 +126,13 @@ def _organizations(state: LedgerState, latest: int) -> Iterator[Problem]:
                 Code.ORGANIZATION_ROW,
                 f"entry #{record.index} records organisation {slug}, which {table} lacks",
             )
+
+
+def _columns(code: str, where: str, columns: list[tuple[str, object, object, int]]) -> Iterator[Problem]:
+    """A problem for each (column, row's value, entry's value, entry index) that differs."""
+    for column, have, want, index in columns:
+        if have != want:
+            yield Problem(index, code, f"{where}: {column} is {_shown(have)}, entry #{index} says {_shown(want)}")
 
 
 def _rules(state: LedgerState, latest: int) -> Iterator[Problem]:
