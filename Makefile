@@ -15,7 +15,7 @@ DEMO_ENV := DEBUG=0 ALLOWED_HOSTS=127.0.0.1,localhost CELERY_BROKER_URL=filesyst
 $(BIN)/.installed: pyproject.toml core/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e './core[client]' -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
 install: $(BIN)/.installed

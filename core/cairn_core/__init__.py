@@ -17,3 +17,9 @@ them.
 * `verdict`: from signed statements and a RuleSet to the verdict's figures.
 * `bundle`: the proof bundle (contract §8) and its verifier (`cairn-verify`).
 """
+
+__version__ = "1.2.0"
+
+# What the client (`cairn`, `cairn_core.client`) says when click or httpx is
+# missing: install from Cairn's source, never by name from an index.
+CLIENT_EXTRA_MISSING = "needs the client extra: pip install './core[client]' from Cairn's source"

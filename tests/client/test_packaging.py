@@ -29,11 +29,20 @@ def test_the_core_without_the_client_extra_imports_neither_click_nor_httpx():
     assert done.returncode == 0, done.stderr
     refused = subprocess.run([sys.executable, "-c", BLOCKER, "cairn_core.client"], capture_output=True, text=True)
     assert "imported click" in refused.stderr or "imported httpx" in refused.stderr
-    assert "needs the client extra: pip install 'cairn-core[client]'" in refused.stderr
+    assert "needs the client extra: pip install './core[client]' from Cairn's source" in refused.stderr
 
 
 def test_the_cairn_command_is_declared_in_the_core_package():
     from importlib.metadata import entry_points
 
     scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
-    assert scripts["cairn"] == "cairn_core.client.cli:main"
+    assert scripts["cairn"] == "cairn_core.cairn_command:main"
+
+
+def test_the_cairn_command_without_the_client_extra_says_what_to_install():
+    run = BLOCKER.replace('for name in sys.argv[1:]:\n    importlib.import_module(name)\nprint("ok")\n', "")
+    run += "from cairn_core.cairn_command import main\nmain()\n"
+    done = subprocess.run([sys.executable, "-c", run, "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("cairn: the command needs the client extra: pip install './core[client]'")

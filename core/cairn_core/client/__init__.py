@@ -1,7 +1,7 @@
 """Cairn's client: the `cairn` command and a small Python SDK for suppliers.
 
-Needs the `client` extra (`pip install 'cairn-core[client]'`: click and
-httpx); the rest of cairn_core never imports this package.
+Needs the `client` extra (`pip install './core[client]'` from Cairn's source:
+click and httpx); the rest of cairn_core never imports this package.
 
     from cairn_core.client import Client, keys
 
@@ -23,11 +23,13 @@ httpx); the rest of cairn_core never imports this package.
 * `wire`: the JSON bodies the client reads and returns, as TypedDicts (wire.py).
 """
 
+from cairn_core import CLIENT_EXTRA_MISSING
+
 try:
     import click  # noqa: F401
     import httpx  # noqa: F401
 except ImportError as exc:  # the bare core: say what to install
-    raise ImportError(f"cairn_core.client needs the client extra: pip install 'cairn-core[client]' ({exc})") from exc
+    raise ImportError(f"cairn_core.client {CLIENT_EXTRA_MISSING} ({exc})") from exc
 
 from cairn_core.client import keys, statements, wire  # noqa: E402
 from cairn_core.client.api import CairnError, Client  # noqa: E402

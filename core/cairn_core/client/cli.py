@@ -17,6 +17,7 @@ from typing import Literal, NoReturn, overload
 import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+import cairn_core
 from cairn_core import signed_note
 from cairn_core.client import config as settings_of
 from cairn_core.client import keys as keyfiles
@@ -99,7 +100,7 @@ def _fail(ctx: click.Context, message: str, document: Mapping[str, object]) -> N
 @click.option("--state", help="The witness state file of `cairn prove` (CAIRN_STATE).")
 @click.option("--config", "config_path", help="A TOML config file (CAIRN_CONFIG; default ~/.config/cairn/config.toml).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-@click.version_option(package_name="cairn-core")
+@click.version_option(version=cairn_core.__version__, prog_name="cairn")
 @click.pass_context
 def main(
     ctx: click.Context,
