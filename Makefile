@@ -10,15 +10,24 @@ VAR := $(or $(CAIRN_VAR_DIR),var)
 DEMO_ENV := DEBUG=0 ALLOWED_HOSTS=127.0.0.1,localhost CELERY_BROKER_URL=filesystem:// \
 	EMAIL_BACKEND=django.core.mail.backends.console.EmailBackend
 
-.PHONY: install demo serve test lint format bench clean
+.PHONY: install lock demo serve test lint format bench clean
 
-$(BIN)/.installed: pyproject.toml core/pyproject.toml
+# Every distribution comes from the lock, pinned with its hashes (pip refuses
+# any other file); then the project itself, from this clone, core included.
+$(BIN)/.installed: pyproject.toml core/pyproject.toml requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements/dev.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 install: $(BIN)/.installed
+
+# After changing a dependency in pyproject.toml: rewrite the locks (uv, from
+# the package index) and commit them with the change.
+LOCK := $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes
+lock: install
+	$(LOCK) pyproject.toml requirements/build.in -o requirements/base.txt
+	$(LOCK) --extra dev pyproject.toml requirements/build.in -o requirements/dev.txt
 
 demo: install
 	@$(DEMO_ENV) $(BIN)/python manage.py migrate --no-input -v0
