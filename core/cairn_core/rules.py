@@ -286,6 +286,37 @@ def country_qualifies(ruleset: RuleSet, country: str, mineral: str, on_date: dt.
     return Qualification(qualifies=bool(refs), reason="agreement" if refs else "none", agreements=refs)
 
 
+def countries_relinked_by(before: RuleSet, after: RuleSet) -> frozenset[str]:
+    """The countries whose entries' agreements can differ between two rule sets.
+
+    `qualifying_agreements` reads only the agreements' parties, dates,
+    minerals and events (`counts_for`), so an entry's links change only if
+    an agreement whose partners include its country was added, removed or
+    changed in one of those. The partners before and after are both named:
+    a country dropped from an agreement loses its links too.
+    """
+    old = {agreement.slug: agreement for agreement in before.agreements}
+    new = {agreement.slug: agreement for agreement in after.agreements}
+    countries: set[str] = set()
+    for slug in old.keys() | new.keys():
+        was, now = old.get(slug), new.get(slug)
+        if was is None or now is None or _what_counts(was) != _what_counts(now):
+            countries |= (was.partners if was else frozenset()) | (now.partners if now else frozenset())
+    return frozenset(countries)
+
+
+def _what_counts(agreement: AgreementRule) -> tuple[object, ...]:
+    """The fields `AgreementRule.counts_for` reads."""
+    return (
+        agreement.parties,
+        agreement.counts_from,
+        agreement.ends,
+        agreement.covers_all,
+        agreement.minerals,
+        agreement.events,
+    )
+
+
 def next_review_date(next_review: dt.date | None, cadence_months: int | None, start: dt.date | None) -> dt.date | None:
     """The stated next review, else the first review one cadence after `start`."""
     if next_review is not None:

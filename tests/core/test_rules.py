@@ -206,6 +206,23 @@ def test_two_agreements_for_one_country_are_both_cited():
     assert slugs(rules.qualifying_agreements(terminated, "JP", "lithium", D("2024-06-01"))) == ["us-japan-fta"]
 
 
+def test_only_the_partners_of_a_changed_agreement_are_relinked():
+    """A rule change relinks the entries of the countries it can move, no others."""
+    assert rules.countries_relinked_by(RULES, RULES) == frozenset()
+    notes_only = with_agreement(RULES, replace(JAPAN, notes="reviewed", title="CMA, renamed", source="https://x"))
+    assert rules.countries_relinked_by(RULES, notes_only) == frozenset()
+    ended = with_agreement(RULES, replace(JAPAN, ends=D("2025-12-31")))
+    assert rules.countries_relinked_by(RULES, ended) == {"JP"}
+    amended = RULES.with_termination("us-japan-cma", D("2026-01-01"))
+    assert rules.countries_relinked_by(RULES, amended) == {"JP"}
+    # Added or removed agreements: their partners, before and after.
+    added = with_agreement(RULES, replace(fta("KR"), slug="us-indonesia-cma", parties=frozenset({"US", "ID"})))
+    assert rules.countries_relinked_by(RULES, added) == {"ID"}
+    assert rules.countries_relinked_by(added, RULES) == {"ID"}
+    moved = with_agreement(RULES, replace(JAPAN, parties=frozenset({"US", "KR"})))
+    assert rules.countries_relinked_by(RULES, moved) == {"JP", "KR"}
+
+
 # --- percentages, credit ------------------------------------------------------
 
 
