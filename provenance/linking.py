@@ -114,6 +114,22 @@ def relink(entries: Iterable[Entry] | None = None, *, ruleset: rules.RuleSet | N
     return RelinkResult(*totals)
 
 
+def relink_changed(before: rules.RuleSet, after: rules.RuleSet) -> RelinkResult:
+    """Recompute the links of only the entries whose links the change from
+    `before` to `after` can move: those of the partners of an agreement
+    added, removed or changed in what decides a link
+    (`rules.countries_relinked_by`). A rule change runs this in its own
+    transaction, which holds the log's tail: its cost is that of the
+    entries it can affect, not of the log. Links left alone keep the rules
+    version they were computed under."""
+    countries = rules.countries_relinked_by(before, after)
+    if not countries:
+        return RelinkResult(0, 0, 0, 0)
+    # Site countries are upper-case ISO 3166-1 alpha-2 codes (contract §3).
+    affected = Entry.objects.filter(type__in=LINKED_TYPES, statement__site__country__in=sorted(countries))
+    return relink(affected, ruleset=after)
+
+
 @transaction.atomic
 def _relink_chunk(entries: list[Entry], ruleset: rules.RuleSet) -> tuple[int, int, int, int]:
     wanted = {}

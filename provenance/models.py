@@ -397,7 +397,8 @@ class EntryAgreementLink(models.Model):
     """Agreement A made entry E's site country count for mineral M on E's date.
 
     Derived data: rows are deleted and recreated by `relink` when the rules
-    change. `rules_version` names the rule data they were computed from.
+    change (a rule change relinks only the entries of the countries it can
+    move). `rules_version` names the rule data they were last computed from.
     (The table keeps the name it was created with in the agreements app.)
     """
 

@@ -28,7 +28,7 @@ from django.db import transaction
 from agreements.snapshot import load_ruleset
 from cairn_core import ruleset_json
 from provenance import ledger_entries
-from provenance.linking import relink
+from provenance.linking import relink, relink_changed
 from provenance.models import Entry
 
 
@@ -58,8 +58,9 @@ def record_change(*, before: Mapping[str, Any], reason: str, source: str, by: st
         return None
     fields = ledger_entries.rules_fields(reason=reason, source=source, by=by, changes=changes)
     entry = ledger_entries.append("rules", fields)
-    # The entries' agreement links follow the rules they are derived from, in the same transaction.
-    relink()
+    # The entries' agreement links follow the rules they are derived from, in
+    # the same transaction: those of the entries the change can move.
+    relink_changed(ruleset_json.from_json(before), ruleset)
     return entry
 
 

@@ -272,3 +272,23 @@ def test_a_logged_rule_change_relinks_the_entries(verified):
         agreement.save()  # a history row, as the admin writes one
     assert agreement_link(origin.index) is None
     assert verify_ledger()[0] == 0
+
+
+def test_a_rule_change_relinks_only_the_entries_it_can_move(verified):
+    """Ending the US-Japan agreement moves the Japanese refiner's links and
+    cannot move an Australian mine's: those are neither recomputed nor
+    restamped, and the checks stay clean."""
+    import datetime as dt
+
+    from agreements.models import TradeAgreement
+    from provenance.models import EntryAgreementLink
+
+    linked = EntryAgreementLink.objects.order_by("id")
+    japanese = set(linked.filter(country="JP").values_list("entry_id", flat=True))
+    others = list(linked.exclude(country="JP").values())
+    assert japanese and others
+    with rule_change(reason="end it for the test", source="a test notice", by="tester"):
+        TradeAgreement.objects.filter(slug="us-japan-cma").update(ends=dt.date(2020, 1, 1))
+    assert not linked.filter(entry_id__in=japanese, agreement_id="us-japan-cma").exists()
+    assert list(linked.exclude(country="JP").values()) == others
+    assert verify_ledger()[0] == 0
