@@ -27,8 +27,11 @@ within the 5-minute detection window on 2 cores).
     python bench/ledger_entries.py [--entries 20000] [--rounds 3]
     python bench/ledger_entries.py --entries 1000000 --rounds 1 --full-check --rule-changes 2
 
-(each rule change relinks every entry: 44 s at 200,000 entries, so keep
-them few on a large log).
+It also times, after the checks, a logged rule change of an agreement no
+site in the log is party to (Japan's: the load's sites are Australian), one
+of the agreement every origin relies on (Australia's), and relinking every
+entry, what each rule change cost before it relinked only the entries of
+the countries it can move.
 
 Needs PostgreSQL on 127.0.0.1:5432 (and Redis for --full-check).
 """
@@ -145,6 +148,26 @@ def change_rules(count: int) -> None:
             agreement = TradeAgreement.objects.get(slug="us-japan-cma")
             agreement.next_review = dt.date(2027, 1, 1) + dt.timedelta(days=number)
             agreement.save()
+
+
+def time_rule_changes() -> tuple[float, float, float]:
+    """Seconds of a logged change of Japan's agreement, of Australia's, and of `relink()`."""
+    import datetime as dt
+
+    from agreements.models import TradeAgreement
+    from provenance.linking import relink
+    from provenance.rule_changes import rule_change
+
+    def change(slug: str) -> float:
+        started = time.perf_counter()
+        with rule_change(reason=f"bench: {slug} reviewed", source="https://example.org/bench", by="bench"):
+            TradeAgreement.objects.filter(slug=slug).update(ends=dt.date(2099, 12, 31))
+        return time.perf_counter() - started
+
+    elsewhere, everywhere = change("us-japan-cma"), change("us-au-fta")
+    started = time.perf_counter()
+    relink()
+    return elsewhere, everywhere, time.perf_counter() - started
 
 
 def claims_verified(count: int, per_claim: int, mine: Party) -> None:
@@ -300,6 +323,11 @@ def main() -> None:
     print(f"  tables rebuilt:    {tables:10.2f} s  (keys, organisations, rules, verdicts compared)")
     print(f"  the rest:          {rest:10.2f} s  (attestations, tree, checkpoints)")
     print(f"added by the ledger: {share / rest:10.1%}  (goal < 10%)")
+
+    elsewhere, everywhere, everything = time_rule_changes()
+    print(f"rule change, JP:     {elsewhere:10.2f} s  (no site in the log is a party; {elsewhere / everything:.3f}x)")
+    print(f"rule change, AU:     {everywhere:10.2f} s  (every origin relinked; {everywhere / everything:.2f}x)")
+    print(f"relink every entry:  {everything:10.2f} s  (what every rule change cost before)")
 
     if args.full_check:
         from bench.verify import time_full_check
