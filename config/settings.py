@@ -13,16 +13,25 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CAIRN_VAR_DIR", BASE_DIR / "var"))
 
 
+TRUE_WORDS, FALSE_WORDS = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
 def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None:
+    """A yes/no setting; unset or empty gives `default`. Anything else than
+    the words above stops start-up: `CAIRN_HTTPS=ture` must not mean plain HTTP."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if value not in TRUE_WORDS | FALSE_WORDS:
+        words = ", ".join(sorted(TRUE_WORDS | FALSE_WORDS))
+        raise ImproperlyConfigured(f"{name}={os.environ[name]!r} is not a yes/no value (one of {words})")
+    return value in TRUE_WORDS
 
 
 def env_list(name: str, default: str = "") -> list[str]:

@@ -42,3 +42,12 @@ def test_the_openapi_schema_validates_without_a_warning(tmp_path):
     result = manage("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"), env={})
     assert result.returncode == 0, result.stdout + result.stderr
     assert "paths:" in (tmp_path / "schema.yaml").read_text()
+
+
+def test_a_yes_no_setting_that_is_neither_stops_start_up():
+    """`CAIRN_HTTPS=ture` (a typo) must not quietly mean plain HTTP."""
+    result = manage("check", env={**PRODUCTION, "CAIRN_HTTPS": "ture"})
+    assert result.returncode != 0
+    assert "CAIRN_HTTPS='ture' is not a yes/no value" in result.stderr
+    for word in ("Yes", " on ", "0", ""):
+        assert manage("check", env={**PRODUCTION, "CAIRN_HTTPS": word}).returncode == 0, word
