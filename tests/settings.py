@@ -1,0 +1,11 @@
+"""The settings the test suite runs with: Cairn's own, with a fast password hasher.
+
+Tests create and log in many users; PBKDF2's deliberate slowness cost the
+admin and demo tests more than half their time. Processes the tests start
+(manage.py, gunicorn, Celery) inherit DJANGO_SETTINGS_MODULE and read the
+same hashes. Nothing else differs from `config.settings`.
+"""
+
+from config.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
