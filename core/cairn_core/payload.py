@@ -67,6 +67,17 @@ UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # UTF-8 decoding refuses encoded surrogates. (Escaped surrogate pairs match
 # too, and take the full check.)
 ESCAPED_UNSTORABLE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+# Characters no string of a payload may hold (contract §2, v1.2): C0
+# controls other than tab, line feed and carriage return, DEL, C1 controls,
+# and the bidirectional formatting characters, which can make a terminal or
+# a page show text other than what was signed.
+UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# What in a JSON text can put one there: the raw character (json.loads
+# refuses raw C0 controls itself) or a \u escape of one.
+MAY_BE_UNPRINTABLE = re.compile(
+    "[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+    r"|\\u(?:00[01][0-9a-fA-F]|007[fF]|00[89][0-9a-fA-F]|061[cC]|200[eEfF]|202[a-eA-E]|206[6-9])"
+)
 # No physical activity in the ledger happened before this (occurred_at and
 # a claim's dates): earlier values are typing errors, not history.
 EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -235,7 +246,27 @@ def load_json(payload: bytes) -> dict[str, JSON]:
     document = strict_json(payload, what="payload", floats=False)
     if not isinstance(document, dict):
         raise PayloadError("payload must be a JSON object")
+    if MAY_BE_UNPRINTABLE.search(payload.decode("utf-8")):
+        check_printable(document)
     return document
+
+
+def check_printable(document: object) -> None:
+    """Refuse a string (keys included) holding a character of UNPRINTABLE,
+    naming it by its code point. Iterative, like `check_storable`."""
+    stack: list[object] = [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            found = UNPRINTABLE.search(value)
+            if found:
+                raise PayloadError(
+                    f"strings may not hold control or bidirectional formatting characters (U+{ord(found.group()):04X})"
+                )
+        elif isinstance(value, dict):
+            stack += [*value.keys(), *value.values()]
+        elif isinstance(value, list):
+            stack += value
 
 
 # --- field readers ----------------------------------------------------------

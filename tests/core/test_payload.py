@@ -113,3 +113,26 @@ def test_what_the_walk_refuses_is_never_judged_storable_by_its_text(text):
 @pytest.mark.parametrize("text", ['{"a": "\\ud83d\\ude00"}', '{"a": "[[[[" }', '{"a": "\\\\u0000"}'])
 def test_escaped_pairs_brackets_in_strings_and_escaped_backslashes_are_stored(text):
     assert strict_json(text.encode()) == json.loads(text)
+
+
+@pytest.mark.parametrize(
+    "character",
+    ["\x01", "\x1b", "\x7f", "\x85", "\x9f", "\u061c", "\u200e", "\u200f", "\u202a", "\u202e", "\u2066", "\u2069"],
+)
+@pytest.mark.parametrize("ascii_only", [True, False], ids=["escaped", "raw"])
+def test_control_and_bidi_formatting_characters_are_refused_in_any_string(character, ascii_only):
+    """Contract §2 (v1.2): text that would show otherwise than it was signed."""
+    for path in (["site", "name"], ["outputs", 0, "material"]):
+        document = mutate(ORIGIN, path, f"Green{character}bushes")
+        with pytest.raises(PayloadError, match=f"U\\+{ord(character):04X}"):
+            parse_statement(json.dumps(document, ensure_ascii=ascii_only).encode())
+    certify = mutate(CERTIFY, ["statement"], {f"note{character}": "x"})
+    with pytest.raises(PayloadError, match="bidirectional"):
+        parse_statement(json.dumps(certify, ensure_ascii=ascii_only).encode())
+
+
+def test_tabs_line_breaks_and_any_other_letters_stay_allowed():
+    name = "Green\tbushes\r\n Ünïcode 日本 \u00a0 ‘quoted’"
+    document = mutate(ORIGIN, ["site", "name"], name)
+    for ascii_only in (True, False):
+        assert parse_statement(json.dumps(document, ensure_ascii=ascii_only).encode()).site.name == name

@@ -32,6 +32,16 @@ def test_nul_and_lone_surrogates_in_payload_strings_are_invalid_payload(api, led
     assert "NUL" in error["message"]
 
 
+@pytest.mark.parametrize("character", ["\\u202e", "\\u001b[8m", "\u2066", "\\u0085"])
+def test_control_and_bidi_characters_in_payload_strings_are_invalid_payload(api, ledger, miner, character):
+    """Contract §2 (v1.2): escaped or raw, refused with nothing stored."""
+    payload = origin_payload(ledger, miner)
+    text = json.dumps(payload, ensure_ascii=False).replace('"Mine"', f'"Mine{character}"')
+    assert f"Mine{character}" in text
+    error = assert_refused(api, miner, raw_envelope(text, miner), "invalid_payload", 400)
+    assert "bidirectional formatting" in error["message"]
+
+
 def test_nul_in_an_object_key_or_a_certify_statement_is_invalid_payload(api, ledger, miner, certifier):
     ore = ledger.origin(miner)
     certify = ledger.statement(
