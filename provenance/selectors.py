@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from cairn_core.dag import Graph, Step, attribution_factors, decimal_str
 from provenance.linking import links_for_entries
-from provenance.models import Batch, BatchLink, Entry, LinkRole, Organization
+from provenance.models import Batch, BatchLink, Entry, EntrySignature, LinkRole, Organization
 from provenance.upstream import upstream_links
 
 
@@ -109,3 +109,28 @@ def can_read_batch(org: Organization, batch: Batch) -> bool:
     if org.has_role("auditor") or batch.custodian_id == org.slug:
         return True
     return batch.links.filter(Q(custodian_before=org) | Q(custodian_after=org)).exists()
+
+
+# --- lists a caller may read (contract §5, v1.2) ----------------------------
+
+
+def entries_naming(org: Organization) -> QuerySet[Entry]:
+    """The entries GET /attestations/{index} would show `org` (`orgs_named_by`),
+    as one query: each way of being named is a semi-join on an indexed column."""
+    slug = org.slug
+    named = (
+        Q(issuer_id=slug)
+        | Q(index__in=EntrySignature.objects.filter(organization_id=slug).values("entry_id"))
+        | Q(type="transfer", statement__to=slug)
+        | Q(
+            index__in=BatchLink.objects.filter(
+                Q(custodian_before_id=slug) | Q(custodian_after_id=slug) | Q(batch__custodian_id=slug)
+            ).values("entry_id")
+        )
+    )
+    return Entry.objects.filter(named)
+
+
+def readable_entries(org: Organization) -> QuerySet[Entry]:
+    """Every entry for an auditor; for anyone else, those that name it."""
+    return Entry.objects.all() if org.has_role("auditor") else entries_naming(org)

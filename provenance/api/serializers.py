@@ -5,7 +5,15 @@ domain modules. Envelopes are not parsed here: the write path hashes the
 bytes it received.
 """
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
+
+# The query parameters of the lists (contract §5, v1.2).
+AFTER_INDEX = OpenApiParameter("after", OpenApiTypes.INT, description="List entries with an index above this (-1).")
+AFTER_ID = OpenApiParameter("after", OpenApiTypes.STR, description="List batches with an id after this one.")
+LIMIT = OpenApiParameter("limit", OpenApiTypes.INT, description="At most this many (1-1000, default 100).")
+CUSTODIAN = OpenApiParameter("custodian", OpenApiTypes.STR, description="The custodian's slug (default: yours).")
 
 
 class KeyRegistrationSerializer(serializers.Serializer):
@@ -68,6 +76,23 @@ class AttestationSerializer(serializers.Serializer):
     agreements = AgreementLinkSerializer(many=True)
 
 
+class AttestationPageSerializer(serializers.Serializer):
+    entries = AttestationSerializer(many=True)
+    next = serializers.IntegerField(allow_null=True)
+
+
+class KeyListItemSerializer(serializers.Serializer):
+    keyid = serializers.CharField()
+    public_key = serializers.CharField()
+    registered_at = serializers.DateTimeField()
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    organization = serializers.CharField(required=False, help_text="Auditors only: the key's organisation.")
+
+
+class KeyListSerializer(serializers.Serializer):
+    keys = KeyListItemSerializer(many=True)
+
+
 class BatchEntrySerializer(serializers.Serializer):
     index = serializers.IntegerField()
     entry_hash = serializers.CharField()
@@ -83,6 +108,21 @@ class BatchSerializer(serializers.Serializer):
     custodian = serializers.CharField()
     head = serializers.CharField()
     entries = BatchEntrySerializer(many=True)
+
+
+class BatchListItemSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    material = serializers.CharField()
+    unit = serializers.CharField()
+    quantity = serializers.CharField()
+    remaining = serializers.CharField()
+    custodian = serializers.CharField()
+    head = serializers.CharField()
+
+
+class BatchPageSerializer(serializers.Serializer):
+    batches = BatchListItemSerializer(many=True)
+    next = serializers.CharField(allow_null=True)
 
 
 class ProvenanceNodeSerializer(serializers.Serializer):

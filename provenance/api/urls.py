@@ -11,6 +11,7 @@ urlpatterns = [
     path("attestations/schema", grammar_views.attestation_schema, name="attestation-schema"),
     path("attestations/batch", views.AttestationBatchView.as_view(), name="attestation-batch"),
     path("attestations/<int:index>", views.AttestationDetailView.as_view(), name="attestation-detail"),
+    path("batches", views.BatchListView.as_view(), name="batch-list"),
     path("batches/<str:batch_id>", views.BatchDetailView.as_view(), name="batch-detail"),
     path("batches/<str:batch_id>/provenance", views.BatchProvenanceView.as_view(), name="batch-provenance"),
 ]

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from cairn_core.dag import decimal_str
 from cairn_core.payload import BATCH_ID, HEX64
 from provenance import ingest, keys, selectors, submission
+from provenance.api import read_views
 from provenance.api import serializers as s
 from provenance.api.auth import AppendTokenAuthentication
 from provenance.api.permissions import IsMember, IsWriter, organization_of
@@ -78,6 +79,13 @@ class KeyListView(APIView):
         )
         return Response(_key_body(key), status=201 if created else 200)
 
+    @extend_schema(
+        responses={200: s.KeyListSerializer, **errors("KeyList", *AUTHENTICATED)},
+        description="The caller's own keys (an auditor: every organisation's, with its organisation).",
+    )
+    def get(self, request):
+        return Response(read_views.list_keys(organization_of(request)))
+
 
 class KeyRevokeView(APIView):
     permission_classes = [IsMember]
@@ -99,6 +107,21 @@ class AttestationListView(APIView):
     permission_classes = [IsWriter]
     parser_classes = [RawJSONParser]
     takes_envelope = True  # a body of another media type is `malformed_envelope`
+
+    def get_permissions(self):
+        # Reading the list is for every organisation (each sees what names it); appending for writers.
+        return [IsMember()] if self.request.method in ("GET", "HEAD") else super().get_permissions()
+
+    @extend_schema(
+        parameters=[s.AFTER_INDEX, s.LIMIT],
+        responses={200: s.AttestationPageSerializer, **errors("AttestationList", *READ_ERRORS, "bad_request")},
+        description=(
+            "Entries in index order after `after` (default -1), at most `limit` (1-1000, default 100): an auditor "
+            "every entry, any other organisation the entries that name it. `next` is the following page's `after`."
+        ),
+    )
+    def get(self, request):
+        return Response(read_views.list_attestations(organization_of(request), request.query_params))
 
     @extend_schema(
         request=s.EnvelopeSerializer,
@@ -187,6 +210,22 @@ def _readable_batch(request, batch_id: str) -> Batch:
     if batch is None or not selectors.can_read_batch(organization_of(request), batch):
         raise LedgerError("not_found", f"No batch {batch_id} that you may read.")
     return batch
+
+
+class BatchListView(APIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(
+        parameters=[s.CUSTODIAN, s.AFTER_ID, s.LIMIT],
+        responses={200: s.BatchPageSerializer, **errors("BatchList", *READ_ERRORS, "bad_request", "forbidden")},
+        description=(
+            "Batches in id order after `after`, at most `limit` (1-1000, default 100), in the custody of "
+            "`custodian`: an auditor any organisation's (or all, without it); anyone else only its own (the "
+            "default). `next` is the following page's `after`."
+        ),
+    )
+    def get(self, request):
+        return Response(read_views.list_batches(organization_of(request), request.query_params))
 
 
 class BatchDetailView(APIView):
