@@ -212,3 +212,36 @@ def test_the_console_script_runs_as_a_program(organization):
     )
     assert registered.returncode == 0, registered.stderr
     assert json.loads(registered.stdout)["organization"] == "pilbara-mining"
+
+
+def test_a_supplier_lists_its_entries_batches_and_keys(organization):
+    """`cairn entries`, `cairn batches`, `cairn key list` (contract §5, v1.2):
+    what the supplier posted, and nothing of another supplier's."""
+    miner = organization("pilbara-mining", "supplier")
+    other = organization("other-supplier", "supplier", country="CL")
+    for party in (miner, other):
+        party.cairn("keygen", str(party.key))
+        party.cairn("key", "register")
+    for number in range(3):
+        miner.cairn("post", str(miner.write(f"o{number}.json", origin(f"pilbara-mining:ore-{number}"))))
+    other.cairn("post", str(other.write("o.json", origin("other-supplier:ore-1", issuer="other-supplier"))))
+
+    listed = miner.cairn_json("entries", "--limit", "2")
+    assert len(listed["entries"]) == 2 and listed["next"] is not None
+    everything = miner.cairn_json("entries", "--all")["entries"]
+    ours = list(attestations().filter(issuer="pilbara-mining").order_by("index").values_list("index", flat=True))
+    assert [item["index"] for item in everything if item["index"] in ours] == ours
+    assert not {item["index"] for item in everything} & set(
+        attestations().filter(issuer="other-supplier").values_list("index", flat=True)
+    )
+    assert "more: cairn entries --after" in miner.cairn("entries", "--limit", "1").stdout
+
+    held = miner.cairn_json("batches", "--all")["batches"]
+    assert [b["id"] for b in held] == [f"pilbara-mining:ore-{n}" for n in range(3)]
+    assert "pilbara-mining:ore-0: spodumene concentrate, 1000 of 1000 kg" in miner.cairn("batches").stdout
+    refused = miner.cairn("batches", "--custodian", "other-supplier", expect=1)
+    assert "forbidden" in refused.output
+
+    keys = miner.cairn_json("key", "list")["keys"]
+    assert [key["keyid"] for key in keys] == [miner.cairn_json("key", "register")["keyid"]]
+    assert "valid" in miner.cairn("key", "list").stdout

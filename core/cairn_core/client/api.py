@@ -6,7 +6,7 @@ import datetime as dt
 import email.utils
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol, TypedDict, Unpack, cast
 
 import httpx
@@ -128,7 +128,7 @@ class Client:
     # --- plumbing -------------------------------------------------------------
 
     def request(
-        self, method: str, path: str, *, body: bytes | None = None, params: dict[str, int] | None = None
+        self, method: str, path: str, *, body: bytes | None = None, params: dict[str, int | str] | None = None
     ) -> httpx.Response:
         """The response of `method path`; CairnError unless 2xx."""
         headers = {"Content-Type": "application/json"} if body is not None else {}
@@ -155,7 +155,7 @@ class Client:
     # The bodies below are the contract's shapes (cairn_core.client.wire),
     # taken on trust from the server: `cast` names the shape, checks nothing.
 
-    def get_json(self, path: str, **params: int) -> JSONObject:
+    def get_json(self, path: str, **params: int | str) -> JSONObject:
         body: JSONObject = self.request("GET", path, params=params or None).json()
         return body
 
@@ -255,6 +255,36 @@ class Client:
 
     def entry(self, index: int) -> wire.Entry:
         return cast(wire.Entry, self.get_json(f"/attestations/{int(index)}"))
+
+    def entries(self, *, after: int = -1, limit: int = 100) -> wire.EntryPage:
+        """GET /attestations: one page of the entries you may read."""
+        return cast(wire.EntryPage, self.get_json("/attestations", after=int(after), limit=int(limit)))
+
+    def all_entries(self, *, after: int = -1, limit: int = 1000) -> Iterator[wire.Entry]:
+        """Every entry you may read after `after`, page by page."""
+        cursor: int | None = after
+        while cursor is not None:
+            page = self.entries(after=cursor, limit=limit)
+            yield from page["entries"]
+            cursor = page["next"]
+
+    def batches(self, *, custodian: str | None = None, after: str = "", limit: int = 100) -> wire.BatchPage:
+        """GET /batches: one page of the batches in `custodian`'s custody (default: yours)."""
+        params: dict[str, int | str] = {"limit": int(limit)}
+        params |= {"custodian": custodian} if custodian else {}
+        params |= {"after": after} if after else {}
+        return cast(wire.BatchPage, self.get_json("/batches", **params))
+
+    def all_batches(self, *, custodian: str | None = None, limit: int = 1000) -> Iterator[wire.BatchSummary]:
+        cursor: str | None = ""
+        while cursor is not None:
+            page = self.batches(custodian=custodian, after=cursor, limit=limit)
+            yield from page["batches"]
+            cursor = page["next"]
+
+    def keys(self) -> wire.KeyList:
+        """GET /keys: your organisation's keys (an auditor: every organisation's)."""
+        return cast(wire.KeyList, self.get_json("/keys"))
 
     # --- the log ------------------------------------------------------------------
 

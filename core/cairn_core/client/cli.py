@@ -160,6 +160,28 @@ def key_revoke(obj: Context, keyid: str | None) -> None:
     obj.emit(body, f"key {body['keyid']} revoked at {body['revoked_at']}")
 
 
+@key.command("list")
+@pass_context
+def key_list(obj: Context) -> None:
+    """Your organisation's keys, revoked ones included (an auditor: every organisation's)."""
+    with obj.client() as client:
+        body = client.keys()
+    lines = [
+        " ".join(
+            part
+            for part in (
+                key.get("organization", ""),
+                key["keyid"],
+                f"registered {key['registered_at']}",
+                f"revoked {key['revoked_at']}" if key["revoked_at"] else "valid",
+            )
+            if part
+        )
+        for key in body["keys"]
+    ]
+    obj.emit(body, "\n".join(lines) or "no keys")
+
+
 # --- statements ----------------------------------------------------------------------
 
 
@@ -358,6 +380,52 @@ def provenance(obj: Context, batch_id: str) -> None:
         minerals = ", ".join(f"{name} {kg} kg" for name, kg in sorted(origin["minerals"].items()))
         lines.append(f"origin {origin['batch']} ({origin['country']}): {minerals}")
     obj.emit(body, "\n".join(lines))
+
+
+@main.command()
+@click.option(
+    "--after", type=click.IntRange(min=-1), default=-1, show_default=True, help="List entries after this index."
+)
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True, help="At most this many.")
+@click.option("--all", "every", is_flag=True, help="Every page, not only the first.")
+@pass_context
+def entries(obj: Context, after: int, limit: int, every: bool) -> None:
+    """The log entries that name your organisation (an auditor: all), in index order."""
+    with obj.client() as client:
+        if every:
+            found, following = list(client.all_entries(after=after)), None
+        else:
+            page = client.entries(after=after, limit=limit)
+            found, following = page["entries"], page["next"]
+    lines = []
+    for item in found:
+        statement = statements.statement_of(item["envelope"])
+        lines.append(f"#{item['index']} {statement.get('type')} by {statement.get('issuer')} {item['entry_hash']}")
+    if following is not None:
+        lines.append(f"more: cairn entries --after {following}")
+    obj.emit({"entries": found, "next": following}, "\n".join(lines) or "no entries")
+
+
+@main.command()
+@click.option("--custodian", help="An organisation's slug (default: yours; others' need the auditor role).")
+@click.option("--after", default="", help="List batches with ids after this one.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True, help="At most this many.")
+@click.option("--all", "every", is_flag=True, help="Every page, not only the first.")
+@pass_context
+def batches(obj: Context, custodian: str | None, after: str, limit: int, every: bool) -> None:
+    """The batches in your custody (or `--custodian`'s), in id order."""
+    with obj.client() as client:
+        if every:
+            found, following = list(client.all_batches(custodian=custodian)), None
+        else:
+            page = client.batches(custodian=custodian, after=after, limit=limit)
+            found, following = page["batches"], page["next"]
+    lines = [
+        f"{b['id']}: {b['material']}, {b['remaining']} of {b['quantity']} {b['unit']}, head {b['head']}" for b in found
+    ]
+    if following is not None:
+        lines.append(f"more: cairn batches --after {following}")
+    obj.emit({"batches": found, "next": following}, "\n".join(lines) or "no batches")
 
 
 @main.command()

@@ -76,6 +76,44 @@ class Entry(TypedDict):
     cosigners: list[str]
 
 
+class EntryPage(TypedDict):
+    """GET /attestations (v1.2): entries in index order; `next` resumes."""
+
+    entries: list[Entry]
+    next: int | None
+
+
+class KeyListItem(TypedDict, total=False):
+    """An item of GET /keys (v1.2); `organization` for auditors only."""
+
+    keyid: str
+    public_key: str
+    registered_at: str
+    revoked_at: str | None
+    organization: str
+
+
+class KeyList(TypedDict):
+    keys: list[KeyListItem]
+
+
+class BatchSummary(TypedDict):
+    """An item of GET /batches (v1.2): GET /batches/{id} without its entries."""
+
+    id: str
+    material: str
+    unit: str
+    quantity: str
+    remaining: str
+    custodian: str
+    head: str
+
+
+class BatchPage(TypedDict):
+    batches: list[BatchSummary]
+    next: str | None
+
+
 class BatchEntry(TypedDict):
     index: int
     entry_hash: str
