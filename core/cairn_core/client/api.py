@@ -225,18 +225,57 @@ class Client:
         *,
         key: Ed25519PrivateKey | None = None,
         fill_prev: bool = False,
+        chain: bool = False,
         **sign_options: Unpack[SignOptions],
     ) -> list[wire.BatchResult]:
         """POST /attestations/batch: up to 1000 envelopes or statements, appended
-        in order; one result each, `{"status", "entry"}` or `{"status", "error"}`."""
+        in order; one result each, `{"status", "entry"}` or `{"status", "error"}`.
+
+        With `chain`, a statement's missing `prev` takes the head an earlier
+        item of the same batch leaves on its batch (contract §9 appends them
+        in order, so a batch may create a batch and then transfer it), else,
+        with `fill_prev`, the server's current head."""
         if not 1 <= len(items) <= MAX_BATCH:
             raise ValueError(f"a batch holds 1 to {MAX_BATCH} envelopes")
-        envelopes = [
-            item if statements.is_envelope(item) else self._signed(item, key, fill_prev, sign_options) for item in items
-        ]
+        envelopes: list[Document]
+        if chain:
+            envelopes = self._chained(items, key, fill_prev, sign_options)
+        else:
+            envelopes = [
+                item if statements.is_envelope(item) else self._signed(item, key, fill_prev, sign_options)
+                for item in items
+            ]
         body = b'{"envelopes":[' + b",".join(json.dumps(e).encode("utf-8") for e in envelopes) + b"]}"
         answer: JSONObject = self.request("POST", "/attestations/batch", body=body).json()
         return cast(list[wire.BatchResult], answer["results"])
+
+    def _chained(
+        self, items: Sequence[Document], key: Ed25519PrivateKey | None, fill_prev: bool, options: SignOptions
+    ) -> list[Document]:
+        """Sign in order, each missing `prev` from the heads the earlier items leave."""
+        heads: dict[str, str] = {}
+
+        def head_of(batch: str) -> str:
+            if batch in heads:
+                return heads[batch]
+            if fill_prev:
+                return self.head(batch)
+            raise ValueError(f"no earlier item of the batch touches {batch}: give its prev, or pass fill_prev=True")
+
+        envelopes: list[Document] = []
+        for item in items:
+            envelope = (
+                item
+                if statements.is_envelope(item)
+                else self._signed(statements.fill_prevs(item, head_of), key, False, options)
+            )
+            statement, leaves = statements.statement_of(envelope), statements.entry_hash(envelope)
+            for batch in [batch for _, batch in statements.named_batches(statement)] + statements.created_batches(
+                statement
+            ):
+                heads[batch] = leaves
+            envelopes.append(envelope)
+        return envelopes
 
     def _signed(
         self, statement: Document, key: Ed25519PrivateKey | None, fill_prev: bool, options: SignOptions
