@@ -245,3 +245,24 @@ def test_a_supplier_lists_its_entries_batches_and_keys(organization):
     keys = miner.cairn_json("key", "list")["keys"]
     assert [key["keyid"] for key in keys] == [miner.cairn_json("key", "register")["keyid"]]
     assert "valid" in miner.cairn("key", "list").stdout
+
+
+def test_the_sdk_example_runs_as_the_readme_gives_it(organization, live_server):
+    """examples/sdk_quickstart.py: a key, an origin, a batch that creates a
+    batch and transfers it (chain=True), and the supplier's lists."""
+    import os
+    from pathlib import Path
+
+    miner = organization("greenbushes-lithium", "supplier")
+    organization("kansai-refining", "supplier", country="JP")
+    example = Path(__file__).resolve().parents[2] / "examples" / "sdk_quickstart.py"
+    env = {**os.environ, "CAIRN_URL": live_server.url, "CAIRN_TOKEN": miner.token}
+    env |= {"CAIRN_ISSUER": miner.slug, "CAIRN_KEY": str(miner.key), "CAIRN_RECEIVER": "kansai-refining"}
+    done = subprocess.run([sys.executable, str(example)], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("logged at index") == 3
+    moved = Batch.objects.get(id__endswith="-2", id__startswith="greenbushes-lithium:ore-")
+    assert moved.custodian_id == "kansai-refining"
+    transfer = Entry.objects.get(type="transfer")
+    assert transfer.statement["prev"] == Entry.objects.get(index=transfer.index - 1).entry_hash
+    assert "greenbushes-lithium:ore-" in done.stdout and "with greenbushes-lithium" in done.stdout
