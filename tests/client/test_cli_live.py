@@ -266,3 +266,17 @@ def test_the_sdk_example_runs_as_the_readme_gives_it(organization, live_server):
     transfer = Entry.objects.get(type="transfer")
     assert transfer.statement["prev"] == Entry.objects.get(index=transfer.index - 1).entry_hash
     assert "greenbushes-lithium:ore-" in done.stdout and "with greenbushes-lithium" in done.stdout
+
+
+def test_sign_and_post_refuse_what_the_grammar_refuses_before_signing(organization):
+    miner = organization("pilbara-mining", "supplier")
+    miner.cairn("keygen", str(miner.key))
+    miner.cairn("key", "register")
+    before = Entry.objects.count()
+    bad = origin(site={"name": "Green\u202ebushes", "country": "AU"})
+    refused = miner.cairn("sign", str(miner.write("bad.json", bad)), expect=1)
+    assert "invalid_payload" in refused.output and "not signed" in refused.output and "U+202E" in refused.output
+    assert "payloadType" not in refused.output  # nothing was signed
+    posted = miner.cairn("post", str(miner.write("bad2.json", origin(outputs=[]))), expect=1)
+    assert "refused 400 invalid_payload: Invalid payload (not signed)" in posted.output
+    assert Entry.objects.count() == before

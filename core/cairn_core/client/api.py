@@ -16,7 +16,7 @@ from cairn_core.client import keys as keyfiles
 from cairn_core.client import statements, wire
 from cairn_core.client.statements import Document
 from cairn_core.dsse import StoredEnvelope
-from cairn_core.payload import JSONObject
+from cairn_core.payload import JSONObject, PayloadError
 
 MAX_BATCH = 1000
 
@@ -191,7 +191,10 @@ class Client:
         """The signed envelope; with `fill_prev`, missing `prev` fields take the server's heads."""
         if fill_prev:
             statement = statements.fill_prevs(statement, self.head)
-        return statements.sign(statement, key, issuer=issuer, cosigners=cosigners)
+        try:
+            return statements.sign(statement, key, issuer=issuer, cosigners=cosigners)
+        except PayloadError as exc:  # refused here as the server would refuse it, before signing
+            raise CairnError(400, "invalid_payload", f"Invalid payload (not signed): {exc}.") from exc
 
     def post(
         self,

@@ -56,7 +56,7 @@ from cairn_core.client import statements
 from cairn_core.client.api import MAX_BATCH, CairnError, Client
 from cairn_core.client.statements import Document
 from cairn_core.client.wire import BatchResult, Refused
-from cairn_core.payload import JSONObject
+from cairn_core.payload import JSONObject, PayloadError
 
 CSV_COLUMNS = (
     "type",
@@ -355,7 +355,10 @@ class Importer:
                 raise RowError(f"cannot fill prev: {exc}") from exc
             except (KeyError, TypeError) as exc:
                 raise RowError(f"not a statement: {exc}") from exc
-            envelope = statements.sign(filled, self.key, issuer=self.issuer)
+            try:
+                envelope = statements.sign(filled, self.key, issuer=self.issuer)
+            except PayloadError as exc:
+                raise RowError(f"invalid payload (not signed): {exc}") from exc
         journal.signed[number] = envelope
         journal.write({"row": number, "envelope": envelope})
         return envelope

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cairn_core import dsse
 from cairn_core.client import keys as keyfiles
-from cairn_core.payload import PAYLOAD_TYPE, SCHEMA, JSONObject
+from cairn_core.payload import PAYLOAD_TYPE, SCHEMA, JSONObject, parse_statement
 
 ENVELOPE_KEYS = {"payloadType", "payload", "signatures"}
 
@@ -81,8 +81,13 @@ def sign(
     cosigners: Iterable[Ed25519PrivateKey] = (),
     issuer: str | None = None,
 ) -> dsse.StoredEnvelope:
-    """The DSSE envelope (as JSON-ready dict) of the completed statement."""
+    """The DSSE envelope (as JSON-ready dict) of the completed statement.
+
+    Nothing the grammar refuses is signed: PayloadError names the fault, as
+    the server's `invalid_payload` would (the checks against the ledger,
+    and the issued_at window, are the server's)."""
     payload = json.dumps(complete(statement, issuer=issuer), separators=(",", ":")).encode("utf-8")
+    parse_statement(payload)
     signers = [(keyfiles.keyid(k), k) for k in (key, *cosigners)]
     return dsse.sign(PAYLOAD_TYPE, payload, signers).to_stored()
 
