@@ -280,3 +280,29 @@ def test_sign_and_post_refuse_what_the_grammar_refuses_before_signing(organizati
     posted = miner.cairn("post", str(miner.write("bad2.json", origin(outputs=[]))), expect=1)
     assert "refused 400 invalid_payload: Invalid payload (not signed)" in posted.output
     assert Entry.objects.count() == before
+
+
+def test_a_receiver_cosigns_an_envelope_signed_elsewhere(organization):
+    """`cairn cosign`: the sender signs a transfer, the receiver adds its
+    signature to that very envelope, the sender posts it: both are named."""
+    miner = organization("pilbara-mining", "supplier")
+    maker = organization("detroit-cells", "manufacturer", country="US")
+    for party in (miner, maker):
+        party.cairn("keygen", str(party.key))
+        party.cairn("key", "register")
+    miner.cairn("post", str(miner.write("origin.json", origin())))
+    transfer = {"type": "transfer", "issuer": "pilbara-mining", "batch": ORE, "to": maker.slug}
+    signed = miner.cairn(
+        "sign", "--fill-prev", "-o", str(miner.home / "t.dsse.json"), str(miner.write("t.json", transfer))
+    )
+    assert "wrote" in signed.output
+    cosigned = maker.cairn("cosign", str(miner.home / "t.dsse.json"), "-o", str(maker.home / "t2.dsse.json"))
+    assert "co-signed transfer by pilbara-mining" in cosigned.output
+    again = maker.cairn("cosign", str(maker.home / "t2.dsse.json"), expect=2)
+    assert "has signed this envelope already" in again.output
+    first = json.loads((miner.home / "t.dsse.json").read_text())
+    second = json.loads((maker.home / "t2.dsse.json").read_text())
+    assert second["payload"] == first["payload"] and len(second["signatures"]) == 2
+    posted = miner.cairn_json("post", str(maker.home / "t2.dsse.json"))
+    assert posted["status"] == 201
+    assert miner.cairn_json("entry", str(posted["entry"]["index"]))["cosigners"] == [maker.slug]

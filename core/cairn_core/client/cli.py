@@ -18,7 +18,7 @@ import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import cairn_core
-from cairn_core import signed_note
+from cairn_core import dsse, signed_note
 from cairn_core.client import config as settings_of
 from cairn_core.client import keys as keyfiles
 from cairn_core.client import statements
@@ -217,6 +217,32 @@ def sign(obj: Context, statement_file: str, fill_prev: bool, cosign: tuple[str, 
     if output:
         Path(output).write_text(text + "\n", encoding="utf-8")
         click.echo(f"wrote {output} (entry_hash {statements.entry_hash(envelope)})", err=True)
+    else:
+        click.echo(text)
+
+
+@main.command()
+@click.argument("envelope_file")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the envelope there (default: stdout).")
+@pass_context
+def cosign(obj: Context, envelope_file: str, output: str | None) -> None:
+    """Add the signing key's signature to ENVELOPE_FILE (- for stdin), signed elsewhere.
+
+    A transfer's receiver co-signs the sender's envelope this way; the
+    statement and its entry_hash are unchanged. Shows what it signs first."""
+    try:
+        envelope = statements.cosign(_read_json(envelope_file), obj.key())
+    except dsse.EnvelopeError as exc:
+        raise click.BadParameter(f"{envelope_file}: {exc}") from exc
+    statement = statements.statement_of(envelope)
+    click.echo(
+        f"co-signed {statement.get('type')} by {statement.get('issuer')} "
+        f"(entry_hash {statements.entry_hash(envelope)})",
+        err=True,
+    )
+    text = json.dumps(envelope)
+    if output:
+        Path(output).write_text(text + "\n", encoding="utf-8")
     else:
         click.echo(text)
 

@@ -92,6 +92,19 @@ def sign(
     return dsse.sign(PAYLOAD_TYPE, payload, signers).to_stored()
 
 
+def cosign(envelope: object, key: Ed25519PrivateKey) -> dsse.StoredEnvelope:
+    """The envelope with one more signature, `key`'s, over the same PAE: a
+    co-signer (a transfer's receiver, say) adds its own to an envelope signed
+    elsewhere. The payload is untouched, so the entry_hash is unchanged.
+    EnvelopeError if it is not an envelope or `key` has signed it already."""
+    parsed = dsse.envelope_from_dict(envelope)
+    keyid = keyfiles.keyid(key)
+    if any(signature.keyid == keyid for signature in parsed.signatures):
+        raise dsse.EnvelopeError(f"key {keyid} has signed this envelope already")
+    signature = dsse.Signature(keyid, key.sign(parsed.pae))
+    return dsse.Envelope(parsed.payload_type, parsed.payload, (*parsed.signatures, signature)).to_stored()
+
+
 def entry_hash(envelope: object) -> str:
     """The entry_hash the ledger will give this envelope (SHA-256 of its PAE)."""
     return dsse.envelope_from_dict(envelope).entry_hash
