@@ -306,3 +306,41 @@ def test_a_receiver_cosigns_an_envelope_signed_elsewhere(organization):
     posted = miner.cairn_json("post", str(maker.home / "t2.dsse.json"))
     assert posted["status"] == 201
     assert miner.cairn_json("entry", str(posted["entry"]["index"]))["cosigners"] == [maker.slug]
+
+
+def test_a_statement_signed_by_the_javascript_example_is_logged(organization, live_server):
+    """examples/sign.mjs (Node's built-in crypto, no packages) signs an
+    envelope the server logs: its keyid, PAE and base64 are the contract's."""
+    import shutil
+    import urllib.request
+    from pathlib import Path
+
+    from django.utils import timezone
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed")
+    miner = organization("pilbara-mining", "supplier")
+    made = miner.cairn_json("keygen", str(miner.key))
+    miner.cairn("key", "register")
+    now = timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    statement = {"schema": "cairn.attestation/v1", "issued_at": now, **origin()}
+    example = Path(__file__).resolve().parents[2] / "examples" / "sign.mjs"
+    signed = subprocess.run(
+        [node, str(example), str(miner.write("s.json", statement)), str(miner.key)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    envelope = json.loads(signed.stdout)
+    assert envelope["signatures"][0]["keyid"] == made["keyid"]
+    request = urllib.request.Request(
+        f"{live_server.url}/api/v1/attestations",
+        data=signed.stdout.encode(),
+        headers={"Authorization": f"Token {miner.token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        receipt = json.loads(answer.read())
+        assert answer.status == 201
+    assert Entry.objects.get(index=receipt["index"]).issuer_id == "pilbara-mining"
