@@ -344,3 +344,25 @@ def test_a_statement_signed_by_the_javascript_example_is_logged(organization, li
         receipt = json.loads(answer.read())
         assert answer.status == 201
     assert Entry.objects.get(index=receipt["index"]).issuer_id == "pilbara-mining"
+
+
+def test_posting_a_statement_again_sends_what_was_signed_the_first_time(organization):
+    """`cairn post` is safe to retry: the second run sends the envelope the
+    first signed (the ledger answers 200, the same receipt), not a new
+    statement with a new issued_at; a refusal is forgotten, so a corrected
+    statement is signed afresh."""
+    miner = organization("pilbara-mining", "supplier")
+    miner.cairn("keygen", str(miner.key))
+    miner.cairn("key", "register")
+    path = miner.write("origin.json", origin())
+    first = miner.cairn_json("post", str(path))
+    again = miner.cairn_json("post", str(path))
+    assert (first["status"], again["status"]) == (201, 200)
+    assert again["entry"] == first["entry"]
+    assert attestations().filter(type="origin").count() == 1
+
+    transfer = miner.write(
+        "transfer.json", {"type": "transfer", "issuer": "pilbara-mining", "batch": ORE, "to": "nobody-here"}
+    )
+    assert miner.cairn_json("post", "--fill-prev", str(transfer), expect=1)["status"] == 400
+    assert len(list((miner.home / "signed").glob("*.json"))) == 1  # the origin's: the refused one is forgotten

@@ -25,8 +25,9 @@ from cairn_core.client import statements
 from cairn_core.client import verdicts as monitor
 from cairn_core.client.api import CairnError, Client
 from cairn_core.client.importer import Importer, ImportFailure
+from cairn_core.client.kept import KeptEnvelopes
 from cairn_core.client.wire import BatchResult, Proven
-from cairn_core.client.witness import Witness, WitnessError
+from cairn_core.client.witness import Witness, WitnessError, default_state_path
 
 
 class Context:
@@ -295,25 +296,40 @@ def post(obj: Context, files: tuple[str, ...], fill_prev: bool) -> None:
     Each is posted alone (POST /attestations) and its receipt or refusal
     printed; exits 1 when any was refused."""
     refused = 0
-    key = None
+    kept = KeptEnvelopes(Path(obj.settings.state or default_state_path()).parent / "signed")
     with obj.client() as client:
         for where, item in _items(files):
-            result: BatchResult
-            try:
-                if not statements.is_envelope(item):
-                    key = key or obj.key()
-                if not isinstance(item, dict):  # an envelope always is one
-                    raise click.BadParameter(f"{where} is neither a statement nor an envelope")
-                status, receipt = client.submit(item, key=key, fill_prev=fill_prev, issuer=obj.settings.issuer)
-                result = {"status": status, "entry": receipt}
-            except CairnError as exc:
-                if exc.status in (0, 401, 429) or exc.status >= 500:
-                    raise  # not this statement's fault: stop
-                result = {"status": exc.status, "error": exc.error}
-                refused += 1
+            if not isinstance(item, dict):  # an envelope always is one
+                raise click.BadParameter(f"{where} is neither a statement nor an envelope")
+            result = _post_one(obj, client, kept, item, fill_prev)
+            refused += "error" in result
             obj.emit({"source": where, **result}, _describe_result(where, result))
     if refused:
         click.get_current_context().exit(1)
+
+
+def _post_one(
+    obj: Context, client: Client, kept: KeptEnvelopes, item: dict[str, object], fill_prev: bool
+) -> BatchResult:
+    """Post an envelope, or a statement as the envelope signed for it before
+    (kept until answered), else signed now and kept first."""
+    digest = None
+    try:
+        if statements.is_envelope(item):
+            envelope: Mapping[str, object] = item
+        else:
+            key = obj.key()
+            digest = kept.digest(item, issuer=obj.settings.issuer, keyid=keyfiles.keyid(key), fill_prev=fill_prev)
+            envelope = kept.get(digest) or client.sign(item, key, fill_prev=fill_prev, issuer=obj.settings.issuer)
+            kept.keep(digest, envelope)
+        status, receipt = client.submit(envelope)
+        return {"status": status, "entry": receipt}
+    except CairnError as exc:
+        if exc.status in (0, 401, 429) or exc.status >= 500:
+            raise  # not this statement's fault: stop, and keep what was signed for the next try
+        if digest is not None:
+            kept.forget(digest)
+        return {"status": exc.status, "error": exc.error}
 
 
 @main.command("import")
