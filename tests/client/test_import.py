@@ -18,6 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 ROWS = 2000
 BAD_ORIGIN_ROW = 701  # a batch id of another organisation: forbidden, and its transfer finds no batch
+BAD_ORIGIN_LINE = BAD_ORIGIN_ROW + 1  # its line in the file, as a spreadsheet numbers it (the header is line 1)
 
 
 def attestations():
@@ -92,13 +93,13 @@ def test_an_interrupted_import_resumes_and_logs_nothing_twice(miner):
     with (miner.home / "history.csv.refusals.csv").open() as handle:
         report = list(csv.DictReader(handle))
     assert [(r["row"], r["status"], r["code"]) for r in report] == [
-        (str(BAD_ORIGIN_ROW), "403", "forbidden"),
-        (str(BAD_ORIGIN_ROW + 1), "404", "unknown_batch"),
+        (str(BAD_ORIGIN_LINE), "403", "forbidden"),
+        (str(BAD_ORIGIN_LINE + 1), "404", "unknown_batch"),
     ]
     # and printed, with their codes
     again = miner.cairn("--issuer", "pilbara-mining", "import", str(source), expect=1)
-    assert f"row {BAD_ORIGIN_ROW}: 403 forbidden: " in again.stdout
-    assert f"row {BAD_ORIGIN_ROW + 1}: 404 unknown_batch: " in again.stdout
+    assert f"row {BAD_ORIGIN_LINE}: 403 forbidden: " in again.stdout
+    assert f"row {BAD_ORIGIN_LINE + 1}: 404 unknown_batch: " in again.stdout
     assert f"({ROWS} done by an earlier run)" in again.stdout
     assert Entry.objects.count() == entries
 
@@ -210,3 +211,38 @@ def test_ctrl_c_stops_an_import_that_the_same_command_resumes(miner):
     assert attestations().count() == 600
     hashes = list(Entry.objects.values_list("entry_hash", flat=True))
     assert len(set(hashes)) == len(hashes)
+
+
+def spreadsheet(tmp_path, text: str, encoding: str = "utf-8"):
+    path = tmp_path / "sheet.csv"
+    path.write_bytes(text.encode(encoding))
+    return Importer(None, None, path, issuer="pilbara-mining")  # reading needs no server
+
+
+ORIGIN_CELLS = "origin;pilbara-mining:ore-1;spodumene;1000;kg;1200;lithium=60;extraction;Greenbushes;AU"
+HEADER = "Type;Batch;Material;Quantity;Unit;Value_Added_USD;Minerals;Activity;Site_Name;Site_Country"
+
+
+def test_an_excel_csv_with_a_byte_order_mark_semicolons_and_capitals_reads(tmp_path):
+    """Excel's "CSV UTF-8" in a `;` locale: BOM, `;`, capitalised headers; rows
+    numbered by their line, as the spreadsheet shows them."""
+    rows = spreadsheet(
+        tmp_path, "\ufeff" + HEADER + "\r\n" + ORIGIN_CELLS + "\r\n" + ORIGIN_CELLS.replace("ore-1", "ore-2")
+    ).rows()
+    assert [number for number, _ in rows] == [2, 3]
+    statement = rows[0][1]
+    assert statement["outputs"][0]["batch"] == "pilbara-mining:ore-1"
+    assert statement["site"] == {"name": "Greenbushes", "country": "AU"}
+    commas = spreadsheet(tmp_path, HEADER.replace(";", ",") + "\n" + ORIGIN_CELLS.replace(";", ",") + "\n").rows()
+    assert commas[0][1] == statement
+
+
+def test_an_unknown_column_is_one_error_for_the_file(tmp_path):
+    with pytest.raises(ImportFailure, match=r"line 1: unknown column\(s\) colour, weight; the columns are type, "):
+        spreadsheet(tmp_path, HEADER + ";Colour;Weight\n" + ORIGIN_CELLS + ";red;1\n").rows()
+
+
+def test_a_latin_1_byte_names_its_line_and_what_to_do(tmp_path):
+    text = HEADER + "\n" + ORIGIN_CELLS + "\n" + ORIGIN_CELLS.replace("Greenbushes", "Mina Cañón") + "\n"
+    with pytest.raises(ImportFailure, match=r'line 3: byte 0xf1 is not UTF-8; save the file as "CSV UTF-8"'):
+        spreadsheet(tmp_path, text, encoding="latin-1").rows()

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 from collections import Counter
@@ -136,15 +137,11 @@ def statement_from_csv(row: dict[str, str]) -> JSONObject:
 
 
 def read_rows(path: Path) -> Iterator[tuple[int, JSONObject | RowError]]:
-    """(row number, statement or envelope, or the reason the row is not one).
-    Rows are numbered from 1: lines of JSON Lines, data rows of CSV."""
+    """(line number, statement or envelope, or the reason the row is not one).
+    Rows are numbered by their line in the file, as a spreadsheet numbers
+    them: the header of a CSV is line 1, its first row line 2."""
     if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8") as handle:
-            for number, row in enumerate(csv.DictReader(handle), start=1):
-                try:
-                    yield number, statement_from_csv(row)
-                except RowError as exc:
-                    yield number, exc
+        yield from read_csv(path)
         return
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
@@ -156,6 +153,37 @@ def read_rows(path: Path) -> Iterator[tuple[int, JSONObject | RowError]]:
                 yield number, RowError(f"not JSON: {exc}")
                 continue
             yield number, document if isinstance(document, dict) else RowError("a line is one JSON object")
+
+
+def read_csv(path: Path) -> Iterator[tuple[int, JSONObject | RowError]]:
+    """A CSV as a spreadsheet saves it: UTF-8 with or without a byte-order
+    mark (Excel's "CSV UTF-8"), `,` or `;` between cells (`;` where the
+    header holds more of them), headers in any case. The header is checked
+    once: an unknown column stops the import with one message."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ImportFailure(
+            f'{path}, line {line}: byte 0x{raw[exc.start]:02x} is not UTF-8; save the file as "CSV UTF-8"'
+        ) from exc
+    header = text.partition("\n")[0]
+    reader = csv.DictReader(
+        io.StringIO(text, newline=""), delimiter=";" if header.count(";") > header.count(",") else ","
+    )
+    names = [(name or "").strip().lower() for name in reader.fieldnames or []]
+    unknown = sorted(set(names) - set(CSV_COLUMNS) - {""})
+    if unknown:
+        raise ImportFailure(
+            f"{path}, line 1: unknown column(s) {', '.join(unknown)}; the columns are {', '.join(CSV_COLUMNS)}"
+        )
+    reader.fieldnames = names
+    for row in reader:
+        try:
+            yield reader.line_num, statement_from_csv(row)
+        except RowError as exc:
+            yield reader.line_num, exc
 
 
 def file_sha256(path: Path) -> str:
