@@ -96,6 +96,7 @@ def test_an_interrupted_import_resumes_and_logs_nothing_twice(miner):
         (str(BAD_ORIGIN_LINE), "403", "forbidden"),
         (str(BAD_ORIGIN_LINE + 1), "404", "unknown_batch"),
     ]
+    assert report[1]["message"].endswith(f"(row {BAD_ORIGIN_LINE}, which creates the batch, was refused)")
     # and printed, with their codes
     again = miner.cairn("--issuer", "pilbara-mining", "import", str(source), expect=1)
     assert f"row {BAD_ORIGIN_LINE}: 403 forbidden: " in again.stdout
@@ -246,3 +247,18 @@ def test_a_latin_1_byte_names_its_line_and_what_to_do(tmp_path):
     text = HEADER + "\n" + ORIGIN_CELLS + "\n" + ORIGIN_CELLS.replace("Greenbushes", "Mina Cañón") + "\n"
     with pytest.raises(ImportFailure, match=r'line 3: byte 0xf1 is not UTF-8; save the file as "CSV UTF-8"'):
         spreadsheet(tmp_path, text, encoding="latin-1").rows()
+
+
+def test_a_row_building_on_a_refused_row_names_it(miner):
+    """The origin is refused in one batch; the next batch's transfer of its
+    batch cannot fill prev, and says which row's refusal is the cause."""
+    source = history_csv(miner.home / "history.csv", rows=BAD_ORIGIN_ROW + 1)
+    summary = Importer(
+        Client(miner.url, miner.token), keys.load(miner.key), source, issuer="pilbara-mining", batch_size=1
+    ).run()
+    assert summary.refusals == {"forbidden": 1, "invalid_row": 1}
+    with (miner.home / "history.csv.refusals.csv").open() as handle:
+        report = list(csv.DictReader(handle))
+    assert report[1]["row"] == str(BAD_ORIGIN_LINE + 1)
+    batch = f"kansai-refining:lot-{BAD_ORIGIN_ROW}"
+    assert report[1]["message"] == f"batch {batch} does not exist: row {BAD_ORIGIN_LINE}, which creates it, was refused"

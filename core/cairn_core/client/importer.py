@@ -310,6 +310,8 @@ class Importer:
         self.batch_size = batch_size
         self.progress = progress
         self.heads: dict[str, str] = {}
+        # batch id -> the row that was to create it and was refused
+        self.refused_creators: dict[str, int] = {}
 
     def rows(self) -> list[tuple[int, JSONObject | RowError]]:
         try:
@@ -361,9 +363,32 @@ class Importer:
             self.heads.pop(batch, None)
 
     def _head(self, batch: str) -> str:
+        if batch in self.refused_creators and batch not in self.heads:
+            raise RowError(
+                f"batch {batch} does not exist: row {self.refused_creators[batch]}, which creates it, was refused"
+            )
         if batch not in self.heads:
             self.heads[batch] = self.client.head(batch)
         return self.heads[batch]
+
+    def _refused(self, number: int, envelope: Document, result: Refused) -> Refused:
+        """Remember the batches a refused row was to create; a refusal that an
+        earlier refused row caused names that row."""
+        statement = statements.statement_of(envelope)
+        for batch in statements.created_batches(statement):
+            self.refused_creators.setdefault(batch, number)
+        causes = sorted(
+            {
+                self.refused_creators[batch]
+                for _, batch in statements.named_batches(statement)
+                if batch in self.refused_creators
+            }
+        )
+        if not causes or result["error"]["code"] not in ("unknown_batch", "not_found", "stale_head"):
+            return result
+        rows = ", ".join(str(row) for row in causes)
+        message = f"{result['error']['message']} (row {rows}, which creates the batch, was refused)"
+        return {**result, "error": {**result["error"], "message": message}}
 
     def _envelope(self, number: int, item: JSONObject | RowError, journal: Journal) -> Document:
         """The row's envelope: the one signed before, or signed now (and journaled)."""
@@ -407,6 +432,7 @@ class Importer:
             for (number, envelope), result in zip(posted, results, strict=True):
                 if _is_refusal(result):
                     self._forget(envelope)
+                    result = self._refused(number, envelope, result)
                 self._answer(journal, number, result)
         journal.sync()
 
