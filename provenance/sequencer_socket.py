@@ -4,10 +4,11 @@ The worker sends a request's statements (ingest.Pending: statements that
 passed the checks needing no ledger state; one for POST /attestations, a
 batch submission's in order), the sequencer process answers with their
 outcomes (AppendResult, LedgerError, or AppendFailed where an append could
-not be written). Messages are multiprocessing.connection's: each one framed
-by its length, and every connection authenticated both ways by its HMAC
-challenge before any message; their bytes are JSON (provenance.sequencer_wire),
-never pickle, so a peer can send data but never code or objects.
+not be written). Messages are framed by their length, and every connection
+is authenticated both ways by an HMAC-SHA256 challenge before any message
+(provenance.sequencer_link); their bytes are JSON
+(provenance.sequencer_wire), never pickle, so a peer can send data but
+never code or objects.
 
 The authentication key is HMAC-SHA256(SECRET_KEY, "cairn sequencer socket
 v1"). Every process of one install has the same SECRET_KEY (the environment
@@ -16,12 +17,12 @@ can read it, so no key needs handing round, nor a file that could disagree
 with the running server after a restart. The socket itself is created mode
 0600 inside CAIRN_VAR_DIR (or wherever CAIRN_SEQUENCER_SOCKET points).
 
-multiprocessing.connection's Connection and its challenge functions are used
-as they are, on sockets this module makes: its Listener.accept and Client
-wait without limit for the peer's side of the handshake, and here every
-read and write is bounded (SO_RCVTIMEO, SO_SNDTIMEO) so that a stuck peer
-costs a timeout, never a hang: CAIRN_SEQUENCER_TIMEOUT on the server, the
-caller's timeout on the worker, whose wait ends in NoAnswer.
+No peer can hold the sequencer: it serves every connection from one thread
+without blocking, and each connection is held to a frame size limit
+(`frame_limit`), a time limit for its handshake, for each frame once begun
+and for each answer (CAIRN_SEQUENCER_TIMEOUT), and to MAX_CONNECTIONS
+connections in all (see provenance.sequencer_link). On the worker's side
+every wait is bounded by the caller's timeout, whose end is NoAnswer.
 
 Each worker thread keeps one connection open. The sequencer process reads
 all of them from one thread: what has arrived when a batch is done makes
@@ -39,23 +40,24 @@ import logging
 import os
 import selectors
 import socket
-import struct
 import threading
-from multiprocessing import AuthenticationError
-from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
+import time
 from pathlib import Path
-from typing import IO, TypeAlias
+from typing import IO
 
 from django.conf import settings
 from django.db import connections
 
-from provenance import group_commit, sequencer_wire
+from provenance import group_commit, sequencer_link, sequencer_wire
 from provenance.pending import Append, Outcome, Pending
+from provenance.sequencer_link import Peer
 
 log = logging.getLogger(__name__)
 
-# One end of a connection: bytes both ways.
-Channel: TypeAlias = "Connection[bytes, bytes]"
+# Connections the sequencer keeps at once: each web worker thread holds one,
+# so this is far above any host's; beyond it a new connection is closed at
+# once (its worker appends by itself).
+MAX_CONNECTIONS = 1024
 
 
 class Unavailable(ConnectionError):
@@ -77,21 +79,11 @@ def authkey() -> bytes:
     return hmac.new(settings.SECRET_KEY.encode(), b"cairn sequencer socket v1", hashlib.sha256).digest()
 
 
-def _bound(sock: socket.socket, seconds: float) -> None:
-    """Every blocking read and write on `sock` gives up after `seconds`
-    (BlockingIOError), which a Connection built on it inherits."""
-    whole = max(seconds, 0.001)
-    timeval = struct.pack("ll", int(whole), int((whole % 1) * 1_000_000))
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
-
-
-def _rebound(channel: Channel, seconds: float) -> None:
-    sock = socket.socket(fileno=channel.fileno())
-    try:
-        _bound(sock, seconds)
-    finally:
-        sock.detach()  # the channel keeps the descriptor
+def frame_limit() -> int:
+    """The longest message either side takes: a batch submission's
+    statements, each envelope's bytes with its caller and moment, fit
+    twice the batch body limit (CAIRN_MAX_BATCH_BODY_BYTES)."""
+    return 2 * settings.CAIRN_MAX_BATCH_BODY_BYTES
 
 
 # --- the worker's side -------------------------------------------------------
@@ -107,51 +99,46 @@ def submit(path: str, pendings: list[Pending], timeout: float | None = None) -> 
     `timeout` seconds (default CAIRN_SEQUENCER_TIMEOUT).
     """
     timeout = settings.CAIRN_SEQUENCER_TIMEOUT if timeout is None else timeout
-    channel: Channel | None = getattr(_local, "sock", None)
+    deadline = time.monotonic() + timeout
+    sock: socket.socket | None = getattr(_local, "sock", None)
     try:
-        if channel is None:
-            channel = _local.sock = _connect(path, timeout)
-        else:
-            _rebound(channel, timeout)
-        channel.send_bytes(sequencer_wire.encode_request(pendings))
-        return sequencer_wire.decode_answer(channel.recv_bytes())
-    except BlockingIOError as exc:  # a read or write bound ran out
-        _forget(channel)
+        if sock is None:
+            sock = _local.sock = _connect(path, deadline)
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        sequencer_link.send_frame(sock, sequencer_wire.encode_request(pendings))
+        return sequencer_wire.decode_answer(sequencer_link.recv_frame(sock, frame_limit(), deadline))
+    except TimeoutError as exc:  # a read or write ran out of time (socket.timeout is TimeoutError)
+        _forget(sock)
         raise NoAnswer(f"{path}: no answer within {timeout:g} s") from exc
-    except (OSError, EOFError, AuthenticationError, sequencer_wire.WireError) as exc:  # a connect timeout included
-        _forget(channel)
+    except (OSError, EOFError, sequencer_wire.WireError) as exc:  # LinkError among them
+        _forget(sock)
         raise Unavailable(f"{path}: {exc}") from exc
 
 
-def _connect(path: str, timeout: float) -> Channel:
-    """A connection to the server at `path`, authenticated both ways, its
-    reads and writes bounded by `timeout`. A server that accepts but does
-    not complete the handshake in time is taken as stuck, as when a request
-    gets no answer."""
+def _connect(path: str, deadline: float) -> socket.socket:
+    """A connection to the server at `path`, authenticated both ways by
+    `deadline`. A server that accepts but does not complete the handshake
+    in time is taken as stuck, as when a request gets no answer; one that
+    cannot be connected to in time, as unavailable."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.settimeout(timeout)
-        sock.connect(path)
-        sock.setblocking(True)
-        _bound(sock, timeout)
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        try:
+            sock.connect(path)
+        except TimeoutError as exc:
+            raise ConnectionError(f"could not connect in time: {exc}") from exc
+        sequencer_link.handshake_as_worker(sock, authkey(), deadline)
     except BaseException:
         sock.close()
         raise
-    channel: Channel = Connection(sock.detach())
-    try:
-        answer_challenge(channel, authkey())
-        deliver_challenge(channel, authkey())
-    except BaseException:
-        channel.close()
-        raise
-    return channel
+    return sock
 
 
-def _forget(channel: Channel | None) -> None:
+def _forget(sock: socket.socket | None) -> None:
     """Close this thread's connection to the sequencer process, if any."""
     _local.sock = None
-    if channel is not None:
-        channel.close()
+    if sock is not None:
+        sock.close()
 
 
 # --- the sequencer process's side --------------------------------------------
@@ -163,9 +150,11 @@ class Server:
     with `append` (by default the group commit's, provenance.group_commit).
 
     Each connection carries one request at a time (its worker thread waits
-    for the answer), so every readable connection holds one request's
-    statements; they are read, appended together in one batch, and each
-    connection is answered with its own statements' outcomes.
+    for the answer), so every connection holds at most one request's
+    statements; those complete when the selector wakes are appended
+    together in one batch, and each connection is answered with its own
+    statements' outcomes. No read or write waits on a peer
+    (provenance.sequencer_link.Peer); a peer that overruns its time is dropped.
     """
 
     def __init__(self, path: str | os.PathLike[str], append: Append = group_commit.append) -> None:
@@ -181,6 +170,8 @@ class Server:
         self.listener = _listen(self.path)
         self.selector = selectors.DefaultSelector()
         self.selector.register(self.listener, selectors.EVENT_READ)
+        self.peers: set[Peer] = set()
+        self._key = authkey()
         self._stopping = threading.Event()
 
     def _clear_stale_socket(self) -> None:
@@ -194,7 +185,8 @@ class Server:
     def serve_forever(self) -> None:
         """Append and answer batches until `stop`."""
         while not self._stopping.is_set():
-            batch = self._read_batch(timeout=0.5)
+            batch = self._read_batch(timeout=self._wait())
+            self._drop_expired()
             if batch:
                 self._append_and_answer(batch)
         self._close()
@@ -203,61 +195,94 @@ class Server:
         """Stop after the batch in hand (callable from a signal handler or thread)."""
         self._stopping.set()
 
-    def _read_batch(self, timeout: float) -> list[tuple[Channel, list[Pending]]]:
-        batch: list[tuple[Channel, list[Pending]]] = []
+    def _wait(self) -> float:
+        """How long to wait for the sockets: until the next peer's time is up, at most half a second."""
+        deadlines = [peer.deadline for peer in self.peers if peer.deadline is not None]
+        return max(min([0.5, *(deadline - time.monotonic() for deadline in deadlines)]), 0.0)
+
+    def _read_batch(self, timeout: float) -> list[tuple[Peer, list[Pending]]]:
+        batch: list[tuple[Peer, list[Pending]]] = []
         statements = 0
-        for key, _ in self.selector.select(timeout):
+        for key, events in self.selector.select(timeout):
             if key.fileobj is self.listener:
                 self._accept()
                 continue
-            channel: Channel = key.data
+            peer: Peer = key.data
             try:
-                # The worker sent the whole message at once; the rest of one
-                # that arrived in part follows at once (the timeout bounds it).
-                pendings = _read_request(channel)
-            except (OSError, EOFError, sequencer_wire.WireError):
-                self._drop(channel)
+                pendings = self._serve(peer, events)
+            except (OSError, EOFError, sequencer_wire.WireError) as exc:  # LinkError among them
+                log.debug("sequencer connection dropped: %r", exc)
+                self._drop(peer)
                 continue
-            batch.append((channel, pendings))
-            statements += len(pendings)
-            if statements >= settings.CAIRN_SEQUENCER_BATCH:
-                break
+            if pendings is not None:
+                batch.append((peer, pendings))
+                statements += len(pendings)
+                if statements >= settings.CAIRN_SEQUENCER_BATCH:
+                    break
         return batch
 
-    def _accept(self) -> None:
-        try:
-            sock, _ = self.listener.accept()
-        except BlockingIOError:
-            return
-        sock.setblocking(True)
-        _bound(sock, settings.CAIRN_SEQUENCER_TIMEOUT)
-        channel: Channel = Connection(sock.detach())
-        try:
-            _handshake_as_server(channel)
-        except (OSError, EOFError, AuthenticationError) as exc:  # a probe (`answers`), or not one of ours
-            log.debug("connection refused in its handshake: %r", exc)
-            channel.close()
-            return
-        self.selector.register(channel, selectors.EVENT_READ, data=channel)
+    def _serve(self, peer: Peer, events: int) -> list[Pending] | None:
+        """Write what `peer` is owed, read what it sent: the request it completes, if any."""
+        if events & selectors.EVENT_WRITE:
+            peer.flush()
+        message = peer.receive() if events & selectors.EVENT_READ else None
+        self._watch(peer)
+        if message is None:
+            return None
+        return sequencer_wire.decode_request(message)
 
-    def _append_and_answer(self, batch: list[tuple[Channel, list[Pending]]]) -> None:
+    def _accept(self) -> None:
+        while True:
+            try:
+                sock, _ = self.listener.accept()
+            except BlockingIOError:
+                return
+            if len(self.peers) >= MAX_CONNECTIONS:
+                log.warning("sequencer: %d connections open; refusing another", len(self.peers))
+                sock.close()
+                continue
+            try:
+                peer = Peer(sock, self._key, limit=frame_limit(), timeout=settings.CAIRN_SEQUENCER_TIMEOUT)
+            except OSError:  # gone already (a probe: `answers`)
+                sock.close()
+                continue
+            self.peers.add(peer)
+            self.selector.register(peer, self._events(peer), data=peer)
+
+    @staticmethod
+    def _events(peer: Peer) -> int:
+        return selectors.EVENT_READ | (selectors.EVENT_WRITE if peer.writing else 0)
+
+    def _watch(self, peer: Peer) -> None:
+        self.selector.modify(peer, self._events(peer), data=peer)
+
+    def _drop_expired(self) -> None:
+        now = time.monotonic()
+        for peer in [peer for peer in self.peers if peer.expired(now)]:
+            log.info("sequencer: dropping a connection that overran its time (%s)", peer.state.value)
+            self._drop(peer)
+
+    def _append_and_answer(self, batch: list[tuple[Peer, list[Pending]]]) -> None:
         groups = [pendings for _, pendings in batch]
         answers = group_commit.regroup(groups, self.append(group_commit.flatten(groups)))
-        for (channel, _), answer in zip(batch, answers, strict=True):
+        for (peer, _), answer in zip(batch, answers, strict=True):
+            if peer not in self.peers:
+                continue
             try:
-                channel.send_bytes(sequencer_wire.encode_answer(answer))
+                peer.answer(sequencer_wire.encode_answer(answer))
+                self._watch(peer)
             except OSError:
-                self._drop(channel)
+                self._drop(peer)
 
-    def _drop(self, channel: Channel) -> None:
+    def _drop(self, peer: Peer) -> None:
+        self.peers.discard(peer)
         with contextlib.suppress(KeyError, ValueError):
-            self.selector.unregister(channel)
-        channel.close()
+            self.selector.unregister(peer)
+        peer.close()
 
     def _close(self) -> None:
-        for key in list(self.selector.get_map().values()):
-            if isinstance(key.data, Connection):
-                key.data.close()
+        for peer in list(self.peers):
+            self._drop(peer)
         self.listener.close()
         self.selector.close()
         self.path.unlink(missing_ok=True)
@@ -265,25 +290,14 @@ class Server:
         connections.close_all()
 
 
-def _handshake_as_server(channel: Channel) -> None:
-    deliver_challenge(channel, authkey())
-    answer_challenge(channel, authkey())
-
-
-def _read_request(channel: Channel) -> list[Pending]:
-    return sequencer_wire.decode_request(channel.recv_bytes())
-
-
 def read_first_request(sock: socket.socket) -> list[Pending]:
     """Stand in for a sequencer process on one connection accepted from
     `sock`'s listener: its handshake, then its first request. `sock` stays
     open (and the worker waiting) until its owner closes it."""
-    channel: Channel = Connection(os.dup(sock.fileno()))
-    try:
-        _handshake_as_server(channel)
-        return _read_request(channel)
-    finally:
-        channel.close()
+    deadline = time.monotonic() + settings.CAIRN_SEQUENCER_TIMEOUT
+    sequencer_link.handshake_as_sequencer(sock, authkey(), deadline)
+    message = sequencer_link.recv_frame(sock, frame_limit(), deadline)
+    return sequencer_wire.decode_request(message)
 
 
 def _listen(path: Path) -> socket.socket:
