@@ -40,6 +40,7 @@ provenance.ledger_rows'.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from django.conf import settings
@@ -71,6 +72,7 @@ __all__ = [
     "append_attestations",
     "append_batch",
     "append_batch_isolated",
+    "append_handed_over",
     "prepare",
     "receipt",
     "unconfirmed",
@@ -152,7 +154,36 @@ def append_batch_isolated(items: list[Pending]) -> list[Outcome]:
     return ledger_write.append_isolating_failures(append_batch, items)
 
 
-group_commit.use(append_batch_isolated)
+def append_handed_over(items: list[Pending]) -> list[Outcome]:
+    """`append_batch_isolated` for statements handed over by another process
+    (the sequencer socket's, provenance.sequencer_socket): what that process
+    checked is not taken on its word. Each statement is checked again as
+    `prepare_statement` checks it (checks 1 to 4 of its stored envelope, and
+    every signature against the registered key it names: `recheck`); one
+    refused gets its error, the others are appended."""
+    rechecked = [_rechecked_or_refused(item) for item in items]
+    pendings = [item for item in rechecked if isinstance(item, Pending)]
+    appended = iter(append_batch_isolated(pendings) if pendings else [])
+    return [next(appended) if isinstance(item, Pending) else item for item in rechecked]
+
+
+def _rechecked_or_refused(item: Pending) -> Pending | LedgerError:
+    try:
+        return recheck(item)
+    except LedgerError as error:
+        return error
+
+
+def recheck(item: Pending) -> Pending:
+    """`item` checked again in this process, its signatures' outcomes this process's own."""
+    check_leaf_size(item.stored_envelope)
+    check_payload_type(item.envelope)
+    _check_minerals_known(item.statement.minerals)
+    _check_countries_known(item.statement.countries)
+    return dataclasses.replace(item, verified=precheck_signatures(item.envelope))
+
+
+group_commit.use(append_batch_isolated, handed_over=append_handed_over)
 
 
 def prepare(

@@ -17,6 +17,17 @@ can read it, so no key needs handing round, nor a file that could disagree
 with the running server after a restart. The socket itself is created mode
 0600 inside CAIRN_VAR_DIR (or wherever CAIRN_SEQUENCER_SOCKET points).
 
+The key proves a peer is of this install; it does not make the peer's word
+evidence. What a request claims that the ledger relies on is checked again
+by the sequencer: each envelope is parsed again from its bytes, re-checked
+as the web path checks it (checks 1 to 4, and every signature against the
+registered key it names: `append_handed_over`, handed over by
+provenance.ingest), and a request whose moment (`now`) is not the
+sequencer's own, within CAIRN_APPEND_TIMEOUT, is refused. A peer can
+therefore only have logged what a web worker would log for a caller it
+names, which is no more than the SECRET_KEY grants anyway (it signs
+sessions).
+
 No peer can hold the sequencer: it serves every connection from one thread
 without blocking, and each connection is held to a frame size limit
 (`frame_limit`), a time limit for its handshake, for each frame once begun
@@ -47,6 +58,7 @@ from typing import IO
 
 from django.conf import settings
 from django.db import connections
+from django.utils import timezone
 
 from provenance import group_commit, sequencer_link, sequencer_wire
 from provenance.pending import Append, Outcome, Pending
@@ -147,7 +159,8 @@ def _forget(sock: socket.socket | None) -> None:
 class Server:
     """Serves workers' connections on `path` from one thread: whatever
     requests have arrived when a batch ends make the next batch, appended
-    with `append` (by default the group commit's, provenance.group_commit).
+    with `append` (by default the group commit's for statements handed
+    over, which checks them again: provenance.group_commit).
 
     Each connection carries one request at a time (its worker thread waits
     for the answer), so every connection holds at most one request's
@@ -157,7 +170,7 @@ class Server:
     (provenance.sequencer_link.Peer); a peer that overruns its time is dropped.
     """
 
-    def __init__(self, path: str | os.PathLike[str], append: Append = group_commit.append) -> None:
+    def __init__(self, path: str | os.PathLike[str], append: Append = group_commit.append_handed_over) -> None:
         self.path = Path(path)
         self.append = append
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -229,7 +242,7 @@ class Server:
         self._watch(peer)
         if message is None:
             return None
-        return sequencer_wire.decode_request(message)
+        return sequencer_wire.decode_request(message, received_at=timezone.now())
 
     def _accept(self) -> None:
         while True:
@@ -297,7 +310,7 @@ def read_first_request(sock: socket.socket) -> list[Pending]:
     deadline = time.monotonic() + settings.CAIRN_SEQUENCER_TIMEOUT
     sequencer_link.handshake_as_sequencer(sock, authkey(), deadline)
     message = sequencer_link.recv_frame(sock, frame_limit(), deadline)
-    return sequencer_wire.decode_request(message)
+    return sequencer_wire.decode_request(message, received_at=timezone.now())
 
 
 def _listen(path: Path) -> socket.socket:

@@ -2,11 +2,15 @@
 
 A request is one worker request's statements, in order: for each, its
 stored envelope (the canonical JSON text the ledger stores), the caller,
-the moment the checks were made against (`now`), and the signatures the
-worker checked ahead (keyid, public key in hex, outcome). The sequencer
-process re-derives the rest as the worker did: the envelope and statement
-are parsed again from the stored envelope, strictly, by the same
-cairn_core parsers. An answer is each statement's outcome, in order: a
+and the moment the checks were made against (`now`). The sequencer
+process re-derives the rest itself, taking nothing on the worker's word:
+the envelope and statement are parsed again from the stored envelope,
+strictly, by the same cairn_core parsers (the stored form is the parsed
+envelope's own canonical text), and the signatures are checked again by
+the sequencer (provenance.ingest.append_handed_over). A `now` that is not
+the sequencer's own moment (later than it, or more than
+CAIRN_APPEND_TIMEOUT earlier: the worker has stopped waiting by then) is
+refused. An answer is each statement's outcome, in order: a
 receipt and whether it was created, a LedgerError's code, message and
 details, or an AppendFailed's message.
 
@@ -20,10 +24,12 @@ import datetime as dt
 import json
 from collections.abc import Mapping
 
+from django.conf import settings
+
 from cairn_core import dsse
 from cairn_core.payload import PayloadError, parse_statement
 from provenance.errors import LedgerError
-from provenance.pending import AppendFailed, AppendResult, Caller, CheckedSignature, Outcome, Pending, Receipt
+from provenance.pending import AppendFailed, AppendResult, Caller, Outcome, Pending, Receipt
 
 
 class WireError(ValueError):
@@ -34,11 +40,21 @@ def encode_request(pendings: list[Pending]) -> bytes:
     return _dumps([_pending_document(pending) for pending in pendings])
 
 
-def decode_request(data: bytes) -> list[Pending]:
+# How far a request's `now` may be ahead of the sequencer's clock (the same host's).
+MAX_AHEAD = dt.timedelta(seconds=1)
+
+
+def decode_request(data: bytes, *, received_at: dt.datetime) -> list[Pending]:
+    """The statements of a request received at `received_at` (the sequencer's clock)."""
     try:
-        return [_pending(item) for item in _list(json.loads(data))]
-    except (ValueError, TypeError, KeyError, dsse.EnvelopeError, PayloadError) as exc:
+        pendings = [_pending(item) for item in _list(json.loads(data))]
+    except (ValueError, TypeError, KeyError, RecursionError, dsse.EnvelopeError, PayloadError) as exc:
         raise WireError(f"not a request: {exc}") from exc
+    oldest = received_at - dt.timedelta(seconds=settings.CAIRN_APPEND_TIMEOUT)
+    for pending in pendings:
+        if not oldest <= pending.now <= received_at + MAX_AHEAD:
+            raise WireError(f"not a request: its moment {pending.now.isoformat()} is not {received_at.isoformat()}")
+    return pendings
 
 
 def encode_answer(outcomes: list[Outcome]) -> bytes:
@@ -48,7 +64,7 @@ def encode_answer(outcomes: list[Outcome]) -> bytes:
 def decode_answer(data: bytes) -> list[Outcome]:
     try:
         return [_outcome(item) for item in _list(json.loads(data))]
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, RecursionError) as exc:
         raise WireError(f"not an answer: {exc}") from exc
 
 
@@ -65,21 +81,21 @@ def _pending_document(pending: Pending) -> dict[str, object]:
         "envelope": pending.stored_envelope,
         "caller": [caller.organization, list(caller.roles), caller.user_id, caller.token],
         "now": pending.now.isoformat(),
-        "verified": [[keyid, public_key.hex(), ok] for keyid, public_key, ok in pending.verified],
     }
 
 
 def _pending(item: object) -> Pending:
     document = _mapping(item)
-    stored = _str(document["envelope"])
-    envelope = dsse.parse_envelope(stored.encode("utf-8"))
+    envelope = dsse.parse_envelope(_str(document["envelope"]).encode("utf-8"))
+    now = dt.datetime.fromisoformat(_str(document["now"]))
+    if now.tzinfo is None:
+        raise ValueError("a moment without its time zone")
     return Pending(
         envelope=envelope,
         statement=parse_statement(envelope.payload),
         caller=_caller(document["caller"]),
-        now=dt.datetime.fromisoformat(_str(document["now"])),
-        stored=stored,
-        verified=tuple(_checked(value) for value in _list(document["verified"])),
+        now=now,
+        stored=envelope.stored_json(),
     )
 
 
@@ -91,11 +107,6 @@ def _caller(value: object) -> Caller:
         None if user_id is None else _int(user_id),
         None if token is None else _str(token),
     )
-
-
-def _checked(value: object) -> CheckedSignature:
-    keyid, public_key, ok = _list(value)
-    return CheckedSignature(_str(keyid), bytes.fromhex(_str(public_key)), ok is True)
 
 
 # --- answers -------------------------------------------------------------------

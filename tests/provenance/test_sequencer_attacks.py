@@ -1,19 +1,26 @@
 """Peers of the sequencer socket that are not honest web workers.
 
 A local client that connects and stays silent, or one holding the socket
-key that trickles bytes or sends a huge frame header: none may delay
-honest appends or stop the sequencer. The server runs on a thread of the test process.
+key that trickles bytes, sends a huge frame header, or hands over
+statements with signatures it claims were checked: none may delay honest
+appends, stop the sequencer, or have anything logged that the web path
+would refuse. The server runs on a thread of the test process.
 """
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import json
 import socket
 import struct
 import time
 
 import pytest
+from django.utils import timezone
 
-from provenance import ingest, sequencer_link, sequencer_socket
+from cairn_core import dsse
+from provenance import ingest, sequencer_link, sequencer_socket, sequencer_wire
 from provenance.models import Entry, EntryType
 from tests.provenance.test_sequencer_socket import origin_body, served, socket_path  # noqa: F401 - fixtures
 from tests.support import Ledger
@@ -117,3 +124,78 @@ def test_a_peer_without_the_key_is_refused(served, socket_path):  # noqa: F811
     with pytest.raises((sequencer_link.LinkError, EOFError, ConnectionResetError)):
         sequencer_link.handshake_as_worker(peer, b"not the socket key", time.monotonic() + 5)
     peer.close()
+
+
+def envelope_of(ledger, party, name) -> dict:
+    return json.loads(origin_body(ledger, party, name))
+
+
+def with_signature(envelope: dict, signature: bytes) -> dict:
+    signatures = [{**envelope["signatures"][0], "sig": base64.b64encode(signature).decode()}]
+    return {**envelope, "signatures": signatures}
+
+
+def request(envelope: dict, party, *, now: dt.datetime | None = None) -> bytes:
+    """A request as a worker sends it, claiming (in the form the wire once
+    had) that the envelope's signature was checked and verifies."""
+    stored = json.dumps(envelope, separators=(",", ":"), sort_keys=True)
+    public_key = dsse.raw_public_key(party.private_key).hex()
+    document = {
+        "envelope": stored,
+        "caller": [party.org.slug, list(party.org.roles), None, None],
+        "now": (now or timezone.now()).isoformat(),
+        "verified": [[envelope["signatures"][0]["keyid"], public_key, True]],
+    }
+    return json.dumps([document]).encode()
+
+
+def exchange(path, message: bytes) -> list:
+    peer = authenticated(path)
+    try:
+        sequencer_link.send_frame(peer, message)
+        answer = sequencer_link.recv_frame(peer, 1 << 20, time.monotonic() + 10)
+    finally:
+        peer.close()
+    return sequencer_wire.decode_answer(answer)
+
+
+def test_a_signature_claimed_checked_is_checked_again(served, socket_path, miner):  # noqa: F811
+    forged = with_signature(envelope_of(Ledger(), miner, "forged"), b"\x00" * 64)
+    (outcome,) = exchange(socket_path, request(forged, miner))
+    assert getattr(outcome, "code", None) == "bad_signature", outcome
+    assert not attestations().exists()
+
+
+def test_a_signature_over_another_statement_is_refused(served, socket_path, miner):  # noqa: F811
+    """A genuine signature by the key it names, of another statement."""
+    ledger = Ledger()
+    genuine = base64.b64decode(envelope_of(ledger, miner, "signed")["signatures"][0]["sig"])
+    forged = with_signature(envelope_of(ledger, miner, "not-signed"), genuine)
+    (outcome,) = exchange(socket_path, request(forged, miner))
+    assert getattr(outcome, "code", None) == "bad_signature", outcome
+    assert not attestations().exists()
+
+
+def test_an_honest_request_by_hand_is_logged(served, socket_path, miner):  # noqa: F811
+    """The same path with the envelope as signed: the checks above refuse the forgery, not the form."""
+    (outcome,) = exchange(socket_path, request(envelope_of(Ledger(), miner, "by-hand"), miner))
+    assert outcome.created, outcome
+    assert attestations().count() == 1
+
+
+def test_a_backdated_moment_is_refused(served, socket_path, miner):  # noqa: F811
+    """A key's validity and the issued_at window are judged at the request's
+    moment: one the sequencer did not live through is not taken."""
+    past = timezone.now() - dt.timedelta(days=1)
+    with pytest.raises((EOFError, ConnectionResetError)):
+        exchange(socket_path, request(envelope_of(Ledger(), miner, "backdated"), miner, now=past))
+    assert not attestations().exists()
+
+
+def test_a_deeply_nested_request_is_dropped_and_the_server_serves_on(served, socket_path, miner):  # noqa: F811
+    peer = authenticated(socket_path)
+    sequencer_link.send_frame(peer, b"[" * 100_000 + b"]" * 100_000)
+    assert closed_by_server(peer, within=2)
+    peer.close()
+    assert timed_append(Ledger(), miner, "after-nesting") < 0.5
+    assert served == [1]

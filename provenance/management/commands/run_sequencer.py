@@ -29,7 +29,7 @@ class Command(BaseCommand):
         if not path:
             raise CommandError("give --socket PATH or set CAIRN_SEQUENCER_SOCKET")
         try:
-            server = Server(path, append=ingest.append_batch_isolated)
+            server = Server(path, append=ingest.append_handed_over)
         except AlreadyServing as exc:
             raise CommandError(f"{exc}; not starting a second one") from exc
         for signum in (signal.SIGTERM, signal.SIGINT):
