@@ -95,7 +95,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import gzip
 import hashlib
 import json
 import multiprocessing
@@ -106,7 +105,18 @@ from typing import Any, NotRequired, TypedDict, cast
 
 import nacl.signing
 
-from cairn_core import cosignature, dsse, ledger_entries, lineage, merkle, rules, ruleset_json, signed_note, tlog_proof
+from cairn_core import (
+    cosignature,
+    dsse,
+    ledger_entries,
+    lineage,
+    merkle,
+    rules,
+    ruleset_json,
+    signed_note,
+    tlog_proof,
+    untrusted,
+)
 from cairn_core import verdict as verdicts
 from cairn_core.entries import (
     Decoded,
@@ -126,7 +136,6 @@ from cairn_core.problems import Code, Problem
 
 BUNDLE = "cairn.bundle/v1"
 MEDIA_TYPE = "application/vnd.cairn.bundle+json"
-GZIP_MAGIC = b"\x1f\x8b"
 SECTIONS = {
     "bundle": str,
     "vin": str,
@@ -358,24 +367,14 @@ def rfc3339(timestamp: int) -> str:
 
 
 def load(raw: bytes | str) -> BundleDocument:
-    """Parse a bundle file strictly (gzip-compressed or not); NotABundle when it is not one."""
-    if isinstance(raw, bytes) and raw[:2] == GZIP_MAGIC:
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise NotABundle(f"not a gzip file: {exc}") from exc
+    """Parse a bundle file strictly (gzip-compressed or not), within the limits
+    of cairn_core.untrusted (size decompressed, depth, numbers); NotABundle
+    when it is not one."""
     try:
-        document = json.loads(raw, object_pairs_hook=_no_duplicates)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise NotABundle(f"not JSON: {exc}") from exc
+        document = untrusted.loads(untrusted.decompressed(raw) if isinstance(raw, bytes) else raw)
+    except untrusted.Unreadable as exc:
+        raise NotABundle(str(exc)) from exc
     return check_shape(document)
-
-
-def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    document = dict(pairs)
-    if len(document) != len(pairs):
-        raise ValueError("duplicate keys")
-    return document
 
 
 def check_shape(document: object) -> BundleDocument:
@@ -634,7 +633,7 @@ def _entry(
     _check_proof(row.get("proof"), index, leaf_hash(leaf_input.encode("utf-8")), checkpoint_text, checkpoint, result)
     try:
         return decode_leaf(index, leaf_input)
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:  # its payload nested too deep
         result.fail(Code.MALFORMED_ENVELOPE, f"the leaf input is not a Cairn entry: {exc}", index)
         return None
 
@@ -642,7 +641,9 @@ def _entry(
 def decode_leaf(index: int, leaf_input: str) -> Entry:
     """A leaf input (contract §4) as an entry, an attestation or a ledger entry (contract §12);
     ValueError, KeyError or TypeError when it is neither."""
-    leaf = json.loads(leaf_input)
+    leaf = untrusted.loads(leaf_input)
+    if not isinstance(leaf, dict):
+        raise TypeError("the leaf input is not a JSON object")
     envelope, integrated_time = leaf["envelope"], leaf["integrated_time"]
     if envelope["payloadType"] not in (PAYLOAD_TYPE, LEDGER_PAYLOAD_TYPE):
         raise ValueError(f"payload type {envelope['payloadType']!r}")
@@ -1281,9 +1282,9 @@ class ReportResult:
 def load_report(raw: bytes | str) -> object:
     """A report file's JSON, strictly; NotAReport when it is not JSON."""
     try:
-        return json.loads(raw, object_pairs_hook=_no_duplicates)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise NotAReport(f"not JSON: {exc}") from exc
+        return untrusted.loads(raw)
+    except untrusted.Unreadable as exc:
+        raise NotAReport(str(exc)) from exc
 
 
 def verify_report(document: object, *, log_key: signed_note.Verifier | None = None) -> ReportResult:
@@ -1297,8 +1298,8 @@ def verify_report(document: object, *, log_key: signed_note.Verifier | None = No
     envelope, outer = _report_envelope(document)
     result = ReportResult({}, [item.keyid for item in envelope.signatures], str(log_key) if log_key else None)
     try:
-        payload = json.loads(envelope.payload, object_pairs_hook=_no_duplicates)
-    except (ValueError, UnicodeDecodeError) as exc:
+        payload = untrusted.loads(envelope.payload)
+    except ValueError as exc:
         payload = None
         result.fail(Code.REPORT, f"the report's payload is not JSON: {exc}")
     if payload is not None and not isinstance(payload, dict):

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from cairn_core import merkle, signed_note
 
 HEADER = "c2sp.org/tlog-proof@v1"
-_INDEX = re.compile(r"\Aindex (0|[1-9][0-9]*)\Z")
+_INDEX = re.compile(r"\Aindex (0|[1-9][0-9]{0,19})\Z")  # a uint64: at most 20 digits
 
 
 class ProofError(ValueError):
@@ -65,7 +65,7 @@ def parse_proof(text: object) -> TlogProof:
         position += 1
     match = _INDEX.match(lines[position]) if position < len(lines) else None
     if match is None:
-        raise ProofError("no `index N` line (decimal, no leading zeroes)")
+        raise ProofError("no `index N` line (decimal, no leading zeroes, at most 20 digits)")
     hashes = []
     for number, line in enumerate(lines[position + 1 :], start=position + 2):
         try:

@@ -42,7 +42,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cairn_core import bundle, cosignature, signed_note
+from cairn_core import bundle, cosignature, signed_note, untrusted
 from cairn_core.payload import JSONObject
 
 REQUIREMENTS = (
@@ -110,10 +110,8 @@ def _pins(options: argparse.Namespace) -> Pins:
 
 
 def _read(path: str) -> bytes:
-    if path == "-":
-        return sys.stdin.buffer.read()
-    with open(path, "rb") as handle:
-        return handle.read()
+    """The file's bytes, at most cairn_core.untrusted's limit of them."""
+    return untrusted.read_file(path, sys.stdin.buffer)
 
 
 def _check_bundle(path: str, pins: Pins, *, as_json: bool) -> int:
@@ -127,7 +125,7 @@ def _check_bundle(path: str, pins: Pins, *, as_json: bool) -> int:
             witnesses=pins.witnesses,
             witnesses_required=pins.required,
         )
-    except (OSError, bundle.NotABundle) as exc:
+    except (OSError, untrusted.TooLarge, bundle.NotABundle) as exc:
         print(f"cairn-verify: {path}: not a Cairn proof bundle: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(result.as_dict(), indent=2, sort_keys=True) if as_json else report(result))
@@ -137,7 +135,7 @@ def _check_bundle(path: str, pins: Pins, *, as_json: bool) -> int:
 def _check_report(path: str, pins: Pins, *, as_json: bool) -> int:
     try:
         result = bundle.verify_report(bundle.load_report(_read(path)), log_key=pins.log_key)
-    except (OSError, bundle.NotAReport) as exc:
+    except (OSError, untrusted.TooLarge, bundle.NotAReport) as exc:
         print(f"cairn-verify: {path}: not a Cairn verification report: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(result.as_dict(), indent=2, sort_keys=True) if as_json else report_of_report(result))
