@@ -521,7 +521,7 @@ def _log_key(log: JSONObject, result: Result) -> signed_note.Verifier | None:
     try:
         origin, public_key = log["origin"], base64.b64decode(log["public_key"], validate=True)
         verifier = signed_note.parse_verifier(log["verifier"])
-    except (KeyError, TypeError, binascii.Error, signed_note.NoteError) as exc:
+    except (KeyError, TypeError, AttributeError, binascii.Error, signed_note.NoteError) as exc:  # not strings
         result.fail(Code.LOG, f"the log's origin, public key and verifier cannot be read: {exc}")
         return None
     if (verifier.name, verifier.public_key) != (origin, public_key):
@@ -742,10 +742,11 @@ def _rules(document: Mapping[str, JSON], verdict: Mapping[str, object], result: 
 def _organizations(rows: list[Any], result: Result) -> dict[str, str]:
     countries = {}
     for number, row in enumerate(rows):
-        try:
-            countries[row["slug"]] = row["country"]
-        except (KeyError, TypeError):
+        slug, country = (row.get("slug"), row.get("country")) if isinstance(row, dict) else (None, None)
+        if not isinstance(slug, str) or not isinstance(country, str):
             result.fail(Code.ORGANIZATIONS, f"organisation {number} has no slug and country")
+            continue
+        countries[slug] = country
     return countries
 
 
@@ -1140,8 +1141,12 @@ def _compare(
 
 
 def _signed_problems(verdict: JSONObject, result: Result) -> list[Problem]:
-    problems = []
-    for number, item in enumerate(verdict.get("problems") or []):
+    problems: list[Problem] = []
+    listed = verdict.get("problems") or []
+    if not isinstance(listed, list):
+        result.fail(Code.VERDICT, "problems: not a list")
+        return problems
+    for number, item in enumerate(listed):
         try:
             if not isinstance(item["index"], int) or not isinstance(item["code"], str):
                 raise TypeError("index and code are an integer and a string")

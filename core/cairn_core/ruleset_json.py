@@ -34,6 +34,9 @@ if typing.TYPE_CHECKING:
 
 from cairn_core import dsse, rules
 
+# A rule's decimals are percentages and dollar amounts: no exponent beyond this (either way).
+MAX_DECIMAL_EXPONENT = 30
+
 
 class RulesError(ValueError):
     """The JSON is not a RuleSet in this layout."""
@@ -100,9 +103,22 @@ def _decode(kind: object, value: object, where: str) -> typing.Any:
     if origin in (frozenset, tuple):
         if not isinstance(value, list):
             raise RulesError(f"{where}: expected a list")
-        items = [_decode(args[0], item, f"{where}[{n}]") for n, item in enumerate(value)]
+        kinds = _item_kinds(origin, args, len(value), where)
+        items = [
+            _decode(item_kind, item, f"{where}[{n}]")
+            for n, (item_kind, item) in enumerate(zip(kinds, value, strict=True))
+        ]
         return frozenset(items) if origin is frozenset else tuple(items)
     return _decode_scalar(kind, value, where)
+
+
+def _item_kinds(origin: object, args: tuple[object, ...], length: int, where: str) -> list[object]:
+    """Each item's type: one for all (a set, `tuple[X, ...]`), or one each (`tuple[X, Y]`, its length fixed)."""
+    if origin is frozenset or (len(args) == 2 and args[1] is Ellipsis):
+        return [args[0]] * length
+    if length != len(args):
+        raise RulesError(f"{where}: expected a list of {len(args)} items")
+    return list(args)
 
 
 def _decode_dataclass(cls: typing.Any, value: object, where: str) -> object:
@@ -130,7 +146,10 @@ def _decode_scalar(kind: object, value: object, where: str) -> object:
     if kind is Decimal:
         if not isinstance(value, str):
             raise RulesError(f"{where}: expected a decimal string")
-        return Decimal(value)
+        number = Decimal(value)
+        if not number.is_finite() or abs(number.adjusted()) > MAX_DECIMAL_EXPONENT:
+            raise RulesError(f"{where}: {value[:40]!r} is not a decimal Cairn's rules use")
+        return number
     if kind is bool:
         if not isinstance(value, bool):
             raise RulesError(f"{where}: expected true or false")

@@ -126,8 +126,9 @@ def _check_bundle(path: str, pins: Pins, *, as_json: bool) -> int:
             witnesses_required=pins.required,
         )
     except (OSError, untrusted.TooLarge, bundle.NotABundle) as exc:
-        print(f"cairn-verify: {path}: not a Cairn proof bundle: {exc}", file=sys.stderr)
-        return 2
+        return _unreadable(path, "not a Cairn proof bundle", exc)
+    except Exception as exc:  # noqa: BLE001 (any input the checks did not foresee: unreadable, never a traceback)
+        return _unreadable(path, "a bundle this verifier cannot read", exc)
     print(json.dumps(result.as_dict(), indent=2, sort_keys=True) if as_json else report(result))
     return result.status
 
@@ -136,10 +137,18 @@ def _check_report(path: str, pins: Pins, *, as_json: bool) -> int:
     try:
         result = bundle.verify_report(bundle.load_report(_read(path)), log_key=pins.log_key)
     except (OSError, untrusted.TooLarge, bundle.NotAReport) as exc:
-        print(f"cairn-verify: {path}: not a Cairn verification report: {exc}", file=sys.stderr)
-        return 2
+        return _unreadable(path, "not a Cairn verification report", exc)
+    except Exception as exc:  # noqa: BLE001 (as above)
+        return _unreadable(path, "a report this verifier cannot read", exc)
     print(json.dumps(result.as_dict(), indent=2, sort_keys=True) if as_json else report_of_report(result))
     return result.status
+
+
+def _unreadable(path: str, what: str, exc: Exception) -> int:
+    """Exit 2, saying why on standard error."""
+    why = str(exc) if isinstance(exc, OSError | ValueError) else f"{type(exc).__name__}: {exc}"
+    print(f"cairn-verify: {path}: {what}: {_clip(why, 400)}", file=sys.stderr)
+    return 2
 
 
 # --- the bundle's report ---------------------------------------------------------------
@@ -186,20 +195,38 @@ def _ledger(result: bundle.Result) -> list[str]:
 
 
 def _verdict(verdict: JSONObject) -> list[str]:
-    """What the signed verdict says, requirements, rules and request included."""
-    lines = [f"Verdict (signed): credit ${_usd(verdict.get('credit_usd'))}, integrity {verdict.get('integrity')}"]
-    lines += _requirements(verdict.get("requirements") or {})
-    agreements = verdict.get("agreements") or []
+    """What the signed verdict says, requirements, rules and request included (any
+    field of the wrong type shown as the JSON it is: the checks name it)."""
+    lines = [
+        f"Verdict (signed): credit ${_usd(verdict.get('credit_usd'))}, integrity {_text(verdict.get('integrity'))}"
+    ]
+    lines += _requirements(_mapping(verdict.get("requirements")))
+    agreements = [_text(item) for item in _items(verdict.get("agreements"))]
     lines.append(f"  Agreements relied on: {', '.join(agreements) if agreements else 'none'}")
-    applied = verdict.get("applied")
-    applied = applied if isinstance(applied, dict) else {}
-    lines.append(f"  Rules: {applied.get('rules_version')} (SHA-256 {applied.get('rules_sha256')})")
-    lines.append(f"  Verification time: {verdict.get('verified_at') or NOT_RECORDED}")
+    applied = _mapping(verdict.get("applied"))
+    lines.append(f"  Rules: {_text(applied.get('rules_version'))} (SHA-256 {_text(applied.get('rules_sha256'))})")
+    lines.append(f"  Verification time: {_text(verdict.get('verified_at') or NOT_RECORDED)}")
     lines.append(f"  Requested by: {requester(verdict.get('requested_by'))}")
-    problems = verdict.get("problems") or []
+    problems = [_mapping(item) for item in _items(verdict.get("problems"))]
     lines.append(f"  Problems in the verdict: {len(problems) or 'none'}")
-    lines += [f"    index {item.get('index')}: {item.get('code')}: {item.get('message')}" for item in problems]
+    lines += [
+        f"    index {_text(item.get('index'))}: {_text(item.get('code'))}: {_text(item.get('message'))}"
+        for item in problems
+    ]
     return lines
+
+
+def _text(value: object) -> str:
+    """A JSON value as the report shows it: a string as it is, anything else as its JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _mapping(value: object) -> JSONObject:
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value: object) -> list[object]:
+    return value if isinstance(value, list) else []
 
 
 def requester(requested_by: object) -> str:
@@ -207,8 +234,8 @@ def requester(requested_by: object) -> str:
     if not isinstance(requested_by, dict):
         return NOT_RECORDED
     user, organization = requested_by.get("user"), requested_by.get("organization")
-    who = f"user {user}" if user is not None else "a command"
-    return f"organisation {organization if organization is not None else NOT_RECORDED}, {who}"
+    who = f"user {_text(user)}" if user is not None else "a command"
+    return f"organisation {_text(organization) if organization is not None else NOT_RECORDED}, {who}"
 
 
 def _problems(result: bundle.Result) -> list[str]:
@@ -286,12 +313,12 @@ def _unanchored(result: bundle.Result) -> list[str]:
 def _requirements(requirements: JSONObject) -> list[str]:
     lines = []
     for key, label, figure, figure_label in REQUIREMENTS:
-        item = requirements.get(key) or {}
-        text = f"  {label}: {'met' if item.get('met') else 'not met'}"
+        item = _mapping(requirements.get(key))
+        text = f"  {label}: {'met' if item.get('met') is True else 'not met'}"
         if figure:
             required = item.get("required_pct")
-            text += f" ({item.get(figure)}% {figure_label}"
-            text += f", {required}% required)" if required is not None else ", no percentage applies)"
+            text += f" ({_text(item.get(figure))}% {figure_label}"
+            text += f", {_text(required)}% required)" if required is not None else ", no percentage applies)"
         lines.append(text)
     return lines
 

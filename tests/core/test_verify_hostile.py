@@ -1,5 +1,5 @@
 """`cairn-verify` handed hostile files: it refuses them within its limits,
-exit 2, never with a traceback.
+names wrongly typed fields as failures, never with a traceback.
 
 The bundle is the one made by hand in tests/core/test_bundle_offline.py.
 """
@@ -25,7 +25,7 @@ from tests.core.offline_bundle import OfflineLedger
 from tests.core.test_bundle_offline import HAND_COMPUTED, ISSUERS, VIN, log_chain
 
 ROOT = Path(__file__).resolve().parents[2]
-# What the verifier may answer: verified, failed, unreadable, unanchored.
+UNFORESEEN = "this verifier cannot read"  # the last resort's words: no input here may need it
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +168,34 @@ def test_a_5000_digit_proof_index_is_a_named_failure(made, tmp_path, capsys):
 def test_json_constants_that_are_not_numbers_are_unreadable(constant):
     with pytest.raises(bundle.NotABundle, match="is not a JSON number"):
         bundle.load('{"bundle": ' + constant + "}")
+
+
+# --- wrongly typed fields -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("verdict", "problems"), 5),
+        (("verdict", "requirements"), "met"),
+        (("verdict", "requirements", "foreign_entity_of_concern"), "yes"),
+        (("verdict", "agreements"), [{"id": 1}]),
+        (("verdict", "applied"), [1, 2]),
+        (("log", "verifier"), None),
+        (("organizations", 0, "country"), {"code": "AU"}),
+        (("rules", "credit", "citations", 0), []),
+        (("rules", "credit", "amount_usd"), "NaN"),
+    ],
+)
+def test_a_wrongly_typed_field_is_a_named_failure(made, tmp_path, capsys, path, value):
+    ledger, document = made
+    hostile = copy.deepcopy(document)
+    node = hostile
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    status, out, err = verify_in_process(json.dumps(hostile).encode(), tmp_path, ledger.verifier, capsys)
+    assert status in (1, 2), (out, err)
+    assert "Traceback" not in err and UNFORESEEN not in err
+    if status == 1:
+        assert "NOT VERIFIED" in out
