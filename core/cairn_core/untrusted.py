@@ -1,4 +1,5 @@
-"""Reading what someone else made: a file within limits.
+"""Reading and showing what someone else made: a file within limits, and its
+strings safe to print on a terminal.
 
 A bundle or report comes from whoever hands it over, so reading it is held
 to limits that no genuine one comes near, and each is refused with
@@ -13,6 +14,11 @@ to limits that no genuine one comes near, and each is refused with
   Cairn document's integers are indexes, sizes and times (int64, 19
   digits), its amounts are strings;
 * duplicate keys in an object.
+
+`printable` escapes every character a terminal would act on rather than
+show (controls such as ESC, line breaks, bidirectional overrides, and
+other unprintable characters), so that text from a document cannot hide,
+move or rewrite what is printed around it.
 """
 
 from __future__ import annotations
@@ -114,3 +120,17 @@ def _check_depth(document: object) -> None:
             raise Unreadable(f"nested more than {MAX_DEPTH} levels deep")
         children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
         pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+
+
+def printable(text: str) -> str:
+    """`text` with every unprintable character escaped (\\x1b, \\n, \\u202e, ...)."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else _escape(char) for char in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"

@@ -31,6 +31,13 @@ who cosigned the checkpoint proving it, and, for an older bundle, notes
 that its keys, organisations and rules are its own lists and its verdict
 is not in the log (notes, not failures). `--json` prints the result as JSON instead,
 every list and every differing field in full.
+
+A bundle is read within cairn_core.untrusted's limits (size decompressed,
+nesting, numbers): beyond them, or wrongly typed where nothing can be
+checked, it is exit 2 with one line on standard error, never a traceback.
+Every string from the file is printed with its unprintable characters
+escaped (`\x1b`, `\x0a`, `\u202e`), so none can hide or fake a line of
+the report; the JSON output is JSON's own escaping.
 """
 
 from __future__ import annotations
@@ -145,9 +152,9 @@ def _check_report(path: str, pins: Pins, *, as_json: bool) -> int:
 
 
 def _unreadable(path: str, what: str, exc: Exception) -> int:
-    """Exit 2, saying why on standard error."""
+    """Exit 2, saying why on standard error (the file's own text escaped)."""
     why = str(exc) if isinstance(exc, OSError | ValueError) else f"{type(exc).__name__}: {exc}"
-    print(f"cairn-verify: {path}: {what}: {_clip(why, 400)}", file=sys.stderr)
+    print(untrusted.printable(f"cairn-verify: {path}: {what}: {_clip(why, 400)}"), file=sys.stderr)
     return 2
 
 
@@ -171,7 +178,13 @@ def report(result: bundle.Result) -> str:
         "",
         *_conclusion(result),
     ]
-    return "\n".join(lines)
+    return _printed(lines)
+
+
+def _printed(lines: list[str]) -> str:
+    """The report's lines, each with the unprintable characters of the bundle's
+    strings escaped: none can hide, move or add a line (ESC, CR, LF, bidi)."""
+    return "\n".join(untrusted.printable(line) for line in lines)
 
 
 def _ledger(result: bundle.Result) -> list[str]:
@@ -360,7 +373,7 @@ def report_of_report(result: bundle.ReportResult) -> str:
         lines.append(f"  {KEYS_OUT_OF_BAND}")
     else:
         lines.append("VERIFIED: the report is signed by the pinned log key and reads as a verdict.")
-    return "\n".join(lines)
+    return _printed(lines)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """`cairn-verify` handed hostile files: it refuses them within its limits,
-names wrongly typed fields as failures, never with a traceback.
+exits 0, 1, 2 or 3 only, never with a traceback, and prints nothing from
+the file that a terminal would act on.
 
 The bundle is the one made by hand in tests/core/test_bundle_offline.py.
 """
@@ -18,6 +19,8 @@ import zlib
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cairn_core import bundle, tlog_proof, untrusted, verify_cli
 from tests.agreements.domain import domain_ruleset
@@ -25,6 +28,8 @@ from tests.core.offline_bundle import OfflineLedger
 from tests.core.test_bundle_offline import HAND_COMPUTED, ISSUERS, VIN, log_chain
 
 ROOT = Path(__file__).resolve().parents[2]
+# What the verifier may answer: verified, failed, unreadable, unanchored.
+EXIT_STATUSES = {0, 1, 2, 3}
 UNFORESEEN = "this verifier cannot read"  # the last resort's words: no input here may need it
 
 
@@ -199,3 +204,133 @@ def test_a_wrongly_typed_field_is_a_named_failure(made, tmp_path, capsys, path, 
     assert "Traceback" not in err and UNFORESEEN not in err
     if status == 1:
         assert "NOT VERIFIED" in out
+
+
+# --- what reaches the terminal ------------------------------------------------------------
+
+HIDDEN = "\x1b[8m"  # SGR 8: what follows is invisible on a terminal
+BIDI = "\u202e"  # RIGHT-TO-LEFT OVERRIDE
+
+
+def with_problem_message(document: dict, message: str) -> dict:
+    hostile = copy.deepcopy(document)
+    hostile["verdict"]["problems"][0]["message"] = message
+    return hostile
+
+
+def test_a_problem_message_cannot_hide_not_verified(made, tmp_path, capsys):
+    ledger, document = made
+    hostile = with_problem_message(document, f"below the required 60%{HIDDEN}\r\nVERIFIED: all good{BIDI}")
+    status, out, err = verify_in_process(json.dumps(hostile).encode(), tmp_path, ledger.verifier, capsys)
+    assert status == 1
+    assert "\x1b" not in out and BIDI not in out and "\r" not in out
+    assert "\\x1b[8m" in out and "\\u202e" in out and "\\x0d\\x0aVERIFIED: all good" in out
+    assert not any(line.startswith("VERIFIED") for line in out.splitlines())
+    assert any(line.startswith("NOT VERIFIED") for line in out.splitlines())
+
+
+def test_json_output_stays_json_with_the_strings_as_they_are(made, tmp_path, capsys):
+    ledger, document = made
+    message = f"below{HIDDEN} the required{BIDI} 60%"
+    status, out, _ = verify_in_process(
+        json.dumps(with_problem_message(document, message)).encode(), tmp_path, ledger.verifier, capsys, "--json"
+    )
+    assert status == 1
+    assert "\x1b" not in out and BIDI not in out  # JSON's own escapes
+    assert json.loads(out)["verdict"]["problems"][0]["message"] == message
+
+
+def test_a_vin_and_agreement_names_are_escaped(made, tmp_path, capsys):
+    ledger, document = made
+    hostile = copy.deepcopy(document)
+    hostile["verdict"]["vin"] = f"{VIN}{HIDDEN}"
+    hostile["verdict"]["agreements"] = [f"us-au-fta{BIDI}"]
+    status, out, _ = verify_in_process(json.dumps(hostile).encode(), tmp_path, ledger.verifier, capsys)
+    assert status == 1
+    assert "\x1b" not in out and BIDI not in out
+    assert "us-au-fta\\u202e" in out
+
+
+def test_an_unreadable_file_s_text_is_escaped_on_standard_error(tmp_path, capsys):
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps({"bundle": "x", f"section{HIDDEN}": 1}))
+    assert verify_cli.main([str(path)]) == 2
+    _, err = capsys.readouterr()
+    assert "\x1b" not in err
+
+
+def test_printable_escapes_only_what_a_terminal_would_act_on():
+    assert untrusted.printable("VIN 5YJ3 – 26.53% … ✓ Zürich") == "VIN 5YJ3 – 26.53% … ✓ Zürich"
+    assert untrusted.printable("a\x1b[8mb\tc\nd\u202ee\u2066f\x7f") == "a\\x1b[8mb\\x09c\\x0ad\\u202ee\\u2066f\\x7f"
+
+
+# --- mangled bundles (bounded fuzzing) -------------------------------------------------------
+
+HOSTILE_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
+    st.sampled_from(["", "0" * 60, HIDDEN, "9" * 5000, "NaN", "-1", "1e999999", "2026-13-45T99:99:99Z"]),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+)
+
+
+def json_paths(node: object, prefix: tuple = ()) -> list[tuple]:
+    found = [prefix]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += json_paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for position, value in enumerate(node):
+            found += json_paths(value, (*prefix, position))
+    return found
+
+
+@st.composite
+def mangled(draw, document: dict) -> bytes:
+    """The bundle with one to three fields replaced, removed, or its bytes cut or flipped, or gzipped."""
+    hostile = copy.deepcopy(document)
+    paths = json_paths(hostile)[1:]
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(paths))
+        node = hostile
+        try:
+            for key in path[:-1]:
+                node = node[key]
+            if draw(st.booleans()) and isinstance(node, dict):
+                node.pop(path[-1], None)
+            else:
+                node[path[-1]] = draw(HOSTILE_VALUES)
+        except (KeyError, IndexError, TypeError):  # an earlier change removed the way there
+            pass
+    raw = json.dumps(hostile).encode()
+    how = draw(st.sampled_from(["as is", "as is", "cut", "flip", "gzip", "gzip cut"]))
+    if how in ("gzip", "gzip cut"):
+        raw = gzip.compress(raw)
+    if how in ("cut", "gzip cut"):
+        raw = raw[: draw(st.integers(0, len(raw)))]
+    if how == "flip":
+        position = draw(st.integers(0, len(raw) - 1))
+        raw = raw[:position] + bytes([raw[position] ^ draw(st.integers(1, 255))]) + raw[position + 1 :]
+    return raw
+
+
+def test_mangled_bundles_exit_0_1_2_or_3_never_with_a_traceback(made, tmp_path_factory, monkeypatch, capsys):
+    ledger, document = made
+    directory = tmp_path_factory.mktemp("mangled")
+    monkeypatch.setattr(verify_cli.os, "cpu_count", lambda: 1)  # signatures checked in-process: quicker
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(raw=mangled(document))
+    def check(raw: bytes) -> None:
+        status, out, err = verify_in_process(raw, directory, ledger.verifier, capsys)
+        assert status in EXIT_STATUSES
+        assert "Traceback" not in err and UNFORESEEN not in err, err
+        if status == 0:
+            assert "NOT VERIFIED" not in out
+        assert "\x1b" not in out + err
+
+    check()
