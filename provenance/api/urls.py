@@ -14,4 +14,5 @@ urlpatterns = [
     path("batches", views.BatchListView.as_view(), name="batch-list"),
     path("batches/<str:batch_id>", views.BatchDetailView.as_view(), name="batch-detail"),
     path("batches/<str:batch_id>/provenance", views.BatchProvenanceView.as_view(), name="batch-provenance"),
+    path("batches/<str:batch_id>/epcis", views.BatchEpcisView.as_view(), name="batch-epcis"),
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import UnsupportedMediaType
@@ -12,9 +14,10 @@ from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cairn_core import epcis as epcis_mapping
 from cairn_core.dag import decimal_str
 from cairn_core.payload import BATCH_ID, HEX64
-from provenance import ingest, keys, selectors, submission
+from provenance import epcis, ingest, keys, selectors, submission
 from provenance.api import read_views
 from provenance.api import serializers as s
 from provenance.api.auth import AppendTokenAuthentication
@@ -25,6 +28,7 @@ from provenance.errors import LedgerError
 from provenance.linking import links_for_entries
 from provenance.models import Batch, Entry
 
+EPCIS_MEDIA_TYPE = epcis_mapping.MEDIA_TYPE
 READ_ERRORS = (*AUTHENTICATED, "not_found")
 APPEND_ERRORS = (
     *AUTHENTICATED,
@@ -256,6 +260,21 @@ class BatchProvenanceView(APIView):
     def get(self, request, batch_id: str):
         batch = _readable_batch(request, batch_id)
         return Response(selectors.provenance_of(batch))
+
+
+class BatchEpcisView(APIView):
+    """GET /batches/{id}/epcis (contract §11): the provenance's readers; exact numbers,
+    so the body is written by cairn_core.epcis.dumps rather than a renderer."""
+
+    permission_classes = [IsMember]
+
+    @extend_schema(
+        responses={(200, EPCIS_MEDIA_TYPE): OpenApiTypes.OBJECT, **errors("Batch", *READ_ERRORS)},
+        description="An EPCIS 2.0 EPCISDocument, one event per entry of the batch's upstream DAG.",
+    )
+    def get(self, request, batch_id: str):
+        batch = _readable_batch(request, batch_id)
+        return HttpResponse(epcis_mapping.dumps(epcis.export(batch)), content_type=EPCIS_MEDIA_TYPE)
 
 
 def _json_object(request) -> dict:
