@@ -337,12 +337,16 @@ def _post_one(
 @click.option("--batch-size", type=click.IntRange(1, 1000), default=1000, show_default=True)
 @click.option("--journal", type=click.Path(dir_okay=False), help="Default: FILE.cairn-journal.jsonl")
 @click.option("--report", type=click.Path(dir_okay=False), help="Default: FILE.refusals.csv")
+@click.option(
+    "--epcis", is_flag=True, help="FILE is an EPCIS 2.0 JSON-LD document: its events, as --issuer's statements"
+)
 @pass_context
-def import_(obj: Context, file: str, batch_size: int, journal: str | None, report: str | None) -> None:
-    """Sign and post a history file (JSON Lines or CSV) through the batch endpoint.
+def import_(obj: Context, file: str, batch_size: int, journal: str | None, report: str | None, epcis: bool) -> None:
+    """Sign and post a history file (JSON Lines, CSV or EPCIS 2.0) through the batch endpoint.
 
     Resumes after an interruption: run it again. Every refusal goes to the
-    report with its code; exits 1 when any row was refused."""
+    report with its code (an EPCIS event that maps to no statement of the
+    issuer's: not_mapped); exits 1 when any row was refused."""
     with obj.client(retry_rate_limited=10) as client:
         importer = Importer(
             client,
@@ -352,6 +356,7 @@ def import_(obj: Context, file: str, batch_size: int, journal: str | None, repor
             journal=journal,
             report=report,
             batch_size=batch_size,
+            epcis=epcis,
         )
         rows = importer.rows()
         with click.progressbar(length=len(rows), label="importing", file=sys.stderr) as bar:
