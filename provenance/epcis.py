@@ -25,9 +25,12 @@ LINKS = BatchLink._meta.db_table
 ENTRIES = Entry._meta.db_table
 INDEX = connection.ops.quote_name("index")
 
-# The batch's own entries, and every entry a `prev` of the set names. UNION
-# visits each entry once. Indexes: batchlink (batch, entry), entry_hash's unique.
-PREV_CLOSURE_SQL = f"""
+# The batch's own entries and every entry a `prev` of the set names (UNION
+# visits each entry once), each with its entry_hash; then every certification
+# of a batch the set touches, with the head it signed (its prev). One round
+# trip: the lists are as long as the DAG. Indexes: batchlink (batch, entry),
+# the unique (entry, batch), entry_hash's unique.
+UPSTREAM_SQL = f"""
 WITH RECURSIVE closure(entry_id) AS (
     SELECT own.entry_id FROM {LINKS} AS own WHERE own.batch_id = %s AND own.role <> 'consumed'
     UNION
@@ -35,8 +38,18 @@ WITH RECURSIVE closure(entry_id) AS (
     FROM closure
     JOIN {LINKS} AS link ON link.entry_id = closure.entry_id AND link.prev <> ''
     JOIN {ENTRIES} AS named ON named.entry_hash = link.prev
+),
+touched(batch_id) AS (
+    SELECT DISTINCT link.batch_id FROM {LINKS} AS link JOIN closure ON closure.entry_id = link.entry_id
 )
-SELECT entry_id FROM closure
+SELECT closure.entry_id, entry.entry_hash, NULL
+FROM closure JOIN {ENTRIES} AS entry ON entry.{INDEX} = closure.entry_id
+UNION ALL
+SELECT certified.entry_id, entry.entry_hash, certified.prev
+FROM {LINKS} AS certified
+JOIN touched ON touched.batch_id = certified.batch_id
+JOIN {ENTRIES} AS entry ON entry.{INDEX} = certified.entry_id
+WHERE certified.role = 'certified'
 """
 
 
@@ -48,18 +61,14 @@ def identifiers() -> Identifiers:
 def upstream_indexes(batch_id: str) -> list[int]:
     """The entries of the batch's EPCIS export (see the module), sorted."""
     with connection.cursor() as cursor:
-        cursor.execute(PREV_CLOSURE_SQL, [batch_id])
-        indexes = {row[0] for row in cursor.fetchall()}
-    hashes = set(Entry.objects.filter(index__in=indexes).values_list("entry_hash", flat=True))
-    batches = set(BatchLink.objects.filter(entry_id__in=indexes).values_list("batch_id", flat=True))
-    certifications = (
-        BatchLink.objects.filter(role="certified", batch_id__in=batches)
-        .exclude(entry_id__in=indexes)
-        .order_by("entry_id")
-        .values_list("entry_id", "prev", "entry__entry_hash")
-    )
+        cursor.execute(UPSTREAM_SQL, [batch_id])
+        rows = cursor.fetchall()
+    closure = {index: entry_hash for index, entry_hash, prev in rows if prev is None}
+    hashes = set(closure.values())
+    indexes = set(closure)
+    certifications = sorted((index, prev, entry_hash) for index, entry_hash, prev in rows if prev is not None)
     for index, prev, entry_hash in certifications:
-        if prev in hashes:  # in index order, so a certification of a certification follows it
+        if index not in indexes and prev in hashes:  # in index order: a certification of one follows it
             indexes.add(index)
             hashes.add(entry_hash)
     return sorted(indexes)

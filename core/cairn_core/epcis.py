@@ -263,21 +263,28 @@ class EventIdCache(Protocol):
     def set_many(self, data: dict[str, Any], timeout: int | None = ...) -> Any: ...
 
 
-def event_key(event: Mapping[str, Any], context_of: object) -> str:
-    """What an event's hash is a function of: the event without its eventID,
-    and the document's @context (it expands the `cairn:` names)."""
-    fields = {key: value for key, value in event.items() if key != "eventID"}
-    canonical = dumps({"@context": context_of, "event": fields}, sort_keys=True)
-    return "cairn-epcis-event:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+# The mapping's version: part of every cached event hash's key, so that a
+# change of what an entry's event says can never be served an old hash.
+MAPPING_VERSION = "1"
+
+
+def event_key(event: Mapping[str, Any], namespace: str) -> str:
+    """What an exported event is a function of: its entry (index, entry_hash,
+    leaf_hash: the statement and the integrated time, which never change),
+    the namespace (the ledger's URIs) and the mapping's version."""
+    fields = [event[name] for name in PROOF_FIELDS]
+    identity = f"{MAPPING_VERSION}|{namespace}|{fields[0]}|{fields[1]}|{fields[2]}"
+    return "cairn-epcis-event:" + hashlib.sha256(identity.encode("utf-8")).hexdigest()
 
 
 def assign_event_ids(epcis_document: dict[str, Any], known_ids: EventIdCache | None = None) -> None:
     """Set each event's eventID to its CBV 2.0 event hash. The reference
     implementation takes about 10 ms an event, so hashes already computed for
-    the same event under the same context are taken from `known_ids`, and the
-    new ones stored there."""
+    the same entry's event under the same context are taken from `known_ids`
+    (see `event_key`), and the new ones stored there."""
     events: list[Event] = epcis_document["epcisBody"]["eventList"]
-    keys = [event_key(event, epcis_document["@context"]) for event in events]
+    namespace = json.dumps(epcis_document["@context"], sort_keys=True)
+    keys = [event_key(event, namespace) for event in events]
     known = known_ids.get_many(keys) if known_ids is not None else {}
     missing = [i for i, key in enumerate(keys) if not isinstance(known.get(key), str)]
     if missing:
@@ -323,21 +330,17 @@ def event_hashes(epcis_document: Mapping[str, object]) -> list[str]:
 _NUMBER = re.compile(r'"\\u0000number:(-?[0-9]+(?:\.[0-9]+)?)\\u0000"')
 
 
-def _marked(value: object) -> object:
+def _number_mark(value: object) -> str:
     if isinstance(value, Decimal):
         return f"\x00number:{value:f}\x00"
-    if isinstance(value, dict):
-        return {key: _marked(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_marked(item) for item in value]
-    return value
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-def dumps(epcis_document: Mapping[str, object], *, indent: int | None = None, sort_keys: bool = False) -> str:
+def dumps(epcis_document: Mapping[str, object], *, indent: int | None = None) -> str:
     """The document as JSON text, each Decimal written as the exact number it is
     (json would go through float). A NUL never occurs in a stored statement
     (cairn_core.payload refuses it), so the marks cannot collide with data."""
-    text = json.dumps(_marked(epcis_document), indent=indent, sort_keys=sort_keys, ensure_ascii=False)
+    text = json.dumps(epcis_document, indent=indent, ensure_ascii=False, default=_number_mark)
     return _NUMBER.sub(r"\1", text)
 
 
