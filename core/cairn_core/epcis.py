@@ -315,6 +315,11 @@ def event_hashes(epcis_document: Mapping[str, object]) -> list[str]:
     from epcis_event_hash_generator import hash_generator, json_to_py  # type: ignore[import-untyped]
 
     plain = json.loads(dumps(epcis_document))
+    contexts = plain.get("@context")
+    remote = [c for c in (contexts if isinstance(contexts, list) else [contexts]) if isinstance(c, str)]
+    if any(url != EPCIS_CONTEXT for url in remote):
+        # the generator would fetch any other context over the network
+        raise EventHashError(f"a document's remote @context is EPCIS 2.0's alone ({EPCIS_CONTEXT}), not {remote}")
     logging.getLogger().addFilter(_ROOT_FILTER)  # once: a logger keeps a filter only once
     with _HASHING:
         events = json_to_py.event_list_from_epcis_document_json(plain)

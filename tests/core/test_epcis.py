@@ -110,3 +110,12 @@ def test_cached_event_ids_are_the_computed_ones():
     assert len(cache) == len(STATEMENTS)
     warm = epcis.document(logged(STATEMENTS), IDS, created="2026-01-01T00:00:00Z", known_ids=cache)
     assert warm == cold == epcis.document(logged(STATEMENTS), IDS, created="2026-01-01T00:00:00Z")
+
+
+def test_a_document_naming_another_remote_context_is_not_hashed():
+    """The reference implementation would fetch it over the network: an
+    offline check must not, and Cairn never writes one."""
+    document = exported()
+    document["@context"] = ["https://elsewhere.example/context.jsonld", *document["@context"]]
+    with pytest.raises(epcis.EventHashError, match="EPCIS 2.0's alone"):
+        epcis.event_hashes(document)
