@@ -366,3 +366,17 @@ def test_posting_a_statement_again_sends_what_was_signed_the_first_time(organiza
     )
     assert miner.cairn_json("post", "--fill-prev", str(transfer), expect=1)["status"] == 400
     assert len(list((miner.home / "signed").glob("*.json"))) == 1  # the origin's: the refused one is forgotten
+
+
+def test_what_the_ledger_holds_is_printed_with_unprintable_characters_escaped(organization):
+    """A batch's material logged before the grammar refused control and bidi
+    characters (v1.2) is shown escaped, never sent raw to the terminal."""
+    miner = organization("pilbara-mining", "supplier")
+    miner.cairn("keygen", str(miner.key))
+    miner.cairn("key", "register")
+    miner.cairn("post", str(miner.write("origin.json", origin())))
+    Batch.objects.filter(id=ORE).update(material="spodumene\x1b[8m NOT\u202e")  # as an old entry could hold
+    shown = miner.cairn("batch", ORE).output
+    assert "\x1b" not in shown and "\u202e" not in shown
+    assert "spodumene\\x1b[8m NOT\\u202e" in shown
+    assert miner.cairn_json("batch", ORE)["material"] == "spodumene\x1b[8m NOT\u202e"  # JSON stays exact

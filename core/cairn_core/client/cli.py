@@ -28,6 +28,7 @@ from cairn_core.client.importer import Importer, ImportFailure
 from cairn_core.client.kept import KeptEnvelopes
 from cairn_core.client.wire import BatchResult, Proven
 from cairn_core.client.witness import Witness, WitnessError, default_state_path
+from cairn_core.untrusted import printable
 
 
 class Context:
@@ -57,7 +58,10 @@ class Context:
         return keyfiles.load(path)
 
     def emit(self, data: object, text: str) -> None:
-        click.echo(json.dumps(data, sort_keys=True) if self.as_json else text)
+        """JSON for scripts, else the text with anything unprintable escaped
+        line by line: strings from the ledger or a server (a batch's
+        material, a refusal's message) cannot drive the terminal."""
+        click.echo(json.dumps(data, sort_keys=True) if self.as_json else "\n".join(map(printable, text.split("\n"))))
 
 
 pass_context = click.make_pass_decorator(Context)
@@ -89,7 +93,7 @@ def _fail(ctx: click.Context, message: str, document: Mapping[str, object]) -> N
     obj = ctx.find_object(Context)
     if obj is not None and obj.as_json:
         click.echo(json.dumps(document, sort_keys=True))
-    click.echo(f"error: {message}", err=True)
+    click.echo(f"error: {printable(message)}", err=True)
     ctx.exit(1)
 
 
@@ -548,7 +552,7 @@ def _prove_failed(obj: Context, exc: WitnessError) -> NoReturn:
         error["evidence"] = str(evidence)
     if obj.as_json:
         click.echo(json.dumps({"error": error}, sort_keys=True))
-    click.echo(f"error: {exc}", err=True)
+    click.echo(f"error: {printable(str(exc))}", err=True)
     raise click.exceptions.Exit(exc.exit_status)
 
 
