@@ -117,6 +117,7 @@ class AttestationListView(APIView):
         return [IsMember()] if self.request.method in ("GET", "HEAD") else super().get_permissions()
 
     @extend_schema(
+        operation_id="v1_attestations_list",
         parameters=[s.AFTER_INDEX, s.LIMIT],
         responses={200: s.AttestationPageSerializer, **errors("AttestationList", *READ_ERRORS, "bad_request")},
         description=(
@@ -220,6 +221,7 @@ class BatchListView(APIView):
     permission_classes = [IsMember]
 
     @extend_schema(
+        operation_id="v1_batches_list",
         parameters=[s.CUSTODIAN, s.AFTER_ID, s.LIMIT],
         responses={200: s.BatchPageSerializer, **errors("BatchList", *READ_ERRORS, "bad_request", "forbidden")},
         description=(
