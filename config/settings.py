@@ -5,6 +5,7 @@ environment variable; the defaults give a newcomer a working SQLite install
 with no servers. See README.md, "Configuration".
 """
 
+import ipaddress
 import json
 import os
 import secrets
@@ -64,6 +65,17 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG e
 # balancers ask directly), and browsers are told to use HTTPS only (HSTS).
 # Without it, Cairn serves plain HTTP, as on 127.0.0.1 for development.
 CAIRN_HTTPS = env_bool("CAIRN_HTTPS", False)
+
+# The proxies whose X-Forwarded-For is believed (addresses or networks, e.g.
+# 127.0.0.1,::1 for the reverse proxy of deploy/): the throttles and the
+# admin's login lockout know a client by the address they vouch for
+# (provenance.api.client_address). Empty: the connecting peer is the client.
+CAIRN_TRUSTED_PROXIES = env_list("CAIRN_TRUSTED_PROXIES")
+for _proxy in CAIRN_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"CAIRN_TRUSTED_PROXIES: {_proxy!r} is not an address or network") from _exc
 if CAIRN_HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = True
@@ -216,6 +228,10 @@ REST_FRAMEWORK: dict[str, Any] = {
 }
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
+
+# Failed token authentications per client address (provenance.api.auth): a
+# burst of N, then one every period / N; beyond it 429 `rate_limited`.
+CAIRN_AUTH_FAILURE_RATE = os.environ.get("CAIRN_AUTH_FAILURE_RATE", "30/min")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Cairn API",

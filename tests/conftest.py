@@ -77,3 +77,13 @@ def fresh_marks(settings, tmp_path_factory):
     settings.VAR_DIR = tmp_path_factory.mktemp("var")
     with contextlib.suppress(Exception):  # a test may point the cache at nothing
         cache.delete_many([marks.cache_key(name) for name in ("checkpoint", "incidents", "check_runs")])
+
+
+@pytest.fixture(autouse=True)
+def fresh_auth_failures():
+    """Each test starts with the test client's address owing no failed
+    authentications (provenance.api.auth throttles them per address)."""
+    from django.core.cache import cache
+
+    with contextlib.suppress(Exception):  # a test may point the cache at nothing
+        cache.delete("throttle_auth_failure_127.0.0.1")

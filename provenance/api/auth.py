@@ -8,9 +8,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 
 from provenance import rows
+from provenance.api.throttles import AuthFailureThrottle
 from provenance.models import Member, Organization
 
 if TYPE_CHECKING:
@@ -19,7 +20,25 @@ if TYPE_CHECKING:
 
 class OrganizationTokenAuthentication(TokenAuthentication):
     """`Authorization: Token <key>`; one query fetches token, user, membership
-    and organisation (every API call makes it, so it is plain SQL)."""
+    and organisation (every API call makes it, so it is plain SQL).
+
+    Failed authentication is throttled per client address: an address that
+    has spent its budget of failures (CAIRN_AUTH_FAILURE_RATE) gets 429
+    `rate_limited` with Retry-After before any token is looked up, so
+    guessing tokens costs time and the database nothing. A valid token sent
+    from that address meanwhile waits as well: answering it would tell a
+    guesser which guess was right.
+    """
+
+    def authenticate(self, request):
+        failures = AuthFailureThrottle()
+        if failures.locked(request):
+            raise Throttled(failures.wait(), "Too many failed authentications from this address.")
+        try:
+            return super().authenticate(request)
+        except AuthenticationFailed:
+            failures.charge(request, None, 1)
+            raise
 
     def authenticate_credentials(self, key):
         token = token_with_organization(key)

@@ -1,10 +1,15 @@
-"""Per-token request throttling (contract §5: at least 6,000 a minute)."""
+"""Per-token request throttling (contract §5: at least 6,000 a minute), and
+failed authentication throttled per client address."""
 
+import hashlib
 import logging
 import math
 import time
 
+from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
+
+from provenance.api.client_address import client_address
 
 log = logging.getLogger(__name__)
 _last_warning = 0.0
@@ -44,9 +49,17 @@ class TokenRateThrottle(SimpleRateThrottle):
     num_requests: int
     duration: int
 
+    def get_ident(self, request):
+        """The client's address as the trusted proxies vouch for it
+        (provenance.api.client_address), not DRF's NUM_PROXIES count."""
+        return client_address(request)
+
     def get_cache_key(self, request, view):
         token = getattr(request, "auth", None)
-        ident = getattr(token, "key", None) or self.get_ident(request)
+        key = getattr(token, "key", None)
+        # A token is a password: its digest names the key, so the token itself
+        # never reaches Redis's key space, persistence files or key listings.
+        ident = f"token-{token_digest(key)}" if key else f"address-{self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
     def allow_request(self, request, view):
@@ -75,3 +88,40 @@ class TokenRateThrottle(SimpleRateThrottle):
 
     def wait(self):
         return self.wait_seconds
+
+
+def token_digest(key: str) -> str:
+    """SHA-256 of an API token, in hex: the name it is counted under."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class AuthFailureThrottle(TokenRateThrottle):
+    """Failed authentications per client address (CAIRN_AUTH_FAILURE_RATE).
+
+    provenance.api.auth asks `locked` before looking a token up and charges
+    one failure after each refusal: an address that has spent its budget
+    gets 429 `rate_limited` with Retry-After instead of a lookup, whatever
+    token it sends, until the bucket refills (one failure every period / N).
+    """
+
+    scope = "auth_failure"
+
+    def get_rate(self):
+        return settings.CAIRN_AUTH_FAILURE_RATE
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+    def locked(self, request) -> bool:
+        """Whether one more failure would not fit (sets `wait()` when so)."""
+        if self.rate is None:
+            return False
+        now = self.timer()
+        try:
+            whole_at = self.cache.get(self.get_cache_key(request, None), now)
+        except Exception as exc:  # the cache is down: fail open, as the token throttle does
+            _cache_down(exc)
+            return False
+        spacing = self.duration / self.num_requests
+        self.wait_seconds = max(whole_at, now) + spacing - now - self.duration
+        return self.wait_seconds > 0

@@ -1,11 +1,13 @@
 """The per-token throttle: a burst of N, then one every period / N."""
 
+import hashlib
+
 import pytest
 from django.core.cache import cache
 from django.test import RequestFactory
 from rest_framework.request import Request
 
-from provenance.api.throttles import TokenRateThrottle
+from provenance.api.throttles import TokenRateThrottle, token_digest
 
 
 class Clock:
@@ -82,7 +84,16 @@ def test_tokens_have_their_own_allowance_and_state_is_one_number(throttle):
         assert allowed(make, "t1")
     assert not allowed(make, "t1")
     assert allowed(make, "t2")
-    assert isinstance(cache.get("throttle_token_t1"), float)
+    assert isinstance(cache.get("throttle_token_token-" + token_digest("t1")), float)
+
+
+def test_a_token_is_counted_under_its_digest_never_its_own_text(throttle):
+    make, clock = throttle
+    secret = "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"
+    throttle_ = make()
+    assert throttle_.allow_request(request_with(secret), None)
+    assert secret not in throttle_.key
+    assert throttle_.key == "throttle_token_token-" + hashlib.sha256(secret.encode()).hexdigest()
 
 
 def test_refused_requests_do_not_use_the_allowance(throttle):
