@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "django_countries",
     "simple_history",
     "health_check",
+    "axes",
     "provenance",
     "agreements",
     "audit",
@@ -122,6 +123,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -190,6 +193,25 @@ if os.environ.get("CACHE_URL"):
             },
         }
     }
+
+# Password logins (the admin's) are counted by django-axes, in the database
+# (its access attempts and lockouts are listed in the admin). An address
+# that fails CAIRN_LOGIN_FAILURE_LIMIT times is locked out for
+# CAIRN_LOGIN_COOLOFF_MINUTES, and is told so on the login page with a 429;
+# other addresses, and the same users logging in from them, are not. Locking
+# by address rather than by username keeps a guesser from locking the real
+# staff out of their own accounts. A successful login clears its address.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("CAIRN_LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("CAIRN_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "provenance.api.client_address.client_address"
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_VERBOSE = False
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
