@@ -17,7 +17,16 @@
   read only, from the database: no witness is asked here).
 
 Answers JSON to `Accept: application/json` or `?format=json`, text or HTML
-otherwise, as the library does; never cached.
+otherwise, as the library does; never cached by HTTP.
+
+Every check runs through an audit.probes.Probe: one run at a time per check
+and process, each request answered by CAIRN_HEALTH_DEADLINE seconds after
+the run it waits for started (a part that does not answer by then is
+reported as such), and a result reused for CAIRN_HEALTH_FRESH_SECONDS. So
+/health never holds a request thread longer than its deadline, however a
+part hangs, and probes arriving together cost one run of each check. A new
+check is a HealthCheck subclass decorated with `@bounded`, listed in
+CairnHealthView.checks.
 """
 
 from __future__ import annotations
@@ -28,10 +37,46 @@ import time
 
 from django.conf import settings
 from django.db import connections
+from health_check import checks
 from health_check.base import HealthCheck
-from health_check.checks import Database
-from health_check.exceptions import ServiceUnavailable
+from health_check.exceptions import HealthCheckException, ServiceUnavailable
 from health_check.views import HealthCheckView
+
+from audit.probes import Probe
+
+# Each check's probe in this process, by the check's repr.
+PROBES: dict[str, Probe] = {}
+
+
+def bounded(check: type[HealthCheck]) -> type[HealthCheck]:
+    """Run `check` through this process's Probe of it (the module's docstring)."""
+    run = check.run
+
+    def bounded_run(self: HealthCheck) -> None:
+        name = repr(self)
+        probe = PROBES.get(name)
+        if probe is None:
+            probe = PROBES.setdefault(
+                name,
+                Probe(
+                    name,
+                    lambda: run(self),
+                    deadline=settings.CAIRN_HEALTH_DEADLINE,
+                    fresh_for=settings.CAIRN_HEALTH_FRESH_SECONDS,
+                    reported=(HealthCheckException,),
+                    unhealthy=ServiceUnavailable,
+                ),
+            )
+        probe.deadline, probe.fresh_for = settings.CAIRN_HEALTH_DEADLINE, settings.CAIRN_HEALTH_FRESH_SECONDS
+        failure = probe.failure()
+        if failure is not None:
+            kind, message = failure
+            raise kind(message)
+
+    check.run = bounded_run
+    # The library's own timeout (plus its one second of grace) only backs ours up.
+    check.timeout = property(lambda self: dt.timedelta(seconds=settings.CAIRN_HEALTH_DEADLINE + 1))
+    return check
 
 
 def _closing(check: type[HealthCheck]) -> type[HealthCheck]:
@@ -49,36 +94,63 @@ def _closing(check: type[HealthCheck]) -> type[HealthCheck]:
     return check
 
 
+def _socket_timeout() -> float:
+    """A check's own socket timeout: within the deadline, so that the check
+    reports what failed before the deadline reports only that nothing came."""
+    return settings.CAIRN_HEALTH_DEADLINE * 0.75
+
+
+@bounded
+@_closing
+@dataclasses.dataclass
+class Database(checks.Database):
+    """The database answers SELECT 1 (django-health-check's check, bounded)."""
+
+
+@bounded
 @dataclasses.dataclass
 class Broker(HealthCheck):
-    """The Celery broker accepts a connection."""
-
-    timeout = dt.timedelta(seconds=3)
+    """The Celery broker accepts a connection and answers."""
 
     def run(self) -> None:
         # The project's app (config.celery, loaded with the settings) is the current one.
         from celery import current_app
 
+        # Every socket read and write bounded too: a Redis that accepts and
+        # never answers fails here instead of holding the probe's thread.
+        seconds = _socket_timeout()
+        options = {"socket_timeout": seconds, "socket_connect_timeout": seconds}
         try:
-            with current_app.connection_for_write(settings.CELERY_BROKER_URL) as connection:
-                connection.ensure_connection(max_retries=1, timeout=2)
+            with current_app.connection_for_write(settings.CELERY_BROKER_URL, transport_options=options) as connection:
+                connection.ensure_connection(max_retries=1, timeout=seconds)
                 connection.default_channel  # noqa: B018 - Redis connects (and pings) only for a channel
         except Exception as exc:
             raise ServiceUnavailable(f"broker unreachable: {type(exc).__name__}") from exc
 
 
+@bounded
 @dataclasses.dataclass
 class Sequencer(HealthCheck):
-    """The run_sequencer process answers on CAIRN_SEQUENCER_SOCKET (if one is configured)."""
+    """The run_sequencer process completes a handshake on CAIRN_SEQUENCER_SOCKET
+    (if one is configured): a stopped process's socket still accepts
+    connections (the kernel queues them), but only a running one answers."""
 
     def run(self) -> None:
-        from provenance.sequencer_socket import answers
+        from provenance import sequencer_socket
 
         path = settings.CAIRN_SEQUENCER_SOCKET
-        if path and not answers(path):
-            raise ServiceUnavailable("no sequencer process answers on CAIRN_SEQUENCER_SOCKET")
+        if not path:
+            return
+        try:
+            # The workers' own connect: the same handshake, each read bounded.
+            sequencer_socket._connect(path, _socket_timeout()).close()
+        except Exception as exc:
+            raise ServiceUnavailable(
+                f"no sequencer process answers on CAIRN_SEQUENCER_SOCKET: {type(exc).__name__}"
+            ) from exc
 
 
+@bounded
 @_closing
 @dataclasses.dataclass
 class LedgerKey(HealthCheck):
@@ -96,6 +168,7 @@ class LedgerKey(HealthCheck):
             raise ServiceUnavailable("the latest checkpoint does not verify under the ledger key")
 
 
+@bounded
 @_closing
 @dataclasses.dataclass
 class CheckpointAge(HealthCheck):
@@ -114,6 +187,7 @@ class CheckpointAge(HealthCheck):
             raise ServiceUnavailable(f"entry {covered} has waited {age:.0f} s for a checkpoint")
 
 
+@bounded
 @_closing
 @dataclasses.dataclass
 class IntegritySchedule(HealthCheck):

@@ -401,6 +401,11 @@ LOGGING = {
 # --- Health (GET /health, django-health-check) -----------------------------
 # Entries not covered by a checkpoint for longer than this make /health fail
 # (beat publishes every minute when the tree has grown).
+# Each check of /health answers within CAIRN_HEALTH_DEADLINE seconds of its
+# run's start, a part that has not answered by then reported as unhealthy;
+# a result serves the probes of the next CAIRN_HEALTH_FRESH_SECONDS (audit.health).
+CAIRN_HEALTH_DEADLINE = float(os.environ.get("CAIRN_HEALTH_DEADLINE", "2"))
+CAIRN_HEALTH_FRESH_SECONDS = float(os.environ.get("CAIRN_HEALTH_FRESH_SECONDS", "1"))
 CAIRN_HEALTH_CHECKPOINT_MAX_AGE = float(os.environ.get("CAIRN_HEALTH_CHECKPOINT_MAX_AGE", "600"))
 # The longest interval (seconds) each periodic task may have in the beat
 # schedule (audit.watchdog): longer, or disabled, is an incident and fails

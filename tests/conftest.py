@@ -87,3 +87,12 @@ def fresh_auth_failures():
 
     with contextlib.suppress(Exception):  # a test may point the cache at nothing
         cache.delete("throttle_auth_failure_127.0.0.1")
+
+
+@pytest.fixture(autouse=True)
+def fresh_health_probes(settings):
+    """/health probes afresh in each test: no result carried over from another."""
+    from audit import health
+
+    settings.CAIRN_HEALTH_FRESH_SECONDS = 0
+    health.PROBES.clear()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
+import time
 
 import pytest
 
@@ -77,3 +80,63 @@ def test_a_checkpoint_the_ledger_key_does_not_verify_fails(client, ledger, miner
     tamper("UPDATE provenance_checkpoint SET note = %s WHERE id = %s", [forged, checkpoint.id])
     status, body = health(client)
     assert (status, failing(body)) == (500, ["LedgerKey()"])
+
+
+def timed_health(client, limit: float = 10.0) -> tuple[float, int, dict]:
+    """/health asked on a thread of its own, so a hang fails the test instead of stalling it."""
+    answer: list = []
+    started = time.monotonic()
+    asker = threading.Thread(target=lambda: answer.append(health(client)), daemon=True)
+    asker.start()
+    asker.join(limit)
+    assert answer, f"/health gave no answer within {limit:g} s"
+    return time.monotonic() - started, *answer[0]
+
+
+@pytest.fixture
+def silent_server():
+    """A TCP server that accepts connections and never answers (a hung Redis)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept():
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                accepted.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join(2)
+    for sock in [*accepted, listener]:
+        sock.close()
+
+
+def test_a_hung_broker_fails_within_the_deadline(client, settings, silent_server):
+    settings.CAIRN_HEALTH_DEADLINE = 1.5
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{silent_server}/0"
+    waited, status, body = timed_health(client)
+    assert waited < 1.5 + 1.0
+    assert (status, failing(body)) == (500, ["Broker()"])
+
+
+def test_a_stopped_sequencer_fails_within_the_deadline(client, settings, tmp_path):
+    # A stopped (SIGSTOP) process's socket: connections queue, none is answered.
+    path = tmp_path / "stopped.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(128)
+    settings.CAIRN_SEQUENCER_SOCKET = str(path)
+    settings.CAIRN_HEALTH_DEADLINE = 1.5
+    try:
+        waited, status, body = timed_health(client)
+    finally:
+        listener.close()
+    assert waited < 1.5 + 1.0
+    assert (status, failing(body)) == (500, ["Sequencer()"])
+    assert "no sequencer process answers" in body["Sequencer()"]
