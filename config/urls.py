@@ -18,5 +18,6 @@ urlpatterns = [
     path("health", CairnHealthView.as_view(), name="health"),
 ]
 
+handler400 = "provenance.api.errors.bad_request"
 handler404 = "provenance.api.errors.not_found"
 handler500 = "provenance.api.errors.server_error"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import DisallowedHost
 from django.http import JsonResponse
 from django.urls import Resolver404, resolve
+from django.views.defaults import bad_request as default_bad_request
 from django.views.defaults import page_not_found
 from django.views.defaults import server_error as default_server_error
 from rest_framework import exceptions
@@ -60,6 +62,25 @@ def exception_handler(exc, context):
 
 def _is_api(request) -> bool:
     return request.path.startswith("/api/v1/")
+
+
+def _answers_json(request) -> bool:
+    """The API's clients, and the load balancers asking /health, read JSON."""
+    return request.path.startswith("/api/") or request.path == "/health"
+
+
+def bad_request(request, exception=None):
+    """400 for what Django refuses before any view (a Host header not in
+    ALLOWED_HOSTS, another suspicious request): the contract's error body
+    (§6) for the API and /health, Django's page for the admin's browsers.
+    Nothing of the request is read or stored."""
+    if not _answers_json(request):
+        return default_bad_request(request, exception)
+    if isinstance(exception, DisallowedHost):
+        message = "The Host header names no host this server answers for (ALLOWED_HOSTS); send the service's own name."
+    else:
+        message = "The request was refused as malformed or suspicious."
+    return JsonResponse({"error": {"code": "bad_request", "message": message}}, status=400)
 
 
 def _resolves(path: str) -> bool:
