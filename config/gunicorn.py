@@ -14,6 +14,10 @@ import socket
 
 from gunicorn import util
 
+# Behind the proxy (bin/proxy, deploy/): gunicorn listens on loopback only,
+# at CAIRN_WEB_BIND or 127.0.0.1:$PORT, where the proxy alone is meant to
+# reach it; `--bind` on the command line overrides this.
+bind = [os.environ.get("CAIRN_WEB_BIND") or f"127.0.0.1:{os.environ.get('PORT', '8000')}"]
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("CAIRN_WEB_THREADS", "8"))

@@ -66,6 +66,8 @@ def production_environment(var_dir: Path, database: str, broker: str, cache: str
             "DEBUG": "0",
             "SECRET_KEY": "drill-secret-key-of-more-than-fifty-characters-0123456789",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            # bin/proxy's nginx, on this host, vouches for the clients' addresses.
+            "CAIRN_TRUSTED_PROXIES": "127.0.0.1,::1",
             "DATABASE_URL": database,
             "CELERY_BROKER_URL": broker,
             "CAIRN_VAR_DIR": str(var_dir),

@@ -41,13 +41,15 @@ def needs_services():
 def test_the_procfile_names_every_process_and_compose_its_services():
     lines = [line for line in (ROOT / "Procfile").read_text().splitlines() if line and not line.startswith("#")]
     names = {line.split(":", 1)[0]: line.split(":", 1)[1] for line in lines}
-    assert set(names) == {"web", "sequencer", "worker", "beat"}
+    assert set(names) == {"proxy", "web", "sequencer", "worker", "beat"}
+    assert names["proxy"].strip() == "bin/proxy"
     assert "gunicorn -c config/gunicorn.py config.wsgi" in names["web"]
     for name in ("sequencer", "worker", "beat"):
         assert names[name].strip().startswith("bin/respawn "), name
     assert "celery -A config worker" in names["worker"] and "celery -A config beat" in names["beat"]
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
-    assert set(compose["services"]) == {"postgres", "redis"}
+    assert set(compose["services"]) == {"postgres", "redis", "proxy"}
+    assert "./deploy/nginx/cairn.conf:/etc/cairn/cairn.conf:ro" in compose["services"]["proxy"]["volumes"]
     assert compose["services"]["postgres"]["image"].startswith("postgres:")
     assert compose["services"]["redis"]["image"].startswith("redis:")
 
