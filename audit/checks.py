@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from audit import incidents, integrity, ledger_views, verdict_monitor, watchdog
+from audit import incidents, integrity, ledger_views, sweep, verdict_monitor, watchdog
 from audit.models import IntegrityCheckPart, IntegrityCheckRun
 from cairn_core.problems import Problem
 from provenance import tlog
@@ -55,6 +55,13 @@ def run_incremental(*, detected_by: str = "check_incremental") -> list[Problem]:
     problems += ledger_views.check_ledger_tables()
     problems += verdict_monitor.check_verdicts()
     return finish_run(run, integrity.in_order(problems), detected_by=detected_by)
+
+
+def run_sweep(*, detected_by: str = "check_sweep") -> list[Problem]:
+    """One sweep of every stored row (audit.sweep), recorded as a run over the checkpoint's size."""
+    run = start_run(Kind.SWEEP, 0, tlog.current_size())
+    done = sweep.sweep()
+    return finish_run(run, done.problems, detected_by=detected_by)
 
 
 def split(size: int, parts: int, minimum: int) -> list[tuple[int, int]]:

@@ -25,6 +25,10 @@ SCHEDULE: dict[str, tuple[str, When]] = {
     "Publish checkpoint": ("audit.publish_checkpoint", {"interval": (1, "minutes")}),
     # The entries logged since the last check, and the new checkpoints.
     "Integrity check (incremental)": ("audit.check_incremental", {"interval": (5, "minutes")}),
+    # Every row of the log hashed against the latest checkpoint and the
+    # seals, so that a change is found within CAIRN_TAMPER_DETECTION_SECONDS
+    # (300 s by default: a sweep every 240 s, and the sweep's own time).
+    "Integrity sweep": ("audit.check_sweep", {"interval": (240, "seconds")}),
     # Everything, nightly, split into ranges across the workers.
     "Integrity check (full)": ("audit.check_full", {"crontab": ("30", "2")}),
 }

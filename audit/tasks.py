@@ -75,6 +75,15 @@ def check_incremental() -> int:
     return len(checks.run_incremental(detected_by="check_incremental"))
 
 
+@shared_task(name="audit.check_sweep")
+def check_sweep() -> int:
+    """Every stored row hashed against the latest checkpoint and the range
+    seals, signatures checked where something differs (audit.sweep);
+    returns the number of problems."""
+    watchdog.watch_safely(detected_by="watchdog")
+    return len(checks.run_sweep(detected_by="check_sweep"))
+
+
 @shared_task(name="audit.check_full")
 def check_full(parts: int | None = None, run_id: int | None = None) -> int:
     """Re-read the whole ledger: ranges checked in parallel, joined by a chord.

@@ -53,6 +53,7 @@ MAX_INTERVAL_SETTING = {
     "audit.publish_checkpoint": "CAIRN_CHECKPOINT_MAX_INTERVAL",
     "audit.check_incremental": "CAIRN_INTEGRITY_MAX_INTERVAL",
     "audit.check_full": "CAIRN_FULL_CHECK_MAX_INTERVAL",
+    "audit.check_sweep": "CAIRN_TAMPER_DETECTION_SECONDS",
 }
 INCREMENTAL = "audit.check_incremental"
 # Seconds to wait for each witness's answer (Celery tasks only).

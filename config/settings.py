@@ -360,6 +360,7 @@ CELERY_BEAT_SCHEDULE = {
     for name, task, variable in (
         ("Publish checkpoint", "audit.publish_checkpoint", "CAIRN_CHECKPOINT_EVERY_SECONDS"),
         ("Integrity check (incremental)", "audit.check_incremental", "CAIRN_INCREMENTAL_CHECK_EVERY_SECONDS"),
+        ("Integrity sweep", "audit.check_sweep", "CAIRN_SWEEP_EVERY_SECONDS"),
     )
     if os.environ.get(variable)
 }
@@ -413,3 +414,10 @@ CAIRN_HEALTH_CHECKPOINT_MAX_AGE = float(os.environ.get("CAIRN_HEALTH_CHECKPOINT_
 CAIRN_CHECKPOINT_MAX_INTERVAL = float(os.environ.get("CAIRN_CHECKPOINT_MAX_INTERVAL", "300"))
 CAIRN_INTEGRITY_MAX_INTERVAL = float(os.environ.get("CAIRN_INTEGRITY_MAX_INTERVAL", "900"))
 CAIRN_FULL_CHECK_MAX_INTERVAL = float(os.environ.get("CAIRN_FULL_CHECK_MAX_INTERVAL", "86400"))
+# Any change to a stored row of the log is found within this many seconds
+# (audit.sweep): the sweep's schedule row may not run less often.
+CAIRN_TAMPER_DETECTION_SECONDS = float(os.environ.get("CAIRN_TAMPER_DETECTION_SECONDS", "300"))
+# Entries each sweep also checks in full, signatures included (the rolling part).
+CAIRN_SWEEP_ROLLING_ENTRIES = int(os.environ.get("CAIRN_SWEEP_ROLLING_ENTRIES", "16384"))
+# The key of the range seals' HMAC (audit.sweep); empty: derived from SECRET_KEY.
+CAIRN_SEAL_KEY = os.environ.get("CAIRN_SEAL_KEY", "")

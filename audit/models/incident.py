@@ -35,6 +35,7 @@ class IntegrityCheckRun(models.Model):
         INCREMENTAL = "incremental"
         FULL = "full"
         COMMAND = "command"
+        SWEEP = "sweep"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     start = models.BigIntegerField()
@@ -68,3 +69,21 @@ class IntegrityCheckPart(models.Model):
 
     def __str__(self) -> str:
         return f"part [{self.start}, {self.end}) of {self.run}"
+
+
+class RangeSeal(models.Model):
+    """What entries [start, end) and the rows derived from them looked like
+    when a full check of the range last passed: an HMAC (audit.sweep) over
+    every stored column, so that the periodic sweep finds any later change
+    by hashing the rows again, without checking a signature."""
+
+    start = models.BigIntegerField(primary_key=True)
+    end = models.BigIntegerField()
+    digest = models.CharField(max_length=64)
+    checked_at = models.DateTimeField(help_text="When a full check of the range (signatures included) last passed.")
+
+    class Meta:
+        ordering = ["start"]
+
+    def __str__(self) -> str:
+        return f"seal [{self.start}, {self.end})"
