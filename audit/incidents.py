@@ -13,13 +13,17 @@ also controls VAR_DIR and the cache can lower the marks themselves.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+
 from django.core.mail import mail_admins
 from django.db import models, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from audit import consequences, suspects
 from audit.models import IntegrityCheckRun, IntegrityIncident
-from cairn_core.problems import Code, Problem
+from cairn_core.problems import Code, Problem, ProblemDict
 from provenance import marks
 
 # The tables whose rows Cairn never deletes, by mark name.
@@ -30,37 +34,80 @@ TABLES: dict[str, tuple[str, type[models.Model]]] = {
 
 
 def record_problems(problems: list[Problem], *, detected_by: str) -> list[IntegrityIncident]:
-    """Store the problems not yet recorded; mail ADMINS about them after commit.
+    """Store one incident per suspect row (audit.suspects) not yet recorded,
+    with what rests on it (audit.consequences); mail ADMINS after commit.
 
-    A problem seen before (same fingerprint) is not stored or mailed again, so
-    a check that runs every few minutes reports a broken entry once.
+    A finding seen before is not stored or mailed again, so a check that
+    runs every few minutes reports a broken entry once; new problems of a
+    suspect whose incident is unresolved are added to that incident.
     """
-    by_fingerprint = {problem.fingerprint: problem for problem in problems}
-    if not by_fingerprint:
+    problems = list(dict.fromkeys(problems))
+    if not problems:
         return []
+    findings = suspects.group(problems, consequences.chains(suspects.altered_entries(problems)))
     now = timezone.now()
     with transaction.atomic():
-        known = set(
-            IntegrityIncident.objects.filter(fingerprint__in=by_fingerprint).values_list("fingerprint", flat=True)
-        )
-        fresh = [
-            IntegrityIncident(
-                fingerprint=fingerprint,
-                index=problem.index,
-                code=problem.code,
-                message=problem.message,
-                detected_at=now,
-                detected_by=detected_by,
-            )
-            for fingerprint, problem in by_fingerprint.items()
-            if fingerprint not in known
-        ]
-        # ignore_conflicts: a concurrent check may record the same problem.
+        fresh = [incident for finding in findings if (incident := _new_incident(finding, now, detected_by))]
+        # ignore_conflicts: a concurrent check may record the same finding.
         IntegrityIncident.objects.bulk_create(fresh, ignore_conflicts=True)
         if fresh:
             transaction.on_commit(lambda: _mail(fresh, detected_by))
             transaction.on_commit(remember)
     return fresh
+
+
+def _new_incident(finding: suspects.Finding, now: dt.datetime, detected_by: str) -> IntegrityIncident | None:
+    """The incident of a finding, or None when it is recorded already (merged
+    into its suspect's unresolved incident when it adds problems)."""
+    found = [problem.as_dict() for problem in finding.problems]
+    if finding.suspect:
+        current = (
+            IntegrityIncident.objects.select_for_update()
+            .filter(suspect=finding.suspect)
+            .exclude(state=IntegrityIncident.State.RESOLVED)
+            .first()
+        )
+        if current is not None:
+            _merge(current, finding, found)
+            return None
+        fingerprint = hashlib.sha256(
+            "\n".join([finding.suspect, *sorted(problem.fingerprint for problem in finding.problems)]).encode()
+        ).hexdigest()
+    else:
+        fingerprint = finding.problems[0].fingerprint
+    if IntegrityIncident.objects.filter(fingerprint=fingerprint).exists():
+        return None
+    rests = consequences.of(finding)
+    return IntegrityIncident(
+        fingerprint=fingerprint,
+        index=finding.index,
+        code=finding.code,
+        message=finding.summary(rests["claims"]),  # type: ignore[arg-type]
+        suspect=finding.suspect,
+        consequences=rests,
+        problems=found,
+        detected_at=now,
+        detected_by=detected_by,
+    )
+
+
+def _merge(incident: IntegrityIncident, finding: suspects.Finding, found: list[ProblemDict]) -> None:
+    known = {(item["index"], item["code"], item["message"]) for item in incident.problems}
+    added = [item for item in found if (item["index"], item["code"], item["message"]) not in known]
+    if not added:
+        return
+    merged = suspects.Finding(
+        finding.suspect,
+        incident.index if incident.index is not None else finding.index,
+        [Problem.from_dict(item) for item in [*incident.problems, *added]],
+        finding.entry,
+        sorted({*finding.chains, *incident.consequences.get("chains", [])}),
+    )
+    rests = consequences.of(merged)
+    incident.problems = [*incident.problems, *added]
+    incident.consequences = rests
+    incident.message = merged.summary(rests["claims"])  # type: ignore[arg-type]
+    incident.save(update_fields=["problems", "consequences", "message"])
 
 
 def table_mark(model: type[models.Model]) -> marks.Mark:
@@ -98,7 +145,10 @@ def deleted() -> list[Problem]:
 
 
 def _mail(incidents: list[IntegrityIncident], detected_by: str) -> None:
-    lines = [f"index {incident.index}: {incident.message}" for incident in incidents]
+    lines = []
+    for incident in incidents:
+        lines.append(f"index {incident.index}: {incident.message}")
+        lines += [f"  - index {item['index']}: {item['message']}" for item in incident.problems]
     mail_admins(
         f"Ledger integrity: {len(incidents)} new problem(s) found by {detected_by}",
         "\n".join(lines) + "\n\nSee Audit > Integrity incidents in the admin.\n",

@@ -270,9 +270,7 @@ class RangeChecker:
         if _differs(have, want):
             name = column.removesuffix("_id")
             have, want = (_shown(value) for value in (have, want))
-            self.problem(
-                index, Code.BATCH_STATE, f"batch {batch_id}: stored {name} {have} is not {want}, as the entries say"
-            )
+            self.problem(index, Code.BATCH_STATE, batch_state_message(batch_id, name, have, want))
 
     def _compare_claims(self) -> None:
         """Claim rows of the range's claim entries must be what those entries signed."""
@@ -552,6 +550,11 @@ class RangeChecker:
                     Code.LINK,
                     f"batch {batch_id}: stored link role, quantity or custody differ from the signed statement",
                 )
+
+
+def batch_state_message(batch_id: str, column: str, have: object, want: object) -> str:
+    """The Batch row is the suspect: it says `have` where the signed entries say `want`."""
+    return f"batch {batch_id}: the stored row says {column} {have}; the signed entries say {want}"
 
 
 def _parts(values: list[str], size: int = 1000) -> Iterator[list[str]]:

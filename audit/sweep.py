@@ -343,7 +343,7 @@ def moved_batches() -> list[Problem]:
             }
             for column, (have, want) in moving.items():
                 if have != want:
-                    message = f"batch {batch_id}: stored {column} {have} is not {want}, as the entries say"
+                    message = integrity.batch_state_message(batch_id, column, have, want)
                     problems.append(Problem(last, Code.BATCH_STATE, message))
     return problems
 

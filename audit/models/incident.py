@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 
@@ -13,19 +14,46 @@ class IntegrityIncident(models.Model):
     unique constraint keeps it to one row and one mail.
     """
 
+    class State(models.TextChoices):
+        OPEN = "open"
+        ACKNOWLEDGED = "acknowledged"
+        RESOLVED = "resolved"
+
     fingerprint = models.CharField(max_length=64, unique=True)
     index = models.BigIntegerField(null=True, blank=True, db_index=True)
     code = models.CharField(max_length=32)
     message = models.TextField()
     detected_at = models.DateTimeField()
     detected_by = models.CharField(max_length=64, help_text="The task or command that found it.")
+    # The row suspected of having been changed ("entry #120", "batch b-7"),
+    # and what rests on it (audit.consequences), as found when recorded.
+    suspect = models.CharField(max_length=200, blank=True)
+    consequences = models.JSONField(default=dict, blank=True)
+    # Every failed check the suspect explains, as contract §5's {"code", "message", "index"}.
+    problems = models.JSONField(default=list, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN, db_index=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    acknowledge_comment = models.TextField(blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolve_comment = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-detected_at", "index"]
+        permissions = [("respond_to_incident", "Can acknowledge and resolve integrity incidents")]
 
     def __str__(self) -> str:
         return f"index {self.index}: {self.message}"
+
+    @property
+    def suspect_index(self) -> int | None:
+        """The suspect entry's index (contract §5), None when the suspect is another row."""
+        return self.index if self.suspect == f"entry #{self.index}" else None
 
 
 class IntegrityCheckRun(models.Model):

@@ -71,9 +71,17 @@ def test_a_broken_verdict_raises_an_incident(claimed):
     change_envelope_byte(attestation(2))
     verification = verify_claim(VIN, requested_by=None)
     assert verification.integrity == "broken"
-    found = IntegrityIncident.objects.filter(resolved_at__isnull=True)
-    # The refinery's transform, and its transfer whose signed prev no longer matches its hash.
-    assert {incident.index for incident in found} == {attestation(2), attestation(3)}
+    found = IntegrityIncident.objects.filter(state="open")
+    # The refinery's transform is the suspect; its transfer, whose signed prev
+    # no longer matches its hash, is a consequence, and so is the claim.
+    (incident,) = found
+    assert (incident.index, incident.suspect) == (attestation(2), f"entry #{attestation(2)}")
+    assert incident.message == (
+        f"entry #{attestation(2)} altered after logging: its stored bytes and leaf hash disagree, "
+        "its stored bytes and entry hash disagree, "
+        f"signature fails, no longer in the checkpoint; consequences: #{attestation(3)}'s chain, claim {VIN}"
+    )
+    assert incident.consequences["claims"] == [VIN]
     assert {incident.detected_by for incident in found} == {f"verification {verification.pk}"}
     # The claim's own failed requirements (none here but credit) are not incidents.
     assert not found.filter(code__in=["critical_minerals", "battery_components", "credit_in_force"]).exists()

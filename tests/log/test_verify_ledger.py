@@ -107,8 +107,8 @@ def test_a_deleted_row_is_found(chain):
             f"{before}; batch {batch}: issuer detroit-cells is not the custodian kansai-refining; "
             f"batch {batch}: stored link prev {deleted} is not the previous entry touching the "
             f"batch {before}; batch {batch}: stored link role, quantity or custody differ from "
-            f"the signed statement; batch {batch}: stored custodian detroit-cells is not kansai-refining, "
-            "as the entries say",
+            f"the signed statement; batch {batch}: the stored row says custodian detroit-cells; "
+            "the signed entries say kansai-refining",
         ],
     )
 
@@ -143,7 +143,7 @@ def test_a_changed_batch_column_is_found(chain, column, value, named, index_of):
     code, lines = verify()
     index = created if index_of == "created" else last
     assert code == 1
-    assert len(lines) == 1 and lines[0].startswith(f"index {index}: batch {batch}: stored {named} is not ")
+    assert len(lines) == 1 and lines[0].startswith(f"index {index}: batch {batch}: the stored row says {named}; ")
 
 
 def test_changed_minerals_or_carries_are_found(chain):
@@ -152,8 +152,8 @@ def test_changed_minerals_or_carries_are_found(chain):
     tamper("UPDATE provenance_batch SET carries = %s WHERE id = %s", ['["lithium", "cobalt"]', cells])
     code, lines = verify()
     assert code == 1
-    assert any(f"batch {ore}: stored minerals" in line for line in lines)
-    assert any(f"batch {cells}: stored carries" in line for line in lines)
+    assert any(f"batch {ore}: the stored row says minerals" in line for line in lines)
+    assert any(f"batch {cells}: the stored row says carries" in line for line in lines)
 
 
 def test_a_batch_row_no_entry_created_is_found(chain):
@@ -196,7 +196,8 @@ def test_incremental_checks_compare_the_batches_their_entries_touch(chain, ledge
     code, lines = verify("--since", str(size))
     assert code == 1
     assert lines == [
-        f"index {size}: batch {extra}: stored custodian pilbara-mining is not kansai-refining, as the entries say"
+        f"index {size}: batch {extra}: the stored row says custodian pilbara-mining; "
+        "the signed entries say kansai-refining"
     ]
 
 
