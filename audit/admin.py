@@ -3,6 +3,7 @@
 from django.contrib import admin
 
 from audit import agreement_admin
+from audit.incident_admin import IntegrityIncidentAdmin
 from audit.models import IntegrityCheckRun, IntegrityIncident
 
 
@@ -17,12 +18,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(IntegrityIncident)
-class IntegrityIncidentAdmin(ReadOnlyAdmin):
-    list_display = ["index", "code", "message", "detected_at", "detected_by", "resolved_at"]
-    list_filter = ["code", "detected_by", ("resolved_at", admin.EmptyFieldListFilter)]
-    search_fields = ["message", "=index"]
-    date_hierarchy = "detected_at"
+admin.site.register(IntegrityIncident, IntegrityIncidentAdmin)
 
 
 @admin.register(IntegrityCheckRun)

@@ -49,7 +49,10 @@ def ensure_auditors_group(using: str = DEFAULT_DB_ALIAS) -> Group:
         views = Permission.objects.db_manager(using).filter(
             content_type__app_label__in=AUDITED_APPS, codename__startswith="view_"
         )
-        group.permissions.set([*views, run_verification_permission(using)])
+        respond = Permission.objects.db_manager(using).filter(
+            content_type__app_label="audit", codename="respond_to_incident"
+        )
+        group.permissions.set([*views, *respond, run_verification_permission(using)])
     return group
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from typing import Any
 
 from django.core.mail import mail_admins
 from django.db import models, transaction
@@ -108,6 +109,47 @@ def _merge(incident: IntegrityIncident, finding: suspects.Finding, found: list[P
     incident.consequences = rests
     incident.message = merged.summary(rests["claims"])  # type: ignore[arg-type]
     incident.save(update_fields=["problems", "consequences", "message"])
+
+
+class ResponseRefused(Exception):
+    """An acknowledgement or resolution that cannot be recorded; the message says why."""
+
+
+RESPOND_PERMISSION = "audit.respond_to_incident"
+
+
+def respond(incident_id: int, *, acting_user: Any, to: str, comment: str) -> IntegrityIncident:
+    """Acknowledge (`to` = "acknowledged") or resolve (`to` = "resolved") an
+    incident, recording who, when and why. Auditors and superusers may
+    (`audit.respond_to_incident`); a resolved incident stays resolved, and
+    nothing is recorded when refused."""
+    comment = comment.strip()
+    if not acting_user.has_perm(RESPOND_PERMISSION):
+        raise ResponseRefused("Only auditors and superusers may acknowledge or resolve incidents.")
+    if to not in (IntegrityIncident.State.ACKNOWLEDGED, IntegrityIncident.State.RESOLVED):
+        raise ResponseRefused("An incident can be acknowledged or resolved.")
+    if not comment:
+        raise ResponseRefused("Say what was done: a comment is required.")
+    with transaction.atomic():
+        incident = IntegrityIncident.objects.select_for_update().get(pk=incident_id)
+        if incident.state == IntegrityIncident.State.RESOLVED:
+            raise ResponseRefused(f"Incident {incident.pk} is resolved already.")
+        now = timezone.now()
+        if to == IntegrityIncident.State.ACKNOWLEDGED:
+            if incident.state == IntegrityIncident.State.ACKNOWLEDGED:
+                raise ResponseRefused(f"Incident {incident.pk} is acknowledged already.")
+            incident.acknowledged_at, incident.acknowledged_by, incident.acknowledge_comment = now, acting_user, comment
+        else:
+            incident.resolved_at, incident.resolved_by, incident.resolve_comment = now, acting_user, comment
+        incident.state = to
+        incident.save()
+    return incident
+
+
+def listed(state: str | None = None) -> list[IntegrityIncident]:
+    """Incidents in `state` (every one if None), newest first."""
+    rows = IntegrityIncident.objects.order_by("-detected_at", "-id")
+    return list(rows.filter(state=state) if state else rows)
 
 
 def table_mark(model: type[models.Model]) -> marks.Mark:
