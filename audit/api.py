@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from django.utils.decorators import method_decorator
 from django.views.decorators.gzip import gzip_page
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audit import bundle, engine
-from audit.models import Verification
+from audit import bundle, consequences, engine
+from audit import incidents as incident_views
+from audit.models import IntegrityIncident, Verification
 from cairn_core import bundle as bundles
 from provenance.api import serializers as s
 from provenance.api.permissions import IsAuditor
@@ -43,12 +44,32 @@ class VerificationDetailView(APIView):
 
     permission_classes = [IsAuditor]
 
-    @extend_schema(responses={200: s.VerdictSerializer, **errors("Verification", *AUTHENTICATED, "not_found")})
+    @extend_schema(
+        responses={200: s.VerdictWithWarningsSerializer, **errors("Verification", *AUTHENTICATED, "not_found")}
+    )
     def get(self, request, verification_id: int):
         verification = Verification.objects.filter(pk=verification_id).first()
         if verification is None:
             raise LedgerError("not_found", f"No verification {verification_id}.")
-        return Response(verification.as_verdict())
+        return Response(
+            {**verification.as_verdict(), "integrity_warnings": consequences.integrity_warnings(verification)}
+        )
+
+
+class IncidentListView(APIView):
+    """GET /incidents[?state=open|acknowledged|resolved]: integrity incidents, newest first."""
+
+    permission_classes = [IsAuditor]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("state", str, enum=list(IntegrityIncident.State.values), required=False)],
+        responses={200: s.IncidentListSerializer, **errors("Incidents", *AUTHENTICATED, "bad_request")},
+    )
+    def get(self, request):
+        state = request.query_params.get("state")
+        if state is not None and state not in IntegrityIncident.State.values:
+            raise LedgerError("bad_request", "state must be one of open, acknowledged, resolved.")
+        return Response({"incidents": [incident.as_api() for incident in incident_views.listed(state)]})
 
 
 @method_decorator(gzip_page, name="get")

@@ -5,6 +5,7 @@ from django.urls import path
 from audit import api
 
 urlpatterns = [
+    path("incidents", api.IncidentListView.as_view(), name="incident-list"),
     path("verifications", api.VerificationListView.as_view(), name="verification-list"),
     path(
         "verifications/<int:verification_id>",

@@ -50,6 +50,19 @@ class IntegrityIncident(models.Model):
     def __str__(self) -> str:
         return f"index {self.index}: {self.message}"
 
+    def as_api(self) -> dict[str, object]:
+        """Contract §5's shape (GET /incidents)."""
+        rests = self.consequences or {}
+        return {
+            "id": self.id,
+            "detected_at": self.detected_at.isoformat().replace("+00:00", "Z"),
+            "state": self.state,
+            "code": self.code,
+            "message": self.message,
+            "index": self.suspect_index,
+            "consequences": {"claims": rests.get("claims", []), "verifications": rests.get("verifications", [])},
+        }
+
     @property
     def suspect_index(self) -> int | None:
         """The suspect entry's index (contract §5), None when the suspect is another row."""

@@ -244,6 +244,36 @@ class VerdictSerializer(serializers.Serializer):
     report = EnvelopeSerializer(help_text="The verdict without report, as DSSE signed by the ledger key.")
 
 
+class VerdictWithWarningsSerializer(VerdictSerializer):
+    """GET /verifications/{id}: the verdict, and outside its signed report the open incidents under it."""
+
+    integrity_warnings = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="Ids of the open incidents whose suspect row is in the verdict's upstream (v1.2).",
+    )
+
+
+class ConsequencesSerializer(serializers.Serializer):
+    claims = serializers.ListField(child=serializers.CharField(), help_text="VINs whose claims rest on the suspect.")
+    verifications = serializers.ListField(child=serializers.IntegerField())
+
+
+class IncidentSerializer(serializers.Serializer):
+    """An integrity incident (contract §5, v1.2)."""
+
+    id = serializers.IntegerField()
+    detected_at = serializers.DateTimeField()
+    state = serializers.ChoiceField(choices=["open", "acknowledged", "resolved"])
+    code = serializers.CharField()
+    message = serializers.CharField()
+    index = serializers.IntegerField(allow_null=True, help_text="The suspect entry's index, or null.")
+    consequences = ConsequencesSerializer()
+
+
+class IncidentListSerializer(serializers.Serializer):
+    incidents = IncidentSerializer(many=True, help_text="Newest first.")
+
+
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()

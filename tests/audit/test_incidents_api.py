@@ -1,0 +1,94 @@
+"""GET /api/v1/incidents and integrity_warnings (contract §5, v1.2), and the
+auditors' response to an incident."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from audit import checks, incidents
+from audit.engine import verify_claim
+from audit.models import IntegrityIncident
+from provenance import checkpoints
+from provenance.models import Entry
+from tests.audit.conftest import claim, simple_chain
+from tests.audit.test_integrity import raise_value, tamper_envelope
+
+VIN, OTHER = "5YJ3E1EA0PF000002", "5YJ3E1EA0PF000003"
+
+
+@pytest.fixture
+def tampered(ledger, miner, refiner, maker):
+    """Two verified claims from two chains; the first chain's ore entry changed and found."""
+    claim(ledger, maker, simple_chain(ledger, miner, refiner, maker), VIN)
+    claim(ledger, maker, simple_chain(ledger, miner, refiner, maker), OTHER)
+    checkpoints.publish_checkpoint()
+    first, second = verify_claim(VIN, requested_by=None), verify_claim(OTHER, requested_by=None)
+    origin = Entry.objects.filter(type="origin").order_by("index").first().index
+    tamper_envelope(origin, raise_value)
+    checks.run_incremental()
+    incident = IntegrityIncident.objects.get(suspect=f"entry #{origin}")
+    return incident, first, second, origin
+
+
+def test_incidents_are_listed_in_the_contracts_shape(api, auditor, tampered):
+    incident, first, _second, origin = tampered
+    response = api.get("/api/v1/incidents?state=open", **auditor.auth)
+    assert response.status_code == 200
+    (listed,) = [item for item in response.json()["incidents"] if item["id"] == incident.id]
+    assert list(listed) == ["id", "detected_at", "state", "code", "message", "index", "consequences"]
+    assert listed["state"] == "open" and listed["index"] == origin
+    assert listed["consequences"] == {"claims": [VIN], "verifications": [first.id]}
+    assert listed["message"].startswith(f"entry #{origin} altered after logging: ")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", listed["detected_at"])
+    assert api.get("/api/v1/incidents?state=resolved", **auditor.auth).json() == {"incidents": []}
+
+
+def test_a_bad_state_or_a_non_auditor_is_refused(api, auditor, miner, tampered):
+    bad = api.get("/api/v1/incidents?state=closed", **auditor.auth)
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_request"
+    assert api.get("/api/v1/incidents", **miner.auth).json()["error"]["code"] == "role_not_allowed"
+
+
+def test_the_undermined_verdict_carries_the_warning_and_the_other_does_not(api, auditor, tampered):
+    incident, first, second, _origin = tampered
+    assert api.get(f"/api/v1/verifications/{first.id}", **auditor.auth).json()["integrity_warnings"] == [incident.id]
+    assert api.get(f"/api/v1/verifications/{second.id}", **auditor.auth).json()["integrity_warnings"] == []
+
+
+def test_acknowledging_and_resolving_record_who_when_and_why(tampered, django_user_model):
+    incident = tampered[0]
+    from audit.auditors import create_auditor
+
+    auditor_user = create_auditor("auditor-a", password="x")
+    incidents.respond(incident.pk, acting_user=auditor_user, to="acknowledged", comment="looking into it")
+    incident.refresh_from_db()
+    assert (incident.state, incident.acknowledged_by, incident.acknowledge_comment) == (
+        "acknowledged",
+        auditor_user,
+        "looking into it",
+    )
+    assert incident.acknowledged_at is not None
+    incidents.respond(incident.pk, acting_user=auditor_user, to="resolved", comment="restored entry from backup")
+    incident.refresh_from_db()
+    assert (incident.state, incident.resolved_by, incident.resolve_comment) == (
+        "resolved",
+        auditor_user,
+        "restored entry from backup",
+    )
+    with pytest.raises(incidents.ResponseRefused, match="resolved already"):
+        incidents.respond(incident.pk, acting_user=auditor_user, to="acknowledged", comment="again")
+
+
+def test_a_response_without_a_comment_or_by_other_staff_changes_nothing(tampered, django_user_model):
+    incident = tampered[0]
+    from audit.auditors import create_auditor
+
+    staff = django_user_model.objects.create_user("staff", password="x", is_staff=True)
+    with pytest.raises(incidents.ResponseRefused, match="Only auditors and superusers"):
+        incidents.respond(incident.pk, acting_user=staff, to="resolved", comment="fine")
+    with pytest.raises(incidents.ResponseRefused, match="comment is required"):
+        incidents.respond(incident.pk, acting_user=create_auditor("a2", password="x"), to="resolved", comment="  ")
+    incident.refresh_from_db()
+    assert incident.state == "open" and incident.resolved_at is None and incident.resolve_comment == ""
