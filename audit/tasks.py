@@ -12,7 +12,7 @@ from celery import chord, shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from audit import checks, incidents, integrity, ledger_views, verdict_monitor, watchdog
+from audit import checks, incidents, integrity, ledger_views, reverify, verdict_monitor, watchdog
 from audit.models import IntegrityCheckPart, IntegrityCheckRun
 from cairn_core.problems import Code, Problem, ProblemDict
 from cairn_core.witness_client import WitnessRefused, WitnessUnavailable
@@ -72,7 +72,9 @@ def cosign_checkpoint(tree_size: int, vkey: str) -> int:
 def check_incremental() -> int:
     """Check entries logged since the last run; returns the number of problems."""
     watchdog.watch_safely(detected_by="watchdog")
-    return len(checks.run_incremental(detected_by="check_incremental"))
+    found = len(checks.run_incremental(detected_by="check_incremental"))
+    reverify.reverify_undermined()
+    return found
 
 
 @shared_task(name="audit.check_sweep")
@@ -81,7 +83,9 @@ def check_sweep() -> int:
     seals, signatures checked where something differs (audit.sweep);
     returns the number of problems."""
     watchdog.watch_safely(detected_by="watchdog")
-    return len(checks.run_sweep(detected_by="check_sweep"))
+    found = len(checks.run_sweep(detected_by="check_sweep"))
+    reverify.reverify_undermined()
+    return found
 
 
 @shared_task(name="audit.check_full")
@@ -131,7 +135,9 @@ def finish_full_check(results: list[list[ProblemDict]], run_id: int) -> int:
     problems += ledger_views.check_ledger_tables()
     problems += verdict_monitor.check_verdicts()
     run = IntegrityCheckRun.objects.get(id=run_id)
-    return len(checks.finish_run(run, integrity.in_order(problems), detected_by="check_full"))
+    found = len(checks.finish_run(run, integrity.in_order(problems), detected_by="check_full"))
+    reverify.reverify_undermined()
+    return found
 
 
 @shared_task(name="audit.monitor_verdicts")

@@ -1,0 +1,30 @@
+"""Verdicts undermined by an incident are verified again, once, after the periodic checks."""
+
+from __future__ import annotations
+
+from audit import reverify, tasks
+from audit.engine import verify_claim
+from audit.models import Verification
+from provenance import checkpoints
+from provenance.models import Entry
+from tests.audit.conftest import claim, simple_chain
+from tests.audit.test_incidents_api import VIN, tampered  # noqa: F401 - the fixture
+from tests.audit.test_integrity import raise_value, tamper_envelope
+
+
+def test_undermined_claims_are_verified_again_once(tampered):  # noqa: F811 - the fixture
+    _incident, first, _second, _origin = tampered
+    (made,) = reverify.reverify_undermined()
+    again = Verification.objects.get(pk=made)
+    assert again.claim_id == VIN and again.integrity == "broken" and again.credit_usd == "0"
+    assert reverify.reverify_undermined() == []  # its latest verdict is after the incident now
+
+
+def test_the_periodic_check_verifies_undermined_claims_again(ledger, miner, refiner, maker, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    claim(ledger, maker, simple_chain(ledger, miner, refiner, maker), VIN)
+    checkpoints.publish_checkpoint()
+    verify_claim(VIN, requested_by=None)
+    tamper_envelope(Entry.objects.filter(type="origin").get().index, raise_value)
+    tasks.check_sweep()
+    assert Verification.objects.filter(claim_id=VIN).order_by("-id").first().integrity == "broken"
