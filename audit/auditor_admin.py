@@ -26,6 +26,7 @@ with the `audit.run_verification` permission.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import json
 
@@ -44,10 +45,10 @@ from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
 
 from agreements.snapshot import current_ruleset
-from audit import admin_views, bundle, checks, claim_stories, tasks, verdict_monitor
+from audit import admin_views, bundle, checks, claim_stories, consequences, tasks, verdict_monitor
 from audit.auditors import RUN_VERIFICATION_PERM
 from audit.engine import verify_claim
-from audit.models import IntegrityCheckRun, Verification
+from audit.models import IntegrityCheckRun, IntegrityIncident, Verification
 from provenance import tlog
 from provenance.admin import ClaimAdmin, LedgerAdmin, admin_link, countries_in_use
 from provenance.errors import LedgerError
@@ -70,6 +71,12 @@ def can_verify(request) -> bool:
 
 
 # --- claims ---------------------------------------------------------------------
+
+
+# The unresolved incidents' ids by VIN, read once per claims list (a request's own).
+WARNINGS_BY_VIN: contextvars.ContextVar[dict[str, list[int]] | None] = contextvars.ContextVar(
+    "warnings_by_vin", default=None
+)
 
 
 class AuditorClaimAdmin(ClaimAdmin):
@@ -110,6 +117,16 @@ class AuditorClaimAdmin(ClaimAdmin):
     def get_list_display(self, request):
         return [*self.list_display, "verify_button"] if can_verify(request) else self.list_display
 
+    def changelist_view(self, request, extra_context=None):
+        token = WARNINGS_BY_VIN.set(consequences.warnings_by_vin())
+        try:
+            response = super().changelist_view(request, extra_context)
+            if isinstance(response, TemplateResponse):
+                response.render()  # the rows are drawn now, while the warnings are set
+            return response
+        finally:
+            WARNINGS_BY_VIN.reset(token)
+
     @admin.display(description="placed in service", ordering="placed_in_service")
     def placed_in_service_on(self, claim):
         return claim.placed_in_service.isoformat()
@@ -129,12 +146,22 @@ class AuditorClaimAdmin(ClaimAdmin):
             return badge
         url = reverse("admin:audit_verification_change", args=[claim.latest_verification])
         when = f"{claim.latest_requested_at:%Y-%m-%d %H:%M}"
+        warned = (WARNINGS_BY_VIN.get() or {}).get(claim.vin, [])
+        warning = (
+            format_html(
+                '<br><span class="cairn-claim-warning">rests on a row under open integrity incident {}</span>',
+                ", ".join(f"#{incident}" for incident in warned),
+            )
+            if warned
+            else ""
+        )
         return format_html(
-            '{} <a href="{}" class="cairn-verdict-link">{}</a><br><span class="cairn-when">{} UTC</span>',
+            '{} <a href="{}" class="cairn-verdict-link">{}</a><br><span class="cairn-when">{} UTC</span>{}',
             badge,
             url,
             claim.latest_integrity,
             when,
+            warning,
         )
 
     @admin.display(description="")
@@ -281,6 +308,9 @@ class VerificationAdmin(LedgerAdmin):
             "verdict_json": json.dumps(verification.verdict, indent=2),
             "signed_when": {key: verification.verdict.get(key) for key in ("verified_at", "requested_by")},
             "cosignature_count": Cosignature.objects.filter(checkpoint_id=verification.checkpoint_size).count(),
+            "integrity_warnings": IntegrityIncident.objects.filter(
+                id__in=consequences.integrity_warnings(verification)
+            ).order_by("id"),
             **admin_views.verdict_details(verification),
         }
         return TemplateResponse(request, "admin/audit/verification/verdict.html", context)
