@@ -23,6 +23,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 
 from provenance import models
+from provenance.entry_check import check_entry
 from provenance.errors import LedgerError
 from provenance.keys import revoke_key
 from provenance.linking import links_for_entries
@@ -367,11 +368,11 @@ class EntryAdmin(LedgerAdmin):
     fieldsets = [
         (None, {"fields": ["index", "type", "issuer", "issued_at", "occurred_at", "integrated"]}),
         ("Hashes", {"fields": ["entry_hash", "leaf_hash"]}),
-        ("Signed payload", {"fields": ["payload"]}),
+        ("Payload, and whether it is the signed one", {"fields": ["signature_check", "payload"]}),
         ("Related", {"fields": ["created", "agreements", "claim_ref", "submitted_by"]}),
         ("Stored envelope", {"fields": ["envelope"], "classes": ["collapse"]}),
     ]
-    readonly_fields = ["integrated", "payload", "created", "agreements", "claim_ref"]
+    readonly_fields = ["integrated", "signature_check", "payload", "created", "agreements", "claim_ref"]
 
     @admin.display(description="entry hash")
     def short_hash(self, entry):
@@ -381,7 +382,29 @@ class EntryAdmin(LedgerAdmin):
     def integrated(self, entry):
         return f"{entry.integrated_at:%Y-%m-%d %H:%M:%S} UTC ({entry.integrated_time})"
 
-    @admin.display(description="payload (decoded from the envelope)")
+    @admin.display(description="checked now")
+    def signature_check(self, entry):
+        """The page says "signed" only of bytes whose signatures and inclusion verify now."""
+        found = check_entry(entry)
+        if found.verified:
+            return format_html(
+                '<span class="cairn-signature-ok" id="cairn-signature-check">Signed: every signature verifies over '
+                "these stored bytes, by keys valid when logged, and the entry is in the signed checkpoint of "
+                "size {}.</span>",
+                found.checkpoint,
+            )
+        if not found.problems:
+            return format_html(
+                '<span id="cairn-signature-check">Signatures verify; not yet under a signed checkpoint.</span>'
+            )
+        return format_html(
+            '<div class="cairn-integrity-warning" id="cairn-signature-check"><strong>Not the signed payload.</strong> '
+            "The stored entry fails its checks: {}. The payload below is what is stored now, not what was "
+            "signed and logged.</div>",
+            "; ".join(problem.message for problem in found.problems),
+        )
+
+    @admin.display(description="payload (decoded from the stored envelope)")
     def payload(self, entry):
         return pretty_json(decoded_payload(entry))
 
