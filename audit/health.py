@@ -16,6 +16,10 @@
   incremental check finished within twice its interval (audit.watchdog;
   read only, from the database: no witness is asked here).
 
+Unresolved integrity incidents make Cairn degraded, not down: `OpenIncidents`
+names them as a warning and the answer stays 200 (a load balancer must not
+take the ledger out of service because an auditor has work to do).
+
 Answers JSON to `Accept: application/json` or `?format=json`, text or HTML
 otherwise, as the library does; never cached by HTTP.
 
@@ -39,7 +43,7 @@ from django.conf import settings
 from django.db import connections
 from health_check import checks
 from health_check.base import HealthCheck
-from health_check.exceptions import HealthCheckException, ServiceUnavailable
+from health_check.exceptions import HealthCheckException, ServiceUnavailable, ServiceWarning
 from health_check.views import HealthCheckView
 
 from audit.probes import Probe
@@ -203,5 +207,28 @@ class IntegritySchedule(HealthCheck):
             raise ServiceUnavailable("; ".join(problem.message for problem in problems))
 
 
+@_closing
+@dataclasses.dataclass
+@bounded
+class OpenIncidents(HealthCheck):
+    """Integrity incidents not yet resolved: degraded (a warning), not down."""
+
+    def run(self) -> None:
+        from audit.models import IntegrityIncident
+
+        unresolved = IntegrityIncident.objects.exclude(state=IntegrityIncident.State.RESOLVED)
+        count = unresolved.count()
+        if count:
+            opened = unresolved.filter(state=IntegrityIncident.State.OPEN).count()
+            raise ServiceWarning(f"degraded: {count} unresolved integrity incident(s), {opened} open")
+
+
 class CairnHealthView(HealthCheckView):
-    checks = (Database, Broker, Sequencer, LedgerKey, CheckpointAge, IntegritySchedule)
+    checks = (Database, Broker, Sequencer, LedgerKey, CheckpointAge, IntegritySchedule, OpenIncidents)
+
+    async def get(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+        response = await super().get(request, *args, **kwargs)
+        failed = [result.error for result in self.results if result.error]
+        if failed and all(isinstance(error, ServiceWarning) for error in failed):
+            response.status_code = 200  # degraded, not down: the body names the warnings
+        return response

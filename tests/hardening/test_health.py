@@ -43,6 +43,7 @@ def test_all_parts_answer(client, ledger, miner):
         "Database(alias='default')",
         "IntegritySchedule()",
         "LedgerKey()",
+        "OpenIncidents()",
         "Sequencer()",
     ]
     assert client.get("/health").status_code == 200  # a load balancer's plain GET
@@ -140,3 +141,26 @@ def test_a_stopped_sequencer_fails_within_the_deadline(client, settings, tmp_pat
     assert waited < 1.5 + 1.0
     assert (status, failing(body)) == (500, ["Sequencer()"])
     assert "no sequencer process answers" in body["Sequencer()"]
+
+
+def test_unresolved_incidents_make_it_degraded_not_down(client, settings):
+    from django.utils import timezone
+
+    from audit.models import IntegrityIncident
+
+    settings.CELERY_BROKER_URL = "filesystem://"
+    settings.CAIRN_HEALTH_FRESH_SECONDS = 0  # each probe runs the checks again
+    incident = IntegrityIncident.objects.create(
+        fingerprint="f" * 64, index=3, code="leaf_hash", message="entry #3 altered", detected_at=timezone.now()
+    )
+    status, body = health(client)
+    assert (status, failing(body)) == (200, ["OpenIncidents()"])
+    assert body["OpenIncidents()"] == "Warning: degraded: 1 unresolved integrity incident(s), 1 open"
+    incident.state = "resolved"
+    incident.save()
+    assert failing(health(client)[1]) == []
+    # Anything down besides still fails.
+    IntegrityIncident.objects.filter(pk=incident.pk).update(state="open")
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{closed_port()}/0"
+    status, body = health(client)
+    assert (status, failing(body)) == (500, ["Broker()", "OpenIncidents()"])
