@@ -199,7 +199,8 @@ def range_state(start: int, end: int) -> RangeState:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # The rows are hashed where they are: one SHA-256 per table, in C.
-            cursor.execute(" UNION ALL ".join(_digest_query(sql) for sql, _ in queries), _flat(queries))
+            # One row of scalar subqueries: their order is fixed (a UNION's rows are not).
+            cursor.execute("SELECT " + ", ".join(_digest_query(sql) for sql, _ in queries), _flat(queries))
             _feed(mac, "digests", cursor.fetchall())
         else:
             for sql, params in queries:

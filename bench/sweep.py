@@ -235,6 +235,7 @@ def main() -> None:
         settings.CAIRN_SWEEP_ROLLING_ENTRIES = 16_384
         full_cpu, full_wall, full = measure(sweep.sweep)
         assert not cheap.problems and not full.problems, (cheap.problems[:3], full.problems[:3])
+        assert not cheap.rechecked and not full.rechecked, "a sealed range must match its seal"
         print(
             f"round {round_number}: {hashed} entries; baseline {base_cpu:.1f} s CPU ({base_wall:.1f} s wall); "
             f"sweep without rolling {cheap_cpu:.1f} s CPU ({cheap_wall:.1f} s wall), "
