@@ -33,7 +33,7 @@ import json
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Subquery
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -292,7 +292,9 @@ class VerificationAdmin(LedgerAdmin):
         return own + super().get_urls()
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        """The verdict page."""
+        """The verdict page (404 for an id that is not a number, as for one that is not stored)."""
+        if not str(object_id).isdigit():
+            raise Http404(f"No verification {object_id!r}: a verification's id is a number.")
         verification = get_object_or_404(Verification.objects.select_related("claim", "requested_by"), pk=object_id)
         if not self.has_view_permission(request, verification):
             raise PermissionDenied
