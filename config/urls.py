@@ -2,11 +2,18 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from audit.health import CairnHealthView
 
+# The admin names Cairn; its "View site" leads to the landing page.
+admin.site.site_header = "Cairn administration"
+admin.site.site_title = "Cairn"
+admin.site.index_title = "Cairn: ledger, claims and verdicts"
+
 urlpatterns = [
+    path("", TemplateView.as_view(template_name="cairn/landing.html"), name="landing"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("provenance.api.urls")),
     path("api/v1/log/", include("provenance.api.log_urls")),

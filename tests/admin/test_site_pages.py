@@ -1,0 +1,28 @@
+"""The site around the admin: the landing page, the admin's name, bad ids."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_landing_page_names_cairn_and_leads_to_the_admin_and_the_api():
+    response = Client().get("/")
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "<h1>Cairn</h1>" in page
+    assert 'href="/admin/"' in page and 'href="/api/docs/"' in page
+
+
+def test_the_admin_is_headed_cairn_and_its_view_site_link_is_the_landing_page(auditor_client):
+    page = auditor_client.get("/admin/").content.decode()
+    assert "Cairn administration" in page
+    assert '<a href="/">View site</a>' in page
+
+
+@pytest.mark.parametrize("bad_id", ["abc", "1x", "-1", "99999999"])
+def test_a_verdict_page_for_an_id_that_is_not_stored_is_a_404(auditor_client, bad_id):
+    response = auditor_client.get(f"/admin/audit/verification/{bad_id}/change/")
+    assert response.status_code == 404
