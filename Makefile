@@ -54,7 +54,8 @@ serve: install
 	  < $(VAR)/demo-witnesses.sh; \
 	export LEDGER_WITNESSES="$$(cat $(VAR)/demo/witnesses/ledger_witnesses.json)"; \
 	$(DEMO_ENV) $(BIN)/python manage.py demo_witnesses --ports $(WITNESS_PORTS) --wait || exit 1; \
-	if [ -n "$(LOAD_DEMO)" ]; then $(DEMO_ENV) $(BIN)/python manage.py load_demo --no-instructions || exit 1; fi; \
+	if [ -n "$(LOAD_DEMO)" ]; then $(DEMO_ENV) $(BIN)/python manage.py load_demo --no-instructions 2>>$(VAR)/demo-load.log \
+	  || { tail -n 40 $(VAR)/demo-load.log >&2; exit 1; }; echo "(the load's log, one JSON line per append: $(VAR)/demo-load.log)"; fi; \
 	$(DEMO_ENV) $(BIN)/celery -A config --quiet worker --loglevel=WARNING --concurrency=2 & pids="$$pids $$!"; \
 	$(DEMO_ENV) $(BIN)/celery -A config --quiet beat --loglevel=WARNING & pids="$$pids $$!"; \
 	$(DEMO_ENV) $(BIN)/python manage.py runserver --noreload 127.0.0.1:$(PORT) & pids="$$pids $$!"; \

@@ -176,6 +176,10 @@ def test_make_demo_serves_the_contract_with_debug_off(demo, screenshot):
     assert any(SERVER_LINE in line for line in lines[:logins]), demo.output
     assert not [line for line in lines if "celery@" in line and "ready" not in line], demo.output
     assert "Traceback" not in demo.output
+    # The load's 315 append lines go to its log file, not to the terminal before the logins.
+    assert not [line for line in lines[:logins] if '"logger": "cairn.append"' in line], demo.output
+    load_log = Path(demo.environment["CAIRN_VAR_DIR"]) / "demo-load.log"
+    assert load_log.read_text().count('"logger": "cairn.append"') >= 315
 
 
 def test_make_demo_s_verdicts_are_witnessed_and_check_out_as_printed(demo, tmp_path):
