@@ -25,7 +25,7 @@ from django.urls import NoReverseMatch, reverse
 
 from agreements.models import TradeAgreement
 from agreements.snapshot import load_ruleset
-from audit import checks, engine
+from audit import checks, engine, verdict_text
 from audit.models import IntegrityCheckRun, IntegrityIncident, Verification
 from cairn_core import dsse, rules
 from cairn_core.dag import decimal_str
@@ -329,6 +329,8 @@ def verdict_details(verification: Verification) -> dict:
         "credit_terms": ruleset.credit,
         "agreements": agreement_rows(verdict.get("agreements", [])),
         "scope": verdict.get("scope"),
+        "scope_text": verdict_text.SCOPE_TEXT,
+        "explanation": verdict_text.explain(verdict, rules.credit_amounts(ruleset)),
         "applied": verdict.get("applied"),
         "method_lines": method_lines(verdict.get("applied") or {}),
         "problems": problem_rows(verdict.get("problems", [])),

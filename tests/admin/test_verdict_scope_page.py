@@ -56,3 +56,13 @@ def test_the_rules_applied_are_shown_as_signed(page):
 def test_the_pack_is_listed_but_not_counted(page):
     _verification, text = page
     assert "battery_pack (not a battery component: not counted)" in text
+
+
+def test_the_amount_is_explained_in_one_sentence_and_the_scope_names_no_json_field(page):
+    _verification, text = page
+    explanation = "$7,500: critical minerals met (+$3,750); battery components met (+$3,750)"
+    assert f'<dd id="cairn-explanation">{explanation}</dd>' in text
+    scope = text.split('id="cairn-scope-statement">', 1)[1].split("<a ", 1)[0]
+    assert "It is not the credit allowed" in scope
+    for field in ("credit_usd", "'checked'", "'applied'", "'not_checked'"):
+        assert field not in scope
