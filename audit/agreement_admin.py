@@ -21,7 +21,9 @@ from django.utils.html import format_html, format_html_join
 
 from agreements.admin import TradeAgreementAdmin
 from agreements.models import TradeAgreement
+from audit import activity
 from audit.impact import engine_evaluator, impact_of_termination
+from audit.models import Activity
 from provenance.admin import entry_link
 from provenance.linking import relink
 
@@ -90,10 +92,12 @@ class AuditedTradeAgreementAdmin(TradeAgreementAdmin):
         }
         if form.is_valid():
             evaluate = engine_evaluator()
+            terminate_on = form.cleaned_data["terminate_on"]
             context["impacts"] = [
-                impact_of_termination(agreement.slug, form.cleaned_data["terminate_on"], evaluate=evaluate)
-                for agreement in queryset
+                impact_of_termination(agreement.slug, terminate_on, evaluate=evaluate) for agreement in queryset
             ]
+            slugs = ", ".join(agreement.slug for agreement in queryset)
+            activity.record(request.user, Activity.Action.RAN_WHAT_IF, slugs, terminate_on=terminate_on.isoformat())
         return TemplateResponse(request, "admin/agreements/what_if.html", context)
 
     # A write (derived links are replaced): for users who may change agreements.

@@ -45,10 +45,22 @@ from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
 
 from agreements.snapshot import current_ruleset
-from audit import admin_views, bundle, checks, claim_stories, consequences, tasks, verdict_monitor
+from audit import (
+    activity,
+    admin_views,
+    bundle,
+    checks,
+    claim_stories,
+    consequences,
+    papers_admin,
+    tasks,
+    verdict_monitor,
+    working_papers,
+)
 from audit.auditors import RUN_VERIFICATION_PERM
 from audit.engine import verify_claim
-from audit.models import IntegrityCheckRun, IntegrityIncident, Verification
+from audit.models import Activity, IntegrityCheckRun, IntegrityIncident, Verification
+from cairn_core import rules
 from provenance import tlog
 from provenance.admin import ClaimAdmin, LedgerAdmin, admin_link, countries_in_use
 from provenance.errors import LedgerError
@@ -96,7 +108,7 @@ class AuditorClaimAdmin(ClaimAdmin):
         ("manufacturer", admin.RelatedOnlyFieldListFilter),
         countries_in_use("final_assembly_country", "final assembly country"),
     ]
-    actions = ["verify_selected"]
+    actions = ["verify_selected", "export_csv"]
 
     class Media:
         css = {"all": ["audit/auditor.css"]}
@@ -181,6 +193,7 @@ class AuditorClaimAdmin(ClaimAdmin):
     def verify_selected(self, request, queryset):
         done = [verify_claim(claim.vin, requested_by=request.user) for claim in queryset]
         for verification in done:
+            activity.record(request.user, Activity.Action.RAN_VERIFICATION, verification.claim_id)
             self.message_user(
                 request,
                 f"{verification.claim_id}: ${verification.credit_usd}, {verification.integrity}",
@@ -189,6 +202,12 @@ class AuditorClaimAdmin(ClaimAdmin):
         if len(done) == 1:
             return HttpResponseRedirect(reverse("admin:audit_verification_change", args=[done[0].pk]))
         return None
+
+    @admin.action(description="Export selected claims with their latest verdicts (CSV)")
+    def export_csv(self, request, queryset):
+        amounts = rules.credit_amounts(current_ruleset())
+        text = working_papers.claims_csv(queryset.order_by("vin"), amounts)
+        return papers_admin.csv_download(request, text, "claims", rows=queryset.count())
 
     def get_urls(self):
         own = [
@@ -209,6 +228,7 @@ class AuditorClaimAdmin(ClaimAdmin):
         except LedgerError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return HttpResponseRedirect(reverse("admin:provenance_claim_changelist"))
+        activity.record(request.user, Activity.Action.RAN_VERIFICATION, verification.claim_id)
         return HttpResponseRedirect(reverse("admin:audit_verification_change", args=[verification.pk]))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -246,6 +266,7 @@ class VerificationAdmin(LedgerAdmin):
     list_filter = ["credit_usd", "integrity", "requested_at"]
     search_fields = ["claim__vin", "=id"]
     date_hierarchy = "requested_at"
+    actions = ["export_csv"]
 
     class Media:
         css = {"all": ["audit/auditor.css"]}
@@ -271,6 +292,12 @@ class VerificationAdmin(LedgerAdmin):
         version = verification.rules_version
         short = version if len(version) <= 14 else f"{version[:12]}…"
         return format_html('<span title="{}">{}</span>', version, short)
+
+    @admin.action(description="Export selected verdicts (CSV)")
+    def export_csv(self, request, queryset):
+        amounts = rules.credit_amounts(current_ruleset())
+        text = working_papers.verdicts_csv(queryset.select_related("requested_by").order_by("id"), amounts)
+        return papers_admin.csv_download(request, text, "verdicts", rows=queryset.count())
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -315,6 +342,7 @@ class VerificationAdmin(LedgerAdmin):
             ).order_by("id"),
             **admin_views.verdict_details(verification),
         }
+        activity.record(request.user, Activity.Action.VIEWED_VERDICT, verification)
         return TemplateResponse(request, "admin/audit/verification/verdict.html", context)
 
     def report_view(self, request, object_id):
@@ -326,6 +354,7 @@ class VerificationAdmin(LedgerAdmin):
         response = HttpResponse(body, content_type="application/json")
         filename = f"cairn-verification-{verification.pk}-{verification.claim_id}.dsse.json"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        activity.record(request.user, Activity.Action.DOWNLOADED_REPORT, verification)
         return response
 
     def bundle_view(self, request, object_id):
@@ -334,10 +363,12 @@ class VerificationAdmin(LedgerAdmin):
         if not self.has_view_permission(request, verification):
             raise PermissionDenied
         try:
-            return bundle.download(verification)
+            response = bundle.download(verification)
         except LedgerError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return HttpResponseRedirect(reverse("admin:audit_verification_change", args=[verification.pk]))
+        activity.record(request.user, Activity.Action.DOWNLOADED_BUNDLE, verification)
+        return response
 
     def integrity_view(self, request):
         if not self.has_view_permission(request):
@@ -394,3 +425,5 @@ def register(site: admin.AdminSite = admin.site) -> None:
     site.register(Claim, AuditorClaimAdmin)
     if not site.is_registered(Verification):
         site.register(Verification, VerificationAdmin)
+    if not site.is_registered(Activity):
+        site.register(Activity, papers_admin.ActivityAdmin)

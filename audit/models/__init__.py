@@ -1,6 +1,7 @@
-"""Audit records: integrity incidents and check runs (and, later, verdicts)."""
+"""Audit records: integrity incidents and check runs, verdicts, the users' activity."""
 
+from audit.models.activity import Activity
 from audit.models.incident import IntegrityCheckPart, IntegrityCheckRun, IntegrityIncident, RangeSeal
 from audit.models.verification import Verification
 
-__all__ = ["IntegrityCheckPart", "IntegrityCheckRun", "IntegrityIncident", "RangeSeal", "Verification"]
+__all__ = ["Activity", "IntegrityCheckPart", "IntegrityCheckRun", "IntegrityIncident", "RangeSeal", "Verification"]
