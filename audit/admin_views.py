@@ -169,6 +169,43 @@ def claim_graph(claim: Claim, ruleset: rules.RuleSet) -> dict:
     return {"nodes": nodes, "edges": edges}
 
 
+COLOUR_WORDS = {
+    QUALIFYING: "site country qualifies",
+    NON_QUALIFYING: "site country does not qualify",
+    FEOC: "foreign entity of concern",
+    COMPONENT: "battery component",
+    VEHICLE: "the claimed vehicle",
+}
+
+
+def graph_text(graph: Mapping[str, list[dict]]) -> dict:
+    """The graph in words, its text alternative: a one-line summary and each batch
+    with what it was made from (the edges), in the graph's order."""
+    nodes = [node["data"] for node in graph["nodes"]]
+    inputs: dict[str, list[str]] = {}
+    for edge in graph["edges"]:
+        inputs.setdefault(edge["data"]["target"], []).append(edge["data"]["source"])
+    batches = [node for node in nodes if node["colour"] != VEHICLE]
+    counts = {colour: sum(1 for node in batches if node["colour"] == colour) for colour in COLOUR_WORDS}
+    countries = sorted({node["country"] for node in batches})
+    summary = (
+        f"{len(batches)} batches from {len(countries)} countries ({', '.join(countries)}): "
+        f"{counts[QUALIFYING]} qualifying, {counts[NON_QUALIFYING]} not qualifying, "
+        f"{counts[FEOC]} by a foreign entity of concern, {counts[COMPONENT]} components"
+    )
+    items = [
+        {
+            "label": node["label"].replace("\n", ", "),
+            "colour": COLOUR_WORDS[node["colour"]],
+            "entry": node.get("entry"),
+            "entry_url": node.get("entry_url", ""),
+            "from": inputs.get(node["id"], []),
+        }
+        for node in nodes
+    ]
+    return {"summary": summary, "items": items}
+
+
 # --- a verdict explained ----------------------------------------------------------
 
 
@@ -317,6 +354,7 @@ def verdict_details(verification: Verification) -> dict:
     ruleset = rules_for(verification)
     assessment = assessment_of(claim, ruleset)
     requirements = verdict.get("requirements", {})
+    graph = claim_graph(claim, ruleset)
     return {
         "claim": claim,
         "verdict": verdict,
@@ -338,7 +376,8 @@ def verdict_details(verification: Verification) -> dict:
         "breakdown_rules_version": ruleset.version,
         "report_check": report_check(verification.report),
         "report_keyid": (verification.report or {}).get("signatures", [{}])[0].get("keyid", ""),
-        "graph": claim_graph(claim, ruleset),
+        "graph": graph,
+        "graph_text": graph_text(graph),
     }
 
 

@@ -238,7 +238,8 @@ class AuditorClaimAdmin(ClaimAdmin):
             extra.update(
                 verifications=claim.verifications.select_related("requested_by")[:20],
                 verdict_history=verdict_monitor.history(claim.vin),
-                graph=admin_views.claim_graph(claim, current_ruleset()),
+                graph=(graph := admin_views.claim_graph(claim, current_ruleset())),
+                graph_text=admin_views.graph_text(graph),
                 can_verify=can_verify(request),
                 verify_url=reverse("admin:provenance_claim_verify", args=[claim.vin]),
                 story=claim_stories.story(claim.vin),

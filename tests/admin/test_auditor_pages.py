@@ -168,3 +168,20 @@ def test_verifications_are_read_only_even_for_a_superuser(chain, root_client):
     delete = reverse("admin:audit_verification_delete", args=[verification.pk])
     assert root_client.post(delete, {"post": "yes"}).status_code == 403
     assert Verification.objects.filter(pk=verification.pk).exists()
+
+
+def test_the_graph_has_a_text_alternative_on_the_claim_and_verdict_pages(chain, auditor_client):
+    """WCAG 1.1.1: the canvas is an image with a summary, and the batches are listed in words."""
+    summary = (
+        "4 batches from 3 countries (AU, JP, US): 2 qualifying, 0 not qualifying, "
+        "0 by a foreign entity of concern, 2 components"
+    )
+    auditor_client.post(VERIFY)
+    pages = [
+        auditor_client.get(reverse("admin:provenance_claim_change", args=[VIN])).content.decode(),
+        auditor_client.get(verdict_url(Verification.objects.get())).content.decode(),
+    ]
+    for page in pages:
+        assert f'role="img" aria-label="Provenance graph: {summary}"' in page
+        assert f"<summary>The graph as a list: {summary}</summary>" in page
+        assert f"vehicle {VIN}, assembled in US: the claimed vehicle" in page
