@@ -53,6 +53,7 @@ from audit import (
     claim_stories,
     consequences,
     papers_admin,
+    rules_since,
     tasks,
     verdict_monitor,
     working_papers,
@@ -341,6 +342,7 @@ class VerificationAdmin(LedgerAdmin):
             "integrity_warnings": IntegrityIncident.objects.filter(
                 id__in=consequences.integrity_warnings(verification)
             ).order_by("id"),
+            "rules_changed": rules_since.changes_since(verification),
             **admin_views.verdict_details(verification),
         }
         activity.record(request.user, Activity.Action.VIEWED_VERDICT, verification)
