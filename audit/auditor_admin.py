@@ -56,6 +56,7 @@ from audit import (
     rules_since,
     tasks,
     verdict_monitor,
+    verdict_pdf,
     working_papers,
 )
 from audit.auditors import RUN_VERIFICATION_PERM
@@ -316,6 +317,7 @@ class VerificationAdmin(LedgerAdmin):
                 name="audit_integrity_full_check",
             ),
             path("<int:object_id>/report/", view(self.report_view), name="audit_verification_report"),
+            path("<int:object_id>/pdf/", view(self.pdf_view), name="audit_verification_pdf"),
             path("<int:object_id>/bundle/", view(gzip_page(self.bundle_view)), name="audit_verification_bundle"),
         ]
         return own + super().get_urls()
@@ -338,15 +340,21 @@ class VerificationAdmin(LedgerAdmin):
             "media": self.media,
             "verdict_json": json.dumps(verification.verdict, indent=2),
             "signed_when": {key: verification.verdict.get(key) for key in ("verified_at", "requested_by")},
-            "cosignature_count": Cosignature.objects.filter(checkpoint_id=verification.checkpoint_size).count(),
-            "integrity_warnings": IntegrityIncident.objects.filter(
-                id__in=consequences.integrity_warnings(verification)
-            ).order_by("id"),
-            "rules_changed": rules_since.changes_since(verification),
-            **admin_views.verdict_details(verification),
+            **verdict_page_data(verification),
         }
         activity.record(request.user, Activity.Action.VIEWED_VERDICT, verification)
         return TemplateResponse(request, "admin/audit/verification/verdict.html", context)
+
+    def pdf_view(self, request, object_id):
+        """The verdict on one page, as PDF (audit.verdict_pdf)."""
+        verification = get_object_or_404(Verification.objects.select_related("claim", "requested_by"), pk=object_id)
+        if not self.has_view_permission(request, verification):
+            raise PermissionDenied
+        pdf = verdict_pdf.render(verification, verdict_page_data(verification))
+        response = HttpResponse(pdf, content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{verdict_pdf.filename(verification)}"'
+        activity.record(request.user, Activity.Action.DOWNLOADED_PDF, verification)
+        return response
 
     def report_view(self, request, object_id):
         """The signed report (a DSSE envelope), as a JSON file to download."""
@@ -419,6 +427,20 @@ class VerificationAdmin(LedgerAdmin):
             message = f"Full check started on the Celery workers over entries [0, {run.end}): its progress shows below."
             self.message_user(request, message, messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:audit_integrity_dashboard"))
+
+
+def verdict_page_data(verification: Verification) -> dict:
+    """What the verdict page and its PDF show beyond the verification row."""
+    return {
+        "cosignature_count": Cosignature.objects.filter(checkpoint_id=verification.checkpoint_size).count(),
+        "verified_at": verification.verdict.get("verified_at") or verification.requested_at,
+        "requested_by_text": working_papers.requested_by(verification),
+        "rules_changed": rules_since.changes_since(verification),
+        "integrity_warnings": IntegrityIncident.objects.filter(
+            id__in=consequences.integrity_warnings(verification)
+        ).order_by("id"),
+        **admin_views.verdict_details(verification),
+    }
 
 
 def register(site: admin.AdminSite = admin.site) -> None:

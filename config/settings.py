@@ -396,6 +396,9 @@ LOGGING = {
             "propagate": False,
         },
         "cairn.append": {"handlers": ["json"], "level": "INFO", "propagate": False},
+        # WeasyPrint (a verdict's PDF) logs each rendering step at INFO.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
     },
 }
 

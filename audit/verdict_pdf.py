@@ -1,0 +1,47 @@
+"""A verdict on one printed page, as PDF: the auditor's paper copy.
+
+Rendered by WeasyPrint (HTML and CSS to PDF; it needs Pango, Debian's
+libpango-1.0-0) from the template ``admin/audit/verification/verdict_pdf.html``
+and the same page data as the verdict page (`audit.admin_views.verdict_details`).
+The page holds the amount and its explanation, the integrity, who asked and
+when, the checkpoint and rules, each requirement with its figures, the
+agreements relied on, the problems (the first `PROBLEMS_SHOWN`; the proof
+bundle holds them all), the scope, the provenance graph in words, and the
+signed report's key and whether it verifies. The signed report and the proof
+bundle remain the evidence; the PDF is their readable summary.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.template.loader import render_to_string
+
+from audit.models import Verification
+
+PROBLEMS_SHOWN = 8
+TEMPLATE = "admin/audit/verification/verdict_pdf.html"
+
+
+def filename(verification: Verification) -> str:
+    return f"cairn-verdict-{verification.pk}-{verification.claim_id}.pdf"
+
+
+def render(verification: Verification, details: dict[str, Any]) -> bytes:
+    """The one-page PDF of the verdict, from the verdict page's data."""
+    # Imported here: WeasyPrint loads Pango when imported, which only this needs.
+    import weasyprint
+
+    problems = details.get("problems", [])
+    html = render_to_string(
+        TEMPLATE,
+        {
+            **details,
+            "verification": verification,
+            "problems_shown": problems[:PROBLEMS_SHOWN],
+            "problems_more": max(0, len(problems) - PROBLEMS_SHOWN),
+        },
+    )
+    document = weasyprint.HTML(string=html).render()
+    pdf: bytes = document.write_pdf()
+    return pdf

@@ -1,0 +1,47 @@
+"""The verdict on one page as PDF (audit.verdict_pdf), read back as text."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.urls import reverse
+from pypdf import PdfReader
+
+from audit.models import Activity, Verification
+from tests.admin.conftest import VIN
+
+pytestmark = pytest.mark.django_db
+
+
+def pdf_text(content: bytes) -> tuple[int, str]:
+    reader = PdfReader(io.BytesIO(content))
+    return len(reader.pages), " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
+
+
+def test_the_pdf_is_one_page_with_the_amount_its_reason_and_the_evidence(chain, auditor_client):
+    auditor_client.post(reverse("admin:provenance_claim_verify", args=[VIN]))
+    verification = Verification.objects.get()
+    response = auditor_client.get(reverse("admin:audit_verification_pdf", args=[verification.pk]))
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"] == f'attachment; filename="cairn-verdict-{verification.pk}-{VIN}.pdf"'
+    pages, text = pdf_text(response.content)
+    assert pages == 1
+    assert f"Cairn verdict on {VIN}" in text
+    assert "$7,500: critical minerals met (+$3,750); battery components met (+$3,750)" in text
+    assert f"tree size {verification.checkpoint_size}" in text
+    assert "the signature verifies with the ledger key" in text
+    assert "It is not the credit allowed" in text
+    assert Activity.objects.filter(action="downloaded_pdf", subject=str(verification)).count() == 1
+
+
+def test_the_pdf_needs_the_view_permission(chain, auditor_client, django_user_model):
+    from tests.admin.conftest import PASSWORD, logged_in
+
+    auditor_client.post(reverse("admin:provenance_claim_verify", args=[VIN]))
+    verification = Verification.objects.get()
+    stranger = django_user_model.objects.create_user("stranger", password=PASSWORD, is_staff=True)
+    response = logged_in(stranger).get(reverse("admin:audit_verification_pdf", args=[verification.pk]))
+    assert response.status_code == 403
