@@ -50,6 +50,7 @@ from audit import (
     admin_views,
     bundle,
     checks,
+    claim_search,
     claim_stories,
     consequences,
     papers_admin,
@@ -93,6 +94,37 @@ WARNINGS_BY_VIN: contextvars.ContextVar[dict[str, list[int]] | None] = contextva
 )
 
 
+class LatestVerdictFilter(admin.SimpleListFilter):
+    """Claims by a column of their latest verdict (annotated by AuditorClaimAdmin.get_queryset)."""
+
+    annotation = ""
+    options: tuple[tuple[str, str], ...] = ()
+
+    def lookups(self, request, model_admin):
+        return [*self.options, ("none", "not verified")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "none":
+            return queryset.filter(latest_verification__isnull=True)
+        if self.value() in dict(self.options):
+            return queryset.filter(**{self.annotation: self.value()})
+        return queryset
+
+
+class LatestCreditFilter(LatestVerdictFilter):
+    title = "latest credit"
+    parameter_name = "credit"
+    annotation = "latest_credit_usd"
+    options = (("7500", "$7,500"), ("3750", "$3,750"), ("0", "$0"))
+
+
+class LatestIntegrityFilter(LatestVerdictFilter):
+    title = "latest integrity"
+    parameter_name = "integrity"
+    annotation = "latest_integrity"
+    options = (("intact", "intact"), ("broken", "broken"))
+
+
 class AuditorClaimAdmin(ClaimAdmin):
     """The ledger's read-only Claim admin, with verdicts and a Verify button."""
 
@@ -107,9 +139,13 @@ class AuditorClaimAdmin(ClaimAdmin):
         "latest_verdict",
     ]
     list_filter = [
+        LatestCreditFilter,
+        LatestIntegrityFilter,
         ("manufacturer", admin.RelatedOnlyFieldListFilter),
         countries_in_use("final_assembly_country", "final assembly country"),
     ]
+    search_fields = ["vin", "batch__id", "manufacturer__slug", "manufacturer__name"]
+    search_help_text = "A VIN, a manufacturer, or a supplier or batch in the vehicle's supply chain (e.g. Ochang)."
     actions = ["verify_selected", "export_csv"]
 
     class Media:
@@ -140,6 +176,14 @@ class AuditorClaimAdmin(ClaimAdmin):
             return response
         finally:
             WARNINGS_BY_VIN.reset(token)
+
+    def get_search_results(self, request, queryset, search_term):
+        """The VIN and manufacturer matches, and every claim whose supply chain holds a matching batch."""
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        containing = claim_search.vins_containing(search_term)
+        if containing:
+            found = found | queryset.filter(vin__in=containing)
+        return found, may_have_duplicates
 
     @admin.display(description="placed in service", ordering="placed_in_service")
     def placed_in_service_on(self, claim):
