@@ -13,10 +13,12 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from agreements.admin import TradeAgreementAdmin
@@ -32,8 +34,16 @@ LINKED_ENTRIES = "Ledger entries linked to this agreement"
 
 
 class WhatIfForm(forms.Form):
+    # ISO 8601 only: 03/04/2025 is read differently on either side of the Atlantic.
     terminate_on = forms.DateField(
-        label="Terminate on", help_text="The first day on which the agreement would no longer count (YYYY-MM-DD)."
+        label="Terminate on",
+        input_formats=["%Y-%m-%d"],
+        widget=forms.DateInput(
+            format="%Y-%m-%d",
+            attrs={"placeholder": "YYYY-MM-DD", "pattern": r"\d{4}-\d{2}-\d{2}", "inputmode": "numeric"},
+        ),
+        help_text="The first day on which the agreement would no longer count, as YYYY-MM-DD (e.g. 2025-01-01).",
+        error_messages={"invalid": "Enter the date as YYYY-MM-DD, e.g. 2025-01-01."},
     )
 
 
@@ -79,14 +89,17 @@ class AuditedTradeAgreementAdmin(TradeAgreementAdmin):
     # Reads only (the engine runs under changed rules, nothing is stored):
     # open to whoever may view agreements, auditors included.
     @admin.action(description="What if they ended on a date? (runs the engine, stores nothing)", permissions=["view"])
-    def what_if_terminated(self, request: HttpRequest, queryset: QuerySet[TradeAgreement]) -> TemplateResponse:
+    def what_if_terminated(
+        self, request: HttpRequest, queryset: QuerySet[TradeAgreement], form_action: str = ""
+    ) -> TemplateResponse:
         """Ask for a date, then list the claims whose credit or qualifying % would change."""
         form = WhatIfForm(request.POST if "terminate_on" in request.POST else None)
         context = {
             **self.admin_site.each_context(request),
-            "title": "What if these agreements ended?",
+            "title": "What if these agreements ended?" if len(queryset) > 1 else "What if this agreement ended?",
             "agreements": queryset,
             "form": form,
+            "form_action": form_action,
             "opts": self.model._meta,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
@@ -99,6 +112,18 @@ class AuditedTradeAgreementAdmin(TradeAgreementAdmin):
             slugs = ", ".join(agreement.slug for agreement in queryset)
             activity.record(request.user, Activity.Action.RAN_WHAT_IF, slugs, terminate_on=terminate_on.isoformat())
         return TemplateResponse(request, "admin/agreements/what_if.html", context)
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view(self.what_if_view)
+        return [path("<path:object_id>/what-if/", view, name="agreements_tradeagreement_what_if"), *super().get_urls()]
+
+    def what_if_view(self, request: HttpRequest, object_id: str) -> TemplateResponse:
+        """The what-if of one agreement, from its own page (GET: the form; POST: the result)."""
+        agreement = get_object_or_404(TradeAgreement, pk=object_id)
+        if not self.has_view_permission(request, agreement):
+            raise PermissionDenied
+        queryset = TradeAgreement.objects.filter(pk=agreement.pk)
+        return self.what_if_terminated(request, queryset, form_action=request.path)
 
     # A write (derived links are replaced): for users who may change agreements.
     @admin.action(description="Recompute every entry's agreement links", permissions=["change"])

@@ -78,6 +78,13 @@ class TerminationImpact:
     claims_evaluated: bool
     entries: tuple[AffectedEntry, ...]
     claims: tuple[ClaimImpact, ...]
+    # The claims downstream of the affected entries: all evaluated when
+    # claims_evaluated, of which `claims` are those that change.
+    claims_downstream: int = 0
+
+    @property
+    def claims_unchanged(self) -> int:
+        return self.claims_downstream - len(self.claims) if self.claims_evaluated else 0
 
     def as_dict(self) -> dict[str, object]:
         """Plain JSON-ready data (dates as YYYY-MM-DD)."""
@@ -97,6 +104,7 @@ def impact_of_termination(
     entries = _affected_entries(slug, on, before, after)
     batches = {batch for entry in entries for batch in entry.batches}
     claims = _downstream_claims(batches)
+    downstream = len(claims)
     if evaluate is not None:
         claims = _evaluated(claims, before, after, evaluate)
     return TerminationImpact(
@@ -107,6 +115,7 @@ def impact_of_termination(
         claims_evaluated=evaluate is not None,
         entries=tuple(entries),
         claims=tuple(claims),
+        claims_downstream=downstream,
     )
 
 

@@ -47,3 +47,30 @@ def test_admin_action_runs_the_what_if_for_a_chosen_date(ledger, miner, indo_min
     assert "1 claim would change" in html and JAPAN_ONLY in html and AUSTRALIAN not in html
     assert "$7500" in html and "$3750" in html
     assert Verification.objects.count() == 0
+
+
+def test_the_what_if_from_the_agreement_s_own_page(ledger, miner, indo_miner, refiner, maker, admin_client):
+    """Reached from the agreement's page, with an ISO date; VINs and entries linked; the unchanged claims counted."""
+    from audit.models import Activity
+
+    japan, australian = two_claims(ledger, miner, indo_miner, refiner, maker)
+    page = admin_client.get("/admin/agreements/tradeagreement/us-japan-cma/change/").content.decode()
+    url = "/admin/agreements/tradeagreement/us-japan-cma/what-if/"
+    assert f'href="{url}" id="cairn-what-if-link"' in page
+    asked = admin_client.get(url).content.decode()
+    assert 'placeholder="YYYY-MM-DD"' in asked and f'action="{url}"' in asked
+
+    refused = admin_client.post(url, {"terminate_on": "04/01/2024"}).content.decode()
+    assert "Enter the date as YYYY-MM-DD, e.g. 2025-01-01." in refused and "would change" not in refused
+    html = admin_client.post(url, {"terminate_on": "2024-04-01"}).content.decode()
+    assert "2 claims evaluated, 1 unchanged;\n1 claim would change." in html
+    assert f'<a href="/admin/provenance/claim/{JAPAN_ONLY}/change/">{JAPAN_ONLY}</a>' in html
+    assert f'<a href="/admin/provenance/entry/{japan.entry_id}/change/">#{japan.entry_id}</a>' in html
+    assert AUSTRALIAN not in html
+    assert Verification.objects.count() == 0
+    ran = Activity.objects.get(action="ran_what_if")
+    assert (ran.subject, ran.parameters) == ("us-japan-cma", {"terminate_on": "2024-04-01"})
+
+
+def test_the_agreement_s_what_if_is_a_404_for_an_unknown_agreement(admin_client):
+    assert admin_client.get("/admin/agreements/tradeagreement/no-such/what-if/").status_code == 404
