@@ -249,7 +249,7 @@ class AuditorClaimAdmin(ClaimAdmin):
             return HttpResponseRedirect(reverse("admin:audit_verification_change", args=[done[0].pk]))
         return None
 
-    @admin.action(description="Export selected claims with their latest verdicts (CSV)")
+    @admin.action(description="Export selected claims with their latest verdicts (CSV)", permissions=["view"])
     def export_csv(self, request, queryset):
         amounts = rules.credit_amounts(current_ruleset())
         text = working_papers.claims_csv(queryset.order_by("vin"), amounts)
@@ -340,7 +340,7 @@ class VerificationAdmin(LedgerAdmin):
         short = version if len(version) <= 14 else f"{version[:12]}…"
         return format_html('<span title="{}">{}</span>', version, short)
 
-    @admin.action(description="Export selected verdicts (CSV)")
+    @admin.action(description="Export selected verdicts (CSV)", permissions=["view"])
     def export_csv(self, request, queryset):
         amounts = rules.credit_amounts(current_ruleset())
         text = working_papers.verdicts_csv(queryset.select_related("requested_by").order_by("id"), amounts)

@@ -59,7 +59,7 @@ class ActivityAdmin(LedgerAdmin):
     def parameter_text(self, item: Activity) -> object:
         return activity_row(item)["parameters"]
 
-    @admin.action(description="Export selected activity (CSV)")
+    @admin.action(description="Export selected activity (CSV)", permissions=["view"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Activity]) -> HttpResponse:
         rows = (activity_row(item) for item in queryset.select_related("user").order_by("at", "id"))
         return csv_download(request, working_papers.to_csv(ACTIVITY_COLUMNS, rows), "activity", rows=queryset.count())
