@@ -56,6 +56,7 @@ from audit import (
     papers_admin,
     rules_since,
     tasks,
+    timestamps,
     verdict_monitor,
     verdict_pdf,
     working_papers,
@@ -203,7 +204,7 @@ class AuditorClaimAdmin(ClaimAdmin):
         if not claim.latest_verification:
             return badge
         url = reverse("admin:audit_verification_change", args=[claim.latest_verification])
-        when = f"{claim.latest_requested_at:%Y-%m-%d %H:%M}"
+        when = timestamps.shown(claim.latest_requested_at)
         warned = (WARNINGS_BY_VIN.get() or {}).get(claim.vin, [])
         warning = (
             format_html(
@@ -214,7 +215,7 @@ class AuditorClaimAdmin(ClaimAdmin):
             else ""
         )
         return format_html(
-            '{} <a href="{}" class="cairn-verdict-link">{}</a><br><span class="cairn-when">{} UTC</span>{}',
+            '{} <a href="{}" class="cairn-verdict-link">{}</a><br><span class="cairn-when">{}</span>{}',
             badge,
             url,
             claim.latest_integrity,
@@ -326,9 +327,9 @@ class VerificationAdmin(LedgerAdmin):
     def credit(self, verification):
         return credit_badge(verification.credit_usd, verification.integrity)
 
-    @admin.display(description="requested at (UTC)", ordering="requested_at")
+    @admin.display(description="requested at", ordering="requested_at")
     def requested_on(self, verification):
-        return f"{verification.requested_at:%Y-%m-%d %H:%M}"
+        return timestamps.shown(verification.requested_at)
 
     @admin.display(description="checkpoint tree size", ordering="checkpoint_size")
     def tree_size(self, verification):

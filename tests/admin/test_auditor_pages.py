@@ -45,7 +45,8 @@ def test_verify_creates_a_verification_and_shows_the_verdict(chain, auditor_clie
     page = auditor_client.get(verdict_url(verification)).content.decode()
     when, org = verification.verdict["verified_at"], verification.verdict["requested_by"]["organization"]
     org = org or "no organisation"  # an admin auditor of no organisation
-    assert f'<time datetime="{when}">{when}</time> for {org} (user {auditor_user.username})' in page
+    shown = when.replace("T", " ").replace("Z", " UTC")[:19] + " UTC"
+    assert f'<time datetime="{when}">{shown}</time> for {org} (user {auditor_user.username})' in page
 
 
 def test_verify_needs_post_and_the_permission(chain, auditor_client, staff_viewer):
