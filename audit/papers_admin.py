@@ -51,6 +51,9 @@ class ActivityAdmin(LedgerAdmin):
     date_hierarchy = "at"
     actions = ["export_csv"]
 
+    class Media:
+        css = {"all": ["audit/auditor.css"]}
+
     @admin.display(description="at", ordering="at")
     def when(self, item: Activity) -> str:
         return timestamps.shown(item.at)
