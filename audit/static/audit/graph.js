@@ -122,6 +122,13 @@
     new ResizeObserver(refit).observe(container);
   }
 
+  // For print: the whole graph as an image that scales to the sheet (the
+  // canvas keeps its screen size, which a printed page may not have).
+  var printImage = document.getElementById("cairn-graph-print");
+  if (printImage) {
+    printImage.src = cy.png({ full: true, scale: 1.5, bg: "#ffffff" });
+  }
+
   function zoomBy(factor) {
     var centre = { x: container.clientWidth / 2, y: container.clientHeight / 2 };
     cy.zoom({ level: Math.max(MIN_ZOOM, Math.min(MAX_ZOOM, cy.zoom() * factor)), renderedPosition: centre });
