@@ -11,7 +11,7 @@ from pypdf import PdfReader
 from audit.models import Activity, Verification
 from tests.admin.conftest import VIN
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_append_idle_timeout")]
 
 
 def pdf_text(content: bytes) -> tuple[int, str]:
