@@ -38,7 +38,7 @@ from typing import Any
 from django.db.models import Q
 
 from agreements.snapshot import load_ruleset
-from cairn_core import ledger_entries, merkle
+from cairn_core import amounts, ledger_entries, merkle
 from cairn_core.entries import (
     Decoded,
     Key,
@@ -357,7 +357,7 @@ class RangeChecker:
             if state is None:
                 state = self.batches[batch_id] = BatchState(total, Decimal(0), custodian, "", 0, carries or ())
             if role in CONSUMING and quantity is not None:
-                state.consumed += quantity
+                state.consumed = amounts.total(state.consumed, quantity)
             state.custodian, state.head, state.last_index = custodian, entry_hash, entry_id
 
     # --- one entry -----------------------------------------------------------
@@ -462,7 +462,7 @@ class RangeChecker:
         if kind != "certify" and issuer != before:
             self.problem(index, Code.CUSTODY, f"batch {batch_id}: issuer {issuer} is not the custodian {before}")
         if quantity is not None:
-            state.consumed += quantity
+            state.consumed = amounts.total(state.consumed, quantity)
             if state.consumed > state.quantity:
                 self.problem(
                     index,

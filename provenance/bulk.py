@@ -31,6 +31,7 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Field, JSONField, Model
 
+from cairn_core import amounts
 from provenance import rows
 
 # A statement and the parameters of each execution (values as the database
@@ -122,7 +123,7 @@ def write(inserts: Sequence[Rows], updates: Sequence[Rows] = ()) -> None:
 
 def _json_value(value: object) -> str:
     if isinstance(value, decimal.Decimal):
-        return str(value)
+        return amounts.text(value)
     if isinstance(value, dt.date):  # and datetime: aware ones keep their offset
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not a column value")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
-from cairn_core import merkle
+from cairn_core import amounts, merkle
 from cairn_core.payload import Site, Statement
 from cairn_core.rules import RuleSet
 from provenance import bulk
@@ -206,7 +206,7 @@ def move_heads(receipt: Receipt, statement: Statement, batches: dict[str, Batch]
         before = batch.custodian_id
         quantity = consumed.get(batch_id)
         batch.head = receipt.entry_hash
-        batch.consumed += quantity or Decimal(0)
+        batch.consumed = amounts.total(batch.consumed, quantity or Decimal(0))
         if statement.type == "transfer":
             batch.custodian_id = statement.to
         role = LINK_ROLE_BY_TYPE[statement.type]
@@ -233,7 +233,7 @@ def new_batches(receipt: Receipt, statement: Statement, inputs: dict[str, Batch]
             custodian_id=statement.issuer,
             head=receipt.entry_hash,
             site_country=site_of(statement).country,
-            minerals={name: str(kg) for name, kg in output.minerals.items()},
+            minerals={name: amounts.text(kg) for name, kg in output.minerals.items()},
             carries=sorted(output.minerals) if statement.type == "origin" else carried_in,
             value_added_usd=output.value_added_usd,
             component=output.component,

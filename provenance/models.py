@@ -28,7 +28,41 @@ from django.db.models import Q
 from django.utils import timezone
 from django_countries.fields import CountryField
 
+from cairn_core import amounts
+
 _Row = TypeVar("_Row", bound=models.Model)
+
+
+class AmountField(models.Field):  # type: ignore[type-arg]  # (not subscriptable at run time)
+    """A decimal amount of the grammar (contract §3), stored digit for digit.
+
+    Whatever the grammar admits (21 integer digits, 9 decimals) must come
+    back exactly as signed, or `verify_ledger` would report an honest entry
+    as tampered. PostgreSQL's `numeric` without precision keeps every digit
+    and the scale; SQLite has no exact decimal type (a `decimal` column keeps
+    15 significant digits), so there the amount is its grammar string."""
+
+    description = "an exact decimal amount"
+
+    def db_type(self, connection: Any) -> str:
+        return "numeric" if connection.vendor == "postgresql" else "text"
+
+    def get_internal_type(self) -> str:
+        return "AmountField"  # no backend converter: from_db_value reads it
+
+    def to_python(self, value: Any) -> Decimal | None:
+        if value is None or isinstance(value, Decimal):
+            return value
+        return Decimal(str(value))
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Decimal | None:
+        return self.to_python(value)
+
+    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
+        amount = self.to_python(value)
+        if amount is None or connection.vendor == "postgresql":
+            return amount
+        return amounts.text(amount)
 
 
 class Role(models.TextChoices):
@@ -232,8 +266,8 @@ class Batch(models.Model):
     owner = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     material = models.CharField(max_length=200)
     unit = models.CharField(max_length=8)
-    quantity = models.DecimalField(max_digits=30, decimal_places=9)
-    consumed = models.DecimalField(default=Decimal(0), max_digits=30, decimal_places=9)
+    quantity = AmountField()
+    consumed = AmountField(default=Decimal(0))
     custodian = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="custody")
     head = models.CharField(max_length=64)
     created_by = models.ForeignKey(Entry, on_delete=models.PROTECT, related_name="created_batches")
@@ -242,7 +276,7 @@ class Batch(models.Model):
     minerals = models.JSONField(default=dict, blank=True)
     # names of the critical minerals whose lineages run through this batch
     carries = models.JSONField(default=list, blank=True)
-    value_added_usd = models.DecimalField(max_digits=24, decimal_places=6)
+    value_added_usd = AmountField()
     component = models.CharField(max_length=32, blank=True)
 
     class Meta:
@@ -254,7 +288,7 @@ class Batch(models.Model):
 
     @property
     def remaining(self) -> Decimal:
-        return self.quantity - self.consumed
+        return amounts.difference(self.quantity, self.consumed)
 
 
 class LinkRole(models.TextChoices):
@@ -272,7 +306,7 @@ class BatchLink(AppendOnlyModel):
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="links", db_constraint=False)
     role = models.CharField(max_length=16, choices=LinkRole.choices)
     prev = models.CharField(max_length=64, blank=True)
-    quantity = models.DecimalField(null=True, blank=True, max_digits=30, decimal_places=9)
+    quantity = AmountField(null=True, blank=True)
     custodian_before = models.ForeignKey(
         Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

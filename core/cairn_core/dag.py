@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from cairn_core.amounts import ROUNDING
+
 
 @dataclass(frozen=True)
 class Step:
@@ -70,7 +72,7 @@ def attribution_factors(graph: Graph, target: str, fraction: Decimal = Decimal(1
 def decimal_str(value: Decimal, places: int = 9) -> str:
     """A decimal as the contract's string: rounded half-up, no exponent, no trailing zeros."""
     quantum = Decimal(1).scaleb(-places)
-    text = format(value.quantize(quantum, rounding=ROUND_HALF_UP), "f")
+    text = format(value.quantize(quantum, rounding=ROUND_HALF_UP, context=ROUNDING), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NoReturn, TypeAlias, TypedDict
 
+from cairn_core import amounts
+
 SCHEMA = "cairn.attestation/v1"
 PAYLOAD_TYPE = "application/vnd.cairn.attestation+json"
 
@@ -389,7 +391,7 @@ def _outputs(value: object, with_minerals: bool) -> tuple[Output, ...]:
                 minerals[name] = _decimal(kg, f"{where}.minerals.{name}")
         quantity = _decimal(obj["quantity"], f"{where}.quantity", positive=True)
         unit = _choice(obj["unit"], UNITS, f"{where}.unit")
-        if unit == "kg" and sum(minerals.values(), Decimal(0)) > quantity:
+        if unit == "kg" and amounts.total(*minerals.values()) > quantity:
             raise PayloadError(f"{where}.minerals hold more kg than the batch's {quantity} kg")
         outputs.append(
             Output(

@@ -5,7 +5,6 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from provenance import bulk
 from provenance import ledger_rows as ingest
@@ -121,7 +120,6 @@ def test_inserted_rows_equal_what_the_orm_stores():
     )
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite keeps decimals as floating point")
 def test_decimals_are_exact():
     org, _ = create_organization(slug="kansai", name="Kansai", country="JP", roles=["supplier"])
     first = next_index()
