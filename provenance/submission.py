@@ -26,7 +26,9 @@ MAX_ENVELOPES = 1000
 
 _SPACE = re.compile(r"[ \t\n\r]*")
 # Only finds where each value ends; the envelope's own checks parse it strictly.
-_VALUE = json.JSONDecoder()
+# Numbers are kept as their text: converting one of thousands of digits would
+# raise (Python's int limit), and their value is of no use here.
+_VALUE = json.JSONDecoder(parse_int=str, parse_float=str, parse_constant=str)
 
 
 def envelopes_of(body: bytes) -> list[bytes]:

@@ -324,6 +324,33 @@ def test_a_bad_body_around_good_envelopes_appends_none_of_them(api, ledger, mine
     assert Entry.objects.count() == size
 
 
+HUGE = b"9" * 5000  # more digits than Python's int() reads (sys.get_int_max_str_digits)
+
+
+@pytest.mark.parametrize(
+    "where", [b'{"envelopes": [{}], "n": ' + HUGE + b"}", b'{"n": ' + HUGE + b', "envelopes": [{}]}',
+              b'{"envelopes": ' + HUGE + b"}", b'{"envelopes": [{}]} ' + HUGE],
+    ids=["member-after", "member-before", "as-the-list", "trailing"],
+)  # fmt: skip
+def test_a_huge_number_around_the_envelopes_is_invalid_payload(api, ledger, miner, where):
+    before = ledger_snapshot()
+    response = post_batch(api, miner, where)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "invalid_payload"
+    assert ledger_snapshot() == before
+
+
+def test_a_huge_number_in_an_envelope_refuses_that_envelope_alone(api, ledger, miner):
+    good = sign_payload(origin_payload(ledger, miner), miner)
+    inside = good[:-1] + b', "n": ' + HUGE + b"}"
+    answer = results(post_batch(api, miner, batch_body(HUGE, inside, good)))
+    assert [(r["status"], r.get("error", {}).get("code")) for r in answer] == [
+        (400, "malformed_envelope"), (400, "malformed_envelope"), (201, None)
+    ]  # fmt: skip
+    single = api.post("/api/v1/attestations", data=inside, content_type="application/json", **miner.auth)
+    assert (single.status_code, single.json()["error"]["code"]) == (400, "malformed_envelope")
+
+
 def test_a_thousand_envelopes_are_accepted_and_whitespace_is_no_matter(api, ledger, miner):
     envelopes = [sign_payload(origin_payload(ledger, miner, batch=f"pilbara-mining:k{n}"), miner) for n in range(1000)]
     body = b' \n{ "envelopes" :\t[\n' + b" ,\n ".join(envelopes) + b"\n] }\n"
