@@ -19,8 +19,8 @@ therefore handed to a sequencer (provenance.sequencer: a thread per
 process, or one process per host) that appends whatever is waiting as one
 batch: the ledger state the batch needs is read once, one query per kind
 (callers, keys, heads, logged statements, taken batch ids, VINs). When a
-batch fails as a whole, `append_isolating_failures` appends its statements
-again one by one, so that one statement that breaks the write fails alone.
+batch fails as a whole, `append_isolating_failures` appends its halves
+again apart, down to the statement that breaks the write, which fails alone.
 
 Locking (PostgreSQL), in this order, all held to commit:
 
@@ -109,39 +109,38 @@ def append_in_one_transaction(items: list[Pending], check: Check) -> list[Outcom
                 book.write(ruleset)
             transaction.on_commit(functools.partial(_log_appended, items, outcomes))
             return outcomes
-        except IntegrityError:
+        except IntegrityError as exc:
             # Someone committed the same statement, batch id or VIN between
-            # our checks and our insert: check again against it.
-            if attempt == MAX_ATTEMPTS - 1:
+            # our checks and our insert: check again against it. Any other
+            # constraint would fail again: no second try.
+            if attempt == MAX_ATTEMPTS - 1 or not _is_unique_violation(exc):
                 raise
     raise AssertionError("unreachable")
 
 
 def append_isolating_failures(append: Append, items: list[Pending]) -> list[Outcome]:
-    """`append(items)`, and when the batch fails as a whole, each statement
-    again in a transaction of its own: one statement that breaks the write
-    fails alone, and the others of its batch are appended."""
+    """`append(items)`, and when the batch fails as a whole, its two halves
+    again, each in a transaction of its own, down to the statement that
+    breaks the write, which fails alone: the others of its batch are
+    appended, in their order, in a few transactions (about two per halving)
+    rather than one each, so that a poisoned statement costs the honest
+    writers sharing its batch little more than its own failure."""
     try:
         return append(items)
     except Exception as exc:
+        _fresh_connection()
         if is_lock_timeout(exc):
-            _fresh_connection()
             return [_busy()] * len(items)
         if len(items) == 1:
+            log.exception("append of %s failed", items[0].envelope.entry_hash)
             return [AppendFailed(f"the append could not be written: {exc!r}")]
-        log.exception("append batch of %d failed; appending its statements one by one", len(items))
-        _fresh_connection()
-    return [_append_alone(append, item) for item in items]
+        log.warning("append batch of %d failed (%r); appending its halves apart", len(items), exc)
+    middle = len(items) // 2
+    return append_isolating_failures(append, items[:middle]) + append_isolating_failures(append, items[middle:])
 
 
-def _append_alone(append: Append, item: Pending) -> Outcome:
-    try:
-        (outcome,) = append([item])
-    except Exception as exc:
-        log.exception("append of %s failed", item.envelope.entry_hash)
-        _fresh_connection()
-        return AppendFailed(f"the append could not be written: {exc!r}")
-    return outcome
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(exc)
 
 
 def is_lock_timeout(exc: BaseException) -> bool:

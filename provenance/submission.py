@@ -124,9 +124,18 @@ def _end(text: str, position: int, spans: Spans | None) -> Spans | None:
 
 def result_body(outcome: Outcome) -> dict[str, object]:
     """One envelope's result: `{"status", "entry"}` or `{"status", "error"}`.
-    One the server could not write fails the request, as a single POST's would."""
+    One the server could not write (its transaction rolled back: nothing of
+    it is stored) is answered as that envelope's own 500, so that the
+    batch's other envelopes still get their receipts (README, "Contract
+    decisions")."""
     if isinstance(outcome, AppendFailed):
-        raise outcome
+        return {"status": 500, "error": {"code": "server_error", "message": NOT_WRITTEN}}
     if isinstance(outcome, LedgerError):
         return {"status": outcome.status, **outcome.as_body()}
     return {"status": outcome.status, "entry": outcome.as_body()}
+
+
+NOT_WRITTEN = (
+    "Cairn could not write this statement (the failure is logged for the operator); nothing of it was "
+    "stored. The batch's other envelopes were each answered on their own."
+)

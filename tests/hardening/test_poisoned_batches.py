@@ -1,0 +1,74 @@
+"""A statement that fails at the database, inside a batch submission or
+beside one: the batch answers per envelope, its honest envelopes' receipts
+come back, and the honest statements sharing its group commit are appended
+in a few transactions, not one each."""
+
+from __future__ import annotations
+
+import pytest
+
+from provenance import ingest, ledger_write
+from provenance.models import Entry, EntryType
+from tests.hardening.poison import poisoned
+from tests.provenance.test_api_attestations import origin_payload
+from tests.provenance.test_concurrency import assert_log_intact
+from tests.support import Ledger, sign_payload
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+URL = "/api/v1/attestations/batch"
+
+
+def origin(ledger, party, name: str, material: str = "spodumene") -> bytes:
+    payload = origin_payload(ledger, party, batch=f"{party.slug}:{name}")
+    payload["outputs"][0]["material"] = material
+    return sign_payload(payload, party)
+
+
+def attestation_hashes() -> list[str]:
+    return list(Entry.objects.exclude(type=EntryType.LEDGER).order_by("index").values_list("entry_hash", flat=True))
+
+
+def test_an_envelope_failing_at_the_database_is_its_own_500_and_the_rest_land(api, miner):
+    ledger = Ledger()
+    with poisoned() as poison:
+        bodies = [origin(ledger, miner, "a"), origin(ledger, miner, "bad", poison), origin(ledger, miner, "b")]
+        body = b'{"envelopes": [' + b",".join(bodies) + b"]}"
+        response = api.post(URL, data=body, content_type="application/json", **miner.auth)
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    assert [result["status"] for result in results] == [201, 500, 201]
+    error = results[1]["error"]
+    assert error["code"] == "server_error" and "nothing of it was stored" in error["message"]
+    landed = attestation_hashes()
+    assert [results[0]["entry"]["entry_hash"], results[2]["entry"]["entry_hash"]] == landed
+    assert_log_intact()
+
+
+def test_a_poisoned_statement_costs_its_group_a_few_transactions(miner, monkeypatch):
+    """256 honest statements and one poisoned one in one group commit: the
+    honest ones land in O(log n) transactions, not 257."""
+    ledger = Ledger()
+    calls = []
+    real = ingest.append_batch
+    monkeypatch.setattr(ingest, "append_batch", lambda items: calls.append(len(items)) or real(items))
+    with poisoned() as poison:
+        items = [ingest.prepare(origin(ledger, miner, f"h{n}"), acting_org=miner.org) for n in range(256)]
+        items.insert(100, ingest.prepare(origin(ledger, miner, "bad", poison), acting_org=miner.org))
+        outcomes = ingest.append_batch_isolated(items)
+    assert [isinstance(outcome, ingest.AppendFailed) for outcome in outcomes] == [n == 100 for n in range(257)]
+    assert attestation_hashes() == [item.envelope.entry_hash for n, item in enumerate(items) if n != 100]
+    assert len(calls) <= 2 * 9 + 1, calls
+    assert_log_intact()
+
+
+def test_a_lock_timeout_is_still_unavailable_for_every_statement(miner, monkeypatch):
+    from django.db import OperationalError
+
+    ledger = Ledger()
+    items = [ingest.prepare(origin(ledger, miner, f"t{n}"), acting_org=miner.org) for n in range(3)]
+
+    def locked(batch):
+        raise OperationalError("database is locked")
+
+    assert [o.code for o in ledger_write.append_isolating_failures(locked, items)] == ["unavailable"] * 3
