@@ -262,3 +262,27 @@ def test_a_row_building_on_a_refused_row_names_it(miner):
     assert report[1]["row"] == str(BAD_ORIGIN_LINE + 1)
     batch = f"kansai-refining:lot-{BAD_ORIGIN_ROW}"
     assert report[1]["message"] == f"batch {batch} does not exist: row {BAD_ORIGIN_LINE}, which creates it, was refused"
+
+
+def test_a_row_the_database_cannot_write_is_reported_and_retried_by_the_next_run(miner):
+    """One row fails at the database: the import goes on, the journal records
+    every other row, and the next run posts that row alone again."""
+    from tests.hardening.poison import poisoned
+
+    source = miner.home / "history.csv"
+    with source.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["type", "batch", "material", "quantity", "unit", "value_added_usd", "minerals", "activity",
+                         "site_name", "site_country", "to"])  # fmt: skip
+        for lot, material in [("a", "ore"), ("b", "poison"), ("c", "ore")]:
+            writer.writerow(["origin", f"pilbara-mining:{lot}", material, "5", "kg", "1", "lithium=1", "extraction",
+                             "Pilgangoora", "AU", ""])  # fmt: skip
+        writer.writerow(["transfer", "pilbara-mining:a", "", "", "", "", "", "", "", "", "kansai-refining"])
+    with poisoned():
+        first = miner.cairn_json("--issuer", "pilbara-mining", "import", str(source), expect=1)
+    assert (first["created"], first["refusals"]) == (3, {"server_error": 1})
+    assert attestations().count() == 3
+    second = miner.cairn_json("--issuer", "pilbara-mining", "import", str(source))
+    assert (second["done_before"], second["created"], second["refusals"]) == (3, 4, {})
+    assert Batch.objects.get(id="pilbara-mining:b").material == "poison"
+    assert attestations().count() == 4

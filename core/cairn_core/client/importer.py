@@ -9,7 +9,8 @@ Resuming. A journal beside the file (`FILE.cairn-journal.jsonl`) records
 each row's signed envelope *before* its batch is posted, and each row's
 result once answered, flushed to disk batch by batch. Run the same command
 again after an interruption: answered rows are skipped, and rows signed but
-not answered are posted again with the very envelopes signed before, which
+not answered, or answered with a server's failure (a 5xx result, nothing
+of it stored), are posted again with the very envelopes signed before, which
 the ledger answers 200 (the same receipt) when they had landed. So nothing
 is posted twice. The journal starts with the file's SHA-256: a changed file
 is refused rather than resumed.
@@ -314,6 +315,14 @@ def _is_refusal(result: BatchResult) -> TypeGuard[Refused]:
     return result.get("status") not in (200, 201)
 
 
+def _settled(result: BatchResult | None) -> bool:
+    """A row answered for good: logged, or refused by the ledger (4xx). A
+    server's failure (5xx: nothing of it stored) is posted again by the
+    next run, with the envelope signed before."""
+    status = result.get("status") if result is not None else None
+    return isinstance(status, int) and status < 500
+
+
 class Importer:
     def __init__(
         self,
@@ -360,7 +369,7 @@ class Importer:
         summary = Summary(rows=len(rows), report=self.report_path, journal=self.journal_path)
         try:
             self._replay(journal)
-            todo = [(number, item) for number, item in rows if number not in journal.results]
+            todo = [(number, item) for number, item in rows if not _settled(journal.results.get(number))]
             summary.done_before = len(rows) - len(todo)
             self.progress(summary.done_before)
             for start in range(0, len(todo), self.batch_size):
