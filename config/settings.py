@@ -239,7 +239,7 @@ EMAIL_BACKEND = os.environ.get(
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "provenance.api.auth.OrganizationTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "provenance.api.auth.CsrfCheckedSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["provenance.api.throttles.TokenRateThrottle"],

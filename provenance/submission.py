@@ -20,7 +20,7 @@ import json
 import re
 
 from provenance.errors import LedgerError
-from provenance.pending import AppendFailed, Outcome
+from provenance.pending import AppendFailed, AppendResult, Outcome
 
 MAX_ENVELOPES = 1000
 
@@ -120,6 +120,19 @@ def _end(text: str, position: int, spans: Spans | None) -> Spans | None:
     if _skip(text, position) != len(text):
         raise json.JSONDecodeError("extra data after the body", text, position)
     return spans
+
+
+def caller_refused(outcomes: list[Outcome]) -> LedgerError | None:
+    """The one `not_authenticated` the whole request answers (contract §9:
+    authentication is the request's, as for a single POST) when the append
+    found the caller's token gone (revoked, its user deactivated, while a
+    web worker still remembered it) and so logged none of the envelopes.
+    Had any landed (the token revoked between two transactions of the
+    group commit), each envelope keeps its own result, receipts included."""
+    refused = [o for o in outcomes if isinstance(o, LedgerError) and o.code == "not_authenticated"]
+    if refused and not any(isinstance(o, AppendResult) for o in outcomes):
+        return refused[0]
+    return None
 
 
 def result_body(outcome: Outcome) -> dict[str, object]:

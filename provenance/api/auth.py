@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING, cast
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from rest_framework.authentication import TokenAuthentication
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.authtoken.models import Token
-from rest_framework.exceptions import AuthenticationFailed, Throttled
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, Throttled
 
 from provenance import rows
 from provenance.api.throttles import AuthFailureThrottle
@@ -49,6 +49,23 @@ class OrganizationTokenAuthentication(TokenAuthentication):
         return token.user, token
 
 
+class CsrfCheckedSessionAuthentication(SessionAuthentication):
+    """The admin's session, for the browsable API. A write whose CSRF check
+    fails is not authenticated by its cookie: `not_authenticated` (401, the
+    contract's code for a request without valid credentials; README,
+    "Contract decisions"), not DRF's 403 that would read as
+    `role_not_allowed`."""
+
+    def enforce_csrf(self, request):
+        try:
+            super().enforce_csrf(request)
+        except PermissionDenied as exc:
+            raise AuthenticationFailed(
+                f"{exc.detail} A session authenticates a write only with its CSRF token; "
+                "API clients send Authorization: Token <key>."
+            ) from exc
+
+
 class AppendTokenAuthentication(OrganizationTokenAuthentication):
     """For POST /attestations: a token's lookup is remembered for
     CAIRN_APPEND_AUTH_CACHE_SECONDS in this process, so that a web worker
@@ -76,6 +93,13 @@ class AppendTokenAuthentication(OrganizationTokenAuthentication):
 
 
 _append_auth_cache: dict[str, tuple[float, tuple]] = {}
+
+
+def forget_token(key: str | None) -> None:
+    """Forget a token the append found no longer valid: the next request
+    looks it up again (and is refused at authentication)."""
+    if key is not None:
+        _append_auth_cache.pop(key, None)
 
 
 def token_with_organization(key: str) -> Token | None:

@@ -8,7 +8,6 @@ import json
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
@@ -20,7 +19,7 @@ from cairn_core.payload import BATCH_ID, HEX64
 from provenance import epcis, ingest, keys, selectors, submission
 from provenance.api import read_views
 from provenance.api import serializers as s
-from provenance.api.auth import AppendTokenAuthentication
+from provenance.api.auth import AppendTokenAuthentication, CsrfCheckedSessionAuthentication, forget_token
 from provenance.api.permissions import IsMember, IsWriter, organization_of
 from provenance.api.schema import AUTHENTICATED, WITH_BODY, errors
 from provenance.api.throttles import TokenRateThrottle
@@ -107,7 +106,7 @@ class KeyRevokeView(APIView):
 
 
 class AttestationListView(APIView):
-    authentication_classes = [AppendTokenAuthentication, SessionAuthentication]
+    authentication_classes = [AppendTokenAuthentication, CsrfCheckedSessionAuthentication]
     permission_classes = [IsWriter]
     parser_classes = [RawJSONParser]
     takes_envelope = True  # a body of another media type is `malformed_envelope`
@@ -146,7 +145,7 @@ class AttestationListView(APIView):
 class AttestationBatchView(APIView):
     """Contract §9: each envelope checked and appended as if posted alone, in order."""
 
-    authentication_classes = [AppendTokenAuthentication, SessionAuthentication]
+    authentication_classes = [AppendTokenAuthentication, CsrfCheckedSessionAuthentication]
     permission_classes = [IsWriter]
     parser_classes = [RawJSONParser]
 
@@ -178,6 +177,10 @@ class AttestationBatchView(APIView):
             acting_user=request.user,
             token=getattr(request.auth, "key", None),
         )
+        refused = submission.caller_refused(outcomes)
+        if refused is not None:
+            forget_token(getattr(request.auth, "key", None))
+            raise refused
         return Response({"results": [submission.result_body(outcome) for outcome in outcomes]})
 
     def _charge(self, request, cost: int) -> None:

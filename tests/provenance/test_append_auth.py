@@ -77,3 +77,45 @@ def test_nothing_is_remembered_when_the_cache_is_off(api, ledger, miner, setting
     settings.CAIRN_APPEND_AUTH_CACHE_SECONDS = 0
     assert post(api, miner, sign_payload(origin_payload(ledger, miner), miner)).status_code == 201
     assert auth._append_auth_cache == {}
+
+
+@pytest.mark.parametrize("revoke", ["delete-token", "deactivate-user"])
+def test_a_batch_with_a_token_gone_is_one_401_and_stores_nothing(api, ledger, miner, revoke):
+    from tests.provenance.test_api_batch import batch_body, post_batch
+    from tests.support import ledger_snapshot
+
+    remembered(api, ledger, miner)
+    if revoke == "delete-token":
+        Token.objects.filter(key=miner.token).delete()
+    else:
+        get_user_model().objects.filter(auth_token__key=miner.token).update(is_active=False)
+    bodies = [sign_payload(origin_payload(ledger, miner, batch=f"{miner.slug}:b{n}"), miner) for n in range(3)]
+    before = ledger_snapshot()
+    response = post_batch(api, miner, batch_body(*bodies))
+    assert response.status_code == 401, response.content
+    assert response.json()["error"]["code"] == "not_authenticated"
+    assert ledger_snapshot() == before
+    assert miner.token not in auth._append_auth_cache  # the next request is refused at authentication
+
+
+@pytest.mark.parametrize("path", ["/api/v1/attestations", "/api/v1/attestations/batch", "/api/v1/keys"])
+def test_a_session_write_failing_its_csrf_check_is_not_authenticated(ledger, miner, path):
+    """A logged-in member's browser session without its CSRF token: 401
+    not_authenticated (the contract's code for no valid credentials), not
+    role_not_allowed; with the token the same session may write."""
+    from django.test import Client
+
+    from tests.support import ledger_snapshot
+
+    user = Token.objects.get(key=miner.token).user
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+    body = sign_payload(origin_payload(ledger, miner, batch=f"{miner.slug}:csrf"), miner)
+    if path.endswith("batch"):
+        body = b'{"envelopes": [' + body + b"]}"
+    before = ledger_snapshot()
+    refused = browser.post(path, data=body, content_type="application/json")
+    assert refused.status_code == 401, refused.content
+    assert refused.json()["error"]["code"] == "not_authenticated"
+    assert "CSRF" in refused.json()["error"]["message"]
+    assert ledger_snapshot() == before
