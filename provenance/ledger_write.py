@@ -19,8 +19,10 @@ therefore handed to a sequencer (provenance.sequencer: a thread per
 process, or one process per host) that appends whatever is waiting as one
 batch: the ledger state the batch needs is read once, one query per kind
 (callers, keys, heads, logged statements, taken batch ids, VINs). When a
-batch fails as a whole, `append_isolating_failures` appends its halves
-again apart, down to the statement that breaks the write, which fails alone.
+batch fails as a whole, `append_isolating_failures` appends it again in
+parts (by organisation, then by halves) down to the statement that breaks
+the write, which fails alone; its organisation's statements are then
+appended apart from the others' for a while.
 
 Locking (PostgreSQL), in this order, all held to commit:
 
@@ -119,12 +121,25 @@ def append_in_one_transaction(items: list[Pending], check: Check) -> list[Outcom
 
 
 def append_isolating_failures(append: Append, items: list[Pending]) -> list[Outcome]:
-    """`append(items)`, and when the batch fails as a whole, its two halves
-    again, each in a transaction of its own, down to the statement that
-    breaks the write, which fails alone: the others of its batch are
-    appended, in their order, in a few transactions (about two per halving)
-    rather than one each, so that a poisoned statement costs the honest
-    writers sharing its batch little more than its own failure."""
+    """`append(items)`, so that a statement the database refuses (after
+    passing every check) fails alone and costs the others little.
+
+    Statements of organisations with such a failure in the last
+    SUSPECT_SECONDS are appended apart from the rest, one organisation at a
+    time, so that a writer of poisoned statements stops failing everyone's
+    batches. A batch that fails as a whole is then appended again split by
+    organisation, and a part of one organisation by halves, down to the
+    statement that breaks the write: the honest statements beside it cost a
+    few transactions (about two per halving), not one each."""
+    suspects = _suspects_now()
+    parts = _by_organization(items) if any(i.caller.organization in suspects for i in items) else [items]
+    outcomes: dict[int, Outcome] = {}
+    for part in parts:
+        outcomes.update(zip(map(id, part), _append_or_split(append, part), strict=True))
+    return [outcomes[id(item)] for item in items]
+
+
+def _append_or_split(append: Append, items: list[Pending]) -> list[Outcome]:
     try:
         return append(items)
     except Exception as exc:
@@ -133,10 +148,35 @@ def append_isolating_failures(append: Append, items: list[Pending]) -> list[Outc
             return [_busy()] * len(items)
         if len(items) == 1:
             log.exception("append of %s failed", items[0].envelope.entry_hash)
+            _suspects[items[0].caller.organization] = time.monotonic() + SUSPECT_SECONDS
             return [AppendFailed(f"the append could not be written: {exc!r}")]
-        log.warning("append batch of %d failed (%r); appending its halves apart", len(items), exc)
-    middle = len(items) // 2
-    return append_isolating_failures(append, items[:middle]) + append_isolating_failures(append, items[middle:])
+        log.warning("append batch of %d failed (%r); appending it in parts", len(items), exc)
+    parts = _by_organization(items)
+    if len(parts) == 1:
+        parts = [items[: len(items) // 2], items[len(items) // 2 :]]
+    return [outcome for part in parts for outcome in _append_or_split(append, part)]
+
+
+# Organisations whose statement the database refused lately, until when (time.monotonic()).
+SUSPECT_SECONDS = 60.0
+_suspects: dict[str, float] = {}
+
+
+def _suspects_now() -> set[str]:
+    now = time.monotonic()
+    for organization in [org for org, until in _suspects.items() if until <= now]:
+        del _suspects[organization]
+    return set(_suspects)
+
+
+def _by_organization(items: list[Pending]) -> list[list[Pending]]:
+    """`items` split by the posting organisation, each part in arrival order.
+    Statements of different organisations in one batch came in different
+    requests, none of which had been answered: none can rely on another's order."""
+    parts: dict[str, list[Pending]] = {}
+    for item in items:
+        parts.setdefault(item.caller.organization, []).append(item)
+    return list(parts.values())
 
 
 def _is_unique_violation(exc: IntegrityError) -> bool:

@@ -10,18 +10,21 @@ from contextlib import contextmanager
 
 POISON = "poison"
 
-_SQLITE = (
-    "CREATE TRIGGER cairn_test_poison BEFORE INSERT ON provenance_batch "
-    f"WHEN NEW.material = '{POISON}' BEGIN SELECT RAISE(ABORT, 'poisoned statement'); END",
-)
-_POSTGRES = (
-    "CREATE FUNCTION cairn_test_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-    f"IF NEW.material = '{POISON}' THEN RAISE EXCEPTION 'poisoned statement' USING ERRCODE = '22003'; END IF; "
-    "RETURN NEW; END $$",
-    "CREATE TRIGGER cairn_test_poison BEFORE INSERT ON provenance_batch FOR EACH ROW "
-    "EXECUTE FUNCTION cairn_test_poison()",
-)
-_DROP = {
+INSTALL = {
+    "sqlite": (
+        "CREATE TRIGGER cairn_test_poison BEFORE INSERT ON provenance_batch "
+        f"WHEN NEW.material = '{POISON}' BEGIN SELECT RAISE(ABORT, 'poisoned statement'); END",
+    ),
+    # SQLSTATE 22003, numeric_value_out_of_range: what a too-long amount raised.
+    "postgresql": (
+        "CREATE FUNCTION cairn_test_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"IF NEW.material = '{POISON}' THEN RAISE EXCEPTION 'poisoned statement' USING ERRCODE = '22003'; END IF; "
+        "RETURN NEW; END $$",
+        "CREATE TRIGGER cairn_test_poison BEFORE INSERT ON provenance_batch FOR EACH ROW "
+        "EXECUTE FUNCTION cairn_test_poison()",
+    ),
+}
+REMOVE = {
     "sqlite": ("DROP TRIGGER IF EXISTS cairn_test_poison",),
     "postgresql": (
         "DROP TRIGGER IF EXISTS cairn_test_poison ON provenance_batch",
@@ -30,26 +33,17 @@ _DROP = {
 }
 
 
-def install(cursor, vendor: str) -> None:
-    """Install the trigger with `cursor` (a DB-API cursor on the ledger database)."""
-    for sql in _POSTGRES if vendor == "postgresql" else _SQLITE:
-        cursor.execute(sql)
-
-
-def remove(cursor, vendor: str) -> None:
-    for sql in _DROP[vendor]:
-        cursor.execute(sql)
-
-
 @contextmanager
 def poisoned() -> Iterator[str]:
     """The trigger installed on Django's default database while inside; the material it refuses."""
     from django.db import connection
 
     with connection.cursor() as cursor:
-        install(cursor, connection.vendor)
+        for sql in INSTALL[connection.vendor]:
+            cursor.execute(sql)
     try:
         yield POISON
     finally:
         with connection.cursor() as cursor:
-            remove(cursor, connection.vendor)
+            for sql in REMOVE[connection.vendor]:
+                cursor.execute(sql)

@@ -19,6 +19,13 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 URL = "/api/v1/attestations/batch"
 
 
+@pytest.fixture(autouse=True)
+def no_suspects():
+    ledger_write._suspects.clear()
+    yield
+    ledger_write._suspects.clear()
+
+
 def origin(ledger, party, name: str, material: str = "spodumene") -> bytes:
     payload = origin_payload(ledger, party, batch=f"{party.slug}:{name}")
     payload["outputs"][0]["material"] = material
@@ -72,3 +79,25 @@ def test_a_lock_timeout_is_still_unavailable_for_every_statement(miner, monkeypa
         raise OperationalError("database is locked")
 
     assert [o.code for o in ledger_write.append_isolating_failures(locked, items)] == ["unavailable"] * 3
+
+
+def test_a_poisoners_later_statements_are_appended_apart_from_the_others(miner, refiner, monkeypatch):
+    """Once an organisation's statement failed at the database, its
+    statements go in transactions of their own: the others' batch does not
+    fail again with it."""
+    ledger = Ledger()
+    with poisoned() as poison:
+        (failed,) = ingest.append_batch_isolated(
+            [ingest.prepare(origin(ledger, miner, "p1", poison), acting_org=miner.org)]
+        )
+        assert isinstance(failed, ingest.AppendFailed) and "pilbara-mining" in ledger_write._suspects
+        calls = []
+        real = ingest.append_batch
+        monkeypatch.setattr(ingest, "append_batch", lambda items: calls.append(len(items)) or real(items))
+        honest = [ingest.prepare(origin(ledger, refiner, f"r{n}"), acting_org=refiner.org) for n in range(20)]
+        bad = ingest.prepare(origin(ledger, miner, "p2", poison), acting_org=miner.org)
+        outcomes = ingest.append_batch_isolated([*honest[:10], bad, *honest[10:]])
+    assert [o.status for o in outcomes[:10] + outcomes[11:]] == [201] * 20
+    assert isinstance(outcomes[10], ingest.AppendFailed)
+    assert calls == [20, 1], "the honest statements in one transaction that never failed; the poisoner's alone"
+    assert_log_intact()
