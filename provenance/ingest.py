@@ -373,7 +373,7 @@ def check_recipient_known(statement: Statement, organizations: set[str]) -> None
 
 
 def check_keys_and_signatures(item: Pending, keys: dict[str, SigningKey]) -> list[SigningKey]:
-    """5. Every signature verifies against a registered key valid now. An
+    """5. Every signature verifies against a registered, unrevoked key. An
     outcome checked ahead (`item.verified`) is used only when it was checked
     against the key's public key; otherwise the signature is checked here."""
     outcomes = {keyid: (public_key, ok) for keyid, public_key, ok in item.verified}
@@ -382,7 +382,9 @@ def check_keys_and_signatures(item: Pending, keys: dict[str, SigningKey]) -> lis
         key = keys.get(signature.keyid)
         if key is None:
             raise LedgerError("unknown_key", f"No registered key has keyid {signature.keyid}.")
-        if not key.is_valid_at(item.now):
+        # Under the tail lock, which the revocation took too: a key revoked
+        # while the statement waited is refused, whenever it was posted.
+        if key.revoked_at is not None:
             raise LedgerError("key_not_valid", f"Key {signature.keyid} was revoked; sign with a valid key.")
         if not _signature_verifies(item.envelope, signature, bytes(key.public_key), outcomes.get(signature.keyid)):
             raise LedgerError(

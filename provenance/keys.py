@@ -8,6 +8,7 @@ transaction that writes the row.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -47,7 +48,7 @@ def register_key(
         created = key is None
         if key is None:
             # The log first (contract §12): the row is a view of its entry.
-            now = timezone.now()
+            now = timezone.now().replace(microsecond=0)  # valid from its whole second (see _revoked_at)
             ledger_entries.append("key_registered", ledger_entries.key_fields(organization.slug, keyid, raw), at=now)
             key = SigningKey.objects.create(
                 keyid=keyid, organization=organization, public_key=raw, registered_at=now, registered_by=acting_user
@@ -66,12 +67,28 @@ def revoke_key(*, organization: Organization, keyid: str, acting_user: User | No
         if key is None:
             raise LedgerError("not_found", f"Your organisation has no key {keyid}.")
         if key.revoked_at is None:
-            key.revoked_at = timezone.now()
+            key.revoked_at = _revoked_at(timezone.now())
             fields = {"organization": organization.slug, "keyid": keyid}
             ledger_entries.append("key_revoked", fields, at=key.revoked_at)
             key.revoked_by = acting_user
             key.save(update_fields=["revoked_at", "revoked_by"])
     return key
+
+
+def _revoked_at(now: dt.datetime) -> dt.datetime:
+    """When a revocation made at `now` takes effect for the log: the next
+    whole second (`now` itself when it is one).
+
+    Entries carry their integrated time in whole seconds, so every verifier
+    judges a key at whole seconds: valid for an entry integrated in second t
+    when registered_at <= t < revoked_at. The write path refuses a revoked
+    key from the moment its revocation commits (both take the log's tail
+    lock), so every entry of the revocation's own second came before it and
+    keeps counting as valid; with revoked_at at the next whole second, times
+    and log order say the same. (registered_at is its whole second, rounded
+    down: a key's entries all come after its registration.)"""
+    whole = now.replace(microsecond=0)
+    return whole if whole == now else whole + dt.timedelta(seconds=1)
 
 
 def verifying_keys(keyids: Iterable[str]) -> dict[str, Key]:

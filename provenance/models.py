@@ -166,9 +166,6 @@ class SigningKey(models.Model):
     def __str__(self) -> str:
         return f"{self.organization_id}:{self.keyid[:12]}"
 
-    def is_valid_at(self, moment: dt.datetime) -> bool:
-        return self.registered_at <= moment and (self.revoked_at is None or self.revoked_at > moment)
-
 
 # --- The ledger -----------------------------------------------------------
 

@@ -278,3 +278,47 @@ def test_a_batch_checks_each_statement_against_the_earlier_ones(ledger, miner, r
     ]
     batch = Batch.objects.get(id=ore)
     assert batch.consumed == 9 and batch.head == second.envelope.entry_hash
+
+
+def test_a_key_revoked_while_its_statement_waits_is_refused(ledger, miner):
+    """Key validity is judged when the entry is logged, under the tail lock
+    the revocation took too, not when the statement arrived."""
+    from provenance.keys import revoke_key
+
+    payload = ledger.origin_statement(miner, batch="pilbara-mining:waiting")
+    waiting = ingest.prepare(sign_payload(payload, miner), acting_org=miner.org)  # arrived, key valid
+    revoke_key(organization=miner.org, keyid=miner.keyid)
+    (outcome,) = ingest.append_batch([waiting])
+    assert isinstance(outcome, LedgerError) and outcome.code == "key_not_valid"
+    assert not attestations().filter(entry_hash=waiting.envelope.entry_hash).exists()
+
+
+def test_key_times_are_whole_seconds_that_agree_with_the_log(ledger, miner):
+    """registered_at is its whole second, revoked_at the next whole second:
+    an entry logged in the revocation's second, before it, stays valid for
+    every verifier; the first second after it is not."""
+    import json
+
+    from freezegun import freeze_time
+
+    from cairn_core import dsse
+    from cairn_core.entries import Key
+    from cairn_core.payload import PAYLOAD_TYPE
+    from provenance.keys import revoke_key
+    from provenance.models import SigningKey
+    from tests.log.test_verify_ledger import verify
+
+    second = dt.datetime(2026, 12, 7, 10, 0, 0, tzinfo=dt.UTC)
+    with freeze_time(second + dt.timedelta(microseconds=100_000)):
+        private_key, keyid = miner.new_key()
+        payload = json.dumps(ledger.origin_statement(miner, batch="pilbara-mining:same-second")).encode()
+        envelope = dsse.sign(PAYLOAD_TYPE, payload, [(keyid, private_key)]).to_stored()
+        ingest.append_attestation(json.dumps(envelope).encode(), acting_org=miner.org)
+    with freeze_time(second + dt.timedelta(microseconds=300_000)):
+        revoke_key(organization=miner.org, keyid=keyid)
+    key = SigningKey.objects.get(keyid=keyid)
+    assert (key.registered_at, key.revoked_at) == (second, second + dt.timedelta(seconds=1))
+    verifier = Key.of(bytes(key.public_key), miner.slug, key.registered_at, key.revoked_at)
+    at = int(second.timestamp())
+    assert [verifier.valid_at(t) for t in (at - 1, at, at + 1)] == [False, True, False]
+    assert verify() == (0, [])
