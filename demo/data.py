@@ -421,6 +421,12 @@ class DemoLedger:
     now: dt.datetime = field(default_factory=timezone.now)
 
     def envelope(self, issuer: str, kind: str, day: dt.date, **fields: object) -> bytes:
+        return self.signed(issuer, kind, day, fields)
+
+    def signed(
+        self, issuer: str, kind: str, day: dt.date, fields: dict[str, object], cosigner: str | None = None
+    ) -> bytes:
+        """The envelope of a statement signed by the issuer (and `cosigner`)."""
         payload = {
             "schema": SCHEMA,
             "type": kind,
@@ -429,8 +435,9 @@ class DemoLedger:
             "occurred_at": on(day),
             **fields,
         }
-        party = self.parties[issuer]
-        signed = dsse.sign(PAYLOAD_TYPE, json.dumps(payload).encode(), [(party.keyid, party.private_key)])
+        signers = [self.parties[name] for name in dict.fromkeys([issuer, cosigner or issuer])]
+        keys = [(party.keyid, party.private_key) for party in signers]
+        signed = dsse.sign(PAYLOAD_TYPE, json.dumps(payload).encode(), keys)
         return json.dumps(signed.to_stored()).encode()
 
     def post(self, issuer: str, kind: str, day: dt.date, **fields: object) -> Entry:
@@ -488,16 +495,18 @@ class DemoLedger:
         self.post(org, "transfer", day, batch=batch, prev=self.head(batch), to=to)
 
     def certify(self, org: str, batch: str, statement: dict[str, str], day: dt.date) -> None:
+        """A certification co-signed by the batch's custodian, whose consent it needs."""
         document = {"name": f"{batch.split(':')[1]}-report.pdf", "sha256": "ab" * 32}
-        self.post(
-            org,
-            "certify",
-            day,
-            batch=batch,
-            prev=self.head(batch),
-            statement=statement,
-            documents=[document],
-        )
+        custodian = Batch.objects.values_list("custodian_id", flat=True).get(id=batch)
+        fields: dict[str, object] = {
+            "batch": batch,
+            "prev": self.head(batch),
+            "statement": statement,
+            "documents": [document],
+        }
+        body = self.signed(org, "certify", day, fields, cosigner=custodian)
+        party = self.parties[org]
+        ingest.append_attestation(body, acting_org=party.org, acting_user=party.user, now=self.now)
 
 
 # --- one production run ---------------------------------------------------------

@@ -16,7 +16,7 @@ trace. Each check is one function below, in this order:
     7. issuer                     check_issuer               issuer_mismatch
     8. role                       check_role                 role_not_allowed
     9. batch ids                  check_batch_ids            forbidden, unknown_batch, batch_exists
-   10. custody                    check_custody              not_custodian
+   10. custody                    check_custody              not_custodian (unknown_batch: never held)
    11. prev heads                 check_prev_heads           stale_head
    12. quantities                 check_quantities           overdraw
    13. VIN                        check_vin                  vin_claimed
@@ -55,7 +55,7 @@ from cairn_core.tiles import MAX_LEAF_INPUT
 from provenance import group_commit, ledger_write, sequencer
 from provenance.errors import LedgerError
 from provenance.ledger_write import Book, Logged, Signer
-from provenance.models import Batch, Entry, Organization, SigningKey
+from provenance.models import Batch, BatchLink, Entry, Organization, SigningKey
 from provenance.pending import AppendFailed, AppendResult, Caller, CheckedSignature, Outcome, Pending, Receipt
 from provenance.sequencer import unconfirmed
 
@@ -342,12 +342,12 @@ def check_against_ledger(item: Pending, book: Book) -> AppendResult:
     check_recipient_known(statement, book.organizations)
     keys = check_keys_and_signatures(item, book.keys)
     logged = book.logged.get(item.envelope.entry_hash)
-    if logged is not None:
+    if logged is not None and statement.issuer == caller.organization:
         return answer_already_logged(logged, item)
     signers = check_issuer(statement, keys, caller)
     check_role(statement, caller)
     batches = check_batch_ids(statement, book)
-    check_custody(statement, batches)
+    check_custody(statement, batches, signers)
     check_prev_heads(statement, batches)
     check_quantities(statement, batches)
     check_vin(statement, book.claimed)
@@ -406,7 +406,12 @@ def _signature_verifies(
 
 def answer_already_logged(logged: Logged, item: Pending) -> AppendResult:
     """6. A statement already logged: the very same envelope is answered 200
-    with its entry; other signatures over it are `duplicate_statement`."""
+    with its entry; other signatures over it are `duplicate_statement`.
+
+    Only to its issuer's organisation, the one that may post it: anyone
+    else goes on to check 7 and is `issuer_mismatch`, as when the statement
+    is not logged, so that holding another's envelope tells nothing of
+    whether or where it was logged."""
     if logged.envelope != item.stored_envelope:
         raise LedgerError(
             "duplicate_statement",
@@ -460,16 +465,41 @@ def _check_new_batch_prefixes(statement: Statement) -> None:
             )
 
 
-def check_custody(statement: Statement, batches: dict[str, Batch]) -> None:
-    """10. The issuer holds every batch named (a certifier need not)."""
-    if statement.type == "certify":
-        return
+def check_custody(statement: Statement, batches: dict[str, Batch], signers: list[Signer]) -> None:
+    """10. The issuer holds every batch named; a certification needs its
+    custodian's co-signature instead.
+
+    A batch the issuer has never held is answered as one that does not
+    exist (`unknown_batch`, word for word), so that posting reveals neither
+    its existence nor its custodian; and since this check comes before the
+    heads (11), only a custodian, or a certifier the custodian co-signed
+    with, ever learns a head from `stale_head`, and no certifier can move
+    the head of a batch (making its custodian's pending statements stale)
+    without the custodian's consent."""
+    signed_by = {signer.key.organization_id for signer in signers}
     for batch in batches.values():
-        if batch.custodian_id != statement.issuer:
+        if statement.type == "certify" and batch.custodian_id in signed_by:
+            continue
+        if batch.custodian_id == statement.issuer:
+            continue
+        if not _has_held(statement.issuer, batch):
+            raise LedgerError("unknown_batch", f"Batch {batch.id} does not exist.")
+        if statement.type == "certify":
             raise LedgerError(
-                "not_custodian",
-                f"Batch {batch.id} is in the custody of {batch.custodian_id!r}, not {statement.issuer!r}.",
+                "not_custodian", f"A certification of batch {batch.id} needs the co-signature of its custodian."
             )
+        raise LedgerError(
+            "not_custodian",
+            f"Batch {batch.id} is in the custody of {batch.custodian_id!r}, not {statement.issuer!r}.",
+        )
+
+
+def _has_held(organization: str, batch: Batch) -> bool:
+    """The organisation is or was the batch's custodian (the readers of
+    GET /batches/{id} besides auditors). A query on the refusal path only."""
+    if organization in (batch.custodian_id, batch.owner_id):
+        return True
+    return BatchLink.objects.filter(batch_id=batch.id, custodian_after_id=organization).exists()
 
 
 def check_prev_heads(statement: Statement, batches: dict[str, Batch]) -> None:

@@ -44,7 +44,12 @@ def make_party(slug: str, roles: list[str], country: str = "US", name: str | Non
     org, token = create_organization(slug=slug, name=name or slug.title(), country=country, roles=roles)
     private_key = Ed25519PrivateKey.generate()
     key, _ = register_key(organization=org, public_key_b64=dsse.b64encode(dsse.raw_public_key(private_key)))
-    return Party(org=org, token=token.key, private_key=private_key, keyid=key.keyid)
+    party = PARTIES[slug] = Party(org=org, token=token.key, private_key=private_key, keyid=key.keyid)
+    return party
+
+
+# Every party `make_party` made, by slug (the latest of each): who co-signs for a custodian.
+PARTIES: dict[str, Party] = {}
 
 
 def sign_payload(payload: dict | bytes, *signers: Party) -> bytes:
@@ -158,7 +163,10 @@ class Ledger:
         payload = self.statement("transfer", issuer, batch=batch, prev=self.head(batch), to=to.slug)
         return self.post(issuer, payload, *([to] if cosign else []))
 
-    def certify(self, issuer: Party, batch: str, statement: dict | None = None):
+    def certify(self, issuer: Party, batch: str, statement: dict | None = None, *, custodian: Party | None = None):
+        """A certification, co-signed by the batch's custodian (by default the
+        party made by `make_party` with the custodian's slug), as the write path wants."""
+        custodian = custodian or PARTIES[Batch.objects.get(id=batch).custodian_id]
         payload = self.statement(
             "certify",
             issuer,
@@ -167,7 +175,7 @@ class Ledger:
             statement=statement or {"assay": "lithium 6.0%"},
             documents=[{"name": "assay.pdf", "sha256": "0" * 64}],
         )
-        return self.post(issuer, payload)
+        return self.post(issuer, payload, *([custodian] if custodian is not issuer else []))
 
     def claim(
         self,
