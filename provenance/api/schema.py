@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
@@ -89,3 +90,10 @@ class AppendTokenScheme(OrganizationTokenScheme):
 
     target_class = "provenance.api.auth.AppendTokenAuthentication"
     name = "appendTokenAuth"
+
+
+class CsrfCheckedSessionScheme(SessionScheme):
+    """The admin's session cookie, as DRF's session authentication (only a
+    failed CSRF check answers differently: `not_authenticated`)."""
+
+    target_class = "provenance.api.auth.CsrfCheckedSessionAuthentication"
