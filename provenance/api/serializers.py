@@ -99,18 +99,9 @@ class BatchEntrySerializer(serializers.Serializer):
     type = serializers.CharField()
 
 
-class BatchSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    material = serializers.CharField()
-    unit = serializers.CharField()
-    quantity = serializers.CharField()
-    remaining = serializers.CharField()
-    custodian = serializers.CharField()
-    head = serializers.CharField()
-    entries = BatchEntrySerializer(many=True)
-
-
 class BatchListItemSerializer(serializers.Serializer):
+    """GET /batches/{id} without its entries: an item of GET /batches."""
+
     id = serializers.CharField()
     material = serializers.CharField()
     unit = serializers.CharField()
@@ -118,6 +109,10 @@ class BatchListItemSerializer(serializers.Serializer):
     remaining = serializers.CharField()
     custodian = serializers.CharField()
     head = serializers.CharField()
+
+
+class BatchSerializer(BatchListItemSerializer):
+    entries = BatchEntrySerializer(many=True)
 
 
 class BatchPageSerializer(serializers.Serializer):

@@ -3,8 +3,6 @@ domain, and renders what it returns; errors are LedgerError."""
 
 from __future__ import annotations
 
-import json
-
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -14,7 +12,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cairn_core import epcis as epcis_mapping
-from cairn_core.dag import decimal_str
 from cairn_core.payload import BATCH_ID, HEX64
 from provenance import epcis, ingest, keys, selectors, submission
 from provenance.api import read_views
@@ -24,7 +21,6 @@ from provenance.api.permissions import IsMember, IsWriter, organization_of
 from provenance.api.schema import AUTHENTICATED, WITH_BODY, errors
 from provenance.api.throttles import TokenRateThrottle
 from provenance.errors import LedgerError
-from provenance.linking import links_for_entries
 from provenance.models import Batch, Entry
 
 EPCIS_MEDIA_TYPE = epcis_mapping.MEDIA_TYPE
@@ -197,20 +193,8 @@ class AttestationDetailView(APIView):
         entry = Entry.objects.filter(index=index).first()
         if entry is None or not selectors.can_read_entry(organization_of(request), entry):
             raise LedgerError("not_found", f"No entry {index} that you may read.")
-        cosigners = sorted(
-            entry.signature_records.filter(is_issuer=False).values_list("organization_id", flat=True).distinct()
-        )
-        return Response(
-            {
-                "index": entry.index,
-                "entry_hash": entry.entry_hash,
-                "integrated_time": entry.integrated_time,
-                "leaf_hash": entry.leaf_hash,
-                "envelope": json.loads(entry.envelope),
-                "cosigners": cosigners,
-                "agreements": links_for_entries([entry.index]).get(entry.index, []),
-            }
-        )
+        (body,) = read_views.entry_bodies([entry])
+        return Response(body)
 
 
 def _readable_batch(request, batch_id: str) -> Batch:
@@ -244,18 +228,8 @@ class BatchDetailView(APIView):
     def get(self, request, batch_id: str):
         batch = _readable_batch(request, batch_id)
         entries = Entry.objects.touching(batch.id).values_list("index", "entry_hash", "type")
-        return Response(
-            {
-                "id": batch.id,
-                "material": batch.material,
-                "unit": batch.unit,
-                "quantity": decimal_str(batch.quantity),
-                "remaining": decimal_str(batch.remaining),
-                "custodian": batch.custodian_id,
-                "head": batch.head,
-                "entries": [{"index": i, "entry_hash": h, "type": t} for i, h, t in entries],
-            }
-        )
+        body = read_views.batch_body(batch)
+        return Response({**body, "entries": [{"index": i, "entry_hash": h, "type": t} for i, h, t in entries]})
 
 
 class BatchProvenanceView(APIView):

@@ -120,16 +120,9 @@ class BatchEntry(TypedDict):
     type: str
 
 
-class Batch(TypedDict):
+class Batch(BatchSummary):
     """GET /batches/{id}: quantities are decimal strings."""
 
-    id: str
-    material: str
-    unit: str
-    quantity: str
-    remaining: str
-    custodian: str
-    head: str
     entries: list[BatchEntry]
 
 
