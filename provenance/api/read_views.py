@@ -17,6 +17,7 @@ from typing import Any
 
 from cairn_core import dsse
 from cairn_core.dag import decimal_str
+from cairn_core.payload import BATCH_ID, SLUG
 from provenance import selectors
 from provenance.errors import LedgerError
 from provenance.linking import links_for_entries
@@ -92,7 +93,11 @@ def list_batches(org: Organization, params: Any) -> dict[str, Any]:
     """Auditors: any custodian's, or all; anyone else: its own custody only
     (the default when `custodian` is left out)."""
     limit, after = limit_of(params), params.get("after", "")
+    if after and not BATCH_ID.match(after):
+        raise LedgerError("bad_request", "after must be a batch id <org slug>:<local id>, from an earlier page's next.")
     custodian = params.get("custodian") or (None if org.has_role("auditor") else org.slug)
+    if custodian is not None and not SLUG.match(custodian):
+        raise LedgerError("bad_request", "custodian must be an organisation's slug.")
     if custodian != org.slug and not org.has_role("auditor"):
         raise LedgerError("forbidden", "You may list only the batches in your own custody (custodian=<your slug>).")
     found = Batch.objects.filter(id__gt=after).order_by("id")

@@ -86,10 +86,14 @@ def test_keys_an_organisation_has_and_every_key_for_an_auditor(api, miner, refin
     assert api.get("/api/v1/keys").status_code == 401
 
 
-def test_bad_paging_parameters_are_400_and_reads_need_a_token(api, miner):
+def test_bad_paging_parameters_are_400_and_reads_need_a_token(api, miner, auditor):
     for query in ("limit=0", "limit=1001", "limit=x", "after=-2", "after=1.5", "after=" + "9" * 30):
         response = api.get(f"/api/v1/attestations?{query}", **miner.auth)
         assert response.status_code == 400 and response.json()["error"]["code"] == "bad_request", query
     assert api.get("/api/v1/batches?limit=0", **miner.auth).status_code == 400
+    # What no batch id or slug can hold (a NUL PostgreSQL refuses outright) is a 400, not a 500.
+    for query in ("after=a%00b", "after=no-colon", "custodian=a%00b", "custodian=Not%20A%20Slug"):
+        response = api.get(f"/api/v1/batches?{query}", **auditor.auth)
+        assert response.status_code == 400 and response.json()["error"]["code"] == "bad_request", query
     assert api.get("/api/v1/attestations").status_code == 401
     assert api.get("/api/v1/batches").status_code == 401
