@@ -147,7 +147,7 @@ class Sequencer(HealthCheck):
             return
         try:
             # The workers' own connect: the same handshake, each read bounded.
-            sequencer_socket._connect(path, _socket_timeout()).close()
+            sequencer_socket._connect(path, time.monotonic() + _socket_timeout()).close()
         except Exception as exc:
             raise ServiceUnavailable(
                 f"no sequencer process answers on CAIRN_SEQUENCER_SOCKET: {type(exc).__name__}"

@@ -126,6 +126,29 @@ def test_a_hung_broker_fails_within_the_deadline(client, settings, silent_server
     assert (status, failing(body)) == (500, ["Broker()"])
 
 
+def test_a_running_sequencer_answers_the_health_check(client, settings):
+    """The check completes the workers' own handshake with a live run_sequencer."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from provenance.sequencer_socket import Server
+
+    path = Path(tempfile.mkdtemp(prefix="cairn-health-", dir="/tmp")) / "sequencer.sock"
+    server = Server(path)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    settings.CAIRN_SEQUENCER_SOCKET = str(path)
+    settings.CELERY_BROKER_URL = "filesystem://"
+    try:
+        status, body = health(client)
+    finally:
+        server.stop()
+        thread.join(timeout=10)
+        shutil.rmtree(path.parent, ignore_errors=True)
+    assert body["Sequencer()"] == "OK", body
+
+
 def test_a_stopped_sequencer_fails_within_the_deadline(client, settings, tmp_path):
     # A stopped (SIGSTOP) process's socket: connections queue, none is answered.
     path = tmp_path / "stopped.sock"
