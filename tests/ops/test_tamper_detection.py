@@ -77,7 +77,9 @@ def test_a_changed_byte_opens_an_incident_within_the_window(tmp_path, ledger, mi
         incident = IntegrityIncident.objects.get(suspect=f"entry #{target}")
         assert incident.state == "open" and "signature fails" in incident.message
         assert incident.consequences["claims"] == [VIN]
-        assert seconds < 2 * EVERY + 60
+        # The goal (issue: under 5 minutes) is the default detection window; on a loaded host a sweep
+        # can wait behind the worker's other tasks, so no tighter bound than the window is asserted.
+        assert seconds < settings.CAIRN_TAMPER_DETECTION_SECONDS
         run.stop()
     finally:
         if run.process.poll() is None:
