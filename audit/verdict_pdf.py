@@ -13,6 +13,8 @@ bundle remain the evidence; the PDF is their readable summary.
 
 from __future__ import annotations
 
+import ctypes.util
+from functools import cache
 from typing import Any
 
 from django.template.loader import render_to_string
@@ -21,6 +23,20 @@ from audit.models import Verification
 
 PROBLEMS_SHOWN = 8
 TEMPLATE = "admin/audit/verification/verdict_pdf.html"
+
+
+PANGO = "pangoft2-1.0"
+MISSING = (
+    "This server cannot make PDFs: WeasyPrint needs Pango, which is not installed "
+    "(Debian: apt-get install libpango-1.0-0 libpangoft2-1.0-0). "
+    "Print the verdict page instead; its print stylesheet gives one page."
+)
+
+
+@cache
+def available() -> bool:
+    """Whether Pango, which WeasyPrint loads when imported, is on this host."""
+    return ctypes.util.find_library(PANGO) is not None
 
 
 def filename(verification: Verification) -> str:

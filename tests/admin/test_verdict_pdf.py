@@ -8,10 +8,12 @@ import pytest
 from django.urls import reverse
 from pypdf import PdfReader
 
+from audit import verdict_pdf
 from audit.models import Activity, Verification
 from tests.admin.conftest import VIN
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_append_idle_timeout")]
+needs_pango = pytest.mark.skipif(not verdict_pdf.available(), reason=verdict_pdf.MISSING)
 
 
 def pdf_text(content: bytes) -> tuple[int, str]:
@@ -19,6 +21,7 @@ def pdf_text(content: bytes) -> tuple[int, str]:
     return len(reader.pages), " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
 
 
+@needs_pango
 def test_the_pdf_is_one_page_with_the_amount_its_reason_and_the_evidence(chain, auditor_client):
     auditor_client.post(reverse("admin:provenance_claim_verify", args=[VIN]))
     verification = Verification.objects.get()
@@ -45,3 +48,16 @@ def test_the_pdf_needs_the_view_permission(chain, auditor_client, django_user_mo
     stranger = django_user_model.objects.create_user("stranger", password=PASSWORD, is_staff=True)
     response = logged_in(stranger).get(reverse("admin:audit_verification_pdf", args=[verification.pk]))
     assert response.status_code == 403
+
+
+def test_without_pango_the_pdf_is_a_clear_503_not_a_500(chain, auditor_client, monkeypatch):
+    auditor_client.post(reverse("admin:provenance_claim_verify", args=[VIN]))
+    verification = Verification.objects.get()
+    monkeypatch.setattr(verdict_pdf, "available", lambda: False)
+
+    response = auditor_client.get(reverse("admin:audit_verification_pdf", args=[verification.pk]))
+
+    assert response.status_code == 503
+    assert "needs Pango" in response.content.decode()
+    assert "apt-get install libpango-1.0-0" in response.content.decode()
+    assert not Activity.objects.filter(action="downloaded_pdf").exists()

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
+from audit import verdict_pdf
 from audit.models import Activity, Verification
 from provenance.models import Batch, Claim
 from provenance.selectors import upstream_graph
@@ -60,6 +61,7 @@ def open_verdict(page, live_server, vin: str) -> Verification:
     return verification
 
 
+@pytest.mark.skipif(not verdict_pdf.available(), reason=verdict_pdf.MISSING)
 def test_a_verdict_reads_in_one_sentence_prints_on_one_page_and_downloads_as_pdf(
     demo_data, live_server, page, screenshot
 ):
