@@ -6,7 +6,8 @@ writers each posting, again and again, a small batch holding one statement
 the database refuses (a trigger: tests/hardening/poison.py). Printed: honest
 envelopes a second and the worst honest batch latency in each phase, their
 ratio, and the poisoners' answers. Asserted: no HTTP 500, every honest
-envelope 201 (no `outcome_unknown`), each poisoned envelope its own 500
+envelope logged (201, or 200 for a re-post after a late sequencer answer;
+no `outcome_unknown`), each poisoned envelope its own 500
 `server_error` beside its batch's 201s, and verify_ledger finds nothing
 (no false alarm).
 """
@@ -141,15 +142,20 @@ def test_poisoned_statements_beside_honest_batches(stack, ledger_db):  # noqa: F
         f"database refuses, every {POISON_PAUSE:g} s, beside {HONEST} honest writers of {ROUNDS} batches "
         f"of {BATCH}"
         f"\n  honest alone:   {calm.rate:,.0f} envelopes/s, worst batch {calm.worst:.2f} s, "
-        f"requests {dict(calm.statuses)}"
+        f"requests {dict(calm.statuses)}, envelopes {dict(calm.results)}"
         f"\n  beside poison:  {attacked.rate:,.0f} envelopes/s, worst batch {attacked.worst:.2f} s, "
-        f"requests {dict(attacked.statuses)}; throughput ratio {attacked.rate / calm.rate:.2f}"
+        f"requests {dict(attacked.statuses)}, envelopes {dict(attacked.results)}; "
+        f"throughput ratio {attacked.rate / calm.rate:.2f}"
         f"\n  poisoners: requests {dict(poison.statuses)}, envelopes {dict(poison.results)}"
         f"\n  verify_ledger: exit {verified.returncode}, {len(verified.stdout.splitlines())} lines"
     )
     for phase in (calm, attacked):
         assert dict(phase.statuses) == {200: HONEST * ROUNDS}
-        assert dict(phase.results) == {"201": phase.envelopes}
+        # Every honest envelope logged: 201, or 200 when the sequencer answered
+        # after CAIRN_SEQUENCER_TIMEOUT on a starved host and the web worker
+        # appended it again (a re-post, README); never outcome_unknown or 500.
+        assert set(phase.results) <= {"201", "200"}, dict(phase.results)
+        assert phase.results["201"] + phase.results["200"] == phase.envelopes
     assert set(poison.statuses) == {200}, "a poisoner's request was not answered per envelope"
     # A poisoner's honest envelope: 201, or 200 when a web worker appended
     # it again after the sequencer answered late (a re-post, README).
