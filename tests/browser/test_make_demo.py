@@ -102,8 +102,11 @@ class Demo:
         return [args for pgid, args in rows if pgid == str(self.process.pid) and "<defunct>" not in args]
 
 
-@pytest.fixture
-def demo(tmp_path):
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """One `make demo` for the module's tests (it takes half a minute); each
+    test only reads from it."""
+    tmp_path = tmp_path_factory.mktemp("demo")
     control_before = (settings.BASE_DIR / "control").exists()
     running = Demo(tmp_path / "var", free_port())
     try:
