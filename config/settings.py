@@ -300,6 +300,9 @@ CAIRN_APPEND_LOCK_TIMEOUT = float(os.environ.get("CAIRN_APPEND_LOCK_TIMEOUT", "3
 # the log's locks (stopped, hung), loses its session and so its locks.
 # 0: never (saves a round trip per batch).
 CAIRN_APPEND_IDLE_TIMEOUT = float(os.environ.get("CAIRN_APPEND_IDLE_TIMEOUT", "2"))
+# Each new entry's EPCIS event (contract §11) is derived by a Celery task
+# scheduled when its append commits; off, the first export derives it.
+CAIRN_EPCIS_DERIVE_ON_APPEND = env_bool("CAIRN_EPCIS_DERIVE_ON_APPEND", True)
 # A Unix socket where `manage.py run_sequencer` serves every web worker on the
 # host (one batch for the whole host). Empty: each process appends with its
 # own sequencer thread. Workers fall back to that when the socket is down.

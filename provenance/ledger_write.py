@@ -61,7 +61,7 @@ from django.utils import timezone
 from agreements.snapshot import current_ruleset
 from cairn_core.payload import Statement
 from cairn_core.rules import RuleSet
-from provenance import bulk, ledger_rows, rows, tlog
+from provenance import bulk, ledger_rows, rows, tasks, tlog
 from provenance.errors import LedgerError
 from provenance.ledger_rows import BatchRow, ClaimRow, LinkRow, NewEntry, SignatureRow
 from provenance.models import Batch, Claim, Entry, LogState, Member, Organization, SigningKey
@@ -110,6 +110,7 @@ def append_in_one_transaction(items: list[Pending], check: Check) -> list[Outcom
                 outcomes: list[Outcome] = [book.try_append(item, check) for item in items]
                 book.write(ruleset)
             transaction.on_commit(functools.partial(_log_appended, items, outcomes))
+            transaction.on_commit(functools.partial(_derive_events, outcomes))
             return outcomes
         except IntegrityError as exc:
             # Someone committed the same statement, batch id or VIN between
@@ -205,6 +206,12 @@ def _fresh_connection() -> None:
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
         connection.close()
+
+
+def _derive_events(outcomes: list[Outcome]) -> None:
+    """The new entries' EPCIS events, by a worker (provenance.tasks)."""
+    created = [o.receipt.index for o in outcomes if isinstance(o, AppendResult) and o.created]
+    tasks.schedule_epcis_events([index for index in created if index is not None])
 
 
 def _log_appended(items: list[Pending], outcomes: list[Outcome]) -> None:

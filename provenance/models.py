@@ -450,3 +450,27 @@ class EntryAgreementLink(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.entry_id} {self.mineral} via {self.agreement_id}"
+
+
+class EpcisEvent(models.Model):
+    """Entry E's EPCIS 2.0 event (contract §11), with its eventID, as the JSON
+    text an export splices in (provenance.epcis).
+
+    Derived data, computed once after the append (a Celery task) or by the
+    first export that finds it missing: an entry's event is a function of its
+    signed statement, its integrated time, the units of the batches it names
+    (fixed when they were made, before it) and `derivation` (the mapping's
+    version and the ledger's `cairn` namespace); a row of another derivation
+    is derived again. A changed row is served as it is and caught where it
+    matters: the examiner's link back (cairn-epcis-check) rebuilds every
+    event from its signed statement."""
+
+    entry = models.OneToOneField(Entry, primary_key=True, on_delete=models.CASCADE, related_name="epcis_event")
+    derivation = models.CharField(max_length=64)
+    event = models.TextField()
+
+    class Meta:
+        ordering = ["entry_id"]
+
+    def __str__(self) -> str:
+        return f"#{self.entry_id} as EPCIS"

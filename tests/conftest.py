@@ -80,6 +80,13 @@ def fresh_marks(settings, tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
+def no_epcis_tasks_on_append(settings):
+    """No worker runs beside the tests: appends schedule no EPCIS derivation
+    (an export derives what is missing); the task's own tests turn it on."""
+    settings.CAIRN_EPCIS_DERIVE_ON_APPEND = False
+
+
+@pytest.fixture(autouse=True)
 def fresh_auth_failures():
     """Each test starts with the test client's address owing no failed
     authentications (provenance.api.auth throttles them per address)."""

@@ -244,6 +244,46 @@ def document(
     return epcis_document
 
 
+def header(ids: Identifiers, *, created: str) -> dict[str, object]:
+    """An EPCISDocument without events."""
+    return {
+        "@context": context(ids),
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": rfc3339(created),
+        "epcisBody": {"eventList": []},
+    }
+
+
+def event_texts(entries: Sequence[LoggedStatement], ids: Identifiers, units: Mapping[str, str]) -> list[str]:
+    """Each entry's event, with its eventID, as the JSON text `document_text`
+    splices in; `units`: the unit of each batch the entries name but do not
+    make (fixed when that batch was made)."""
+    mapper = Mapper(ids, {**units, **units_of(e.statement for e in entries)})
+    events = [mapper.event(logged) for logged in entries]
+    part = header(ids, created="1970-01-01T00:00:00Z")
+    part["epcisBody"] = {"eventList": events}
+    for event, event_hash in zip(events, event_hashes(part) if events else [], strict=True):
+        event["eventID"] = event_hash
+    return [dumps(event) for event in events]
+
+
+def document_text(ids: Identifiers, *, created: str, events: Iterable[str]) -> str:
+    """The EPCISDocument of events written by `event_texts`, as JSON text."""
+    empty = dumps(header(ids, created=created))
+    if not empty.endswith("[]}}"):
+        raise AssertionError("an EPCISDocument's JSON text ends with its eventList")
+    return empty[: -len("]}}")] + ",".join(events) + "]}}"
+
+
+def derivation(ids: Identifiers) -> str:
+    """What an entry's event is a function of besides the entry (and the units
+    of the batches it names): the mapping's version and the documents'
+    @context. A stored event of another derivation is derived again."""
+    identity = f"{MAPPING_VERSION}|{json.dumps(context(ids), sort_keys=True)}"
+    return hashlib.sha256(identity.encode("utf-8")).hexdigest()
+
+
 # --- event hash IDs -----------------------------------------------------------------
 
 # The generator keeps module-level state while it works (its namespaces,

@@ -12,7 +12,7 @@ from audit import bundle
 from cairn_core import epcis, epcis_check
 from provenance import epcis as export
 from provenance import ledger_key
-from provenance.models import Batch
+from provenance.models import Batch, Claim, EpcisEvent
 from tests.audit.conftest import claim, simple_chain
 
 pytestmark = pytest.mark.django_db
@@ -104,3 +104,22 @@ def test_unreadable_input_is_exit_2(files, capsys, tmp_path):
     assert run(capsys, tmp_path / "not.json", bundled)[0] == 2
     assert run(capsys, exported, tmp_path / "missing.json")[0] == 2
     assert epcis_check.main([str(exported)]) == 2  # no --bundle
+
+
+def test_a_stored_event_changed_in_the_database_is_caught_by_the_link_back(files, capsys):
+    exported, bundled = files
+    document = json.loads(exported.read_text(), parse_float=Decimal)
+    origin = document["epcisBody"]["eventList"][0]
+    stored = EpcisEvent.objects.get(entry_id=origin["cairn:index"])
+    changed = json.loads(stored.event, parse_float=Decimal)
+    changed["quantityList"][0]["quantity"] = Decimal("2000")
+    EpcisEvent.objects.filter(pk=stored.pk).update(event=epcis.dumps(changed))
+    served = export.export(Batch.objects.get(id=Claim.objects.get(vin=VIN).batch_id))
+    assert served["epcisBody"]["eventList"][0]["quantityList"][0]["quantity"] == 2000  # served as stored
+    exported.write_text(epcis.dumps(served))
+    status, out = run(capsys, exported, bundled, *pinned())
+    assert status == 1
+    assert out.splitlines()[:2] == [
+        f"event 1 (index {origin['cairn:index']}): says otherwise than its entry: quantityList",
+        f"event 1: eventID is not its event hash ({epcis.event_hashes(json.loads(exported.read_text()))[0]})",
+    ]

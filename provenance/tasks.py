@@ -1,0 +1,33 @@
+"""Celery tasks of the ledger: each entry's EPCIS event, derived once after
+its append (provenance.epcis). Harmless if delivered twice: a task claims
+only entries whose event is not stored yet."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+
+from provenance import epcis
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="provenance.derive_epcis_events")
+def derive_epcis_events(indexes: list[int] | None = None) -> int:
+    """Derive and store the EPCIS events of `indexes` (every entry without
+    one when None); returns how many were derived."""
+    return epcis.derive_pending(indexes)
+
+
+def schedule_epcis_events(indexes: list[int]) -> None:
+    """Have a worker derive the new entries' events (called once their append
+    committed). A broker that is down costs only time: the first export
+    derives what is missing."""
+    if not indexes or not settings.CAIRN_EPCIS_DERIVE_ON_APPEND:
+        return
+    try:
+        derive_epcis_events.delay(indexes)
+    except Exception:  # the entries are committed; an export derives their events
+        logger.warning("could not schedule the EPCIS events of %d entries", len(indexes), exc_info=True)
