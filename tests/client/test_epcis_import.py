@@ -8,17 +8,22 @@ same organisations (each signing its own events), exports the same events."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 
 import pytest
 from django.apps import apps
+from django.core.management import call_command
 from django.core.management.color import no_style
 from django.db import connection
 
 from cairn_core import epcis
 from cairn_core.client import Client, Importer
+from demo import data as demo
 from provenance import epcis as export
-from provenance.models import Batch, Entry
+from provenance.models import Batch, Claim, Entry
+from tests.epcis_schema import errors
+from tests.support import PARTIES as PARTIES_MADE
 from tests.support import Ledger, make_party, mine_to_claim
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -39,17 +44,18 @@ def events(document: dict) -> list[dict]:
     return document["epcisBody"]["eventList"]
 
 
-def importer(live_server, party, source, tmp_path):
+def importer(live_server, party, source, tmp_path, cosigners=()):
     client = Client(live_server.url, party.token)
-    slug = party.org.slug
+    name = f"{source.stem}.{party.org.slug}"
     return Importer(
         client,
         party.private_key,
         source,
-        issuer=slug,
-        journal=tmp_path / f"{slug}.journal.jsonl",
-        report=tmp_path / f"{slug}.refusals.csv",
+        issuer=party.org.slug,
+        journal=tmp_path / f"{name}.journal.jsonl",
+        report=tmp_path / f"{name}.refusals.csv",
         epcis=True,
+        cosigners=cosigners,
     )
 
 
@@ -93,8 +99,8 @@ def test_a_batch_exported_and_imported_into_a_fresh_ledger_exports_the_same_even
     for slug, _, _ in PARTIES:  # in the order the chain needs: each signs its own events
         summary = importer(live_server, parties[slug], source, tmp_path).run()
         own = [e for e in events(first) if e["cairn:issuer"].endswith("/org/" + slug)]
-        assert summary.as_dict()["created"] == len(own), refusals(tmp_path / f"{slug}.refusals.csv")
-        listed = refusals(tmp_path / f"{slug}.refusals.csv")
+        assert summary.as_dict()["created"] == len(own), refusals(tmp_path / f"pack.{slug}.refusals.csv")
+        listed = refusals(tmp_path / f"pack.{slug}.refusals.csv")
         assert len(listed) == len(events(first)) - len(own)
         assert {row["code"] for row in listed} == {"not_mapped"}
         assert all("only " in row["message"] for row in listed)
@@ -149,9 +155,8 @@ def test_what_cannot_be_mapped_is_listed_with_its_reason_and_nothing_is_guessed(
     source.write_text(json.dumps(document))
     summary = importer(live_server, miner, source, tmp_path).run().as_dict()
     assert (summary["rows"], summary["created"], summary["refused"]) == (4, 1, 3)
-    listed = {
-        int(row["row"]): (row["code"], row["message"]) for row in refusals(tmp_path / "pilbara-mining.refusals.csv")
-    }
+    report = tmp_path / "supplier.pilbara-mining.refusals.csv"
+    listed = {int(row["row"]): (row["code"], row["message"]) for row in refusals(report)}
     assert listed == {
         2: ("not_mapped", "AggregationEvent ADD: no Cairn statement says what this event says"),
         3: ("not_mapped", f"input {ore} has no quantity: Cairn does not guess amounts"),
@@ -161,3 +166,61 @@ def test_what_cannot_be_mapped_is_listed_with_its_reason_and_nothing_is_guessed(
     assert entry.statement["occurred_at"] == "2024-03-01T10:00:00Z"
     assert entry.statement["outputs"][0]["quantity"] == "1000.5"
     assert entry.statement["site"] == {"name": "Pit 2", "country": "AU"}
+
+
+def segments(document: dict) -> list[tuple[str, list[dict]]]:
+    """The document's events as runs of one issuer's, in order: what each
+    organisation imports in turn so that the new log keeps the old order."""
+    runs: list[tuple[str, list[dict]]] = []
+    for event in events(document):
+        slug = event["cairn:issuer"].rsplit("/", 1)[1]
+        if runs and runs[-1][0] == slug:
+            runs[-1][1].append(event)
+        else:
+            runs.append((slug, [event]))
+    return runs
+
+
+def test_a_demo_claims_export_with_certifications_round_trips_through_a_fresh_ledger(live_server, tmp_path, settings):
+    """Each organisation imports its own events; the certifier its
+    certifications, co-signed by the batch's custodian (the consent the
+    ledger asks for), whose head it may not read: the import learns it from
+    the ledger's answer to the co-signed statement."""
+    settings.VAR_DIR = tmp_path
+    settings.CAIRN_APPEND_IDLE_TIMEOUT = 0
+    call_command("load_demo", stdout=io.StringIO())
+    firsts = {claim.vin: export.export(Batch.objects.get(id=claim.batch_id)) for claim in Claim.objects.all()}
+    vin, first = next((v, d) for v, d in firsts.items() if any(e.get("bizStep") == "inspecting" for e in events(d)))
+    fresh_ledger()
+    parties = {spec.slug: make_party(spec.slug, list(spec.roles), spec.country, spec.name) for spec in demo.ORGS}
+    ids = export.identifiers()
+    for number, (slug, run) in enumerate(segments(first)):
+        source = tmp_path / f"{number:03d}-{slug}.jsonld"
+        source.write_text(epcis.dumps({**first, "epcisBody": {"eventList": run}}))
+        cosigners = []
+        if run[0].get("bizStep") == "inspecting":  # the custodian's consent
+            batch = ids.batch_id(run[0]["quantityList"][0]["epcClass"], lots={})
+            cosigners = [parties[Batch.objects.get(id=batch).custodian_id].private_key]
+        summary = importer(live_server, parties[slug], source, tmp_path, cosigners).run().as_dict()
+        assert summary["created"] == len(run), refusals(tmp_path / f"{source.stem}.{slug}.refusals.csv")
+    again = export.export(Batch.objects.get(id=Claim.objects.get(vin=vin).batch_id))
+    assert [epcis.without_log_fields(e) for e in events(again)] == [epcis.without_log_fields(e) for e in events(first)]
+    certified = [e for e in events(again) if e.get("bizStep") == "inspecting"]
+    assert certified and all(e["certificationInfo"] and "cairn:statement" in e for e in certified)
+    assert errors(json.loads(json.dumps(again, default=float))) == []
+
+
+def test_a_certification_without_its_custodians_consent_is_refused_and_tells_no_head(live_server, tmp_path):
+    ids, document, _ = exported_pack(tmp_path)
+    miner, certifier = PARTIES_MADE["pilbara-mining"], make_party("assay-labs", ["certifier"], country="CA")
+    ledger = Ledger()
+    ledger.certify(certifier, ids["ore"], custodian=PARTIES_MADE["kansai-refining"])
+    (event,) = [e for e in events(export.export(Batch.objects.get(id=ids["ore"]))) if e.get("bizStep") == "inspecting"]
+    source = tmp_path / "certified.jsonld"
+    source.write_text(epcis.dumps({**document, "epcisBody": {"eventList": [event]}}))
+    before = Entry.objects.count()
+    summary = importer(live_server, certifier, source, tmp_path, [miner.private_key]).run().as_dict()
+    assert summary["refused"] == 1 and Entry.objects.count() == before
+    (row,) = refusals(tmp_path / "certified.assay-labs.refusals.csv")
+    assert row["message"].startswith("cannot fill prev: the issuer may not read the batch")
+    assert row["head"] == "" and ledger.head(ids["ore"]) not in row["message"]

@@ -24,7 +24,7 @@ from cairn_core.client import keys as keyfiles
 from cairn_core.client import statements
 from cairn_core.client import verdicts as monitor
 from cairn_core.client.api import CairnError, Client
-from cairn_core.client.importer import Importer, ImportFailure
+from cairn_core.client.importer import Importer, ImportFailure, SummaryDict
 from cairn_core.client.kept import KeptEnvelopes
 from cairn_core.client.wire import BatchResult, Proven
 from cairn_core.client.witness import Witness, WitnessError, default_state_path
@@ -344,13 +344,30 @@ def _post_one(
 @click.option(
     "--epcis", is_flag=True, help="FILE is an EPCIS 2.0 JSON-LD document: its events, as --issuer's statements"
 )
+@click.option(
+    "--cosign",
+    multiple=True,
+    metavar="PEM",
+    help="Another key to sign every statement with: a certification's custodian, whose consent it needs",
+)
 @pass_context
-def import_(obj: Context, file: str, batch_size: int, journal: str | None, report: str | None, epcis: bool) -> None:
+def import_(
+    obj: Context,
+    file: str,
+    batch_size: int,
+    journal: str | None,
+    report: str | None,
+    epcis: bool,
+    cosign: tuple[str, ...],
+) -> None:
     """Sign and post a history file (JSON Lines, CSV or EPCIS 2.0) through the batch endpoint.
 
     Resumes after an interruption: run it again. Every refusal goes to the
     report with its code (an EPCIS event that maps to no statement of the
-    issuer's: not_mapped); exits 1 when any row was refused."""
+    issuer's: not_mapped); exits 1 when any row was refused. A certifier
+    imports its certifications with --cosign and the custodian's key: the
+    prev of a batch it may not read is then the head the ledger names to the
+    co-signed statement."""
     with obj.client(retry_rate_limited=10) as client:
         importer = Importer(
             client,
@@ -361,6 +378,7 @@ def import_(obj: Context, file: str, batch_size: int, journal: str | None, repor
             report=report,
             batch_size=batch_size,
             epcis=epcis,
+            cosigners=[keyfiles.load(path) for path in cosign],
         )
         rows = importer.rows()
         with click.progressbar(length=len(rows), label="importing", file=sys.stderr) as bar:
@@ -371,6 +389,12 @@ def import_(obj: Context, file: str, batch_size: int, journal: str | None, repor
                 click.echo(f"\ninterrupted: run the same command again to resume ({importer.journal_path})", err=True)
                 raise click.exceptions.Exit(130) from None
     data = summary.as_dict()
+    obj.emit(data, "\n".join(_summary_lines(data, importer.report_path)))
+    if data["refused"]:
+        click.get_current_context().exit(1)
+
+
+def _summary_lines(data: SummaryDict, report: Path) -> list[str]:
     lines = [
         f"{data['rows']} rows: {data['created']} logged, {data['already_logged']} already logged, "
         f"{data['refused']} refused"
@@ -378,11 +402,9 @@ def import_(obj: Context, file: str, batch_size: int, journal: str | None, repor
     ]
     if data["refused"]:
         lines += [f"  {code}: {count}" for code, count in data["refusals"].items()]
-        lines += _refusal_lines(importer.report_path)
-        lines.append(f"refusals written to {importer.report_path}")
-    obj.emit(data, "\n".join(lines))
-    if data["refused"]:
-        click.get_current_context().exit(1)
+        lines += _refusal_lines(report)
+        lines.append(f"refusals written to {report}")
+    return lines
 
 
 def _refusal_lines(report: Path, limit: int = 50) -> list[str]:

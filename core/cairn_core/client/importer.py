@@ -52,7 +52,7 @@ import io
 import json
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -86,6 +86,7 @@ CSV_COLUMNS = (
     "prev",
 )
 REPORT_COLUMNS = ("row", "status", "code", "message", "head")
+NO_HEAD = "0" * 64  # the prev of a probe for a head (see Importer._consented_head): no entry's
 
 
 class ImportFailure(Exception):
@@ -336,6 +337,7 @@ class Importer:
         batch_size: int = MAX_BATCH,
         progress: Callable[[int], None] = lambda done: None,
         epcis: bool = False,
+        cosigners: Sequence[Ed25519PrivateKey] = (),
     ) -> None:
         if not 1 <= batch_size <= MAX_BATCH:
             raise ImportFailure(f"a batch holds 1 to {MAX_BATCH} rows")
@@ -343,6 +345,7 @@ class Importer:
             raise ImportFailure("an EPCIS import signs as one organisation: give --issuer (or CAIRN_ISSUER)")
         self.epcis = epcis
         self.client, self.key, self.issuer = client, key, issuer
+        self.cosigners = list(cosigners)
         self.source = Path(source)
         self.journal_path = (
             Path(journal) if journal else self.source.with_name(self.source.name + ".cairn-journal.jsonl")
@@ -446,18 +449,53 @@ class Importer:
             if self.key is None:
                 raise RowError("a statement needs a key to be signed (--key or CAIRN_KEY)")
             try:
-                filled = statements.fill_prevs(item, self._head)
+                filled = self._filled(item)
             except CairnError as exc:
                 raise RowError(f"cannot fill prev: {exc}") from exc
             except (KeyError, TypeError) as exc:
                 raise RowError(f"not a statement: {exc}") from exc
-            try:
-                envelope = statements.sign(filled, self.key, issuer=self.issuer)
-            except PayloadError as exc:
-                raise RowError(f"invalid payload (not signed): {exc}") from exc
+            envelope = self._signed(filled)
         journal.signed[number] = envelope
         journal.write({"row": number, "envelope": envelope})
         return envelope
+
+    def _signed(self, statement: JSONObject) -> Document:
+        if self.key is None:
+            raise RowError("a statement needs a key to be signed (--key or CAIRN_KEY)")
+        try:
+            return statements.sign(statement, self.key, issuer=self.issuer, cosigners=self.cosigners)
+        except PayloadError as exc:
+            raise RowError(f"invalid payload (not signed): {exc}") from exc
+
+    def _filled(self, statement: JSONObject) -> JSONObject:
+        """The statement with its missing `prev` fields: the heads the import
+        left, else the server's; a batch the issuer may not read (a
+        certifier's) with its custodian's consent, see `_consented_head`."""
+        try:
+            return statements.fill_prevs(statement, self._head)
+        except CairnError as exc:
+            missing = [b for h, b in statements.named_batches(statement) if not h.get("prev") and b not in self.heads]
+            if exc.status != 404 or not self.cosigners or len(missing) != 1:
+                raise
+            self.heads[missing[0]] = self._consented_head(statement)
+            return statements.fill_prevs(statement, self._head)
+
+    def _consented_head(self, statement: JSONObject) -> str:
+        """The head of the one batch the statement names that its issuer may
+        not read (contract §5), as the ledger tells it to a statement its
+        custodian co-signed: the statement signed on a head that cannot be
+        (all zeros) is refused `stale_head` with the head, and nothing is
+        stored. The co-signature is the custodian's consent; without it the
+        ledger answers `unknown_batch` and tells nothing."""
+        probe = self._signed(statements.fill_prevs(statement, lambda batch: self.heads.get(batch, NO_HEAD)))
+        (result,) = self.client.post_batch([probe])
+        error = result.get("error")
+        if not isinstance(error, dict) or error.get("code") != "stale_head" or not isinstance(error.get("head"), str):
+            reason = error.get("message") if isinstance(error, dict) else f"status {result.get('status')}"
+            raise RowError(
+                f"cannot fill prev: the issuer may not read the batch, and the co-signed statement got {reason}"
+            )
+        return str(error["head"])
 
     def _post(self, chunk: list[tuple[int, JSONObject | RowError]], journal: Journal) -> None:
         posted: list[tuple[int, Document]] = []
