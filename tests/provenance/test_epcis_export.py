@@ -15,6 +15,7 @@ from cairn_core import epcis
 from demo import data as demo
 from provenance import epcis as export
 from provenance.models import Batch, Claim, Entry
+from tests import epcis_schema
 from tests.epcis_schema import errors
 from tests.support import mine_to_claim
 
@@ -110,6 +111,24 @@ def test_gs1s_schema_refuses_a_mangled_unit_and_a_string_quantity(ledger, miner)
     element["quantity"] = 1000
     events(document)[0]["eventTime"] = "2024-03-01 10:00"
     assert errors(document) == ["epcisBody/eventList/0/eventTime: '2024-03-01 10:00' is not a 'date-time'"]
+
+
+def test_the_schema_with_its_references_resolved_says_what_gs1s_schema_says(ledger, miner, refiner, maker):
+    ids = mine_to_claim(ledger, miner, refiner, maker, "1HGCM82633A004352")
+    document = json.loads(json.dumps(exported(ids["pack"]), default=float))
+    as_published = epcis_schema.build(epcis_schema.published())
+    assert epcis_schema.messages(as_published.iter_errors(document)) == errors(document) == []
+    origin, transfer, refinery, *_, claim = events(document)
+    origin["quantityList"][0]["uom"] = "kilogram"
+    transfer["destinationList"][0]["destination"] = "not a uri"
+    refinery["inputQuantityList"][0]["quantity"] = "500"
+    refinery["bizStep"] = 7
+    claim["parentID"] = 1
+    claim["eventTime"] = "yesterday"
+    del document["epcisBody"]["eventList"][1]["eventTimeZoneOffset"]
+    found = errors(document)
+    assert len(found) >= 6, found
+    assert epcis_schema.messages(as_published.iter_errors(document)) == found
 
 
 def test_the_endpoint_serves_the_provenances_readers_only(api, ledger, miner, refiner, stranger, auditor):
