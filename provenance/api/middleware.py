@@ -12,12 +12,13 @@ from django.http import JsonResponse
 
 from provenance.errors import LedgerError
 
-BATCH_PATH = "/api/v1/attestations/batch"
+# The bodies of many envelopes: a batch submission, and its validation.
+BATCH_PATHS = frozenset({"/api/v1/attestations/batch", "/api/v1/attestations/validate"})
 
 
 def _limit(request) -> int:
-    """A batch submission may carry 16 MiB; every other API body 64 KiB."""
-    return settings.CAIRN_MAX_BATCH_BODY_BYTES if request.path == BATCH_PATH else settings.CAIRN_MAX_BODY_BYTES
+    """A batch submission (or its validation) may carry 16 MiB; every other API body 64 KiB."""
+    return settings.CAIRN_MAX_BATCH_BODY_BYTES if request.path in BATCH_PATHS else settings.CAIRN_MAX_BODY_BYTES
 
 
 def _too_large(limit: int) -> JsonResponse:
@@ -27,7 +28,7 @@ def _too_large(limit: int) -> JsonResponse:
 
 class RequestBodyLimitMiddleware:
     """413 `payload_too_large` for API requests over CAIRN_MAX_BODY_BYTES
-    (CAIRN_MAX_BATCH_BODY_BYTES for POST /attestations/batch).
+    (CAIRN_MAX_BATCH_BODY_BYTES for POST /attestations/batch and /validate).
 
     A declared Content-Length is checked without reading; a chunked body is
     read up to one byte past the limit and refused beyond it, else passed on
