@@ -248,9 +248,20 @@ class Client:
                 item if statements.is_envelope(item) else self._signed(item, key, fill_prev, sign_options)
                 for item in items
             ]
+        return cast(list[wire.BatchResult], self._envelopes("/attestations/batch", envelopes))
+
+    def validate_batch(self, envelopes: Sequence[Document]) -> list[wire.BatchResult]:
+        """POST /attestations/validate: what `post_batch` would answer for these
+        envelopes against the ledger as it stands, with nothing appended; a
+        would-be 201 is `{"status": 201, "entry_hash"}` (contract §5 v1.2)."""
+        if not 1 <= len(envelopes) <= MAX_BATCH:
+            raise ValueError(f"a batch holds 1 to {MAX_BATCH} envelopes")
+        return cast(list[wire.BatchResult], self._envelopes("/attestations/validate", envelopes))
+
+    def _envelopes(self, path: str, envelopes: Sequence[Document]) -> list[object]:
         body = b'{"envelopes":[' + b",".join(json.dumps(e).encode("utf-8") for e in envelopes) + b"]}"
-        answer: JSONObject = self.request("POST", "/attestations/batch", body=body).json()
-        return cast(list[wire.BatchResult], answer["results"])
+        answer: JSONObject = self.request("POST", path, body=body).json()
+        return cast(list[object], answer["results"])
 
     def _chained(
         self, items: Sequence[Document], key: Ed25519PrivateKey | None, fill_prev: bool, options: SignOptions

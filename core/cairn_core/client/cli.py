@@ -24,7 +24,7 @@ from cairn_core.client import keys as keyfiles
 from cairn_core.client import statements
 from cairn_core.client import verdicts as monitor
 from cairn_core.client.api import CairnError, Client
-from cairn_core.client.importer import Importer, ImportFailure
+from cairn_core.client.importer import Importer, ImportFailure, Summary
 from cairn_core.client.kept import KeptEnvelopes
 from cairn_core.client.wire import BatchResult, Proven
 from cairn_core.client.witness import Witness, WitnessError, default_state_path
@@ -284,6 +284,8 @@ def _describe_result(where: str, result: BatchResult) -> str:
         entry = result["entry"]
         verb = "logged" if result["status"] == 201 else "already logged"
         return f"{where}: {result['status']} {verb} at index {entry['index']} (entry_hash {entry['entry_hash']})"
+    if "entry_hash" in result:
+        return f"{where}: {result['status']} would be logged (entry_hash {result['entry_hash']})"
     error = dict(result["error"])
     code, message = error.pop("code"), error.pop("message")
     extra = "".join(f" ({name}: {value})" for name, value in error.items())
@@ -344,13 +346,25 @@ def _post_one(
 @click.option(
     "--epcis", is_flag=True, help="FILE is an EPCIS 2.0 JSON-LD document: its events, as --issuer's statements"
 )
+@click.option(
+    "--validate",
+    is_flag=True,
+    help="Check every row against the ledger (POST /attestations/validate): nothing is appended, the journal "
+    "is left as it was; refusals to FILE.validation.csv",
+)
 @pass_context
-def import_(obj: Context, file: str, batch_size: int, journal: str | None, report: str | None, epcis: bool) -> None:
+def import_(
+    obj: Context, file: str, batch_size: int, journal: str | None, report: str | None, epcis: bool, validate: bool
+) -> None:
     """Sign and post a history file (JSON Lines, CSV or EPCIS 2.0) through the batch endpoint.
 
     Resumes after an interruption: run it again. Every refusal goes to the
     report with its code (an EPCIS event that maps to no statement of the
-    issuer's: not_mapped); exits 1 when any row was refused."""
+    issuer's: not_mapped); exits 1 when any row was refused. With
+    --validate, every row is checked and none appended."""
+    source = Path(file)
+    if validate and report is None:
+        report = str(source.with_name(source.name + ".validation.csv"))
     with obj.client(retry_rate_limited=10) as client:
         importer = Importer(
             client,
@@ -363,23 +377,36 @@ def import_(obj: Context, file: str, batch_size: int, journal: str | None, repor
             epcis=epcis,
         )
         rows = importer.rows()
-        with click.progressbar(length=len(rows), label="importing", file=sys.stderr) as bar:
+        label = "validating" if validate else "importing"
+        with click.progressbar(length=len(rows), label=label, file=sys.stderr) as bar:
             importer.progress = bar.update
             try:
-                summary = importer.run(rows)
+                summary = importer.validate(rows) if validate else importer.run(rows)
             except KeyboardInterrupt:
-                click.echo(f"\ninterrupted: run the same command again to resume ({importer.journal_path})", err=True)
+                again = (
+                    "nothing was appended"
+                    if validate
+                    else f"run the same command again to resume ({importer.journal_path})"
+                )
+                click.echo(f"\ninterrupted: {again}", err=True)
                 raise click.exceptions.Exit(130) from None
+    _print_summary(obj, summary, importer.report_path, validate)
+
+
+def _print_summary(obj: Context, summary: Summary, report: Path, validate: bool) -> None:
+    """The import's (or validation's) counts and refusals; exit 1 when any row was refused."""
     data = summary.as_dict()
+    logged = "would be logged" if validate else "logged"
     lines = [
-        f"{data['rows']} rows: {data['created']} logged, {data['already_logged']} already logged, "
+        f"{data['rows']} rows: {data['created']} {logged}, {data['already_logged']} already logged, "
         f"{data['refused']} refused"
         + (f" ({data['done_before']} done by an earlier run)" if data["done_before"] else "")
+        + ("; nothing was appended" if validate else "")
     ]
     if data["refused"]:
         lines += [f"  {code}: {count}" for code, count in data["refusals"].items()]
-        lines += _refusal_lines(importer.report_path)
-        lines.append(f"refusals written to {importer.report_path}")
+        lines += _refusal_lines(report)
+        lines.append(f"refusals written to {report}")
     obj.emit(data, "\n".join(lines))
     if data["refused"]:
         click.get_current_context().exit(1)

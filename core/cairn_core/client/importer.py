@@ -230,14 +230,16 @@ class Journal:
     """Append-only JSON Lines: a header, then `{"row", "envelope"}` when a row
     is signed and `{"row", "result"}` when it is answered."""
 
-    def __init__(self, path: Path, source: Path, sha256: str) -> None:
+    def __init__(self, path: Path, source: Path, sha256: str, *, read_only: bool = False) -> None:
         self.path = path
         self.signed: dict[int, Document] = {}  # envelopes
         self.results: dict[int, BatchResult] = {}
+        self.handle: io.TextIOBase | None = None
         if path.exists():
             self._load(source, sha256)
-            self.handle = path.open("a", encoding="utf-8")
-        else:
+            if not read_only:
+                self.handle = path.open("a", encoding="utf-8")
+        elif not read_only:
             self.handle = path.open("w", encoding="utf-8")
             self.write({"source": source.name, "sha256": sha256})
             self.sync()
@@ -263,17 +265,54 @@ class Journal:
                 self.results[record["row"]] = record["result"]
 
     def write(self, record: Mapping[str, object]) -> None:
-        self.handle.write(json.dumps(record, separators=(",", ":")) + "\n")
+        if self.handle is not None:
+            self.handle.write(json.dumps(record, separators=(",", ":")) + "\n")
 
     def sync(self) -> None:
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
+        if self.handle is not None:
+            self.handle.flush()
+            os.fsync(self.handle.fileno())
 
     def close(self) -> None:
-        self.handle.close()
+        if self.handle is not None:
+            self.handle.close()
 
 
 # --- the import ----------------------------------------------------------------------
+
+
+def _batches_of(statement: Document) -> set[str]:
+    """The batches a statement names or creates."""
+    return {batch for _, batch in statements.named_batches(dict(statement))} | set(
+        statements.created_batches(statement)
+    )
+
+
+def _batches_of_rows(rows: list[tuple[int, JSONObject | RowError]]) -> set[str]:
+    found: set[str] = set()
+    for _, item in rows:
+        if isinstance(item, RowError):
+            continue
+        try:
+            found |= _batches_of(statements.statement_of(item) if statements.is_envelope(item) else item)
+        except (ValueError, KeyError, TypeError):
+            continue  # not a statement: the row is refused on its own
+    return found
+
+
+def _depended_on(earlier: list[tuple[Document, set[str]]], batches: set[str]) -> list[Document]:
+    """The earlier envelopes (in their order) that `batches` build on: those
+    touching one of them, and, transitively, those touching the batches
+    these touch (a transform's inputs)."""
+    wanted, taken = set(batches), [False] * len(earlier)
+    grew = True
+    while grew:
+        grew = False
+        for position, (_, touched) in enumerate(earlier):
+            if not taken[position] and touched & wanted:
+                taken[position], grew = True, True
+                wanted |= touched
+    return [envelope for (envelope, _), keep in zip(earlier, taken, strict=True) if keep]
 
 
 class SummaryDict(TypedDict):
@@ -378,12 +417,70 @@ class Importer:
                 self.progress(len(chunk))
         finally:
             journal.close()
-            for result in journal.results.values():
-                summary.statuses[result.get("status")] += 1
-                if _is_refusal(result):
-                    summary.refusals[result["error"]["code"]] += 1
-            self._write_report(journal.results)
+            self._summarise(summary, journal.results)
         return summary
+
+    def validate(self, rows: list[tuple[int, JSONObject | RowError]] | None = None) -> Summary:
+        """Every row through POST /attestations/validate, signed as the import
+        would sign it (a row the journal holds: its envelope), in chunks as
+        the import posts them: nothing is appended and the journal is left
+        as it was. The refusals go to the report.
+
+        The server checks each chunk against the ledger as it stands; a row
+        building on an earlier chunk's rows (a transfer of a batch created
+        1,000 rows above) would find nothing there. So each chunk is sent
+        after the earlier rows that would be logged and that its batches
+        depend on (their chains, transitively), whose results are dropped."""
+        rows = self.rows() if rows is None else rows
+        journal = Journal(self.journal_path, self.source, file_sha256(self.source), read_only=True)
+        summary = Summary(rows=len(rows), report=self.report_path)
+        self._replay(journal)
+        for number in [n for n, result in journal.results.items() if _is_refusal(result)]:
+            del journal.results[number]  # a row refused before is signed again, as it would be to retry it
+            journal.signed.pop(number, None)
+        would_log: list[tuple[Document, set[str]]] = []
+        start = 0
+        while start < len(rows):
+            size = self.batch_size
+            while True:
+                chunk = rows[start : start + size]
+                context = _depended_on(would_log, _batches_of_rows(chunk))
+                if len(context) + len(chunk) <= MAX_BATCH or size == 1:
+                    break
+                size = max(1, size // 2)
+            self._check(chunk, journal, context[max(0, len(context) + len(chunk) - MAX_BATCH) :], would_log)
+            self.progress(len(chunk))
+            start += len(chunk)
+        journal.close()
+        self._summarise(summary, journal.results)
+        return summary
+
+    def _check(
+        self,
+        chunk: list[tuple[int, JSONObject | RowError]],
+        journal: Journal,
+        context: list[Document],
+        would_log: list[tuple[Document, set[str]]],
+    ) -> None:
+        """One chunk through the validation, after the earlier rows it builds on."""
+        signed = self._sign_chunk(chunk, journal)
+        if not signed:
+            return
+        results = self.client.validate_batch([*context, *(envelope for _, envelope in signed)])[len(context) :]
+        for (number, envelope), result in zip(signed, results, strict=True):
+            if _is_refusal(result):
+                self._forget(envelope)
+                result = self._refused(number, envelope, result)
+            elif result.get("status") == 201:
+                would_log.append((envelope, _batches_of(statements.statement_of(envelope))))
+            journal.results[number] = result
+
+    def _summarise(self, summary: Summary, results: dict[int, BatchResult]) -> None:
+        for result in results.values():
+            summary.statuses[result.get("status")] += 1
+            if _is_refusal(result):
+                summary.refusals[result["error"]["code"]] += 1
+        self._write_report(results)
 
     def _replay(self, journal: Journal) -> None:
         """The heads the rows signed before left (refused rows left none)."""
@@ -459,8 +556,11 @@ class Importer:
         journal.write({"row": number, "envelope": envelope})
         return envelope
 
-    def _post(self, chunk: list[tuple[int, JSONObject | RowError]], journal: Journal) -> None:
-        posted: list[tuple[int, Document]] = []
+    def _sign_chunk(
+        self, chunk: list[tuple[int, JSONObject | RowError]], journal: Journal
+    ) -> list[tuple[int, Document]]:
+        """Each row's envelope (journaled), or its `invalid_row` answer."""
+        signed: list[tuple[int, Document]] = []
         for number, item in chunk:
             try:
                 envelope = self._envelope(number, item, journal)
@@ -468,7 +568,11 @@ class Importer:
                 self._answer(journal, number, {"status": 400, "error": {"code": exc.code, "message": str(exc)}})
                 continue
             self._advance(envelope)
-            posted.append((number, envelope))
+            signed.append((number, envelope))
+        return signed
+
+    def _post(self, chunk: list[tuple[int, JSONObject | RowError]], journal: Journal) -> None:
+        posted = self._sign_chunk(chunk, journal)
         journal.sync()  # every envelope is on disk before it is posted
         if posted:
             results = self.client.post_batch([envelope for _, envelope in posted])
