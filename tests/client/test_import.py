@@ -105,17 +105,6 @@ def test_an_interrupted_import_resumes_and_logs_nothing_twice(miner):
     assert Entry.objects.count() == entries
 
 
-def test_a_journal_of_another_file_is_refused(miner):
-    source = history_csv(miner.home / "history.csv", rows=4)
-    miner.cairn("--issuer", "pilbara-mining", "import", str(source))
-    assert attestations().count() == 4
-    entries = Entry.objects.count()
-    history_csv(source, rows=6)
-    refused = miner.cairn("--issuer", "pilbara-mining", "import", str(source), expect=1)
-    assert "records another version of history.csv" in refused.stderr
-    assert Entry.objects.count() == entries
-
-
 def test_json_lines_with_statements_envelopes_and_bad_lines(miner, tmp_path):
     key = keys.load(miner.key)
     from cairn_core.client import statements

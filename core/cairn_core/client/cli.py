@@ -352,9 +352,22 @@ def _post_one(
     help="Check every row against the ledger (POST /attestations/validate): nothing is appended, the journal "
     "is left as it was; refusals to FILE.validation.csv",
 )
+@click.option(
+    "--retry-refused",
+    is_flag=True,
+    help="Sign again and post the rows refused before whose content is unchanged (a row changed since, or "
+    "refused because of an earlier row, always is)",
+)
 @pass_context
 def import_(
-    obj: Context, file: str, batch_size: int, journal: str | None, report: str | None, epcis: bool, validate: bool
+    obj: Context,
+    file: str,
+    batch_size: int,
+    journal: str | None,
+    report: str | None,
+    epcis: bool,
+    validate: bool,
+    retry_refused: bool,
 ) -> None:
     """Sign and post a history file (JSON Lines, CSV or EPCIS 2.0) through the batch endpoint.
 
@@ -375,22 +388,28 @@ def import_(
             report=report,
             batch_size=batch_size,
             epcis=epcis,
+            retry_refused=retry_refused,
         )
-        rows = importer.rows()
-        label = "validating" if validate else "importing"
-        with click.progressbar(length=len(rows), label=label, file=sys.stderr) as bar:
-            importer.progress = bar.update
-            try:
-                summary = importer.validate(rows) if validate else importer.run(rows)
-            except KeyboardInterrupt:
-                again = (
-                    "nothing was appended"
-                    if validate
-                    else f"run the same command again to resume ({importer.journal_path})"
-                )
-                click.echo(f"\ninterrupted: {again}", err=True)
-                raise click.exceptions.Exit(130) from None
+        summary = _run_import(importer, validate)
     _print_summary(obj, summary, importer.report_path, validate)
+
+
+def _run_import(importer: Importer, validate: bool) -> Summary:
+    """The import (or its validation), with a progress bar; Ctrl-C says what to do next."""
+    rows = importer.rows()
+    label = "validating" if validate else "importing"
+    with click.progressbar(length=len(rows), label=label, file=sys.stderr) as bar:
+        importer.progress = bar.update
+        try:
+            return importer.validate(rows) if validate else importer.run(rows)
+        except KeyboardInterrupt:
+            again = (
+                "nothing was appended"
+                if validate
+                else f"run the same command again to resume ({importer.journal_path})"
+            )
+            click.echo(f"\ninterrupted: {again}", err=True)
+            raise click.exceptions.Exit(130) from None
 
 
 def _print_summary(obj: Context, summary: Summary, report: Path, validate: bool) -> None:
@@ -398,8 +417,9 @@ def _print_summary(obj: Context, summary: Summary, report: Path, validate: bool)
     data = summary.as_dict()
     logged = "would be logged" if validate else "logged"
     lines = [
-        f"{data['rows']} rows: {data['created']} {logged}, {data['already_logged']} already logged, "
-        f"{data['refused']} refused"
+        f"{data['rows']} rows: {data['created']} {logged}, {data['already_logged']} already logged"
+        + (f" ({data['in_ledger']} found in the ledger by their content)" if data["in_ledger"] else "")
+        + f", {data['refused']} refused"
         + (f" ({data['done_before']} done by an earlier run)" if data["done_before"] else "")
         + ("; nothing was appended" if validate else "")
     ]
