@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.handlers.wsgi import LimitedStream
 from django.http import JsonResponse
 
+from provenance.api.throttles import BUDGET_ATTRIBUTE, TokenRateThrottle
 from provenance.errors import LedgerError
 
 # The bodies of many envelopes: a batch submission, and its validation.
@@ -91,3 +92,25 @@ def _organization(request) -> str | None:
     user = getattr(request, "user", None)  # DRF sets the authenticated user on the Django request
     member = getattr(user, "member", None) if user is not None and user.is_authenticated else None
     return getattr(member, "organization_id", None)
+
+
+class RateLimitHeadersMiddleware:
+    """RateLimit-Limit, -Remaining and -Reset on every authenticated API
+    answer (contract §5 v1.2): the token's budget as its throttle left it
+    (provenance.api.throttles), or, for an answer given before the throttle
+    ran (a refused permission), as it stands."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not request.path.startswith("/api/"):
+            return response
+        budget = getattr(request, BUDGET_ATTRIBUTE, None)
+        if budget is None and getattr(getattr(request, "auth", None), "key", None):
+            budget = TokenRateThrottle().peek(request)
+        if budget is not None:
+            for name, value in budget.headers().items():
+                response[name] = value
+        return response

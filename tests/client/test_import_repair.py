@@ -155,3 +155,18 @@ def test_retry_refused_posts_unchanged_refused_rows_again(miner, organization): 
     retried = imports(miner, source, "--retry-refused")
     assert (retried["done_before"], retried["created"], retried["refused"]) == (2 * LOTS - 1, 2 * LOTS, 0)
     assert attestations().count() == 2 * LOTS
+
+
+def test_a_rate_limited_import_says_so_waits_and_goes_on(miner, monkeypatch):  # noqa: F811
+    from django.core.cache import cache
+
+    from provenance.api.throttles import TokenRateThrottle
+
+    cache.clear()
+    monkeypatch.setattr(TokenRateThrottle, "THROTTLE_RATES", {"token": "2/s"})
+    source = write_excel(miner.home / "shipments.csv", excel_rows({})[:6])
+    result = miner.cairn("--issuer", "pilbara-mining", "import", str(source), "--batch-size", "1")
+    assert "rate-limited, waiting 1 s" in result.stderr
+    assert "6 rows: 6 logged" in result.stdout
+    assert attestations().count() == 6
+    cache.clear()

@@ -6,7 +6,7 @@ import datetime as dt
 import email.utils
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol, TypedDict, Unpack, cast
 
 import httpx
@@ -113,6 +113,8 @@ class Client:
         self.url = url.rstrip("/")
         self.token = token
         self.retry_rate_limited = retry_rate_limited
+        # Told the seconds it waits before each retry of a 429 (`cairn import` prints them).
+        self.on_rate_limited: Callable[[float], None] = lambda seconds: None
         headers = {"Authorization": f"Token {token}"} if token else {}
         self.http = httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=timeout, transport=transport)
 
@@ -139,7 +141,9 @@ class Client:
                 raise CairnError(0, "unreachable", f"{self.url}: {exc}") from exc
             if response.status_code == 429 and attempt < self.retry_rate_limited:
                 wait = retry_after(response)
-                time.sleep(1.0 if wait is None else wait)
+                wait = 1.0 if wait is None else wait
+                self.on_rate_limited(wait)
+                time.sleep(wait)
                 continue
             break
         if response.is_success:

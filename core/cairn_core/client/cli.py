@@ -378,7 +378,8 @@ def import_(
     source = Path(file)
     if validate and report is None:
         report = str(source.with_name(source.name + ".validation.csv"))
-    with obj.client(retry_rate_limited=10) as client:
+    with obj.client(retry_rate_limited=RATE_LIMITED_RETRIES) as client:
+        client.on_rate_limited = _say_rate_limited
         importer = Importer(
             client,
             obj.key(required=False),
@@ -392,6 +393,14 @@ def import_(
         )
         summary = _run_import(importer, validate)
     _print_summary(obj, summary, importer.report_path, validate)
+
+
+# A 429 is waited out (its Retry-After) this many times in a row before the import stops.
+RATE_LIMITED_RETRIES = 100
+
+
+def _say_rate_limited(seconds: float) -> None:
+    click.echo(f"\nrate-limited, waiting {seconds:.0f} s", err=True)
 
 
 def _run_import(importer: Importer, validate: bool) -> Summary:
