@@ -27,6 +27,15 @@ class KeySerializer(serializers.Serializer):
     revoked_at = serializers.DateTimeField(allow_null=True)
 
 
+class OrganizationSerializer(serializers.Serializer):
+    """GET /organization: the organisation the caller's token belongs to."""
+
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    country = serializers.CharField()
+    roles = serializers.ListField(child=serializers.CharField())
+
+
 class SignatureSerializer(serializers.Serializer):
     keyid = serializers.CharField()
     sig = serializers.CharField()

@@ -6,6 +6,7 @@ from provenance.api import grammar_views, views
 
 urlpatterns = [
     path("keys", views.KeyListView.as_view(), name="key-list"),
+    path("organization", views.OrganizationView.as_view(), name="organization"),
     path("keys/<str:keyid>/revoke", views.KeyRevokeView.as_view(), name="key-revoke"),
     path("attestations", views.AttestationListView.as_view(), name="attestation-list"),
     path("attestations/schema", grammar_views.attestation_schema, name="attestation-schema"),

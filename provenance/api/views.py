@@ -87,6 +87,23 @@ class KeyListView(APIView):
         return Response(read_views.list_keys(organization_of(request)))
 
 
+class OrganizationView(APIView):
+    """Whose token this is: a client fills a statement's issuer from it."""
+
+    permission_classes = [IsMember]
+
+    @extend_schema(
+        responses={200: s.OrganizationSerializer, **errors("Organization", *AUTHENTICATED)},
+        description=(
+            "The caller's organisation: its slug (a statement's issuer), name, country and roles. Not in the "
+            "contract: the SDK and `cairn` fill a statement's missing issuer from it."
+        ),
+    )
+    def get(self, request):
+        org = organization_of(request)
+        return Response({"slug": org.slug, "name": org.name, "country": str(org.country), "roles": list(org.roles)})
+
+
 class KeyRevokeView(APIView):
     permission_classes = [IsMember]
 

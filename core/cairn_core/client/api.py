@@ -113,6 +113,7 @@ class Client:
         self.url = url.rstrip("/")
         self.token = token
         self.retry_rate_limited = retry_rate_limited
+        self._own: str | None = None  # the token's organisation, once asked
         # Told the seconds it waits before each retry of a 429 (`cairn import` prints them).
         self.on_rate_limited: Callable[[float], None] = lambda seconds: None
         headers = {"Authorization": f"Token {token}"} if token else {}
@@ -192,7 +193,11 @@ class Client:
         issuer: str | None = None,
         cosigners: Iterable[Ed25519PrivateKey] = (),
     ) -> StoredEnvelope:
-        """The signed envelope; with `fill_prev`, missing `prev` fields take the server's heads."""
+        """The signed envelope; with `fill_prev`, missing `prev` fields take the
+        server's heads. A statement naming no issuer, signed without
+        `issuer`, is issued by the token's organisation (GET /organization)."""
+        if not issuer and not statement.get("issuer"):
+            issuer = self.own_organization()
         if fill_prev:
             statement = statements.fill_prevs(statement, self.head)
         try:
@@ -338,6 +343,25 @@ class Client:
             page = self.batches(custodian=custodian, after=cursor, limit=limit)
             yield from page["batches"]
             cursor = page["next"]
+
+    def organization(self) -> wire.Organization:
+        """GET /organization: the organisation this client's token belongs to."""
+        return cast(wire.Organization, self.get_json("/organization"))
+
+    def own_organization(self) -> str:
+        """The slug of the token's organisation (asked once): the issuer of
+        the statements this client signs that name none."""
+        if self._own is None:
+            try:
+                self._own = self.organization()["slug"]
+            except CairnError as exc:
+                raise CairnError(
+                    exc.status or 400,
+                    "invalid_payload",
+                    "The statement names no issuer, and the server did not say whose token this is "
+                    f"({exc.code}: {exc.message}): give the issuer (--issuer, CAIRN_ISSUER).",
+                ) from exc
+        return self._own
 
     def keys(self) -> wire.KeyList:
         """GET /keys: your organisation's keys (an auditor: every organisation's)."""

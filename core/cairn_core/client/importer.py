@@ -674,12 +674,21 @@ class Importer:
             except (KeyError, TypeError) as exc:
                 raise RowError(f"not a statement: {exc}") from exc
             try:
-                envelope = statements.sign(filled, self.key, issuer=self.issuer)
+                envelope = statements.sign(filled, self.key, issuer=self._issuer_for(filled))
             except PayloadError as exc:
                 raise RowError(f"invalid payload (not signed): {exc}") from exc
         journal.signed[number] = envelope
         journal.write({"row": number, "digest": journal.digests.get(number), "envelope": envelope})
         return envelope
+
+    def _issuer_for(self, statement: Document) -> str | None:
+        """--issuer, else for a statement naming none the token's organisation."""
+        if self.issuer or statement.get("issuer"):
+            return self.issuer
+        try:
+            return self.client.own_organization()
+        except CairnError as exc:
+            raise RowError(exc.message) from exc
 
     def _sign_chunk(
         self, chunk: list[tuple[int, JSONObject | RowError]], journal: Journal

@@ -62,6 +62,15 @@ class Refused(TypedDict):
     error: ErrorBody
 
 
+class Organization(TypedDict):
+    """GET /organization: the organisation a token belongs to."""
+
+    slug: str
+    name: str
+    country: str
+    roles: list[str]
+
+
 @final
 class Validated(TypedDict):
     """§5 v1.2: one envelope of a validation that a batch would log (nothing was)."""
