@@ -53,10 +53,11 @@ import json
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TypedDict, TypeGuard, cast
+from typing import NamedTuple, TypedDict, TypeGuard, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -365,6 +366,14 @@ def _created_by_row(item: JSONObject) -> list[str]:
         return []  # not a statement: the row is refused on its own
 
 
+class Flight(NamedTuple):
+    """A chunk posted, its answer on the way (None: no row of it was posted)."""
+
+    future: Future[list[BatchResult]] | None
+    chunk: list[tuple[int, JSONObject | RowError]]
+    posted: list[tuple[int, Document]]
+
+
 def _caused(refusal: Refused, lines: list[int], journal: Journal) -> Refused:
     """`refusal` naming the earlier rows that caused it: their lines (for the
     report) and contents (so that it stands as long as they stay refused)."""
@@ -489,6 +498,9 @@ class Importer:
         # batch id -> the row that was to create it and was refused
         self.refused_creators: dict[str, int] = {}
         self.row_batches: dict[int, set[str]] = {}  # the batches each row names or creates
+        self.just_signed: dict[int, tuple[JSONObject, str]] = {}  # row: its statement and entry_hash
+        self.fresh: set[int] = set()  # rows signed in this run
+        self.changed: set[str] = set()  # batches the last answer refused a row on
 
     def rows(self) -> list[tuple[int, JSONObject | RowError]]:
         try:
@@ -509,10 +521,7 @@ class Importer:
             todo = [(number, item) for number, item in rows if not _settled(journal.results.get(number))]
             summary.done_before = len(rows) - len(todo)
             self.progress(summary.done_before)
-            for start in range(0, len(todo), self.batch_size):
-                chunk = todo[start : start + self.batch_size]
-                self._post(chunk, journal)
-                self.progress(len(chunk))
+            self._post_all(todo, journal)
         finally:
             journal.close()
             self._summarise(summary, journal.results)
@@ -615,9 +624,9 @@ class Importer:
             if result is None or not _is_refusal(result):
                 self._advance(journal.signed[number])
 
-    def _advance(self, envelope: Document) -> None:
-        statement = statements.statement_of(envelope)
-        entry_hash = statements.entry_hash(envelope)
+    def _advance(self, envelope: Document, known: tuple[JSONObject, str] | None = None) -> None:
+        """The heads `envelope` leaves (`known`: its statement and entry_hash, when just signed)."""
+        statement, entry_hash = known or (statements.statement_of(envelope), statements.entry_hash(envelope))
         for _, batch in statements.named_batches(statement):
             self.heads[batch] = entry_hash
         for batch in statements.created_batches(statement):
@@ -674,9 +683,11 @@ class Importer:
             except (KeyError, TypeError) as exc:
                 raise RowError(f"not a statement: {exc}") from exc
             try:
-                envelope = statements.sign(filled, self.key, issuer=self._issuer_for(filled))
+                envelope, completed, entry_hash = statements.signed(filled, self.key, issuer=self._issuer_for(filled))
             except PayloadError as exc:
                 raise RowError(f"invalid payload (not signed): {exc}") from exc
+            self.just_signed[number] = (completed, entry_hash)
+            self.fresh.add(number)
         journal.signed[number] = envelope
         journal.write({"row": number, "digest": journal.digests.get(number), "envelope": envelope})
         return envelope
@@ -704,9 +715,58 @@ class Importer:
                     refusal = _caused(refusal, [exc.caused_by], journal)
                 self._answer(journal, number, refusal)
                 continue
-            self._advance(envelope)
+            self._advance(envelope, self.just_signed.pop(number, None))
             signed.append((number, envelope))
         return signed
+
+    def _post_all(self, todo: list[tuple[int, JSONObject | RowError]], journal: Journal) -> None:
+        """Post `todo` chunk by chunk, in order, each chunk signed while the
+        one before is being appended (the server's time and the signing's
+        overlap). Rows of a chunk signed on batches that the answer to the
+        one before changed (a refused row's, one found in the ledger) are
+        signed again before it is posted, so every row is signed on what
+        the earlier rows left, as if one chunk waited for the other."""
+        flight: Flight | None = None
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            for start in range(0, len(todo), self.batch_size):
+                chunk = todo[start : start + self.batch_size]
+                posted = self._sign_chunk(chunk, journal)
+                if flight is not None:
+                    self._land(flight, journal)
+                    posted = self._signed_again(chunk, posted, journal)
+                journal.sync()  # every envelope is on disk before it is posted
+                future = pool.submit(self.client.post_batch, [envelope for _, envelope in posted]) if posted else None
+                flight = Flight(future, chunk, posted)
+            if flight is not None:
+                self._land(flight, journal)
+
+    def _land(self, flight: Flight, journal: Journal) -> None:
+        """The answers to a chunk posted, recorded; its rows to sign again posted now."""
+        self.changed.clear()
+        if flight.future is not None:
+            redo = self._take(dict(flight.chunk), flight.posted, flight.future.result(), journal)
+            journal.sync()
+            if redo:
+                self._post(redo, journal)
+        self.progress(len(flight.chunk))
+
+    def _signed_again(
+        self, chunk: list[tuple[int, JSONObject | RowError]], posted: list[tuple[int, Document]], journal: Journal
+    ) -> list[tuple[int, Document]]:
+        """`posted` with the rows signed in this run on a batch the last answer
+        changed (and the rows after them on theirs) signed again."""
+        if not self.changed:
+            return posted
+        changed, items, kept = set(self.changed), dict(chunk), []
+        for number, envelope in posted:
+            touched = _batches_of(statements.statement_of(envelope))
+            if number not in self.fresh or not touched & changed:
+                kept.append((number, envelope))
+                continue
+            changed |= touched
+            journal.signed.pop(number, None)
+            kept += self._sign_chunk([(number, items[number])], journal)
+        return kept
 
     def _post(self, chunk: list[tuple[int, JSONObject | RowError]], journal: Journal) -> None:
         posted = self._sign_chunk(chunk, journal)
@@ -740,6 +800,7 @@ class Importer:
                 continue
             self._forget(envelope)
             statement = statements.statement_of(envelope)
+            self.changed |= _batches_of(statement)
             found = self._logged_by_effect(statement, result)
             if found is not None:
                 journal.signed[number] = found[0]
