@@ -79,6 +79,10 @@ def test_a_supplier_validates_fixes_five_rows_imports_and_reruns_safely(miner): 
     again = imports(miner, source)  # counts are of every run's answers
     assert (again["done_before"], again["created"], again["refused"]) == (2 * LOTS, 2 * LOTS, 0)
     assert attestations().count() == 2 * LOTS
+    # and lists what it has in the ledger
+    listed = miner.cairn_json("entries", "--all")["entries"]
+    mine = [e for e in listed if e["envelope"]["payloadType"] == "application/vnd.cairn.attestation+json"]
+    assert len(mine) == 2 * LOTS
 
 
 def test_a_rerun_after_fixing_rows_reposts_what_landed_and_signs_only_the_rest(miner):  # noqa: F811
