@@ -44,6 +44,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
@@ -119,13 +120,7 @@ def append_attestations(
     build on an earlier one's batch. One that fails leaves no trace and the
     others go on. POST /attestations is this with one envelope, POST
     /attestations/batch with up to a thousand."""
-    caller = Caller.of(acting_org, acting_user, token)
-    prepared = [_prepared_or_refused(body, caller, now or timezone.now()) for body in bodies]
-    pendings = [item for item in prepared if isinstance(item, Pending)]
-    if not pendings:
-        return [item for item in prepared if not isinstance(item, Pending)]
-    appended = iter(_append(pendings))
-    return [next(appended) if isinstance(item, Pending) else item for item in prepared]
+    return _each(bodies, Caller.of(acting_org, acting_user, token), now or timezone.now(), _append)
 
 
 def validate_attestations(
@@ -144,13 +139,25 @@ def validate_attestations(
     written (provenance.ledger_write.check_in_snapshot). A would-be new
     entry is a created `AppendResult` of which only the entry hash holds:
     its index and time are those it would have had in that snapshot."""
-    caller = Caller.of(acting_org, acting_user, token)
-    prepared = [_prepared_or_refused(body, caller, now or timezone.now()) for body in bodies]
+    return _each(bodies, Caller.of(acting_org, acting_user, token), now or timezone.now(), _check_in_snapshot)
+
+
+def _check_in_snapshot(pendings: list[Pending]) -> list[Outcome]:
+    return ledger_write.check_in_snapshot(pendings, check_against_ledger)
+
+
+def _each(
+    bodies: list[bytes], caller: Caller, now: dt.datetime, against_ledger: Callable[[list[Pending]], list[Outcome]]
+) -> list[Outcome]:
+    """Checks 1 to 4 of each body, then `against_ledger` (the append, or the
+    check that stores nothing) for those that passed, in order: each body's
+    outcome, in order."""
+    prepared = [_prepared_or_refused(body, caller, now) for body in bodies]
     pendings = [item for item in prepared if isinstance(item, Pending)]
     if not pendings:
         return [item for item in prepared if not isinstance(item, Pending)]
-    checked = iter(ledger_write.check_in_snapshot(pendings, check_against_ledger))
-    return [next(checked) if isinstance(item, Pending) else item for item in prepared]
+    outcomes = iter(against_ledger(pendings))
+    return [next(outcomes) if isinstance(item, Pending) else item for item in prepared]
 
 
 def _prepared_or_refused(body: bytes, caller: Caller, now: dt.datetime) -> Pending | LedgerError:
