@@ -116,6 +116,7 @@ MIDDLEWARE = [
     # that `make demo` (DEBUG off) and gunicorn serve the admin's CSS and JS.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "provenance.api.middleware.RequestBodyLimitMiddleware",
+    "provenance.api.middleware.RateLimitHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -1,7 +1,8 @@
 """The ledger's one write path: the contract's checks (§6), in its order.
 
 `append_attestation` (POST /attestations) and `append_attestations` (POST
-/attestations/batch, each envelope as if posted alone) run these checks;
+/attestations/batch, each envelope as if posted alone) run these checks,
+and `validate_attestations` (POST /attestations/validate) runs them storing nothing;
 the first that fails is the answer, and a refused statement leaves no
 trace. Each check is one function below, in this order:
 
@@ -43,6 +44,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
@@ -75,6 +77,7 @@ __all__ = [
     "append_batch_isolated",
     "append_handed_over",
     "prepare",
+    "validate_attestations",
     "receipt",
     "unconfirmed",
 ]
@@ -117,13 +120,44 @@ def append_attestations(
     build on an earlier one's batch. One that fails leaves no trace and the
     others go on. POST /attestations is this with one envelope, POST
     /attestations/batch with up to a thousand."""
-    caller = Caller.of(acting_org, acting_user, token)
-    prepared = [_prepared_or_refused(body, caller, now or timezone.now()) for body in bodies]
+    return _each(bodies, Caller.of(acting_org, acting_user, token), now or timezone.now(), _append)
+
+
+def validate_attestations(
+    bodies: list[bytes],
+    *,
+    acting_org: Organization,
+    acting_user: object = None,
+    token: str | None = None,
+    now: dt.datetime | None = None,
+) -> list[Outcome]:
+    """What `append_attestations` would answer for `bodies` against the
+    ledger as it stands, storing nothing (POST /attestations/validate).
+
+    The very checks of the write path, in its order: 1 to 4 here, the rest
+    by `check_against_ledger` against a `Book` read without locks and never
+    written (provenance.ledger_write.check_in_snapshot). A would-be new
+    entry is a created `AppendResult` of which only the entry hash holds:
+    its index and time are those it would have had in that snapshot."""
+    return _each(bodies, Caller.of(acting_org, acting_user, token), now or timezone.now(), _check_in_snapshot)
+
+
+def _check_in_snapshot(pendings: list[Pending]) -> list[Outcome]:
+    return ledger_write.check_in_snapshot(pendings, check_against_ledger)
+
+
+def _each(
+    bodies: list[bytes], caller: Caller, now: dt.datetime, against_ledger: Callable[[list[Pending]], list[Outcome]]
+) -> list[Outcome]:
+    """Checks 1 to 4 of each body, then `against_ledger` (the append, or the
+    check that stores nothing) for those that passed, in order: each body's
+    outcome, in order."""
+    prepared = [_prepared_or_refused(body, caller, now) for body in bodies]
     pendings = [item for item in prepared if isinstance(item, Pending)]
     if not pendings:
         return [item for item in prepared if not isinstance(item, Pending)]
-    appended = iter(_append(pendings))
-    return [next(appended) if isinstance(item, Pending) else item for item in prepared]
+    outcomes = iter(against_ledger(pendings))
+    return [next(outcomes) if isinstance(item, Pending) else item for item in prepared]
 
 
 def _prepared_or_refused(body: bytes, caller: Caller, now: dt.datetime) -> Pending | LedgerError:

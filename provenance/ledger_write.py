@@ -121,6 +121,36 @@ def append_in_one_transaction(items: list[Pending], check: Check) -> list[Outcom
     raise AssertionError("unreachable")
 
 
+def check_in_snapshot(items: list[Pending], check: Check) -> list[Outcome]:
+    """Check `items` in order with `check` as `append_in_one_transaction`
+    would, against the ledger as it stands, and store nothing (POST
+    /attestations/validate).
+
+    The same checks, against the same `Book`, each statement recorded in it
+    so that later ones see it (a batch created and transferred in one
+    body); but nothing is written and no lock is taken. The ledger is read
+    in one consistent snapshot (PostgreSQL: a REPEATABLE READ, READ ONLY
+    transaction, so writers are never waited for nor made to wait; SQLite:
+    its one-writer transaction, a few milliseconds), and the transaction is
+    always rolled back. The answer is the ledger's as of that snapshot: a
+    statement appended meanwhile may still change what an append answers."""
+    outermost = not transaction.get_connection().in_atomic_block
+    with transaction.atomic():
+        if outermost:  # in a caller's transaction, its snapshot is the one to read
+            _read_only_snapshot()
+        book = Book.load(items, lock=False)
+        outcomes: list[Outcome] = [book.try_append(item, check) for item in items]
+        transaction.set_rollback(True)
+    return outcomes
+
+
+def _read_only_snapshot() -> None:
+    if transaction.get_connection().vendor != "postgresql":
+        return
+    with rows.cursor() as db:
+        db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+
 def append_isolating_failures(append: Append, items: list[Pending]) -> list[Outcome]:
     """`append(items)`, so that a statement the database refuses (after
     passing every check) fails alone and costs the others little.
@@ -267,16 +297,18 @@ class Book:
     claims: list[ClaimRow] = field(default_factory=list)
 
     @classmethod
-    def load(cls, items: list[Pending]) -> Book:
+    def load(cls, items: list[Pending], *, lock: bool = True) -> Book:
         """Lock the log's tail, then the heads the batch names, and read what
         its statements need of the ledger: one query per kind, all sent in
-        one round trip, each run once the locks before it are held."""
-        reads = rows.run(_lock_timeout(), *_ledger_reads(items))
-        _arm_idle_timeout()
+        one round trip, each run once the locks before it are held. Without
+        `lock`, the same reads, locking nothing (a check that writes nothing)."""
+        reads = rows.run(_lock_timeout() if lock else [], *_ledger_reads(items, lock=lock))
+        if lock:
+            _arm_idle_timeout()
         state, callers, keys, organizations, batches, logged, taken, claimed = reads[1:]
         found_state = cast(list[LogState], state)
         return cls(
-            state=found_state[0] if found_state else LogState.objects.select_for_update().get_or_create(id=1)[0],
+            state=found_state[0] if found_state else _empty_log(lock),
             callers=cast(dict[str, Caller], callers),
             keys={key.keyid: key for key in cast(list[SigningKey], keys)},
             organizations=cast(set[str], organizations),
@@ -348,17 +380,24 @@ class Book:
 # --- the reads and locks ----------------------------------------------------
 
 
-def _ledger_reads(items: list[Pending]) -> Sequence[object]:
+def _empty_log(lock: bool) -> LogState:
+    """The tail of a log with no entry yet: created (and locked) to append to, unsaved to check against."""
+    if not lock:
+        return LogState(id=1)
+    return LogState.objects.select_for_update().get_or_create(id=1)[0]
+
+
+def _ledger_reads(items: list[Pending], *, lock: bool = True) -> Sequence[object]:
     """What a batch reads of the ledger, in lock order: the tail, callers,
     keys, recipients, heads (in id order: two writers locking overlapping
     sets cannot deadlock), logged statements, taken batch ids, VINs."""
     statements = [item.statement for item in items]
     return (
-        rows.models(LogState, "id", [1], lock=True),
+        rows.models(LogState, "id", [1], lock=lock),
         callers_by_token({item.caller.token for item in items if item.caller.token}),
         rows.models(SigningKey, "keyid", {sig.keyid for item in items for sig in item.envelope.signatures}),
         rows.values_of(Organization, "slug", "slug", {s.to for s in statements if s.to}),
-        rows.models(Batch, "id", {b for s in statements for b in s.named_batches}, lock=True, order_by="id"),
+        rows.models(Batch, "id", {b for s in statements for b in s.named_batches}, lock=lock, order_by="id"),
         logged_by_hash({item.envelope.entry_hash for item in items}),
         rows.values_of(Batch, "id", "id", {output.batch for s in statements for output in s.outputs}),
         rows.values_of(Claim, "vin", "vin", {s.vin for s in statements if s.vin}),

@@ -148,6 +148,15 @@ def result_body(outcome: Outcome) -> dict[str, object]:
     return {"status": outcome.status, "entry": outcome.as_body()}
 
 
+def validation_body(outcome: Outcome) -> dict[str, object]:
+    """One envelope's result from POST /attestations/validate: as
+    `result_body`, but a would-be 201 is `{"status": 201, "entry_hash"}`
+    (nothing was logged, so there is no index, time nor leaf)."""
+    if isinstance(outcome, AppendResult) and outcome.created:
+        return {"status": 201, "entry_hash": outcome.receipt.entry_hash}
+    return result_body(outcome)
+
+
 NOT_WRITTEN = (
     "Cairn could not write this statement (the failure is logged for the operator); nothing of it was "
     "stored. The batch's other envelopes were each answered on their own."

@@ -10,14 +10,16 @@ from django.conf import settings
 from django.core.handlers.wsgi import LimitedStream
 from django.http import JsonResponse
 
+from provenance.api.throttles import BUDGET_ATTRIBUTE, TokenRateThrottle
 from provenance.errors import LedgerError
 
-BATCH_PATH = "/api/v1/attestations/batch"
+# The bodies of many envelopes: a batch submission, and its validation.
+BATCH_PATHS = frozenset({"/api/v1/attestations/batch", "/api/v1/attestations/validate"})
 
 
 def _limit(request) -> int:
-    """A batch submission may carry 16 MiB; every other API body 64 KiB."""
-    return settings.CAIRN_MAX_BATCH_BODY_BYTES if request.path == BATCH_PATH else settings.CAIRN_MAX_BODY_BYTES
+    """A batch submission (or its validation) may carry 16 MiB; every other API body 64 KiB."""
+    return settings.CAIRN_MAX_BATCH_BODY_BYTES if request.path in BATCH_PATHS else settings.CAIRN_MAX_BODY_BYTES
 
 
 def _too_large(limit: int) -> JsonResponse:
@@ -27,7 +29,7 @@ def _too_large(limit: int) -> JsonResponse:
 
 class RequestBodyLimitMiddleware:
     """413 `payload_too_large` for API requests over CAIRN_MAX_BODY_BYTES
-    (CAIRN_MAX_BATCH_BODY_BYTES for POST /attestations/batch).
+    (CAIRN_MAX_BATCH_BODY_BYTES for POST /attestations/batch and /validate).
 
     A declared Content-Length is checked without reading; a chunked body is
     read up to one byte past the limit and refused beyond it, else passed on
@@ -90,3 +92,25 @@ def _organization(request) -> str | None:
     user = getattr(request, "user", None)  # DRF sets the authenticated user on the Django request
     member = getattr(user, "member", None) if user is not None and user.is_authenticated else None
     return getattr(member, "organization_id", None)
+
+
+class RateLimitHeadersMiddleware:
+    """RateLimit-Limit, -Remaining and -Reset on every authenticated API
+    answer (contract §5 v1.2): the token's budget as its throttle left it
+    (provenance.api.throttles), or, for an answer given before the throttle
+    ran (a refused permission), as it stands."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not request.path.startswith("/api/"):
+            return response
+        budget = getattr(request, BUDGET_ATTRIBUTE, None)
+        if budget is None and getattr(getattr(request, "auth", None), "key", None):
+            budget = TokenRateThrottle().peek(request)
+        if budget is not None:
+            for name, value in budget.headers().items():
+                response[name] = value
+        return response

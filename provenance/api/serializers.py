@@ -27,6 +27,15 @@ class KeySerializer(serializers.Serializer):
     revoked_at = serializers.DateTimeField(allow_null=True)
 
 
+class OrganizationSerializer(serializers.Serializer):
+    """GET /organization: the organisation the caller's token belongs to."""
+
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    country = serializers.CharField()
+    roles = serializers.ListField(child=serializers.CharField())
+
+
 class SignatureSerializer(serializers.Serializer):
     keyid = serializers.CharField()
     sig = serializers.CharField()
@@ -289,6 +298,20 @@ class BatchResultSerializer(serializers.Serializer):
 
 class BatchResultsSerializer(serializers.Serializer):
     results = BatchResultSerializer(many=True, help_text="One per envelope, in the order posted.")
+
+
+class ValidationResultSerializer(serializers.Serializer):
+    """One envelope's result from POST /attestations/validate: `entry_hash`
+    for a would-be 201, `entry` for 200 (already logged), else `error`."""
+
+    status = serializers.IntegerField(help_text="201, 200, or the status a single POST would have answered.")
+    entry_hash = serializers.CharField(required=False, help_text="The entry hash a 201 would have logged.")
+    entry = ReceiptSerializer(required=False)
+    error = ErrorDetailSerializer(required=False)
+
+
+class ValidationResultsSerializer(serializers.Serializer):
+    results = ValidationResultSerializer(many=True, help_text="One per envelope, in the order posted.")
 
 
 class BundleSerializer(serializers.Serializer):

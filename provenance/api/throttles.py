@@ -5,6 +5,7 @@ import hashlib
 import logging
 import math
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
@@ -23,6 +24,29 @@ def _cache_down(exc: Exception) -> None:
     if now - _last_warning >= 60:
         _last_warning = now
         log.warning("throttle cache unavailable, requests are not throttled: %r", exc)
+
+
+# Where a request's budget, as its throttle last left it, waits for the
+# response (provenance.api.middleware.RateLimitHeadersMiddleware).
+BUDGET_ATTRIBUTE = "cairn_rate_limit"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The contract's RateLimit-* headers (§5 v1.2): the bucket's size, the
+    requests it holds now, and the seconds until it is full again (on a
+    429: until the next request fits, as Retry-After says)."""
+
+    limit: int
+    remaining: int
+    reset: int
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset),
+        }
 
 
 class TokenRateThrottle(SimpleRateThrottle):
@@ -80,11 +104,37 @@ class TokenRateThrottle(SimpleRateThrottle):
             whole_at = max(self.cache.get(self.key, now), now) + spacing * cost
             if whole_at - now > self.duration:
                 self.wait_seconds = whole_at - now - self.duration
+                self._record(request, Budget(self.num_requests, 0, math.ceil(self.wait_seconds)))
                 return False
             self.cache.set(self.key, whole_at, math.ceil(whole_at - now))
         except Exception as exc:  # the cache is down: serve unthrottled rather than fail
             _cache_down(exc)
+            whole_at = now  # unknown: answered as a full bucket
+        self._record(request, self._budget(whole_at, now))
         return True
+
+    def _budget(self, whole_at: float, now: float) -> Budget:
+        """The budget of a bucket that is whole again at `whole_at`."""
+        spacing = self.duration / self.num_requests
+        owed = max(0.0, whole_at - now)
+        remaining = min(self.num_requests, math.floor((self.duration - owed) / spacing + 1e-9))
+        return Budget(self.num_requests, max(0, remaining), math.ceil(owed))
+
+    def _record(self, request, budget: Budget) -> None:
+        setattr(getattr(request, "_request", request), BUDGET_ATTRIBUTE, budget)
+
+    def peek(self, request) -> Budget | None:
+        """The budget of the request's token as it stands, charging nothing
+        (an answer given before the throttle ran: a refused permission)."""
+        if self.rate is None:
+            return None
+        now = self.timer()
+        try:
+            whole_at = self.cache.get(self.get_cache_key(request, None), now)
+        except Exception as exc:
+            _cache_down(exc)
+            whole_at = now
+        return self._budget(whole_at, now)
 
     def wait(self):
         return self.wait_seconds
@@ -105,6 +155,9 @@ class AuthFailureThrottle(TokenRateThrottle):
     """
 
     scope = "auth_failure"
+
+    def _record(self, request, budget: Budget) -> None:
+        """Failures are counted per address, not as a token's budget: no RateLimit-* headers."""
 
     def get_rate(self):
         return settings.CAIRN_AUTH_FAILURE_RATE

@@ -22,6 +22,7 @@ from provenance.api.schema import AUTHENTICATED, WITH_BODY, errors
 from provenance.api.throttles import TokenRateThrottle
 from provenance.errors import LedgerError
 from provenance.models import Batch, Entry
+from provenance.pending import Outcome
 
 EPCIS_MEDIA_TYPE = epcis_mapping.MEDIA_TYPE
 READ_ERRORS = (*AUTHENTICATED, "not_found")
@@ -84,6 +85,23 @@ class KeyListView(APIView):
     )
     def get(self, request):
         return Response(read_views.list_keys(organization_of(request)))
+
+
+class OrganizationView(APIView):
+    """Whose token this is: a client fills a statement's issuer from it."""
+
+    permission_classes = [IsMember]
+
+    @extend_schema(
+        responses={200: s.OrganizationSerializer, **errors("Organization", *AUTHENTICATED)},
+        description=(
+            "The caller's organisation: its slug (a statement's issuer), name, country and roles. Not in the "
+            "contract: the SDK and `cairn` fill a statement's missing issuer from it."
+        ),
+    )
+    def get(self, request):
+        org = organization_of(request)
+        return Response({"slug": org.slug, "name": org.name, "country": str(org.country), "roles": list(org.roles)})
 
 
 class KeyRevokeView(APIView):
@@ -161,13 +179,19 @@ class AttestationBatchView(APIView):
         ),
     )
     def post(self, request):
+        outcomes = self.run(request, ingest.append_attestations)
+        return Response({"results": [submission.result_body(outcome) for outcome in outcomes]})
+
+    def run(self, request, handle) -> list[Outcome]:
+        """The body's envelopes, each charged to the throttle, handed to
+        `handle` (the append, or the check that stores nothing)."""
         try:
             data = request.data
         except UnsupportedMediaType as exc:
             raise LedgerError("invalid_payload", "Send the batch as application/json.") from exc
         envelopes = submission.envelopes_of(data if isinstance(data, bytes) and data else request.body)
         self._charge(request, len(envelopes) - 1)  # the request itself was counted
-        outcomes = ingest.append_attestations(
+        outcomes: list[Outcome] = handle(
             envelopes,
             acting_org=organization_of(request),
             acting_user=request.user,
@@ -177,12 +201,33 @@ class AttestationBatchView(APIView):
         if refused is not None:
             forget_token(getattr(request.auth, "key", None))
             raise refused
-        return Response({"results": [submission.result_body(outcome) for outcome in outcomes]})
+        return outcomes
 
     def _charge(self, request, cost: int) -> None:
         for throttle in self.get_throttles():
             if isinstance(throttle, TokenRateThrottle) and not throttle.charge(request, self, cost):
                 self.throttled(request, throttle.wait())
+
+
+class AttestationValidateView(AttestationBatchView):
+    """Contract §5 v1.2: what §9 would answer for the body, nothing stored."""
+
+    @extend_schema(
+        request=s.BatchSubmissionSerializer,
+        responses={
+            200: s.ValidationResultsSerializer,
+            **errors("AttestationsValidate", *AUTHENTICATED, *WITH_BODY),
+        },
+        description=(
+            "Check 1 to 1000 signed DSSE envelopes exactly as POST /attestations/batch would, in order, each "
+            "against the ledger as it stands and as the earlier ones would have left it, and store nothing. "
+            "Answers 200 with one result per envelope: what the batch would answer, except that a would-be 201 is "
+            '{"status": 201, "entry_hash"}. Permissions, limits and the throttle are those of the batch.'
+        ),
+    )
+    def post(self, request):
+        outcomes = self.run(request, ingest.validate_attestations)
+        return Response({"results": [submission.validation_body(outcome) for outcome in outcomes]})
 
 
 class AttestationDetailView(APIView):

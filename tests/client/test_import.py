@@ -105,17 +105,6 @@ def test_an_interrupted_import_resumes_and_logs_nothing_twice(miner):
     assert Entry.objects.count() == entries
 
 
-def test_a_journal_of_another_file_is_refused(miner):
-    source = history_csv(miner.home / "history.csv", rows=4)
-    miner.cairn("--issuer", "pilbara-mining", "import", str(source))
-    assert attestations().count() == 4
-    entries = Entry.objects.count()
-    history_csv(source, rows=6)
-    refused = miner.cairn("--issuer", "pilbara-mining", "import", str(source), expect=1)
-    assert "records another version of history.csv" in refused.stderr
-    assert Entry.objects.count() == entries
-
-
 def test_json_lines_with_statements_envelopes_and_bad_lines(miner, tmp_path):
     key = keys.load(miner.key)
     from cairn_core.client import statements
@@ -286,3 +275,35 @@ def test_a_row_the_database_cannot_write_is_reported_and_retried_by_the_next_run
     assert (second["done_before"], second["created"], second["refusals"]) == (3, 4, {})
     assert Batch.objects.get(id="pilbara-mining:b").material == "poison"
     assert attestations().count() == 4
+
+
+def report_of(path) -> list[tuple[str, str, str]]:
+    with path.open() as handle:
+        return [(r["row"], r["status"], r["code"]) for r in csv.DictReader(handle)]
+
+
+def test_validate_reports_what_the_import_then_refuses_and_appends_nothing(miner):
+    """--validate: every row checked, in chunks whose rows build on earlier
+    chunks' (batches of 99 split each origin from its transfer now and
+    then); nothing appended, no journal; the import then refuses the same rows."""
+    source = history_csv(miner.home / "history.csv", rows=1000)
+    entries = Entry.objects.count()
+    args = ("--issuer", "pilbara-mining", "import", str(source), "--batch-size", "99")
+    checked = miner.cairn_json(*args, "--validate", expect=1)
+    assert Entry.objects.count() == entries
+    assert not (miner.home / "history.csv.cairn-journal.jsonl").exists()
+    assert (checked["created"], checked["already_logged"]) == (998, 0)
+    validation = report_of(miner.home / "history.csv.validation.csv")
+    assert [row for row, _, _ in validation] == [str(BAD_ORIGIN_LINE), str(BAD_ORIGIN_LINE + 1)]
+    assert validation[0][1:] == ("403", "forbidden")
+
+    printed = miner.cairn(*args, "--validate", expect=1).stdout
+    assert "1000 rows: 998 would be logged, 0 already logged, 2 refused; nothing was appended" in printed
+    assert f"row {BAD_ORIGIN_LINE}: 403 forbidden: " in printed
+
+    imported = miner.cairn_json(*args, expect=1)
+    assert imported["created"] == 998 and imported["refusals"] == checked["refusals"]
+    assert report_of(miner.home / "history.csv.refusals.csv") == validation
+    again = miner.cairn_json(*args, "--validate", expect=1)  # what landed is answered as logged
+    assert (again["created"], again["already_logged"], again["refusals"]) == (0, 998, checked["refusals"])
+    assert Entry.objects.count() == entries + 998

@@ -104,3 +104,46 @@ def test_refused_requests_do_not_use_the_allowance(throttle):
         assert not allowed(make)
     clock.now += 10
     assert allowed(make)
+
+
+# --- RateLimit-* headers (contract §5 v1.2) ---------------------------------------
+
+
+def budget_of(response) -> tuple[int, int, int]:
+    return tuple(int(response[name]) for name in ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"))
+
+
+@pytest.fixture
+def five_a_minute(monkeypatch):
+    cache.clear()
+    monkeypatch.setattr(TokenRateThrottle, "THROTTLE_RATES", {"token": "5/min"})
+    yield
+    cache.clear()
+
+
+def test_every_authenticated_answer_carries_the_tokens_budget(api, ledger, miner, auditor, five_a_minute):
+    first = api.get("/api/v1/keys", **miner.auth)
+    assert first.status_code == 200 and budget_of(first) == (5, 4, 12)  # one of five spent, back in 12 s
+    missing = api.get("/api/v1/attestations/999999", **miner.auth)  # refused after the throttle ran
+    assert missing.status_code == 404 and budget_of(missing) == (5, 3, 24)
+    refused = api.post("/api/v1/verifications", data={"vin": "x"}, format="json", **miner.auth)  # before it ran
+    assert refused.status_code == 403 and budget_of(refused) == (5, 3, 24)
+    assert budget_of(api.get("/api/v1/keys", **auditor.auth))[:2] == (5, 4)  # another token, its own budget
+    assert "RateLimit-Limit" not in api.get("/api/v1/keys")  # not authenticated: no budget to tell
+
+
+def test_a_batch_costs_each_envelope_and_a_429_says_when_to_come_back(api, ledger, miner, five_a_minute):
+    from tests.provenance.test_api_attestations import origin_payload
+    from tests.provenance.test_api_batch import batch_body
+    from tests.support import sign_payload
+
+    three = [sign_payload(origin_payload(ledger, miner, batch=f"pilbara-mining:h{n}"), miner) for n in range(3)]
+    answer = api.post("/api/v1/attestations/batch", data=batch_body(*three), content_type="application/json",
+                      **miner.auth)  # fmt: skip
+    assert answer.status_code == 200 and budget_of(answer)[:2] == (5, 2)
+    api.get("/api/v1/keys", **miner.auth)
+    api.get("/api/v1/keys", **miner.auth)
+    throttled = api.get("/api/v1/keys", **miner.auth)
+    assert throttled.status_code == 429
+    limit, remaining, reset = budget_of(throttled)
+    assert (limit, remaining) == (5, 0) and 0 < reset == int(throttled["Retry-After"])

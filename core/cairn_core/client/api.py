@@ -6,7 +6,7 @@ import datetime as dt
 import email.utils
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol, TypedDict, Unpack, cast
 
 import httpx
@@ -113,6 +113,9 @@ class Client:
         self.url = url.rstrip("/")
         self.token = token
         self.retry_rate_limited = retry_rate_limited
+        self._own: str | None = None  # the token's organisation, once asked
+        # Told the seconds it waits before each retry of a 429 (`cairn import` prints them).
+        self.on_rate_limited: Callable[[float], None] = lambda seconds: None
         headers = {"Authorization": f"Token {token}"} if token else {}
         self.http = httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=timeout, transport=transport)
 
@@ -139,7 +142,9 @@ class Client:
                 raise CairnError(0, "unreachable", f"{self.url}: {exc}") from exc
             if response.status_code == 429 and attempt < self.retry_rate_limited:
                 wait = retry_after(response)
-                time.sleep(1.0 if wait is None else wait)
+                wait = 1.0 if wait is None else wait
+                self.on_rate_limited(wait)
+                time.sleep(wait)
                 continue
             break
         if response.is_success:
@@ -188,7 +193,11 @@ class Client:
         issuer: str | None = None,
         cosigners: Iterable[Ed25519PrivateKey] = (),
     ) -> StoredEnvelope:
-        """The signed envelope; with `fill_prev`, missing `prev` fields take the server's heads."""
+        """The signed envelope; with `fill_prev`, missing `prev` fields take the
+        server's heads. A statement naming no issuer, signed without
+        `issuer`, is issued by the token's organisation (GET /organization)."""
+        if not issuer and not statement.get("issuer"):
+            issuer = self.own_organization()
         if fill_prev:
             statement = statements.fill_prevs(statement, self.head)
         try:
@@ -248,9 +257,20 @@ class Client:
                 item if statements.is_envelope(item) else self._signed(item, key, fill_prev, sign_options)
                 for item in items
             ]
+        return cast(list[wire.BatchResult], self._envelopes("/attestations/batch", envelopes))
+
+    def validate_batch(self, envelopes: Sequence[Document]) -> list[wire.BatchResult]:
+        """POST /attestations/validate: what `post_batch` would answer for these
+        envelopes against the ledger as it stands, with nothing appended; a
+        would-be 201 is `{"status": 201, "entry_hash"}` (contract §5 v1.2)."""
+        if not 1 <= len(envelopes) <= MAX_BATCH:
+            raise ValueError(f"a batch holds 1 to {MAX_BATCH} envelopes")
+        return cast(list[wire.BatchResult], self._envelopes("/attestations/validate", envelopes))
+
+    def _envelopes(self, path: str, envelopes: Sequence[Document]) -> list[object]:
         body = b'{"envelopes":[' + b",".join(json.dumps(e).encode("utf-8") for e in envelopes) + b"]}"
-        answer: JSONObject = self.request("POST", "/attestations/batch", body=body).json()
-        return cast(list[wire.BatchResult], answer["results"])
+        answer: JSONObject = self.request("POST", path, body=body).json()
+        return cast(list[object], answer["results"])
 
     def _chained(
         self, items: Sequence[Document], key: Ed25519PrivateKey | None, fill_prev: bool, options: SignOptions
@@ -323,6 +343,25 @@ class Client:
             page = self.batches(custodian=custodian, after=cursor, limit=limit)
             yield from page["batches"]
             cursor = page["next"]
+
+    def organization(self) -> wire.Organization:
+        """GET /organization: the organisation this client's token belongs to."""
+        return cast(wire.Organization, self.get_json("/organization"))
+
+    def own_organization(self) -> str:
+        """The slug of the token's organisation (asked once): the issuer of
+        the statements this client signs that name none."""
+        if self._own is None:
+            try:
+                self._own = self.organization()["slug"]
+            except CairnError as exc:
+                raise CairnError(
+                    exc.status or 400,
+                    "invalid_payload",
+                    "The statement names no issuer, and the server did not say whose token this is "
+                    f"({exc.code}: {exc.message}): give the issuer (--issuer, CAIRN_ISSUER).",
+                ) from exc
+        return self._own
 
     def keys(self) -> wire.KeyList:
         """GET /keys: your organisation's keys (an auditor: every organisation's)."""

@@ -24,7 +24,7 @@ from cairn_core.client import keys as keyfiles
 from cairn_core.client import statements
 from cairn_core.client import verdicts as monitor
 from cairn_core.client.api import CairnError, Client
-from cairn_core.client.importer import Importer, ImportFailure, SummaryDict
+from cairn_core.client.importer import Importer, ImportFailure, Summary, SummaryDict
 from cairn_core.client.kept import KeptEnvelopes
 from cairn_core.client.wire import BatchResult, Proven
 from cairn_core.client.witness import Witness, WitnessError, default_state_path
@@ -284,6 +284,8 @@ def _describe_result(where: str, result: BatchResult) -> str:
         entry = result["entry"]
         verb = "logged" if result["status"] == 201 else "already logged"
         return f"{where}: {result['status']} {verb} at index {entry['index']} (entry_hash {entry['entry_hash']})"
+    if "entry_hash" in result:
+        return f"{where}: {result['status']} would be logged (entry_hash {result['entry_hash']})"
     error = dict(result["error"])
     code, message = error.pop("code"), error.pop("message")
     extra = "".join(f" ({name}: {value})" for name, value in error.items())
@@ -350,6 +352,18 @@ def _post_one(
     metavar="PEM",
     help="Another key to sign every statement with: a certification's custodian, whose consent it needs",
 )
+@click.option(
+    "--validate",
+    is_flag=True,
+    help="Check every row against the ledger (POST /attestations/validate): nothing is appended, the journal "
+    "is left as it was; refusals to FILE.validation.csv",
+)
+@click.option(
+    "--retry-refused",
+    is_flag=True,
+    help="Sign again and post the rows refused before whose content is unchanged (a row changed since, or "
+    "refused because of an earlier row, always is)",
+)
 @pass_context
 def import_(
     obj: Context,
@@ -359,16 +373,23 @@ def import_(
     report: str | None,
     epcis: bool,
     cosign: tuple[str, ...],
+    validate: bool,
+    retry_refused: bool,
 ) -> None:
     """Sign and post a history file (JSON Lines, CSV or EPCIS 2.0) through the batch endpoint.
 
     Resumes after an interruption: run it again. Every refusal goes to the
     report with its code (an EPCIS event that maps to no statement of the
-    issuer's: not_mapped); exits 1 when any row was refused. A certifier
+    issuer's: not_mapped); exits 1 when any row was refused. With
+    --validate, every row is checked and none appended. A certifier
     imports its certifications with --cosign and the custodian's key: the
     prev of a batch it may not read is then the head the ledger names to the
     co-signed statement."""
-    with obj.client(retry_rate_limited=10) as client:
+    source = Path(file)
+    if validate and report is None:
+        report = str(source.with_name(source.name + ".validation.csv"))
+    with obj.client(retry_rate_limited=RATE_LIMITED_RETRIES) as client:
+        client.on_rate_limited = _say_rate_limited
         importer = Importer(
             client,
             obj.key(required=False),
@@ -379,26 +400,54 @@ def import_(
             batch_size=batch_size,
             epcis=epcis,
             cosigners=[keyfiles.load(path) for path in cosign],
+            retry_refused=retry_refused,
         )
-        rows = importer.rows()
-        with click.progressbar(length=len(rows), label="importing", file=sys.stderr) as bar:
-            importer.progress = bar.update
-            try:
-                summary = importer.run(rows)
-            except KeyboardInterrupt:
-                click.echo(f"\ninterrupted: run the same command again to resume ({importer.journal_path})", err=True)
-                raise click.exceptions.Exit(130) from None
+        summary = _run_import(importer, validate)
+    _print_summary(obj, summary, importer.report_path, validate)
+
+
+# A 429 is waited out (its Retry-After) this many times in a row before the import stops.
+RATE_LIMITED_RETRIES = 100
+
+
+def _say_rate_limited(seconds: float) -> None:
+    click.echo(f"\nrate-limited, waiting {seconds:.0f} s", err=True)
+
+
+def _run_import(importer: Importer, validate: bool) -> Summary:
+    """The import (or its validation), with a progress bar; Ctrl-C says what to do next."""
+    rows = importer.rows()
+    label = "validating" if validate else "importing"
+    with click.progressbar(length=len(rows), label=label, file=sys.stderr) as bar:
+        importer.progress = bar.update
+        try:
+            return importer.validate(rows) if validate else importer.run(rows)
+        except KeyboardInterrupt:
+            again = (
+                "nothing was appended"
+                if validate
+                else f"run the same command again to resume ({importer.journal_path})"
+            )
+            click.echo(f"\ninterrupted: {again}", err=True)
+            raise click.exceptions.Exit(130) from None
+
+
+def _print_summary(obj: Context, summary: Summary, report: Path, validate: bool) -> None:
+    """The import's (or validation's) counts and refusals; exit 1 when any row was refused."""
     data = summary.as_dict()
-    obj.emit(data, "\n".join(_summary_lines(data, importer.report_path)))
+    obj.emit(data, "\n".join(_summary_lines(data, report, validate)))
     if data["refused"]:
         click.get_current_context().exit(1)
 
 
-def _summary_lines(data: SummaryDict, report: Path) -> list[str]:
+def _summary_lines(data: SummaryDict, report: Path, validate: bool) -> list[str]:
+    logged = "would be logged" if validate else "logged"
     lines = [
-        f"{data['rows']} rows: {data['created']} logged, {data['already_logged']} already logged, "
-        f"{data['refused']} refused"
+        f"{data['rows']} rows: {data['created']} {logged}, {data['already_logged']} already logged"
+        + (f" ({data['in_ledger']} found in the ledger by their content)" if data["in_ledger"] else "")
+        + f", {data['refused']} refused"
         + (f" ({data['done_before']} done by an earlier run)" if data["done_before"] else "")
+        + ("; nothing was appended" if validate else "")
     ]
     if data["refused"]:
         lines += [f"  {code}: {count}" for code, count in data["refusals"].items()]

@@ -53,14 +53,15 @@ import json
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TypedDict, TypeGuard
+from typing import NamedTuple, TypedDict, TypeGuard, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cairn_core.client import statements
+from cairn_core.client import statements, wire
 from cairn_core.client.api import MAX_BATCH, CairnError, Client
 from cairn_core.client.statements import Document
 from cairn_core.client.wire import BatchResult, Refused
@@ -85,7 +86,7 @@ CSV_COLUMNS = (
     "to",
     "prev",
 )
-REPORT_COLUMNS = ("row", "status", "code", "message", "head")
+REPORT_COLUMNS = ("row", "status", "code", "message", "head", "batch", "caused_by")
 NO_HEAD = "0" * 64  # the prev of a probe for a head (see Importer._consented_head): no entry's
 
 
@@ -94,9 +95,13 @@ class ImportFailure(Exception):
 
 
 class RowError(ValueError):
-    """A row that is not a statement."""
+    """A row that is not a statement (`caused_by`: the earlier row whose refusal made it one)."""
 
     code = "invalid_row"
+
+    def __init__(self, message: str, *, caused_by: int | None = None) -> None:
+        super().__init__(message)
+        self.caused_by = caused_by
 
 
 class NotMapped(RowError):
@@ -228,22 +233,38 @@ def file_sha256(path: Path) -> str:
 
 
 class Journal:
-    """Append-only JSON Lines: a header, then `{"row", "envelope"}` when a row
-    is signed and `{"row", "result"}` when it is answered."""
+    """Append-only JSON Lines: a header `{"source", "sha256"}` for each version
+    of the file imported, then `{"row", "digest", "envelope"}` when a row is
+    signed and `{"row", "digest", "result"}` when it is answered.
 
-    def __init__(self, path: Path, source: Path, sha256: str) -> None:
+    A row is known by its content (`digest`: the SHA-256 of the row as read,
+    and the issuer it is signed as), not by its line: a rerun of a fixed,
+    reordered or copied file finds each unchanged row's envelope and result
+    wherever the row now stands. `signed` and `results` are by line, for the
+    file being imported (`place`)."""
+
+    def __init__(self, path: Path, source: Path, sha256: str, *, read_only: bool = False) -> None:
         self.path = path
-        self.signed: dict[int, Document] = {}  # envelopes
-        self.results: dict[int, BatchResult] = {}
+        self.sha256 = sha256
+        self.signed: dict[int, Document] = {}  # envelopes, by line
+        self.results: dict[int, BatchResult] = {}  # by line
+        self.digests: dict[int, str] = {}  # by line
+        self.envelopes: dict[str, tuple[int, Document]] = {}  # by digest: (line when signed, envelope)
+        self.answers: dict[str, tuple[int, BatchResult]] = {}  # by digest
+        self.legacy: dict[str, dict[int, object]] = {"envelope": {}, "result": {}}  # records without a digest
+        self.recorded_sha256: str | None = None
+        self.kept: set[str] = set()  # the digests of rows whose refusal stands this run
+        self.handle: io.TextIOBase | None = None
         if path.exists():
-            self._load(source, sha256)
-            self.handle = path.open("a", encoding="utf-8")
-        else:
-            self.handle = path.open("w", encoding="utf-8")
+            self._load()
+        if read_only:
+            return
+        self.handle = path.open("a", encoding="utf-8")
+        if self.recorded_sha256 != sha256:
             self.write({"source": source.name, "sha256": sha256})
             self.sync()
 
-    def _load(self, source: Path, sha256: str) -> None:
+    def _load(self) -> None:
         try:
             lines = [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
         except ValueError:
@@ -252,29 +273,147 @@ class Journal:
             good = text[: text.rstrip("\n").rfind("\n") + 1]
             self.path.write_text(good, encoding="utf-8")
             lines = [json.loads(line) for line in good.splitlines() if line.strip()]
-        if not lines or lines[0].get("sha256") != sha256:
-            raise ImportFailure(
-                f"{self.path} records another version of {source.name}; "
-                "remove the journal to start again, or restore the file it was made from"
-            )
-        for record in lines[1:]:
-            if "envelope" in record:
-                self.signed[record["row"]] = record["envelope"]
+        for record in lines:
+            if "sha256" in record:
+                self.recorded_sha256 = record["sha256"]
+            elif "digest" not in record:  # written before rows were known by content
+                for kind in ("envelope", "result"):
+                    if kind in record:
+                        self.legacy[kind][record["row"]] = record[kind]
+            elif "envelope" in record:
+                self.envelopes[record["digest"]] = (record["row"], record["envelope"])
+                self.answers.pop(record["digest"], None)  # signed again: answered anew
             elif "result" in record:
-                self.results[record["row"]] = record["result"]
+                self.answers[record["digest"]] = (record["row"], record["result"])
+
+    def place(self, number: int, digest: str, *, keep_refusal: bool) -> None:
+        """What the journal knows of the row at line `number`, whose content
+        is `digest`: its envelope, and its result when it stands. A row that
+        landed keeps its result when the file is the one last imported
+        (resuming: it is skipped), else it is posted again as it was (the
+        ledger answers 200). A refused row keeps its refusal only with
+        `keep_refusal`; otherwise it is signed again."""
+        self.digests[number] = digest
+        same_file = self.recorded_sha256 == self.sha256
+        signed = self.envelopes.get(digest)
+        answered = self.answers.get(digest)
+        if signed is None and same_file and number in self.legacy["envelope"]:
+            signed = (number, cast(Document, self.legacy["envelope"][number]))
+            legacy = self.legacy["result"].get(number)
+            answered = None if legacy is None else (number, cast(BatchResult, legacy))
+        if signed is None:
+            return
+        result = answered[1] if answered is not None else None
+        if result is not None and _is_refusal(result) and _settled(result):
+            causes = cast(Mapping[str, list[str]], result).get("causes", [])
+            if (
+                keep_refusal
+                and all(cause in self.kept for cause in causes)
+                and not (result.get("caused_by") and not causes)
+            ):
+                # a refusal caused by earlier rows stands while each of them stays refused as it was
+                self.signed[number], self.results[number] = signed[1], result
+                self.kept.add(digest)
+            return
+        self.signed[number] = signed[1]
+        if result is not None and _settled(result) and same_file and signed[0] == number:
+            self.results[number] = result
 
     def write(self, record: Mapping[str, object]) -> None:
-        self.handle.write(json.dumps(record, separators=(",", ":")) + "\n")
+        if self.handle is not None:
+            self.handle.write(json.dumps(record, separators=(",", ":")) + "\n")
 
     def sync(self) -> None:
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
+        if self.handle is not None:
+            self.handle.flush()
+            os.fsync(self.handle.fileno())
 
     def close(self) -> None:
-        self.handle.close()
+        if self.handle is not None:
+            self.handle.close()
+
+
+def row_digest(item: JSONObject, issuer: str | None) -> str:
+    """A row's content as the journal knows it: the row as read, and the issuer it is signed as."""
+    text = json.dumps([item, issuer or ""], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 # --- the import ----------------------------------------------------------------------
+
+
+# Refusals a row gets when the ledger already holds it: its new batch
+# exists, or the batch it transfers has moved on (to where it sent it).
+LOGGED_BY_EFFECT = frozenset({"batch_exists", "not_custodian", "stale_head"})
+# Refusals of a row signed on a head the ledger never had.
+BUILT_ON_A_STALE_HEAD = frozenset({"stale_head", "unknown_batch", "not_custodian"})
+
+
+def _content(statement: Document) -> JSONObject:
+    """A statement without what signing it again changes: `issued_at`, and the `prev` filled from a head."""
+    copy: JSONObject = json.loads(json.dumps(statement))
+    copy.pop("issued_at", None)
+    copy.pop("prev", None)
+    for item in copy.get("inputs") or []:
+        if isinstance(item, dict):
+            item.pop("prev", None)
+    return copy
+
+
+def _created_by_row(item: JSONObject) -> list[str]:
+    try:
+        return statements.created_batches(statements.statement_of(item) if statements.is_envelope(item) else item)
+    except (ValueError, KeyError, TypeError):
+        return []  # not a statement: the row is refused on its own
+
+
+class Flight(NamedTuple):
+    """A chunk posted, its answer on the way (None: no row of it was posted)."""
+
+    future: Future[list[BatchResult]] | None
+    chunk: list[tuple[int, JSONObject | RowError]]
+    posted: list[tuple[int, Document]]
+
+
+def _caused(refusal: Refused, lines: list[int], journal: Journal) -> Refused:
+    """`refusal` naming the earlier rows that caused it: their lines (for the
+    report) and contents (so that it stands as long as they stay refused)."""
+    causes = [journal.digests[line] for line in lines if line in journal.digests]
+    return cast(Refused, {**refusal, "caused_by": lines, "causes": causes})
+
+
+def _batches_of(statement: Document) -> set[str]:
+    """The batches a statement names or creates."""
+    return {batch for _, batch in statements.named_batches(dict(statement))} | set(
+        statements.created_batches(statement)
+    )
+
+
+def _batches_of_rows(rows: list[tuple[int, JSONObject | RowError]]) -> set[str]:
+    found: set[str] = set()
+    for _, item in rows:
+        if isinstance(item, RowError):
+            continue
+        try:
+            found |= _batches_of(statements.statement_of(item) if statements.is_envelope(item) else item)
+        except (ValueError, KeyError, TypeError):
+            continue  # not a statement: the row is refused on its own
+    return found
+
+
+def _depended_on(earlier: list[tuple[Document, set[str]]], batches: set[str]) -> list[Document]:
+    """The earlier envelopes (in their order) that `batches` build on: those
+    touching one of them, and, transitively, those touching the batches
+    these touch (a transform's inputs)."""
+    wanted, taken = set(batches), [False] * len(earlier)
+    grew = True
+    while grew:
+        grew = False
+        for position, (_, touched) in enumerate(earlier):
+            if not taken[position] and touched & wanted:
+                taken[position], grew = True, True
+                wanted |= touched
+    return [envelope for (envelope, _), keep in zip(earlier, taken, strict=True) if keep]
 
 
 class SummaryDict(TypedDict):
@@ -284,6 +423,7 @@ class SummaryDict(TypedDict):
     done_before: int
     created: int
     already_logged: int
+    in_ledger: int  # of those, found in the ledger by their content (no journal told of them)
     refused: int
     refusals: dict[str, int]  # contract code: rows refused with it
     report: str | None
@@ -295,6 +435,7 @@ class Summary:
     rows: int = 0
     done_before: int = 0
     statuses: Counter[int | None] = field(default_factory=Counter)  # None: a journal's result without one
+    in_ledger: int = 0
     refusals: Counter[str] = field(default_factory=Counter)
     report: Path | None = None
     journal: Path | None = None
@@ -305,6 +446,7 @@ class Summary:
             "done_before": self.done_before,
             "created": self.statuses.get(201, 0),
             "already_logged": self.statuses.get(200, 0),
+            "in_ledger": self.in_ledger,
             "refused": sum(self.refusals.values()),
             "refusals": dict(sorted(self.refusals.items())),
             "report": str(self.report) if self.report else None,
@@ -338,12 +480,14 @@ class Importer:
         progress: Callable[[int], None] = lambda done: None,
         epcis: bool = False,
         cosigners: Sequence[Ed25519PrivateKey] = (),
+        retry_refused: bool = False,
     ) -> None:
         if not 1 <= batch_size <= MAX_BATCH:
             raise ImportFailure(f"a batch holds 1 to {MAX_BATCH} rows")
         if epcis and not issuer:
             raise ImportFailure("an EPCIS import signs as one organisation: give --issuer (or CAIRN_ISSUER)")
         self.epcis = epcis
+        self.retry_refused = retry_refused
         self.client, self.key, self.issuer = client, key, issuer
         self.cosigners = list(cosigners)
         self.source = Path(source)
@@ -356,6 +500,10 @@ class Importer:
         self.heads: dict[str, str] = {}
         # batch id -> the row that was to create it and was refused
         self.refused_creators: dict[str, int] = {}
+        self.row_batches: dict[int, set[str]] = {}  # the batches each row names or creates
+        self.just_signed: dict[int, tuple[JSONObject, str]] = {}  # row: its statement and entry_hash
+        self.fresh: set[int] = set()  # rows signed in this run
+        self.changed: set[str] = set()  # batches the last answer refused a row on
 
     def rows(self) -> list[tuple[int, JSONObject | RowError]]:
         try:
@@ -371,22 +519,106 @@ class Importer:
         journal = Journal(self.journal_path, self.source, file_sha256(self.source))
         summary = Summary(rows=len(rows), report=self.report_path, journal=self.journal_path)
         try:
+            rows = self._place(rows, journal, keep_refusals=not self.retry_refused)
             self._replay(journal)
             todo = [(number, item) for number, item in rows if not _settled(journal.results.get(number))]
             summary.done_before = len(rows) - len(todo)
             self.progress(summary.done_before)
-            for start in range(0, len(todo), self.batch_size):
-                chunk = todo[start : start + self.batch_size]
-                self._post(chunk, journal)
-                self.progress(len(chunk))
+            self._post_all(todo, journal)
         finally:
             journal.close()
-            for result in journal.results.values():
-                summary.statuses[result.get("status")] += 1
-                if _is_refusal(result):
-                    summary.refusals[result["error"]["code"]] += 1
-            self._write_report(journal.results)
+            self._summarise(summary, journal.results)
         return summary
+
+    def validate(self, rows: list[tuple[int, JSONObject | RowError]] | None = None) -> Summary:
+        """Every row through POST /attestations/validate, signed as the import
+        would sign it (a row the journal holds: its envelope), in chunks as
+        the import posts them: nothing is appended and the journal is left
+        as it was. The refusals go to the report.
+
+        The server checks each chunk against the ledger as it stands; a row
+        building on an earlier chunk's rows (a transfer of a batch created
+        1,000 rows above) would find nothing there. So each chunk is sent
+        after the earlier rows that would be logged and that its batches
+        depend on (their chains, transitively), whose results are dropped."""
+        rows = self.rows() if rows is None else rows
+        journal = Journal(self.journal_path, self.source, file_sha256(self.source), read_only=True)
+        summary = Summary(rows=len(rows), report=self.report_path)
+        rows = self._place(rows, journal, keep_refusals=False)  # a row refused before: as it would be retried
+        self._replay(journal)
+        would_log: list[tuple[Document, set[str]]] = []
+        start = 0
+        while start < len(rows):
+            size = self.batch_size
+            while True:
+                chunk = rows[start : start + size]
+                context = _depended_on(would_log, _batches_of_rows(chunk))
+                if len(context) + len(chunk) <= MAX_BATCH or size == 1:
+                    break
+                size = max(1, size // 2)
+            self._check(chunk, journal, context[max(0, len(context) + len(chunk) - MAX_BATCH) :], would_log)
+            self.progress(len(chunk))
+            start += len(chunk)
+        journal.close()
+        self._summarise(summary, journal.results)
+        return summary
+
+    def _check(
+        self,
+        chunk: list[tuple[int, JSONObject | RowError]],
+        journal: Journal,
+        context: list[Document],
+        would_log: list[tuple[Document, set[str]]],
+    ) -> None:
+        """One chunk through the validation, after the earlier rows it builds on."""
+        signed = self._sign_chunk(chunk, journal)
+        if not signed:
+            return
+        results = self.client.validate_batch([*context, *(envelope for _, envelope in signed)])[len(context) :]
+        for (number, envelope), result in zip(signed, results, strict=True):
+            if _is_refusal(result):
+                self._forget(envelope)
+                found = self._logged_by_effect(statements.statement_of(envelope), result)
+                if found is not None:
+                    result = cast(BatchResult, {"status": 200, "entry": found[1], "in_ledger": True})
+                else:
+                    result = self._refused(number, envelope, result, journal)
+            elif result.get("status") == 201:
+                would_log.append((envelope, _batches_of(statements.statement_of(envelope))))
+            journal.results[number] = result
+
+    def _place(
+        self, rows: list[tuple[int, JSONObject | RowError]], journal: Journal, *, keep_refusals: bool
+    ) -> list[tuple[int, JSONObject | RowError]]:
+        """The rows to import, each placed in the journal by its content; a
+        row the same as an earlier one is answered `duplicate_row` and left out."""
+        first: dict[str, int] = {}
+        kept: list[tuple[int, JSONObject | RowError]] = []
+        for number, item in rows:
+            if isinstance(item, RowError):
+                kept.append((number, item))
+                continue
+            digest = row_digest(item, self.issuer)
+            if digest in first:
+                message = f"the same as row {first[digest]}: left out (a statement is logged once)"
+                journal.results[number] = {"status": 409, "error": {"code": "duplicate_row", "message": message}}
+                continue
+            first[digest] = number
+            self.row_batches[number] = _batches_of_rows([(number, item)])
+            journal.place(number, digest, keep_refusal=keep_refusals)
+            if digest in journal.kept:  # a later row on what it would have created names it
+                for batch in _created_by_row(item):
+                    self.refused_creators.setdefault(batch, number)
+            kept.append((number, item))
+        return kept
+
+    def _summarise(self, summary: Summary, results: dict[int, BatchResult]) -> None:
+        for result in results.values():
+            summary.statuses[result.get("status")] += 1
+            summary.in_ledger += bool(cast(Mapping[str, object], result).get("in_ledger"))
+            if _is_refusal(result):
+                summary.refusals[result["error"]["code"]] += 1
+        self._write_report(results)
 
     def _replay(self, journal: Journal) -> None:
         """The heads the rows signed before left (refused rows left none)."""
@@ -395,9 +627,9 @@ class Importer:
             if result is None or not _is_refusal(result):
                 self._advance(journal.signed[number])
 
-    def _advance(self, envelope: Document) -> None:
-        statement = statements.statement_of(envelope)
-        entry_hash = statements.entry_hash(envelope)
+    def _advance(self, envelope: Document, known: tuple[JSONObject, str] | None = None) -> None:
+        """The heads `envelope` leaves (`known`: its statement and entry_hash, when just signed)."""
+        statement, entry_hash = known or (statements.statement_of(envelope), statements.entry_hash(envelope))
         for _, batch in statements.named_batches(statement):
             self.heads[batch] = entry_hash
         for batch in statements.created_batches(statement):
@@ -410,14 +642,13 @@ class Importer:
 
     def _head(self, batch: str) -> str:
         if batch in self.refused_creators and batch not in self.heads:
-            raise RowError(
-                f"batch {batch} does not exist: row {self.refused_creators[batch]}, which creates it, was refused"
-            )
+            cause = self.refused_creators[batch]
+            raise RowError(f"batch {batch} does not exist: row {cause}, which creates it, was refused", caused_by=cause)
         if batch not in self.heads:
             self.heads[batch] = self.client.head(batch)
         return self.heads[batch]
 
-    def _refused(self, number: int, envelope: Document, result: Refused) -> Refused:
+    def _refused(self, number: int, envelope: Document, result: Refused, journal: Journal) -> Refused:
         """Remember the batches a refused row was to create; a refusal that an
         earlier refused row caused names that row."""
         statement = statements.statement_of(envelope)
@@ -434,7 +665,7 @@ class Importer:
             return result
         rows = ", ".join(str(row) for row in causes)
         message = f"{result['error']['message']} (row {rows}, which creates the batch, was refused)"
-        return {**result, "error": {**result["error"], "message": message}}
+        return _caused({**result, "error": {**result["error"], "message": message}}, causes, journal)
 
     def _envelope(self, number: int, item: JSONObject | RowError, journal: Journal) -> Document:
         """The row's envelope: the one signed before, or signed now (and journaled)."""
@@ -454,16 +685,19 @@ class Importer:
                 raise RowError(f"cannot fill prev: {exc}") from exc
             except (KeyError, TypeError) as exc:
                 raise RowError(f"not a statement: {exc}") from exc
-            envelope = self._signed(filled)
+            envelope, completed, entry_hash = self._signed(filled)
+            self.just_signed[number] = (completed, entry_hash)
+            self.fresh.add(number)
         journal.signed[number] = envelope
-        journal.write({"row": number, "envelope": envelope})
+        journal.write({"row": number, "digest": journal.digests.get(number), "envelope": envelope})
         return envelope
 
-    def _signed(self, statement: JSONObject) -> Document:
+    def _signed(self, statement: JSONObject) -> tuple[Document, JSONObject, str]:
+        """The envelope, the completed statement it signs and its entry_hash."""
         if self.key is None:
             raise RowError("a statement needs a key to be signed (--key or CAIRN_KEY)")
         try:
-            return statements.sign(statement, self.key, issuer=self.issuer, cosigners=self.cosigners)
+            return statements.signed(statement, self.key, issuer=self._issuer_for(statement), cosigners=self.cosigners)
         except PayloadError as exc:
             raise RowError(f"invalid payload (not signed): {exc}") from exc
 
@@ -484,11 +718,12 @@ class Importer:
         """The head of the one batch the statement names that its issuer may
         not read (contract §5), as the ledger tells it to a statement its
         custodian co-signed: the statement signed on a head that cannot be
-        (all zeros) is refused `stale_head` with the head, and nothing is
-        stored. The co-signature is the custodian's consent; without it the
-        ledger answers `unknown_batch` and tells nothing."""
-        probe = self._signed(statements.fill_prevs(statement, lambda batch: self.heads.get(batch, NO_HEAD)))
-        (result,) = self.client.post_batch([probe])
+        (all zeros), validated (POST /attestations/validate, which stores
+        nothing), is refused `stale_head` with the head. The co-signature is
+        the custodian's consent; without it the ledger answers
+        `unknown_batch` and tells nothing."""
+        probe, _, _ = self._signed(statements.fill_prevs(statement, lambda batch: self.heads.get(batch, NO_HEAD)))
+        (result,) = self.client.validate_batch([probe])
         error = result.get("error")
         if not isinstance(error, dict) or error.get("code") != "stale_head" or not isinstance(error.get("head"), str):
             reason = error.get("message") if isinstance(error, dict) else f"status {result.get('status')}"
@@ -497,30 +732,161 @@ class Importer:
             )
         return str(error["head"])
 
-    def _post(self, chunk: list[tuple[int, JSONObject | RowError]], journal: Journal) -> None:
-        posted: list[tuple[int, Document]] = []
+    def _issuer_for(self, statement: Document) -> str | None:
+        """--issuer, else for a statement naming none the token's organisation."""
+        if self.issuer or statement.get("issuer"):
+            return self.issuer
+        try:
+            return self.client.own_organization()
+        except CairnError as exc:
+            raise RowError(exc.message) from exc
+
+    def _sign_chunk(
+        self, chunk: list[tuple[int, JSONObject | RowError]], journal: Journal
+    ) -> list[tuple[int, Document]]:
+        """Each row's envelope (journaled), or its `invalid_row` answer."""
+        signed: list[tuple[int, Document]] = []
         for number, item in chunk:
             try:
                 envelope = self._envelope(number, item, journal)
             except RowError as exc:
-                self._answer(journal, number, {"status": 400, "error": {"code": exc.code, "message": str(exc)}})
+                refusal: Refused = {"status": 400, "error": {"code": exc.code, "message": str(exc)}}
+                if exc.caused_by is not None:
+                    refusal = _caused(refusal, [exc.caused_by], journal)
+                self._answer(journal, number, refusal)
                 continue
-            self._advance(envelope)
-            posted.append((number, envelope))
+            self._advance(envelope, self.just_signed.pop(number, None))
+            signed.append((number, envelope))
+        return signed
+
+    def _post_all(self, todo: list[tuple[int, JSONObject | RowError]], journal: Journal) -> None:
+        """Post `todo` chunk by chunk, in order, each chunk signed while the
+        one before is being appended (the server's time and the signing's
+        overlap). Rows of a chunk signed on batches that the answer to the
+        one before changed (a refused row's, one found in the ledger) are
+        signed again before it is posted, so every row is signed on what
+        the earlier rows left, as if one chunk waited for the other."""
+        flight: Flight | None = None
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            for start in range(0, len(todo), self.batch_size):
+                chunk = todo[start : start + self.batch_size]
+                posted = self._sign_chunk(chunk, journal)
+                if flight is not None:
+                    self._land(flight, journal)
+                    posted = self._signed_again(chunk, posted, journal)
+                journal.sync()  # every envelope is on disk before it is posted
+                future = pool.submit(self.client.post_batch, [envelope for _, envelope in posted]) if posted else None
+                flight = Flight(future, chunk, posted)
+            if flight is not None:
+                self._land(flight, journal)
+
+    def _land(self, flight: Flight, journal: Journal) -> None:
+        """The answers to a chunk posted, recorded; its rows to sign again posted now."""
+        self.changed.clear()
+        if flight.future is not None:
+            redo = self._take(dict(flight.chunk), flight.posted, flight.future.result(), journal)
+            journal.sync()
+            if redo:
+                self._post(redo, journal)
+        self.progress(len(flight.chunk))
+
+    def _signed_again(
+        self, chunk: list[tuple[int, JSONObject | RowError]], posted: list[tuple[int, Document]], journal: Journal
+    ) -> list[tuple[int, Document]]:
+        """`posted` with the rows signed in this run on a batch the last answer
+        changed (and the rows after them on theirs) signed again."""
+        if not self.changed:
+            return posted
+        changed, items, kept = set(self.changed), dict(chunk), []
+        for number, envelope in posted:
+            touched = _batches_of(statements.statement_of(envelope))
+            if number not in self.fresh or not touched & changed:
+                kept.append((number, envelope))
+                continue
+            changed |= touched
+            journal.signed.pop(number, None)
+            kept += self._sign_chunk([(number, items[number])], journal)
+        return kept
+
+    def _post(self, chunk: list[tuple[int, JSONObject | RowError]], journal: Journal) -> None:
+        posted = self._sign_chunk(chunk, journal)
         journal.sync()  # every envelope is on disk before it is posted
+        redo: list[tuple[int, JSONObject | RowError]] = []
         if posted:
             results = self.client.post_batch([envelope for _, envelope in posted])
-            for (number, envelope), result in zip(posted, results, strict=True):
-                if _is_refusal(result):
-                    self._forget(envelope)
-                    result = self._refused(number, envelope, result)
-                self._answer(journal, number, result)
+            redo = self._take(dict(chunk), posted, results, journal)
         journal.sync()
+        if redo:
+            self._post(redo, journal)
+
+    def _take(
+        self,
+        items: dict[int, JSONObject | RowError],
+        posted: list[tuple[int, Document]],
+        results: list[BatchResult],
+        journal: Journal,
+    ) -> list[tuple[int, JSONObject | RowError]]:
+        """Record each posted row's result. A row refused because the ledger
+        already holds it (a batch it creates exists with its content: a
+        rerun without the journal, or of a copy of the file) is answered 200
+        with that entry, its envelope journaled as the row's; the rows after
+        it in the chunk refused on its batches were signed on a head the
+        ledger never had: they are returned, to be signed again."""
+        recognised: set[str] = set()
+        redo: list[tuple[int, JSONObject | RowError]] = []
+        for (number, envelope), result in zip(posted, results, strict=True):
+            if not _is_refusal(result):
+                self._answer(journal, number, result)
+                continue
+            self._forget(envelope)
+            statement = statements.statement_of(envelope)
+            self.changed |= _batches_of(statement)
+            found = self._logged_by_effect(statement, result)
+            if found is not None:
+                journal.signed[number] = found[0]
+                journal.write({"row": number, "digest": journal.digests.get(number), "envelope": found[0]})
+                self._answer(journal, number, cast(BatchResult, {"status": 200, "entry": found[1], "in_ledger": True}))
+                recognised |= _batches_of(statement)
+            elif recognised & _batches_of(statement) and result["error"]["code"] in BUILT_ON_A_STALE_HEAD:
+                journal.signed.pop(number, None)
+                redo.append((number, items[number]))
+            else:
+                self._answer(journal, number, self._refused(number, envelope, result, journal))
+        return redo
+
+    def _logged_by_effect(self, statement: JSONObject, result: Refused) -> tuple[Document, wire.EntryReceipt] | None:
+        """The entry already in the ledger with this statement's content
+        (all but `issued_at` and `prev`), when the refusal says there may be one."""
+        if result["error"]["code"] not in LOGGED_BY_EFFECT:
+            return None
+        created = statements.created_batches(statement)
+        batch = created[0] if created else statement.get("batch")
+        if not isinstance(batch, str):
+            return None
+        try:
+            logged = self.client.batch(batch)
+            for item in logged["entries"]:
+                if item["type"] != statement.get("type"):
+                    continue
+                entry = self.client.entry(item["index"])
+                if _content(statements.statement_of(entry["envelope"])) == _content(statement):
+                    receipt: wire.EntryReceipt = {
+                        "index": entry["index"],
+                        "entry_hash": entry["entry_hash"],
+                        "integrated_time": entry["integrated_time"],
+                        "leaf_hash": entry["leaf_hash"],
+                    }
+                    return entry["envelope"], receipt
+        except CairnError:
+            return None
+        return None
 
     @staticmethod
     def _answer(journal: Journal, number: int, result: BatchResult) -> None:
+        """Record the row's result (a row that is not a statement is read again each run: not journaled)."""
         journal.results[number] = result
-        journal.write({"row": number, "result": result})
+        if number in journal.digests:
+            journal.write({"row": number, "digest": journal.digests[number], "result": result})
 
     def _write_report(self, results: dict[int, BatchResult]) -> None:
         refusals = [(number, result) for number, result in sorted(results.items()) if _is_refusal(result)]
@@ -532,4 +898,8 @@ class Importer:
             writer.writerow(REPORT_COLUMNS)
             for number, result in refusals:
                 error = result["error"]
-                writer.writerow([number, result["status"], error["code"], error["message"], error.get("head", "")])
+                batches = ";".join(sorted(self.row_batches.get(number, ())))
+                causes = ";".join(str(row) for row in cast(Mapping[str, list[int]], result).get("caused_by", []))
+                writer.writerow(
+                    [number, result["status"], error["code"], error["message"], error.get("head", ""), batches, causes]
+                )

@@ -86,10 +86,24 @@ def sign(
     Nothing the grammar refuses is signed: PayloadError names the fault, as
     the server's `invalid_payload` would (the checks against the ledger,
     and the issued_at window, are the server's)."""
-    payload = json.dumps(complete(statement, issuer=issuer), separators=(",", ":")).encode("utf-8")
+    return signed(statement, key, cosigners=cosigners, issuer=issuer)[0]
+
+
+def signed(
+    statement: Document,
+    key: Ed25519PrivateKey,
+    *,
+    cosigners: Iterable[Ed25519PrivateKey] = (),
+    issuer: str | None = None,
+) -> tuple[dsse.StoredEnvelope, JSONObject, str]:
+    """`sign`, with the completed statement it signs and its entry_hash
+    (what a bulk signer needs next, without decoding the envelope again)."""
+    completed = complete(statement, issuer=issuer)
+    payload = json.dumps(completed, separators=(",", ":")).encode("utf-8")
     parse_statement(payload)
     signers = [(keyfiles.keyid(k), k) for k in (key, *cosigners)]
-    return dsse.sign(PAYLOAD_TYPE, payload, signers).to_stored()
+    envelope = dsse.sign(PAYLOAD_TYPE, payload, signers)
+    return envelope.to_stored(), completed, envelope.entry_hash
 
 
 def cosign(envelope: object, key: Ed25519PrivateKey) -> dsse.StoredEnvelope:

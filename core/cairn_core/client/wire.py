@@ -62,7 +62,24 @@ class Refused(TypedDict):
     error: ErrorBody
 
 
-BatchResult = Posted | Refused
+class Organization(TypedDict):
+    """GET /organization: the organisation a token belongs to."""
+
+    slug: str
+    name: str
+    country: str
+    roles: list[str]
+
+
+@final
+class Validated(TypedDict):
+    """§5 v1.2: one envelope of a validation that a batch would log (nothing was)."""
+
+    status: int
+    entry_hash: str
+
+
+BatchResult = Posted | Refused | Validated
 
 
 class Entry(TypedDict):
