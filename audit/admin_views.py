@@ -298,7 +298,7 @@ def method_lines(applied: Mapping) -> list[str]:
         "a mixed origin's value shared among its minerals by mass",
         "agreements and FEOC status judged on each activity's date",
         "battery components: incremental value of "
-        + (", ".join(counted) if counted else "every named component")
+        + (", ".join(verdict_text.words(name) for name in counted) if counted else "every named component")
         + " (a pack's assembly is not a component)",
     ]
 
@@ -371,6 +371,7 @@ def verdict_details(verification: Verification) -> dict:
         "explanation": verdict_text.explain(verdict, rules.credit_amounts(ruleset)),
         "applied": verdict.get("applied"),
         "method_lines": method_lines(verdict.get("applied") or {}),
+        "applied_rows": verdict_text.applied_rows(verdict.get("applied") or {}),
         "problems": problem_rows(verdict.get("problems", [])),
         "rules_match": ruleset.version == verification.rules_version,
         "breakdown_rules_version": ruleset.version,

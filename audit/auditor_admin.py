@@ -59,6 +59,7 @@ from audit import (
     timestamps,
     verdict_monitor,
     verdict_pdf,
+    verdict_text,
     working_papers,
 )
 from audit.auditors import RUN_VERIFICATION_PERM
@@ -79,7 +80,8 @@ def credit_badge(credit: str | None, integrity: str | None = None) -> str:
     if not credit:
         return mark_safe('<span class="cairn-badge cairn-unverified">not verified</span>')
     broken = " (integrity broken)" if integrity == "broken" else ""
-    return format_html('<span class="cairn-badge cairn-credit-{}">${}</span>{}', credit, credit, broken)
+    shown = verdict_text.dollars(credit)
+    return format_html('<span class="cairn-badge cairn-credit-{}">{}</span>{}', credit, shown, broken)
 
 
 def can_verify(request) -> bool:
@@ -243,7 +245,7 @@ class AuditorClaimAdmin(ClaimAdmin):
             activity.record(request.user, Activity.Action.RAN_VERIFICATION, verification.claim_id)
             self.message_user(
                 request,
-                f"{verification.claim_id}: ${verification.credit_usd}, {verification.integrity}",
+                f"{verification.claim_id}: {verdict_text.dollars(verification.credit_usd)}, {verification.integrity}",
                 messages.SUCCESS,
             )
         if len(done) == 1:

@@ -39,6 +39,42 @@ def dollars(amount: Decimal | str) -> str:
     return f"${shown.removesuffix('.00')}"
 
 
+# The requirements and their statuses as the verdict pages name them (the signed verdict keeps the codes).
+REQUIREMENT_NAMES = {
+    "critical_minerals": "Critical minerals",
+    "battery_components": "Battery components",
+    "foreign_entity_of_concern": "Foreign entity of concern",
+    "final_assembly": "Final assembly in North America",
+    "credit_in_force": "Credit in force",
+}
+STATUS_WORDS = {
+    "met": "met",
+    "not_met": "not met",
+    "not_applicable": "not applicable",
+    "not_assessed": "not assessed",
+}
+
+
+def words(code: str) -> str:
+    """A code in words: battery_cell -> battery cell."""
+    return code.replace("_", " ")
+
+
+def applied_rows(applied: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The "Rules applied" table: each requirement's name, status, citation and reason in words."""
+    return [
+        {
+            "code": code,
+            "name": REQUIREMENT_NAMES.get(code, words(code).capitalize()),
+            "status": str(basis.get("status", "")),
+            "status_text": STATUS_WORDS.get(str(basis.get("status", "")), words(str(basis.get("status", "")))),
+            "citation": str(basis.get("citation", "")),
+            "reason": str(basis.get("reason", "")),
+        }
+        for code, basis in (applied.get("requirements") or {}).items()
+    ]
+
+
 def _status(verdict: Mapping[str, Any], code: str) -> str:
     """The requirement's status as applied (v1.1), or met/not_met from the requirements alone."""
     basis = ((verdict.get("applied") or {}).get("requirements") or {}).get(code) or {}

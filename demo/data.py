@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from audit.models import Verification
 
 from agreements.models import FeocDesignation
+from audit.verdict_text import dollars
 from cairn_core import dsse
 from cairn_core.dag import decimal_str
 from cairn_core.payload import PAYLOAD_TYPE, SCHEMA
@@ -800,7 +801,7 @@ def story(vin: str) -> str:
     if spec is None:
         return ""
     run = next(run for run in RUNS if run.code == spec.run)
-    return f"Run {run.code}, {run.story}. Expected ${spec.expected_credit}: {spec.why}."
+    return f"Run {run.code}, {run.story}. Expected {dollars(spec.expected_credit)}: {spec.why}."
 
 
 def verify_claims() -> Iterator[tuple[ClaimSpec, Verification]]:

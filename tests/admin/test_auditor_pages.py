@@ -40,7 +40,7 @@ def test_verify_creates_a_verification_and_shows_the_verdict(chain, auditor_clie
     assert verification.requested_by == auditor_user
     assert verification.credit_usd == "7500"
     listed = auditor_client.get(CLAIMS).content.decode()
-    assert "$7500" in listed and verdict_url(verification) in listed
+    assert "$7,500" in listed and verdict_url(verification) in listed
     # The page says when and for whom, as the signed report does.
     page = auditor_client.get(verdict_url(verification)).content.decode()
     when, org = verification.verdict["verified_at"], verification.verdict["requested_by"]["organization"]
@@ -73,7 +73,7 @@ def test_verdict_page_explains_the_figures(chain, auditor_client):
 
     page = auditor_client.get(verdict_url(verification)).content.decode()
 
-    assert 'id="cairn-credit">$7500<' in page
+    assert 'id="cairn-credit">$7,500<' in page
     assert "qualifying content <strong>100.00%</strong>, required 50%" in page
     assert "North American content <strong>100.00%</strong>, required 60%" in page
     assert reverse("admin:agreements_tradeagreement_change", args=["us-au-fta"]) in page

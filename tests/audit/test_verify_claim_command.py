@@ -38,7 +38,7 @@ def test_prints_each_requirement_and_the_credit(ledger, miner, refiner, maker, c
         f"    index {row.entry_id}: [battery_components] North American battery component "
         "content 0.00% is below the required 60%",
         f"  checkpoint: tree size {row.entry_id + 1}",
-        "  credit: $3750",
+        "  credit: $3,750",
     ]
     assert "1900 (60 kg; extraction in AU 1000, 100.00% qualifying" in "\n".join(lines[14:])
 
@@ -82,7 +82,7 @@ def test_prints_not_applicable_requirements_and_the_scope(ledger, miner, refiner
     assert lines[4] == "  critical minerals:         not applicable: 100.00% qualifying, no percentage applies"
     assert lines[5].startswith("  battery components:        not applicable: 100.00% North American")
     assert lines[6] == "  foreign entity of concern: not applicable"
-    assert lines[-2] == "  credit: $7500"
+    assert lines[-2] == "  credit: $7,500"
     assert lines[-1].startswith("  scope: not the credit allowed; not checked: msrp_limit, income_limit,")
 
 

@@ -45,7 +45,7 @@ def test_admin_action_runs_the_what_if_for_a_chosen_date(ledger, miner, indo_min
     html = answered.content.decode()
     assert answered.status_code == 200
     assert "1 claim would change" in html and JAPAN_ONLY in html and AUSTRALIAN not in html
-    assert "$7500" in html and "$3750" in html
+    assert "$7,500" in html and "$3,750" in html
     assert Verification.objects.count() == 0
 
 

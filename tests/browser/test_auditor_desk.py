@@ -54,7 +54,7 @@ def test_auditors_are_offered_no_write_and_the_what_if_by_its_name(demo_data, li
     page.wait_for_selector("text=would change")
     assert "1 claim would change" in page.inner_text("#content")
     row = page.locator("tr", has_text=JAPAN_VIN).inner_text()
-    assert "$7500" in row and "$3750" in row
+    assert "$7,500" in row and "$3,750" in row
     screenshot(page, "desk-what-if-japan")
     assert page.javascript_errors == []
 
@@ -91,10 +91,10 @@ def test_a_claim_tells_its_story(demo_data, live_server, page):
     log_in(page, live_server)
     page.goto(f"{live_server.url}/admin/provenance/claim/{JAPAN_VIN}/change/")
     story = page.inner_text("#cairn-story")
-    assert "processed in Japan" in story and "Expected $7500" in story
-    assert "$7500" in page.inner_text("#cairn-verifications")
+    assert "processed in Japan" in story and "Expected $7,500" in story
+    assert "$7,500" in page.inner_text("#cairn-verifications")
     page.goto(f"{live_server.url}/admin/provenance/claim/{US_VIN}/change/")
-    assert "Expected $7500: both requirements met (2024: 50% / 60%)." in page.inner_text("#cairn-story")
+    assert "Expected $7,500: both requirements met (2024: 50% / 60%)." in page.inner_text("#cairn-story")
 
 
 def test_the_graph_is_readable_and_answers_zoom_and_pan(demo_data, live_server, page, screenshot):
@@ -143,7 +143,7 @@ def test_the_japanese_claim_verifies_through_the_us_japan_agreement(demo_data, l
     page.goto(f"{live_server.url}/admin/provenance/claim/{JAPAN_VIN}/change/")
     page.click("#cairn-verify")
     page.wait_for_selector("#cairn-summary")
-    assert page.inner_text("#cairn-credit") == "$7500"
+    assert page.inner_text("#cairn-credit") == "$7,500"
     assert page.locator("#cairn-agreements a", has_text="us-japan-cma").count() == 1
     screenshot(page, "desk-verdict")
     assert page.javascript_errors == []

@@ -66,7 +66,7 @@ def test_auditor_verifies_a_claim(claims, live_server, page, screenshot):
 
     page.click("#cairn-verify")
     page.wait_for_selector("#cairn-summary")
-    assert page.inner_text("#cairn-credit") == "$7500"
+    assert page.inner_text("#cairn-credit") == "$7,500"
     requirements = page.inner_text("#cairn-requirements")
     assert "qualifying content 100.00%, required 50%" in requirements
     assert "North American content 100.00%, required 60%" in requirements

@@ -34,7 +34,7 @@ def test_the_verdict_page_shows_scope_rules_and_citations(live_server, page, scr
     page.locator(f"button[data-vin='{VIN}']").click()
     page.wait_for_selector("#cairn-summary")
 
-    assert page.inner_text("#cairn-credit") == "$7500"
+    assert page.inner_text("#cairn-credit") == "$7,500"
     assert page.locator("#cairn-scope-statement").is_visible()
     assert "It is not the credit allowed" in page.inner_text("#cairn-scope-statement")
     scope = page.inner_text("#cairn-scope")

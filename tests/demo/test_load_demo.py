@@ -168,7 +168,7 @@ def test_each_entry_is_submitted_by_its_organisations_api_user(loaded):
 
 def test_every_claim_has_its_story():
     for spec in demo.CLAIMS:
-        assert f"Expected ${spec.expected_credit}: {spec.why}." in demo.story(spec.vin)
+        assert f"Expected ${int(spec.expected_credit):,}: {spec.why}." in demo.story(spec.vin)
     assert demo.story("1HGCM82633A004352") == ""
 
 

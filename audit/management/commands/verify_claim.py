@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.core.management.base import BaseCommand, CommandError
 
 from agreements.snapshot import current_ruleset
-from audit import engine
+from audit import engine, verdict_text
 from cairn_core.dag import decimal_str
 from cairn_core.lineage import Assessment, pct_shown
 from provenance.errors import LedgerError
@@ -86,7 +86,7 @@ def describe(verdict: dict, claim) -> list[str]:
     lines += [f"    index {item['index']}: [{item['code']}] {item['message']}" for item in verdict["problems"]]
     tree_size = verdict["checkpoint"].split("\n")[1] if verdict["checkpoint"] else "-"
     lines.append(f"  checkpoint: tree size {tree_size}")
-    lines.append(f"  credit: ${verdict['credit_usd']}")
+    lines.append(f"  credit: {verdict_text.dollars(verdict['credit_usd'])}")
     if "scope" in verdict:
         not_checked = ", ".join(item["check"] for item in verdict["scope"]["not_checked"])
         lines.append(f"  scope: not the credit allowed; not checked: {not_checked}")
