@@ -29,6 +29,7 @@ def start_run(kind: str, start: int, end: int) -> IntegrityCheckRun:
 
 def finish_run(run: IntegrityCheckRun, problems: list[Problem], *, detected_by: str) -> list[Problem]:
     incidents.record_problems(problems, detected_by=detected_by)
+    incidents.refresh_consequences()
     run.finished_at = timezone.now()
     run.problem_count = len(problems)
     run.save(update_fields=["finished_at", "problem_count"])

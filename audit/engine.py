@@ -237,6 +237,8 @@ def verify_claim(
         requirements = verdict.requirements()
         broken = [problem for problem in verdict.problems if problem.code not in requirements]
         incidents.record_problems(broken, detected_by=f"verification {verification.pk}")
+    # A claim appended after an incident was opened: its verdicts are flagged from the first.
+    incidents.refresh_consequences()
     return verification
 
 

@@ -111,6 +111,42 @@ def _merge(incident: IntegrityIncident, finding: suspects.Finding, found: list[P
     incident.save(update_fields=["problems", "consequences", "message"])
 
 
+def refresh_consequences() -> list[IntegrityIncident]:
+    """Bring every unresolved incident's consequences up to the ledger as it stands.
+
+    A claim appended after an incident was opened, whose upstream includes
+    the suspect row, rests on it as much as the claims found with it: it is
+    added (and with it its verdicts, which integrity_warnings then flag).
+    Run after every periodic check and every verification; the incidents
+    that changed.
+    """
+    changed = []
+    with transaction.atomic():
+        current = IntegrityIncident.objects.select_for_update().exclude(state=IntegrityIncident.State.RESOLVED)
+        for incident in current.exclude(suspect="").order_by("id"):
+            finding = finding_of(incident)
+            rests = consequences.of(finding)
+            if rests == incident.consequences:
+                continue
+            incident.consequences = rests
+            incident.message = finding.summary(rests["claims"])  # type: ignore[arg-type]
+            incident.save(update_fields=["consequences", "message"])
+            changed.append(incident)
+    return changed
+
+
+def finding_of(incident: IntegrityIncident) -> suspects.Finding:
+    """The finding an incident records, as audit.suspects made it."""
+    entry = incident.index if incident.suspect == f"entry #{incident.index}" else None
+    return suspects.Finding(
+        incident.suspect,
+        incident.index if incident.index is not None else 0,
+        [Problem.from_dict(item) for item in incident.problems],
+        entry,
+        sorted(set((incident.consequences or {}).get("chains", []))),
+    )
+
+
 class ResponseRefused(Exception):
     """An acknowledgement or resolution that cannot be recorded; the message says why."""
 

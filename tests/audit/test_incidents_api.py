@@ -92,3 +92,62 @@ def test_a_response_without_a_comment_or_by_other_staff_changes_nothing(tampered
         incidents.respond(incident.pk, acting_user=create_auditor("a2", password="x"), to="resolved", comment="  ")
     incident.refresh_from_db()
     assert incident.state == "open" and incident.resolved_at is None and incident.resolve_comment == ""
+
+
+LATER = "5YJ3E1EA0PF000004"
+
+
+@pytest.fixture
+def opened_on_a_pack_of_two(ledger, miner, refiner, maker):
+    """A pack of two; one claimed and verified, then its ore entry changed and found."""
+    pack = simple_chain(ledger, miner, refiner, maker, packs="2")
+    claim(ledger, maker, pack, VIN)
+    checkpoints.publish_checkpoint()
+    first = verify_claim(VIN, requested_by=None)
+    origin = Entry.objects.filter(type="origin").get().index
+    tamper_envelope(origin, raise_value)
+    checks.run_sweep()
+    incident = IntegrityIncident.objects.get(suspect=f"entry #{origin}")
+    assert incident.consequences["claims"] == [VIN]
+    return incident, first, pack
+
+
+def test_a_claim_appended_after_the_incident_is_added_at_the_next_check(
+    api, auditor, ledger, maker, opened_on_a_pack_of_two
+):
+    incident, first, pack = opened_on_a_pack_of_two
+    claim(ledger, maker, pack, LATER)
+    checks.run_sweep()
+    incident.refresh_from_db()
+    assert incident.consequences["claims"] == [VIN, LATER]
+    assert incident.message.endswith(f"claims {VIN} and {LATER}")
+    later = verify_claim(LATER, requested_by=None)
+    incident.refresh_from_db()
+    assert later.id in incident.consequences["verifications"]
+    body = api.get(f"/api/v1/verifications/{later.id}", **auditor.auth).json()
+    assert body["integrity_warnings"] == [incident.id]
+    listed = api.get("/api/v1/incidents?state=open", **auditor.auth).json()["incidents"]
+    (shown,) = [item for item in listed if item["id"] == incident.id]
+    assert shown["consequences"] == {"claims": [VIN, LATER], "verifications": sorted([first.id, later.id])}
+
+
+def test_a_claim_verified_before_the_next_check_is_flagged_at_once(
+    api, auditor, ledger, maker, opened_on_a_pack_of_two
+):
+    incident, _first, pack = opened_on_a_pack_of_two
+    claim(ledger, maker, pack, LATER)
+    later = verify_claim(LATER, requested_by=None)  # no periodic check in between
+    body = api.get(f"/api/v1/verifications/{later.id}", **auditor.auth).json()
+    assert body["integrity_warnings"] == [incident.id]
+
+
+def test_a_resolved_incident_takes_no_new_claim(ledger, maker, opened_on_a_pack_of_two, django_user_model):
+    from audit.auditors import create_auditor
+
+    incident, _first, pack = opened_on_a_pack_of_two
+    user = create_auditor("auditor-b", password="x")
+    incidents.respond(incident.pk, acting_user=user, to="resolved", comment="restored from backup")
+    claim(ledger, maker, pack, LATER)
+    checks.run_sweep()
+    incident.refresh_from_db()
+    assert incident.consequences["claims"] == [VIN]
