@@ -38,7 +38,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_POST
@@ -211,7 +211,11 @@ class AuditorClaimAdmin(ClaimAdmin):
         warning = (
             format_html(
                 '<br><span class="cairn-claim-warning">rests on a row under open integrity incident {}</span>',
-                ", ".join(f"#{incident}" for incident in warned),
+                format_html_join(
+                    ", ",
+                    '<a href="{}">#{}</a>',
+                    ((reverse("admin:audit_integrityincident_change", args=[pk]), pk) for pk in warned),
+                ),
             )
             if warned
             else ""

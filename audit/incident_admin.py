@@ -22,6 +22,8 @@ class IntegrityIncidentAdmin(admin.ModelAdmin):
     search_fields = ["message", "suspect", "=index"]
     date_hierarchy = "detected_at"
     change_form_template = "admin/audit/integrityincident/change_form.html"
+    # The page's own section says the rest in words (message, suspect, consequences, checks, response).
+    fieldsets = [("Recorded as", {"fields": ["state", "code", "index", "detected_by", "fingerprint"]})]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

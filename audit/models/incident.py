@@ -48,7 +48,7 @@ class IntegrityIncident(models.Model):
         permissions = [("respond_to_incident", "Can acknowledge and resolve integrity incidents")]
 
     def __str__(self) -> str:
-        return f"index {self.index}: {self.message}"
+        return f"Incident {self.pk}: {self.suspect or self.code}"
 
     def as_api(self) -> dict[str, object]:
         """Contract §5's shape (GET /incidents)."""

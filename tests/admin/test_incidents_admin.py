@@ -80,4 +80,5 @@ def test_the_undermined_verdict_and_claim_are_flagged_and_the_other_is_not(found
     assert 'id="cairn-integrity-warnings"' not in intact
     listing = client.get(reverse("admin:provenance_claim_changelist")).content.decode()
     assert listing.count("rests on a row under open integrity incident") == 1
-    assert f"open integrity incident #{incident.pk}" in listing
+    incident_url = reverse("admin:audit_integrityincident_change", args=[incident.pk])
+    assert f'open integrity incident <a href="{incident_url}">#{incident.pk}</a>' in listing

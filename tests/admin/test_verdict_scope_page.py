@@ -89,7 +89,10 @@ def test_the_rules_applied_name_things_in_words_not_codes(page):
     country = verification.claim.final_assembly_country
     assert f"final assembly in {country.name} ({country.code})" in shown
     row = verification.verdict["applied"]["schedule_row"]
-    assert f"(schedule: {row['source']})" in shown
+    if row["source"].startswith("https://"):
+        assert f'(schedule: <a href="{row["source"]}">its source</a>)' in section
+    else:
+        assert f"(schedule: {row['source']})" in shown
 
 
 def test_every_credit_amount_on_the_pages_has_thousands_separators(page, auditor_client):
