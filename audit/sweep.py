@@ -21,9 +21,17 @@ something differs:
    created (their fixed columns), its Claim rows, its Merkle nodes and the
    checkpoints within it. A range whose rows no longer give its seal, or
    whose leaves or subtree differ, is checked in full again
-   (`integrity.check_range`): that check names the changed row.
-3. **The moving columns of every batch** (consumed, custodian, head)
-   against its links, which the seals cover, in one query.
+   (`integrity.check_range`): that check names the changed row. On
+   PostgreSQL one scan of a range's entries gives both its leaves (each
+   hashed once, returned as one value) and its entries' digest.
+3. **The moving columns of every batch** (consumed, custodian, head).
+   Each seal also keeps an HMAC of the moving columns of the batches its
+   range created (`RangeSeal.moving`), apart from the rest since later
+   entries move them. A range whose batches still give it needs nothing
+   more; the others (moved by a later entry, or changed) are compared with
+   their links, which the seals cover, and sealed again when they agree,
+   with no full check. Comparing every batch each time cost more than the
+   rest of the sweep at 1,000,000 entries.
 4. **The tail** (entries after the last whole range, up to the log's size)
    and the checkpoints since, in full, each time.
 5. **A rolling full check.** Each sweep also checks `ROLLING` entries in
@@ -43,7 +51,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -86,6 +95,8 @@ DERIVED: tuple[tuple[type[models.Model], str, tuple[str, ...]], ...] = (
     (Batch, "created_by_id", ("created_by_id", "id", *integrity.BATCH_FIXED)),
     (Claim, "entry_id", ("entry_id", "vin", *integrity.CLAIM_COLUMNS[1:])),
 )
+# The columns of a Batch row that later entries move (sealed apart: they change as the log grows).
+MOVING = ("created_by_id", "id", "consumed", "custodian_id", "head")
 ENTRY_COLUMNS = (
     "index",
     "entry_hash",
@@ -117,6 +128,11 @@ class RangeState:
     digest: str
     root: bytes | None  # None: a row is missing
     bad_leaves: list[int] = field(default_factory=list)
+    moving: str = ""  # HMAC of the moving columns of the batches the range created
+
+    def moved(self, seal: RangeSeal | None) -> bool:
+        """Whether those moving columns must be compared with their links (not as last found)."""
+        return seal is None or seal.moving != self.moving
 
     def differs(self, seal: RangeSeal | None) -> bool:
         return self.root is None or bool(self.bad_leaves) or (seal is not None and seal.digest != self.digest)
@@ -196,18 +212,22 @@ def range_state(start: int, end: int) -> RangeState:
         _select(Checkpoint, ("tree_size", "root_hash", "note"), f"{size} > %s AND {size} <= %s", [start, end])
     )
     queries.append(_nodes_query(start, end))
+    moving = hmac.new(seal_key(), f"moving {start}\n{end}\n".encode(), hashlib.sha256)
+    queries.append(_select(Batch, MOVING, _between(Batch, "created_by_id"), [start, end]))
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # The rows are hashed where they are: one SHA-256 per table, in C.
             # One row of scalar subqueries: their order is fixed (a UNION's rows are not).
             cursor.execute("SELECT " + ", ".join(_digest_query(sql) for sql, _ in queries), _flat(queries))
-            _feed(mac, "digests", cursor.fetchall())
+            (*digests, batches) = cursor.fetchone()
+            _feed(mac, "digests", [digests])
+            _feed(moving, "digests", [[batches]])
         else:
-            for sql, params in queries:
+            for number, (sql, params) in enumerate(queries):
                 cursor.execute(sql, params)
-                _feed(mac, sql, cursor.fetchall())
+                _feed(moving if number == len(queries) - 1 else mac, sql, cursor.fetchall())
     root = _subtree(leaves) if complete else None
-    return RangeState(start, end, mac.hexdigest(), root, bad)
+    return RangeState(start, end, mac.hexdigest(), root, bad, moving.hexdigest())
 
 
 def _flat(queries: list[tuple[str, list[int]]]) -> list[int]:
@@ -227,8 +247,9 @@ def _digest_query(sql: str) -> str:
 
 
 def _leaves_in_database(mac: hmac.HMAC, start: int, end: int) -> tuple[list[bytes], list[int], bool]:
-    """PostgreSQL computes each leaf hash (SHA-256(0x00 || leaf input)) and the
-    entries' digest; Python gets 32 bytes and a flag per entry."""
+    """PostgreSQL computes each leaf hash (SHA-256(0x00 || leaf input)) once and the
+    entries' digest, in one scan of the range; Python gets one row: the leaves
+    joined (32 bytes each), the indices whose stored leaf_hash differs, and the count."""
     quote = connection.ops.quote_name
     table, index = quote(Entry._meta.db_table), _column(Entry, "index")
     leaf = (
@@ -239,27 +260,22 @@ def _leaves_in_database(mac: hmac.HMAC, start: int, end: int) -> tuple[list[byte
     columns = " || chr(31) || ".join(
         f"COALESCE(CAST({_column(Entry, name)} AS TEXT), 'None')" for name in ENTRY_COLUMNS
     )
-    leaves: list[bytes] = []
-    bad: list[int] = []
-    complete = True
+    # OFFSET 0 keeps the subquery whole, so that each leaf is hashed once, not once per use.
+    sql = (
+        "SELECT COUNT(*), MIN(n), MAX(n), string_agg(leaf, ''::bytea ORDER BY n),"
+        " array_agg(n ORDER BY n) FILTER (WHERE encode(leaf, 'hex') <> stored),"
+        " encode(sha256(convert_to(COALESCE(string_agg(line, chr(30) ORDER BY n), ''), 'UTF8')), 'hex')"
+        f" FROM (SELECT {index} AS n, {leaf} AS leaf, {_column(Entry, 'leaf_hash')} AS stored,"  # noqa: S608
+        f" {columns} AS line FROM {table} WHERE {index} >= %s AND {index} < %s OFFSET 0) AS rows"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {index}, {leaf}, encode({leaf}, 'hex') = {_column(Entry, 'leaf_hash')} FROM {table}"  # noqa: S608
-            f" WHERE {index} >= %s AND {index} < %s ORDER BY {index}",
-            [start, end],
-        )
-        for position, hashed, matches in cursor.fetchall():
-            complete = complete and position == start + len(leaves)
-            if not matches:
-                bad.append(position)
-            leaves.append(bytes(hashed))
-        cursor.execute(
-            f"SELECT encode(sha256(convert_to(COALESCE(string_agg({columns}, chr(30) ORDER BY {index}), ''),"  # noqa: S608
-            f" 'UTF8')), 'hex') FROM {table} WHERE {index} >= %s AND {index} < %s",
-            [start, end],
-        )
-        mac.update(b"\x1dentries\x1d" + cursor.fetchone()[0].encode())
-    return leaves, bad, complete and len(leaves) == end - start
+        cursor.execute(sql, [start, end])
+        count, first, last, joined, bad, digest = cursor.fetchone()
+    mac.update(b"\x1dentries\x1d" + digest.encode())
+    joined = bytes(joined or b"")
+    leaves = [joined[offset : offset + 32] for offset in range(0, len(joined), 32)]
+    complete = count == end - start and (count == 0 or (first == start and last == end - 1))
+    return leaves, list(bad or []), complete
 
 
 def _nodes_query(start: int, end: int) -> tuple[str, list[int]]:
@@ -295,7 +311,8 @@ def sweep() -> Sweep:
     done.size = latest.tree_size if latest else 0
     whole = done.size // WIDTH
     seals = {seal.start: seal for seal in RangeSeal.objects.filter(start__lt=whole * WIDTH)}
-    states = [range_state(number * WIDTH, (number + 1) * WIDTH) for number in range(whole)]
+    with _serial():
+        states = [range_state(number * WIDTH, (number + 1) * WIDTH) for number in range(whole)]
     suspects = [state for state in states if state.differs(seals.get(state.start))]
     for state in suspects:
         _full_check(done, state.start, state.end, done.rechecked)
@@ -304,8 +321,8 @@ def sweep() -> Sweep:
     tail = whole * WIDTH
     done.problems += integrity.check_range(tail, tlog.current_size())
     done.problems += integrity.check_tree_against_checkpoints(since_size=tail)
-    done.problems += moved_batches()
     flagged = {state.start for state in suspects}
+    done.problems += _moving_columns([state for state in states if state.start not in flagged], seals)
     never = [state.start for state in states if state.start not in seals and state.start not in flagged]
     oldest = sorted((seal for seal in seals.values() if seal.start not in flagged), key=lambda seal: seal.checked_at)
     for start in [*never, *(seal.start for seal in oldest)][: max(rolling_entries() // WIDTH, 0)]:
@@ -314,15 +331,65 @@ def sweep() -> Sweep:
     return done
 
 
+# Above this many ranges whose batches moved, one query over every batch costs less than one per range.
+ONE_QUERY_FROM = 32
+
+
+def _moving_columns(states: list[RangeState], seals: dict[int, RangeSeal]) -> list[Problem]:
+    """The batches' moving columns, compared with their links only where they changed.
+
+    A range's batches whose consumed, custodian and head still give its seal's
+    `moving` HMAC are as they were when last found to agree with their links
+    (their later links, the tail's and other ranges', are checked where they
+    are); the others are compared now and, when they agree, sealed so. Batches
+    the tail created are compared by the tail's full check.
+    """
+    moved = [state for state in states if state.moved(seals.get(state.start))]
+    if not moved:
+        return []
+    if len(moved) >= ONE_QUERY_FROM:
+        problems = moved_batches()
+        agreeing = [] if problems else moved
+    else:
+        problems, agreeing = [], []
+        for state in moved:
+            found = moved_batches(state.start, state.end)
+            problems += found
+            if not found:
+                agreeing.append(state)
+    for state in agreeing:
+        if state.start in seals:
+            RangeSeal.objects.filter(start=state.start).update(moving=state.moving)
+    return problems
+
+
+@contextmanager
+def _serial() -> Iterator[None]:
+    """PostgreSQL: no parallel workers for the sweep's queries (a background task
+    takes one core at most, and its cost is then its backend's own CPU)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET max_parallel_workers_per_gather = 0")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET max_parallel_workers_per_gather")
+
+
 def _full_check(done: Sweep, start: int, end: int, into: list[int]) -> None:
-    """Entries [start, end) checked in full; sealed as they stand when nothing is wrong."""
+    """Entries [start, end) checked in full, their batches' moving columns with
+    them; sealed as they stand when nothing is wrong."""
     into.append(start)
-    found = integrity.check_range(start, end)
+    found = integrity.check_range(start, end) + moved_batches(start, end)
     done.problems += found
     if not found:
         state = range_state(start, end)
         RangeSeal.objects.update_or_create(
-            start=start, defaults={"end": end, "digest": state.digest, "checked_at": timezone.now()}
+            start=start,
+            defaults={"end": end, "digest": state.digest, "moving": state.moving, "checked_at": timezone.now()},
         )
         done.sealed.append(start)
 
@@ -363,6 +430,8 @@ ALTERED = {Code.LEAF_HASH, Code.ENTRY_HASH, Code.MALFORMED_ENVELOPE, Code.BAD_SI
 
 # Batch rows whose moving columns disagree with their latest link (in SQL,
 # with a tolerance for SQLite's floating-point sums; Python decides exactly).
+# {created}: every batch, or those created by entries [%s, %s), each looked up
+# by its own links (correlated subqueries: PostgreSQL and SQLite alike).
 MOVED_SQL = """
 SELECT b.{id}, CAST(b.{consumed} AS TEXT), b.{custodian}, b.{head}, s.used, l.{after}, e.{entry_hash}, s.last
 FROM {batch} b
@@ -373,16 +442,29 @@ JOIN {link} l ON l.{batch_id} = s.batch_id AND l.{entry_id} = s.last
 JOIN {entry} e ON e.{index} = s.last
 WHERE ABS(b.{consumed} - s.used) > 0.0000000005 OR b.{custodian} <> l.{after} OR b.{head} <> e.{entry_hash}
 """
+MOVED_IN_RANGE_SQL = """
+SELECT s.id, CAST(s.consumed AS TEXT), s.custodian, s.head, s.used, l.{after}, e.{entry_hash}, s.last
+FROM (SELECT b.{id} AS id, b.{consumed} AS consumed, b.{custodian} AS custodian, b.{head} AS head,
+             (SELECT MAX(x.{entry_id}) FROM {link} x WHERE x.{batch_id} = b.{id}) AS last,
+             (SELECT SUM(CASE WHEN x.{role} IN ('consumed', 'claimed') THEN x.{quantity} ELSE 0 END)
+              FROM {link} x WHERE x.{batch_id} = b.{id}) AS used
+      FROM {batch} b WHERE b.{created_by} >= %s AND b.{created_by} < %s) s
+JOIN {link} l ON l.{batch_id} = s.id AND l.{entry_id} = s.last
+JOIN {entry} e ON e.{index} = s.last
+WHERE ABS(s.consumed - s.used) > 0.0000000005 OR s.custodian <> l.{after} OR s.head <> e.{entry_hash}
+"""
 
 
-def moved_batches() -> list[Problem]:
-    """Every batch's consumed, custodian and head against its links, in one query."""
+def moved_batches(start: int | None = None, end: int | None = None) -> list[Problem]:
+    """Every batch's consumed, custodian and head against its links, in one query
+    (or those of the batches created by entries [start, end))."""
     quote = connection.ops.quote_name
     names = {
         "id": _column(Batch, "id"),
         "consumed": _column(Batch, "consumed"),
         "custodian": _column(Batch, "custodian_id"),
         "head": _column(Batch, "head"),
+        "created_by": _column(Batch, "created_by_id"),
         "batch": quote(Batch._meta.db_table),
         "link": quote(BatchLink._meta.db_table),
         "entry": quote(Entry._meta.db_table),
@@ -396,7 +478,10 @@ def moved_batches() -> list[Problem]:
     }
     problems = []
     with connection.cursor() as cursor:
-        cursor.execute(MOVED_SQL.format(**names))
+        if start is None:
+            cursor.execute(MOVED_SQL.format(**names))
+        else:
+            cursor.execute(MOVED_IN_RANGE_SQL.format(**names), [start, end])
         for batch_id, consumed, custodian, head, used, after, entry_hash, last in cursor.fetchall():
             moving = {
                 "consumed": (_exact(consumed), _exact(used)),

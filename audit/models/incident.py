@@ -122,6 +122,13 @@ class RangeSeal(models.Model):
     end = models.BigIntegerField()
     digest = models.CharField(max_length=64)
     checked_at = models.DateTimeField(help_text="When a full check of the range (signatures included) last passed.")
+    moving = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="An HMAC of the moving columns (consumed, custodian, head) of the batches the range created, "
+        "when they last agreed with their links; blank until first compared.",
+    )
 
     class Meta:
         ordering = ["start"]

@@ -139,3 +139,27 @@ def test_a_range_that_fails_is_not_sealed_again(sealed):
     tamper_envelope(origin, raise_value)
     sweep.sweep()
     assert RangeSeal.objects.get(start=origin // 4 * 4).digest == before
+
+
+def test_a_batch_moved_by_a_later_entry_is_compared_once_and_not_rechecked(sealed, ledger, miner, refiner, settings):
+    """An old batch moved by a new entry changes its range's moving columns, not its seal:
+    they are compared with the links (in agreement) and sealed again, with no full check."""
+    ore = ledger.origin(miner, minerals={"lithium": "60"})
+    for _ in range(3):
+        ledger.origin(miner, minerals={"lithium": "60"})
+    checkpoints.publish_checkpoint()
+    settings.CAIRN_SWEEP_ROLLING_ENTRIES = 1000
+    assert sweep.sweep().problems == []  # the new ranges sealed
+    settings.CAIRN_SWEEP_ROLLING_ENTRIES = 0
+    start = Batch.objects.get(id=ore).created_by_id // 4 * 4
+    before = RangeSeal.objects.get(start=start)
+    ledger.transfer(miner, ore, refiner)
+    checkpoints.publish_checkpoint()
+    done = sweep.sweep()
+    assert done.problems == [] and done.rechecked == []
+    after = RangeSeal.objects.get(start=start)
+    assert after.digest == before.digest and after.moving != before.moving
+    sql("UPDATE provenance_batch SET custodian_id = %s WHERE id = %s", [miner.slug, ore])
+    done = sweep.sweep()
+    assert any(p.code == "batch_state" and f"batch {ore}:" in p.message for p in done.problems)
+    assert RangeSeal.objects.get(start=start).moving == after.moving  # not sealed as it stands
