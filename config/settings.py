@@ -2,7 +2,7 @@
 
 Every setting that differs between a laptop and production comes from an
 environment variable; the defaults give a newcomer a working SQLite install
-with no servers. See README.md, "Configuration".
+with no servers. See docs/operators.md, "Configuration".
 """
 
 import ipaddress

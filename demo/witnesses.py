@@ -8,7 +8,7 @@ clear: demo only), its state directory, and `ledger_witnesses.json`, the
 LEDGER_WITNESSES value the server, the worker and the loader are given.
 
 A fresh demo ledger starts again at size 0, so the witnesses' state is
-started again with it (a real witness never forgets: see the README).
+started again with it (a real witness never forgets: see docs/maintainers.md, "Witnesses").
 """
 
 from __future__ import annotations

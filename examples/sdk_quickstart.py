@@ -1,4 +1,4 @@
-"""Cairn's Python SDK, from a key to entries in the log (README, "Suppliers").
+"""Cairn's Python SDK, from a key to entries in the log (docs/suppliers.md).
 
 Needs the core with its client extra (`pip install './core[client]'` from
 Cairn's source) and a supplier organisation's token:

@@ -31,7 +31,7 @@ STATUS_BY_CODE = {
     "payload_too_large": 413,
     "overdraw": 422,
     "rate_limited": 429,
-    # Outside the contract's table (README, "Contract decisions"):
+    # Outside the contract's table (docs/decisions.md):
     "unavailable": 503,  # nothing of the request was stored; retry
     "outcome_unknown": 503,  # an append not confirmed in time; re-post the same envelope
 }

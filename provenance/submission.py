@@ -139,8 +139,8 @@ def result_body(outcome: Outcome) -> dict[str, object]:
     """One envelope's result: `{"status", "entry"}` or `{"status", "error"}`.
     One the server could not write (its transaction rolled back: nothing of
     it is stored) is answered as that envelope's own 500, so that the
-    batch's other envelopes still get their receipts (README, "Contract
-    decisions")."""
+    batch's other envelopes still get their receipts (docs/decisions.md,
+    "Batch submission")."""
     if isinstance(outcome, AppendFailed):
         return {"status": 500, "error": {"code": "server_error", "message": NOT_WRITTEN}}
     if isinstance(outcome, LedgerError):

@@ -58,7 +58,7 @@ COUNTRY = re.compile(r"\A[A-Z]{2}\Z")
 MINERAL = re.compile(r"\A[a-z][a-z_]{1,40}\Z")
 VIN = re.compile(r"\A[A-HJ-NPR-Z0-9]{17}\Z")
 
-# Bounds on what a JSON document may hold (Cairn's decisions, README):
+# Bounds on what a JSON document may hold (docs/decisions.md):
 # nesting deeper than this, integers longer than this, and strings holding
 # NUL or a lone surrogate (which no database stores alike) are refused.
 MAX_DEPTH = 32

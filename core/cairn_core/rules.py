@@ -168,8 +168,8 @@ CITATIONS = (
     ("credit_in_force", "IRC §30D(h), as amended by Public Law 119-21 §70502"),
 )
 
-# US territories: not in the default North America list (see README, "For
-# examiners"); named so that a refusal says why.
+# US territories: not in the default North America list (see docs/examiners.md,
+# "Decisions, with their reasons"); named so that a refusal says why.
 US_TERRITORIES = frozenset({"PR", "GU", "VI", "AS", "MP", "UM"})
 
 

@@ -52,8 +52,8 @@ class OrganizationTokenAuthentication(TokenAuthentication):
 class CsrfCheckedSessionAuthentication(SessionAuthentication):
     """The admin's session, for the browsable API. A write whose CSRF check
     fails is not authenticated by its cookie: `not_authenticated` (401, the
-    contract's code for a request without valid credentials; README,
-    "Contract decisions"), not DRF's 403 that would read as
+    contract's code for a request without valid credentials; docs/decisions.md,
+    "Authentication failures"), not DRF's 403 that would read as
     `role_not_allowed`."""
 
     def enforce_csrf(self, request):

@@ -2,8 +2,8 @@
 
 Sources: IRC §30D (26 USC 30D); T.D. 9995, 89 FR 37706 (2024-05-06), the
 final regulations at 26 CFR §1.30D-1 to -6; Public Law 119-21 §70502; the
-USTR agreement pages for entry-into-force dates. README.md, "For
-examiners", gives each decision with its reasons. Everything here runs the
+USTR agreement pages for entry-into-force dates. docs/examiners.md,
+"Decisions, with their reasons", gives each decision with its reasons. Everything here runs the
 verdict's own computation (cairn_core.verdict) on plain payloads.
 """
 
@@ -225,7 +225,7 @@ def test_a_ruleset_without_a_component_list_counts_every_named_component():
 def test_japan_counts_only_for_the_five_minerals_its_agreement_covers(mineral, qualifies):
     """The US-Japan agreement covers cobalt, graphite, lithium, manganese and
     nickel (USTR, 2023-03-28); Cairn does not extend it to other critical
-    minerals (README: a data choice an administrator can change)."""
+    minerals (docs/examiners.md: a data choice an administrator can change)."""
     chain = Statements()
     ore = chain.origin("JP", {mineral: "10"})
     (material,) = chain.transform([(ore, "1000")], "JP")
@@ -316,7 +316,7 @@ def test_a_recycler_in_a_covered_nation_is_a_feoc_from_2025():
 def test_final_assembly_in_a_us_territory_is_not_north_america_by_default(territory):
     """§30D(d)(1)(G): final assembly "within North America"; the rule data's
     North America is US, CA, MX. Territories are refused with a problem that
-    says why, so an examiner can decide (README)."""
+    says why, so an examiner can decide (docs/examiners.md)."""
     chain, claim = simple_claim(country=territory)
     verdict = body(chain, claim)
     assert verdict["requirements"]["final_assembly"] == {"met": False}

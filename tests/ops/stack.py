@@ -52,7 +52,7 @@ def database_url(db: dict) -> str:
 
 
 def production_environment(var_dir: Path, database: str, broker: str, cache: str | None = None, **extra) -> dict:
-    """README.md's production environment (CAIRN_HTTPS aside: the test speaks
+    """docs/operators.md's production environment (CAIRN_HTTPS aside: the test speaks
     plain HTTP to 127.0.0.1), with the services given."""
     var_dir.mkdir(parents=True, exist_ok=True)
     env = {
@@ -427,7 +427,7 @@ def record(tally: Tally, status, body, waited: float) -> None:
 
 
 def _status_of(code) -> int | None:
-    """The status of a contract code; 500 `server_error` (README, "Contract decisions")."""
+    """The status of a contract code; 500 `server_error` (docs/decisions.md)."""
     from provenance.errors import STATUS_BY_CODE
 
     return 500 if code == "server_error" else STATUS_BY_CODE.get(code)

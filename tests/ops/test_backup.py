@@ -1,4 +1,4 @@
-"""Backup and restore as README.md ("Backup and restore") tells an operator:
+"""Backup and restore as docs/operators.md ("Backup and restore") tells an operator:
 pg_dump -Fc, pg_restore into a new database, verify_ledger.
 
 A restored copy verifies intact; one byte changed in it is caught; and a
@@ -53,7 +53,7 @@ def pg(cluster, tool: str, *args: str) -> subprocess.CompletedProcess:
 
 
 def restore(cluster, dump, name: str) -> str:
-    """README's restore: a new database, pg_restore into it."""
+    """The operators' restore (docs/operators.md): a new database, pg_restore into it."""
     query(cluster.url(), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     pg(cluster, "createdb", name)
     pg(cluster, "pg_restore", "--no-owner", "--exit-on-error", "-d", name, str(dump))

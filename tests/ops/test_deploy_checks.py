@@ -9,7 +9,7 @@ import sys
 
 from django.conf import settings
 
-# The production environment of README.md ("Production run"), less the
+# The production environment of docs/operators.md ("Production run"), less the
 # services, which the checks do not reach.
 PRODUCTION = {
     "DEBUG": "0",

@@ -1,4 +1,4 @@
-"""deploy/: nginx's configuration is valid and does what the README says;
+"""deploy/: nginx's configuration is valid and does what docs/operators.md says;
 the systemd units run every process of the Procfile, restarted, with the
 sequencer's socket directory."""
 

@@ -158,7 +158,7 @@ def test_poisoned_statements_beside_honest_batches(stack, ledger_db):  # noqa: F
         assert phase.results["201"] + phase.results["200"] == phase.envelopes
     assert set(poison.statuses) == {200}, "a poisoner's request was not answered per envelope"
     # A poisoner's honest envelope: 201, or 200 when a web worker appended
-    # it again after the sequencer answered late (a re-post, README).
+    # it again after the sequencer answered late (a re-post, docs/maintainers.md).
     assert set(poison.results) <= {"201", "200", "500 server_error"}
     assert poison.results["201"] + poison.results["200"] == poison.results["500 server_error"] > 0
     assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -171,7 +171,7 @@ def test_unknown_batch_and_batch_exists(api, ledger, miner, refiner):
 def test_not_custodian_stale_head_overdraw_vin_claimed(api, ledger, miner, refiner, maker):
     ore = ledger.origin(miner, quantity="10")
     transfer = ledger.statement("transfer", refiner, batch=ore, prev=ledger.head(ore), to=maker.slug)
-    # refiner never held the batch: answered as a missing one (README, "Disclosure")
+    # refiner never held the batch: answered as a missing one (docs/decisions.md, "Disclosure")
     assert_refused(api, refiner, sign_payload(transfer, refiner), "unknown_batch", 404)
     stale = ledger.statement("transfer", miner, batch=ore, prev="b" * 64, to=refiner.slug)
     error = assert_refused(api, miner, sign_payload(stale, miner), "stale_head", 409)

@@ -1,5 +1,5 @@
-"""What a refusal tells about others' data (README, "Contract decisions",
-disclosure): a batch never held is answered as a missing one, a head is
+"""What a refusal tells about others' data (docs/decisions.md,
+"Disclosure"): a batch never held is answered as a missing one, a head is
 learnt only by its custodian or a certifier the custodian co-signed with,
 and another organisation's logged envelope is answered as if not logged."""
 

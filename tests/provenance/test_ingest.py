@@ -117,7 +117,7 @@ def test_a_stale_prev_is_refused_and_names_the_head(ledger, miner, refiner):
 def test_only_the_custodian_consumes_or_transfers(ledger, miner, refiner, stranger):
     ore = ledger.origin(miner)
     payload = ledger.statement("transfer", stranger, batch=ore, prev=ledger.head(ore), to=refiner.slug)
-    refused("unknown_batch", ledger.post, stranger, payload)  # never held: as if missing (README, "Disclosure")
+    refused("unknown_batch", ledger.post, stranger, payload)  # never held: as if missing (docs/decisions.md)
     ledger.transfer(miner, ore, refiner)
     payload = ledger.statement("transfer", miner, batch=ore, prev=ledger.head(ore), to=stranger.slug)
     refused("not_custodian", ledger.post, miner, payload)
