@@ -64,6 +64,7 @@ from agreements.snapshot import current_ruleset, load_ruleset
 from audit.models import Verification
 from cairn_core import bundle as bundles
 from cairn_core import dsse, rules, ruleset_json, tlog_proof
+from cairn_core.entries import leaf_input_text
 from cairn_core.ledger_entries import LedgerState
 from provenance import checkpoints, ledger_key, tlog, witnesses
 from provenance.errors import LedgerError
@@ -125,7 +126,7 @@ def build_bundle(verification: Verification) -> dict[str, object]:
         "entries": [
             {
                 "index": index,
-                "leaf_input": tlog.leaf_input(envelope, time),
+                "leaf_input": leaf_input_text(envelope, time),
                 "proof": tlog_proof.format_proof(index, paths[index], verification.checkpoint),
             }
             for index, envelope, time, _statement in rows
@@ -264,7 +265,7 @@ def _verdict_entry(verification: Verification) -> dict[str, object] | None:
     consistency = tlog.consistency_proof(verification.checkpoint_size, later.tree_size)
     return {
         "index": index,
-        "leaf_input": tlog.leaf_input(envelope, integrated_time),
+        "leaf_input": leaf_input_text(envelope, integrated_time),
         "checkpoint": later.note,
         "cosignatures": _cosignatures(later.tree_size),
         "proof": tlog_proof.format_proof(index, path, later.note),

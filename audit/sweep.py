@@ -63,6 +63,7 @@ from django.utils import timezone
 from audit import integrity
 from audit.models import RangeSeal
 from cairn_core import merkle
+from cairn_core.entries import stored_leaf_input
 from cairn_core.problems import Code, Problem
 from provenance import checkpoints, tlog
 from provenance.models import (
@@ -181,9 +182,7 @@ def _leaves(mac: hmac.HMAC, start: int, end: int) -> tuple[list[bytes], list[int
             position, envelope, integrated_time, stored_leaf = row[0], row[1], row[3], row[4]
             if position != start + len(leaves):
                 return leaves, bad, False
-            leaf = hashlib.sha256(
-                b'\x00{"envelope":' + envelope.encode() + f',"integrated_time":{integrated_time}}}'.encode()
-            ).digest()
+            leaf = merkle.leaf_hash(stored_leaf_input(envelope, integrated_time))
             if leaf.hex() != stored_leaf:
                 bad.append(position)
             leaves.append(leaf)

@@ -34,6 +34,7 @@ def bulk_load(count: int) -> None:
     from django.db import connection
 
     from cairn_core import merkle
+    from cairn_core.entries import stored_leaf_input
     from provenance.models import LogState, MerkleNode, Organization
 
     started = time.perf_counter()
@@ -49,8 +50,7 @@ def bulk_load(count: int) -> None:
         with raw.copy(entry_copy) as entries:
             for index in range(count):
                 envelope = f'{{"synthetic":{index}}}'
-                leaf_input = f'{{"envelope":{envelope},"integrated_time":1700000000}}'
-                leaf = merkle.leaf_hash(leaf_input.encode())
+                leaf = merkle.leaf_hash(stored_leaf_input(envelope, 1700000000))
                 frontier, completed = merkle.append_to_frontier(frontier, index, leaf)
                 nodes += [(MerkleNode.node_id(level, position), node.hex()) for level, position, node in completed]
                 entries.write_row(

@@ -85,6 +85,7 @@ def copy_rows(count: int, start: int, common: dict, keyid: str, key) -> None:
     from django.db import connection
 
     from cairn_core import dsse, merkle
+    from cairn_core.entries import stored_leaf_input
     from cairn_core.payload import PAYLOAD_TYPE
     from provenance.models import Batch, Entry, EntryAgreementLink, LogState, MerkleNode
 
@@ -108,11 +109,10 @@ def copy_rows(count: int, start: int, common: dict, keyid: str, key) -> None:
                 statement = origin(common, batch_id)
                 envelope = dsse.sign(PAYLOAD_TYPE, json.dumps(statement).encode(), [(keyid, key)])
                 stored = envelope.stored_json()
-                leaf_input = f'{{"envelope":{stored},"integrated_time":{pattern.integrated_time}}}'.encode()
-                leaf = merkle.leaf_hash(leaf_input)
+                leaf = merkle.leaf_hash(stored_leaf_input(stored, pattern.integrated_time))
                 frontier, completed = merkle.append_to_frontier(frontier, index, leaf)
                 nodes += [(MerkleNode.node_id(level, position), node.hex()) for level, position, node in completed]
-                entry_hash = hashlib.sha256(dsse.pae(PAYLOAD_TYPE, envelope.payload)).hexdigest()
+                entry_hash = envelope.entry_hash
                 copy.write_row(
                     (index, entry_hash, stored, pattern.integrated_time, leaf.hex(), "origin", pattern.issuer_id,
                      issued, issued, json.dumps(statement))

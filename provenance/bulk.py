@@ -57,11 +57,11 @@ class Columns:
 
     @functools.cached_property
     def table(self) -> str:
-        return _quote(self.model._meta.db_table)
+        return rows.quote(self.model._meta.db_table)
 
     @functools.cached_property
     def names(self) -> tuple[str, ...]:
-        return tuple(_quote(field.column) for field in self.fields)
+        return tuple(rows.quote(field.column) for field in self.fields)
 
     def prepared(self, row: Sequence[object]) -> list[Any]:
         """One row's values as the database takes them."""
@@ -89,12 +89,6 @@ def _concrete(model: type[Model], name: str) -> Field[Any, Any]:
     if not isinstance(field, Field):
         raise ValueError(f"{model.__name__}.{name} is not a concrete field")
     return field
-
-
-def _quote(name: str | None) -> str:
-    if name is None:
-        raise ValueError("a concrete field has a column")
-    return connections[DEFAULT_DB_ALIAS].ops.quote_name(name)
 
 
 # The document statement reads no table but by primary key, so one plan fits

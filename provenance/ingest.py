@@ -52,6 +52,7 @@ from django.utils import timezone
 from django_countries import countries
 
 from cairn_core import dsse
+from cairn_core.entries import leaf_input_text
 from cairn_core.payload import PAYLOAD_TYPE, ROLES_FOR_TYPE, PayloadError, Statement, parse_statement
 from cairn_core.tiles import MAX_LEAF_INPUT
 from provenance import group_commit, ledger_write, sequencer
@@ -258,9 +259,9 @@ def check_body_size(body: bytes) -> None:
         raise LedgerError("payload_too_large", f"An envelope is limited to {settings.CAIRN_MAX_BODY_BYTES} bytes.")
 
 
-# '{"envelope":' + stored envelope + ',"integrated_time":' + digits + '}', with
-# the time at most 20 characters (a 64-bit integer, its sign included).
-LEAF_INPUT_OVERHEAD = len('{"envelope":') + len(',"integrated_time":') + 20 + len("}")  # 52
+# The leaf input around an empty envelope and a one-digit time, with the time
+# at most 20 characters (a 64-bit integer, its sign included).
+LEAF_INPUT_OVERHEAD = len(leaf_input_text("", 0)) - 1 + 20  # 52
 
 
 def check_leaf_size(stored_envelope: str) -> None:

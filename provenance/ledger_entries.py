@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from agreements.snapshot import load_ruleset
 from cairn_core import dsse, ledger_entries, merkle, ruleset_json
+from cairn_core.entries import stored_leaf_input
 from provenance import ledger_key, tlog
 from provenance.models import Entry, EntryType, LogState, MerkleNode
 
@@ -62,7 +63,7 @@ def _append_locked(
     )
     stored = envelope.stored_json()
     integrated_time = int(now.timestamp())
-    leaf = merkle.leaf_hash(Entry.leaf_input_of(stored, integrated_time).encode("ascii"))
+    leaf = merkle.leaf_hash(stored_leaf_input(stored, integrated_time))
     recorded = ledger_entries.moment(document["at"])
     entry = Entry.objects.create(
         index=state.size,

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from cairn_core import amounts, merkle
+from cairn_core.entries import stored_leaf_input
 from cairn_core.payload import Site, Statement
 from cairn_core.rules import RuleSet
 from provenance import bulk
@@ -155,7 +156,7 @@ def new_entry(item: Pending, index: int, now: dt.datetime) -> NewEntry:
     statement, envelope = item.statement, item.envelope
     stored = item.stored_envelope
     integrated_time = int(now.timestamp())
-    leaf_hash = merkle.leaf_hash(Entry.leaf_input_of(stored, integrated_time).encode("ascii")).hex()
+    leaf_hash = merkle.leaf_hash(stored_leaf_input(stored, integrated_time)).hex()
     row = EntryRow(
         index=index,
         entry_hash=envelope.entry_hash,

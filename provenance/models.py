@@ -29,6 +29,7 @@ from django.utils import timezone
 from django_countries.fields import CountryField
 
 from cairn_core import amounts
+from cairn_core.entries import leaf_input_text
 
 _Row = TypeVar("_Row", bound=models.Model)
 
@@ -227,14 +228,8 @@ class Entry(AppendOnlyModel):
 
     @property
     def leaf_input(self) -> str:
-        return self.leaf_input_of(self.envelope, self.integrated_time)
-
-    @staticmethod
-    def leaf_input_of(envelope: str, integrated_time: int) -> str:
-        """The log leaf's input (contract §4): the stored envelope, which is
-        canonical JSON with sorted keys, and the integrated time, as
-        json.dumps(…, sort_keys=True, separators=(",", ":")) writes them."""
-        return f'{{"envelope":{envelope},"integrated_time":{integrated_time}}}'
+        """The log leaf's input (contract §4)."""
+        return leaf_input_text(self.envelope, self.integrated_time)
 
     @property
     def integrated_at(self) -> dt.datetime:

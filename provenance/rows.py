@@ -41,12 +41,12 @@ class Shape:
     @functools.cache  # noqa: B019 (shapes live as long as the process, like their models)
     def columns(self, alias: str | None = None) -> str:
         """The select list, qualified by `alias` or by the table."""
-        prefix = _quote(alias) if alias else self.table
+        prefix = quote(alias) if alias else self.table
         return ", ".join(f"{prefix}.{column}" for column in self.quoted_columns)
 
     @functools.cache  # noqa: B019
     def column(self, name: str) -> str:
-        return _quote(_concrete(self.model, name).column)
+        return quote(_concrete(self.model, name).column)
 
     def convert(self, attname: str, value: object) -> object:
         """One column's database value as the model's field holds it."""
@@ -67,7 +67,8 @@ class Shape:
         return self.model.from_db(connection.alias, self.attnames, converted)
 
 
-def _quote(name: str | None) -> str:
+def quote(name: str | None) -> str:
+    """A table or column name quoted for the database in use (the one helper)."""
     if name is None:
         raise ValueError("a concrete field has a column")
     return connections[DEFAULT_DB_ALIAS].ops.quote_name(name)
@@ -93,8 +94,8 @@ def shape(model: type[Model]) -> Shape:
         model=model,
         fields=fields,
         attnames=tuple(field.attname for field in fields),
-        table=_quote(model._meta.db_table),
-        quoted_columns=tuple(_quote(field.column) for field in fields),
+        table=quote(model._meta.db_table),
+        quoted_columns=tuple(quote(field.column) for field in fields),
         columns_expr=columns,
         converters=converters,
     )

@@ -19,6 +19,7 @@ import hashlib
 
 from django.core.cache import cache
 
+from cairn_core.entries import stored_leaf_input
 from cairn_core.tiles import ENTRIES, HASH_SIZE, Tile, frame_entries
 from provenance import ledger_key, tlog
 from provenance.models import Checkpoint, Entry, MerkleNode
@@ -57,7 +58,7 @@ def entry_bundle(tile: Tile) -> bytes:
         .order_by("index")
         .values_list("envelope", "integrated_time")
     )
-    leaf_inputs = [tlog.leaf_input(envelope, time).encode() for envelope, time in rows]
+    leaf_inputs = [stored_leaf_input(envelope, time) for envelope, time in rows]
     if len(leaf_inputs) != tile.width:
         raise tlog.TreeIncomplete(f"the stored log lacks entries of {tile.path}")
     return frame_entries(leaf_inputs)

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cairn_core import merkle
+from cairn_core.entries import leaf_input_text
 from provenance.models import Entry, LogState, MerkleNode
 
 INDEX_MASK = (1 << MerkleNode.LEVEL_SHIFT) - 1
@@ -145,11 +146,6 @@ def entries(start: int, end: int) -> list[dict[str, object]]:
     """Leaf inputs and leaf hashes of entries [start, end), for auditors."""
     rows = Entry.objects.filter(index__gte=start, index__lt=end).order_by("index")
     return [
-        {"index": index, "leaf_input": leaf_input(envelope, time), "leaf_hash": leaf_hash}
+        {"index": index, "leaf_input": leaf_input_text(envelope, time), "leaf_hash": leaf_hash}
         for index, envelope, time, leaf_hash in rows.values_list("index", "envelope", "integrated_time", "leaf_hash")
     ]
-
-
-def leaf_input(envelope: str, integrated_time: int) -> str:
-    """Contract §4's leaf input, from the stored envelope text (already canonical JSON)."""
-    return f'{{"envelope":{envelope},"integrated_time":{integrated_time}}}'

@@ -127,10 +127,10 @@ from cairn_core.entries import (
     created_again,
     created_batches,
     decode_envelope,
-    leaf_hash,
     named_batches,
 )
 from cairn_core.ledger_entries import LEDGER_PAYLOAD_TYPE, LedgerState
+from cairn_core.merkle import leaf_hash
 from cairn_core.payload import JSON, PAYLOAD_TYPE, JSONObject
 from cairn_core.problems import Code, Problem
 

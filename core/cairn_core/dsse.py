@@ -22,12 +22,14 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import NoReturn, TypedDict
+from typing import TypedDict
 
 import nacl.exceptions
 import nacl.signing
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from cairn_core import json_strict
 
 ENVELOPE_KEYS = frozenset({"payloadType", "payload", "signatures"})
 SIGNATURE_KEYS = frozenset({"keyid", "sig"})
@@ -72,7 +74,7 @@ class Envelope:
 
     @functools.cached_property
     def entry_hash(self) -> str:
-        return hashlib.sha256(self.pae).hexdigest()
+        return entry_hash_of(self.pae)
 
     def to_stored(self) -> StoredEnvelope:
         """The envelope as Cairn stores it: standard base64 with padding."""
@@ -85,6 +87,12 @@ class Envelope:
     def stored_json(self) -> str:
         """The stored envelope as sorted, compact JSON (its leaf-input form)."""
         return canonical_json(self.to_stored())
+
+
+def entry_hash_of(pae: bytes) -> str:
+    """Contract §2's entry_hash: the lowercase hex SHA-256 of the PAE (the one
+    definition; tests/vectors/entries.json)."""
+    return hashlib.sha256(pae).hexdigest()
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -124,34 +132,11 @@ def b64decode(text: object) -> bytes:
     return raw
 
 
-def _reject_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    result: dict[str, object] = {}
-    for key, value in pairs:
-        if key in result:
-            raise EnvelopeError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-def _reject_constant(name: str) -> NoReturn:
-    raise EnvelopeError(f"{name} is not JSON")
-
-
-def _reject_number(text: str) -> NoReturn:
-    raise EnvelopeError("an envelope holds no numbers")
-
-
 def parse_envelope(body: bytes) -> Envelope:
     """Parse the JSON body of a POST into an Envelope, strictly."""
     try:
-        document = json.loads(
-            body.decode("utf-8"),
-            object_pairs_hook=_reject_duplicate_keys,
-            parse_constant=_reject_constant,
-            parse_int=_reject_number,
-            parse_float=_reject_number,
-        )
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        document = json_strict.loads(body, numbers=False)  # an envelope holds no numbers
+    except json_strict.StrictJSONError as exc:
         raise EnvelopeError(f"body is not JSON: {exc}") from exc
     return envelope_from_dict(document)
 

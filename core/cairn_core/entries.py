@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import binascii
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ import nacl.signing
 
 from cairn_core import dsse
 from cairn_core.ledger_entries import LEDGER_PAYLOAD_TYPE
+from cairn_core.merkle import leaf_hash
 from cairn_core.payload import JSON, JSONObject
 from cairn_core.problems import Code, Problem
 
@@ -131,13 +131,17 @@ class Checked:
     problems: list[Problem] = field(default_factory=list)
 
 
+def leaf_input_text(envelope: str, integrated_time: int) -> str:
+    """Contract §4's leaf input from the envelope as stored (its canonical JSON
+    text, sorted keys and no spaces): the envelope and the integrated time as
+    json.dumps(…, sort_keys=True, separators=(",", ":")) writes them. ASCII,
+    like the stored envelope. The one definition: tests/vectors/entries.json."""
+    return f'{{"envelope":{envelope},"integrated_time":{integrated_time}}}'
+
+
 def stored_leaf_input(envelope: str, integrated_time: int) -> bytes:
-    """Contract §4's leaf input from the envelope as stored (its canonical JSON text)."""
-    return f'{{"envelope":{envelope},"integrated_time":{integrated_time}}}'.encode()
-
-
-def leaf_hash(leaf_input: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + leaf_input).digest()
+    """The leaf input's bytes, which the leaf hash hashes."""
+    return leaf_input_text(envelope, integrated_time).encode()
 
 
 def _b64(text: object) -> bytes:
@@ -158,7 +162,7 @@ def decode_envelope(document: Mapping[str, Any]) -> Decoded:
     if not isinstance(payload, dict):
         raise TypeError("the payload is not a JSON object")
     signatures = tuple((item["keyid"], _b64(item["sig"])) for item in document["signatures"])
-    return Decoded(payload, message, hashlib.sha256(message).hexdigest(), signatures, payload_type)
+    return Decoded(payload, message, dsse.entry_hash_of(message), signatures, payload_type)
 
 
 def check_stored(entry: StoredEntry) -> Checked:

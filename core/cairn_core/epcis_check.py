@@ -39,7 +39,6 @@ the log this checks that it logged them.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -89,7 +88,7 @@ def bundle_entries(document: Mapping[str, Any]) -> dict[int, LoggedEntry]:
             continue  # a ledger entry (contract §12): no event
         parsed = dsse.envelope_from_dict(envelope)
         statement = json.loads(parsed.payload)
-        leaf_hash = hashlib.sha256(b"\x00" + row["leaf_input"].encode("utf-8")).hexdigest()
+        leaf_hash = merkle.leaf_hash(row["leaf_input"].encode("utf-8")).hex()
         logged = epcis.LoggedStatement(row["index"], parsed.entry_hash, leaf_hash, leaf["integrated_time"], statement)
         entries[row["index"]] = LoggedEntry(leaf_hash, parsed.entry_hash, logged)
     return entries

@@ -55,6 +55,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cairn_core import json_strict
+
 LEDGER_PAYLOAD_TYPE = "application/vnd.cairn.ledger+json"
 SCHEMA = "cairn.ledger/v1"
 ROLES = ("supplier", "manufacturer", "certifier", "auditor")
@@ -109,18 +111,11 @@ def payload_bytes(document: Mapping[str, Any]) -> bytes:
 def parse(raw: bytes) -> dict[str, Any]:
     """A payload parsed strictly (no duplicate keys) and checked; LedgerEntryError otherwise."""
     try:
-        document = json.loads(raw, object_pairs_hook=_no_duplicates)
-    except (ValueError, UnicodeDecodeError) as exc:
+        document = json_strict.loads(raw)
+    except json_strict.StrictJSONError as exc:
         raise LedgerEntryError(f"not JSON: {exc}") from exc
     check(document)
     return document  # type: ignore[no-any-return]  # checked to be an object above
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    document = dict(pairs)
-    if len(document) != len(pairs):
-        raise ValueError("duplicate keys")
-    return document
 
 
 def check(document: object) -> None:

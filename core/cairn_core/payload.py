@@ -11,15 +11,14 @@ No Django import: this is the statement grammar, readable as a spec.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, NoReturn, TypeAlias, TypedDict
+from typing import Any, TypeAlias, TypedDict
 
-from cairn_core import amounts
+from cairn_core import amounts, json_strict
 
 SCHEMA = "cairn.attestation/v1"
 PAYLOAD_TYPE = "application/vnd.cairn.attestation+json"
@@ -176,29 +175,6 @@ class Statement:
 # --- JSON -------------------------------------------------------------------
 
 
-def _object_without_duplicates(pairs: list[tuple[str, JSON]]) -> dict[str, JSON]:
-    result: dict[str, JSON] = {}
-    for key, value in pairs:
-        if key in result:
-            raise PayloadError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-def _no_constant(name: str) -> NoReturn:
-    raise PayloadError(f"{name} is not allowed")
-
-
-def _no_float(text: str) -> NoReturn:
-    raise PayloadError(f"number {text[:24]} is not allowed: decimal amounts are strings")
-
-
-def _bounded_int(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_INT_DIGITS:
-        raise PayloadError(f"integers are limited to {MAX_INT_DIGITS} digits")
-    return int(text)
-
-
 def check_storable(document: object) -> None:
     """Refuse nesting deeper than MAX_DEPTH and strings (keys included) with
     NUL or a lone surrogate. Iterative: a deep document cannot exhaust the stack."""
@@ -218,18 +194,13 @@ def check_storable(document: object) -> None:
 
 
 def strict_json(data: bytes, *, what: str = "body", floats: bool = True) -> JSON:
-    """JSON parsed strictly: no duplicate keys, NaN or Infinity, integers of
-    at most MAX_INT_DIGITS digits, and `check_storable`; floats only if allowed."""
+    """JSON parsed strictly (`cairn_core.json_strict`: no duplicate keys, NaN
+    or Infinity, numbers of at most MAX_INT_DIGITS characters) and
+    `check_storable`; floats only if allowed."""
     try:
         text = data.decode("utf-8")
-        document: JSON = json.loads(
-            text,
-            object_pairs_hook=_object_without_duplicates,
-            parse_constant=_no_constant,
-            parse_int=_bounded_int,
-            parse_float=None if floats else _no_float,
-        )
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        document: JSON = json_strict.loads(text, max_digits=MAX_INT_DIGITS, floats=floats)
+    except (UnicodeDecodeError, json_strict.StrictJSONError) as exc:
         raise PayloadError(f"{what} is not JSON: {exc}") from exc
     if not storable_by_its_text(text):
         check_storable(document)

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import typing
 import zlib
+
+from cairn_core import json_strict
 
 MAX_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 64
@@ -77,38 +78,13 @@ def loads(raw: bytes | str) -> object:
     if len(raw) > MAX_BYTES:
         raise TooLarge(f"larger than {MAX_BYTES:,} bytes")
     try:
-        document = json.loads(
-            raw, object_pairs_hook=_no_duplicates, parse_int=_integer, parse_float=_real, parse_constant=_constant
-        )
-    except RecursionError as exc:
+        document = json_strict.loads(raw, max_digits=MAX_DIGITS)
+    except json_strict.TooDeep as exc:
         raise Unreadable(f"nested more than {MAX_DEPTH} levels deep") from exc
-    except (ValueError, UnicodeDecodeError) as exc:
+    except json_strict.StrictJSONError as exc:
         raise Unreadable(f"not JSON: {exc}") from exc
     _check_depth(document)
     return document
-
-
-def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    document = dict(pairs)
-    if len(document) != len(pairs):
-        raise ValueError("duplicate keys")
-    return document
-
-
-def _integer(text: str) -> int:
-    if len(text) > MAX_DIGITS:
-        raise ValueError(f"a number of {len(text)} characters (at most {MAX_DIGITS})")
-    return int(text)
-
-
-def _real(text: str) -> float:
-    if len(text) > MAX_DIGITS:
-        raise ValueError(f"a number of {len(text)} characters (at most {MAX_DIGITS})")
-    return float(text)
-
-
-def _constant(text: str) -> object:
-    raise ValueError(f"{text} is not a JSON number")
 
 
 def _check_depth(document: object) -> None:

@@ -12,6 +12,7 @@ import json
 import pytest
 
 from cairn_core import dsse
+from cairn_core.entries import leaf_input_text
 from provenance.ingest import LEAF_INPUT_OVERHEAD
 from provenance.models import Entry
 from tests.provenance.test_api_attestations import origin_payload
@@ -46,7 +47,7 @@ def around_the_limit(ledger, party, batch: str) -> tuple[bytes, bytes]:
 
 
 def test_the_fixed_part_is_52_bytes():
-    assert LEAF_INPUT_OVERHEAD == len(Entry.leaf_input_of("", -(2**63))) == 52
+    assert LEAF_INPUT_OVERHEAD == len(leaf_input_text("", -(2**63))) == 52
 
 
 def test_one_envelope_just_under_is_accepted_and_one_just_over_refused(api, ledger, miner, settings):

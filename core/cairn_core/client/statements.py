@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cairn_core import dsse
 from cairn_core.client import keys as keyfiles
+from cairn_core.entries import stored_leaf_input
 from cairn_core.payload import PAYLOAD_TYPE, SCHEMA, JSONObject, parse_statement
 
 ENVELOPE_KEYS = {"payloadType", "payload", "signatures"}
@@ -132,7 +133,4 @@ def statement_of(envelope: object) -> JSONObject:
 
 def leaf_input(envelope: object, integrated_time: int) -> bytes:
     """The log's leaf input for a stored envelope (contract §4)."""
-    stored = dsse.envelope_from_dict(envelope).to_stored()
-    return json.dumps(
-        {"envelope": stored, "integrated_time": integrated_time}, sort_keys=True, separators=(",", ":")
-    ).encode("ascii")
+    return stored_leaf_input(dsse.envelope_from_dict(envelope).stored_json(), integrated_time)

@@ -21,8 +21,9 @@ from typing import TypedDict
 
 from cairn_core import ledger_entries, merkle, signed_note, verdict_monitor
 from cairn_core.client.api import Client
-from cairn_core.entries import Key, check_ledger_signature, decode_envelope, leaf_hash
+from cairn_core.entries import Key, check_ledger_signature, decode_envelope
 from cairn_core.ledger_entries import LedgerState
+from cairn_core.merkle import leaf_hash
 
 PAGE = 1000
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
