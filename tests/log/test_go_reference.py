@@ -5,7 +5,8 @@ tile) is published, its checkpoint cosigned by two witnesses
 (cairn_core.cosignature); tiles, entry bundles and proofs are fetched
 through the API and written to a fixture that golang.org/x/mod/sumdb's
 note and tlog packages check. Then a fixture with a flipped tile byte and a
-wrong proof hash, which Go must refuse.
+wrong proof hash, which Go must refuse. And the vectors of tests/vectors
+(the contract's formulas), which the core's tests read too.
 
 Without Go (Debian's golang-go and golang-golang-x-mod-dev) the test is
 skipped, except in CI (CI set), where it fails: .ci/run installs them.
@@ -164,3 +165,40 @@ def test_go_reference_code_refuses_a_flipped_tile_byte_and_a_wrong_proof(referen
         "FAIL inclusion of entry 0 in the tree of 300",
     ]
     assert lines[-1] == "4 failure(s)"
+
+
+VECTORS = ROOT / "tests" / "vectors"
+
+
+def run_vectors(binary: Path, directory: Path) -> tuple[int, list[str]]:
+    done = subprocess.run([str(binary), "vectors", str(directory)], capture_output=True, text=True, timeout=60)
+    return done.returncode, done.stdout.splitlines()
+
+
+def test_go_computes_the_contracts_formulas_as_the_vectors_say(reference):
+    """tests/vectors, which the core's tests read too: PAE, entry_hash,
+    keyid, signatures, leaf input and hash, tree heads, strict JSON."""
+    status, lines = run_vectors(reference, VECTORS)
+    assert status == 0, "\n".join(lines)
+    entries = json.loads((VECTORS / "entries.json").read_text())["cases"]
+    roots = json.loads((VECTORS / "merkle.json").read_text())["roots"]
+    strict = json.loads((VECTORS / "strict_json.json").read_text())["cases"]
+    assert kinds(lines, "ok") == {"vector-entry": len(entries), "vector-root": len(roots), "vector-strict": len(strict)}
+    assert lines[-1] == "0 failure(s)"
+
+
+def test_go_refuses_a_changed_vector(reference, tmp_path):
+    for name in ("entries.json", "merkle.json", "strict_json.json"):
+        shutil.copy(VECTORS / name, tmp_path / name)
+    entries = json.loads((tmp_path / "entries.json").read_text())
+    entries["cases"][0]["leaf_hash"] = "00" * 32
+    (tmp_path / "entries.json").write_text(json.dumps(entries))
+    strict = json.loads((tmp_path / "strict_json.json").read_text())
+    strict["cases"][0]["strict"] = False
+    (tmp_path / "strict_json.json").write_text(json.dumps(strict))
+    status, lines = run_vectors(reference, tmp_path)
+    assert status == 1
+    assert [re.sub(r":.*", "", line) for line in lines if line.startswith("FAIL ")] == [
+        f"FAIL vector-entry {entries['cases'][0]['name']}",
+        f"FAIL vector-strict {strict['cases'][0]['why']}",
+    ]

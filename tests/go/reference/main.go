@@ -11,7 +11,8 @@
 // entry bundles' leaf inputs alone this program rebuilds the tree with
 // tlog.StoredHashes and checks every item against it and against the signed
 // checkpoint. It prints one line per check, "ok <kind> ..." or
-// "FAIL <kind> ...", and exits 1 if any check failed.
+// "FAIL <kind> ...", and exits 1 if any check failed. With "vectors DIR" it
+// checks the contract's formulas against tests/vectors instead (vectors.go).
 //
 // Go's tlog writes tile paths with the height ("tile/8/0/x001/234") and
 // names the entries level "data"; C2SP tlog-tiles drops the height and says
@@ -147,8 +148,17 @@ func parseTile(path string) (tlog.Tile, error) {
 }
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "vectors" {
+		c := &checker{}
+		runVectors(c, os.Args[2])
+		fmt.Printf("%d failure(s)\n", c.failures)
+		if c.failures > 0 {
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: reference FIXTURE.json")
+		fmt.Fprintln(os.Stderr, "usage: reference FIXTURE.json | reference vectors DIR")
 		os.Exit(2)
 	}
 	raw, err := os.ReadFile(os.Args[1])
