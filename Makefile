@@ -69,7 +69,6 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/python bin/check-structure
 	$(BIN)/python -m mypy
 
 format: install
