@@ -120,3 +120,11 @@ def test_a_plain_editable_install_of_a_fresh_clone_imports_its_own_core(tmp_path
     ).stdout
     installed = {_name(item["name"]) for item in json.loads(listed)} - {"pip", "setuptools"}
     assert installed == {"cairn-ledger"}  # nothing else was fetched into the new environment
+
+
+def test_honcho_is_a_development_tool_not_a_production_dependency():
+    """Production hosts run deploy/systemd's units; honcho runs the Procfile
+    in development and in the production-run tests."""
+    assert "honcho" not in {_name(r) for r in _project()["dependencies"]}
+    assert "honcho" not in _locked(ROOT / "requirements" / "base.txt")
+    assert "honcho" in _locked(ROOT / "requirements" / "dev.txt")
