@@ -6,8 +6,9 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 VAR := $(or $(CAIRN_VAR_DIR),var)
 # The demo runs as a deployment would: DEBUG off (API errors are the
-# contract's JSON), static files served by WhiteNoise from VAR/staticfiles.
-DEMO_ENV := DEBUG=0 ALLOWED_HOSTS=127.0.0.1,localhost CELERY_BROKER_URL=filesystem:// \
+# contract's JSON), static files served by WhiteNoise from VAR/staticfiles;
+# CAIRN_DEMO=1 installs the demo app (its load_demo and demo_witnesses).
+DEMO_ENV := CAIRN_DEMO=1 DEBUG=0 ALLOWED_HOSTS=127.0.0.1,localhost CELERY_BROKER_URL=filesystem:// \
 	EMAIL_BACKEND=django.core.mail.backends.console.EmailBackend
 
 .PHONY: install lock demo serve test lint format bench clean

@@ -106,8 +106,12 @@ INSTALLED_APPS = [
     "provenance",
     "agreements",
     "audit",
-    "demo",
 ]
+# The demo (`make demo`: its supply chain and witnesses) is an app only where
+# it runs: CAIRN_DEMO=1, which `make demo` sets. Production never loads it.
+CAIRN_DEMO = env_bool("CAIRN_DEMO", False)
+if CAIRN_DEMO:
+    INSTALLED_APPS.append("demo")
 
 MIDDLEWARE = [
     "provenance.api.middleware.RequestLogMiddleware",

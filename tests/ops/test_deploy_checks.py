@@ -51,3 +51,15 @@ def test_a_yes_no_setting_that_is_neither_stops_start_up():
     assert "CAIRN_HTTPS='ture' is not a yes/no value" in result.stderr
     for word in ("Yes", " on ", "0", ""):
         assert manage("check", env={**PRODUCTION, "CAIRN_HTTPS": word}).returncode == 0, word
+
+
+def test_the_demo_is_an_app_only_where_the_demo_runs():
+    """Production's settings leave the demo out (its commands do not exist);
+    CAIRN_DEMO=1, which `make demo` sets, puts it in."""
+    production = {**PRODUCTION, "DJANGO_SETTINGS_MODULE": "config.settings", "CAIRN_DEMO": ""}
+    result = manage("help", "load_demo", env=production)
+    assert result.returncode != 0
+    assert "Unknown command: 'load_demo'" in result.stderr
+    result = manage("help", "load_demo", env={**production, "CAIRN_DEMO": "1"})
+    assert result.returncode == 0, result.stderr
+    assert "--instructions-only" in result.stdout

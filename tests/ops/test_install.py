@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -128,3 +130,21 @@ def test_honcho_is_a_development_tool_not_a_production_dependency():
     assert "honcho" not in {_name(r) for r in _project()["dependencies"]}
     assert "honcho" not in _locked(ROOT / "requirements" / "base.txt")
     assert "honcho" in _locked(ROOT / "requirements" / "dev.txt")
+
+
+def test_the_wheel_carries_the_server_and_its_core_but_not_the_demo(tmp_path):
+    # Built from a copy: a clone's build/ may hold modules of an earlier tree.
+    source = tmp_path / "source"
+    ignored = shutil.ignore_patterns(".git", ".venv", "var", "build", "*.egg-info", "__pycache__", "test-artifacts")
+    shutil.copytree(ROOT, source, ignore=ignored)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), "."],
+        cwd=source,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = tmp_path.glob("cairn_ledger-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        packages = {name.split("/")[0] for name in archive.namelist() if name.endswith(".py")}
+    assert packages == {"agreements", "audit", "cairn_core", "config", "provenance"}
