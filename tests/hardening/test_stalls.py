@@ -19,6 +19,7 @@ from provenance import ingest, sequencer, sequencer_socket
 from provenance.errors import LedgerError
 from provenance.models import Entry, EntryType, LogState
 from provenance.sequencer_socket import AlreadyServing, Server
+from tests.ops.stack import wait_until
 from tests.provenance.test_concurrency import assert_log_intact, race
 from tests.provenance.test_sequencer_socket import origin_body, socket_path  # noqa: F401 (fixture)
 from tests.support import Ledger
@@ -65,14 +66,21 @@ def test_a_batch_that_fails_is_retried_without_the_culprit(miner):
 
 
 def test_the_sequencer_thread_answers_each_caller_of_a_failed_batch(miner, monkeypatch):
-    """Through the group commit: the culprit's caller gets a server error, the others their receipts."""
+    """Through the group commit: six callers' statements in one batch, one of
+    them unwritable; the culprit's caller gets a server error, the others
+    their receipts. A plug holds the sequencer until all six are queued
+    behind it, so that they are taken together."""
     ledger = Ledger()
+    plug = pending(ledger, miner, "plug")
     items = [pending(ledger, miner, f"s{n}") for n in range(6)]
     items[3] = unwritable(items[3])
-    gate = threading.Event()
+    holding, gate = threading.Event(), threading.Event()
     real = ingest.append_batch
+    batches: list[set[str]] = []
 
-    def held(batch):  # the first batch waits until all six are queued: they share one batch
+    def held(batch):  # the plug's batch waits at the gate
+        batches.append({item.envelope.entry_hash for item in batch})
+        holding.set()
         gate.wait(10)
         return real(batch)
 
@@ -83,16 +91,25 @@ def test_the_sequencer_thread_answers_each_caller_of_a_failed_batch(miner, monke
         (outcomes[position],) = sequencer.submit_here([items[position]])
         connections.close_all()
 
-    threads = [threading.Thread(target=caller, args=(n,)) for n in range(len(items))]
-    for thread in threads:
+    def plugging():
+        sequencer.submit_here([plug])
+        connections.close_all()
+
+    threads = [threading.Thread(target=plugging)]
+    threads[0].start()
+    assert holding.wait(10), "the sequencer never took the plug"
+    threads += [threading.Thread(target=caller, args=(n,)) for n in range(len(items))]
+    for thread in threads[1:]:
         thread.start()
-    time.sleep(0.3)
+    wait_until(lambda: sequencer._queue.qsize() == len(items), "the six queued", timeout=10, interval=0.01)
     gate.set()
     for thread in threads:
         thread.join(20)
+    assert batches[0] == {plug.envelope.entry_hash}
+    assert batches[1] == {item.envelope.entry_hash for item in items}  # the six in one batch, which failed
     assert isinstance(outcomes[3], ingest.AppendFailed)
     assert [outcomes[n].status for n in (0, 1, 2, 4, 5)] == [201] * 5
-    assert attestations().count() == 5
+    assert attestations().count() == 6  # the plug and five
 
 
 class StuckSequencer:
