@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import threading
+import time
+from pathlib import Path
 
 import pytest
 from rest_framework.test import APIClient
 
-from tests.support import Ledger, make_party
+from audit import checks
+from audit.engine import verify_claim
+from audit.models import IntegrityIncident
+from config.celery import app
+from provenance import checkpoints, ingest, sequencer_socket
+from provenance.models import Entry
+from provenance.sequencer_socket import Server
+from tests.support import (
+    TAMPERED_OTHER,
+    TAMPERED_VIN,
+    Ledger,
+    claim,
+    make_party,
+    raise_value,
+    simple_chain,
+    tamper_envelope,
+)
 
 
 @pytest.fixture
@@ -103,3 +123,60 @@ def fresh_health_probes(settings):
 
     settings.CAIRN_HEALTH_FRESH_SECONDS = 0
     health.PROBES.clear()
+
+
+@pytest.fixture
+def eager(settings):
+    # The default filesystem result backend needs its folder (make serve creates it).
+    if settings.CELERY_RESULT_BACKEND.startswith("file://"):
+        Path(settings.CELERY_RESULT_BACKEND.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+    previous = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = previous
+
+
+@pytest.fixture
+def socket_path():
+    # AF_UNIX paths are short (108 bytes): pytest's tmp_path can be longer.
+    directory = Path(f"/tmp/cairn-seq-{os.getpid()}-{time.monotonic_ns()}")
+    directory.mkdir()
+    yield directory / "sequencer.sock"
+    for item in directory.iterdir():
+        item.unlink()
+    directory.rmdir()
+
+
+@pytest.fixture
+def served(socket_path, settings, monkeypatch):
+    """A sequencer server on a thread; yields the list of batch sizes it appended."""
+    batches = []
+    real_append_batch = ingest.append_batch
+
+    def counting(items):
+        batches.append(len(items))
+        return real_append_batch(items)
+
+    monkeypatch.setattr(ingest, "append_batch", counting)
+    server = Server(socket_path)
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    settings.CAIRN_SEQUENCER_SOCKET = str(socket_path)
+    yield batches
+    server.stop()
+    thread.join(timeout=10)
+    sequencer_socket._forget(getattr(sequencer_socket._local, "sock", None))
+
+
+@pytest.fixture
+def tampered(ledger, miner, refiner, maker):
+    """Two verified claims from two chains; the first chain's ore entry changed and found."""
+    claim(ledger, maker, simple_chain(ledger, miner, refiner, maker), TAMPERED_VIN)
+    claim(ledger, maker, simple_chain(ledger, miner, refiner, maker), TAMPERED_OTHER)
+    checkpoints.publish_checkpoint()
+    first, second = verify_claim(TAMPERED_VIN, requested_by=None), verify_claim(TAMPERED_OTHER, requested_by=None)
+    origin = Entry.objects.filter(type="origin").order_by("index").first().index
+    tamper_envelope(origin, raise_value)
+    checks.run_incremental()
+    incident = IntegrityIncident.objects.get(suspect=f"entry #{origin}")
+    return incident, first, second, origin

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from audit.auditors import create_auditor
 from provenance import checkpoints
-from tests.support import mine_to_claim
+from tests.support import logged_in, mine_to_claim
 
 VIN = "1CRNADMNTEST00001"
 PASSWORD = "a-long-test-password"
@@ -41,12 +40,6 @@ def staff_viewer(django_user_model):
         *Permission.objects.filter(codename__in=["view_claim", "view_verification", "view_checkpoint"])
     )
     return user
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

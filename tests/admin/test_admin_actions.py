@@ -17,7 +17,8 @@ import pytest
 from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
 
-from tests.admin.conftest import VIN, logged_in
+from tests.admin.conftest import VIN
+from tests.support import logged_in
 
 # (app_label, model, action) -> may an auditor run it? Every action the
 # site offers must be listed here: a new one fails the test until its

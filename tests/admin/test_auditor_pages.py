@@ -50,7 +50,7 @@ def test_verify_creates_a_verification_and_shows_the_verdict(chain, auditor_clie
 
 
 def test_verify_needs_post_and_the_permission(chain, auditor_client, staff_viewer):
-    from tests.admin.conftest import logged_in
+    from tests.support import logged_in
 
     assert auditor_client.get(VERIFY).status_code == 405
     viewer = logged_in(staff_viewer)

@@ -7,33 +7,14 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from audit import checks
-from audit.engine import verify_claim
-from audit.models import IntegrityIncident
-from provenance import checkpoints
-from provenance.models import Entry
-from tests.admin.conftest import logged_in
-from tests.audit.conftest import claim, simple_chain
-from tests.audit.test_integrity import raise_value, tamper_envelope
+from tests.support import TAMPERED_OTHER, TAMPERED_VIN, logged_in
 
 pytestmark = pytest.mark.django_db
-VIN, OTHER = "5YJ3E1EA0PF000002", "5YJ3E1EA0PF000003"
+VIN, OTHER = TAMPERED_VIN, TAMPERED_OTHER
 
 
-@pytest.fixture
-def found(ledger, miner, refiner, maker):
-    claim(ledger, maker, simple_chain(ledger, miner, refiner, maker), VIN)
-    claim(ledger, maker, simple_chain(ledger, miner, refiner, maker), OTHER)
-    checkpoints.publish_checkpoint()
-    first, second = verify_claim(VIN, requested_by=None), verify_claim(OTHER, requested_by=None)
-    origin = Entry.objects.filter(type="origin").order_by("index").first().index
-    tamper_envelope(origin, raise_value)
-    checks.run_incremental()
-    return IntegrityIncident.objects.get(suspect=f"entry #{origin}"), first, second, origin
-
-
-def test_the_admin_home_is_red_while_an_incident_is_unresolved(found, auditor_user):
-    incident = found[0]
+def test_the_admin_home_is_red_while_an_incident_is_unresolved(tampered, auditor_user):
+    incident = tampered[0]
     client = logged_in(auditor_user)
     page = client.get(reverse("admin:index")).content.decode()
     assert 'id="cairn-incident-banner"' in page and "1 unresolved incident (1 open)" in page
@@ -42,8 +23,8 @@ def test_the_admin_home_is_red_while_an_incident_is_unresolved(found, auditor_us
     assert 'id="cairn-incident-banner"' not in client.get(reverse("admin:index")).content.decode()
 
 
-def test_an_auditor_acknowledges_then_resolves_an_incident_on_its_page(found, auditor_user):
-    incident, first, _second, origin = found
+def test_an_auditor_acknowledges_then_resolves_an_incident_on_its_page(tampered, auditor_user):
+    incident, first, _second, origin = tampered
     client = logged_in(auditor_user)
     url = reverse("admin:audit_integrityincident_change", args=[incident.pk])
     page = client.get(url).content.decode()
@@ -62,8 +43,8 @@ def test_an_auditor_acknowledges_then_resolves_an_incident_on_its_page(found, au
     assert "Row restored from the backup of 02:00." in page and 'id="cairn-incident-respond"' not in page
 
 
-def test_staff_without_the_permission_cannot_respond(found, staff_viewer):
-    incident = found[0]
+def test_staff_without_the_permission_cannot_respond(tampered, staff_viewer):
+    incident = tampered[0]
     client = logged_in(staff_viewer)
     respond = reverse("admin:audit_integrityincident_respond", args=[incident.pk])
     client.post(respond, {"to": "resolved", "comment": "nothing to see"})
@@ -71,8 +52,8 @@ def test_staff_without_the_permission_cannot_respond(found, staff_viewer):
     assert incident.state == "open"
 
 
-def test_the_undermined_verdict_and_claim_are_flagged_and_the_other_is_not(found, auditor_user):
-    incident, first, second, _origin = found
+def test_the_undermined_verdict_and_claim_are_flagged_and_the_other_is_not(tampered, auditor_user):
+    incident, first, second, _origin = tampered
     client = logged_in(auditor_user)
     undermined = client.get(reverse("admin:audit_verification_change", args=[first.pk])).content.decode()
     assert 'id="cairn-integrity-warnings"' in undermined and f"Incident {incident.pk}</a>" in undermined

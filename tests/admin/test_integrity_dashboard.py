@@ -13,9 +13,7 @@ from audit.engine import verify_claim
 from audit.models import IntegrityCheckPart, IntegrityCheckRun, IntegrityIncident
 from provenance import checkpoints
 from provenance.models import Entry
-from tests.admin.conftest import logged_in
-from tests.log.test_verify_ledger import change_envelope_byte
-from tests.support import mine_to_claim
+from tests.support import change_envelope_byte, logged_in, mine_to_claim
 
 pytestmark = pytest.mark.django_db
 VIN = "1CRNDASHB00000001"

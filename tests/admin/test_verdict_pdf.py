@@ -41,7 +41,8 @@ def test_the_pdf_is_one_page_with_the_amount_its_reason_and_the_evidence(chain, 
 
 
 def test_the_pdf_needs_the_view_permission(chain, auditor_client, django_user_model):
-    from tests.admin.conftest import PASSWORD, logged_in
+    from tests.admin.conftest import PASSWORD
+    from tests.support import logged_in
 
     auditor_client.post(reverse("admin:provenance_claim_verify", args=[VIN]))
     verification = Verification.objects.get()

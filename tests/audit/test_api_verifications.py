@@ -11,7 +11,7 @@ from agreements.snapshot import current_ruleset
 from audit.engine import REPORT_TYPE
 from audit.models import Verification
 from cairn_core import dsse, ruleset_json
-from tests.audit.conftest import claim, simple_chain
+from tests.support import claim, simple_chain
 
 URL = "/api/v1/verifications"
 VIN = "5YJ3E1EA0PF000003"

@@ -37,7 +37,7 @@ from demo import data as demo
 from provenance import ledger_key
 from provenance.errors import LedgerError
 from provenance.models import Checkpoint, Entry, EntryType
-from tests.audit.conftest import claim, simple_chain
+from tests.support import claim, simple_chain
 
 ROOT = Path(__file__).resolve().parents[2]
 VIN = "5YJ3E1EA0PF000042"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from agreements.models import FeocDesignation
-from tests.audit.conftest import APRIL, MARCH, cells_and_pack, claim, simple_chain, verdict_of
+from tests.support import APRIL, MARCH, cells_and_pack, claim, simple_chain, verdict_of
 
 VIN = "5YJ3E1EA0PF000001"
 

@@ -14,7 +14,7 @@ from cairn_core import dsse, epcis, epcis_check, signed_note
 from provenance import checkpoints, ledger_key
 from provenance import epcis as export
 from provenance.models import Batch, Claim, EpcisEvent
-from tests.audit.conftest import claim, simple_chain
+from tests.support import claim, simple_chain
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ import pytest
 
 from audit.models import Verification
 from cairn_core import dsse
-from tests.audit.conftest import cells_and_pack, claim, simple_chain
+from tests.support import cells_and_pack, claim, simple_chain
 
 VIN = "5YJ3E1EA0PF000013"
 

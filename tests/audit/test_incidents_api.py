@@ -7,29 +7,10 @@ import re
 
 import pytest
 
-from audit import checks, incidents
-from audit.engine import verify_claim
-from audit.models import IntegrityIncident
-from provenance import checkpoints
-from provenance.models import Entry
-from tests.audit.conftest import claim, simple_chain
-from tests.audit.test_integrity import raise_value, tamper_envelope
+from audit import incidents
+from tests.support import TAMPERED_OTHER, TAMPERED_VIN
 
-VIN, OTHER = "5YJ3E1EA0PF000002", "5YJ3E1EA0PF000003"
-
-
-@pytest.fixture
-def tampered(ledger, miner, refiner, maker):
-    """Two verified claims from two chains; the first chain's ore entry changed and found."""
-    claim(ledger, maker, simple_chain(ledger, miner, refiner, maker), VIN)
-    claim(ledger, maker, simple_chain(ledger, miner, refiner, maker), OTHER)
-    checkpoints.publish_checkpoint()
-    first, second = verify_claim(VIN, requested_by=None), verify_claim(OTHER, requested_by=None)
-    origin = Entry.objects.filter(type="origin").order_by("index").first().index
-    tamper_envelope(origin, raise_value)
-    checks.run_incremental()
-    incident = IntegrityIncident.objects.get(suspect=f"entry #{origin}")
-    return incident, first, second, origin
+VIN, OTHER = TAMPERED_VIN, TAMPERED_OTHER
 
 
 def test_incidents_are_listed_in_the_contracts_shape(api, auditor, tampered):

@@ -4,38 +4,14 @@ its index; the batched Merkle fold agrees with RFC 9162."""
 from __future__ import annotations
 
 import base64
-import json
 import random
-
-from django.db import connection
 
 from audit.claim_integrity import batch_nodes, batch_root
 from cairn_core import merkle
 from provenance.models import Entry
-from tests.audit.conftest import claim, simple_chain, verdict_of
+from tests.support import claim, raise_value, simple_chain, tamper_envelope, verdict_of
 
 VIN = "5YJ3E1EA0PF000002"
-
-
-def tamper_envelope(index: int, change) -> None:
-    """Rewrite a stored envelope behind the ledger's back (as an attacker with
-    database access would: on PostgreSQL past the append-only trigger)."""
-    entry = Entry.objects.get(index=index)
-    envelope = json.loads(entry.envelope)
-    change(envelope)
-    text = json.dumps(envelope, sort_keys=True, separators=(",", ":"))
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET session_replication_role = replica")
-        cursor.execute('UPDATE provenance_entry SET envelope = %s WHERE "index" = %s', [text, index])
-        if connection.vendor == "postgresql":
-            cursor.execute("SET session_replication_role = origin")
-
-
-def raise_value(envelope: dict) -> None:
-    payload = json.loads(base64.b64decode(envelope["payload"]))
-    payload["outputs"][0]["value_added_usd"] = "9000"
-    envelope["payload"] = base64.b64encode(json.dumps(payload).encode()).decode()
 
 
 def test_a_tampered_entry_breaks_integrity_and_zeroes_the_credit(ledger, miner, refiner, maker):

@@ -11,9 +11,8 @@ from audit.engine import verify_claim
 from audit.models import Verification
 from provenance import checkpoints
 from provenance.models import Entry
-from tests.audit.conftest import claim, simple_chain
-from tests.audit.test_incidents_api import VIN, tampered  # noqa: F401 - the fixture
-from tests.audit.test_integrity import raise_value, tamper_envelope
+from tests.support import TAMPERED_VIN as VIN
+from tests.support import claim, raise_value, simple_chain, tamper_envelope
 
 
 def earlier(verification: Verification) -> None:
@@ -25,7 +24,7 @@ def earlier(verification: Verification) -> None:
         )
 
 
-def test_undermined_claims_are_verified_again_once(tampered):  # noqa: F811 - the fixture
+def test_undermined_claims_are_verified_again_once(tampered):
     _incident, first, _second, _origin = tampered
     earlier(first)
     (made,) = reverify.reverify_undermined()

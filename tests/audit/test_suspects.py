@@ -11,8 +11,7 @@ from audit.suspects import group
 from cairn_core.problems import Code, Problem
 from provenance import checkpoints
 from provenance.models import Batch, Entry
-from tests.audit.conftest import claim, simple_chain
-from tests.audit.test_integrity import raise_value, tamper_envelope
+from tests.support import claim, raise_value, simple_chain, tamper_envelope
 
 VIN, OTHER = "5YJ3E1EA0PF000002", "5YJ3E1EA0PF000003"
 

@@ -11,8 +11,7 @@ from audit import checks, integrity, sweep
 from audit.models import IntegrityIncident, RangeSeal
 from provenance import checkpoints
 from provenance.models import Batch, Checkpoint, Claim, Entry, MerkleNode
-from tests.audit.conftest import claim, simple_chain
-from tests.audit.test_integrity import raise_value, tamper_envelope
+from tests.support import claim, raise_value, simple_chain, tamper_envelope
 
 VIN = "5YJ3E1EA0PF000002"
 

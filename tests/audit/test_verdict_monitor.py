@@ -15,8 +15,7 @@ from cairn_core import verdict_monitor as pure
 from cairn_core.ledger_entries import RulesRecord, VerdictRecord
 from provenance import ledger_entries
 from provenance.rule_changes import rule_change
-from tests.audit.conftest import claim, simple_chain
-from tests.log.conftest import tamper
+from tests.support import claim, simple_chain, tamper
 
 pytestmark = pytest.mark.django_db
 VIN = "5YJ3E1EA0PF000901"

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 
 from audit.models import Verification
 from provenance.models import ImmutableRecord
-from tests.audit.conftest import claim, simple_chain
+from tests.support import claim, simple_chain
 
 VIN = "5YJ3E1EA0PF000020"
 

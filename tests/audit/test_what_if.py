@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.core.management import call_command
 
 from audit.models import Verification
-from tests.audit.conftest import claim, simple_chain
+from tests.support import claim, simple_chain
 
 JAPAN_ONLY = "5YJ3E1EA0PF000010"  # ID extraction, JP processing: qualifies through Japan
 AUSTRALIAN = "5YJ3E1EA0PF000011"  # AU extraction: qualifies without Japan

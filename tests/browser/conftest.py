@@ -12,18 +12,9 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-CHROMIUM = Path(os.environ.get("CAIRN_CHROMIUM", "/usr/bin/chromium"))
+from tests.support import CHROMIUM, CHROMIUM_ARGS
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the
 # tests make around it are synchronous and safe.
@@ -97,7 +88,7 @@ def celery_tasks(settings):
     from config.celery import app
 
     if connections["default"].vendor == "postgresql" and settings.CELERY_BROKER_URL.startswith("redis://"):
-        from tests.log.test_worker import stop, worker_environment
+        from tests.support import stop, worker_environment
 
         environment = worker_environment(Path(settings.CAIRN_DEV_KEY_DIR))
         process = start_worker({**environment, "LEDGER_SIGNING_KEY": settings.LEDGER_SIGNING_KEY})

@@ -10,8 +10,7 @@ import pytest
 
 from audit import checks
 from provenance.models import Batch, Entry
-from tests.browser.test_auditor_flow import graph_nodes
-from tests.log.test_verify_ledger import change_envelope_byte
+from tests.support import change_envelope_byte, graph_nodes, log_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -23,14 +22,6 @@ US_VIN = "1RVM24A10PS000201"  # run A24: qualifying minerals, made in the US
 WHAT_IF_LABEL = "What if they ended on a date? (runs the engine, stores nothing)"
 # On screen, a label smaller than this is not readable.
 READABLE_PX = 10
-
-
-def log_in(page, live_server, username="auditor", password="cairn-demo-auditor"):
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#cairn-desk")
 
 
 def box(page, selector):

@@ -10,7 +10,7 @@ import pytest
 from audit.auditors import create_auditor
 from audit.models import Verification
 from provenance import checkpoints
-from tests.support import Ledger, make_party, mine_to_claim
+from tests.support import Ledger, graph_nodes, make_party, mine_to_claim
 
 VIN = "1CRNBRWSR00000001"
 FEOC_VIN = "1CRNBRWSR00000002"
@@ -42,11 +42,6 @@ def log_in(page, live_server):
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
     page.wait_for_selector("#cairn-desk")
-
-
-def graph_nodes(page) -> int:
-    page.wait_for_function("window.cairnGraph && window.cairnGraph.nodes().length > 0")
-    return page.evaluate("window.cairnGraph.nodes().length")
 
 
 def test_auditor_verifies_a_claim(claims, live_server, page, screenshot):

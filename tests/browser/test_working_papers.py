@@ -21,8 +21,7 @@ from audit import verdict_pdf
 from audit.models import Activity, Verification
 from provenance.models import Batch, Claim
 from provenance.selectors import upstream_graph
-from tests.browser.test_auditor_desk import log_in
-from tests.log.test_verify_ledger import change_envelope_byte
+from tests.support import change_envelope_byte, log_in
 
 pytestmark = [
     pytest.mark.browser,

@@ -7,8 +7,7 @@ import pytest
 
 from audit.engine import verdict_fields, verify_claim
 from provenance import checkpoints, ledger_entries
-from tests.audit.conftest import claim, simple_chain
-from tests.support import Ledger, make_party
+from tests.support import Ledger, claim, make_party, simple_chain
 
 # serialized_rollback restores the reference data that the flush after each live-server test removes.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -32,7 +32,7 @@ from cairn_core.client import keys as keyfiles
 from cairn_core.client import witness_server
 from cairn_core.client.witness_cli import witness as witness_commands
 from cairn_core.tlog_witness import SIZE_TYPE, StateError, Witness, WitnessState
-from tests.core.test_merkle import ref_mth, ref_proof
+from tests.support import ref_mth, ref_proof
 
 ORIGIN = "cairn.test/log"
 WITNESS_NAME = "witness.test/w1"

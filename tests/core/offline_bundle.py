@@ -27,7 +27,7 @@ from cairn_core import bundle, cosignature, dsse, ledger_entries, rules, ruleset
 from cairn_core import verdict as verdicts
 from cairn_core.entries import named_batches
 from cairn_core.payload import PAYLOAD_TYPE, SCHEMA
-from tests.core.test_merkle import ref_mth, ref_path, ref_proof
+from tests.support import ref_mth, ref_path, ref_proof
 
 ORIGIN = "offline.test/ledger"
 REGISTERED = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
@@ -269,3 +269,96 @@ class OfflineLedger:
         body = {key: value for key, value in document["verdict"].items() if key != "report"}
         report = dsse.sign(verdicts.REPORT_TYPE, verdicts.report_payload(body), [(self.log_keyid, self.log_key)])
         document["verdict"]["report"] = report.to_stored()
+
+
+VIN = "5YJ3E1EA0PF000777"
+
+
+HAND_COMPUTED = {
+    "vin": VIN,
+    "claim_index": 6,
+    "integrity": "intact",
+    "credit_usd": "3750",
+    "requirements": {
+        "critical_minerals": {"met": False, "qualifying_pct": "26.53", "required_pct": "60"},
+        "battery_components": {"met": True, "north_america_pct": "100.00", "required_pct": "60"},
+        "foreign_entity_of_concern": {"met": True},
+        "final_assembly": {"met": True},
+        "credit_in_force": {"met": True},
+    },
+    "agreements": ["us-au-fta"],  # the AU lineage qualifies by it, though too small a share
+    "problems": [
+        {
+            "code": "critical_minerals",
+            "message": "qualifying critical mineral content 26.53% is below the required 60%",
+            "index": 6,
+        }
+    ],
+}
+
+
+ISSUERS = {"au-mine": "AU", "detroit-cells": "US", "id-mine": "ID", "id-refiner": "ID"}
+
+
+def site(name: str, country: str) -> dict:
+    return {"name": name, "country": country}
+
+
+def origin(ledger, org, batch, mineral, kg, value, country):
+    output = {
+        "batch": batch,
+        "material": "ore",
+        "quantity": "1000",
+        "unit": "kg",
+        "minerals": {mineral: kg},
+        "value_added_usd": value,
+    }
+    payload = {"type": "origin", "activity": "extraction", "site": site("mine", country), "outputs": [output]}
+    return ledger.append(org, {**payload, "occurred_at": "2024-03-01T00:00:00Z"})
+
+
+def transform(ledger, org, activity, inputs, output, country):
+    payload = {
+        "type": "transform",
+        "activity": activity,
+        "site": site(activity, country),
+        "inputs": [{"batch": batch, "prev": ledger.head(batch), "quantity": quantity} for batch, quantity in inputs],
+        "outputs": [output],
+    }
+    return ledger.append(org, payload)
+
+
+def log_chain(ledger: OfflineLedger, au, idm, refiner, maker) -> int:
+    """Two mines, a refiner, cells and a pack, and the claim: the claim's index."""
+    origin(ledger, au, "au-mine:ORE", "lithium", "60", "1000", "AU")
+    origin(ledger, idm, "id-mine:ORE", "nickel", "120", "3000", "ID")
+    cam = {"batch": "id-refiner:CAM", "material": "cathode active material", "quantity": "500", "unit": "kg"}
+    transform(
+        ledger, refiner, "processing", [("au-mine:ORE", "1000"), ("id-mine:ORE", "1000")],
+        {**cam, "value_added_usd": "900"}, "ID",
+    )  # fmt: skip
+    ledger.append(
+        refiner,
+        {"type": "transfer", "batch": "id-refiner:CAM", "prev": ledger.head("id-refiner:CAM"), "to": maker.slug},
+    )
+    cells = {"batch": "detroit-cells:CELLS", "material": "cells", "quantity": "100", "unit": "unit"}
+    transform(
+        ledger, maker, "manufacturing", [("id-refiner:CAM", "500")],
+        {**cells, "value_added_usd": "5000", "component": "battery_cell"}, "US",
+    )  # fmt: skip
+    pack = {"batch": "detroit-cells:PACK", "material": "pack", "quantity": "1", "unit": "unit"}
+    transform(
+        ledger, maker, "assembly", [("detroit-cells:CELLS", "100")],
+        {**pack, "value_added_usd": "2000", "component": "battery_pack"}, "US",
+    )  # fmt: skip
+    claim = {
+        "type": "claim",
+        "batch": "detroit-cells:PACK",
+        "prev": ledger.head("detroit-cells:PACK"),
+        "quantity": "1",
+        "vin": VIN,
+        "acquired": "2025-03-01",
+        "placed_in_service": "2025-03-15",
+        "final_assembly": site("assembly plant", "US"),
+    }
+    return ledger.append(maker, claim)

@@ -25,8 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cairn_core import bundle, rules, signed_note, verify_cli
 from tests.agreements.domain import domain_ruleset
-from tests.core.offline_bundle import OfflineLedger, rfc3339
-from tests.core.test_bundle_offline import HAND_COMPUTED, ISSUERS, VIN, log_chain
+from tests.core.offline_bundle import HAND_COMPUTED, ISSUERS, VIN, OfflineLedger, log_chain, rfc3339
 
 CLAIM_INDEX = 15
 REVOKED_AT = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)

@@ -12,65 +12,12 @@ import hashlib
 import pytest
 
 from cairn_core import merkle
-
-MAX_SIZE = 64
-
+from tests.support import LEAF_HASHES, LEAVES, MAX_SIZE, REFERENCE_ROOTS, ref_mth, ref_path, ref_proof
 
 # --- the reference -----------------------------------------------------------
 
 
-def ref_leaf(data: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + data).digest()
-
-
-def ref_node(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
-
-
-def ref_k(n: int) -> int:
-    k = 1
-    while k * 2 < n:
-        k *= 2
-    return k
-
-
-def ref_mth(leaves: list[bytes]) -> bytes:
-    """MTH over leaf *inputs* (§2.1.1)."""
-    if not leaves:
-        return hashlib.sha256(b"").digest()
-    if len(leaves) == 1:
-        return ref_leaf(leaves[0])
-    k = ref_k(len(leaves))
-    return ref_node(ref_mth(leaves[:k]), ref_mth(leaves[k:]))
-
-
-def ref_path(m: int, leaves: list[bytes]) -> list[bytes]:
-    if len(leaves) <= 1:
-        return []
-    k = ref_k(len(leaves))
-    if m < k:
-        return ref_path(m, leaves[:k]) + [ref_mth(leaves[k:])]
-    return ref_path(m - k, leaves[k:]) + [ref_mth(leaves[:k])]
-
-
-def ref_subproof(m: int, leaves: list[bytes], complete: bool) -> list[bytes]:
-    n = len(leaves)
-    if m == n:
-        return [] if complete else [ref_mth(leaves)]
-    k = ref_k(n)
-    if m <= k:
-        return ref_subproof(m, leaves[:k], complete) + [ref_mth(leaves[k:])]
-    return ref_subproof(m - k, leaves[k:], False) + [ref_mth(leaves[:k])]
-
-
-def ref_proof(m: int, leaves: list[bytes]) -> list[bytes]:
-    return ref_subproof(m, leaves, True) if 0 < m < len(leaves) else []
-
-
 # --- fixtures -------------------------------------------------------------------
-
-LEAVES = [f"leaf {i}".encode() for i in range(MAX_SIZE)]
-LEAF_HASHES = [merkle.leaf_hash(data) for data in LEAVES]
 
 
 def stored_tree(size: int) -> dict[merkle.Node, bytes]:
@@ -85,7 +32,6 @@ def stored_tree(size: int) -> dict[merkle.Node, bytes]:
 
 
 STORED = stored_tree(MAX_SIZE)
-REFERENCE_ROOTS = [ref_mth(LEAVES[:size]) for size in range(MAX_SIZE + 1)]
 
 # RFC 6962 / transparency-dev test vectors: eight leaves and the root at each size.
 CT_LEAVES = [

@@ -18,7 +18,7 @@ from cairn_core.tiles import (
     tile_from_leaves,
     tiles_for_size,
 )
-from tests.core.test_merkle import ref_mth
+from tests.support import ref_mth
 
 # The spec's example and Go's tlog tile_test.go paths, without Go's height element.
 PATHS = [

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cairn_core import dsse, signed_note, tlog_proof
 from cairn_core.tlog_proof import ProofError
-from tests.core.test_merkle import LEAVES, ref_leaf, ref_mth, ref_path
+from tests.support import LEAVES, ref_leaf, ref_mth, ref_path
 
 ORIGIN = "example.test/log"
 KEY = Ed25519PrivateKey.generate()

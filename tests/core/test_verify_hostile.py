@@ -24,8 +24,7 @@ from hypothesis import strategies as st
 
 from cairn_core import bundle, tlog_proof, untrusted, verify_cli
 from tests.agreements.domain import domain_ruleset
-from tests.core.offline_bundle import OfflineLedger
-from tests.core.test_bundle_offline import HAND_COMPUTED, ISSUERS, VIN, log_chain
+from tests.core.offline_bundle import HAND_COMPUTED, ISSUERS, VIN, OfflineLedger, log_chain
 
 ROOT = Path(__file__).resolve().parents[2]
 # What the verifier may answer: verified, failed, unreadable, unanchored.

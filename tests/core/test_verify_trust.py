@@ -32,8 +32,7 @@ import pytest
 
 from cairn_core import bundle, cosignature, dsse, ruleset_json, signed_note, verify_cli
 from tests.agreements.domain import domain_ruleset
-from tests.core.offline_bundle import OfflineLedger
-from tests.core.test_bundle_offline import origin, site, transform
+from tests.core.offline_bundle import OfflineLedger, origin, site, transform
 
 VIN = "KNDJ23AU0R7000042"
 CLAIM_INDEX = 7

@@ -11,8 +11,7 @@ import pytest
 from cairn_core import dsse
 from cairn_core.payload import PAYLOAD_TYPE
 from provenance.models import SigningKey
-from tests.provenance.test_api_attestations import assert_refused, origin_payload, post
-from tests.support import ledger_snapshot, sign_payload
+from tests.support import assert_refused, ledger_snapshot, origin_payload, post, sign_payload
 
 
 def raw_envelope(payload_text: str, party) -> bytes:

@@ -7,8 +7,7 @@ import socket
 
 import pytest
 
-from tests.provenance.test_api_attestations import origin_payload, post
-from tests.support import sign_payload
+from tests.support import origin_payload, post, sign_payload
 
 
 def closed_port() -> int:

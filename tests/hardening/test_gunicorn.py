@@ -14,9 +14,7 @@ import pytest
 from django.db import connection
 
 from provenance.models import Entry
-from tests.log.test_worker import stop, worker_environment
-from tests.provenance.test_api_attestations import origin_payload
-from tests.support import Ledger, sign_payload
+from tests.support import Ledger, origin_payload, sign_payload, stop, worker_environment
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),

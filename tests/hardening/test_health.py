@@ -10,18 +10,9 @@ import time
 import pytest
 
 from provenance import checkpoints
-from tests.log.conftest import tamper
+from tests.support import failing, health, tamper
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
-def health(client) -> tuple[int, dict]:
-    response = client.get("/health", HTTP_ACCEPT="application/json")
-    return response.status_code, response.json()
-
-
-def failing(body: dict) -> list[str]:
-    return sorted(name for name, state in body.items() if state != "OK")
 
 
 def closed_port() -> int:

@@ -9,8 +9,7 @@ import pytest
 
 from audit.models import IntegrityCheckRun
 from provenance import checkpoints
-from tests.hardening.test_health import failing, health
-from tests.log.conftest import tamper
+from tests.support import failing, health, tamper
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

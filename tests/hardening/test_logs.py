@@ -8,8 +8,7 @@ import logging
 import pytest
 from django.conf import settings
 
-from tests.provenance.test_api_attestations import origin_payload, post
-from tests.support import sign_payload
+from tests.support import origin_payload, post, sign_payload
 
 
 def json_lines(caplog, logger: str) -> list[dict]:

@@ -10,9 +10,7 @@ import pytest
 from provenance import ingest, ledger_write
 from provenance.models import Entry, EntryType
 from tests.hardening.poison import poisoned
-from tests.provenance.test_api_attestations import origin_payload
-from tests.provenance.test_concurrency import assert_log_intact
-from tests.support import Ledger, sign_payload
+from tests.support import Ledger, assert_log_intact, origin_payload, sign_payload
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

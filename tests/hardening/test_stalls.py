@@ -20,9 +20,7 @@ from provenance.errors import LedgerError
 from provenance.models import Entry, EntryType, LogState
 from provenance.sequencer_socket import AlreadyServing, Server
 from tests.ops.stack import wait_until
-from tests.provenance.test_concurrency import assert_log_intact, race
-from tests.provenance.test_sequencer_socket import origin_body, socket_path  # noqa: F401 (fixture)
-from tests.support import Ledger
+from tests.support import Ledger, assert_log_intact, origin_body, race
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="locks and a second process")
@@ -137,7 +135,7 @@ class StuckSequencer:
             conn.close()
 
 
-def test_appends_do_not_stall_behind_a_stuck_sequencer_process(socket_path, settings, miner):  # noqa: F811
+def test_appends_do_not_stall_behind_a_stuck_sequencer_process(socket_path, settings, miner):
     settings.CAIRN_SEQUENCER_SOCKET = str(socket_path)
     settings.CAIRN_SEQUENCER_TIMEOUT = 0.5
     settings.CAIRN_SEQUENCER_RETRY_SECONDS = 60
@@ -156,7 +154,7 @@ def test_appends_do_not_stall_behind_a_stuck_sequencer_process(socket_path, sett
 
 
 @postgres_only
-def test_a_timeout_says_the_outcome_is_unknown_never_that_nothing_was_stored(socket_path, settings, miner, api):  # noqa: F811
+def test_a_timeout_says_the_outcome_is_unknown_never_that_nothing_was_stored(socket_path, settings, miner, api):
     """The stuck process may hold the log's lock with the statement in its
     transaction: the worker cannot know, and says so (503 outcome_unknown)."""
     settings.CAIRN_SEQUENCER_SOCKET = str(socket_path)
@@ -242,7 +240,7 @@ def test_a_writer_stopped_inside_its_append_loses_its_locks(settings, miner, mon
 # --- run_sequencer and its socket -------------------------------------------------
 
 
-def test_a_stale_socket_is_taken_over_and_a_live_one_is_refused(socket_path):  # noqa: F811
+def test_a_stale_socket_is_taken_over_and_a_live_one_is_refused(socket_path):
     # A killed process leaves its socket file: nothing answers on it.
     dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     dead.bind(str(socket_path))
@@ -264,8 +262,8 @@ def test_a_stale_socket_is_taken_over_and_a_live_one_is_refused(socket_path):  #
 
 
 @postgres_only
-def test_run_sequencer_killed_with_sigkill_is_replaced_by_a_new_one(socket_path, settings, miner, tmp_path):  # noqa: F811
-    from tests.log.test_worker import stop, worker_environment
+def test_run_sequencer_killed_with_sigkill_is_replaced_by_a_new_one(socket_path, settings, miner, tmp_path):
+    from tests.support import stop, worker_environment
 
     def start():
         return subprocess.Popen(
@@ -310,10 +308,10 @@ def test_run_sequencer_killed_with_sigkill_is_replaced_by_a_new_one(socket_path,
 
 
 @postgres_only
-def test_a_sigstopped_run_sequencer_does_not_hang_appends(socket_path, settings, miner, tmp_path):  # noqa: F811
+def test_a_sigstopped_run_sequencer_does_not_hang_appends(socket_path, settings, miner, tmp_path):
     """The defect as found: SIGSTOP the process; appends are answered within
     the stated timeout, with 201 or an honest 503, and all land after SIGCONT."""
-    from tests.log.test_worker import stop, worker_environment
+    from tests.support import stop, worker_environment
 
     process = subprocess.Popen(
         [sys.executable, "manage.py", "run_sequencer", "--socket", str(socket_path)],

@@ -16,8 +16,7 @@ from django.core.management import call_command
 from cairn_core import dsse, merkle, signed_note
 from provenance import checkpoints, ledger_key, tlog
 from provenance.models import Checkpoint, LogState, MerkleNode
-from tests.core.test_merkle import REFERENCE_ROOTS
-from tests.log.conftest import append_bare_leaves, tamper
+from tests.support import REFERENCE_ROOTS, append_bare_leaves, tamper
 
 pytestmark = pytest.mark.django_db
 

@@ -30,7 +30,7 @@ from cairn_core import cosignature
 from cairn_core.tiles import tiles_for_size
 from provenance import checkpoints
 from provenance.models import Entry
-from tests.log.test_tiles import build_log, empty_tile_cache  # noqa: F401 (an autouse fixture)
+from tests.support import build_log
 
 pytestmark = pytest.mark.django_db
 LOG = "/api/v1/log"

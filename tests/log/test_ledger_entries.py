@@ -27,8 +27,7 @@ from provenance.keys import revoke_key
 from provenance.models import Entry, EntryType, Organization, SigningKey
 from provenance.organizations import update_organization
 from provenance.rule_changes import RuleChangeRefused, rule_change
-from tests.audit.conftest import claim, simple_chain
-from tests.log.conftest import tamper
+from tests.support import claim, simple_chain, tamper
 
 pytestmark = pytest.mark.django_db
 VIN = "5YJ3E1EA0PF000900"

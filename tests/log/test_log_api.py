@@ -10,8 +10,7 @@ import pytest
 from cairn_core import merkle, signed_note
 from provenance import checkpoints
 from provenance.models import Entry
-from tests.core.test_merkle import LEAVES, MAX_SIZE, ref_path, ref_proof
-from tests.log.conftest import append_bare_leaves
+from tests.support import LEAVES, MAX_SIZE, append_bare_leaves, ref_path, ref_proof
 
 pytestmark = pytest.mark.django_db
 LOG = "/api/v1/log"

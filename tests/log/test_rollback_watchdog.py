@@ -15,9 +15,7 @@ from audit import checks, tasks, watchdog
 from audit.models import IntegrityCheckRun, IntegrityIncident
 from provenance import checkpoints, marks, witnesses
 from provenance.models import Checkpoint, Entry
-from tests.log.conftest import tamper
-from tests.log.test_tasks import eager  # noqa: F401 - a fixture
-from tests.log.test_witnesses import start_witness
+from tests.support import start_witness, tamper
 
 pytestmark = pytest.mark.django_db
 
@@ -149,7 +147,7 @@ def test_a_witness_remembers_what_the_database_and_the_marks_forgot(settings, tm
 
 
 def test_the_publisher_task_sees_the_rollback_before_it_republishes(
-    eager,  # noqa: F811
+    eager,
     published,
     django_capture_on_commit_callbacks,
 ):
@@ -180,14 +178,14 @@ def test_the_installed_schedule_passes():
         ),
     ],
 )
-def test_a_changed_schedule_row_is_an_incident_from_the_publisher(eager, change, reason):  # noqa: F811
+def test_a_changed_schedule_row_is_an_incident_from_the_publisher(eager, change, reason):
     tamper(change, [INCREMENTAL])
     tasks.publish_checkpoint.delay().get()  # the checks' own rows do not stop it
     assert incidents("schedule") == [f"periodic task {INCREMENTAL!r} {reason}"]
     assert IntegrityIncident.objects.get(code="schedule").detected_by == "watchdog"
 
 
-def test_a_stretched_interval_is_an_incident(eager):  # noqa: F811
+def test_a_stretched_interval_is_an_incident(eager):
     daily = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.DAYS)
     tamper("UPDATE django_celery_beat_periodictask SET interval_id = %s WHERE name = %s", [daily.id, INCREMENTAL])
     tasks.publish_checkpoint.delay().get()
@@ -203,7 +201,7 @@ def test_the_full_check_on_some_days_only_is_an_incident():
     ]
 
 
-def test_the_checks_are_stale_when_no_incremental_run_finished(eager):  # noqa: F811
+def test_the_checks_are_stale_when_no_incremental_run_finished(eager):
     tasks.publish_checkpoint.delay().get()
     tasks.check_incremental.delay().get()
     now = timezone.now()
@@ -220,7 +218,7 @@ def test_the_checks_are_stale_when_no_incremental_run_finished(eager):  # noqa: 
 # --- deleted incidents and check runs ----------------------------------------------
 
 
-def test_deleted_incidents_are_an_incident_once(eager, django_capture_on_commit_callbacks):  # noqa: F811
+def test_deleted_incidents_are_an_incident_once(eager, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         tamper("UPDATE django_celery_beat_periodictask SET enabled = false WHERE name = %s", [INCREMENTAL])
         tasks.publish_checkpoint.delay().get()
@@ -240,7 +238,7 @@ def test_deleted_incidents_are_an_incident_once(eager, django_capture_on_commit_
     ]
 
 
-def test_deleted_check_runs_are_an_incident(eager, django_capture_on_commit_callbacks):  # noqa: F811
+def test_deleted_check_runs_are_an_incident(eager, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         tasks.check_incremental.delay().get()
         tasks.check_incremental.delay().get()

@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from django_celery_beat.models import PeriodicTask
 
 from audit import tasks
 from audit.models import IntegrityCheckRun, IntegrityIncident
 from audit.schedule import install_schedule
-from config.celery import app
 from provenance.models import Checkpoint, Entry
-from tests.log.conftest import append_bare_leaves
-from tests.log.test_verify_ledger import attestation, change_leaf_hash, change_prev_link, delete_entry
+from tests.support import append_bare_leaves, attestation, change_leaf_hash, change_prev_link, delete_entry
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def eager(settings):
-    # The default filesystem result backend needs its folder (make serve creates it).
-    if settings.CELERY_RESULT_BACKEND.startswith("file://"):
-        Path(settings.CELERY_RESULT_BACKEND.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
-    previous = app.conf.task_always_eager, app.conf.task_eager_propagates
-    app.conf.task_always_eager = app.conf.task_eager_propagates = True
-    yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = previous
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -11,26 +10,11 @@ from cairn_core import merkle
 from cairn_core.tiles import Tile, split_bundle, tile_from_leaves, tiles_for_size
 from provenance import checkpoints, tlog
 from provenance.models import Entry, MerkleNode
-from tests.log.conftest import tamper
+from tests.support import build_log, tamper
 
 pytestmark = pytest.mark.django_db
 LOG = "/api/v1/log"
 SIZE = 300  # one full level-0 tile, a partial one of 44, a level-1 tile of width 1
-
-
-@pytest.fixture(autouse=True)
-def empty_tile_cache():
-    """Full tiles are cached by (log, level, index): each test's log is new."""
-    cache.clear()
-    yield
-    cache.clear()
-
-
-def build_log(ledger, party, count: int) -> list[bytes]:
-    """`count` real entries through the write path; their leaf hashes."""
-    for _ in range(count):
-        ledger.origin(party)
-    return [bytes.fromhex(leaf) for leaf in Entry.objects.order_by("index").values_list("leaf_hash", flat=True)]
 
 
 @pytest.fixture

@@ -8,8 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from cairn_core import merkle
 from provenance import tlog
-from tests.core.test_merkle import LEAVES, MAX_SIZE, REFERENCE_ROOTS, ref_path, ref_proof
-from tests.log.conftest import append_bare_leaves
+from tests.support import LEAVES, MAX_SIZE, REFERENCE_ROOTS, append_bare_leaves, ref_path, ref_proof
 
 pytestmark = pytest.mark.django_db
 

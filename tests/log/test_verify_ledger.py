@@ -2,56 +2,22 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
-from django.core.management import call_command
 
 from provenance import checkpoints
 from provenance.models import BatchLink, Entry
-from tests.log.conftest import tamper
+from tests.support import (
+    ZERO,
+    attestation,
+    change_envelope_byte,
+    change_leaf_hash,
+    change_prev_link,
+    delete_entry,
+    tamper,
+    verify,
+)
 
 pytestmark = pytest.mark.django_db
-
-ZERO = "0" * 64
-
-
-def verify(*args: str) -> tuple[int, list[str]]:
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        call_command("verify_ledger", *args, stdout=out, stderr=err)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    return code, out.getvalue().splitlines()
-
-
-def attestation(n: int) -> int:
-    """The log index of the chain's n-th attestation (from 0): the personas'
-    ledger entries (contract §12) come before the first."""
-    return Entry.objects.exclude(type="ledger").order_by("index").values_list("index", flat=True)[n]
-
-
-def change_envelope_byte(index: int) -> None:
-    tamper(
-        'UPDATE provenance_entry SET envelope = replace(envelope, \'"payloadType":"application\','
-        ' \'"payloadType":"Application\') WHERE "index" = %s',
-        [index],
-    )
-
-
-def change_leaf_hash(index: int) -> None:
-    tamper('UPDATE provenance_entry SET leaf_hash = %s WHERE "index" = %s', [ZERO, index])
-
-
-def change_prev_link(index: int) -> None:
-    tamper("UPDATE provenance_batchlink SET prev = %s WHERE entry_id = %s", [ZERO, index])
-
-
-def delete_entry(index: int) -> None:
-    for table in ("provenance_entrysignature", "provenance_batchlink"):
-        tamper(f"DELETE FROM {table} WHERE entry_id = %s", [index])
-    tamper('DELETE FROM provenance_entry WHERE "index" = %s', [index])
 
 
 def test_an_intact_ledger_exits_0_and_prints_nothing(chain):

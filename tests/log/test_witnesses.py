@@ -10,10 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -21,52 +18,13 @@ from django.core.management import CommandError, call_command
 
 from audit import tasks
 from audit.models import IntegrityIncident, Verification
-from cairn_core import cosignature, signed_note
-from cairn_core.client.witness_server import WitnessServer, bind
-from cairn_core.tlog_witness import Witness, WitnessState
+from cairn_core import cosignature
 from provenance import checkpoints, ledger_key, witnesses
 from provenance.models import Cosignature
-from tests.audit.conftest import claim, simple_chain
-from tests.log.conftest import append_bare_leaves
-from tests.log.test_tasks import eager  # noqa: F401 (a fixture)
+from tests.support import RunningWitness, append_bare_leaves, claim, simple_chain, start_witness
 
 pytestmark = pytest.mark.django_db
 VIN = "5YJ3E1EA0PF000777"
-
-
-@dataclass
-class RunningWitness:
-    name: str
-    key: Ed25519PrivateKey
-    witness: Witness
-    server: WitnessServer
-
-    @property
-    def vkey(self) -> str:
-        return self.witness.vkey
-
-    @property
-    def config(self) -> dict[str, str]:
-        return {"url": self.server.url, "vkey": self.vkey}
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def latest(self) -> int | None:
-        state = self.witness.state.latest(ledger_key.current().origin)
-        return None if state is None else state.size
-
-
-def start_witness(name: str, state_dir: Path) -> RunningWitness:
-    key = Ed25519PrivateKey.generate()
-    log = signed_note.parse_verifier(ledger_key.current().verifier)
-    vkey = cosignature.vkey(name, cosignature.public_key_of(key))
-    state = WitnessState.create(state_dir, vkey, [log.name])
-    witness = Witness(name, key, [log], state)
-    server = bind(witness, "127.0.0.1", 0)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    return RunningWitness(name, key, witness, server)
 
 
 @pytest.fixture
@@ -162,13 +120,13 @@ def test_a_verification_waits_for_the_quorum_or_stores_nothing(
     cosignature.verify_line(line, body, cosignature.parse_vkey(two_witnesses[0].vkey))
 
 
-def test_celery_asks_each_witness_in_its_own_task(eager, two_witnesses):  # noqa: F811
+def test_celery_asks_each_witness_in_its_own_task(eager, two_witnesses):
     append_bare_leaves(6)
     assert tasks.publish_checkpoint.delay().get() == 6
     assert Cosignature.objects.filter(checkpoint_id=6).count() == 2
 
 
-def test_a_witness_holding_another_history_refuses_and_raises_an_incident(eager, two_witnesses):  # noqa: F811
+def test_a_witness_holding_another_history_refuses_and_raises_an_incident(eager, two_witnesses):
     """A witness was shown a checkpoint of size 3 with another root (a fork,
     signed with the ledger's key): the real tree cannot be proven consistent
     with it, so it refuses (422) and the log records an incident."""

@@ -7,9 +7,6 @@ without a Redis broker, where test_tasks.py covers the same tasks eagerly.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,29 +20,13 @@ from audit import tasks
 from audit.models import IntegrityCheckRun, IntegrityIncident
 from provenance import checkpoints
 from provenance.models import Entry
-from tests.log.test_verify_ledger import attestation, change_leaf_hash, delete_entry
-from tests.support import mine_to_claim
+from tests.support import attestation, change_leaf_hash, delete_entry, mine_to_claim, stop, worker_environment
 
 pytestmark = [
     pytest.mark.celery_worker,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 TIMEOUT = 60
-
-
-def worker_environment(key_dir: Path) -> dict[str, str]:
-    db = connection.settings_dict
-    user = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    url = f"postgres://{user}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
-    return {
-        **os.environ,
-        "DATABASE_URL": url,
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "CELERY_RESULT_BACKEND": settings.CELERY_RESULT_BACKEND,
-        "CAIRN_DEV_KEY_DIR": str(key_dir),
-        "LEDGER_SIGNING_KEY": "",
-        "LEDGER_ORIGIN": settings.LEDGER_ORIGIN,
-    }
 
 
 @pytest.fixture
@@ -76,30 +57,6 @@ def worker(ledger_key_dir):
         yield process
     finally:
         stop(process)
-
-
-def stop(process: subprocess.Popen) -> None:
-    """Stop the worker and its pool, and wait until their sessions are gone
-    (the test database cannot be dropped while they hold connections)."""
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)  # any pool process left behind
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and other_sessions():
-        time.sleep(0.1)
-
-
-def other_sessions() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-        return cursor.fetchone()[0]
 
 
 def wait_for(worker, predicate, what: str):

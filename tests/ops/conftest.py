@@ -6,6 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.ops.stack import (
+    CLIENTS,
+    Procfile,
+    make_suppliers,
+    production_environment,
+    query,
+)
+
 
 @pytest.fixture(autouse=True)
 def ledger_key_dir(settings, tmp_path_factory):
@@ -25,7 +33,7 @@ def cluster(tmp_path_factory):
 
     from django.db import connection
 
-    from tests.ops.stack import PostgresCluster, manage, production_environment, query
+    from tests.ops.stack import PostgresCluster, manage, production_environment
 
     if connection.vendor != "postgresql":
         pytest.skip("drills run on PostgreSQL")
@@ -52,9 +60,27 @@ def cluster(tmp_path_factory):
 @pytest.fixture
 def ledger_db(cluster, request):
     """A fresh ledger database copied from the cluster's template; its URL."""
-    from tests.ops.stack import query
 
     name = "ledger_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:40]
     query(cluster.url(), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     query(cluster.url(), f'CREATE DATABASE "{name}" TEMPLATE ledger_template')
     return cluster.url(name)
+
+
+@pytest.fixture
+def stack(tmp_path, ledger_db):
+    runs = []
+
+    def started(broker: str = "memory://", **extra):
+        """The Procfile running on `ledger_db` with CLIENTS suppliers; always stopped after the test."""
+        env = production_environment(tmp_path / "var", ledger_db, broker, CAIRN_CHECKPOINT_EVERY_SECONDS=1, **extra)
+        suppliers = make_suppliers(env, CLIENTS)
+        run = Procfile(env, tmp_path / "honcho.log")
+        runs.append(run)
+        run.wait_ready()
+        return env, suppliers, run
+
+    yield started
+    for run in runs:
+        if run.process.poll() is None:
+            run.kill()

@@ -21,7 +21,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from django.conf import settings
+from django.db import connection
 
 BIN = Path(sys.executable).parent
 ROOT = Path(settings.BASE_DIR)
@@ -580,3 +582,22 @@ def assert_every_answer_holds(url: str, env: dict, tally: Tally, bodies: list[by
     assert not tally.bad, f"answers outside the contract: {tally.bad[:5]}"
     result = manage(env, "verify_ledger", "--no-progress")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def needs_services():
+    if connection.vendor != "postgresql":
+        pytest.skip("the production run needs PostgreSQL")
+    if not settings.CELERY_BROKER_URL.startswith("redis://"):
+        pytest.skip("the production run needs CELERY_BROKER_URL=redis://...")
+
+
+CLIENTS = 4
+
+
+def finish(name: str, what: str, run: Procfile, env, ledger_db, tally, clients, figures: dict) -> None:
+    try:
+        assert_every_answer_holds(ledger_db, env, tally, [body for _, bodies in clients for body in bodies])
+    finally:
+        run.stop()
+    recovered = ", ".join(f"{key} {value}" for key, value in figures.items())
+    print(f"\nDRILL {name}: {what}\n  {tally.summary()}\n  recovery: {recovered}")

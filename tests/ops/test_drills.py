@@ -19,20 +19,18 @@ import time
 import pytest
 
 from tests.ops.stack import (
+    CLIENTS,
     Procfile,
     RedisServer,
     Tally,
-    assert_every_answer_holds,
+    finish,
     load,
-    make_suppliers,
     post,
-    production_environment,
     query,
     wait_until,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.drill]
-CLIENTS = 4
 POSTS = 75  # per client: 300 signed posts a drill
 PAUSE = 0.02
 
@@ -56,34 +54,6 @@ def answers_again(run: Procfile, suppliers, tag: str) -> float:
 
         wait_until(lands, "the service to answer again", 60, 0.2)
     return time.monotonic() - started
-
-
-def finish(name: str, what: str, run: Procfile, env, ledger_db, tally, clients, figures: dict) -> None:
-    try:
-        assert_every_answer_holds(ledger_db, env, tally, [body for _, bodies in clients for body in bodies])
-    finally:
-        run.stop()
-    recovered = ", ".join(f"{key} {value}" for key, value in figures.items())
-    print(f"\nDRILL {name}: {what}\n  {tally.summary()}\n  recovery: {recovered}")
-
-
-@pytest.fixture
-def stack(tmp_path, ledger_db):
-    runs = []
-
-    def started(broker: str = "memory://", **extra):
-        """The Procfile running on `ledger_db` with CLIENTS suppliers; always stopped after the test."""
-        env = production_environment(tmp_path / "var", ledger_db, broker, CAIRN_CHECKPOINT_EVERY_SECONDS=1, **extra)
-        suppliers = make_suppliers(env, CLIENTS)
-        run = Procfile(env, tmp_path / "honcho.log")
-        runs.append(run)
-        run.wait_ready()
-        return env, suppliers, run
-
-    yield started
-    for run in runs:
-        if run.process.poll() is None:
-            run.kill()
 
 
 def test_run_sequencer_killed_with_sigkill(stack, ledger_db):

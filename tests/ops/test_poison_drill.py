@@ -24,7 +24,6 @@ import pytest
 
 from tests.hardening.poison import INSTALL, POISON
 from tests.ops.stack import CLIENT_TIMEOUT, manage, post, query
-from tests.ops.test_drills import stack  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.drill]
 
@@ -113,7 +112,7 @@ def poison_until(port: int, poisoners, done: threading.Event) -> tuple[Phase, li
     return phase, threads
 
 
-def test_poisoned_statements_beside_honest_batches(stack, ledger_db):  # noqa: F811
+def test_poisoned_statements_beside_honest_batches(stack, ledger_db):
     env, suppliers, run = stack()
     poisoners = [s for s in _more_suppliers(env)]
     for sql in INSTALL["postgresql"]:

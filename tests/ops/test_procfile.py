@@ -18,10 +18,8 @@ import yaml
 from django.conf import settings
 from django.db import connection
 
-from tests.log.test_worker import other_sessions
-from tests.ops.stack import ROOT, Procfile, database_url, post, production_environment, wait_until
-from tests.provenance.test_concurrency import assert_log_intact
-from tests.support import Ledger, sign_payload
+from tests.ops.stack import ROOT, Procfile, database_url, needs_services, post, production_environment, wait_until
+from tests.support import Ledger, assert_log_intact, other_sessions, sign_payload
 
 pytestmark = [
     pytest.mark.postgres,
@@ -29,13 +27,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 VIN = "1HGCM82633A004352"
-
-
-def needs_services():
-    if connection.vendor != "postgresql":
-        pytest.skip("the production run needs PostgreSQL")
-    if not settings.CELERY_BROKER_URL.startswith("redis://"):
-        pytest.skip("the production run needs CELERY_BROKER_URL=redis://...")
 
 
 def test_the_procfile_names_every_process_and_compose_its_services():

@@ -31,8 +31,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from provenance import sequencer_link
-from tests.ops.stack import Tally, post, query, record
-from tests.ops.test_drills import CLIENTS, finish, stack  # noqa: F401 - fixture
+from tests.ops.stack import CLIENTS, Tally, finish, post, query, record
 
 pytestmark = [pytest.mark.postgres, pytest.mark.drill]
 POSTS = 40  # per client and phase: 320 honest posts measured, after 20 to warm up
@@ -154,7 +153,7 @@ def p99(waits: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-def test_honest_appends_beside_silent_trickling_and_forging_peers(stack, ledger_db):  # noqa: F811
+def test_honest_appends_beside_silent_trickling_and_forging_peers(stack, ledger_db):
     env, suppliers, run = stack()
     tally = Tally()
     started = time.monotonic()

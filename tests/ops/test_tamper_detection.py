@@ -18,8 +18,7 @@ from django.db import connection
 from audit.models import IntegrityCheckRun, IntegrityIncident
 from provenance import checkpoints
 from provenance.models import Entry
-from tests.ops.stack import Procfile, database_url, production_environment, wait_until
-from tests.ops.test_procfile import needs_services
+from tests.ops.stack import Procfile, database_url, needs_services, production_environment, wait_until
 from tests.support import mine_to_claim
 
 pytestmark = [

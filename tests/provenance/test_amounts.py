@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 
 from cairn_core.payload import DECIMAL
 from provenance.models import Batch, BatchLink
-from tests.provenance.test_api_attestations import origin_payload
-from tests.support import sign_payload
+from tests.support import origin_payload, sign_payload
 
 pytestmark = pytest.mark.django_db
 

@@ -11,44 +11,9 @@ from django.core.cache import cache
 from provenance import tlog
 from provenance.api.throttles import TokenRateThrottle
 from provenance.models import Entry, EntryType
-from tests.support import Ledger, ledger_snapshot, make_party, sign_payload
+from tests.support import Ledger, assert_refused, make_party, origin_payload, post, sign_payload
 
 URL = "/api/v1/attestations"
-
-
-def post(api, party, body: bytes, **extra):
-    return api.post(URL, data=body, content_type="application/json", **(party.auth if party else {}), **extra)
-
-
-def assert_refused(api, party, body, code, status):
-    before = ledger_snapshot()
-    response = post(api, party, body)
-    assert response.status_code == status, response.content
-    assert response.json()["error"]["code"] == code
-    assert response.json()["error"]["message"]
-    assert ledger_snapshot() == before
-    return response.json()["error"]
-
-
-def origin_payload(ledger, party, batch="pilbara-mining:ore-9", **overrides):
-    payload = ledger.statement(
-        "origin",
-        party,
-        activity="extraction",
-        site={"name": "Mine", "country": "AU"},
-        outputs=[
-            {
-                "batch": batch,
-                "material": "spodumene",
-                "quantity": "100",
-                "unit": "kg",
-                "minerals": {"lithium": "6"},
-                "value_added_usd": "500",
-            }
-        ],
-    )
-    payload.update(overrides)
-    return payload
 
 
 def test_post_returns_the_receipt_and_repost_the_same_body(api, ledger, miner):

@@ -14,28 +14,13 @@ from provenance import tlog
 from provenance.api.throttles import TokenRateThrottle
 from provenance.keys import revoke_key
 from provenance.models import Batch, Entry
-from tests.provenance.test_api_attestations import origin_payload
-from tests.support import Ledger, ledger_snapshot, sign_payload
+from tests.support import Ledger, batch_body, ledger_snapshot, origin_payload, post_batch, results, sign_payload
 
 URL = "/api/v1/attestations/batch"
 
 
-def batch_body(*envelopes: bytes) -> bytes:
-    """The envelopes' bytes exactly as given, in a batch body."""
-    return b'{"envelopes": [' + b", ".join(envelopes) + b"]}"
-
-
-def post_batch(api, party, body: bytes):
-    return api.post(URL, data=body, content_type="application/json", **(party.auth if party else {}))
-
-
 def entry_hash_of(envelope: bytes) -> str:
     return dsse.parse_envelope(envelope).entry_hash
-
-
-def results(response) -> list[dict]:
-    assert response.status_code == 200, response.content
-    return response.json()["results"]
 
 
 def test_a_batch_creates_a_batch_and_transfers_it(api, ledger, miner, refiner):

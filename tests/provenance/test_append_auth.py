@@ -11,8 +11,7 @@ from rest_framework.authtoken.models import Token
 
 from provenance.api import auth
 from provenance.models import Member
-from tests.provenance.test_api_attestations import assert_refused, origin_payload, post
-from tests.support import sign_payload
+from tests.support import assert_refused, origin_payload, post, sign_payload
 
 
 @pytest.fixture(autouse=True)
@@ -81,8 +80,7 @@ def test_nothing_is_remembered_when_the_cache_is_off(api, ledger, miner, setting
 
 @pytest.mark.parametrize("revoke", ["delete-token", "deactivate-user"])
 def test_a_batch_with_a_token_gone_is_one_401_and_stores_nothing(api, ledger, miner, revoke):
-    from tests.provenance.test_api_batch import batch_body, post_batch
-    from tests.support import ledger_snapshot
+    from tests.support import batch_body, ledger_snapshot, post_batch
 
     remembered(api, ledger, miner)
     if revoke == "delete-token":

@@ -10,9 +10,7 @@ from cairn_core import dsse
 from provenance import ingest
 from provenance.errors import LedgerError
 from provenance.models import Batch, Entry
-from tests.provenance.test_concurrency import assert_log_intact
-from tests.provenance.test_sequencer_socket import served, socket_path  # noqa: F401 - fixtures
-from tests.support import Ledger, sign_payload
+from tests.support import Ledger, assert_log_intact, sign_payload
 
 WRITERS = 16
 ORES = 4
@@ -105,7 +103,7 @@ def test_sixteen_batches_on_overlapping_heads_never_fork(miner, refiner):
     check_outcomes(race_batches(batches, miner), ores, refiner)
 
 
-def test_sixteen_batches_through_a_sequencer_server(served, miner, refiner):  # noqa: F811
+def test_sixteen_batches_through_a_sequencer_server(served, miner, refiner):
     batches, ores = overlapping_batches(Ledger(), miner, refiner)
     served.clear()
     check_outcomes(race_batches(batches, miner), ores, refiner)

@@ -9,11 +9,9 @@ import threading
 import pytest
 from django.db import connection
 
-from cairn_core import merkle
 from provenance import ingest, tlog
-from provenance.errors import LedgerError
-from provenance.models import Batch, BatchLink, Entry, LogState
-from tests.support import Ledger, sign_payload
+from provenance.models import Batch
+from tests.support import Ledger, assert_log_intact, race, sign_payload
 
 WRITERS = 16
 
@@ -23,47 +21,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks are a PostgreSQL matter"),
 ]
-
-
-def race(bodies, party):
-    """Post each body from its own thread at once; return results or error codes."""
-    barrier = threading.Barrier(len(bodies))
-    outcomes = [None] * len(bodies)
-
-    def writer(position, body):
-        try:
-            barrier.wait()
-            result = ingest.append_attestation(body, acting_org=party(position).org)
-            outcomes[position] = (result.status, result.entry.index)
-        except LedgerError as error:
-            outcomes[position] = (error.code, None)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=writer, args=item) for item in enumerate(bodies)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return outcomes
-
-
-def assert_log_intact():
-    indexes = list(Entry.objects.order_by("index").values_list("index", flat=True))
-    assert indexes == list(range(len(indexes)))
-    state = LogState.objects.get()
-    assert state.size == len(indexes)
-    leaves = [bytes.fromhex(h) for h in Entry.objects.order_by("index").values_list("leaf_hash", flat=True)]
-    frontier = []
-    for size, leaf in enumerate(leaves):
-        frontier, _ = merkle.append_to_frontier(frontier, size, leaf)
-    assert [f.hex() for f in frontier] == state.frontier
-    # every batch's links form one chain: each prev is the entry_hash of the link before it
-    for batch in Batch.objects.all():
-        links = list(BatchLink.objects.filter(batch=batch).order_by("entry_id").select_related("entry"))
-        for earlier, later in zip(links, links[1:], strict=False):
-            assert later.prev == earlier.entry.entry_hash
-        assert batch.head == links[-1].entry.entry_hash
 
 
 def test_writers_on_the_same_head_never_fork_the_chain(miner):

@@ -5,8 +5,7 @@ and another organisation's logged envelope is answered as if not logged."""
 
 import pytest
 
-from tests.provenance.test_api_attestations import assert_refused, origin_payload, post
-from tests.support import sign_payload
+from tests.support import assert_refused, origin_payload, post, sign_payload
 
 pytestmark = pytest.mark.django_db
 

@@ -309,7 +309,7 @@ def test_key_times_are_whole_seconds_that_agree_with_the_log(ledger, miner):
     from cairn_core.payload import PAYLOAD_TYPE
     from provenance.keys import revoke_key
     from provenance.models import SigningKey
-    from tests.log.test_verify_ledger import verify
+    from tests.support import verify
 
     second = dt.datetime(2026, 12, 7, 10, 0, 0, tzinfo=dt.UTC)
     with freeze_time(second + dt.timedelta(microseconds=100_000)):

@@ -15,9 +15,7 @@ from cairn_core import dsse
 from cairn_core.entries import leaf_input_text
 from provenance.ingest import LEAF_INPUT_OVERHEAD
 from provenance.models import Entry
-from tests.provenance.test_api_attestations import origin_payload
-from tests.provenance.test_api_batch import batch_body, post_batch, results
-from tests.support import ledger_snapshot, sign_payload
+from tests.support import batch_body, ledger_snapshot, origin_payload, post_batch, results, sign_payload
 
 pytestmark = pytest.mark.django_db
 LIMIT = 65_535

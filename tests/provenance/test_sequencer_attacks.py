@@ -22,8 +22,7 @@ from django.utils import timezone
 from cairn_core import dsse
 from provenance import ingest, sequencer_link, sequencer_socket, sequencer_wire
 from provenance.models import Entry, EntryType
-from tests.provenance.test_sequencer_socket import origin_body, served, socket_path  # noqa: F401 - fixtures
-from tests.support import Ledger
+from tests.support import Ledger, origin_body
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -70,7 +69,7 @@ def timed_append(ledger, party, name) -> float:
     return time.monotonic() - started
 
 
-def test_a_silent_client_does_not_delay_honest_appends(served, quick, socket_path, miner):  # noqa: F811
+def test_a_silent_client_does_not_delay_honest_appends(served, quick, socket_path, miner):
     ledger = Ledger()
     timed_append(ledger, miner, "warm")
     silent = [connected(socket_path) for _ in range(4)]
@@ -83,7 +82,7 @@ def test_a_silent_client_does_not_delay_honest_appends(served, quick, socket_pat
         sock.close()
 
 
-def test_a_trickler_is_dropped_and_delays_no_one(served, quick, socket_path, miner):  # noqa: F811
+def test_a_trickler_is_dropped_and_delays_no_one(served, quick, socket_path, miner):
     ledger = Ledger()
     timed_append(ledger, miner, "warm")
     trickler = authenticated(socket_path)
@@ -103,7 +102,7 @@ def test_a_trickler_is_dropped_and_delays_no_one(served, quick, socket_path, min
     trickler.close()
 
 
-def test_a_huge_frame_header_is_refused_and_the_server_serves_on(served, socket_path, miner):  # noqa: F811
+def test_a_huge_frame_header_is_refused_and_the_server_serves_on(served, socket_path, miner):
     peer = authenticated(socket_path)
     peer.sendall(b"\xff\xff\xff\xff" + b"\xff" * 8)  # a 4 GiB frame (and what an 8-byte length would claim)
     assert closed_by_server(peer, within=2)
@@ -112,14 +111,14 @@ def test_a_huge_frame_header_is_refused_and_the_server_serves_on(served, socket_
     assert served == [1]
 
 
-def test_a_frame_over_the_limit_is_refused_from_its_header(served, socket_path, settings):  # noqa: F811
+def test_a_frame_over_the_limit_is_refused_from_its_header(served, socket_path, settings):
     peer = authenticated(socket_path)
     peer.sendall(struct.pack(">I", sequencer_socket.frame_limit() + 1))
     assert closed_by_server(peer, within=2)
     peer.close()
 
 
-def test_a_peer_without_the_key_is_refused(served, socket_path):  # noqa: F811
+def test_a_peer_without_the_key_is_refused(served, socket_path):
     peer = connected(socket_path)
     with pytest.raises((sequencer_link.LinkError, EOFError, ConnectionResetError)):
         sequencer_link.handshake_as_worker(peer, b"not the socket key", time.monotonic() + 5)
@@ -159,14 +158,14 @@ def exchange(path, message: bytes) -> list:
     return sequencer_wire.decode_answer(answer)
 
 
-def test_a_signature_claimed_checked_is_checked_again(served, socket_path, miner):  # noqa: F811
+def test_a_signature_claimed_checked_is_checked_again(served, socket_path, miner):
     forged = with_signature(envelope_of(Ledger(), miner, "forged"), b"\x00" * 64)
     (outcome,) = exchange(socket_path, request(forged, miner))
     assert getattr(outcome, "code", None) == "bad_signature", outcome
     assert not attestations().exists()
 
 
-def test_a_signature_over_another_statement_is_refused(served, socket_path, miner):  # noqa: F811
+def test_a_signature_over_another_statement_is_refused(served, socket_path, miner):
     """A genuine signature by the key it names, of another statement."""
     ledger = Ledger()
     genuine = base64.b64decode(envelope_of(ledger, miner, "signed")["signatures"][0]["sig"])
@@ -176,14 +175,14 @@ def test_a_signature_over_another_statement_is_refused(served, socket_path, mine
     assert not attestations().exists()
 
 
-def test_an_honest_request_by_hand_is_logged(served, socket_path, miner):  # noqa: F811
+def test_an_honest_request_by_hand_is_logged(served, socket_path, miner):
     """The same path with the envelope as signed: the checks above refuse the forgery, not the form."""
     (outcome,) = exchange(socket_path, request(envelope_of(Ledger(), miner, "by-hand"), miner))
     assert outcome.created, outcome
     assert attestations().count() == 1
 
 
-def test_a_backdated_moment_is_refused(served, socket_path, miner):  # noqa: F811
+def test_a_backdated_moment_is_refused(served, socket_path, miner):
     """A key's validity and the issued_at window are judged at the request's
     moment: one the sequencer did not live through is not taken."""
     past = timezone.now() - dt.timedelta(days=1)
@@ -192,7 +191,7 @@ def test_a_backdated_moment_is_refused(served, socket_path, miner):  # noqa: F81
     assert not attestations().exists()
 
 
-def test_a_deeply_nested_request_is_dropped_and_the_server_serves_on(served, socket_path, miner):  # noqa: F811
+def test_a_deeply_nested_request_is_dropped_and_the_server_serves_on(served, socket_path, miner):
     peer = authenticated(socket_path)
     sequencer_link.send_frame(peer, b"[" * 100_000 + b"]" * 100_000)
     assert closed_by_server(peer, within=2)

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -24,54 +23,15 @@ from django.db import connection
 from provenance import ingest, sequencer_socket, tlog
 from provenance.errors import LedgerError
 from provenance.models import Entry, EntryType
-from provenance.sequencer_socket import Server
 from provenance.sequencer_socket import read_first_request as recv_frame
-from tests.provenance.test_api_attestations import origin_payload
-from tests.provenance.test_concurrency import assert_log_intact, race
-from tests.support import Ledger, sign_payload
+from tests.support import Ledger, assert_log_intact, origin_body, race, sign_payload
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
-@pytest.fixture
-def socket_path():
-    # AF_UNIX paths are short (108 bytes): pytest's tmp_path can be longer.
-    directory = Path(f"/tmp/cairn-seq-{os.getpid()}-{time.monotonic_ns()}")
-    directory.mkdir()
-    yield directory / "sequencer.sock"
-    for item in directory.iterdir():
-        item.unlink()
-    directory.rmdir()
-
-
-@pytest.fixture
-def served(socket_path, settings, monkeypatch):
-    """A sequencer server on a thread; yields the list of batch sizes it appended."""
-    batches = []
-    real_append_batch = ingest.append_batch
-
-    def counting(items):
-        batches.append(len(items))
-        return real_append_batch(items)
-
-    monkeypatch.setattr(ingest, "append_batch", counting)
-    server = Server(socket_path)
-    thread = threading.Thread(target=server.serve_forever)
-    thread.start()
-    settings.CAIRN_SEQUENCER_SOCKET = str(socket_path)
-    yield batches
-    server.stop()
-    thread.join(timeout=10)
-    sequencer_socket._forget(getattr(sequencer_socket._local, "sock", None))
 
 
 def attestations():
     """The log's attestations: the personas' ledger entries (contract §12) left out."""
     return Entry.objects.exclude(type=EntryType.LEDGER)
-
-
-def origin_body(ledger: Ledger, party, name: str) -> bytes:
-    return sign_payload(origin_payload(ledger, party, batch=f"{party.slug}:{name}"), party)
 
 
 def test_statements_are_appended_and_answered_by_the_server(served, miner):
@@ -156,7 +116,7 @@ def test_a_lost_answer_is_appended_again_and_answered_as_a_re_post(socket_path, 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="a second process needs PostgreSQL's test database")
 def test_racing_writers_through_a_real_sequencer_process(socket_path, settings, miner, tmp_path):
-    from tests.log.test_worker import stop, worker_environment
+    from tests.support import stop, worker_environment
 
     process = subprocess.Popen(
         [sys.executable, "manage.py", "run_sequencer", "--socket", str(socket_path)],

@@ -12,8 +12,7 @@ from cairn_core import dsse
 from provenance import ingest
 from provenance.errors import LedgerError
 from provenance.models import Entry
-from tests.provenance.test_api_attestations import origin_payload
-from tests.support import sign_payload
+from tests.support import origin_payload, sign_payload
 
 
 def flipped(body: bytes) -> bytes:
