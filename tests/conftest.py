@@ -30,6 +30,16 @@ from tests.support import (
 )
 
 
+@pytest.fixture(autouse=True)
+def no_append_idle_timeout(settings):
+    """The append's idle timeout (PostgreSQL) is local to its transaction, which in
+    a test is the whole test (pytest-django's): a test that appends and then takes
+    longer than it between queries (a PDF, a slow host) would lose its connection,
+    as separate requests never do. Off in this process; tests/hardening/test_stalls.py
+    sets it to test it, and the servers the drills start keep the default."""
+    settings.CAIRN_APPEND_IDLE_TIMEOUT = 0
+
+
 @pytest.fixture
 def miner(db):
     return make_party("pilbara-mining", ["supplier"], country="AU", name="Pilbara Mining")

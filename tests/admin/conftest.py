@@ -50,11 +50,3 @@ def root_client(superuser):
 @pytest.fixture
 def auditor_client(auditor_user):
     return logged_in(auditor_user)
-
-
-@pytest.fixture
-def no_append_idle_timeout(settings):
-    """The append's idle timeout (PostgreSQL) is local to its transaction, which in
-    a test is the whole test (pytest-django's): off, for tests that verify and then
-    take longer than it (a PDF, many pages), as separate requests would."""
-    settings.CAIRN_APPEND_IDLE_TIMEOUT = 0

@@ -74,7 +74,7 @@ def spy_on(model_admin, name, func, calls):
 
 
 @pytest.mark.django_db
-def test_an_auditor_tries_every_action(chain, auditor_user, no_append_idle_timeout):
+def test_an_auditor_tries_every_action(chain, auditor_user):
     client = logged_in(auditor_user)
     # A verdict and an activity row, to select on their lists.
     client.post(reverse("admin:provenance_claim_verify", args=[VIN]))

@@ -8,7 +8,7 @@ from django.urls import reverse
 from audit import claim_search
 from tests.admin.conftest import VIN
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_append_idle_timeout")]
+pytestmark = pytest.mark.django_db
 
 CLAIMS = reverse("admin:provenance_claim_changelist")
 

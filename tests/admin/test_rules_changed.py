@@ -13,7 +13,7 @@ from audit.models import Verification
 from provenance.rule_changes import rule_change
 from tests.admin.conftest import VIN
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_append_idle_timeout")]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from audit import verdict_pdf
 from audit.models import Activity, Verification
 from tests.admin.conftest import VIN
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_append_idle_timeout")]
+pytestmark = pytest.mark.django_db
 needs_pango = pytest.mark.skipif(not verdict_pdf.available(), reason=verdict_pdf.MISSING)
 
 

@@ -13,7 +13,7 @@ from audit.models import Activity, Verification
 from provenance.models import ImmutableRecord
 from tests.admin.conftest import VIN
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_append_idle_timeout")]
+pytestmark = pytest.mark.django_db
 
 CLAIMS = reverse("admin:provenance_claim_changelist")
 VERDICTS = reverse("admin:audit_verification_changelist")

@@ -21,14 +21,6 @@ pytestmark = pytest.mark.django_db
 VIN = "1HGCM82633A004352"
 
 
-@pytest.fixture(autouse=True)
-def no_idle_timeout_in_the_test_transaction(settings):
-    """Each test runs in one transaction, and an append arms PostgreSQL's
-    idle-in-transaction timeout (2 s) for the rest of it; hashing events with
-    GS1's reference implementation takes longer than that between queries."""
-    settings.CAIRN_APPEND_IDLE_TIMEOUT = 0
-
-
 @pytest.fixture
 def files(ledger, miner, refiner, maker, verify, tmp_path):
     pack = simple_chain(ledger, miner, refiner, maker)

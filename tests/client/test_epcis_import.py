@@ -187,7 +187,6 @@ def test_a_demo_claims_export_with_certifications_round_trips_through_a_fresh_le
     ledger asks for), whose head it may not read: the import learns it from
     the ledger's answer to the co-signed statement."""
     settings.VAR_DIR = tmp_path
-    settings.CAIRN_APPEND_IDLE_TIMEOUT = 0
     call_command("load_demo", stdout=io.StringIO())
     firsts = {claim.vin: export.export(Batch.objects.get(id=claim.batch_id)) for claim in Claim.objects.all()}
     vin, first = next((v, d) for v, d in firsts.items() if any(e.get("bizStep") == "inspecting" for e in events(d)))

@@ -19,13 +19,6 @@ pytestmark = pytest.mark.django_db
 VIN = "1HGCM82633A004352"
 
 
-@pytest.fixture(autouse=True)
-def no_idle_timeout_in_the_test_transaction(settings):
-    """Hashing events takes longer than PostgreSQL's idle-in-transaction
-    timeout an append arms for the rest of the test's transaction."""
-    settings.CAIRN_APPEND_IDLE_TIMEOUT = 0
-
-
 def computed_afresh(batch_id: str) -> list[dict]:
     """The export's events as the mapping makes them from the signed statements, all at once."""
     entries = export.logged_statements(export.upstream_indexes(batch_id))

@@ -22,14 +22,6 @@ from tests.support import mine_to_claim
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def no_idle_timeout_in_the_test_transaction(settings):
-    """Each test runs in one transaction, and an append arms PostgreSQL's
-    idle-in-transaction timeout (2 s) for the rest of it; hashing events with
-    GS1's reference implementation takes longer than that between queries."""
-    settings.CAIRN_APPEND_IDLE_TIMEOUT = 0
-
-
 def events(document: dict) -> list[dict]:
     return document["epcisBody"]["eventList"]
 
