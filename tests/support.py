@@ -753,3 +753,10 @@ def verdict_of(claim_row: Claim, ruleset=None) -> dict:
     """The verdict against a fresh checkpoint, as the contract's dict."""
     checkpoint = checkpoints.publish_checkpoint()
     return evaluate_claim(claim_row, ruleset or current_ruleset(), checkpoint).as_dict()
+
+
+def logged_attestations():
+    """The log's attestations: the ledger's own entries (organisations, keys) are not imported."""
+    from provenance.models import Entry
+
+    return Entry.objects.exclude(type="ledger")

@@ -7,8 +7,12 @@ import re
 
 import pytest
 
-from audit import incidents
-from tests.support import TAMPERED_OTHER, TAMPERED_VIN
+from audit import checks, incidents
+from audit.engine import verify_claim
+from audit.models import IntegrityIncident
+from provenance import checkpoints
+from provenance.models import Entry
+from tests.support import TAMPERED_OTHER, TAMPERED_VIN, claim, raise_value, simple_chain, tamper_envelope
 
 VIN, OTHER = TAMPERED_VIN, TAMPERED_OTHER
 

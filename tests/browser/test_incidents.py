@@ -22,9 +22,8 @@ from audit import checks
 from audit.models import IntegrityIncident, Verification
 from provenance.models import Batch, Claim, Entry
 from provenance.selectors import upstream_graph
-from tests.browser.test_auditor_desk import log_in
-from tests.browser.test_working_papers import axe_violations
-from tests.log.test_verify_ledger import change_envelope_byte
+from tests.browser.axe import axe_violations
+from tests.support import change_envelope_byte, log_in
 
 pytestmark = [
     pytest.mark.browser,

@@ -21,6 +21,7 @@ from audit import verdict_pdf
 from audit.models import Activity, Verification
 from provenance.models import Batch, Claim
 from provenance.selectors import upstream_graph
+from tests.browser.axe import axe_violations
 from tests.support import change_envelope_byte, log_in
 
 pytestmark = [
@@ -28,20 +29,7 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 US_VIN = "1RVM24A10PS000201"  # run A24: $7,500
-
-
-def axe_violations(page) -> list[str]:
-    """WCAG 2 A and AA violations on the page as axe-core finds them (rule: elements)."""
-    page.add_script_tag(path=str(AXE))
-    found = page.evaluate(
-        """async () => {
-            const result = await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}});
-            return result.violations.map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '));
-        }"""
-    )
-    return list(found)
 
 
 def pdf_text(data: bytes) -> tuple[int, str]:

@@ -61,3 +61,14 @@ def organization(live_server, tmp_path):
         return Supplier(slug, token.key, home, live_server.url)
 
     return make
+
+
+@pytest.fixture
+def miner(organization):
+    """A miner with a registered key, beside the refiner its lots go to (an
+    importer's pair; the root conftest's `miner` is a database persona)."""
+    organization("kansai-refining", "supplier", country="JP")
+    party = organization("pilbara-mining", "supplier")
+    party.cairn("keygen", str(party.key))
+    party.cairn("key", "register")
+    return party

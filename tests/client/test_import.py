@@ -13,17 +13,13 @@ import pytest
 from cairn_core.client import Client, Importer, keys
 from cairn_core.client.importer import ImportFailure, RowError, statement_from_csv
 from provenance.models import Batch, Entry
+from tests.support import logged_attestations
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 ROWS = 2000
 BAD_ORIGIN_ROW = 701  # a batch id of another organisation: forbidden, and its transfer finds no batch
 BAD_ORIGIN_LINE = BAD_ORIGIN_ROW + 1  # its line in the file, as a spreadsheet numbers it (the header is line 1)
-
-
-def attestations():
-    """The log's attestations: the ledger's own entries (organisations, keys) are not imported."""
-    return Entry.objects.exclude(type="ledger")
 
 
 def history_csv(path, rows: int = ROWS):
@@ -60,29 +56,20 @@ class LoseAnAnswer(httpx.BaseTransport):
         return response
 
 
-@pytest.fixture
-def miner(organization):
-    organization("kansai-refining", "supplier", country="JP")
-    party = organization("pilbara-mining", "supplier")
-    party.cairn("keygen", str(party.key))
-    party.cairn("key", "register")
-    return party
-
-
 def test_an_interrupted_import_resumes_and_logs_nothing_twice(miner):
     source = history_csv(miner.home / "history.csv")
     client = Client(miner.url, miner.token, transport=LoseAnAnswer(lose=6))
     importer = Importer(client, keys.load(miner.key), source, issuer="pilbara-mining", batch_size=100)
     with pytest.raises(Exception, match="connection lost"):
         importer.run()
-    assert attestations().count() == 600  # six batches of 100 landed; the sixth's answer never came
+    assert logged_attestations().count() == 600  # six batches of 100 landed; the sixth's answer never came
 
     resumed = miner.cairn_json("--issuer", "pilbara-mining", "import", str(source), "--batch-size", "100", expect=1)
     assert resumed["rows"] == ROWS and resumed["done_before"] == 500
     assert resumed["already_logged"] == 100  # the batch whose answer was lost, posted again: 200s
     assert resumed["created"] == ROWS - 2 - 100
     assert resumed["refusals"] == {"forbidden": 1, "unknown_batch": 1}
-    assert attestations().count() == ROWS - 2
+    assert logged_attestations().count() == ROWS - 2
     entries = Entry.objects.count()
     hashes = list(Entry.objects.values_list("entry_hash", flat=True))
     assert len(set(hashes)) == len(hashes)
@@ -136,7 +123,7 @@ def test_json_lines_with_statements_envelopes_and_bad_lines(miner, tmp_path):
     summary = miner.cairn_json("import", str(source), expect=1)
     assert summary["created"] == 3 and summary["refusals"] == {"invalid_row": 2}
     mix = Batch.objects.get(id="pilbara-mining:mix")
-    assert mix.head == attestations().order_by("index")[2].entry_hash
+    assert mix.head == logged_attestations().order_by("index")[2].entry_hash
 
 
 def test_csv_columns():
@@ -193,12 +180,12 @@ def test_ctrl_c_stops_an_import_that_the_same_command_resumes(miner):
             process.kill()
     assert process.returncode == 130, stderr
     assert "interrupted: run the same command again to resume" in stderr
-    landed = attestations().count()
+    landed = logged_attestations().count()
     assert 20 <= landed < 600
     resumed = subprocess.run([*command, "--batch-size", "100"], env=miner.env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout.startswith("600 rows: ") and "refused" in resumed.stdout
-    assert attestations().count() == 600
+    assert logged_attestations().count() == 600
     hashes = list(Entry.objects.values_list("entry_hash", flat=True))
     assert len(set(hashes)) == len(hashes)
 
@@ -270,11 +257,11 @@ def test_a_row_the_database_cannot_write_is_reported_and_retried_by_the_next_run
     with poisoned():
         first = miner.cairn_json("--issuer", "pilbara-mining", "import", str(source), expect=1)
     assert (first["created"], first["refusals"]) == (3, {"server_error": 1})
-    assert attestations().count() == 3
+    assert logged_attestations().count() == 3
     second = miner.cairn_json("--issuer", "pilbara-mining", "import", str(source))
     assert (second["done_before"], second["created"], second["refusals"]) == (3, 4, {})
     assert Batch.objects.get(id="pilbara-mining:b").material == "poison"
-    assert attestations().count() == 4
+    assert logged_attestations().count() == 4
 
 
 def report_of(path) -> list[tuple[str, str, str]]:

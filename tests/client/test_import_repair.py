@@ -11,13 +11,11 @@ import pytest
 
 from provenance.models import Entry
 from provenance.organizations import create_organization
-from tests.client.test_import import attestations, miner  # noqa: F401 - miner: a fixture
+from tests.client.spreadsheets import HEADER, LOTS, excel_rows, write_excel
+from tests.support import logged_attestations
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
-HEADER = ["Type", "Batch", "Occurred_At", "Material", "Quantity", "Unit", "Value_Added_USD", "Minerals",
-          "Activity", "Site_Name", "Site_Country", "To"]  # fmt: skip
-LOTS = 10
 # line (as the spreadsheet numbers it) -> the cell broken in it, and how
 BROKEN = {
     2: ("Quantity", "-5"),  # the grammar refuses it: not signed
@@ -26,28 +24,6 @@ BROKEN = {
     14: ("Minerals", "unobtainium=1"),  # not a critical mineral: invalid_payload
     17: ("To", "nobody-at-all"),  # a transfer to no organisation: invalid_payload
 }
-
-
-def excel_rows(broken: dict[int, tuple[str, str]]) -> list[list[str]]:
-    """Origins of lots and, on the next line, their transfer to the refiner."""
-    rows = []
-    for lot in range(1, LOTS + 1):
-        when = f"2024-03-{lot:02d}T08:00:00Z"
-        rows.append(["origin", f"pilbara-mining:lot-{lot}", when, "spodumene", "100", "kg", "120", "lithium=6",
-                     "extraction", "Pilgangoora", "AU", ""])  # fmt: skip
-        rows.append(["transfer", f"pilbara-mining:lot-{lot}", when, "", "", "", "", "", "", "", "", "kansai-refining"])
-    for line, (column, value) in broken.items():
-        rows[line - 2][HEADER.index(column)] = value
-    return rows
-
-
-def write_excel(path, rows: list[list[str]]):
-    """As Excel saves "CSV UTF-8" in a `;` locale: a byte-order mark, `;`, capitalised headers."""
-    with path.open("w", newline="", encoding="utf-8-sig") as handle:
-        writer = csv.writer(handle, delimiter=";")
-        writer.writerow(HEADER)
-        writer.writerows(rows)
-    return path
 
 
 def report(path) -> list[dict[str, str]]:
@@ -78,7 +54,7 @@ def test_a_supplier_validates_fixes_five_rows_imports_and_reruns_safely(miner): 
     assert (first["created"], first["refused"]) == (2 * LOTS, 0)
     again = imports(miner, source)  # counts are of every run's answers
     assert (again["done_before"], again["created"], again["refused"]) == (2 * LOTS, 2 * LOTS, 0)
-    assert attestations().count() == 2 * LOTS
+    assert logged_attestations().count() == 2 * LOTS
     # and lists what it has in the ledger
     listed = miner.cairn_json("entries", "--all")["entries"]
     mine = [e for e in listed if e["envelope"]["payloadType"] == "application/vnd.cairn.attestation+json"]
@@ -89,14 +65,14 @@ def test_a_rerun_after_fixing_rows_reposts_what_landed_and_signs_only_the_rest(m
     source = write_excel(miner.home / "shipments.csv", excel_rows(BROKEN))
     first = imports(miner, source, expect=1)
     assert (first["created"], first["refused"]) == (2 * LOTS - 9, 9)
-    landed = set(attestations().values_list("entry_hash", flat=True))
+    landed = set(logged_attestations().values_list("entry_hash", flat=True))
 
     write_excel(source, excel_rows({}))
     second = imports(miner, source)
     # the 11 rows that landed, posted again as they were signed: 200, nothing re-signed
     assert (second["already_logged"], second["created"], second["refused"]) == (2 * LOTS - 9, 9, 0)
-    assert attestations().count() == 2 * LOTS
-    assert landed <= set(attestations().values_list("entry_hash", flat=True))
+    assert logged_attestations().count() == 2 * LOTS
+    assert landed <= set(logged_attestations().values_list("entry_hash", flat=True))
     assert not (miner.home / "shipments.csv.refusals.csv").exists()
 
 
@@ -130,7 +106,7 @@ def test_a_landed_origin_is_recognised_and_its_transfer_built_on_the_ledgers_hea
     time.sleep(1.1)
     rerun = imports(miner, source)
     assert (rerun["in_ledger"], rerun["created"], rerun["refused"]) == (LOTS, LOTS, 0)
-    assert attestations().count() == 2 * LOTS
+    assert logged_attestations().count() == 2 * LOTS
 
 
 def test_duplicate_rows_are_reported_as_such(miner):  # noqa: F811
@@ -141,7 +117,7 @@ def test_duplicate_rows_are_reported_as_such(miner):  # noqa: F811
     (duplicate,) = report(miner.home / "shipments.csv.refusals.csv")
     assert (duplicate["row"], duplicate["code"]) == ("6", "duplicate_row")
     assert duplicate["message"].startswith("the same as row 2")
-    assert attestations().count() == 2 * LOTS
+    assert logged_attestations().count() == 2 * LOTS
 
 
 def test_retry_refused_posts_unchanged_refused_rows_again(miner, organization):  # noqa: F811
@@ -158,7 +134,7 @@ def test_retry_refused_posts_unchanged_refused_rows_again(miner, organization): 
     )
     retried = imports(miner, source, "--retry-refused")
     assert (retried["done_before"], retried["created"], retried["refused"]) == (2 * LOTS - 1, 2 * LOTS, 0)
-    assert attestations().count() == 2 * LOTS
+    assert logged_attestations().count() == 2 * LOTS
 
 
 def test_a_rate_limited_import_says_so_waits_and_goes_on(miner, monkeypatch):  # noqa: F811
@@ -172,5 +148,5 @@ def test_a_rate_limited_import_says_so_waits_and_goes_on(miner, monkeypatch):  #
     result = miner.cairn("--issuer", "pilbara-mining", "import", str(source), "--batch-size", "1")
     assert "rate-limited, waiting 1 s" in result.stderr
     assert "6 rows: 6 logged" in result.stdout
-    assert attestations().count() == 6
+    assert logged_attestations().count() == 6
     cache.clear()

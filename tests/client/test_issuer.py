@@ -10,8 +10,7 @@ import pytest
 
 from cairn_core.client import Client, keys, statements
 from provenance.models import Entry
-from tests.client.test_import import miner  # noqa: F401 - a fixture
-from tests.client.test_import_repair import excel_rows, write_excel
+from tests.client.spreadsheets import excel_rows, write_excel
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

@@ -10,13 +10,10 @@ from django.db import connection, transaction
 
 from provenance.api.throttles import TokenRateThrottle
 from provenance.models import LogState
-from tests.provenance import test_api_batch
-from tests.provenance.test_api_attestations import origin_payload
-from tests.provenance.test_api_batch import REFUSALS, _first, _flipped, batch_body, entry_hash_of, post_batch, results
-from tests.support import ledger_snapshot, sign_payload
+from tests.provenance.batch_cases import REFUSALS, entry_hash_of, first_payload, flipped_signature
+from tests.support import batch_body, ledger_snapshot, origin_payload, post_batch, results, sign_payload
 
 URL = "/api/v1/attestations/validate"
-world = test_api_batch.world  # the refusals' fixture
 
 
 def post_validate(api, party, body: bytes):
@@ -33,7 +30,7 @@ def mixed_body(ledger, miner, refiner) -> tuple[bytes, list[bytes]]:
     prev, and a chained pair: an origin and its transfer, prev the origin's
     entry hash (only the ledger the body's first part would leave has it)."""
     good = sign_payload(origin_payload(ledger, miner, batch="pilbara-mining:good"), miner)
-    bad = _flipped(sign_payload(origin_payload(ledger, miner, batch="pilbara-mining:bad"), miner))
+    bad = flipped_signature(sign_payload(origin_payload(ledger, miner, batch="pilbara-mining:bad"), miner))
     stale = sign_payload(
         ledger.statement("transfer", miner, batch="pilbara-mining:good", prev="d" * 64, to=refiner.slug), miner
     )
@@ -80,7 +77,7 @@ def test_a_body_already_logged_is_answered_with_its_entries(api, ledger, miner, 
 
 @pytest.mark.parametrize("case", sorted(REFUSALS))
 def test_every_refusal_is_the_batchs(api, ledger, miner, refiner, world, case):
-    first = sign_payload(_first(ledger, miner), miner)
+    first = sign_payload(first_payload(ledger, miner), miner)
     middle = REFUSALS[case][1](ledger, miner, refiner, world)
     last = sign_payload(origin_payload(ledger, miner, batch="pilbara-mining:last"), miner)
     validated = assert_parity(api, miner, batch_body(first, middle, last))

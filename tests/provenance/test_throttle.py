@@ -133,9 +133,7 @@ def test_every_authenticated_answer_carries_the_tokens_budget(api, ledger, miner
 
 
 def test_a_batch_costs_each_envelope_and_a_429_says_when_to_come_back(api, ledger, miner, five_a_minute):
-    from tests.provenance.test_api_attestations import origin_payload
-    from tests.provenance.test_api_batch import batch_body
-    from tests.support import sign_payload
+    from tests.support import batch_body, origin_payload, sign_payload
 
     three = [sign_payload(origin_payload(ledger, miner, batch=f"pilbara-mining:h{n}"), miner) for n in range(3)]
     answer = api.post("/api/v1/attestations/batch", data=batch_body(*three), content_type="application/json",
