@@ -460,5 +460,4 @@ class FeocDesignationAdmin(RuleAdmin):
         "unconfirmed",
     ]
     list_filter = ["basis", "covered_nation"]
-    list_select_related = ["organization"]
-    search_fields = ["organization__slug", "organization__name"]
+    search_fields = ["organization"]

@@ -335,10 +335,18 @@ class FeocDesignationQuerySet(models.QuerySet["FeocDesignation"]):
 
 
 class FeocDesignation(Sourced):
-    """An organisation is a FEOC from a date, on a stated basis."""
+    """An entity is a FEOC from a date, on a stated basis.
 
-    organization = models.ForeignKey(
-        "provenance.Organization", on_delete=models.PROTECT, related_name="feoc_designations"
+    The entity is named by slug: the slug of a Cairn organisation when it is
+    one, otherwise any slug (a designated entity need not take part in
+    Cairn). The rules compare it with the slug of the organisation that
+    signed a statement.
+    """
+
+    organization = models.SlugField(
+        max_length=63,
+        db_column="organization_id",
+        help_text="The designated entity's slug: a Cairn organisation's, or any other entity's.",
     )
     basis = models.CharField(max_length=16, choices=DesignationBasis.choices)
     covered_nation = CountryField()
@@ -349,11 +357,11 @@ class FeocDesignation(Sourced):
     objects = FeocDesignationQuerySet.as_manager()
 
     class Meta:
-        ordering = ["organization_id", "effective_from"]
+        ordering = ["organization", "effective_from"]
         verbose_name = "FEOC designation"
 
     def __str__(self) -> str:
-        return f"{self.organization_id} FEOC from {self.effective_from}"
+        return f"{self.organization} FEOC from {self.effective_from}"
 
     def clean(self) -> None:
         if self.effective_to and self.effective_to < self.effective_from:

@@ -188,7 +188,7 @@ def _feoc(row: rule_models.FeocRule) -> rules.FeocTerms:
 
 def _designation(row: rule_models.FeocDesignation) -> rules.Designation:
     return rules.Designation(
-        organization=row.organization_id,
+        organization=row.organization,
         basis=row.basis,
         covered_nation=str(row.covered_nation),
         effective_from=row.effective_from,

@@ -124,7 +124,7 @@ ORGS = (
 # covered-nation government holds 25% or more of it (DOMAIN.md, FEOC).
 DESIGNATIONS = (
     {
-        "organization_id": "morowali-hpal",
+        "organization": "morowali-hpal",
         "basis": "control_25pct",
         "covered_nation": "CN",
         "effective_from": dt.date(2022, 6, 1),

@@ -127,7 +127,7 @@ def test_event_validation():
 def test_designation_in_effect(rows):
     org = rows.org("sino-stake", country="ID")
     FeocDesignation.objects.create(
-        organization=org,
+        organization=org.slug,
         basis="control_25pct",
         covered_nation="CN",
         effective_from=D("2024-05-01"),

@@ -86,7 +86,7 @@ def test_load_ruleset_as_of_reconstructs_earlier_rules():
 def test_designations_are_loaded(rows):
     org = rows.org("sino-stake", country="ID")
     FeocDesignation.objects.create(
-        organization=org,
+        organization=org.slug,
         basis="listing",
         covered_nation="CN",
         effective_from=D("2024-05-01"),
@@ -98,6 +98,20 @@ def test_designations_are_loaded(rows):
     )
     assert rules.is_feoc(ruleset, "sino-stake", "ID", "ID", D("2024-05-01"), "minerals") is True
     assert rules.is_feoc(ruleset, "sino-stake", "ID", "ID", D("2024-04-30"), "minerals") is False
+
+
+def test_an_entity_that_takes_no_part_in_cairn_can_be_designated(rows):
+    """A designation names its entity by slug: no organisation is needed for it."""
+    FeocDesignation.objects.create(
+        organization="listed-refiner-not-in-cairn",
+        basis="listing",
+        covered_nation="CN",
+        effective_from=D("2024-05-01"),
+        source="https://example.org/d",
+    )
+    ruleset = snapshot.load_ruleset()
+    assert [d.organization for d in ruleset.designations] == ["listed-refiner-not-in-cairn"]
+    assert rules.is_feoc(ruleset, "listed-refiner-not-in-cairn", "ID", "ID", D("2024-05-01"), "minerals") is True
 
 
 def test_missing_single_row_is_reported():

@@ -283,7 +283,7 @@ def test_feoc_minerals_from_2025(ledger, miner, refiner, maker, placed_in_servic
 def test_a_designation_counts_from_the_day_of_the_activity(ledger, miner, refiner, maker, effective_from, credit):
     """The refiner (JP) is designated a FEOC; its processing occurred 2024-04-01."""
     FeocDesignation.objects.create(
-        organization=refiner.org,
+        organization=refiner.org.slug,
         basis="listing",
         covered_nation="CN",
         effective_from=effective_from,

@@ -12,7 +12,6 @@ means the same thing forever.
 import datetime as dt
 from decimal import Decimal
 
-from django.db import migrations
 from django.utils import timezone
 
 REASON = "Loaded from DOMAIN.md (migration agreements 0002)"
@@ -248,9 +247,3 @@ def unload(apps, schema_editor):
     for name in ("FeocRule", "CreditParameters", "ApplicablePercentage", "TradeAgreement", "CriticalMineral"):
         apps.get_model("agreements", name).objects.all().delete()
         apps.get_model("agreements", f"Historical{name}").objects.all().delete()
-
-
-class Migration(migrations.Migration):
-    dependencies = [("agreements", "0001_initial")]
-
-    operations = [migrations.RunPython(load, unload)]

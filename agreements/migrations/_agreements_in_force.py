@@ -14,13 +14,11 @@ changes and `load_ruleset(as_of=...)` still reconstructs the earlier rules.
 """
 
 import datetime as dt
-import importlib
-
-from django.db import migrations
 from django.utils import timezone
 
+from agreements.migrations._domain_facts import record_history
+
 REASON = "Entry-into-force dates and credit periods (migration agreements 0004)"
-record_history = importlib.import_module("agreements.migrations.0002_load_domain_facts").record_history
 
 USTR = "https://ustr.gov/trade-agreements/free-trade-agreements/"
 CAFTA_DR = USTR + "cafta-dr-dominican-republic-central-america-fta"
@@ -165,9 +163,3 @@ def unload(apps, schema_editor):
     agreement.objects.filter(kind="fta").update(
         signed=None, entered_into_force=None, counts_from=day("2023-04-18"), unconfirmed=False
     )
-
-
-class Migration(migrations.Migration):
-    dependencies = [("agreements", "0003_credit_periods_and_citations")]
-
-    operations = [migrations.RunPython(load, unload)]
