@@ -425,7 +425,6 @@ class EntryAgreementLink(models.Model):
     Derived data: rows are deleted and recreated by `relink` when the rules
     change (a rule change relinks only the entries of the countries it can
     move). `rules_version` names the rule data they were last computed from.
-    (The table keeps the name it was created with in the agreements app.)
     """
 
     entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="agreement_links")
@@ -436,12 +435,11 @@ class EntryAgreementLink(models.Model):
     rules_version = models.CharField(max_length=64, blank=True)
 
     class Meta:
-        db_table = "agreements_entryagreementlink"
         ordering = ["entry_id", "agreement_id", "mineral"]
         constraints = [
             models.UniqueConstraint(fields=["entry", "agreement", "mineral"], name="entry_agreement_mineral_once")
         ]
-        indexes = [models.Index(fields=["agreement", "entry"], name="agreements__agreeme_294cd5_idx")]
+        indexes = [models.Index(fields=["agreement", "entry"], name="entry_links_by_agreement")]
 
     def __str__(self) -> str:
         return f"#{self.entry_id} {self.mineral} via {self.agreement_id}"

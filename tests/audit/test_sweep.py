@@ -85,7 +85,7 @@ def test_a_changed_envelope_with_its_leaf_hash_is_still_found(sealed):
         "UPDATE provenance_batch SET quantity = quantity + 1 WHERE created_by_id = %s",
         "DELETE FROM provenance_entrysignature WHERE entry_id = %s",
         "UPDATE provenance_batchlink SET quantity = 1 WHERE entry_id = %s",
-        "DELETE FROM agreements_entryagreementlink WHERE entry_id = %s",
+        "DELETE FROM provenance_entryagreementlink WHERE entry_id = %s",
     ],
     ids=["batch fixed column", "signature record", "batch link", "agreement link"],
 )

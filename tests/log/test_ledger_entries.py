@@ -251,9 +251,9 @@ def test_an_agreement_link_deleted_added_or_re_pointed_is_named(verified):
     origin = Entry.objects.filter(type="origin").order_by("index").first()
     link_id, agreement, mineral = agreement_link(origin.index)
     assert agreement == "us-au-fta" and mineral == "lithium"
-    tamper("UPDATE agreements_entryagreementlink SET agreement_id = 'us-japan-cma' WHERE id = %s", [link_id])
+    tamper("UPDATE provenance_entryagreementlink SET agreement_id = 'us-japan-cma' WHERE id = %s", [link_id])
     caught(Code.AGREEMENT_LINK, "agreement link to us-japan-cma for lithium (AU): the logged rules give no such link")
-    tamper("DELETE FROM agreements_entryagreementlink WHERE entry_id = %s", [origin.index])
+    tamper("DELETE FROM provenance_entryagreementlink WHERE entry_id = %s", [origin.index])
     assert EntryAgreementLink.objects.filter(entry_id=origin.index).count() == 0
     caught(Code.AGREEMENT_LINK, "no agreement link to us-au-fta for lithium (AU), which the logged rules give")
 
