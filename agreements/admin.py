@@ -316,7 +316,10 @@ class AgreementEventInline(ReadableWhenReadOnly, admin.StackedInline):
         return fieldsets if self.may_edit(request, obj) else self.readable(fieldsets)
 
 
-@admin.register(models.TradeAgreement)
+# Not registered here: the agreements' page shows the ledger entries linked to
+# each agreement and the what-if of ending one, which only the layers above
+# know (audit.agreement_admin AuditedTradeAgreementAdmin extends this class,
+# and audit's admin module registers it).
 class TradeAgreementAdmin(RuleAdmin):
     form = TradeAgreementForm
     readable_fields = {"covered_minerals": "covered_mineral_names"}

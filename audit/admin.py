@@ -1,10 +1,22 @@
-"""Read-only admin for integrity incidents and check runs; the audited agreements admin."""
+"""The audit app's admin pages, each registered here once.
+
+Integrity incidents and check runs (read-only); verifications and the
+activity log; and the pages of two models of the layers below, which only
+audit can build: the claims with their verdicts (provenance.admin.ClaimAdmin
+extended) and the trade agreements with their linked entries and what-if
+(agreements.admin.TradeAgreementAdmin extended). Those two apps leave the
+models unregistered, so nothing is swapped at start-up.
+"""
 
 from django.contrib import admin
 
-from audit import agreement_admin
+from agreements.models import TradeAgreement
+from audit.agreement_admin import AuditedTradeAgreementAdmin
+from audit.auditor_admin import AuditorClaimAdmin, VerificationAdmin
 from audit.incident_admin import IntegrityIncidentAdmin
-from audit.models import IntegrityCheckRun, IntegrityIncident
+from audit.models import Activity, IntegrityCheckRun, IntegrityIncident, Verification
+from audit.papers_admin import ActivityAdmin
+from provenance.models import Claim
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -27,4 +39,7 @@ class IntegrityCheckRunAdmin(ReadOnlyAdmin):
     list_filter = ["kind"]
 
 
-agreement_admin.register()
+admin.site.register(Claim, AuditorClaimAdmin)
+admin.site.register(Verification, VerificationAdmin)
+admin.site.register(Activity, ActivityAdmin)
+admin.site.register(TradeAgreement, AuditedTradeAgreementAdmin)

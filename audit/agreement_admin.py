@@ -1,7 +1,7 @@
 """The trade agreements' admin as auditors use it: links, relinking, what-if.
 
-`agreements.admin.TradeAgreementAdmin` knows only the rules. This subclass,
-registered in its place by audit's admin module, adds what the layers above
+`agreements.admin.TradeAgreementAdmin` knows only the rules (and is not
+registered). This subclass, registered by audit's admin module, adds what the layers above
 the rules know about an agreement: the ledger entries linked to it (with
 their count in the list), recomputing every entry's links
 (`provenance.linking.relink`), and the what-if of ending it on a date
@@ -134,10 +134,3 @@ class AuditedTradeAgreementAdmin(TradeAgreementAdmin):
             f"{result.entries} entries: {result.kept} links kept, {result.added} added, {result.removed} removed.",
             messages.SUCCESS,
         )
-
-
-def register(site: admin.AdminSite = admin.site) -> None:
-    """Put the audited admin in place of the rules' own TradeAgreement admin."""
-    if site.is_registered(TradeAgreement):
-        site.unregister(TradeAgreement)
-    site.register(TradeAgreement, AuditedTradeAgreementAdmin)

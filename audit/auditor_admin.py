@@ -1,9 +1,9 @@
 """The auditors' admin: claims with their latest verdicts, verdict pages, the
 provenance graph and the integrity dashboard.
 
-Imported from audit.apps once the admin has discovered every app's admin
-module, so that it can extend the ledger's read-only ClaimAdmin
-(provenance.admin) with what only the audit app knows: verifications.
+It extends the ledger's read-only ClaimAdmin (provenance.admin, which
+leaves Claim unregistered) with what only the audit app knows:
+verifications. audit.admin registers these pages.
 
 Pages (all under /admin/, for staff with the view permissions of the
 Auditors group; every ledger page stays read-only):
@@ -494,14 +494,3 @@ def verdict_page_data(verification: Verification) -> dict:
         ).order_by("id"),
         **admin_views.verdict_details(verification),
     }
-
-
-def register(site: admin.AdminSite = admin.site) -> None:
-    """Swap the ledger's ClaimAdmin for the auditors' one; add verifications."""
-    if site.is_registered(Claim):
-        site.unregister(Claim)
-    site.register(Claim, AuditorClaimAdmin)
-    if not site.is_registered(Verification):
-        site.register(Verification, VerificationAdmin)
-    if not site.is_registered(Activity):
-        site.register(Activity, papers_admin.ActivityAdmin)

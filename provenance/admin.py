@@ -466,7 +466,9 @@ class BatchLinkAdmin(LedgerAdmin):
         return batch_link(link.batch_id)
 
 
-@admin.register(models.Claim)
+# Not registered here: the claims' page is the auditors' (audit.auditor_admin
+# AuditorClaimAdmin extends this class with the verdicts, and audit's admin
+# module registers it).
 class ClaimAdmin(LedgerAdmin):
     list_display = [
         "vin",

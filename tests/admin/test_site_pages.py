@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from django.contrib import admin
 from django.test import Client
+
+from agreements.models import TradeAgreement
+from audit.agreement_admin import AuditedTradeAgreementAdmin
+from audit.auditor_admin import AuditorClaimAdmin
+from provenance.models import Claim
 
 pytestmark = pytest.mark.django_db
 
@@ -26,3 +34,13 @@ def test_the_admin_is_headed_cairn_and_its_view_site_link_is_the_landing_page(au
 def test_a_verdict_page_for_an_id_that_is_not_stored_is_a_404(auditor_client, bad_id):
     response = auditor_client.get(f"/admin/audit/verification/{bad_id}/change/")
     assert response.status_code == 404
+
+
+def test_each_admin_page_is_registered_once_by_its_apps_admin_module():
+    """No app swaps another's admin at start-up: the registry is what the admin modules declare."""
+    assert type(admin.site.get_model_admin(Claim)) is AuditorClaimAdmin
+    assert type(admin.site.get_model_admin(TradeAgreement)) is AuditedTradeAgreementAdmin
+    root = Path(__file__).resolve().parents[2]
+    sources = [path for app in ("agreements", "provenance", "audit", "config") for path in (root / app).rglob("*.py")]
+    swaps = [path for path in sources if ".unregister(" in path.read_text().replace("selector.unregister(", "")]
+    assert swaps == []
