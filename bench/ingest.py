@@ -11,6 +11,21 @@ Each round measures, seconds apart: the no-op endpoint, single posts (POST
 /attestations/batch) of 100 and of 1,000 envelopes a request.
 
     python bench/ingest.py [--envelopes 3000] [--batch-envelopes 8000] [--clients 8] [--rounds 5]
+                           [--modes process,thread,none,orm-thread,orm] [--database cairn_bench_ingest]
+
+`--modes` measures, one after the other in the same run, what each
+throughput device of the write path buys (each mode with its own no-op
+baseline, its own server and its own suppliers, on one database):
+
+- process: group commit in a run_sequencer process serving both workers,
+  rows written by the hand-written SQL (provenance.bulk): Cairn as deployed;
+- thread: group commit in a thread of each worker, no sequencer process;
+- none: no group commit (CAIRN_GROUP_COMMIT off): each request appends in
+  its own transaction, under the same locks;
+- orm-thread: as thread, with the rows written by the plain ORM
+  (bench/orm_append.py) instead of the hand-written SQL;
+- orm: as none, with the rows written by the plain ORM: a plain ORM append
+  under the same locks.
 
 Goals (2-core machine): single posts at least 400 attestations/s and a ratio
 to the no-op of at least 0.25; batches at least 1,500 attestations/s and
@@ -21,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from http.client import HTTPConnection
@@ -50,7 +66,7 @@ class Supplier(NamedTuple):
     private_key: Ed25519PrivateKey
 
 
-def make_suppliers(count: int) -> list[Supplier]:
+def make_suppliers(count: int, prefix: str = "bench") -> list[Supplier]:
     from cairn_core import dsse
     from provenance.keys import register_key
     from provenance.organizations import create_organization
@@ -58,7 +74,7 @@ def make_suppliers(count: int) -> list[Supplier]:
     suppliers = []
     for number in range(count):
         org, token = create_organization(
-            slug=f"bench-mine-{number}", name=f"Bench mine {number}", country="AU", roles=["supplier"]
+            slug=f"{prefix}-mine-{number}", name=f"Bench mine {number}", country="AU", roles=["supplier"]
         )
         private_key = Ed25519PrivateKey.generate()
         key, _ = register_key(organization=org, public_key_b64=dsse.b64encode(dsse.raw_public_key(private_key)))
@@ -126,12 +142,32 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument(
-        "--sequencer",
-        choices=["process", "thread"],
+        "--modes",
         default="process",
-        help="group commit in a run_sequencer process serving both workers (default), or a thread per worker",
+        help=f"comma-separated, measured in turn: {', '.join(MODES)} (see above; default: process, as deployed)",
     )
-    return parser.parse_args()
+    parser.add_argument("--database", default="cairn_bench_ingest", help="dropped and created")
+    args = parser.parse_args()
+    args.modes = [mode for mode in args.modes.split(",") if mode]
+    unknown = [mode for mode in args.modes if mode not in MODES]
+    if unknown:
+        parser.error(f"unknown modes: {unknown}")
+    return args
+
+
+class Mode(NamedTuple):
+    sequencer_process: bool
+    env: dict[str, str]
+
+
+# The server each mode runs: a sequencer process or not, and its environment.
+MODES = {
+    "process": Mode(True, {}),
+    "thread": Mode(False, {}),
+    "none": Mode(False, {"CAIRN_GROUP_COMMIT": "false"}),
+    "orm-thread": Mode(False, {"CAIRN_BENCH_ORM_APPEND": "1"}),
+    "orm": Mode(False, {"CAIRN_GROUP_COMMIT": "false", "CAIRN_BENCH_ORM_APPEND": "1"}),
+}
 
 
 @dataclass
@@ -154,8 +190,8 @@ class Workload:
         return sum(map(len, self.rounds)) + sum(self.per_client_batch.values()) * clients * batch_rounds
 
 
-def sign_workload(args: argparse.Namespace) -> Workload:
-    suppliers = make_suppliers(args.clients)
+def sign_workload(args: argparse.Namespace, prefix: str = "bench") -> Workload:
+    suppliers = make_suppliers(args.clients, prefix)
     per_client = args.envelopes // args.clients
     rounds = [interleave([sign_origins(s, per_client, f"r{r}") for s in suppliers]) for r in range(args.rounds + 1)]
     sizes = [int(size) for size in args.batch_sizes.split(",") if size]
@@ -267,25 +303,55 @@ def report_cpu(figures: Figures) -> None:
         print(f"CPU per attestation, batches of {size}: {figures.batch_cpu[size]}")
 
 
+def measure_mode(args: argparse.Namespace, database_url: str, mode: str) -> Figures:
+    """Every round of one mode, on its own server and suppliers; its report."""
+    workload = sign_workload(args, prefix=f"bench-{mode}")
+    figures = Figures(workload.sizes)
+    saved = dict(os.environ)
+    os.environ.update(MODES[mode].env)
+    try:
+        with Server(
+            database_url, workers=args.workers, threads=args.threads, sequencer=MODES[mode].sequencer_process
+        ) as server:
+            connections, pids = balanced_connections(server.port, args.clients, server.workers)
+            spread = " + ".join(str(pids.count(pid)) for pid in sorted(set(pids)))
+            print(
+                f"mode {mode}: signed {workload.signed} envelopes up front; {args.clients} keep-alive clients "
+                f"({spread} per worker), gunicorn {server.workers} workers x {server.threads} threads, PostgreSQL"
+            )
+            warm_up(connections, workload)
+            for number in range(args.rounds):
+                print(measure_round(connections, server, workload, number, figures))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    report(figures, args.rounds)
+    return figures
+
+
+def table(results: dict[str, Figures]) -> None:
+    """One line a mode: medians, and each ratio the goals name (medians of the rounds' ratios)."""
+    sizes = next(iter(results.values())).sizes
+    head = "| mode | no-op req/s | single /s | single/no-op |"
+    head += "".join(f" batch {size} /s | batch {size}/single |" for size in sizes)
+    print(head)
+    print("|" + "---|" * (4 + 2 * len(sizes)))
+    for mode, figures in results.items():
+        ratio = median([i / n for i, n in zip(figures.ingest_rates, figures.noop_rates, strict=True)])
+        line = f"| {mode} | {median(figures.noop_rates):.0f} | {median(figures.ingest_rates):.0f} | {ratio:.2f} |"
+        for size in sizes:
+            times = median([b / i for b, i in zip(figures.batch_rates[size], figures.ingest_rates, strict=True)])
+            line += f" {median(figures.batch_rates[size]):.0f} | {times:.1f}x |"
+        print(line)
+
+
 def main() -> None:
     args = parse_args()
-    database_url = fresh_database("cairn_bench_ingest")
+    database_url = fresh_database(args.database)
     setup_django(database_url)
-    workload = sign_workload(args)
-    figures = Figures(workload.sizes)
-    process = args.sequencer == "process"
-    with Server(database_url, workers=args.workers, threads=args.threads, sequencer=process) as server:
-        connections, pids = balanced_connections(server.port, args.clients, server.workers)
-        spread = " + ".join(str(pids.count(pid)) for pid in sorted(set(pids)))
-        print(
-            f"signed {workload.signed} envelopes up front; {args.clients} keep-alive clients "
-            f"({spread} per worker), gunicorn {server.workers} workers x {server.threads} threads, "
-            f"sequencer: {args.sequencer}, PostgreSQL"
-        )
-        warm_up(connections, workload)
-        for number in range(args.rounds):
-            print(measure_round(connections, server, workload, number, figures))
-    report(figures, args.rounds)
+    results = {mode: measure_mode(args, database_url, mode) for mode in args.modes}
+    if len(results) > 1:
+        table(results)
 
 
 if __name__ == "__main__":
