@@ -55,7 +55,7 @@ from cairn_core import dsse
 from cairn_core.entries import leaf_input_text
 from cairn_core.payload import PAYLOAD_TYPE, ROLES_FOR_TYPE, PayloadError, Statement, parse_statement
 from cairn_core.tiles import MAX_LEAF_INPUT
-from provenance import group_commit, ledger_write, sequencer
+from provenance import ledger_write, sequencer
 from provenance.errors import LedgerError
 from provenance.ledger_write import Book, Logged, Signer
 from provenance.models import Batch, BatchLink, Entry, Organization, SigningKey
@@ -175,7 +175,7 @@ def _append(pendings: list[Pending]) -> list[Outcome]:
         return append_batch(pendings)
     if not settings.CAIRN_GROUP_COMMIT:
         return append_batch_isolated(pendings)
-    return sequencer.submit(pendings)
+    return sequencer.submit(pendings, append_batch_isolated)
 
 
 def append_batch(items: list[Pending]) -> list[Outcome]:
@@ -217,9 +217,6 @@ def recheck(item: Pending) -> Pending:
     _check_minerals_known(item.statement.minerals)
     _check_countries_known(item.statement.countries)
     return dataclasses.replace(item, verified=precheck_signatures(item.envelope))
-
-
-group_commit.use(append_batch_isolated, handed_over=append_handed_over)
 
 
 def prepare(

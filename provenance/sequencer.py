@@ -7,7 +7,8 @@ batch holding them has committed. A request hands over one statement (POST
 their order, each answered with its own result. The sequencer thread takes
 every request's statements waiting (up to CAIRN_SEQUENCER_BATCH statements,
 and always a request's statements whole), appends them in one call of the
-function the write path handed over (provenance.group_commit), and answers
+function it was started with (the `append` the write path passes to
+`submit`: provenance.ingest.append_batch_isolated), and answers
 each caller with the results of its own statements. No statement waits for a
 timer: a batch is what queued up while the previous one was committing, so
 an idle ledger appends one statement at a time with no added latency.
@@ -39,7 +40,7 @@ from django.db import connections
 
 from provenance import group_commit, sequencer_socket
 from provenance.errors import LedgerError
-from provenance.pending import Outcome, Pending
+from provenance.pending import Append, Outcome, Pending
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,10 @@ _started = threading.Lock()
 _socket_suspended_until = 0.0
 
 
-def submit(pendings: list[Pending]) -> list[Outcome]:
-    """Append checked statements, in order, in one batch; return each one's
+def submit(pendings: list[Pending], append: Append) -> list[Outcome]:
+    """Append checked statements, in order, in one batch (with `append`, in
+    this process's sequencer thread, when the sequencer process does not
+    answer); return each one's
     AppendResult, LedgerError or AppendFailed, in the same order.
 
     Answered within CAIRN_APPEND_TIMEOUT: when the outcome is not known by
@@ -69,7 +72,7 @@ def submit(pendings: list[Pending]) -> list[Outcome]:
     answer = _through_socket(pendings, deadline)
     if isinstance(answer, list):
         return answer
-    outcomes = submit_here(pendings, timeout=_left(deadline))
+    outcomes = submit_here(pendings, append, timeout=_left(deadline))
     if answer == "handed over":
         # The process may still log them: an `unavailable` here is not the whole truth.
         unknown = unconfirmed(settings.CAIRN_APPEND_TIMEOUT)
@@ -121,9 +124,11 @@ def _left(deadline: float) -> float:
     return max(deadline - time.monotonic(), 0.05)
 
 
-def submit_here(pendings: list[Pending], timeout: float | None = None) -> list[Outcome]:
-    """Append through this process's sequencer thread, waiting at most `timeout`."""
-    _ensure_thread()
+def submit_here(pendings: list[Pending], append: Append, timeout: float | None = None) -> list[Outcome]:
+    """Append through this process's sequencer thread, waiting at most
+    `timeout`; the thread, started on the first call, appends with `append`
+    (the write path passes the same function on every call)."""
+    _ensure_thread(append)
     future: Future[list[Outcome]] = Future()
     _queue.put((list(pendings), future))
     timeout = settings.CAIRN_APPEND_TIMEOUT if timeout is None else timeout
@@ -133,7 +138,7 @@ def submit_here(pendings: list[Pending], timeout: float | None = None) -> list[O
         return [unconfirmed(settings.CAIRN_APPEND_TIMEOUT)] * len(pendings)
 
 
-def _ensure_thread() -> None:
+def _ensure_thread(append: Append) -> None:
     global _thread
     if _thread is not None and _thread.is_alive():
         return
@@ -144,7 +149,7 @@ def _ensure_thread() -> None:
             # GIL over only every switch interval (5 ms by default) while other
             # threads run Python, which would stretch every lock hold tenfold.
             sys.setswitchinterval(min(sys.getswitchinterval(), settings.CAIRN_SWITCH_INTERVAL))
-            _thread = threading.Thread(target=_run, name="cairn-sequencer", daemon=True)
+            _thread = threading.Thread(target=_run, args=(append,), name="cairn-sequencer", daemon=True)
             _thread.start()
 
 
@@ -179,13 +184,13 @@ def _take_batch() -> list[Request] | None:
     return batch
 
 
-def _run() -> None:
+def _run(append: Append) -> None:
     while (batch := _take_batch()) is not None:
         groups = [pendings for pendings, _ in batch]
         # A batch that fails as a whole is appended again statement by
         # statement (the write path's append does that), so one that breaks
         # the write fails alone.
-        outcomes = group_commit.append(group_commit.flatten(groups))
+        outcomes = append(group_commit.flatten(groups))
         for (_, future), answer in zip(batch, group_commit.regroup(groups, outcomes), strict=True):
             future.set_result(answer)
     connections.close_all()

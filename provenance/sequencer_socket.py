@@ -159,8 +159,9 @@ def _forget(sock: socket.socket | None) -> None:
 class Server:
     """Serves workers' connections on `path` from one thread: whatever
     requests have arrived when a batch ends make the next batch, appended
-    with `append` (by default the group commit's for statements handed
-    over, which checks them again: provenance.group_commit).
+    with `append`, which the builder passes: the write path's append of
+    statements handed over, which checks them again
+    (provenance.ingest.append_handed_over).
 
     Each connection carries one request at a time (its worker thread waits
     for the answer), so every connection holds at most one request's
@@ -170,7 +171,7 @@ class Server:
     (provenance.sequencer_link.Peer); a peer that overruns its time is dropped.
     """
 
-    def __init__(self, path: str | os.PathLike[str], append: Append = group_commit.append_handed_over) -> None:
+    def __init__(self, path: str | os.PathLike[str], append: Append) -> None:
         self.path = Path(path)
         self.append = append
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -168,7 +168,7 @@ def served(socket_path, settings, monkeypatch):
         return real_append_batch(items)
 
     monkeypatch.setattr(ingest, "append_batch", counting)
-    server = Server(socket_path)
+    server = Server(socket_path, append=ingest.append_handed_over)
     thread = threading.Thread(target=server.serve_forever)
     thread.start()
     settings.CAIRN_SEQUENCER_SOCKET = str(socket_path)

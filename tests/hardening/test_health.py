@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from provenance import checkpoints
+from provenance import checkpoints, ingest
 from tests.support import failing, health, tamper
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -126,7 +126,7 @@ def test_a_running_sequencer_answers_the_health_check(client, settings):
     from provenance.sequencer_socket import Server
 
     path = Path(tempfile.mkdtemp(prefix="cairn-health-", dir="/tmp")) / "sequencer.sock"
-    server = Server(path)
+    server = Server(path, append=ingest.append_handed_over)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     settings.CAIRN_SEQUENCER_SOCKET = str(path)

@@ -86,7 +86,7 @@ def test_the_sequencer_thread_answers_each_caller_of_a_failed_batch(miner, monke
     outcomes = [None] * len(items)
 
     def caller(position):
-        (outcomes[position],) = sequencer.submit_here([items[position]])
+        (outcomes[position],) = sequencer.submit_here([items[position]], ingest.append_batch_isolated)
         connections.close_all()
 
     def plugging():
@@ -246,12 +246,12 @@ def test_a_stale_socket_is_taken_over_and_a_live_one_is_refused(socket_path):
     dead.bind(str(socket_path))
     dead.close()
     assert socket_path.is_socket()
-    server = Server(socket_path)
+    server = Server(socket_path, append=ingest.append_handed_over)
     thread = threading.Thread(target=server.serve_forever)
     thread.start()
     try:
         with pytest.raises(AlreadyServing):
-            Server(socket_path)
+            Server(socket_path, append=ingest.append_handed_over)
         assert socket_path.is_socket()  # the live server's socket is left alone
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         probe.connect(str(socket_path))
