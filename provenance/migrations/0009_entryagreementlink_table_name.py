@@ -7,7 +7,7 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-    dependencies = [("provenance", "0007_exact_amounts")]
+    dependencies = [("provenance", "0008_epcis_events")]
 
     operations = [
         migrations.AlterModelTable(name="entryagreementlink", table=None),
