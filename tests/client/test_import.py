@@ -22,14 +22,15 @@ BAD_ORIGIN_ROW = 701  # a batch id of another organisation: forbidden, and its t
 BAD_ORIGIN_LINE = BAD_ORIGIN_ROW + 1  # its line in the file, as a spreadsheet numbers it (the header is line 1)
 
 
-def history_csv(path, rows: int = ROWS):
-    """Origins of lots and, on the next row, their transfer to the refiner."""
+def history_csv(path, rows: int = ROWS, bad: int = BAD_ORIGIN_ROW):
+    """Origins of lots and, on the next row, their transfer to the refiner;
+    row `bad` is an origin the miner may not make."""
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["type", "batch", "occurred_at", "material", "quantity", "unit", "value_added_usd",
                          "minerals", "activity", "site_name", "site_country", "to"])  # fmt: skip
         for number in range(1, rows + 1, 2):
-            prefix = "kansai-refining" if number == BAD_ORIGIN_ROW else "pilbara-mining"
+            prefix = "kansai-refining" if number == bad else "pilbara-mining"
             lot = f"{prefix}:lot-{number}"
             when = f"2024-0{1 + number % 9}-01T08:00:00Z"
             writer.writerow(["origin", lot, when, "spodumene", "100", "kg", "120", "lithium=6", "extraction",
@@ -228,16 +229,17 @@ def test_a_latin_1_byte_names_its_line_and_what_to_do(tmp_path):
 def test_a_row_building_on_a_refused_row_names_it(miner):
     """The origin is refused in one batch; the next batch's transfer of its
     batch cannot fill prev, and says which row's refusal is the cause."""
-    source = history_csv(miner.home / "history.csv", rows=BAD_ORIGIN_ROW + 1)
+    bad = 3  # lines: 1 the header, 2 and 3 a good lot, 4 the bad origin, 5 its transfer
+    source = history_csv(miner.home / "history.csv", rows=bad + 1, bad=bad)
     summary = Importer(
         Client(miner.url, miner.token), keys.load(miner.key), source, issuer="pilbara-mining", batch_size=1
     ).run()
     assert summary.refusals == {"forbidden": 1, "invalid_row": 1}
     with (miner.home / "history.csv.refusals.csv").open() as handle:
         report = list(csv.DictReader(handle))
-    assert report[1]["row"] == str(BAD_ORIGIN_LINE + 1)
-    batch = f"kansai-refining:lot-{BAD_ORIGIN_ROW}"
-    assert report[1]["message"] == f"batch {batch} does not exist: row {BAD_ORIGIN_LINE}, which creates it, was refused"
+    assert report[1]["row"] == "5"
+    batch = f"kansai-refining:lot-{bad}"
+    assert report[1]["message"] == f"batch {batch} does not exist: row 4, which creates it, was refused"
 
 
 def test_a_row_the_database_cannot_write_is_reported_and_retried_by_the_next_run(miner):
