@@ -90,7 +90,7 @@ def test_the_sequencer_thread_answers_each_caller_of_a_failed_batch(miner, monke
         connections.close_all()
 
     def plugging():
-        sequencer.submit_here([plug])
+        sequencer.submit_here([plug], ingest.append_batch_isolated)
         connections.close_all()
 
     threads = [threading.Thread(target=plugging)]
