@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from cairn_core import epcis
+from cairn_core.entries import named_batches
 from cairn_core.epcis_ids import Identifiers
 from provenance.models import Batch, BatchLink, Entry, EpcisEvent
 
@@ -91,14 +92,6 @@ def logged_statements(indexes: Iterable[int]) -> list[epcis.LoggedStatement]:
     rows = Entry.objects.filter(index__in=list(indexes)).exclude(type="ledger").order_by("index")
     fields = ("index", "entry_hash", "leaf_hash", "integrated_time", "statement")
     return [epcis.LoggedStatement._make(row) for row in rows.values_list(*fields)]
-
-
-def named_batches(statement: Mapping[str, Any]) -> set[str]:
-    """The batches a statement names without making them."""
-    named = {item["batch"] for item in statement.get("inputs") or ()}
-    if statement["type"] in ("transfer", "certify", "claim"):
-        named.add(statement["batch"])
-    return named
 
 
 def derive(entries: list[epcis.LoggedStatement]) -> dict[int, str]:
