@@ -23,11 +23,12 @@ def derive_epcis_events(indexes: list[int] | None = None) -> int:
 
 def schedule_epcis_events(indexes: list[int]) -> None:
     """Have a worker derive the new entries' events (called once their append
-    committed). A broker that is down costs only time: the first export
-    derives what is missing."""
+    committed). Sent once, without Celery's publish retries: this runs
+    after every append, and a broker that is down must not hold the write
+    path; the first export derives what is missing."""
     if not indexes or not settings.CAIRN_EPCIS_DERIVE_ON_APPEND:
         return
     try:
-        derive_epcis_events.delay(indexes)
+        derive_epcis_events.apply_async((indexes,), retry=False)
     except Exception:  # the entries are committed; an export derives their events
         logger.warning("could not schedule the EPCIS events of %d entries", len(indexes), exc_info=True)

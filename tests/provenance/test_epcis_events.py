@@ -35,7 +35,7 @@ def test_an_append_schedules_its_entries_events_once_it_commits(
 ):
     settings.CAIRN_EPCIS_DERIVE_ON_APPEND = True
     scheduled: list[list[int]] = []
-    monkeypatch.setattr(tasks.derive_epcis_events, "delay", scheduled.append)
+    monkeypatch.setattr(tasks.derive_epcis_events, "apply_async", lambda args, retry: scheduled.append(*args))
     with django_capture_on_commit_callbacks(execute=True):
         batch = ledger.origin(miner)
     assert scheduled == [[Batch.objects.get(id=batch).created_by_id]]
@@ -46,10 +46,10 @@ def test_a_broker_that_is_down_fails_no_append(
 ):
     settings.CAIRN_EPCIS_DERIVE_ON_APPEND = True
 
-    def down(indexes):
+    def down(args, retry):
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(tasks.derive_epcis_events, "delay", down)
+    monkeypatch.setattr(tasks.derive_epcis_events, "apply_async", down)
     with django_capture_on_commit_callbacks(execute=True):
         batch = ledger.origin(miner)
     assert not EpcisEvent.objects.exists()
