@@ -140,14 +140,14 @@ class Sequencer(HealthCheck):
     connections (the kernel queues them), but only a running one answers."""
 
     def run(self) -> None:
-        from provenance import sequencer_socket
+        from provenance.append import process
 
         path = settings.CAIRN_SEQUENCER_SOCKET
         if not path:
             return
         try:
             # The workers' own connect: the same handshake, each read bounded.
-            sequencer_socket._connect(path, time.monotonic() + _socket_timeout()).close()
+            process._connect(path, time.monotonic() + _socket_timeout()).close()
         except Exception as exc:
             raise ServiceUnavailable(
                 f"no sequencer process answers on CAIRN_SEQUENCER_SOCKET: {type(exc).__name__}"

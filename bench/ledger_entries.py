@@ -93,11 +93,11 @@ def append(bodies: list[bytes], acting: Party) -> list[str]:
     group commit joins them); the entry hash of each, in order."""
     from django.db import connection
 
-    from provenance import ingest
+    from provenance.append import checks
 
     def post(chunk: list[bytes]) -> list[str]:
         try:
-            outcomes = ingest.append_attestations(chunk, acting_org=acting.org)
+            outcomes = checks.append_attestations(chunk, acting_org=acting.org)
         finally:
             connection.close()
         refused = [outcome for outcome in outcomes if isinstance(outcome, Exception)]

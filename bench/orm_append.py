@@ -1,6 +1,6 @@
 """The append's rows written by the plain ORM, for the benchmark's `orm` modes.
 
-`provenance.bulk.write` sends a batch's rows in one hand-written statement on
+`provenance.append.sql.write` sends a batch's rows in one hand-written statement on
 PostgreSQL. This writes the same rows, in the same transaction under the
 same locks, with `bulk_create` per table and one queryset `update` per
 updated row: what the write path would do without the hand-written SQL.
@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from provenance import bulk
+from provenance.append import sql
 
 
-def write(inserts: Sequence[bulk.Rows], updates: Sequence[bulk.Rows] = ()) -> None:
+def write(inserts: Sequence[sql.Rows], updates: Sequence[sql.Rows] = ()) -> None:
     for target, values in inserts:
         if values:
             names = [field.attname for field in target.fields]
@@ -30,4 +30,4 @@ def write(inserts: Sequence[bulk.Rows], updates: Sequence[bulk.Rows] = ()) -> No
 
 
 def install() -> None:
-    bulk.write = write  # ledger_write calls bulk.write through the module
+    sql.write = write  # ledger_write calls sql.write through the module

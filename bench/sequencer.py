@@ -1,6 +1,6 @@
 """The cost of the sequencer process checking again what workers hand over.
 
-A sequencer process (provenance.sequencer_socket.Server, forked from this
+A sequencer process (provenance.append.process.Server, forked from this
 one) serves appends on a Unix socket to client threads that send
 statements prepared ahead, as web workers do, on PostgreSQL: single
 statements (one a request) and batches of 100 (one batch submission a
@@ -9,7 +9,7 @@ request). Each round measures, seconds apart, two sequencers:
 * baseline: one that takes the worker's word for its signature checks (as
   before it checked again): each statement's outcomes are the ones the
   worker found, and only what needs the ledger is checked under the lock;
-* re-checking: Cairn's, `ingest.append_handed_over`: checks 1 to 4 again
+* re-checking: Cairn's, `checks.append_handed_over`: checks 1 to 4 again
   and every signature checked by the sequencer against its registered key.
 
 Both parse each envelope from the wire the same way. The host's speed
@@ -39,7 +39,7 @@ from bench.common import fresh_database, median, setup_django  # noqa: E402
 from bench.ingest import Supplier, make_suppliers, sign_origins  # noqa: E402
 
 if TYPE_CHECKING:
-    from provenance.pending import CheckedSignature, Outcome, Pending
+    from provenance.append.pending import CheckedSignature, Outcome, Pending
 
 VARIANTS = ("baseline", "re-checking")
 Claimed = dict[str, tuple["CheckedSignature", ...]]
@@ -50,14 +50,14 @@ def prepared(suppliers: list[Supplier], per_supplier: int, tag: str) -> list[lis
     """Each supplier's statements as a worker prepares them (checks 1 to 4, signatures checked ahead)."""
     from django.utils import timezone
 
-    from provenance import ingest
+    from provenance.append import checks
     from provenance.models import Organization
 
     lists = []
     for supplier in suppliers:
-        caller = ingest.Caller.of(Organization.objects.get(slug=supplier.slug))
+        caller = checks.Caller.of(Organization.objects.get(slug=supplier.slug))
         bodies = sign_origins(supplier, per_supplier, tag)
-        lists.append([ingest.prepare_statement(body, caller, timezone.now()) for body in bodies])
+        lists.append([checks.prepare_statement(body, caller, timezone.now()) for body in bodies])
     return lists
 
 
@@ -65,16 +65,16 @@ def serve(path: str, variant: str, claimed: Claimed) -> None:
     """The forked sequencer process: serve until SIGTERM."""
     from django.db import connections
 
-    from provenance import ingest
-    from provenance.sequencer_socket import Server
+    from provenance.append import checks
+    from provenance.append.process import Server
 
     connections.close_all()
 
     def trusting(items: list[Pending]) -> list[Outcome]:
         taken = [dataclasses.replace(item, verified=claimed[item.envelope.entry_hash]) for item in items]
-        return ingest.append_batch_isolated(taken)
+        return checks.append_batch_isolated(taken)
 
-    server = Server(path, append=trusting if variant == "baseline" else ingest.append_handed_over)
+    server = Server(path, append=trusting if variant == "baseline" else checks.append_handed_over)
     signal.signal(signal.SIGTERM, lambda *_: server.stop())
     server.serve_forever()
 
@@ -82,33 +82,33 @@ def serve(path: str, variant: str, claimed: Claimed) -> None:
 def started(path: str, variant: str, claimed: Claimed) -> multiprocessing.context.ForkProcess:
     from django.db import connections
 
-    from provenance import sequencer_socket
+    from provenance.append import process
 
     connections.close_all()
-    process = multiprocessing.get_context("fork").Process(target=serve, args=(path, variant, claimed))
-    process.start()
+    child = multiprocessing.get_context("fork").Process(target=serve, args=(path, variant, claimed))
+    child.start()
     deadline = time.monotonic() + 30
-    while not sequencer_socket.answers(path):
-        if time.monotonic() > deadline or not process.is_alive():
+    while not process.answers(path):
+        if time.monotonic() > deadline or not child.is_alive():
             raise SystemExit("the sequencer did not start")
         time.sleep(0.05)
-    return process
+    return child
 
 
 def send_all(path: str, requests: list[list[list[Pending]]]) -> float:
     """Each client thread sends its requests in turn; the seconds it all took."""
     from django.utils import timezone
 
-    from provenance import sequencer_socket
+    from provenance.append import process
 
     failures: list[str] = []
 
     def client(mine: list[list[Pending]]) -> None:
         for request in mine:
             fresh = [dataclasses.replace(item, now=timezone.now()) for item in request]
-            outcomes = sequencer_socket.submit(path, fresh, timeout=60)
+            outcomes = process.submit(path, fresh, timeout=60)
             failures.extend(repr(outcome) for outcome in outcomes if getattr(outcome, "status", None) != 201)
-        sequencer_socket._forget(getattr(sequencer_socket._local, "sock", None))
+        process._forget(getattr(process._local, "sock", None))
 
     threads = [threading.Thread(target=client, args=(mine,)) for mine in requests]
     began = time.monotonic()
@@ -137,12 +137,12 @@ def measure(variant: str, lists: list[list[Pending]], size: int) -> float:
 
 def recheck_alone(lists: list[list[Pending]]) -> None:
     """What the re-check costs a statement by itself, on one core."""
-    from provenance import ingest
+    from provenance.append import checks
 
     items = [item for mine in lists for item in mine]
     began = time.perf_counter()
     for item in items:
-        ingest.recheck(item)
+        checks.recheck(item)
     seconds = time.perf_counter() - began
     print(
         f"re-check alone: {seconds / len(items) * 1e6:.0f} us a statement ({len(items) / seconds:,.0f}/s on one core)"

@@ -63,7 +63,7 @@ def load_template(mine, keyid: str, key) -> dict:
     """TEMPLATE origins through the real write path; one of them as the pattern of the rest."""
     from cairn_core import dsse
     from cairn_core.payload import PAYLOAD_TYPE, SCHEMA
-    from provenance import ingest
+    from provenance.append import checks
 
     issued_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     common = {"schema": SCHEMA, "issuer": mine.slug, "issued_at": issued_at}
@@ -76,7 +76,7 @@ def load_template(mine, keyid: str, key) -> dict:
         for n in range(TEMPLATE)
     ]
     for start in range(0, len(bodies), 500):
-        ingest.append_attestations(bodies[start : start + 500], acting_org=mine)
+        checks.append_attestations(bodies[start : start + 500], acting_org=mine)
     return common
 
 

@@ -66,11 +66,11 @@ def post_all(bodies: list[bytes], acting_org) -> list[str]:
     sequencer commits whatever is waiting as one transaction (group commit)."""
     from django.db import connection
 
-    from provenance import ingest
+    from provenance.append import checks
 
     def post(body: bytes) -> str:
         try:
-            return ingest.append_attestation(body, acting_org=acting_org).entry.entry_hash
+            return checks.append_attestation(body, acting_org=acting_org).entry.entry_hash
         finally:
             connection.close()
 

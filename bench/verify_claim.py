@@ -97,14 +97,14 @@ class Builder:
     def post(self, party, kind: str, **fields) -> str:
         from cairn_core import dsse
         from cairn_core.payload import PAYLOAD_TYPE, SCHEMA
-        from provenance import ingest
+        from provenance.append import checks
 
         org, keyid, private_key = party
         payload = {"schema": SCHEMA, "type": kind, "issuer": org.slug, "issued_at": self.issued_at}
         payload.update(fields)
         envelope = dsse.sign(PAYLOAD_TYPE, json.dumps(payload).encode(), [(keyid, private_key)])
         body = json.dumps(envelope.to_stored()).encode()
-        entry = ingest.append_attestation(body, acting_org=org).entry
+        entry = checks.append_attestation(body, acting_org=org).entry
         for batch in (
             [item["batch"] for item in fields.get("outputs", [])]
             + [item["batch"] for item in fields.get("inputs", [])]

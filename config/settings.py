@@ -170,7 +170,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("CAIRN_SQLITE_TEST_NAME") or None}
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's own queries bind parameters on the client and are parsed on
-    # every call. The write path's statements (provenance.rows, .bulk) bind
+    # every call. The write path's statements (provenance.append.lookups, .bulk) bind
     # on the server and are prepared after this many uses on a connection,
     # which saves PostgreSQL most of its CPU on them. Empty turns preparing
     # off (for a pooler that cannot keep prepared statements).
@@ -286,7 +286,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = CAIRN_MAX_BATCH_BODY_BYTES
 # issued_at must lie within [now - PAST, now + FUTURE].
 CAIRN_ISSUED_AT_MAX_FUTURE = timedelta(seconds=int(os.environ.get("CAIRN_ISSUED_AT_MAX_FUTURE_SECONDS", "300")))
 CAIRN_ISSUED_AT_MAX_PAST = timedelta(seconds=int(os.environ.get("CAIRN_ISSUED_AT_MAX_PAST_SECONDS", str(30 * 86400))))
-# Group commit (provenance.sequencer): statements posted at once share one
+# Group commit (provenance.append.sequencer): statements posted at once share one
 # transaction and one WAL flush. Off: one transaction per statement.
 CAIRN_GROUP_COMMIT = env_bool("CAIRN_GROUP_COMMIT", True)
 CAIRN_SEQUENCER_BATCH = int(os.environ.get("CAIRN_SEQUENCER_BATCH", "256"))
@@ -315,7 +315,7 @@ CAIRN_SEQUENCER_SOCKET = os.environ.get("CAIRN_SEQUENCER_SOCKET", "")
 # Seconds a web worker remembers a token's lookup for POST /attestations;
 # the append transaction checks the token again (provenance.api.auth).
 CAIRN_APPEND_AUTH_CACHE_SECONDS = float(os.environ.get("CAIRN_APPEND_AUTH_CACHE_SECONDS", "10"))
-# Seconds; see provenance/sequencer.py. Lower means the sequencer waits less
+# Seconds; see provenance/append/sequencer.py. Lower means the sequencer waits less
 # for the GIL between queries while it holds the log's tail lock.
 CAIRN_SWITCH_INTERVAL = float(os.environ.get("CAIRN_SWITCH_INTERVAL", "0.0002"))
 # How stale the rules used at ingest (mineral list, agreement links) may be.

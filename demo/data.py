@@ -18,7 +18,7 @@ Quantities follow mass balance: each run makes `packs` packs from the kg
 of each mineral a 60 kWh pack holds (PACK_MINERALS), and every step's
 value added is a per-pack figure times the packs (PER_PACK_USD). Every
 statement is signed with its organisation's Ed25519 key and appended
-through `provenance.ingest.append_attestation`, the API's own write path;
+through `provenance.append.checks.append_attestation`, the API's own write path;
 activities are dated in the past with `occurred_at`, while `issued_at` is
 the moment of loading (the server accepts issued_at only within 30 days).
 """
@@ -48,7 +48,7 @@ from audit.verdict_text import dollars
 from cairn_core import dsse
 from cairn_core.dag import decimal_str
 from cairn_core.payload import PAYLOAD_TYPE, SCHEMA
-from provenance import ingest
+from provenance.append import checks
 from provenance.keys import register_key
 from provenance.models import Batch, Claim, Entry, Organization
 from provenance.organizations import create_organization
@@ -444,7 +444,7 @@ class DemoLedger:
     def post(self, issuer: str, kind: str, day: dt.date, **fields: object) -> Entry:
         body = self.envelope(issuer, kind, day, **fields)
         party = self.parties[issuer]
-        return ingest.append_attestation(body, acting_org=party.org, acting_user=party.user, now=self.now).entry
+        return checks.append_attestation(body, acting_org=party.org, acting_user=party.user, now=self.now).entry
 
     @staticmethod
     def head(batch: str) -> str:
@@ -507,7 +507,7 @@ class DemoLedger:
         }
         body = self.signed(org, "certify", day, fields, cosigner=custodian)
         party = self.parties[org]
-        ingest.append_attestation(body, acting_org=party.org, acting_user=party.user, now=self.now)
+        checks.append_attestation(body, acting_org=party.org, acting_user=party.user, now=self.now)
 
 
 # --- one production run ---------------------------------------------------------

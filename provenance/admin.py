@@ -4,7 +4,7 @@ Ledger rows (entries, signatures, batch links, claims, Merkle nodes,
 checkpoints) are append-only, and the state tables (organisations, members,
 keys, batches, the log's tail) are written only by the services that keep
 them consistent with the ledger: `create_org` and the API create
-organisations and keys, `provenance.ingest` moves batches and the log. So
+organisations and keys, `provenance.append.checks` moves batches and the log. So
 the admin never adds, changes or deletes any of them; it shows them, with
 links between related pages. The one write offered is revoking a signing
 key, an action that calls the same service as the API

@@ -9,7 +9,7 @@ Two kinds of table live here:
 * **State tables** (Organization, Member, SigningKey, Batch, LogState): the
   current state that the ledger implies (a batch's head, custodian and
   consumed quantity; the log's size and right edge). They are updated only
-  by the write path in provenance.ingest, under row locks, and
+  by the write path in provenance.append.checks, under row locks, and
   `verify_ledger` rebuilds them from the entries to prove they agree.
 * **Derived links** (EntryAgreementLink): which agreements made an entry's
   site country count, recomputed by `provenance.linking.relink` when the

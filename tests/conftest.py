@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
-from audit import checks
+from audit import checks as integrity_checks
 from audit.engine import verify_claim
 from audit.models import IntegrityIncident
 from config.celery import app
-from provenance import checkpoints, ingest, sequencer_socket
+from provenance import checkpoints
+from provenance.append import checks, process
+from provenance.append.process import Server
 from provenance.models import Entry
-from provenance.sequencer_socket import Server
 from tests.support import (
     TAMPERED_OTHER,
     TAMPERED_VIN,
@@ -91,7 +92,7 @@ def fresh_rules_at_ingest(settings):
 def stop_sequencer_before_the_database_goes(django_db_setup):
     """The sequencer thread holds a connection that would block dropping the test database."""
     yield
-    from provenance import sequencer
+    from provenance.append import sequencer
 
     sequencer.shutdown()
 
@@ -161,21 +162,21 @@ def socket_path():
 def served(socket_path, settings, monkeypatch):
     """A sequencer server on a thread; yields the list of batch sizes it appended."""
     batches = []
-    real_append_batch = ingest.append_batch
+    real_append_batch = checks.append_batch
 
     def counting(items):
         batches.append(len(items))
         return real_append_batch(items)
 
-    monkeypatch.setattr(ingest, "append_batch", counting)
-    server = Server(socket_path, append=ingest.append_handed_over)
+    monkeypatch.setattr(checks, "append_batch", counting)
+    server = Server(socket_path, append=checks.append_handed_over)
     thread = threading.Thread(target=server.serve_forever)
     thread.start()
     settings.CAIRN_SEQUENCER_SOCKET = str(socket_path)
     yield batches
     server.stop()
     thread.join(timeout=10)
-    sequencer_socket._forget(getattr(sequencer_socket._local, "sock", None))
+    process._forget(getattr(process._local, "sock", None))
 
 
 @pytest.fixture
@@ -187,6 +188,6 @@ def tampered(ledger, miner, refiner, maker):
     first, second = verify_claim(TAMPERED_VIN, requested_by=None), verify_claim(TAMPERED_OTHER, requested_by=None)
     origin = Entry.objects.filter(type="origin").order_by("index").first().index
     tamper_envelope(origin, raise_value)
-    checks.run_incremental()
+    integrity_checks.run_incremental()
     incident = IntegrityIncident.objects.get(suspect=f"entry #{origin}")
     return incident, first, second, origin

@@ -46,7 +46,8 @@ from cairn_core.payload import PAYLOAD_TYPE, SCHEMA
 from cairn_core.tlog_witness import Witness, WitnessState
 from demo import data as demo
 from demo.data import rfc3339
-from provenance import checkpoints, ingest, ledger_key, tlog
+from provenance import checkpoints, ledger_key, tlog
+from provenance.append import checks
 from provenance.errors import LedgerError
 from provenance.keys import register_key
 from provenance.models import Batch, BatchLink, Claim, Entry, LogState, MerkleNode, Organization
@@ -93,7 +94,7 @@ def sign_payload(payload: dict | bytes, *signers: Party) -> bytes:
 
 @dataclass
 class Ledger:
-    """Builds and appends signed statements through provenance.ingest."""
+    """Builds and appends signed statements through provenance.append.checks."""
 
     now: dt.datetime | None = None
     counter: int = field(default=0)
@@ -106,7 +107,7 @@ class Ledger:
 
     def post(self, issuer: Party, payload: dict, *cosigners: Party, now: dt.datetime | None = None):
         body = sign_payload(payload, issuer, *cosigners)
-        return ingest.append_attestation(body, acting_org=issuer.org, now=now or self.now)
+        return checks.append_attestation(body, acting_org=issuer.org, now=now or self.now)
 
     def head(self, batch_id: str) -> str:
         return Batch.objects.get(id=batch_id).head
@@ -352,7 +353,7 @@ def race(bodies, party):
     def writer(position, body):
         try:
             barrier.wait()
-            result = ingest.append_attestation(body, acting_org=party(position).org)
+            result = checks.append_attestation(body, acting_org=party(position).org)
             outcomes[position] = (result.status, result.entry.index)
         except LedgerError as error:
             outcomes[position] = (error.code, None)

@@ -3,7 +3,7 @@
 The payload is a JSON object, `schema` "cairn.attestation/v1", one of five
 types. Parsing is strict: duplicate keys, NaN/Infinity, floats where a
 decimal string is due, and unknown fields are all errors. The result is a
-typed Statement that the write path (provenance.ingest) works from.
+typed Statement that the write path (provenance.append.checks) works from.
 
 No Django import: this is the statement grammar, readable as a spec.
 """

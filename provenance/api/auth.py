@@ -10,8 +10,8 @@ from rest_framework.authentication import SessionAuthentication, TokenAuthentica
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, Throttled
 
-from provenance import rows
 from provenance.api.throttles import AuthFailureThrottle
+from provenance.append import lookups
 from provenance.models import Member, Organization
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class AppendTokenAuthentication(OrganizationTokenAuthentication):
 
     That is safe because the append transaction checks the token again: its
     user must still be active and in an organisation, and the issuer and role
-    checks use that organisation as it is then (provenance.ingest). A token
+    checks use that organisation as it is then (provenance.append.checks). A token
     revoked, a user deactivated or moved, or a role withdrawn is refused by
     the very next append, whatever this cache holds.
     """
@@ -106,13 +106,13 @@ def token_with_organization(key: str) -> Token | None:
     """The token `key` with its user, and the user's Member and Organization
     already attached (`token.user.member.organization` makes no query)."""
     token_rows, user_rows, member_rows, org_rows = _shapes()
-    with rows.cursor() as db:
+    with lookups.cursor() as db:
         db.execute(_sql(), [key])
         row = db.fetchone()
     if row is None:
         return None
     cut = _offsets(token_rows, user_rows, member_rows)
-    # Each shape builds an instance of its own model (rows.Shape.build says Model).
+    # Each shape builds an instance of its own model (lookups.Shape.build says Model).
     token = cast(Token, token_rows.build(row[: cut[0]]))
     token.user = user = cast("User", user_rows.build(row[cut[0] : cut[1]]))
     if row[cut[1]] is None:  # no membership: remember that, so asking makes no query
@@ -124,8 +124,8 @@ def token_with_organization(key: str) -> Token | None:
     return token
 
 
-def _shapes() -> tuple[rows.Shape, ...]:
-    return rows.shape(Token), rows.shape(get_user_model()), rows.shape(Member), rows.shape(Organization)
+def _shapes() -> tuple[lookups.Shape, ...]:
+    return lookups.shape(Token), lookups.shape(get_user_model()), lookups.shape(Member), lookups.shape(Organization)
 
 
 @functools.cache
@@ -141,7 +141,7 @@ def _sql() -> str:
     )
 
 
-def _offsets(*shapes: rows.Shape) -> list[int]:
+def _offsets(*shapes: lookups.Shape) -> list[int]:
     ends, total = [], 0
     for shape in shapes:
         total += len(shape.fields)

@@ -13,16 +13,17 @@ from rest_framework.views import APIView
 
 from cairn_core import epcis as epcis_mapping
 from cairn_core.payload import BATCH_ID, HEX64
-from provenance import epcis, ingest, keys, selectors, submission
+from provenance import epcis, keys, selectors
 from provenance.api import read_views
 from provenance.api import serializers as s
 from provenance.api.auth import AppendTokenAuthentication, CsrfCheckedSessionAuthentication, forget_token
 from provenance.api.permissions import IsMember, IsWriter, organization_of
 from provenance.api.schema import AUTHENTICATED, WITH_BODY, errors
 from provenance.api.throttles import TokenRateThrottle
+from provenance.append import batch_body, checks
+from provenance.append.pending import Outcome
 from provenance.errors import LedgerError
 from provenance.models import Batch, Entry
-from provenance.pending import Outcome
 
 EPCIS_MEDIA_TYPE = epcis_mapping.MEDIA_TYPE
 READ_ERRORS = (*AUTHENTICATED, "not_found")
@@ -147,7 +148,7 @@ class AttestationListView(APIView):
         description="Append a signed DSSE attestation. The same envelope again answers 200 with the same body.",
     )
     def post(self, request):
-        result = ingest.append_attestation(
+        result = checks.append_attestation(
             request.data or request.body,
             acting_org=organization_of(request),
             acting_user=request.user,
@@ -179,8 +180,8 @@ class AttestationBatchView(APIView):
         ),
     )
     def post(self, request):
-        outcomes = self.run(request, ingest.append_attestations)
-        return Response({"results": [submission.result_body(outcome) for outcome in outcomes]})
+        outcomes = self.run(request, checks.append_attestations)
+        return Response({"results": [batch_body.result_body(outcome) for outcome in outcomes]})
 
     def run(self, request, handle) -> list[Outcome]:
         """The body's envelopes, each charged to the throttle, handed to
@@ -189,7 +190,7 @@ class AttestationBatchView(APIView):
             data = request.data
         except UnsupportedMediaType as exc:
             raise LedgerError("invalid_payload", "Send the batch as application/json.") from exc
-        envelopes = submission.envelopes_of(data if isinstance(data, bytes) and data else request.body)
+        envelopes = batch_body.envelopes_of(data if isinstance(data, bytes) and data else request.body)
         self._charge(request, len(envelopes) - 1)  # the request itself was counted
         outcomes: list[Outcome] = handle(
             envelopes,
@@ -197,7 +198,7 @@ class AttestationBatchView(APIView):
             acting_user=request.user,
             token=getattr(request.auth, "key", None),
         )
-        refused = submission.caller_refused(outcomes)
+        refused = batch_body.caller_refused(outcomes)
         if refused is not None:
             forget_token(getattr(request.auth, "key", None))
             raise refused
@@ -226,8 +227,8 @@ class AttestationValidateView(AttestationBatchView):
         ),
     )
     def post(self, request):
-        outcomes = self.run(request, ingest.validate_attestations)
-        return Response({"results": [submission.validation_body(outcome) for outcome in outcomes]})
+        outcomes = self.run(request, checks.validate_attestations)
+        return Response({"results": [batch_body.validation_body(outcome) for outcome in outcomes]})
 
 
 class AttestationDetailView(APIView):

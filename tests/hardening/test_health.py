@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from provenance import checkpoints, ingest
+from provenance import checkpoints
+from provenance.append import checks
 from tests.support import failing, health, tamper
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -123,10 +124,10 @@ def test_a_running_sequencer_answers_the_health_check(client, settings):
     import tempfile
     from pathlib import Path
 
-    from provenance.sequencer_socket import Server
+    from provenance.append.process import Server
 
     path = Path(tempfile.mkdtemp(prefix="cairn-health-", dir="/tmp")) / "sequencer.sock"
-    server = Server(path, append=ingest.append_handed_over)
+    server = Server(path, append=checks.append_handed_over)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     settings.CAIRN_SEQUENCER_SOCKET = str(path)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from provenance import ingest, ledger_write
+from provenance.append import checks, write
 from provenance.models import Entry, EntryType
 from tests.hardening.poison import poisoned
 from tests.support import Ledger, assert_log_intact, origin_payload, sign_payload
@@ -19,9 +19,9 @@ URL = "/api/v1/attestations/batch"
 
 @pytest.fixture(autouse=True)
 def no_suspects():
-    ledger_write._suspects.clear()
+    write._suspects.clear()
     yield
-    ledger_write._suspects.clear()
+    write._suspects.clear()
 
 
 def origin(ledger, party, name: str, material: str = "spodumene") -> bytes:
@@ -55,13 +55,13 @@ def test_a_poisoned_statement_costs_its_group_a_few_transactions(miner, monkeypa
     honest ones land in O(log n) transactions, not 257."""
     ledger = Ledger()
     calls = []
-    real = ingest.append_batch
-    monkeypatch.setattr(ingest, "append_batch", lambda items: calls.append(len(items)) or real(items))
+    real = checks.append_batch
+    monkeypatch.setattr(checks, "append_batch", lambda items: calls.append(len(items)) or real(items))
     with poisoned() as poison:
-        items = [ingest.prepare(origin(ledger, miner, f"h{n}"), acting_org=miner.org) for n in range(256)]
-        items.insert(100, ingest.prepare(origin(ledger, miner, "bad", poison), acting_org=miner.org))
-        outcomes = ingest.append_batch_isolated(items)
-    assert [isinstance(outcome, ingest.AppendFailed) for outcome in outcomes] == [n == 100 for n in range(257)]
+        items = [checks.prepare(origin(ledger, miner, f"h{n}"), acting_org=miner.org) for n in range(256)]
+        items.insert(100, checks.prepare(origin(ledger, miner, "bad", poison), acting_org=miner.org))
+        outcomes = checks.append_batch_isolated(items)
+    assert [isinstance(outcome, checks.AppendFailed) for outcome in outcomes] == [n == 100 for n in range(257)]
     assert attestation_hashes() == [item.envelope.entry_hash for n, item in enumerate(items) if n != 100]
     assert len(calls) <= 2 * 9 + 1, calls
     assert_log_intact()
@@ -71,12 +71,12 @@ def test_a_lock_timeout_is_still_unavailable_for_every_statement(miner, monkeypa
     from django.db import OperationalError
 
     ledger = Ledger()
-    items = [ingest.prepare(origin(ledger, miner, f"t{n}"), acting_org=miner.org) for n in range(3)]
+    items = [checks.prepare(origin(ledger, miner, f"t{n}"), acting_org=miner.org) for n in range(3)]
 
     def locked(batch):
         raise OperationalError("database is locked")
 
-    assert [o.code for o in ledger_write.append_isolating_failures(locked, items)] == ["unavailable"] * 3
+    assert [o.code for o in write.append_isolating_failures(locked, items)] == ["unavailable"] * 3
 
 
 def test_a_poisoners_later_statements_are_appended_apart_from_the_others(miner, refiner, monkeypatch):
@@ -85,17 +85,17 @@ def test_a_poisoners_later_statements_are_appended_apart_from_the_others(miner, 
     fail again with it."""
     ledger = Ledger()
     with poisoned() as poison:
-        (failed,) = ingest.append_batch_isolated(
-            [ingest.prepare(origin(ledger, miner, "p1", poison), acting_org=miner.org)]
+        (failed,) = checks.append_batch_isolated(
+            [checks.prepare(origin(ledger, miner, "p1", poison), acting_org=miner.org)]
         )
-        assert isinstance(failed, ingest.AppendFailed) and "pilbara-mining" in ledger_write._suspects
+        assert isinstance(failed, checks.AppendFailed) and "pilbara-mining" in write._suspects
         calls = []
-        real = ingest.append_batch
-        monkeypatch.setattr(ingest, "append_batch", lambda items: calls.append(len(items)) or real(items))
-        honest = [ingest.prepare(origin(ledger, refiner, f"r{n}"), acting_org=refiner.org) for n in range(20)]
-        bad = ingest.prepare(origin(ledger, miner, "p2", poison), acting_org=miner.org)
-        outcomes = ingest.append_batch_isolated([*honest[:10], bad, *honest[10:]])
+        real = checks.append_batch
+        monkeypatch.setattr(checks, "append_batch", lambda items: calls.append(len(items)) or real(items))
+        honest = [checks.prepare(origin(ledger, refiner, f"r{n}"), acting_org=refiner.org) for n in range(20)]
+        bad = checks.prepare(origin(ledger, miner, "p2", poison), acting_org=miner.org)
+        outcomes = checks.append_batch_isolated([*honest[:10], bad, *honest[10:]])
     assert [o.status for o in outcomes[:10] + outcomes[11:]] == [201] * 20
-    assert isinstance(outcomes[10], ingest.AppendFailed)
+    assert isinstance(outcomes[10], checks.AppendFailed)
     assert calls == [20, 1], "the honest statements in one transaction that never failed; the poisoner's alone"
     assert_log_intact()

@@ -15,10 +15,10 @@ import time
 import pytest
 from django.db import connection, connections
 
-from provenance import ingest, sequencer, sequencer_socket
+from provenance.append import checks, process, sequencer
+from provenance.append.process import AlreadyServing, Server
 from provenance.errors import LedgerError
 from provenance.models import Entry, EntryType, LogState
-from provenance.sequencer_socket import AlreadyServing, Server
 from tests.ops.stack import wait_until
 from tests.support import Ledger, assert_log_intact, origin_body, race
 
@@ -31,7 +31,7 @@ def fresh_sequencer_state():
     sequencer._socket_suspended_until = 0.0
     yield
     sequencer._socket_suspended_until = 0.0
-    sequencer_socket._forget(getattr(sequencer_socket._local, "sock", None))
+    process._forget(getattr(process._local, "sock", None))
 
 
 def attestations():
@@ -40,7 +40,7 @@ def attestations():
 
 
 def pending(ledger, party, name):
-    return ingest.prepare(origin_body(ledger, party, name), acting_org=party.org)
+    return checks.prepare(origin_body(ledger, party, name), acting_org=party.org)
 
 
 def unwritable(item):
@@ -53,8 +53,8 @@ def unwritable(item):
 def test_a_batch_that_fails_is_retried_without_the_culprit(miner):
     ledger = Ledger()
     items = [pending(ledger, miner, "a"), unwritable(pending(ledger, miner, "bad")), pending(ledger, miner, "b")]
-    outcomes = ingest.append_batch_isolated(items)
-    assert [type(outcome) for outcome in outcomes] == [ingest.AppendResult, ingest.AppendFailed, ingest.AppendResult]
+    outcomes = checks.append_batch_isolated(items)
+    assert [type(outcome) for outcome in outcomes] == [checks.AppendResult, checks.AppendFailed, checks.AppendResult]
     assert [outcome.status for outcome in (outcomes[0], outcomes[2])] == [201, 201]
     assert list(attestations().order_by("index").values_list("entry_hash", flat=True)) == [
         items[0].envelope.entry_hash,
@@ -73,7 +73,7 @@ def test_the_sequencer_thread_answers_each_caller_of_a_failed_batch(miner, monke
     items = [pending(ledger, miner, f"s{n}") for n in range(6)]
     items[3] = unwritable(items[3])
     holding, gate = threading.Event(), threading.Event()
-    real = ingest.append_batch
+    real = checks.append_batch
     batches: list[set[str]] = []
 
     def held(batch):  # the plug's batch waits at the gate
@@ -82,15 +82,15 @@ def test_the_sequencer_thread_answers_each_caller_of_a_failed_batch(miner, monke
         gate.wait(10)
         return real(batch)
 
-    monkeypatch.setattr(ingest, "append_batch", held)
+    monkeypatch.setattr(checks, "append_batch", held)
     outcomes = [None] * len(items)
 
     def caller(position):
-        (outcomes[position],) = sequencer.submit_here([items[position]], ingest.append_batch_isolated)
+        (outcomes[position],) = sequencer.submit_here([items[position]], checks.append_batch_isolated)
         connections.close_all()
 
     def plugging():
-        sequencer.submit_here([plug], ingest.append_batch_isolated)
+        sequencer.submit_here([plug], checks.append_batch_isolated)
         connections.close_all()
 
     threads = [threading.Thread(target=plugging)]
@@ -105,7 +105,7 @@ def test_the_sequencer_thread_answers_each_caller_of_a_failed_batch(miner, monke
         thread.join(20)
     assert batches[0] == {plug.envelope.entry_hash}
     assert batches[1] == {item.envelope.entry_hash for item in items}  # the six in one batch, which failed
-    assert isinstance(outcomes[3], ingest.AppendFailed)
+    assert isinstance(outcomes[3], checks.AppendFailed)
     assert [outcomes[n].status for n in (0, 1, 2, 4, 5)] == [201] * 5
     assert attestations().count() == 6  # the plug and five
 
@@ -142,8 +142,8 @@ def test_appends_do_not_stall_behind_a_stuck_sequencer_process(socket_path, sett
     stuck = StuckSequencer(socket_path)
     ledger = Ledger()
     try:
-        first = ingest.append_attestation(origin_body(ledger, miner, "first"), acting_org=miner.org)
-        later = [ingest.append_attestation(origin_body(ledger, miner, f"l{n}"), acting_org=miner.org) for n in range(5)]
+        first = checks.append_attestation(origin_body(ledger, miner, "first"), acting_org=miner.org)
+        later = [checks.append_attestation(origin_body(ledger, miner, f"l{n}"), acting_org=miner.org) for n in range(5)]
     finally:
         stuck.close()
     # The first waited for the stuck process, then appended by itself; the
@@ -200,7 +200,7 @@ def test_a_writer_stopped_inside_its_append_loses_its_locks(settings, miner, mon
     ledger = Ledger()
     size = LogState.load().size  # the persona's ledger entries (contract §12) come first
     stopped, resumed = threading.Event(), threading.Event()
-    real_write = ingest.Book.write
+    real_write = checks.Book.write
 
     def stop_inside(self, ruleset):  # the locks are held: stop here, as SIGSTOP would
         if not stopped.is_set():
@@ -208,12 +208,12 @@ def test_a_writer_stopped_inside_its_append_loses_its_locks(settings, miner, mon
             resumed.wait(15)
         return real_write(self, ruleset)
 
-    monkeypatch.setattr(ingest.Book, "write", stop_inside)
+    monkeypatch.setattr(checks.Book, "write", stop_inside)
     outcome = {}
 
     def stuck_writer():
         try:
-            ingest.append_batch([pending(ledger, miner, "stuck")])
+            checks.append_batch([pending(ledger, miner, "stuck")])
             outcome["stuck"] = "committed"
         except Exception as exc:
             outcome["stuck"] = exc
@@ -225,7 +225,7 @@ def test_a_writer_stopped_inside_its_append_loses_its_locks(settings, miner, mon
     try:
         assert stopped.wait(10)
         started = time.monotonic()
-        result = ingest.append_attestation(origin_body(ledger, miner, "goes-on"), acting_org=miner.org)
+        result = checks.append_attestation(origin_body(ledger, miner, "goes-on"), acting_org=miner.org)
         waited = time.monotonic() - started
     finally:
         resumed.set()
@@ -246,12 +246,12 @@ def test_a_stale_socket_is_taken_over_and_a_live_one_is_refused(socket_path):
     dead.bind(str(socket_path))
     dead.close()
     assert socket_path.is_socket()
-    server = Server(socket_path, append=ingest.append_handed_over)
+    server = Server(socket_path, append=checks.append_handed_over)
     thread = threading.Thread(target=server.serve_forever)
     thread.start()
     try:
         with pytest.raises(AlreadyServing):
-            Server(socket_path, append=ingest.append_handed_over)
+            Server(socket_path, append=checks.append_handed_over)
         assert socket_path.is_socket()  # the live server's socket is left alone
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         probe.connect(str(socket_path))
@@ -277,7 +277,7 @@ def test_run_sequencer_killed_with_sigkill_is_replaced_by_a_new_one(socket_path,
 
     def wait_serving(process):
         deadline = time.monotonic() + 30
-        while not sequencer_socket.answers(socket_path):
+        while not process.answers(socket_path):
             assert process.poll() is None and time.monotonic() < deadline, process.communicate()
             time.sleep(0.05)
 
@@ -324,11 +324,11 @@ def test_a_sigstopped_run_sequencer_does_not_hang_appends(socket_path, settings,
     settings.CAIRN_APPEND_TIMEOUT = 4
     try:
         deadline = time.monotonic() + 30
-        while not sequencer_socket.answers(socket_path):
+        while not process.answers(socket_path):
             assert process.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
         ledger = Ledger()
-        assert ingest.append_attestation(origin_body(ledger, miner, "warm"), acting_org=miner.org).status == 201
+        assert checks.append_attestation(origin_body(ledger, miner, "warm"), acting_org=miner.org).status == 201
         os.killpg(process.pid, signal.SIGSTOP)
         bodies = [origin_body(ledger, miner, f"stopped-{n}") for n in range(4)]
         started = time.monotonic()
@@ -339,7 +339,7 @@ def test_a_sigstopped_run_sequencer_does_not_hang_appends(socket_path, settings,
         assert {status for status, _ in outcomes} <= {201, "outcome_unknown"}
         for body, (status, _) in zip(bodies, outcomes, strict=True):
             if status != 201:  # re-posting is how a client learns the outcome
-                assert ingest.append_attestation(body, acting_org=miner.org).status in (200, 201)
+                assert checks.append_attestation(body, acting_org=miner.org).status in (200, 201)
         assert attestations().count() == 5
         assert_log_intact()
         os.killpg(process.pid, signal.SIGTERM)
@@ -351,5 +351,5 @@ def test_a_sigstopped_run_sequencer_does_not_hang_appends(socket_path, settings,
 
 
 def test_an_unknown_outcome_is_a_ledger_error_with_its_own_code():
-    error = ingest.unconfirmed(10)
+    error = checks.unconfirmed(10)
     assert isinstance(error, LedgerError) and error.status == 503 and error.code == "outcome_unknown"

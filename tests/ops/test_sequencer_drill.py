@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from provenance import sequencer_link
+from provenance.append import handshake
 from tests.ops.stack import CLIENTS, Tally, finish, post, query, record
 
 pytestmark = [pytest.mark.postgres, pytest.mark.drill]
@@ -59,7 +59,7 @@ class Attack:
 
     def authenticated(self) -> socket.socket:
         sock = self.connect()
-        sequencer_link.handshake_as_worker(sock, self.key, time.monotonic() + 5)
+        handshake.handshake_as_worker(sock, self.key, time.monotonic() + 5)
         return sock
 
     def until_dropped(self, sock: socket.socket, kind: str, send: bytes = b"", pause: float = 0.5) -> None:
@@ -111,8 +111,8 @@ class Attack:
                 }
             ]
             with self.authenticated() as sock:
-                sequencer_link.send_frame(sock, json.dumps(request).encode())
-                answer = json.loads(sequencer_link.recv_frame(sock, 1 << 20, time.monotonic() + 30))
+                handshake.send_frame(sock, json.dumps(request).encode())
+                answer = json.loads(handshake.recv_frame(sock, 1 << 20, time.monotonic() + 30))
             self.forged_answers.append(answer[0].get("error", {}).get("code", "logged"))
 
     def start(self, supplier) -> list[threading.Thread]:

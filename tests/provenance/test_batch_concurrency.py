@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from cairn_core import dsse
-from provenance import ingest
+from provenance.append import checks
 from provenance.errors import LedgerError
 from provenance.models import Batch, Entry
 from tests.support import Ledger, assert_log_intact, sign_payload
@@ -29,7 +29,7 @@ def race_batches(batches: list[list[bytes]], party) -> list[list]:
     def writer(position, bodies):
         try:
             barrier.wait()
-            outcomes = ingest.append_attestations(bodies, acting_org=party.org)
+            outcomes = checks.append_attestations(bodies, acting_org=party.org)
             answers[position] = [
                 (o.code, None) if isinstance(o, LedgerError) else (o.status, o.receipt.index) for o in outcomes
             ]

@@ -1,4 +1,4 @@
-"""provenance.bulk: rows written in one go read back exactly as the ORM
+"""provenance.append.sql: rows written in one go read back exactly as the ORM
 would have stored them, on PostgreSQL (one JSON document) and on SQLite."""
 
 import datetime as dt
@@ -6,8 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from provenance import bulk
-from provenance import ledger_rows as ingest
+from provenance.append import rows, sql
 from provenance.models import Batch, Entry, EntrySignature, LogState, MerkleNode
 from provenance.organizations import create_organization
 
@@ -54,17 +53,17 @@ def batch_row(batch_id: str, owner: str, created_by: int) -> tuple:
     )
 
 
-def everything(**rows) -> dict:
+def everything(**given) -> dict:
     tables = [
-        ("entries", ingest.ENTRY),
-        ("signatures", ingest.SIGNATURE),
-        ("batches", ingest.BATCH),
-        ("links", ingest.LINK),
-        ("claims", ingest.CLAIM),
-        ("nodes", ingest.NODE),
-        ("agreement_links", ingest.AGREEMENT_LINK),
+        ("entries", rows.ENTRY),
+        ("signatures", rows.SIGNATURE),
+        ("batches", rows.BATCH),
+        ("links", rows.LINK),
+        ("claims", rows.CLAIM),
+        ("nodes", rows.NODE),
+        ("agreement_links", rows.AGREEMENT_LINK),
     ]
-    return {"inserts": [(target, rows.get(name, [])) for name, target in tables]}
+    return {"inserts": [(target, given.get(name, [])) for name, target in tables]}
 
 
 def fields_of(obj, *leave_out: str) -> dict:
@@ -85,7 +84,7 @@ def test_inserted_rows_equal_what_the_orm_stores():
     org, _ = create_organization(slug="kansai", name="Kansai", country="JP", roles=["supplier"])
     key = org.keys.create(keyid="k" * 64, public_key=b"\0" * 32, registered_at=WHEN)
     first = next_index()
-    bulk.write(
+    sql.write(
         **everything(
             entries=[entry_row(first, org.slug), entry_row(first + 1, org.slug)],
             signatures=[(first, key.keyid, org.slug, True), (first + 1, key.keyid, org.slug, False)],
@@ -94,10 +93,10 @@ def test_inserted_rows_equal_what_the_orm_stores():
         )
     )
     by_orm = Entry.objects.create(
-        **dict(zip([f.attname for f in ingest.ENTRY.fields], entry_row(first + 9, org.slug), strict=True))
+        **dict(zip([f.attname for f in rows.ENTRY.fields], entry_row(first + 9, org.slug), strict=True))
     )
     Batch.objects.create(
-        **dict(zip([f.attname for f in ingest.BATCH.fields], batch_row("kansai:orm", org.slug, first + 9), strict=True))
+        **dict(zip([f.attname for f in rows.BATCH.fields], batch_row("kansai:orm", org.slug, first + 9), strict=True))
     )
     by_orm_batch = Batch.objects.get(id="kansai:orm")
     entry, batch = Entry.objects.get(index=first + 1), Batch.objects.get(id="kansai:b1")
@@ -123,7 +122,7 @@ def test_inserted_rows_equal_what_the_orm_stores():
 def test_decimals_are_exact():
     org, _ = create_organization(slug="kansai", name="Kansai", country="JP", roles=["supplier"])
     first = next_index()
-    bulk.write(**everything(entries=[entry_row(first, org.slug)], batches=[batch_row("kansai:b1", org.slug, first)]))
+    sql.write(**everything(entries=[entry_row(first, org.slug)], batches=[batch_row("kansai:b1", org.slug, first)]))
     batch = Batch.objects.get(id="kansai:b1")
     assert batch.quantity == Decimal("123456789012345678901.123456789")
     assert batch.consumed == Decimal("0.000000001")
@@ -134,18 +133,18 @@ def test_updates_set_only_the_named_rows():
     org, _ = create_organization(slug="kansai", name="Kansai", country="JP", roles=["supplier"])
     other, _ = create_organization(slug="osaka", name="Osaka", country="JP", roles=["supplier"])
     first = next_index()
-    bulk.write(
+    sql.write(
         **everything(
             entries=[entry_row(first, org.slug)],
             batches=[batch_row("kansai:b1", org.slug, first), batch_row("kansai:b2", org.slug, first)],
         )
     )
     LogState.objects.get_or_create(id=1)
-    bulk.write(
+    sql.write(
         **everything(),
         updates=[
-            (ingest.BATCH_HEAD, [("kansai:b2", "12" * 32, Decimal("7.25"), other.slug)]),
-            (ingest.LOG_STATE, [(1, 5, ["aa" * 32, "bb" * 32])]),
+            (rows.BATCH_HEAD, [("kansai:b2", "12" * 32, Decimal("7.25"), other.slug)]),
+            (rows.LOG_STATE, [(1, 5, ["aa" * 32, "bb" * 32])]),
         ],
     )
     changed, unchanged = Batch.objects.get(id="kansai:b2"), Batch.objects.get(id="kansai:b1")
@@ -157,4 +156,4 @@ def test_updates_set_only_the_named_rows():
 
 def test_nothing_to_write_sends_nothing(django_assert_num_queries):
     with django_assert_num_queries(0):
-        bulk.write(**everything(), updates=[(ingest.LOG_STATE, [])])
+        sql.write(**everything(), updates=[(rows.LOG_STATE, [])])

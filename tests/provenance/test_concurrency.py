@@ -9,7 +9,8 @@ import threading
 import pytest
 from django.db import connection
 
-from provenance import ingest, tlog
+from provenance import tlog
+from provenance.append import checks
 from provenance.models import Batch
 from tests.support import Ledger, assert_log_intact, race, sign_payload
 
@@ -113,10 +114,10 @@ def test_a_batch_id_taken_outside_the_write_path_meanwhile_is_checked_again(mine
     size = tlog.current_size()
 
     def origin_of(batch: str):
-        return ingest.prepare(origin_body(ledger, miner, batch, site=batch), acting_org=miner.org)
+        return checks.prepare(origin_body(ledger, miner, batch, site=batch), acting_org=miner.org)
 
     items = [origin_of("fine"), origin_of("taken"), origin_of("also-fine")]
-    real_write, attempts = ingest.Book.write, []
+    real_write, attempts = checks.Book.write, []
 
     def write_after_a_rival(book, ruleset):
         attempts.append(len(book.entries))
@@ -126,15 +127,15 @@ def test_a_batch_id_taken_outside_the_write_path_meanwhile_is_checked_again(mine
             rival.join()
         real_write(book, ruleset)
 
-    monkeypatch.setattr(ingest.Book, "write", write_after_a_rival)
-    outcomes = ingest.append_batch(items)
+    monkeypatch.setattr(checks.Book, "write", write_after_a_rival)
+    outcomes = checks.append_batch(items)
     assert attempts == [3, 2]
-    assert [o.status if isinstance(o, ingest.AppendResult) else o.code for o in outcomes] == [
+    assert [o.status if isinstance(o, checks.AppendResult) else o.code for o in outcomes] == [
         201,
         "batch_exists",
         201,
     ]
-    assert [o.receipt.index for o in outcomes if isinstance(o, ingest.AppendResult)] == [size, size + 1]
+    assert [o.receipt.index for o in outcomes if isinstance(o, checks.AppendResult)] == [size, size + 1]
     assert Batch.objects.get(id=f"{miner.slug}:taken").head == "00" * 32  # the rival's row stands
     Batch.objects.filter(id=f"{miner.slug}:taken").delete()  # it has no chain to check
     assert_log_intact()

@@ -7,7 +7,8 @@ import pytest
 from django.utils import timezone
 
 from cairn_core import merkle
-from provenance import ingest, tlog
+from provenance import tlog
+from provenance.append import checks
 from provenance.errors import LedgerError
 from provenance.models import Batch, BatchLink, Claim, Entry, EntryType, LogState
 from tests.support import Ledger, ledger_snapshot, mine_to_claim, sign_payload
@@ -81,8 +82,8 @@ def test_reposting_the_same_envelope_returns_the_same_entry(ledger, miner):
     payload = ore_origin(ledger, miner)
     body = sign_payload(payload, miner)
     size = Entry.objects.count()
-    first = ingest.append_attestation(body, acting_org=miner.org)
-    again = ingest.append_attestation(body, acting_org=miner.org)
+    first = checks.append_attestation(body, acting_org=miner.org)
+    again = checks.append_attestation(body, acting_org=miner.org)
     assert (first.status, again.status) == (201, 200)
     assert again.as_body() == first.as_body()
     assert Entry.objects.count() == size + 1
@@ -90,9 +91,9 @@ def test_reposting_the_same_envelope_returns_the_same_entry(ledger, miner):
 
 def test_same_statement_with_other_signatures_is_a_duplicate(ledger, miner, refiner):
     payload = ore_origin(ledger, miner)
-    ingest.append_attestation(sign_payload(payload, miner), acting_org=miner.org)
+    checks.append_attestation(sign_payload(payload, miner), acting_org=miner.org)
     refused(
-        "duplicate_statement", ingest.append_attestation, sign_payload(payload, miner, refiner), acting_org=miner.org
+        "duplicate_statement", checks.append_attestation, sign_payload(payload, miner, refiner), acting_org=miner.org
     )
 
 
@@ -180,7 +181,7 @@ def test_issued_at_outside_the_window_is_clock_skew(ledger, miner):
                 }
             ],
         )
-        refused("clock_skew", ingest.append_attestation, sign_payload(payload, miner), acting_org=miner.org, now=now)
+        refused("clock_skew", checks.append_attestation, sign_payload(payload, miner), acting_org=miner.org, now=now)
 
 
 def test_receiver_cosignature_is_recorded(ledger, miner, refiner):
@@ -219,22 +220,22 @@ def test_links_record_custody_and_consumption(ledger, miner, refiner):
 
 
 def test_a_rolled_back_append_leaves_no_gap_in_the_indexes(ledger, miner, monkeypatch):
-    from provenance import bulk
+    from provenance.append import sql
 
     size = tlog.current_size()
     ledger.origin(miner)
-    real_write = bulk.write
+    real_write = sql.write
 
     def write_then_fail(*args, **kwargs):
         real_write(*args, **kwargs)  # the rows are written, then the transaction fails
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(bulk, "write", write_then_fail)
+    monkeypatch.setattr(sql, "write", write_then_fail)
     before = ledger_snapshot()
     with pytest.raises(RuntimeError):
         ledger.origin(miner)
     assert ledger_snapshot() == before
-    monkeypatch.setattr(bulk, "write", real_write)
+    monkeypatch.setattr(sql, "write", real_write)
     ledger.origin(miner)
     assert list(Entry.objects.values_list("index", flat=True)) == list(range(size + 2))
     assert LogState.objects.get().size == size + 2
@@ -247,7 +248,7 @@ def test_a_batch_checks_each_statement_against_the_earlier_ones(ledger, miner, r
     head = ledger.head(ore)
 
     def pending(payload):
-        return ingest.prepare(sign_payload(payload, miner), acting_org=miner.org)
+        return checks.prepare(sign_payload(payload, miner), acting_org=miner.org)
 
     def split(prev, quantity, name):
         return ledger.statement(
@@ -272,7 +273,7 @@ def test_a_batch_checks_each_statement_against_the_earlier_ones(ledger, miner, r
     second = pending(split(first.envelope.entry_hash, "3", "b"))
     stale = pending(split(head, "1", "c"))
     greedy = pending(split(second.envelope.entry_hash, "2", "d"))
-    outcomes = ingest.append_batch([first, second, stale, greedy])
+    outcomes = checks.append_batch([first, second, stale, greedy])
     assert [getattr(o, "code", getattr(o, "status", None)) for o in outcomes] == [201, 201, "stale_head", "overdraw"]
     assert list(Entry.objects.values_list("index", flat=True)) == list(range(size + 2))
     assert list(attestations().filter(index__gte=size).values_list("entry_hash", flat=True).order_by("index")) == [
@@ -289,9 +290,9 @@ def test_a_key_revoked_while_its_statement_waits_is_refused(ledger, miner):
     from provenance.keys import revoke_key
 
     payload = ledger.origin_statement(miner, batch="pilbara-mining:waiting")
-    waiting = ingest.prepare(sign_payload(payload, miner), acting_org=miner.org)  # arrived, key valid
+    waiting = checks.prepare(sign_payload(payload, miner), acting_org=miner.org)  # arrived, key valid
     revoke_key(organization=miner.org, keyid=miner.keyid)
-    (outcome,) = ingest.append_batch([waiting])
+    (outcome,) = checks.append_batch([waiting])
     assert isinstance(outcome, LedgerError) and outcome.code == "key_not_valid"
     assert not attestations().filter(entry_hash=waiting.envelope.entry_hash).exists()
 
@@ -316,7 +317,7 @@ def test_key_times_are_whole_seconds_that_agree_with_the_log(ledger, miner):
         private_key, keyid = miner.new_key()
         payload = json.dumps(ledger.origin_statement(miner, batch="pilbara-mining:same-second")).encode()
         envelope = dsse.sign(PAYLOAD_TYPE, payload, [(keyid, private_key)]).to_stored()
-        ingest.append_attestation(json.dumps(envelope).encode(), acting_org=miner.org)
+        checks.append_attestation(json.dumps(envelope).encode(), acting_org=miner.org)
     with freeze_time(second + dt.timedelta(microseconds=300_000)):
         revoke_key(organization=miner.org, keyid=keyid)
     key = SigningKey.objects.get(keyid=keyid)

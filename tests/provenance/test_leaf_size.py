@@ -1,6 +1,6 @@
 """Leaf size (contract §4 v1.2): a leaf input fits the tiles' 2-byte framing.
 
-The rule (provenance.ingest.check_leaf_size): an envelope is refused with
+The rule (provenance.append.checks.check_leaf_size): an envelope is refused with
 413 `payload_too_large` when its stored form plus the leaf input's fixed 52
 bytes (the integrated time counted at 20 digits) exceeds 65,535 bytes.
 """
@@ -13,7 +13,7 @@ import pytest
 
 from cairn_core import dsse
 from cairn_core.entries import leaf_input_text
-from provenance.ingest import LEAF_INPUT_OVERHEAD
+from provenance.append.checks import LEAF_INPUT_OVERHEAD
 from provenance.models import Entry
 from tests.support import batch_body, ledger_snapshot, origin_payload, post_batch, results, sign_payload
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cairn_core import dsse
-from provenance import ingest
+from provenance.append import checks
 from provenance.errors import LedgerError
 from provenance.models import Batch, BatchLink
 from tests.support import Ledger, ledger_snapshot, make_party, sign_payload
@@ -90,7 +90,7 @@ def test_any_single_byte_change_is_refused_or_is_the_same_statement(signed, mine
     before = ledger_snapshot()  # the persona's ledger entries (contract §12) are in it
     with transaction.atomic():
         try:
-            result = ingest.append_attestation(bytes(body), acting_org=miner.org)
+            result = checks.append_attestation(bytes(body), acting_org=miner.org)
         except LedgerError:
             assert ledger_snapshot() == before
         else:
@@ -115,6 +115,6 @@ def test_changing_any_payload_byte_is_refused(signed, miner):
             }
         ).encode()
         with pytest.raises(LedgerError) as info:
-            ingest.append_attestation(tampered, acting_org=miner.org)
+            checks.append_attestation(tampered, acting_org=miner.org)
         assert info.value.code in {"bad_signature", "invalid_payload"}
     assert ledger_snapshot() == before

@@ -20,7 +20,7 @@ import pytest
 from django.utils import timezone
 
 from cairn_core import dsse
-from provenance import ingest, sequencer_link, sequencer_socket, sequencer_wire
+from provenance.append import checks, handshake, process, wire
 from provenance.models import Entry, EntryType
 from tests.support import Ledger, origin_body
 
@@ -46,7 +46,7 @@ def connected(path) -> socket.socket:
 def authenticated(path) -> socket.socket:
     """A connection that proved the socket key, as a peer holding SECRET_KEY can."""
     sock = connected(path)
-    sequencer_link.handshake_as_worker(sock, sequencer_socket.authkey(), time.monotonic() + 5)
+    handshake.handshake_as_worker(sock, process.authkey(), time.monotonic() + 5)
     return sock
 
 
@@ -65,7 +65,7 @@ def closed_by_server(sock: socket.socket, within: float) -> bool:
 
 def timed_append(ledger, party, name) -> float:
     started = time.monotonic()
-    assert ingest.append_attestation(origin_body(ledger, party, name), acting_org=party.org).status == 201
+    assert checks.append_attestation(origin_body(ledger, party, name), acting_org=party.org).status == 201
     return time.monotonic() - started
 
 
@@ -113,15 +113,15 @@ def test_a_huge_frame_header_is_refused_and_the_server_serves_on(served, socket_
 
 def test_a_frame_over_the_limit_is_refused_from_its_header(served, socket_path, settings):
     peer = authenticated(socket_path)
-    peer.sendall(struct.pack(">I", sequencer_socket.frame_limit() + 1))
+    peer.sendall(struct.pack(">I", process.frame_limit() + 1))
     assert closed_by_server(peer, within=2)
     peer.close()
 
 
 def test_a_peer_without_the_key_is_refused(served, socket_path):
     peer = connected(socket_path)
-    with pytest.raises((sequencer_link.LinkError, EOFError, ConnectionResetError)):
-        sequencer_link.handshake_as_worker(peer, b"not the socket key", time.monotonic() + 5)
+    with pytest.raises((handshake.LinkError, EOFError, ConnectionResetError)):
+        handshake.handshake_as_worker(peer, b"not the socket key", time.monotonic() + 5)
     peer.close()
 
 
@@ -151,11 +151,11 @@ def request(envelope: dict, party, *, now: dt.datetime | None = None) -> bytes:
 def exchange(path, message: bytes) -> list:
     peer = authenticated(path)
     try:
-        sequencer_link.send_frame(peer, message)
-        answer = sequencer_link.recv_frame(peer, 1 << 20, time.monotonic() + 10)
+        handshake.send_frame(peer, message)
+        answer = handshake.recv_frame(peer, 1 << 20, time.monotonic() + 10)
     finally:
         peer.close()
-    return sequencer_wire.decode_answer(answer)
+    return wire.decode_answer(answer)
 
 
 def test_a_signature_claimed_checked_is_checked_again(served, socket_path, miner):
@@ -193,7 +193,7 @@ def test_a_backdated_moment_is_refused(served, socket_path, miner):
 
 def test_a_deeply_nested_request_is_dropped_and_the_server_serves_on(served, socket_path, miner):
     peer = authenticated(socket_path)
-    sequencer_link.send_frame(peer, b"[" * 100_000 + b"]" * 100_000)
+    handshake.send_frame(peer, b"[" * 100_000 + b"]" * 100_000)
     assert closed_by_server(peer, within=2)
     peer.close()
     assert timed_append(Ledger(), miner, "after-nesting") < 0.5

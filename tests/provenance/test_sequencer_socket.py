@@ -20,10 +20,11 @@ import time
 import pytest
 from django.db import connection
 
-from provenance import ingest, sequencer_socket, tlog
+from provenance import tlog
+from provenance.append import checks, process
+from provenance.append.process import read_first_request as recv_frame
 from provenance.errors import LedgerError
 from provenance.models import Entry, EntryType
-from provenance.sequencer_socket import read_first_request as recv_frame
 from tests.support import Ledger, assert_log_intact, origin_body, race, sign_payload
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -37,19 +38,19 @@ def attestations():
 def test_statements_are_appended_and_answered_by_the_server(served, miner):
     ledger = Ledger()
     body = origin_body(ledger, miner, "a")
-    first = ingest.append_attestation(body, acting_org=miner.org)
-    again = ingest.append_attestation(body, acting_org=miner.org)
+    first = checks.append_attestation(body, acting_org=miner.org)
+    again = checks.append_attestation(body, acting_org=miner.org)
     assert served == [1, 1]  # both went through the server
     assert (first.status, again.status) == (201, 200)
     assert first.as_body() == again.as_body()
     stored = Entry.objects.get(index=first.entry.index)
-    assert first.as_body() == ingest.receipt(stored)
+    assert first.as_body() == checks.receipt(stored)
 
 
 def test_refusals_come_back_with_their_code_and_details(served, miner, stranger):
     ledger = Ledger()
     ore = ledger.local(miner, "ore")
-    ingest.append_attestation(origin_body(ledger, miner, "ore"), acting_org=miner.org)
+    checks.append_attestation(origin_body(ledger, miner, "ore"), acting_org=miner.org)
     head = attestations().get().entry_hash
     stale = ledger.statement(
         "transform",
@@ -60,10 +61,10 @@ def test_refusals_come_back_with_their_code_and_details(served, miner, stranger)
         outputs=[{"batch": f"{miner.slug}:x", "material": "m", "quantity": "1", "unit": "kg", "value_added_usd": "1"}],
     )
     with pytest.raises(LedgerError) as refused:
-        ingest.append_attestation(sign_payload(stale, miner), acting_org=miner.org)
+        checks.append_attestation(sign_payload(stale, miner), acting_org=miner.org)
     assert (refused.value.code, refused.value.extra) == ("stale_head", {"head": head})
     with pytest.raises(LedgerError) as mismatch:
-        ingest.append_attestation(origin_body(ledger, miner, "b"), acting_org=stranger.org)
+        checks.append_attestation(origin_body(ledger, miner, "b"), acting_org=stranger.org)
     assert mismatch.value.code == "issuer_mismatch"
     assert attestations().count() == 1
 
@@ -79,7 +80,7 @@ def test_the_api_answers_through_the_server(served, miner, api):
 
 def test_without_a_server_the_worker_appends_by_itself(socket_path, settings, miner, caplog):
     settings.CAIRN_SEQUENCER_SOCKET = str(socket_path)  # nothing listens there
-    result = ingest.append_attestation(origin_body(Ledger(), miner, "alone"), acting_org=miner.org)
+    result = checks.append_attestation(origin_body(Ledger(), miner, "alone"), acting_org=miner.org)
     assert result.status == 201
     assert attestations().count() == 1
     assert "appending in this process" in caplog.text
@@ -96,7 +97,7 @@ def test_a_lost_answer_is_appended_again_and_answered_as_a_re_post(socket_path, 
     def commit_then_vanish():
         conn, _ = listener.accept()
         with conn:
-            (outcome,) = ingest.append_batch(recv_frame(conn))
+            (outcome,) = checks.append_batch(recv_frame(conn))
             committed["receipt"] = outcome.as_body()
         connection.close()
 
@@ -104,11 +105,11 @@ def test_a_lost_answer_is_appended_again_and_answered_as_a_re_post(socket_path, 
     thread.start()
     settings.CAIRN_SEQUENCER_SOCKET = str(socket_path)
     try:
-        result = ingest.append_attestation(origin_body(Ledger(), miner, "lost"), acting_org=miner.org)
+        result = checks.append_attestation(origin_body(Ledger(), miner, "lost"), acting_org=miner.org)
     finally:
         thread.join(timeout=10)
         listener.close()
-        sequencer_socket._forget(getattr(sequencer_socket._local, "sock", None))
+        process._forget(getattr(process._local, "sock", None))
     assert result.status == 200
     assert result.as_body() == committed["receipt"]
     assert attestations().count() == 1

@@ -9,7 +9,7 @@ import json
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cairn_core import dsse
-from provenance import ingest
+from provenance.append import checks
 from provenance.errors import LedgerError
 from provenance.models import Entry
 from tests.support import origin_payload, sign_payload
@@ -24,27 +24,27 @@ def flipped(body: bytes) -> bytes:
 
 
 def test_the_request_thread_checks_each_signature_against_the_key(ledger, miner):
-    good = ingest.prepare(sign_payload(origin_payload(ledger, miner), miner), acting_org=miner.org)
-    bad = ingest.prepare(flipped(sign_payload(origin_payload(ledger, miner), miner)), acting_org=miner.org)
+    good = checks.prepare(sign_payload(origin_payload(ledger, miner), miner), acting_org=miner.org)
+    bad = checks.prepare(flipped(sign_payload(origin_payload(ledger, miner), miner)), acting_org=miner.org)
     public_key = dsse.raw_public_key(miner.private_key)
     assert good.verified == ((miner.keyid, public_key, True),)
     assert bad.verified == ((miner.keyid, public_key, False),)
     assert good.stored == good.envelope.stored_json()
-    (refused,) = ingest.append_batch([bad])
+    (refused,) = checks.append_batch([bad])
     assert isinstance(refused, LedgerError) and refused.code == "bad_signature"
 
 
 def test_an_outcome_for_another_public_key_is_not_trusted(ledger, miner):
     size = Entry.objects.count()  # the persona's ledger entries (contract §12)
-    bad = ingest.prepare(flipped(sign_payload(origin_payload(ledger, miner), miner)), acting_org=miner.org)
+    bad = checks.prepare(flipped(sign_payload(origin_payload(ledger, miner), miner)), acting_org=miner.org)
     other = dsse.raw_public_key(Ed25519PrivateKey.generate())
     forged = dataclasses.replace(bad, verified=((miner.keyid, other, True),))
-    (refused,) = ingest.append_batch([forged])
+    (refused,) = checks.append_batch([forged])
     assert isinstance(refused, LedgerError) and refused.code == "bad_signature"
     unchecked = dataclasses.replace(
-        ingest.prepare(sign_payload(origin_payload(ledger, miner), miner), acting_org=miner.org), verified=()
+        checks.prepare(sign_payload(origin_payload(ledger, miner), miner), acting_org=miner.org), verified=()
     )
-    (accepted,) = ingest.append_batch([unchecked])
+    (accepted,) = checks.append_batch([unchecked])
     assert accepted.status == 201 and Entry.objects.count() == size + 1
 
 
@@ -53,9 +53,9 @@ def test_a_key_registered_after_a_miss_is_found(ledger, miner):
     keyid = dsse.keyid_for(dsse.raw_public_key(private_key))
     raw = json.dumps(origin_payload(ledger, miner)).encode()
     body = json.dumps(dsse.sign("application/vnd.cairn.attestation+json", raw, [(keyid, private_key)]).to_stored())
-    early = ingest.prepare(body.encode(), acting_org=miner.org)
+    early = checks.prepare(body.encode(), acting_org=miner.org)
     assert early.verified == ()  # not registered yet: nothing remembered
     from provenance.keys import register_key
 
     register_key(organization=miner.org, public_key_b64=dsse.b64encode(dsse.raw_public_key(private_key)))
-    assert ingest.prepare(body.encode(), acting_org=miner.org).verified[0][2] is True
+    assert checks.prepare(body.encode(), acting_org=miner.org).verified[0][2] is True

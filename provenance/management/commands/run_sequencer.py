@@ -14,8 +14,8 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from provenance import ingest
-from provenance.sequencer_socket import AlreadyServing, Server
+from provenance.append import checks
+from provenance.append.process import AlreadyServing, Server
 
 
 class Command(BaseCommand):
@@ -29,7 +29,7 @@ class Command(BaseCommand):
         if not path:
             raise CommandError("give --socket PATH or set CAIRN_SEQUENCER_SOCKET")
         try:
-            server = Server(path, append=ingest.append_handed_over)
+            server = Server(path, append=checks.append_handed_over)
         except AlreadyServing as exc:
             raise CommandError(f"{exc}; not starting a second one") from exc
         for signum in (signal.SIGTERM, signal.SIGINT):

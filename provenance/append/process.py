@@ -1,13 +1,13 @@
 """The wire between web workers and a sequencer process (a Unix socket).
 
-The worker sends a request's statements (ingest.Pending: statements that
+The worker sends a request's statements (pending.Pending: statements that
 passed the checks needing no ledger state; one for POST /attestations, a
 batch submission's in order), the sequencer process answers with their
 outcomes (AppendResult, LedgerError, or AppendFailed where an append could
 not be written). Messages are framed by their length, and every connection
 is authenticated both ways by an HMAC-SHA256 challenge before any message
-(provenance.sequencer_link); their bytes are JSON
-(provenance.sequencer_wire), never pickle, so a peer can send data but
+(provenance.append.handshake); their bytes are JSON
+(provenance.append.wire), never pickle, so a peer can send data but
 never code or objects.
 
 The authentication key is HMAC-SHA256(SECRET_KEY, "cairn sequencer socket
@@ -22,7 +22,7 @@ evidence. What a request claims that the ledger relies on is checked again
 by the sequencer: each envelope is parsed again from its bytes, re-checked
 as the web path checks it (checks 1 to 4, and every signature against the
 registered key it names: `append_handed_over`, handed over by
-provenance.ingest), and a request whose moment (`now`) is not the
+provenance.append.checks), and a request whose moment (`now`) is not the
 sequencer's own, within CAIRN_APPEND_TIMEOUT, is refused. A peer can
 therefore only have logged what a web worker would log for a caller it
 names, which is no more than the SECRET_KEY grants anyway (it signs
@@ -32,12 +32,12 @@ No peer can hold the sequencer: it serves every connection from one thread
 without blocking, and each connection is held to a frame size limit
 (`frame_limit`), a time limit for its handshake, for each frame once begun
 and for each answer (CAIRN_SEQUENCER_TIMEOUT), and to MAX_CONNECTIONS
-connections in all (see provenance.sequencer_link). On the worker's side
+connections in all (see provenance.append.handshake). On the worker's side
 every wait is bounded by the caller's timeout, whose end is NoAnswer.
 
 Each worker thread keeps one connection open. The sequencer process reads
 all of them from one thread: what has arrived when a batch is done makes
-the next batch, the same group commit as provenance.sequencer's thread
+the next batch, the same group commit as provenance.append.sequencer's thread
 without a thread per connection.
 """
 
@@ -60,9 +60,9 @@ from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
-from provenance import group_commit, sequencer_link, sequencer_wire
-from provenance.pending import Append, Outcome, Pending
-from provenance.sequencer_link import Peer
+from provenance.append import group, handshake, wire
+from provenance.append.handshake import Peer
+from provenance.append.pending import Append, Outcome, Pending
 
 log = logging.getLogger(__name__)
 
@@ -117,12 +117,12 @@ def submit(path: str, pendings: list[Pending], timeout: float | None = None) -> 
         if sock is None:
             sock = _local.sock = _connect(path, deadline)
         sock.settimeout(max(deadline - time.monotonic(), 0.001))
-        sequencer_link.send_frame(sock, sequencer_wire.encode_request(pendings))
-        return sequencer_wire.decode_answer(sequencer_link.recv_frame(sock, frame_limit(), deadline))
+        handshake.send_frame(sock, wire.encode_request(pendings))
+        return wire.decode_answer(handshake.recv_frame(sock, frame_limit(), deadline))
     except TimeoutError as exc:  # a read or write ran out of time (socket.timeout is TimeoutError)
         _forget(sock)
         raise NoAnswer(f"{path}: no answer within {timeout:g} s") from exc
-    except (OSError, EOFError, sequencer_wire.WireError) as exc:  # LinkError among them
+    except (OSError, EOFError, wire.WireError) as exc:  # LinkError among them
         _forget(sock)
         raise Unavailable(f"{path}: {exc}") from exc
 
@@ -139,7 +139,7 @@ def _connect(path: str, deadline: float) -> socket.socket:
             sock.connect(path)
         except TimeoutError as exc:
             raise ConnectionError(f"could not connect in time: {exc}") from exc
-        sequencer_link.handshake_as_worker(sock, authkey(), deadline)
+        handshake.handshake_as_worker(sock, authkey(), deadline)
     except BaseException:
         sock.close()
         raise
@@ -161,14 +161,14 @@ class Server:
     requests have arrived when a batch ends make the next batch, appended
     with `append`, which the builder passes: the write path's append of
     statements handed over, which checks them again
-    (provenance.ingest.append_handed_over).
+    (provenance.append.checks.append_handed_over).
 
     Each connection carries one request at a time (its worker thread waits
     for the answer), so every connection holds at most one request's
     statements; those complete when the selector wakes are appended
     together in one batch, and each connection is answered with its own
     statements' outcomes. No read or write waits on a peer
-    (provenance.sequencer_link.Peer); a peer that overruns its time is dropped.
+    (provenance.append.handshake.Peer); a peer that overruns its time is dropped.
     """
 
     def __init__(self, path: str | os.PathLike[str], append: Append) -> None:
@@ -224,7 +224,7 @@ class Server:
             peer: Peer = key.data
             try:
                 pendings = self._serve(peer, events)
-            except (OSError, EOFError, sequencer_wire.WireError) as exc:  # LinkError among them
+            except (OSError, EOFError, wire.WireError) as exc:  # LinkError among them
                 log.debug("sequencer connection dropped: %r", exc)
                 self._drop(peer)
                 continue
@@ -243,7 +243,7 @@ class Server:
         self._watch(peer)
         if message is None:
             return None
-        return sequencer_wire.decode_request(message, received_at=timezone.now())
+        return wire.decode_request(message, received_at=timezone.now())
 
     def _accept(self) -> None:
         while True:
@@ -278,12 +278,12 @@ class Server:
 
     def _append_and_answer(self, batch: list[tuple[Peer, list[Pending]]]) -> None:
         groups = [pendings for _, pendings in batch]
-        answers = group_commit.regroup(groups, self.append(group_commit.flatten(groups)))
+        answers = group.regroup(groups, self.append(group.flatten(groups)))
         for (peer, _), answer in zip(batch, answers, strict=True):
             if peer not in self.peers:
                 continue
             try:
-                peer.answer(sequencer_wire.encode_answer(answer))
+                peer.answer(wire.encode_answer(answer))
                 self._watch(peer)
             except OSError:
                 self._drop(peer)
@@ -309,9 +309,9 @@ def read_first_request(sock: socket.socket) -> list[Pending]:
     `sock`'s listener: its handshake, then its first request. `sock` stays
     open (and the worker waiting) until its owner closes it."""
     deadline = time.monotonic() + settings.CAIRN_SEQUENCER_TIMEOUT
-    sequencer_link.handshake_as_sequencer(sock, authkey(), deadline)
-    message = sequencer_link.recv_frame(sock, frame_limit(), deadline)
-    return sequencer_wire.decode_request(message, received_at=timezone.now())
+    handshake.handshake_as_sequencer(sock, authkey(), deadline)
+    message = handshake.recv_frame(sock, frame_limit(), deadline)
+    return wire.decode_request(message, received_at=timezone.now())
 
 
 def _listen(path: Path) -> socket.socket:

@@ -2,8 +2,8 @@
 (`Pending`, posted by a `Caller`) and what it comes back as (an
 `AppendResult` with its `Receipt`, a LedgerError, or `AppendFailed`).
 
-Plain values only, shared by the checks (provenance.ingest), the write
-(provenance.ledger_write) and the group commit (provenance.sequencer and its
+Plain values only, shared by the checks (provenance.append.checks), the write
+(provenance.append.write) and the group commit (provenance.append.sequencer and its
 socket), none of which need import another for them.
 """
 

@@ -1,6 +1,6 @@
 """The write beside the checks: one transaction per batch of statements.
 
-provenance.ingest says what is checked and in which order; this module
+provenance.append.checks says what is checked and in which order; this module
 holds the ledger still while that happens and writes what passed.
 `append_in_one_transaction` locks the log, reads in one round trip what
 the batch's statements need (`Book.load`), hands each statement to the
@@ -15,7 +15,7 @@ Group commit. Every append holds the log's tail lock from its first read
 to its commit (three round trips and a WAL flush), so appends are serial
 and one transaction per statement would make that serial section the
 ledger's ceiling. Outside a caller's own transaction, statements are
-therefore handed to a sequencer (provenance.sequencer: a thread per
+therefore handed to a sequencer (provenance.append.sequencer: a thread per
 process, or one process per host) that appends whatever is waiting as one
 batch: the ledger state the batch needs is read once, one query per kind
 (callers, keys, heads, logged statements, taken batch ids, VINs). When a
@@ -61,11 +61,12 @@ from django.utils import timezone
 from agreements.snapshot import current_ruleset
 from cairn_core.payload import Statement
 from cairn_core.rules import RuleSet
-from provenance import bulk, ledger_rows, rows, tasks, tlog
+from provenance import tasks, tlog
+from provenance.append import lookups, rows, sql
+from provenance.append.pending import Append, AppendFailed, AppendResult, Caller, Outcome, Pending, Receipt
+from provenance.append.rows import BatchRow, ClaimRow, LinkRow, NewEntry, SignatureRow
 from provenance.errors import LedgerError
-from provenance.ledger_rows import BatchRow, ClaimRow, LinkRow, NewEntry, SignatureRow
 from provenance.models import Batch, Claim, Entry, LogState, Member, Organization, SigningKey
-from provenance.pending import Append, AppendFailed, AppendResult, Caller, Outcome, Pending, Receipt
 
 log = logging.getLogger(__name__)
 append_log = logging.getLogger("cairn.append")
@@ -90,7 +91,7 @@ class Logged(NamedTuple):
 
 
 # The checks a statement goes through against the ledger, ending with its
-# record (provenance.ingest.check_against_ledger); raises LedgerError.
+# record (provenance.append.checks.check_against_ledger); raises LedgerError.
 Check = Callable[[Pending, "Book"], AppendResult]
 
 
@@ -147,7 +148,7 @@ def check_in_snapshot(items: list[Pending], check: Check) -> list[Outcome]:
 def _read_only_snapshot() -> None:
     if transaction.get_connection().vendor != "postgresql":
         return
-    with rows.cursor() as db:
+    with lookups.cursor() as db:
         db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 
 
@@ -302,7 +303,7 @@ class Book:
         its statements need of the ledger: one query per kind, all sent in
         one round trip, each run once the locks before it are held. Without
         `lock`, the same reads, locking nothing (a check that writes nothing)."""
-        reads = rows.run(_lock_timeout() if lock else [], *_ledger_reads(items, lock=lock))
+        reads = lookups.run(_lock_timeout() if lock else [], *_ledger_reads(items, lock=lock))
         if lock:
             _arm_idle_timeout()
         state, callers, keys, organizations, batches, logged, taken, claimed = reads[1:]
@@ -328,7 +329,7 @@ class Book:
         """The rows of a statement that passed its checks; it is logged at the
         next index, and later statements of the batch see it."""
         statement = item.statement
-        entry = ledger_rows.new_entry(item, self.state.size + len(self.entries), timezone.now())
+        entry = rows.new_entry(item, self.state.size + len(self.entries), timezone.now())
         receipt = entry.receipt
         self.entries.append(entry)
         self.logged[receipt.entry_hash] = Logged(receipt, entry.row.envelope)
@@ -336,20 +337,20 @@ class Book:
             SignatureRow(entry.row.index, signer.key.keyid, signer.key.organization_id, signer.is_issuer)
             for signer in signers
         ]
-        self.links += ledger_rows.move_heads(receipt, statement, batches)
+        self.links += rows.move_heads(receipt, statement, batches)
         self.touched.update({b.id: b for b in batches.values() if not b._state.adding})
         self._create_batches(entry, statement, batches)
         if statement.type == "claim":
-            self.claims.append(ledger_rows.claim_row(receipt, statement))
+            self.claims.append(rows.claim_row(receipt, statement))
             self.claimed.add(statement.vin)
-        ledger_rows.mark_agreement_inputs(entry, statement, batches.values())
+        rows.mark_agreement_inputs(entry, statement, batches.values())
         return receipt
 
     def _create_batches(self, entry: NewEntry, statement: Statement, inputs: dict[str, Batch]) -> None:
-        created = ledger_rows.new_batches(entry.receipt, statement, inputs)
+        created = rows.new_batches(entry.receipt, statement, inputs)
         self.created += [(entry.row.index, batch) for batch in created]
         self.batches.update({batch.id: batch for batch in created})
-        self.links += ledger_rows.creation_links(entry.receipt, statement, created)
+        self.links += rows.creation_links(entry.receipt, statement, created)
 
     def write(self, ruleset: RuleSet) -> None:
         """Grow the tree over the new entries and write every row of the batch, in one round trip."""
@@ -357,24 +358,24 @@ class Book:
             return
         nodes = tlog.grow(self.state, [bytes.fromhex(entry.receipt.leaf_hash) for entry in self.entries])
         now = timezone.now()
-        bulk.write(
+        sql.write(
             inserts=[
-                (ledger_rows.ENTRY, [entry.row for entry in self.entries]),
-                (ledger_rows.SIGNATURE, self.signatures),
-                (ledger_rows.BATCH, self._created_rows()),
-                (ledger_rows.LINK, self.links),
-                (ledger_rows.CLAIM, self.claims),
-                (ledger_rows.NODE, [ledger_rows.NodeRow(*node) for node in nodes]),
-                (ledger_rows.AGREEMENT_LINK, list(ledger_rows.agreement_links(self.entries, ruleset, now))),
+                (rows.ENTRY, [entry.row for entry in self.entries]),
+                (rows.SIGNATURE, self.signatures),
+                (rows.BATCH, self._created_rows()),
+                (rows.LINK, self.links),
+                (rows.CLAIM, self.claims),
+                (rows.NODE, [rows.NodeRow(*node) for node in nodes]),
+                (rows.AGREEMENT_LINK, list(rows.agreement_links(self.entries, ruleset, now))),
             ],
             updates=[
-                (ledger_rows.BATCH_HEAD, [ledger_rows.head_row(batch) for batch in self.touched.values()]),
-                (ledger_rows.LOG_STATE, [ledger_rows.LogStateRow(self.state.id, self.state.size, self.state.frontier)]),
+                (rows.BATCH_HEAD, [rows.head_row(batch) for batch in self.touched.values()]),
+                (rows.LOG_STATE, [rows.LogStateRow(self.state.id, self.state.size, self.state.frontier)]),
             ],
         )
 
     def _created_rows(self) -> list[BatchRow]:
-        return [ledger_rows.batch_row(batch, created_by) for created_by, batch in self.created]
+        return [rows.batch_row(batch, created_by) for created_by, batch in self.created]
 
 
 # --- the reads and locks ----------------------------------------------------
@@ -393,18 +394,18 @@ def _ledger_reads(items: list[Pending], *, lock: bool = True) -> Sequence[object
     sets cannot deadlock), logged statements, taken batch ids, VINs."""
     statements = [item.statement for item in items]
     return (
-        rows.models(LogState, "id", [1], lock=lock),
+        lookups.models(LogState, "id", [1], lock=lock),
         callers_by_token({item.caller.token for item in items if item.caller.token}),
-        rows.models(SigningKey, "keyid", {sig.keyid for item in items for sig in item.envelope.signatures}),
-        rows.values_of(Organization, "slug", "slug", {s.to for s in statements if s.to}),
-        rows.models(Batch, "id", {b for s in statements for b in s.named_batches}, lock=lock, order_by="id"),
+        lookups.models(SigningKey, "keyid", {sig.keyid for item in items for sig in item.envelope.signatures}),
+        lookups.values_of(Organization, "slug", "slug", {s.to for s in statements if s.to}),
+        lookups.models(Batch, "id", {b for s in statements for b in s.named_batches}, lock=lock, order_by="id"),
         logged_by_hash({item.envelope.entry_hash for item in items}),
-        rows.values_of(Batch, "id", "id", {output.batch for s in statements for output in s.outputs}),
-        rows.values_of(Claim, "vin", "vin", {s.vin for s in statements if s.vin}),
+        lookups.values_of(Batch, "id", "id", {output.batch for s in statements for output in s.outputs}),
+        lookups.values_of(Claim, "vin", "vin", {s.vin for s in statements if s.vin}),
     )
 
 
-def _lock_timeout() -> rows.Query[None] | list[object]:
+def _lock_timeout() -> lookups.Query[None] | list[object]:
     """PostgreSQL: wait at most CAIRN_APPEND_LOCK_TIMEOUT for the log's locks
     (then 503 `unavailable`, nothing stored), so that a writer stuck holding
     them (stopped, hung) makes appends fail within a stated time instead of
@@ -412,7 +413,7 @@ def _lock_timeout() -> rows.Query[None] | list[object]:
     if transaction.get_connection().vendor != "postgresql":
         return []
     timeout = f"{int(settings.CAIRN_APPEND_LOCK_TIMEOUT * 1000)}ms"
-    return rows.Query("SELECT set_config('lock_timeout', %s, true)", [timeout], lambda found: None)
+    return lookups.Query("SELECT set_config('lock_timeout', %s, true)", [timeout], lambda found: None)
 
 
 def _arm_idle_timeout() -> None:
@@ -423,20 +424,20 @@ def _arm_idle_timeout() -> None:
     idle_in_transaction_session_timeout after a pipeline."""
     if transaction.get_connection().vendor != "postgresql" or not settings.CAIRN_APPEND_IDLE_TIMEOUT:
         return
-    with rows.cursor() as db:
+    with lookups.cursor() as db:
         db.execute(
             "SELECT set_config('idle_in_transaction_session_timeout', %s, true)",
             [f"{int(settings.CAIRN_APPEND_IDLE_TIMEOUT * 1000)}ms"],
         )
 
 
-def logged_by_hash(hashes: set[str]) -> rows.Query[dict[str, Logged]] | dict[str, Logged]:
+def logged_by_hash(hashes: set[str]) -> lookups.Query[dict[str, Logged]] | dict[str, Logged]:
     """The query for entries already logged with these entry hashes: each
     one's receipt and stored envelope (`Logged`)."""
     if not hashes:
         return {}
-    entry = rows.shape(Entry)
-    where, params = rows.one_of(entry.column("entry_hash"), sorted(hashes))
+    entry = lookups.shape(Entry)
+    where, params = lookups.one_of(entry.column("entry_hash"), sorted(hashes))
     sql = (
         f"SELECT {entry.column('index')}, {entry.column('entry_hash')}, {entry.column('integrated_time')}, "
         f"{entry.column('leaf_hash')}, {entry.column('envelope')} FROM {entry.table} WHERE {where}"
@@ -450,10 +451,10 @@ def logged_by_hash(hashes: set[str]) -> rows.Query[dict[str, Logged]] | dict[str
             logged[entry_hash] = Logged(Receipt(entry_hash, integrated_time, leaf_hash, index), envelope)
         return logged
 
-    return rows.Query(sql, params, build)
+    return lookups.Query(sql, params, build)
 
 
-def callers_by_token(tokens: set[str]) -> rows.Query[dict[str, Caller]] | dict[str, Caller]:
+def callers_by_token(tokens: set[str]) -> lookups.Query[dict[str, Caller]] | dict[str, Caller]:
     """The query for each token's caller as the ledger knows them now:
     tokens of inactive users or of users in no organisation are left out."""
     if not tokens:
@@ -461,8 +462,8 @@ def callers_by_token(tokens: set[str]) -> rows.Query[dict[str, Caller]] | dict[s
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
 
-    token, user, member, org = (rows.shape(m) for m in (Token, get_user_model(), Member, Organization))
-    where, params = rows.one_of(f"t.{token.column('key')}", sorted(tokens))
+    token, user, member, org = (lookups.shape(m) for m in (Token, get_user_model(), Member, Organization))
+    where, params = lookups.one_of(f"t.{token.column('key')}", sorted(tokens))
     sql = (
         f"SELECT t.{token.column('key')}, o.{org.column('slug')}, o.{org.column('roles')}, u.{user.column('id')} "
         f"FROM {token.table} t JOIN {user.table} u ON u.{user.column('id')} = t.{token.column('user')} "
@@ -477,4 +478,4 @@ def callers_by_token(tokens: set[str]) -> rows.Query[dict[str, Caller]] | dict[s
             callers[key] = Caller(slug, tuple(cast(list[str], org.convert("roles", roles))), uid, key)
         return callers
 
-    return rows.Query(sql, params, build)
+    return lookups.Query(sql, params, build)

@@ -27,16 +27,16 @@ Checks 1 to 4 need no ledger state and run in the caller's thread
 (`prepare`), which also checks each signature against its key's public key
 ahead of the serial section (`precheck_signatures`). The rest need the
 ledger as it stands under the log's lock: `check_against_ledger` runs them
-for one statement against a `Book` (provenance.ledger_write), after taking
+for one statement against a `Book` (provenance.append.write), after taking
 the caller's token again (`current_caller`: a token revoked meanwhile is
 `not_authenticated`), and ends with the statement's rows.
 
 How the statements reach the lock: inside a caller's transaction (tests,
 scripts) in that transaction (`append_batch`); otherwise through the group
-commit (provenance.sequencer, handed `append_batch_isolated` below), or,
+commit (provenance.append.sequencer, handed `append_batch_isolated` below), or,
 with CAIRN_GROUP_COMMIT off, in a transaction of their own. The transaction,
-locks, reads and the write are provenance.ledger_write's; the rows,
-provenance.ledger_rows'.
+locks, reads and the write are provenance.append.write's; the rows,
+provenance.append.rows'.
 """
 
 from __future__ import annotations
@@ -55,12 +55,12 @@ from cairn_core import dsse
 from cairn_core.entries import leaf_input_text
 from cairn_core.payload import PAYLOAD_TYPE, ROLES_FOR_TYPE, PayloadError, Statement, parse_statement
 from cairn_core.tiles import MAX_LEAF_INPUT
-from provenance import ledger_write, sequencer
+from provenance.append import sequencer, write
+from provenance.append.pending import AppendFailed, AppendResult, Caller, CheckedSignature, Outcome, Pending, Receipt
+from provenance.append.sequencer import unconfirmed
+from provenance.append.write import Book, Logged, Signer
 from provenance.errors import LedgerError
-from provenance.ledger_write import Book, Logged, Signer
 from provenance.models import Batch, BatchLink, Entry, Organization, SigningKey
-from provenance.pending import AppendFailed, AppendResult, Caller, CheckedSignature, Outcome, Pending, Receipt
-from provenance.sequencer import unconfirmed
 
 # The names other code and tests reach through this module (the entry
 # points, and the write path's values and parts they drive directly).
@@ -137,14 +137,14 @@ def validate_attestations(
 
     The very checks of the write path, in its order: 1 to 4 here, the rest
     by `check_against_ledger` against a `Book` read without locks and never
-    written (provenance.ledger_write.check_in_snapshot). A would-be new
+    written (provenance.append.write.check_in_snapshot). A would-be new
     entry is a created `AppendResult` of which only the entry hash holds:
     its index and time are those it would have had in that snapshot."""
     return _each(bodies, Caller.of(acting_org, acting_user, token), now or timezone.now(), _check_in_snapshot)
 
 
 def _check_in_snapshot(pendings: list[Pending]) -> list[Outcome]:
-    return ledger_write.check_in_snapshot(pendings, check_against_ledger)
+    return write.check_in_snapshot(pendings, check_against_ledger)
 
 
 def _each(
@@ -181,18 +181,18 @@ def _append(pendings: list[Pending]) -> list[Outcome]:
 def append_batch(items: list[Pending]) -> list[Outcome]:
     """Append `items` in order in one transaction, each checked by
     `check_against_ledger`; each gets its result or its error."""
-    return ledger_write.append_in_one_transaction(items, check_against_ledger)
+    return write.append_in_one_transaction(items, check_against_ledger)
 
 
 def append_batch_isolated(items: list[Pending]) -> list[Outcome]:
     """`append_batch`, and when the batch fails as a whole, each statement
     again in a transaction of its own (what the group commit calls)."""
-    return ledger_write.append_isolating_failures(append_batch, items)
+    return write.append_isolating_failures(append_batch, items)
 
 
 def append_handed_over(items: list[Pending]) -> list[Outcome]:
     """`append_batch_isolated` for statements handed over by another process
-    (the sequencer socket's, provenance.sequencer_socket): what that process
+    (the sequencer socket's, provenance.append.process): what that process
     checked is not taken on its word. Each statement is checked again as
     `prepare_statement` checks it (checks 1 to 4 of its stored envelope, and
     every signature against the registered key it names: `recheck`); one
@@ -328,7 +328,7 @@ def _country_codes() -> frozenset[str]:
 def _check_minerals_known(names: frozenset[str]) -> None:
     if not names:
         return
-    known = ledger_write.rules_for_appends().minerals
+    known = write.rules_for_appends().minerals
     unknown = sorted(names - known)
     if unknown:
         raise LedgerError(

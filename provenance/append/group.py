@@ -4,9 +4,9 @@ A batch of the group commit is the statements of several requests, each
 request's whole and in order (`flatten`), appended together; each request
 is then answered with its own statements' outcomes (`regroup`). The
 function that appends is passed to the queue that runs it: the sequencer
-thread gets provenance.ingest's `append_batch_isolated` through
+thread gets provenance.append.checks's `append_batch_isolated` through
 `sequencer.submit`, and the sequencer process
-(provenance.sequencer_socket.Server) `append_handed_over` from
+(provenance.append.process.Server) `append_handed_over` from
 `manage.py run_sequencer`, which builds it.
 """
 

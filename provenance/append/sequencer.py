@@ -8,14 +8,14 @@ their order, each answered with its own result. The sequencer thread takes
 every request's statements waiting (up to CAIRN_SEQUENCER_BATCH statements,
 and always a request's statements whole), appends them in one call of the
 function it was started with (the `append` the write path passes to
-`submit`: provenance.ingest.append_batch_isolated), and answers
+`submit`: provenance.append.checks.append_batch_isolated), and answers
 each caller with the results of its own statements. No statement waits for a
 timer: a batch is what queued up while the previous one was committing, so
 an idle ledger appends one statement at a time with no added latency.
 
 Where the sequencer runs. By default each process runs its own sequencer
 thread. With CAIRN_SEQUENCER_SOCKET set, `submit` sends statements to a
-sequencer process (`manage.py run_sequencer`, provenance.sequencer_socket)
+sequencer process (`manage.py run_sequencer`, provenance.append.process)
 that serves every worker on the host, so that batches gather the whole
 host's statements and the appends never wait for the GIL behind request
 threads. Correctness never rests on it: the database's locks order every
@@ -38,9 +38,9 @@ from typing import Literal, TypeAlias
 from django.conf import settings
 from django.db import connections
 
-from provenance import group_commit, sequencer_socket
+from provenance.append import group, process
+from provenance.append.pending import Append, Outcome, Pending
 from provenance.errors import LedgerError
-from provenance.pending import Append, Outcome, Pending
 
 log = logging.getLogger(__name__)
 
@@ -87,11 +87,11 @@ def _through_socket(pendings: list[Pending], deadline: float) -> list[Outcome] |
         return "not sent"
     try:
         wait = min(settings.CAIRN_SEQUENCER_TIMEOUT, _left(deadline))
-        return sequencer_socket.submit(path, pendings, timeout=wait)
-    except sequencer_socket.Unavailable as exc:
+        return process.submit(path, pendings, timeout=wait)
+    except process.Unavailable as exc:
         log.warning("sequencer process unavailable (%s); appending in this process", exc)
         return "not sent"
-    except sequencer_socket.NoAnswer as exc:
+    except process.NoAnswer as exc:
         # It may have the statements and still log them: appending them here
         # too is safe (the ledger answers a second copy as a re-post), and
         # this process stops waiting on it for a while.
@@ -190,7 +190,7 @@ def _run(append: Append) -> None:
         # A batch that fails as a whole is appended again statement by
         # statement (the write path's append does that), so one that breaks
         # the write fails alone.
-        outcomes = append(group_commit.flatten(groups))
-        for (_, future), answer in zip(batch, group_commit.regroup(groups, outcomes), strict=True):
+        outcomes = append(group.flatten(groups))
+        for (_, future), answer in zip(batch, group.regroup(groups, outcomes), strict=True):
             future.set_result(answer)
     connections.close_all()

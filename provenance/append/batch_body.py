@@ -19,8 +19,8 @@ from __future__ import annotations
 import json
 import re
 
+from provenance.append.pending import AppendFailed, AppendResult, Outcome
 from provenance.errors import LedgerError
-from provenance.pending import AppendFailed, AppendResult, Outcome
 
 MAX_ENVELOPES = 1000
 

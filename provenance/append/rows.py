@@ -2,7 +2,7 @@
 statement becomes them.
 
 Each row type's fields are its model's field names in the order the row
-gives them, and the table's columns for provenance.bulk are read from those
+gives them, and the table's columns for provenance.append.sql are read from those
 names (`ENTRY` … `LOG_STATE`), so a row and its columns cannot disagree.
 Values are as the model fields take them (decimals, dates, JSON as Python
 values; foreign keys as the key).
@@ -20,7 +20,8 @@ from cairn_core import amounts, merkle
 from cairn_core.entries import stored_leaf_input
 from cairn_core.payload import Site, Statement
 from cairn_core.rules import RuleSet
-from provenance import bulk
+from provenance.append import sql
+from provenance.append.pending import Pending, Receipt
 from provenance.linking import planned_agreements
 from provenance.models import (
     Batch,
@@ -33,7 +34,6 @@ from provenance.models import (
     LogState,
     MerkleNode,
 )
-from provenance.pending import Pending, Receipt
 
 
 class EntryRow(NamedTuple):
@@ -126,16 +126,16 @@ class LogStateRow(NamedTuple):
     frontier: list[str]
 
 
-# The columns each row type fills, for provenance.bulk.
-ENTRY = bulk.columns(Entry, *EntryRow._fields)
-SIGNATURE = bulk.columns(EntrySignature, *SignatureRow._fields)
-BATCH = bulk.columns(Batch, *BatchRow._fields)
-BATCH_HEAD = bulk.columns(Batch, *BatchHeadRow._fields)
-LINK = bulk.columns(BatchLink, *LinkRow._fields)
-CLAIM = bulk.columns(Claim, *ClaimRow._fields)
-NODE = bulk.columns(MerkleNode, *NodeRow._fields)
-AGREEMENT_LINK = bulk.columns(EntryAgreementLink, *AgreementLinkRow._fields)
-LOG_STATE = bulk.columns(LogState, *LogStateRow._fields)
+# The columns each row type fills, for provenance.append.sql.
+ENTRY = sql.columns(Entry, *EntryRow._fields)
+SIGNATURE = sql.columns(EntrySignature, *SignatureRow._fields)
+BATCH = sql.columns(Batch, *BatchRow._fields)
+BATCH_HEAD = sql.columns(Batch, *BatchHeadRow._fields)
+LINK = sql.columns(BatchLink, *LinkRow._fields)
+CLAIM = sql.columns(Claim, *ClaimRow._fields)
+NODE = sql.columns(MerkleNode, *NodeRow._fields)
+AGREEMENT_LINK = sql.columns(EntryAgreementLink, *AgreementLinkRow._fields)
+LOG_STATE = sql.columns(LogState, *LogStateRow._fields)
 
 
 @dataclass

@@ -32,7 +32,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Field, JSONField, Model
 
 from cairn_core import amounts
-from provenance import rows
+from provenance.append import lookups
 
 # A statement and the parameters of each execution (values as the database
 # driver takes them).
@@ -57,11 +57,11 @@ class Columns:
 
     @functools.cached_property
     def table(self) -> str:
-        return rows.quote(self.model._meta.db_table)
+        return lookups.quote(self.model._meta.db_table)
 
     @functools.cached_property
     def names(self) -> tuple[str, ...]:
-        return tuple(rows.quote(field.column) for field in self.fields)
+        return tuple(lookups.quote(field.column) for field in self.fields)
 
     def prepared(self, row: Sequence[object]) -> list[Any]:
         """One row's values as the database takes them."""
@@ -187,7 +187,7 @@ def execute(statements: list[Statement]) -> None:
     mode), each a prepared statement once it has been used a few times."""
     if not statements:
         return
-    with rows.cursor() as cursor, rows.pipeline():
+    with lookups.cursor() as cursor, lookups.pipeline():
         for sql, executions in statements:
             if len(executions) == 1:
                 cursor.execute(sql, executions[0])

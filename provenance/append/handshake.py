@@ -3,7 +3,7 @@ side of one connection as a state machine that never blocks.
 
 A frame is its length (4 bytes, big-endian, unsigned) and that many bytes.
 Every connection is authenticated both ways before any message, by
-HMAC-SHA256 under the socket key (provenance.sequencer_socket.authkey):
+HMAC-SHA256 under the socket key (provenance.append.process.authkey):
 
     sequencer -> worker   HELLO + 32 random bytes (the sequencer's challenge)
     worker -> sequencer   HMAC(key, b"worker" + that challenge) + 32 random bytes

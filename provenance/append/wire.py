@@ -7,7 +7,7 @@ process re-derives the rest itself, taking nothing on the worker's word:
 the envelope and statement are parsed again from the stored envelope,
 strictly, by the same cairn_core parsers (the stored form is the parsed
 envelope's own canonical text), and the signatures are checked again by
-the sequencer (provenance.ingest.append_handed_over). A `now` that is not
+the sequencer (provenance.append.checks.append_handed_over). A `now` that is not
 the sequencer's own moment (later than it, or more than
 CAIRN_APPEND_TIMEOUT earlier: the worker has stopped waiting by then) is
 refused. An answer is each statement's outcome, in order: a
@@ -28,8 +28,8 @@ from django.conf import settings
 
 from cairn_core import dsse
 from cairn_core.payload import PayloadError, parse_statement
+from provenance.append.pending import AppendFailed, AppendResult, Caller, Outcome, Pending, Receipt
 from provenance.errors import LedgerError
-from provenance.pending import AppendFailed, AppendResult, Caller, Outcome, Pending, Receipt
 
 
 class WireError(ValueError):
