@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +54,30 @@ class Supplier:
 
 
 @pytest.fixture
-def organization(live_server, tmp_path):
+def one_request_at_a_time(live_server):
+    """The live server's requests one at a time on an in-memory SQLite
+    database: Django hands each of its threads the test's one connection,
+    so requests served side by side (an import's chunks in flight) would
+    run inside each other's transactions. PostgreSQL serves them side by side."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite" or not connection.is_in_memory_db():
+        yield
+        return
+    httpd = live_server.thread.httpd
+    app, lock = httpd.get_app(), threading.Lock()
+
+    def serve(environ, start_response):
+        with lock:
+            return app(environ, start_response)
+
+    httpd.set_app(serve)
+    yield
+    httpd.set_app(app)
+
+
+@pytest.fixture
+def organization(live_server, one_request_at_a_time, tmp_path):
     def make(slug: str, role: str, country: str = "AU") -> Supplier:
         _, token = create_organization(slug=slug, name=slug.title(), country=country, roles=[role])
         home = tmp_path / slug

@@ -60,7 +60,9 @@ class LoseAnAnswer(httpx.BaseTransport):
 def test_an_interrupted_import_resumes_and_logs_nothing_twice(miner):
     source = history_csv(miner.home / "history.csv")
     client = Client(miner.url, miner.token, transport=LoseAnAnswer(lose=6))
-    importer = Importer(client, keys.load(miner.key), source, issuer="pilbara-mining", batch_size=100)
+    importer = Importer(
+        client, keys.load(miner.key), source, issuer="pilbara-mining", batch_size=100, in_flight=1
+    )  # one chunk at a time: the five before it answered, none after it sent
     with pytest.raises(Exception, match="connection lost"):
         importer.run()
     assert logged_attestations().count() == 600  # six batches of 100 landed; the sixth's answer never came

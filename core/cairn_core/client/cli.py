@@ -24,7 +24,7 @@ from cairn_core.client import keys as keyfiles
 from cairn_core.client import statements
 from cairn_core.client import verdicts as monitor
 from cairn_core.client.api import CairnError, Client
-from cairn_core.client.importer import Importer, ImportFailure, Summary, SummaryDict
+from cairn_core.client.importer import IN_FLIGHT, MAX_IN_FLIGHT, Importer, ImportFailure, Summary, SummaryDict
 from cairn_core.client.kept import KeptEnvelopes
 from cairn_core.client.wire import BatchResult, Proven
 from cairn_core.client.witness import Witness, WitnessError, default_state_path
@@ -341,6 +341,13 @@ def _post_one(
 @main.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--batch-size", type=click.IntRange(1, 1000), default=1000, show_default=True)
+@click.option(
+    "--in-flight",
+    type=click.IntRange(1, MAX_IN_FLIGHT),
+    default=IN_FLIGHT,
+    show_default=True,
+    help="Chunks posted at once; a chunk building on a chunk in flight waits for its answer",
+)
 @click.option("--journal", type=click.Path(dir_okay=False), help="Default: FILE.cairn-journal.jsonl")
 @click.option("--report", type=click.Path(dir_okay=False), help="Default: FILE.refusals.csv")
 @click.option(
@@ -369,6 +376,7 @@ def import_(
     obj: Context,
     file: str,
     batch_size: int,
+    in_flight: int,
     journal: str | None,
     report: str | None,
     epcis: bool,
@@ -398,6 +406,7 @@ def import_(
             journal=journal,
             report=report,
             batch_size=batch_size,
+            in_flight=in_flight,
             epcis=epcis,
             cosigners=[keyfiles.load(path) for path in cosign],
             retry_refused=retry_refused,

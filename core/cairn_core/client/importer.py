@@ -51,7 +51,7 @@ import hashlib
 import io
 import json
 import os
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -87,6 +87,9 @@ CSV_COLUMNS = (
     "prev",
 )
 REPORT_COLUMNS = ("row", "status", "code", "message", "head", "batch", "caused_by")
+# Chunks posted at once (`cairn import --in-flight`): the server appends them side by side.
+IN_FLIGHT = 3
+MAX_IN_FLIGHT = 8
 NO_HEAD = "0" * 64  # the prev of a probe for a head (see Importer._consented_head): no entry's
 
 
@@ -373,6 +376,10 @@ class Flight(NamedTuple):
     future: Future[list[BatchResult]] | None
     chunk: list[tuple[int, JSONObject | RowError]]
     posted: list[tuple[int, Document]]
+    touched: frozenset[str]  # the batches its posted rows name or create
+
+    def done(self) -> bool:
+        return self.future is None or self.future.done()
 
 
 def _caused(refusal: Refused, lines: list[int], journal: Journal) -> Refused:
@@ -481,9 +488,13 @@ class Importer:
         epcis: bool = False,
         cosigners: Sequence[Ed25519PrivateKey] = (),
         retry_refused: bool = False,
+        in_flight: int = IN_FLIGHT,
     ) -> None:
         if not 1 <= batch_size <= MAX_BATCH:
             raise ImportFailure(f"a batch holds 1 to {MAX_BATCH} rows")
+        if not 1 <= in_flight <= MAX_IN_FLIGHT:
+            raise ImportFailure(f"1 to {MAX_IN_FLIGHT} chunks may be in flight")
+        self.in_flight = in_flight
         if epcis and not issuer:
             raise ImportFailure("an EPCIS import signs as one organisation: give --issuer (or CAIRN_ISSUER)")
         self.epcis = epcis
@@ -503,7 +514,7 @@ class Importer:
         self.row_batches: dict[int, set[str]] = {}  # the batches each row names or creates
         self.just_signed: dict[int, tuple[JSONObject, str]] = {}  # row: its statement and entry_hash
         self.fresh: set[int] = set()  # rows signed in this run
-        self.changed: set[str] = set()  # batches the last answer refused a row on
+        self.changed: set[str] = set()  # batches the answers since a chunk was signed refused a row on
 
     def rows(self) -> list[tuple[int, JSONObject | RowError]]:
         try:
@@ -760,35 +771,72 @@ class Importer:
         return signed
 
     def _post_all(self, todo: list[tuple[int, JSONObject | RowError]], journal: Journal) -> None:
-        """Post `todo` chunk by chunk, in order, each chunk signed while the
-        one before is being appended (the server's time and the signing's
-        overlap). Rows of a chunk signed on batches that the answer to the
-        one before changed (a refused row's, one found in the ledger) are
-        signed again before it is posted, so every row is signed on what
-        the earlier rows left, as if one chunk waited for the other."""
-        flight: Flight | None = None
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            for start in range(0, len(todo), self.batch_size):
-                chunk = todo[start : start + self.batch_size]
-                posted = self._sign_chunk(chunk, journal)
-                if flight is not None:
-                    self._land(flight, journal)
+        """Post `todo` chunk by chunk, up to `in_flight` chunks at once, each
+        chunk signed while the ones before are being appended (the server's
+        time and the signing's overlap, and the server appends several
+        chunks side by side).
+
+        Order is kept where it matters: a chunk naming a batch that a chunk
+        in flight names or creates (a transfer of a lot whose origin is
+        there, a transform of its output) is posted only once that chunk,
+        and every one before it, is answered; chunks on other batches
+        overlap. Answers are taken in the order the chunks were posted.
+        Rows of a chunk signed on batches that an answer changed (a refused
+        row's, one found in the ledger) are signed again before it is
+        posted, so every row is signed on what the earlier rows left, as if
+        each chunk waited for the one before."""
+        flights: deque[Flight] = deque()
+        with ThreadPoolExecutor(max_workers=self.in_flight) as pool:
+            try:
+                for start in range(0, len(todo), self.batch_size):
+                    chunk = todo[start : start + self.batch_size]
+                    self.changed.clear()  # from here: what answers change under this chunk's signatures
+                    posted = self._sign_chunk(chunk, journal)
+                    names = self._batches_of_chunk(chunk)
+                    waits = max((at + 1 for at, flight in enumerate(flights) if flight.touched & names), default=0)
+                    while flights and (waits > 0 or len(flights) >= self.in_flight or flights[0].done()):
+                        self._land(flights.popleft(), journal)
+                        waits -= 1
                     posted = self._signed_again(chunk, posted, journal)
-                journal.sync()  # every envelope is on disk before it is posted
-                future = pool.submit(self.client.post_batch, [envelope for _, envelope in posted]) if posted else None
-                flight = Flight(future, chunk, posted)
-            if flight is not None:
-                self._land(flight, journal)
+                    journal.sync()  # every envelope is on disk before it is posted
+                    future = (
+                        pool.submit(self.client.post_batch, [envelope for _, envelope in posted]) if posted else None
+                    )
+                    touched = self._batches_of_chunk(posted)
+                    flights.append(Flight(future, chunk, posted, frozenset(touched)))
+                while flights:
+                    self._land(flights.popleft(), journal)
+            except BaseException:
+                self._drain(flights, journal)
+                raise
+
+    def _batches_of_chunk(self, rows: Sequence[tuple[int, object]]) -> set[str]:
+        """The batches the rows name or create."""
+        found: set[str] = set()
+        for number, _ in rows:
+            found |= self.row_batches.get(number, set())
+        return found
 
     def _land(self, flight: Flight, journal: Journal) -> None:
         """The answers to a chunk posted, recorded; its rows to sign again posted now."""
-        self.changed.clear()
         if flight.future is not None:
             redo = self._take(dict(flight.chunk), flight.posted, flight.future.result(), journal)
             journal.sync()
             if redo:
                 self._post(redo, journal)
         self.progress(len(flight.chunk))
+
+    def _drain(self, flights: deque[Flight], journal: Journal) -> None:
+        """After a failure (a lost answer, Ctrl-C): the chunks still in flight,
+        each posted beside the one that failed and so on other batches,
+        waited for and their answers recorded; one without an answer is
+        posted again by the next run, with the envelopes signed before."""
+        while flights:
+            flight = flights.popleft()
+            try:
+                self._land(flight, journal)
+            except Exception:  # the first failure is the one raised
+                continue
 
     def _signed_again(
         self, chunk: list[tuple[int, JSONObject | RowError]], posted: list[tuple[int, Document]], journal: Journal
