@@ -155,6 +155,8 @@ def test_csv_columns():
 def test_a_batch_size_beyond_the_endpoint_is_refused(tmp_path):
     with pytest.raises(ImportFailure):
         Importer(Client("http://127.0.0.1:9"), None, tmp_path / "x.csv", batch_size=1001)
+    with pytest.raises(ImportFailure, match="1 to 8 chunks may be in flight"):
+        Importer(Client("http://127.0.0.1:9"), None, tmp_path / "x.csv", in_flight=0)
 
 
 def test_ctrl_c_stops_an_import_that_the_same_command_resumes(miner):
