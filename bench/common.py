@@ -64,8 +64,9 @@ class Server:
         threads: int = 8,
         connections: int = 16,
         sequencer: bool = False,
+        port: int = 0,
     ) -> None:
-        self.port = free_port()
+        self.port = port or free_port()
         self.workers, self.threads = workers, threads
         env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "bench.settings"}
         self.sequencer = None

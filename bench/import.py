@@ -7,18 +7,23 @@ sequencer process on PostgreSQL:
 
 1. `cairn import FILE --validate`: every row signed and checked (POST
    /attestations/validate), nothing appended;
-2. `cairn import FILE`: every row signed, journaled and appended;
+2. `cairn import FILE --in-flight N` for each N of `--in-flight` (a file
+   each, in turn, the order reversed every other round): every row signed,
+   journaled and appended, N chunks posted at once;
 3. the batch endpoint's own rate, before the validation and after the
-   import (their mean): as many envelopes, signed up front, posted in
-   batches of 1,000 by one client, one after another as the importer
-   posts them.
+   imports (their mean): as many envelopes, signed up front, posted in
+   batches of 1,000 by one client, one after another; and then from as
+   many clients side by side as the most chunks in flight.
 
 The commands run as a supplier runs them (`python -m cairn_core.client`, a
 process each, its start included). The host's speed drifts, so the figures
 that matter are the ratios measured in the same round: the import's rate to
-the batch endpoint's, and the validation's time to the import's.
+the batch endpoint's, N chunks in flight to one, and the validation's time
+to the import's. Where the time goes: the CPU each row costs `cairn` (the
+process), gunicorn, the sequencer and PostgreSQL (every postgres process on
+the host: others' work included).
 
-    python bench/import.py [--rows 5000] [--rounds 3] [--timeout 900]
+    python bench/import.py [--rows 5000] [--rounds 3] [--in-flight 1,3] [--port P]
 
 Goals (2-core machine): the import at least 1,500 rows/s; the validation
 within 1.5 times the import's time.
@@ -29,6 +34,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -38,7 +44,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import PYTHON, ROOT, Server, fresh_database, median, post_all, setup_django  # noqa: E402
+from bench.common import (  # noqa: E402
+    PYTHON,
+    ROOT,
+    CpuMeter,
+    Server,
+    fresh_database,
+    median,
+    post_all,
+    setup_django,
+)
 from bench.ingest import Supplier, batch_bodies, sign_origins  # noqa: E402
 
 HEADER = ["type", "batch", "occurred_at", "material", "quantity", "unit", "value_added_usd", "minerals",
@@ -51,6 +66,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=5000, help="rows of each round's file (even)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=900, help="seconds the whole run may take")
+    parser.add_argument("--port", type=int, default=0, help="the server's port (default: a free one)")
+    parser.add_argument(
+        "--in-flight",
+        default="1,3",
+        help="chunks in flight for each import of a round, comma-separated (--validate is set beside the last)",
+    )
     return parser.parse_args()
 
 
@@ -81,9 +102,9 @@ def write_file(path: Path, slug: str, rows: int, tag: str) -> Path:
     return path
 
 
-def cairn(env: dict[str, str], *args: str, timeout: float) -> float:
-    """Run `cairn ARGS` as the supplier; its seconds, start to exit."""
-    start = time.perf_counter()
+def cairn(env: dict[str, str], *args: str, timeout: float) -> tuple[float, float]:
+    """Run `cairn ARGS` as the supplier; its seconds, start to exit, and its CPU seconds."""
+    start, cpu = time.perf_counter(), _children_cpu()
     done = subprocess.run(
         [PYTHON, "-m", "cairn_core.client", "--json", *args],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
@@ -93,18 +114,25 @@ def cairn(env: dict[str, str], *args: str, timeout: float) -> float:
         raise SystemExit(
             f"cairn {' '.join(args)} exited {done.returncode}:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
         )
-    return seconds
+    return seconds, _children_cpu() - cpu
 
 
-def batch_rate(port: int, supplier: Supplier, rows: int, tag: str) -> float:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def batch_rate(port: int, supplier: Supplier, rows: int, tag: str, clients: int = 1) -> float:
     """Envelopes a second through POST /attestations/batch: `rows` signed up
-    front, in batches of 1,000, one request after another."""
+    front, in batches of 1,000, each of `clients` keep-alive connections
+    posting its share one request after another."""
     bodies = batch_bodies(sign_origins(supplier, rows, tag), 1000)
-    connection = HTTPConnection("127.0.0.1", port, timeout=120)
+    connections = [HTTPConnection("127.0.0.1", port, timeout=120) for _ in range(clients)]
     seconds, statuses = post_all(
-        [connection], "/api/v1/attestations/batch", bodies, lambda _: {"Authorization": f"Token {supplier.token}"}
+        connections, "/api/v1/attestations/batch", bodies, lambda _: {"Authorization": f"Token {supplier.token}"}
     )
-    connection.close()
+    for connection in connections:
+        connection.close()
     if set(statuses) != {200}:
         raise SystemExit(f"unexpected answers to batches: {statuses}")
     return rows / seconds
@@ -117,7 +145,7 @@ def main() -> None:
     setup_django(database_url)
     home = Path(tempfile.mkdtemp(prefix="cairn-bench-import-"))
     supplier, pem = make_supplier(home)
-    with Server(database_url, workers=2, threads=8, sequencer=True) as server:
+    with Server(database_url, workers=2, threads=8, sequencer=True, port=args.port) as server:
         env = {
             **os.environ,
             "CAIRN_URL": f"http://127.0.0.1:{server.port}",
@@ -132,34 +160,63 @@ def main() -> None:
         warm = write_file(home / "warm.csv", supplier.slug, 200, "warm")
         cairn(env, "import", str(warm), timeout=120)
         batch_rate(server.port, supplier, 1000, "warm-batch")
-        imports, validations, batches = [], [], []
+        flights = [int(n) for n in args.in_flight.split(",")]
+        imports: dict[int, list[float]] = {n: [] for n in flights}
+        ratios: dict[int, list[float]] = {n: [] for n in flights}
+        client_cpu: dict[int, list[float]] = {n: [] for n in flights}
+        meters = {n: CpuMeter() for n in flights}
+        validations: list[float] = []
+        batches: list[float] = []
+        side_by_side: list[float] = []  # the endpoint with as many clients as the most chunks in flight
         for number in range(args.rounds):
             left = deadline - time.monotonic()
             if left <= 0:
                 print("time is up: stopping before round", number + 1)
                 break
-            source = write_file(home / f"round-{number}.csv", supplier.slug, args.rows, f"r{number}")
+            sources = {n: write_file(home / f"round-{number}-{n}.csv", supplier.slug, args.rows, f"r{number}n{n}")
+                       for n in flights}  # fmt: skip
             before = batch_rate(server.port, supplier, args.rows, f"b{number}")
-            validated = cairn(env, "import", str(source), "--validate", timeout=left)
-            imported = cairn(env, "import", str(source), timeout=max(1.0, deadline - time.monotonic()))
+            validated, _ = cairn(env, "import", str(sources[flights[-1]]), "--validate", timeout=left)
+            seconds: dict[int, float] = {}
+            for n in flights if number % 2 == 0 else flights[::-1]:  # either order: the host drifts
+                with meters[n].measure(server, args.rows):
+                    seconds[n], cpu = cairn(
+                        env, "import", str(sources[n]), "--in-flight", str(n),
+                        timeout=max(1.0, deadline - time.monotonic()),
+                    )  # fmt: skip
+                client_cpu[n].append(cpu / args.rows * 1000)
             after = batch_rate(server.port, supplier, args.rows, f"a{number}")
-            rate = (before + after) / 2  # measured either side of the import: the host drifts
-            imports.append(args.rows / imported)
-            validations.append(validated / imported)
+            rate = (before + after) / 2  # measured either side of the imports: the host drifts
             batches.append(rate)
+            side_by_side.append(batch_rate(server.port, supplier, args.rows, f"c{number}", clients=max(flights)))
+            validations.append(validated / seconds[flights[-1]])
+            line = []
+            for n in flights:
+                imports[n].append(args.rows / seconds[n])
+                ratios[n].append(args.rows / seconds[n] / rate)
+                line.append(f"{n} in flight {args.rows / seconds[n]:6.0f} rows/s ({seconds[n]:5.2f} s, ratio "
+                            f"{ratios[n][-1]:4.2f})")  # fmt: skip
             print(
-                f"round {number + 1}: import {args.rows / imported:6.0f} rows/s ({imported:5.2f} s), "
-                f"batch endpoint {rate:6.0f} /s, ratio {args.rows / imported / rate:4.2f}; "
-                f"--validate {validated:5.2f} s = {validated / imported:4.2f}x the import"
+                f"round {number + 1}: import {'; '.join(line)}; batch endpoint {rate:6.0f} /s from one client, "
+                f"{side_by_side[-1]:6.0f} /s from {max(flights)}; "
+                f"--validate {validated:5.2f} s = {validations[-1]:4.2f}x the import with {flights[-1]} in flight"
             )
-    if not imports:
+    if not validations:
         raise SystemExit("no round finished in time")
-    ratio = median([i / b for i, b in zip(imports, batches, strict=True)])
+    for n in flights:
+        print(
+            f"cairn import --in-flight {n}: {median(imports[n]):6.0f} rows/s (median; goal >= 1500), ratio to the "
+            f"batch endpoint {median(ratios[n]):4.2f}; CPU a row: cairn {median(client_cpu[n]):.2f} ms, "
+            f"{meters[n]}"
+        )
     print(
-        f"cairn import: {median(imports):6.0f} rows/s (median; goal >= 1500), batch endpoint "
-        f"{median(batches):6.0f} /s, ratio {ratio:4.2f}; --validate {median(validations):4.2f}x the "
-        "import's time (goal <= 1.5)"
+        f"batch endpoint: {median(batches):6.0f} /s from one client, {median(side_by_side):6.0f} /s from "
+        f"{max(flights)} side by side (medians)"
     )
+    if len(flights) > 1:
+        gain = median([imports[flights[-1]][r] / imports[flights[0]][r] for r in range(len(validations))])
+        print(f"{flights[-1]} in flight / {flights[0]}: {gain:4.2f}x (median of the rounds' ratios)")
+    print(f"--validate {median(validations):4.2f}x the import's time (goal <= 1.5)")
 
 
 if __name__ == "__main__":
