@@ -1,9 +1,10 @@
 """`cairn import`: bulk history from JSON Lines or CSV, through the batch endpoint.
 
 Rows are signed and posted in batches (POST /attestations/batch, up to 1000
-envelopes a request). Missing `prev` fields are filled with the head the
-import itself left (a row may build on an earlier row's batch) or else the
-server's current head.
+envelopes a request), several at once (`in_flight`) save where a chunk
+builds on a chunk in flight: it waits for that one's answer. Missing `prev`
+fields are filled with the head the import itself left (a row may build on
+an earlier row's batch) or else the server's current head.
 
 Resuming. A journal beside the file (`FILE.cairn-journal.jsonl`) records
 each row's signed envelope *before* its batch is posted, and each row's
