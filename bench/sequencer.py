@@ -125,13 +125,13 @@ def measure(variant: str, lists: list[list[Pending]], size: int) -> float:
     """Statements per second through a `variant` sequencer, `size` a request."""
     claimed = {item.envelope.entry_hash: item.verified for mine in lists for item in mine}
     path = os.path.join(tempfile.mkdtemp(prefix="cairn-bench-"), "sequencer.sock")
-    process = started(path, variant, claimed)
+    child = started(path, variant, claimed)
     try:
         requests = [[mine[start : start + size] for start in range(0, len(mine), size)] for mine in lists]
         seconds = send_all(path, requests)
     finally:
-        process.terminate()  # SIGTERM: the server stops after the batch in hand
-        process.join(30)
+        child.terminate()  # SIGTERM: the server stops after the batch in hand
+        child.join(30)
     return sum(map(len, lists)) / seconds
 
 

@@ -275,10 +275,10 @@ def test_run_sequencer_killed_with_sigkill_is_replaced_by_a_new_one(socket_path,
             stderr=subprocess.PIPE,
         )
 
-    def wait_serving(process):
+    def wait_serving(child):
         deadline = time.monotonic() + 30
         while not process.answers(socket_path):
-            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            assert child.poll() is None and time.monotonic() < deadline, child.communicate()
             time.sleep(0.05)
 
     first = start()
@@ -302,18 +302,18 @@ def test_run_sequencer_killed_with_sigkill_is_replaced_by_a_new_one(socket_path,
         os.killpg(third.pid, signal.SIGTERM)
         assert third.wait(timeout=20) == 0
     finally:
-        for process in processes:
-            if process.poll() is None:
-                stop(process)
+        for child in processes:
+            if child.poll() is None:
+                stop(child)
 
 
 @postgres_only
 def test_a_sigstopped_run_sequencer_does_not_hang_appends(socket_path, settings, miner, tmp_path):
-    """The defect as found: SIGSTOP the process; appends are answered within
+    """The defect as found: SIGSTOP the sequencer process; appends are answered within
     the stated timeout, with 201 or an honest 503, and all land after SIGCONT."""
     from tests.support import stop, worker_environment
 
-    process = subprocess.Popen(
+    child = subprocess.Popen(
         [sys.executable, "manage.py", "run_sequencer", "--socket", str(socket_path)],
         cwd=settings.BASE_DIR,
         env=worker_environment(tmp_path),
@@ -325,16 +325,16 @@ def test_a_sigstopped_run_sequencer_does_not_hang_appends(socket_path, settings,
     try:
         deadline = time.monotonic() + 30
         while not process.answers(socket_path):
-            assert process.poll() is None and time.monotonic() < deadline
+            assert child.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
         ledger = Ledger()
         assert checks.append_attestation(origin_body(ledger, miner, "warm"), acting_org=miner.org).status == 201
-        os.killpg(process.pid, signal.SIGSTOP)
+        os.killpg(child.pid, signal.SIGSTOP)
         bodies = [origin_body(ledger, miner, f"stopped-{n}") for n in range(4)]
         started = time.monotonic()
         outcomes = race(bodies, lambda position: miner)
         elapsed = time.monotonic() - started
-        os.killpg(process.pid, signal.SIGCONT)
+        os.killpg(child.pid, signal.SIGCONT)
         assert elapsed < settings.CAIRN_APPEND_TIMEOUT + 2
         assert {status for status, _ in outcomes} <= {201, "outcome_unknown"}
         for body, (status, _) in zip(bodies, outcomes, strict=True):
@@ -342,12 +342,12 @@ def test_a_sigstopped_run_sequencer_does_not_hang_appends(socket_path, settings,
                 assert checks.append_attestation(body, acting_org=miner.org).status in (200, 201)
         assert attestations().count() == 5
         assert_log_intact()
-        os.killpg(process.pid, signal.SIGTERM)
-        assert process.wait(timeout=20) == 0
+        os.killpg(child.pid, signal.SIGTERM)
+        assert child.wait(timeout=20) == 0
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGCONT)
-            stop(process)
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGCONT)
+            stop(child)
 
 
 def test_an_unknown_outcome_is_a_ledger_error_with_its_own_code():

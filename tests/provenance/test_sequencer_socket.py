@@ -119,7 +119,7 @@ def test_a_lost_answer_is_appended_again_and_answered_as_a_re_post(socket_path, 
 def test_racing_writers_through_a_real_sequencer_process(socket_path, settings, miner, tmp_path):
     from tests.support import stop, worker_environment
 
-    process = subprocess.Popen(
+    child = subprocess.Popen(
         [sys.executable, "manage.py", "run_sequencer", "--socket", str(socket_path)],
         cwd=settings.BASE_DIR,
         env=worker_environment(tmp_path),
@@ -128,7 +128,7 @@ def test_racing_writers_through_a_real_sequencer_process(socket_path, settings, 
     try:
         deadline = time.monotonic() + 30
         while not socket_path.is_socket():
-            assert process.poll() is None and time.monotonic() < deadline, "run_sequencer did not start"
+            assert child.poll() is None and time.monotonic() < deadline, "run_sequencer did not start"
             time.sleep(0.05)
         settings.CAIRN_SEQUENCER_SOCKET = str(socket_path)
         ledger = Ledger()
@@ -138,9 +138,9 @@ def test_racing_writers_through_a_real_sequencer_process(socket_path, settings, 
         assert sorted(status for status, _ in outcomes) == [201] * 16
         assert sorted(index for _, index in outcomes) == list(range(size, size + 16))
         assert_log_intact()
-        os.killpg(process.pid, signal.SIGTERM)
-        assert process.wait(timeout=20) == 0
+        os.killpg(child.pid, signal.SIGTERM)
+        assert child.wait(timeout=20) == 0
         assert not socket_path.exists()
     finally:
-        if process.poll() is None:
-            stop(process)
+        if child.poll() is None:
+            stop(child)
