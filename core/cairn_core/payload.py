@@ -1,7 +1,9 @@
 """Strict parsing of attestation payloads (Cairn contract §3).
 
-The payload is a JSON object, `schema` "cairn.attestation/v1", one of five
-types. Parsing is strict: duplicate keys, NaN/Infinity, floats where a
+The payload is a JSON object, `schema` "cairn.attestation/v1", one of seven
+types: the five of the contract and the two of its §45X addition
+(docs/contract-45x.md: `supplier_certification` and `sale`, and a transform
+input's optional `direct_material_cost_usd`). Parsing is strict: duplicate keys, NaN/Infinity, floats where a
 decimal string is due, and unknown fields are all errors. The result is a
 typed Statement that the write path (provenance.append.checks) works from.
 
@@ -23,7 +25,7 @@ from cairn_core import amounts, json_strict
 SCHEMA = "cairn.attestation/v1"
 PAYLOAD_TYPE = "application/vnd.cairn.attestation+json"
 
-TYPES = ("origin", "transform", "transfer", "certify", "claim")
+TYPES = ("origin", "transform", "transfer", "certify", "claim", "supplier_certification", "sale")
 ORIGIN_ACTIVITIES = ("extraction", "recycling")
 TRANSFORM_ACTIVITIES = ("processing", "manufacturing", "assembly", "split")
 UNITS = ("kg", "unit")
@@ -45,7 +47,34 @@ ROLES_FOR_TYPE = {
     "transfer": ("supplier", "manufacturer"),
     "certify": ("certifier",),
     "claim": ("manufacturer",),
+    "supplier_certification": ("supplier", "manufacturer"),
+    "sale": ("supplier", "manufacturer"),
 }
+# A supplier certification's status, and the kinds of taxpayer id it carries
+# (docs/contract-45x.md).
+CERTIFICATION_STATUSES = ("certified", "revoked")
+TIN_KINDS = ("EIN", "foreign")
+# The declaration a certification carries, character for character (26 U.S.C.
+# §7701(a)(52)(D)(iii): signed under penalties of perjury).
+PERJURY_STATEMENT = (
+    "Under penalties of perjury, I declare that I have examined this certification "
+    "and to the best of my knowledge and belief it is true, correct, and complete."
+)
+# The fields a "certified" certification carries and a "revoked" one does not.
+CERTIFIED_FIELDS = frozenset(
+    {
+        "supplier_tin",
+        "not_produced_by_pfe",
+        "no_knowledge_of_prior_pfe",
+        "direct_material_cost_usd",
+        "non_pfe_direct_material_cost_usd",
+        "penalties_of_perjury",
+    }
+)
+# Taxable years a certification may name: none before the material
+# assistance rules (P.L. 119-21, 2025), none absurdly far ahead.
+FIRST_TAXABLE_YEAR = 2025
+LAST_TAXABLE_YEAR = 2100
 
 SLUG = re.compile(r"\A[a-z0-9][a-z0-9-]{1,62}\Z")
 BATCH_ID = re.compile(r"\A([a-z0-9][a-z0-9-]{1,62}):[A-Za-z0-9._-]{1,64}\Z")
@@ -56,6 +85,11 @@ DATE = re.compile(r"\A\d{4}-\d{2}-\d{2}\Z")
 COUNTRY = re.compile(r"\A[A-Z]{2}\Z")
 MINERAL = re.compile(r"\A[a-z][a-z_]{1,40}\Z")
 VIN = re.compile(r"\A[A-HJ-NPR-Z0-9]{17}\Z")
+# An EIN as the IRS writes it (NN-NNNNNNN); a foreign tax id as letters and
+# digits, possibly separated by single spaces, dots, slashes or hyphens.
+EIN = re.compile(r"\A[0-9]{2}-[0-9]{7}\Z")
+FOREIGN_TIN = re.compile(r"\A[A-Za-z0-9]+(?:[ ./-][A-Za-z0-9]+)*\Z")
+MAX_TIN_LENGTH = 50
 
 # Bounds on what a JSON document may hold (docs/decisions.md):
 # nesting deeper than this, integers longer than this, and strings holding
@@ -121,6 +155,36 @@ class Input:
     batch: str
     prev: str
     quantity: Decimal
+    # The issuer's direct material cost of the quantity consumed (§45X), if given.
+    direct_material_cost_usd: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class TaxpayerId:
+    """A supplier's taxpayer identification number, in clear (`value`) or as
+    the hex SHA-256 of its UTF-8 (`sha256`): exactly one of the two is set."""
+
+    kind: str
+    value: str = ""
+    sha256: str = ""
+
+
+@dataclass(frozen=True)
+class Certification:
+    """What a supplier certification asserts. A "revoked" one asserts nothing:
+    every other field is None."""
+
+    status: str
+    supplier_tin: TaxpayerId | None = None
+    not_produced_by_pfe: bool | None = None
+    no_knowledge_of_prior_pfe: bool | None = None
+    direct_material_cost_usd: Decimal | None = None
+    non_pfe_direct_material_cost_usd: Decimal | None = None
+
+    @property
+    def affirmative(self) -> bool:
+        """Certified, and both statements about prohibited foreign entities made."""
+        return self.status == "certified" and bool(self.not_produced_by_pfe) and bool(self.no_knowledge_of_prior_pfe)
 
 
 @dataclass(frozen=True)
@@ -143,6 +207,14 @@ class Statement:
     acquired: dt.date | None = None
     placed_in_service: dt.date | None = None
     final_assembly: Site | None = None
+    # supplier_certification: for whom and which taxable year, and what it asserts
+    taxpayer: str = ""
+    taxable_year: int | None = None
+    certification: Certification | None = None
+    # sale (quantity above): when, to whom, under which contract
+    sold_on: dt.date | None = None
+    buyer: Site | None = None
+    binding_contract_on: dt.date | None = None
 
     @property
     def named_batches(self) -> dict[str, str]:
@@ -158,7 +230,7 @@ class Statement:
         """Quantity taken from each existing batch."""
         if self.type == "transform":
             return {item.batch: item.quantity for item in self.inputs}
-        if self.type == "claim" and self.quantity is not None:
+        if self.type in ("claim", "sale") and self.quantity is not None:
             return {self.batch: self.quantity}
         return {}
 
@@ -343,6 +415,12 @@ class TypeFields(TypedDict, total=False):
     acquired: dt.date
     placed_in_service: dt.date
     final_assembly: Site
+    taxpayer: str
+    taxable_year: int
+    certification: Certification
+    sold_on: dt.date
+    buyer: Site
+    binding_contract_on: dt.date
 
 
 def _outputs(value: object, with_minerals: bool) -> tuple[Output, ...]:
@@ -396,12 +474,16 @@ def _transform(doc: dict[str, JSON]) -> TypeFields:
     inputs = []
     for position, item in enumerate(_list(doc["inputs"], "inputs")):
         where = f"inputs[{position}]"
-        obj = _fields(item, where, {"batch", "prev", "quantity"})
+        obj = _fields(item, where, {"batch", "prev", "quantity"}, {"direct_material_cost_usd"})
+        has_cost = "direct_material_cost_usd" in obj
         inputs.append(
             Input(
                 batch=_batch_id(obj["batch"], f"{where}.batch"),
                 prev=_prev(obj["prev"], f"{where}.prev"),
                 quantity=_decimal(obj["quantity"], f"{where}.quantity", positive=True),
+                direct_material_cost_usd=_decimal(obj["direct_material_cost_usd"], f"{where}.direct_material_cost_usd")
+                if has_cost
+                else None,
             )
         )
     _distinct([item.batch for item in inputs], "inputs")
@@ -449,6 +531,93 @@ def _claim(doc: dict[str, JSON]) -> TypeFields:
     }
 
 
+def _taxpayer_id(value: object) -> TaxpayerId:
+    where = "supplier_tin"
+    if not isinstance(value, dict):
+        raise PayloadError(f"{where} must be an object")
+    obj = _fields(value, where, {"kind"}, {"value", "sha256"})
+    kind = _choice(obj["kind"], TIN_KINDS, f"{where}.kind")
+    if ("value" in obj) == ("sha256" in obj):
+        raise PayloadError(f"{where} must carry exactly one of value and sha256")
+    if "sha256" in obj:
+        return TaxpayerId(kind, sha256=_match(obj["sha256"], HEX64, f"{where}.sha256", "lowercase hex SHA-256"))
+    if kind == "EIN":
+        return TaxpayerId(kind, value=_match(obj["value"], EIN, f"{where}.value", "an EIN written NN-NNNNNNN"))
+    text = obj["value"]
+    if not isinstance(text, str) or len(text) > MAX_TIN_LENGTH or not FOREIGN_TIN.match(text):
+        raise PayloadError(
+            f"{where}.value must be a foreign tax id of at most {MAX_TIN_LENGTH} letters and digits "
+            "(single spaces, dots, slashes or hyphens between them)"
+        )
+    return TaxpayerId(kind, value=text)
+
+
+def _flag(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise PayloadError(f"{where} must be true or false")
+    return value
+
+
+def _taxable_year(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not FIRST_TAXABLE_YEAR <= value <= LAST_TAXABLE_YEAR:
+        raise PayloadError(f"taxable_year must be an integer from {FIRST_TAXABLE_YEAR} to {LAST_TAXABLE_YEAR}")
+    return value
+
+
+def _certification(doc: dict[str, JSON]) -> Certification:
+    status = _choice(doc["status"], CERTIFICATION_STATUSES, "status")
+    present = CERTIFIED_FIELDS & doc.keys()
+    if status == "revoked":
+        if present:
+            raise PayloadError(f"a revoked certification asserts nothing: remove {', '.join(sorted(present))}")
+        return Certification(status)
+    missing = CERTIFIED_FIELDS - present
+    if missing:
+        raise PayloadError(f"a certified certification lacks {', '.join(sorted(missing))}")
+    if doc["penalties_of_perjury"] != PERJURY_STATEMENT:
+        raise PayloadError(f'penalties_of_perjury must be exactly "{PERJURY_STATEMENT}"')
+    total = _decimal(doc["direct_material_cost_usd"], "direct_material_cost_usd")
+    non_pfe = _decimal(doc["non_pfe_direct_material_cost_usd"], "non_pfe_direct_material_cost_usd")
+    if non_pfe > total:
+        raise PayloadError("non_pfe_direct_material_cost_usd cannot exceed direct_material_cost_usd")
+    return Certification(
+        status=status,
+        supplier_tin=_taxpayer_id(doc["supplier_tin"]),
+        not_produced_by_pfe=_flag(doc["not_produced_by_pfe"], "not_produced_by_pfe"),
+        no_knowledge_of_prior_pfe=_flag(doc["no_knowledge_of_prior_pfe"], "no_knowledge_of_prior_pfe"),
+        direct_material_cost_usd=total,
+        non_pfe_direct_material_cost_usd=non_pfe,
+    )
+
+
+def _supplier_certification(doc: dict[str, JSON]) -> TypeFields:
+    taxpayer = _match(doc["taxpayer"], SLUG, "taxpayer", "an organisation slug")
+    if taxpayer == doc["issuer"]:
+        raise PayloadError("a supplier certification is given to another organisation: taxpayer is the issuer")
+    return {
+        "batch": _batch_id(doc["batch"], "batch"),
+        "prev": _prev(doc["prev"], "prev"),
+        "taxpayer": taxpayer,
+        "taxable_year": _taxable_year(doc["taxable_year"]),
+        "certification": _certification(doc),
+    }
+
+
+def _sale(doc: dict[str, JSON]) -> TypeFields:
+    fields: TypeFields = {
+        "batch": _batch_id(doc["batch"], "batch"),
+        "prev": _prev(doc["prev"], "prev"),
+        "quantity": _decimal(doc["quantity"], "quantity", positive=True),
+        "sold_on": _date(doc["sold_on"], "sold_on"),
+        "buyer": _site(doc["buyer"], "buyer"),
+    }
+    if "binding_contract_on" in doc:
+        fields["binding_contract_on"] = _date(doc["binding_contract_on"], "binding_contract_on")
+        if fields["binding_contract_on"] > fields["sold_on"]:
+            raise PayloadError("binding_contract_on cannot be after sold_on")
+    return fields
+
+
 # type -> (required fields beyond the common ones, reader)
 TYPE_FIELDS: dict[str, tuple[set[str], Callable[[dict[str, JSON]], TypeFields]]] = {
     "origin": ({"activity", "site", "outputs"}, _origin),
@@ -459,6 +628,13 @@ TYPE_FIELDS: dict[str, tuple[set[str], Callable[[dict[str, JSON]], TypeFields]]]
         {"batch", "prev", "quantity", "vin", "acquired", "placed_in_service", "final_assembly"},
         _claim,
     ),
+    "supplier_certification": ({"batch", "prev", "taxpayer", "taxable_year", "status"}, _supplier_certification),
+    "sale": ({"batch", "prev", "quantity", "sold_on", "buyer"}, _sale),
+}
+# Optional fields of a type beyond the common ones.
+TYPE_OPTIONAL: dict[str, frozenset[str]] = {
+    "supplier_certification": CERTIFIED_FIELDS,
+    "sale": frozenset({"binding_contract_on"}),
 }
 
 
@@ -469,7 +645,7 @@ def parse_statement(payload: bytes) -> Statement:
         raise PayloadError(f'schema must be "{SCHEMA}"')
     kind = _choice(doc.get("type"), TYPES, "type")
     required, reader = TYPE_FIELDS[kind]
-    _fields(doc, "payload", COMMON_REQUIRED | required, COMMON_OPTIONAL)
+    _fields(doc, "payload", COMMON_REQUIRED | required, COMMON_OPTIONAL | TYPE_OPTIONAL.get(kind, frozenset()))
     issuer = _match(doc["issuer"], SLUG, "issuer", "an organisation slug")
     issued_at = _timestamp(doc["issued_at"], "issued_at")
     occurred_at = issued_at

@@ -8,8 +8,31 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cairn_core.payload import PayloadError, check_storable, parse_statement, storable_by_its_text, strict_json
-from tests.core.grammar_cases import CERTIFY, CLAIM, HEAD, INVALID, ORIGIN, TRANSFER, TRANSFORM, mutate
+from cairn_core.payload import (
+    PERJURY_STATEMENT,
+    ROLES_FOR_TYPE,
+    TYPES,
+    PayloadError,
+    check_storable,
+    parse_statement,
+    storable_by_its_text,
+    strict_json,
+)
+from tests.core.grammar_cases import (
+    CERTIFY,
+    CLAIM,
+    HEAD,
+    INVALID,
+    ORIGIN,
+    PERJURY,
+    REVOKED_CERTIFICATION,
+    SALE,
+    SUPPLIER_CERTIFICATION,
+    TRANSFER,
+    TRANSFORM,
+    TRANSFORM_WITH_COSTS,
+    mutate,
+)
 
 
 def parse(document: dict):
@@ -42,6 +65,98 @@ def test_transfer_certify_and_claim_name_one_batch():
     assert claim.consumed == {"detroit-cells:pack-1": Decimal("1")}
     assert claim.acquired == dt.date(2024, 5, 1)
     assert claim.final_assembly.country == "US"
+
+
+def test_a_transform_input_may_carry_its_direct_material_cost():
+    """§45X (docs/contract-45x.md): the cost is optional, exact, and zero is a cost."""
+    assert [item.direct_material_cost_usd for item in parse(TRANSFORM).inputs] == [None]
+    costs = [item.direct_material_cost_usd for item in parse(TRANSFORM_WITH_COSTS).inputs]
+    assert costs == [Decimal("1250.50"), Decimal("0")]
+    assert parse(TRANSFORM_WITH_COSTS).consumed == {
+        "pilbara-mining:ore-1": Decimal("500"),
+        "kansai-refining:acid-1": Decimal("5"),
+    }
+
+
+def test_a_supplier_certification_names_its_batch_and_consumes_nothing():
+    statement = parse(SUPPLIER_CERTIFICATION)
+    assert statement.named_batches == {"pilbara-mining:ore-1": HEAD}
+    assert statement.consumed == {}
+    assert (statement.taxpayer, statement.taxable_year) == ("detroit-cells", 2026)
+    certification = statement.certification
+    assert certification.status == "certified" and certification.affirmative
+    assert certification.supplier_tin.kind == "foreign" and certification.supplier_tin.value == "51 824 753 556"
+    assert certification.direct_material_cost_usd == certification.non_pfe_direct_material_cost_usd == Decimal("800")
+
+
+@pytest.mark.parametrize("field", ["not_produced_by_pfe", "no_knowledge_of_prior_pfe"])
+def test_a_contrary_certification_is_a_valid_statement_that_is_not_affirmative(field):
+    """Saying "produced by a PFE" is a fact to record, not a malformed statement."""
+    certification = parse({**SUPPLIER_CERTIFICATION, field: False}).certification
+    assert certification.status == "certified" and not certification.affirmative
+
+
+def test_a_revoked_certification_asserts_nothing():
+    statement = parse(REVOKED_CERTIFICATION)
+    assert statement.named_batches == {"pilbara-mining:ore-1": HEAD}
+    assert statement.certification.status == "revoked" and not statement.certification.affirmative
+    assert statement.certification.supplier_tin is None and statement.certification.direct_material_cost_usd is None
+
+
+@pytest.mark.parametrize(
+    "tin",
+    [
+        {"kind": "EIN", "value": "12-3456789"},
+        {"kind": "EIN", "sha256": "ab" * 32},
+        {"kind": "foreign", "value": "DE811907980"},
+        {"kind": "foreign", "value": "124-81-55673"},
+        {"kind": "foreign", "sha256": "cd" * 32},
+    ],
+)
+def test_a_supplier_tin_in_clear_or_as_its_digest(tin):
+    parsed = parse({**SUPPLIER_CERTIFICATION, "supplier_tin": tin}).certification.supplier_tin
+    assert (parsed.kind, parsed.value or None, parsed.sha256 or None) == (
+        tin["kind"],
+        tin.get("value"),
+        tin.get("sha256"),
+    )
+
+
+def test_the_perjury_statement_is_the_contracts():
+    assert PERJURY == PERJURY_STATEMENT
+
+
+def test_a_sale_consumes_its_quantity_and_names_its_buyer():
+    statement = parse(SALE)
+    assert statement.named_batches == {"detroit-cells:cell-1": HEAD}
+    assert statement.consumed == {"detroit-cells:cell-1": Decimal("1000")}
+    assert statement.sold_on == dt.date(2026, 11, 2) and statement.binding_contract_on == dt.date(2025, 5, 30)
+    assert (statement.buyer.name, statement.buyer.country) == ("Ohio Pack Works", "US")
+    without = {key: value for key, value in SALE.items() if key != "binding_contract_on"}
+    assert parse(without).binding_contract_on is None
+
+
+def test_every_type_has_its_issuer_roles():
+    assert set(ROLES_FOR_TYPE) == set(TYPES)
+    assert ROLES_FOR_TYPE["supplier_certification"] == ROLES_FOR_TYPE["sale"] == ("supplier", "manufacturer")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"direct_material_cost_usd": 12.5}',
+        b'{"direct_material_cost_usd": 1e3}',
+        b'{"taxable_year": 2026.0}',
+    ],
+)
+def test_costs_and_years_written_as_json_fractions_are_refused_at_parsing(raw):
+    document = json.loads(raw)
+    key = next(iter(document))
+    target = {**SUPPLIER_CERTIFICATION}
+    target.pop(key)
+    text = json.dumps(target)[:-1] + ", " + raw.decode()[1:]
+    with pytest.raises(PayloadError, match="decimal amounts are strings"):
+        parse_statement(text.encode())
 
 
 def test_occurred_at_may_precede_issued_at_but_never_follow_it():

@@ -22,6 +22,8 @@ from cairn_core.entries import stored_leaf_input
 from cairn_core.payload import PAYLOAD_TYPE, SCHEMA, JSONObject, parse_statement
 
 ENVELOPE_KEYS = {"payloadType", "payload", "signatures"}
+# The statement types that name one existing batch, with its prev, at the top level.
+ONE_BATCH_TYPES = ("transfer", "certify", "claim", "supplier_certification", "sale")
 
 # A statement or envelope as the supplier hands it over: a JSON object read
 # from a file, a dict built in code, or an envelope signed here (a
@@ -53,7 +55,7 @@ def named_batches(statement: JSONObject) -> list[tuple[JSONObject, str]]:
     """(the object carrying `prev`, batch id) for each existing batch the statement names."""
     if statement.get("type") == "transform":
         return [(item, item["batch"]) for item in statement.get("inputs") or [] if isinstance(item, dict)]
-    if statement.get("type") in ("transfer", "certify", "claim") and "batch" in statement:
+    if statement.get("type") in ONE_BATCH_TYPES and "batch" in statement:
         return [(statement, statement["batch"])]
     return []
 
