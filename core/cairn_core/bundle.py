@@ -157,6 +157,7 @@ NOTE_OWN_LISTS = (
 )
 NOTE_NO_VERDICT_ENTRY = "the verdict is not in the log (a verdict from before contract v1.2)"
 PASSED, FAILED, UNANCHORED = 0, 1, 3  # Result.status, and cairn-verify's exit status
+REGIME_30D = "30d"  # a bundle with no `regime` section
 
 
 class BundleDocument(TypedDict):
@@ -370,30 +371,50 @@ def load(raw: bytes | str) -> BundleDocument:
     """Parse a bundle file strictly (gzip-compressed or not), within the limits
     of cairn_core.untrusted (size decompressed, depth, numbers); NotABundle
     when it is not one."""
-    try:
-        document = untrusted.loads(untrusted.decompressed(raw) if isinstance(raw, bytes) else raw)
-    except untrusted.Unreadable as exc:
-        raise NotABundle(str(exc)) from exc
-    return check_shape(document)
+    return check_shape(read(raw))
 
 
 def check_shape(document: object) -> BundleDocument:
+    """A §30D bundle's sections, each of its JSON type; NotABundle otherwise."""
+    return cast(BundleDocument, check_sections(document, SECTIONS))  # each section's JSON type checked
+
+
+def check_sections(document: object, sections: Mapping[str, type]) -> dict[str, Any]:
+    """A bundle of any regime: `bundle` is BUNDLE, each of `sections` (the regime's) and of
+    OPTIONAL_SECTIONS (every regime's) of its JSON type, and no other; NotABundle otherwise."""
     if not isinstance(document, dict):
         raise NotABundle("a bundle is a JSON object")
     if document.get("bundle") != BUNDLE:
         raise NotABundle(f'"bundle" is not "{BUNDLE}"')
-    for name, kind in SECTIONS.items():
-        if not isinstance(document.get(name), kind):
+    for name, kind in sections.items():
+        if not isinstance(document.get(name), kind) or (kind is int and isinstance(document.get(name), bool)):
             raise NotABundle(f'"{name}" is missing or not a JSON {kind.__name__}')
     lines = document.get("cosignatures", [])
     if not isinstance(lines, list) or not all(isinstance(line, str) for line in lines):
         raise NotABundle('"cosignatures" is not a JSON list of strings')
     if not isinstance(document.get("verdict_entry", {}), dict):
         raise NotABundle('"verdict_entry" is not a JSON object')
-    unknown = set(document) - set(SECTIONS) - set(OPTIONAL_SECTIONS)
+    unknown = set(document) - set(sections) - set(OPTIONAL_SECTIONS)
     if unknown:
         raise NotABundle(f"unknown sections {sorted(unknown)}")
-    return cast(BundleDocument, document)  # each section's JSON type checked above
+    return document
+
+
+def read(raw: bytes | str) -> object:
+    """A bundle file's JSON (gzip-compressed or not), strictly and within cairn_core.untrusted's
+    limits, before any regime's shape is checked; NotABundle when it is not JSON."""
+    try:
+        return untrusted.loads(untrusted.decompressed(raw) if isinstance(raw, bytes) else raw)
+    except untrusted.Unreadable as exc:
+        raise NotABundle(str(exc)) from exc
+
+
+def regime_of(document: object) -> str:
+    """The regime a bundle is for: its `regime` section, or "30d" for a bundle without one (§30D's)."""
+    regime = document.get("regime", REGIME_30D) if isinstance(document, dict) else REGIME_30D
+    if not isinstance(regime, str):
+        raise NotABundle('"regime" is not a JSON string')
+    return regime
 
 
 # --- verifying ---------------------------------------------------------------------
@@ -435,6 +456,62 @@ def verify(
     document = check_shape(document)
     verdict = document["verdict"]
     result = Result(vin=document["vin"], verdict=verdict, witnesses_required=required)
+    log = check_log(
+        cast(Mapping[str, Any], document),
+        result,
+        processes=processes,
+        log_key=log_key,
+        pinned=pinned,
+        report_type=verdicts.REPORT_TYPE,
+    )
+    ruleset = _rules(document["rules"], verdict, result)
+    countries = check_organizations(document["organizations"], log.ledger, result)
+    if log.ledger is not None:
+        _check_logged_rules(ruleset, log.ledger, result)
+    check_verdict_entry(
+        cast(Mapping[str, Any], document), log, pinned, result, kind="verdict", expected=_expected_verdict_entry
+    )
+    _check_claim(document, log.entries, result)
+    check_request(verdict, result)
+    assessed = _assess(verdict, log.entries, countries, ruleset, result) if ruleset is not None else None
+    result.add_problems(log.signatures(log.entries))
+    if assessed is not None and log.checkpoint is not None:
+        _compare(verdict, assessed, log.checkpoint, document["checkpoint"], result)
+    sort_failures(result)
+    return result
+
+
+def sort_failures(result: Result) -> None:
+    """The bundle's own failures first, then each entry's by index (stable: in the order found)."""
+    result.failures.sort(key=lambda failure: (failure.index is not None, failure.index or 0))
+
+
+@dataclass
+class Log:
+    """What the checks every regime shares leave for the regime's own (`check_log`)."""
+
+    key: signed_note.Verifier | None  # the key every check used: the pinned one, or the bundle's
+    checkpoint: signed_note.Checkpoint | None  # the verdict's checkpoint, when it is signed by that key
+    keys: dict[str, Key]  # the signing keys: as the ledger entries say, or the bundle's own rows
+    ledger: LedgerState | None  # the bundle's ledger entries replayed (None: a bundle from before v1.2)
+    entries: list[Entry]  # the attestations, decoded, in index order
+    signatures: Callable[[list[Entry]], list[Problem]]  # their signature problems, when asked
+
+
+def check_log(
+    document: Mapping[str, Any],
+    result: Result,
+    *,
+    processes: int,
+    log_key: signed_note.Verifier | None,
+    pinned: list[cosignature.WitnessKey],
+    report_type: str,
+) -> Log:
+    """The checks of every regime's bundle, in this order: the log key against the pinned one,
+    the checkpoint's signature, the witnesses, the keys and ledger entries, each entry's proof,
+    the chains, and the verdict's signed report (of `report_type`). Signatures are checked when
+    the regime asks `Log.signatures` (in a child process meanwhile, with `processes=2`)."""
+    verdict = document["verdict"]
     key = _anchor(document["log"], log_key, result)
     checkpoint = _checkpoint(document["checkpoint"], key, result)
     _check_witnesses(document["checkpoint"], document.get("cosignatures", []), pinned, result)
@@ -447,23 +524,18 @@ def verify(
     decoded = _entries(document["entries"], document["checkpoint"], checkpoint, result)
     entries = _attestations(decoded, replayed, result)
     _check_chains(entries, result)
-    _check_report(verdict, key, result)
-    ruleset = _rules(document["rules"], verdict, result)
-    countries = _organizations(document["organizations"], result)
-    if ledger is not None:
-        countries = _logged_organizations(document["organizations"], ledger, result)
-        _check_logged_rules(ruleset, ledger, result)
-    else:
+    _check_report(verdict, key, result, report_type)
+    return Log(key, checkpoint, keys, ledger, entries, signatures)
+
+
+def check_organizations(rows: list[Any], ledger: LedgerState | None, result: Result) -> dict[str, str]:
+    """Each organisation's country: as its latest ledger entry says (every row compared with it),
+    or the bundle's own rows, noted, for a bundle from before v1.2."""
+    countries = _organizations(rows, result)
+    if ledger is None:
         result.notes.append(NOTE_OWN_LISTS)
-    _check_verdict_entry(document, checkpoint, key, pinned, result, has_ledger=ledger is not None)
-    _check_claim(document, entries, result)
-    _check_request(verdict, result)
-    assessed = _assess(verdict, entries, countries, ruleset, result) if ruleset is not None else None
-    result.add_problems(signatures(entries))
-    if assessed is not None and checkpoint is not None:
-        _compare(verdict, assessed, checkpoint, document["checkpoint"], result)
-    result.failures.sort(key=lambda failure: (failure.index is not None, failure.index or 0))
-    return result
+        return countries
+    return _logged_organizations(rows, ledger, result)
 
 
 def required_witnesses(witnesses: list[cosignature.WitnessKey], required: int | None) -> int:
@@ -702,14 +774,16 @@ def _check_chains(entries: list[Entry], result: Result) -> None:
             heads[batch] = entry.decoded.entry_hash
 
 
-def _check_report(verdict: Mapping[str, object], log_key: signed_note.Verifier | None, result: Result) -> None:
+def _check_report(
+    verdict: Mapping[str, object], log_key: signed_note.Verifier | None, result: Result, report_type: str
+) -> None:
     report = verdict.get("report")
     try:
         envelope = dsse.envelope_from_dict(report)
     except dsse.EnvelopeError as exc:
         result.fail(Code.REPORT, f"the verdict's report is not a DSSE envelope: {exc}")
         return
-    if envelope.payload_type != verdicts.REPORT_TYPE:
+    if envelope.payload_type != report_type:
         result.fail(Code.REPORT, f"the report's payload type is {envelope.payload_type!r}")
     body = {key: value for key, value in verdict.items() if key != "report"}
     if envelope.payload != verdicts.report_payload(body):
@@ -837,15 +911,17 @@ def _logged_keys(rows: list[Any], state: LedgerState, result: Result) -> dict[st
         if record is None:
             result.fail(Code.KEYS, f"key {keyid or number}: no key_registered entry for it in the bundle")
             continue
-        for name, theirs, logged in _key_differences(row, record):
-            result.fail(Code.KEYS, f"key {keyid}: {name} is {_json(theirs)}, its ledger entries say {_json(logged)}")
+        for name, theirs, logged in _keydifferences(row, record):
+            result.fail(
+                Code.KEYS, f"key {keyid}: {name} is {json_text(theirs)}, its ledger entries say {json_text(logged)}"
+            )
     return {
         keyid: Key.of(record.public_key, record.organization, record.registered_at, record.revoked_at)
         for keyid, record in state.keys.items()
     }
 
 
-def _key_differences(row: Mapping[str, Any], record: ledger_entries.KeyRecord) -> Iterator[tuple[str, object, object]]:
+def _keydifferences(row: Mapping[str, Any], record: ledger_entries.KeyRecord) -> Iterator[tuple[str, object, object]]:
     logged = {
         "organization": record.organization,
         "public_key": dsse.b64encode(record.public_key),
@@ -875,8 +951,8 @@ def _logged_organizations(rows: list[Any], state: LedgerState, result: Result) -
         logged = {"name": record.name, "country": record.country, "roles": list(record.roles)}
         for name, value in logged.items():
             if row.get(name) != value:
-                message = f"organisation {slug}: {name} is {_json(row.get(name))}, its entry {record.index} says"
-                result.fail(Code.ORGANIZATIONS, f"{message} {_json(value)}")
+                message = f"organisation {slug}: {name} is {json_text(row.get(name))}, its entry {record.index} says"
+                result.fail(Code.ORGANIZATIONS, f"{message} {json_text(value)}")
     return {slug: record.country for slug, record in state.organizations.items()}
 
 
@@ -884,31 +960,39 @@ def _check_logged_rules(ruleset: rules.RuleSet | None, state: LedgerState, resul
     """The rule data applied (already checked to be the verdict's) is a logged rules entry's."""
     if ruleset is None:
         return
-    digest = ruleset_json.digest(ruleset)
-    logged = [record for record in state.rules if record.sha256 == digest]
+    check_logged_rules(ruleset_json.digest(ruleset), ruleset.version, state.rules, result)
+
+
+def check_logged_rules(
+    digest: str, version: str, records: Iterable[ledger_entries.RulesRecord], result: Result
+) -> None:
+    """Rule data of this digest and version is a logged rules entry's (of the regime's `records`)."""
+    logged = [record for record in records if record.sha256 == digest]
     if not logged:
         result.fail(Code.RULES, f"the rule data (SHA-256 {digest}) is not a logged rules entry's")
-    elif logged[-1].version != ruleset.version:
-        message = f"the rules entry {logged[-1].index} names version {logged[-1].version}, the rules {ruleset.version}"
+    elif logged[-1].version != version:
+        message = f"the rules entry {logged[-1].index} names version {logged[-1].version}, the rules {version}"
         result.fail(Code.RULES, message)
 
 
 # --- the verdict's own entry --------------------------------------------------------------
 
 
-def _check_verdict_entry(
-    document: BundleDocument,
-    checkpoint: signed_note.Checkpoint | None,
-    log_key: signed_note.Verifier | None,
+def check_verdict_entry(
+    document: Mapping[str, Any],
+    log: Log,
     pinned: list[cosignature.WitnessKey],
     result: Result,
     *,
-    has_ledger: bool,
+    kind: str,
+    expected: Callable[[JSONObject], dict[str, object]],
 ) -> None:
-    """The `verdict_entry` section (see the module docstring); its absence named or noted."""
+    """The `verdict_entry` section (see the module docstring): a ledger entry of `kind` whose fields
+    are `expected(verdict)`, and whose `at` is the verdict's `verified_at`; its absence named or noted."""
+    checkpoint, log_key = log.checkpoint, log.key
     section = document.get("verdict_entry")
     if section is None:
-        if has_ledger:
+        if log.ledger is not None:
             result.fail(VERDICT_ENTRY, "the bundle carries ledger entries but not the verdict's own entry")
         else:
             result.notes.append(NOTE_NO_VERDICT_ENTRY)
@@ -933,8 +1017,8 @@ def _check_verdict_entry(
     except (ValueError, KeyError, TypeError) as exc:
         result.fail(VERDICT_ENTRY, f"the leaf input is not a Cairn entry: {exc}", index)
         return
-    if _verdict_entry_reads(entry, log_key, result):
-        _compare_verdict_entry(entry.decoded.payload, document["verdict"], index, result)
+    if _verdict_entry_reads(entry, log_key, result, kind):
+        _compare_verdict_entry(entry.decoded.payload, document["verdict"], index, result, expected)
 
 
 def _hash(text: object) -> bytes:
@@ -1001,35 +1085,51 @@ def _check_consistency(
         result.fail(VERDICT_ENTRY, message)
 
 
-def _verdict_entry_reads(entry: Entry, log_key: signed_note.Verifier | None, result: Result) -> bool:
-    if not entry.decoded.is_ledger_entry or entry.decoded.payload.get("type") != "verdict":
-        result.fail(VERDICT_ENTRY, "the entry is not a verdict ledger entry", entry.index)
+def _verdict_entry_reads(entry: Entry, log_key: signed_note.Verifier | None, result: Result, kind: str) -> bool:
+    if not entry.decoded.is_ledger_entry or entry.decoded.payload.get("type") != kind:
+        result.fail(VERDICT_ENTRY, f"the entry is not a {kind} ledger entry", entry.index)
         return False
     return _ledger_entry_checks(entry, log_key, result, VERDICT_ENTRY)
 
 
-def _compare_verdict_entry(logged: JSONObject, verdict: JSONObject, index: int, result: Result) -> None:
-    """The logged verdict is the bundle's: each field, and the report's payload by its SHA-256."""
-    report = verdict.get("report")
+def report_sha256(verdict: JSONObject) -> str | None:
+    """The SHA-256 of the verdict's report's payload bytes (None when it has no readable report)."""
     try:
-        payload_sha256: str | None = hashlib.sha256(dsse.envelope_from_dict(report).payload).hexdigest()
+        return hashlib.sha256(dsse.envelope_from_dict(verdict.get("report")).payload).hexdigest()
     except dsse.EnvelopeError:
-        payload_sha256 = None  # named by the report's check
-    expected = {
+        return None  # named by the report's check
+
+
+def _expected_verdict_entry(verdict: JSONObject) -> dict[str, object]:
+    """The fields of a §30D verdict's `verdict` ledger entry, from the verdict."""
+    return {
         "verification": verdict.get("id"),
         "vin": verdict.get("vin"),
         "claim_index": verdict.get("claim_index"),
         "credit_usd": verdict.get("credit_usd"),
         "integrity": verdict.get("integrity"),
         "requested_by": verdict.get("requested_by", {"organization": None, "user": None}),
-        "report_sha256": payload_sha256,
+        "report_sha256": report_sha256(verdict),
     }
+
+
+def _compare_verdict_entry(
+    logged: JSONObject,
+    verdict: JSONObject,
+    index: int,
+    result: Result,
+    expected_of: Callable[[JSONObject], dict[str, object]],
+) -> None:
+    """The logged verdict is the bundle's: each field, and the report's payload by its SHA-256."""
+    expected = expected_of(verdict)
     for name, value in expected.items():
         if logged.get(name) != value:
-            result.fail(VERDICT_ENTRY, f"{name}: logged {_json(logged.get(name))}, the verdict's {_json(value)}", index)
+            result.fail(
+                VERDICT_ENTRY, f"{name}: logged {json_text(logged.get(name))}, the verdict's {json_text(value)}", index
+            )
     verified_at = verdict.get("verified_at")
     if isinstance(verified_at, str) and _same_moment(verified_at, logged.get("at")) is False:
-        message = f"at: logged {_json(logged.get('at'))}, the verdict's verified_at {_json(verified_at)}"
+        message = f"at: logged {json_text(logged.get('at'))}, the verdict's verified_at {json_text(verified_at)}"
         result.fail(VERDICT_ENTRY, message, index)
 
 
@@ -1120,8 +1220,8 @@ def _compare(
     verdict: JSONObject, assessed: Assessed, checkpoint: signed_note.Checkpoint, checkpoint_text: str, result: Result
 ) -> None:
     """The verdict recomputed from the bundle alone, compared field by field with the signed one."""
-    listed = _signed_problems(verdict, result)
-    broken = _reconcile([item for item in listed if item.code in INTEGRITY_CODES], assessed.problems, result)
+    listed = signed_problems(verdict, result)
+    broken = reconcile([item for item in listed if item.code in INTEGRITY_CODES], assessed.problems, result)
     recomputed = verdicts.build_verdict(
         assessed.facts,
         assessed.done,
@@ -1135,12 +1235,12 @@ def _compare(
     _compare_findings(listed, [Problem.from_dict(item) for item in recomputed["problems"]], result)
     signed = {key: value for key, value in verdict.items() if key not in NOT_RECOMPUTED}
     mine = {key: value for key, value in recomputed.items() if key not in NOT_RECOMPUTED}
-    for path, theirs, ours in _differences(signed, mine):
-        message = f"{path}: signed {_json(theirs)}, recomputed {_json(ours)}"
+    for path, theirs, ours in differences(signed, mine):
+        message = f"{path}: signed {json_text(theirs)}, recomputed {json_text(ours)}"
         result.fail(Code.VERDICT, message, None, (path, theirs, ours))
 
 
-def _signed_problems(verdict: JSONObject, result: Result) -> list[Problem]:
+def signed_problems(verdict: JSONObject, result: Result) -> list[Problem]:
     problems: list[Problem] = []
     listed = verdict.get("problems") or []
     if not isinstance(listed, list):
@@ -1156,7 +1256,7 @@ def _signed_problems(verdict: JSONObject, result: Result) -> list[Problem]:
     return problems
 
 
-def _reconcile(listed: list[Problem], assessed: list[Problem], result: Result) -> list[Problem]:
+def reconcile(listed: list[Problem], assessed: list[Problem], result: Result) -> list[Problem]:
     """The verdict's integrity problems sorted out (see NOT_CHECKABLE_OFFLINE); returns what is broken.
 
     What the offline check finds and the verdict lists is no failure but
@@ -1187,7 +1287,7 @@ def _compare_findings(listed: list[Problem], recomputed: list[Problem], result: 
         result.fail(Code.VERDICT, f"problems: {item.code} ({item.message}) is {which}", item.index)
 
 
-def _check_request(verdict: JSONObject, result: Result | ReportResult) -> None:
+def check_request(verdict: JSONObject, result: Result | ReportResult) -> None:
     """`verified_at` and `requested_by` (v1.2) are signed but not recomputable: their shape only.
 
     Older verdicts carry neither.
@@ -1211,23 +1311,23 @@ def _is_requester(value: object) -> bool:
     )
 
 
-def _differences(
+def differences(
     signed: object, recomputed: object, path: str = "", depth: int = 2
 ) -> Iterator[tuple[str, object, object]]:
     """The fields that differ, named down to `depth` levels (`applied.issuer_countries`)."""
     if isinstance(signed, dict) and isinstance(recomputed, dict) and depth:
         for key in sorted(set(signed) | set(recomputed)):
-            yield from _differences(signed.get(key), recomputed.get(key), f"{path}{key}.", depth - 1)
+            yield from differences(signed.get(key), recomputed.get(key), f"{path}{key}.", depth - 1)
     elif signed != recomputed:
         yield path.rstrip("."), signed, recomputed
 
 
-def _json(value: object) -> str:
+def json_text(value: object) -> str:
     return json.dumps(value, sort_keys=True)
 
 
 def _short(value: object, limit: int = 160) -> str:
-    text = _json(value)
+    text = json_text(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -1292,7 +1392,13 @@ def load_report(raw: bytes | str) -> object:
         raise NotAReport(str(exc)) from exc
 
 
-def verify_report(document: object, *, log_key: signed_note.Verifier | None = None) -> ReportResult:
+def verify_report(
+    document: object,
+    *,
+    log_key: signed_note.Verifier | None = None,
+    report_type: str = verdicts.REPORT_TYPE,
+    check_shape: Callable[[JSONObject, ReportResult], None] | None = None,
+) -> ReportResult:
     """Check a verdict's signed report (or a verdict with its report) under the pinned log key.
 
     Checked: the signature by the pinned key (keyid = SHA-256 of it), the
@@ -1300,7 +1406,7 @@ def verify_report(document: object, *, log_key: signed_note.Verifier | None = No
     its fields are the report's payload. Nothing is recomputed: that needs
     the bundle.
     """
-    envelope, outer = _report_envelope(document)
+    envelope, outer = _report_envelope(document, report_type)
     result = ReportResult({}, [item.keyid for item in envelope.signatures], str(log_key) if log_key else None)
     try:
         payload = untrusted.loads(envelope.payload)
@@ -1311,7 +1417,7 @@ def verify_report(document: object, *, log_key: signed_note.Verifier | None = No
         result.fail(Code.REPORT, "the report's payload is not a JSON object")
     result.verdict = payload if isinstance(payload, dict) else {}
     if payload is not None:
-        _check_verdict_shape(result.verdict, result)
+        (check_shape or _check_verdict_shape)(result.verdict, result)
     if outer is not None and envelope.payload != verdicts.report_payload(_without_report(outer)):
         result.fail(Code.REPORT, "the verdict's fields are not the report's payload")
     if log_key is not None:
@@ -1319,7 +1425,15 @@ def verify_report(document: object, *, log_key: signed_note.Verifier | None = No
     return result
 
 
-def _report_envelope(document: object) -> tuple[dsse.Envelope, JSONObject | None]:
+def report_type_of(document: object) -> str:
+    """The payload type of a report (or of a verdict's report): which regime's verdict it signs."""
+    if isinstance(document, dict) and "report" in document:
+        document = document["report"]
+    found = document.get("payloadType") if isinstance(document, dict) else None
+    return found if isinstance(found, str) else ""
+
+
+def _report_envelope(document: object, report_type: str) -> tuple[dsse.Envelope, JSONObject | None]:
     outer = None
     if isinstance(document, dict) and "report" in document:
         outer, document = document, document["report"]
@@ -1327,8 +1441,8 @@ def _report_envelope(document: object) -> tuple[dsse.Envelope, JSONObject | None
         envelope = dsse.envelope_from_dict(document)
     except dsse.EnvelopeError as exc:
         raise NotAReport(f"not a DSSE envelope, nor a verdict with a report: {exc}") from exc
-    if envelope.payload_type != verdicts.REPORT_TYPE:
-        raise NotAReport(f"the payload type is {envelope.payload_type!r}, not {verdicts.REPORT_TYPE}")
+    if envelope.payload_type != report_type:
+        raise NotAReport(f"the payload type is {envelope.payload_type!r}, not {report_type}")
     return envelope, outer
 
 
@@ -1352,7 +1466,7 @@ def _check_verdict_shape(verdict: JSONObject, result: ReportResult) -> None:
     for number, item in enumerate(problems if isinstance(problems, list) else []):
         if not isinstance(item, dict) or set(item) != {"code", "message", "index"}:
             result.fail(Code.VERDICT, f"problems: item {number} is not {{code, message, index}}")
-    _check_request(verdict, result)
+    check_request(verdict, result)
 
 
 def _check_report_signature(envelope: dsse.Envelope, log_key: signed_note.Verifier, result: ReportResult) -> None:
