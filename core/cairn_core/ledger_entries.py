@@ -9,7 +9,7 @@ is only ever a view of the log that a check can rebuild:
     payload  = {"schema": "cairn.ledger/v1", "type": <kind>, "at": <RFC 3339 UTC>,
                 ["recorded_before_logging": true,] …the kind's fields}
 
-The kinds and their fields, all required, no others:
+The kinds and their fields, all required unless marked optional, no others:
 
     key_registered  organization (slug), keyid (hex SHA-256 of the key), public_key (base64, 32 bytes)
     key_revoked     organization, keyid
@@ -20,11 +20,16 @@ The kinds and their fields, all required, no others:
                     rule set after the change), changes (a list of {"table", "row",
                     "before", "after"}: before null for a new row, after null for a
                     deleted one), reason, source (both non-empty), by (who: a username,
-                    or "command:<name>")
+                    or "command:<name>"); optional regime: "45x" for the §45X
+                    rule data (docs/contract-45x.md), whose version and sha256 are
+                    both the document's own digest; absent for §30D's
     verdict         verification (id), vin, claim_index, credit_usd ("7500", "3750"
                     or "0"), integrity ("intact" or "broken"), report_sha256 (hex
                     SHA-256 of the report envelope's payload bytes), requested_by
                     ({"organization", "user"}, as the verdict's)
+    macr_verdict    a §45X verdict (docs/contract-45x.md): verification (id), batch,
+                    taxable_year, outcome ("pass", "fail", "incomplete", "excepted"
+                    or "not_applicable"), integrity, report_sha256, requested_by
 
 `at` is when the ledger recorded the fact: for a key, the moment it became
 valid or stopped being valid; for an organisation, a rule change or a
@@ -36,7 +41,8 @@ stand after the entries they describe but say when the facts held.
 Meaning (contract §12): a key is valid from its key_registered `at` until
 its key_revoked `at`; an organisation's record at a time is its latest
 `organization` entry at or before it; the rule data at a time is the one
-whose `rules` entry is the latest at or before it. `LedgerState.apply`
+whose `rules` entry is the latest at or before it, per regime
+(`LedgerState.rules` holds §30D's, `regime_rules` every other regime's). `LedgerState.apply`
 replays entries in log order and names what no honest ledger would log
 (a key registered twice, a revocation of an unknown key, …).
 
@@ -71,7 +77,16 @@ FIELDS: dict[str, frozenset[str]] = {
     "verdict": frozenset(
         {"verification", "vin", "claim_index", "credit_usd", "integrity", "report_sha256", "requested_by"}
     ),
+    "macr_verdict": frozenset(
+        {"verification", "batch", "taxable_year", "outcome", "integrity", "report_sha256", "requested_by"}
+    ),
 }
+# Fields a kind may carry beyond FIELDS.
+OPTIONAL: dict[str, frozenset[str]] = {"rules": frozenset({"regime"})}
+# The regimes whose rule data a `rules` entry may name (§30D's entries name none).
+RULE_REGIMES = ("45x",)
+MACR_OUTCOMES = ("pass", "fail", "incomplete", "excepted", "not_applicable")
+_BATCH = re.compile(r"\A[a-z0-9][a-z0-9-]{1,62}:[A-Za-z0-9._-]{1,64}\Z")
 _SLUG = re.compile(r"\A[a-z0-9][a-z0-9-]{1,62}\Z")
 _HEX64 = re.compile(r"\A[0-9a-f]{64}\Z")
 _COUNTRY = re.compile(r"\A[A-Z]{2}\Z")
@@ -127,7 +142,8 @@ def check(document: object) -> None:
     kind = document.get("type")
     if kind not in FIELDS:
         raise LedgerEntryError(f"unknown kind {kind!r}")
-    missing, extra = FIELDS[kind] - set(document), set(document) - FIELDS[kind] - COMMON
+    allowed = FIELDS[kind] | OPTIONAL.get(kind, frozenset())
+    missing, extra = FIELDS[kind] - set(document), set(document) - allowed - COMMON
     if missing or extra:
         raise LedgerEntryError(f"{kind}: missing {sorted(missing)}, unknown {sorted(extra)}")
     _text(document, "at", _TIME)
@@ -179,6 +195,8 @@ def _check_rules(document: Mapping[str, Any]) -> None:
         isinstance(item, dict) and set(item) == {"table", "row", "before", "after"} for item in changes
     ):
         raise LedgerEntryError("rules: changes is a list of {table, row, before, after}")
+    if "regime" in document and document["regime"] not in RULE_REGIMES:
+        raise LedgerEntryError(f"rules: regime {document['regime']!r} is not one of {RULE_REGIMES} (or absent)")
 
 
 def _check_verdict(document: Mapping[str, Any]) -> None:
@@ -195,12 +213,29 @@ def _check_verdict(document: Mapping[str, Any]) -> None:
         raise LedgerEntryError("verdict: requested_by is {organization, user}")
 
 
+def _check_macr_verdict(document: Mapping[str, Any]) -> None:
+    value = document["verification"]
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise LedgerEntryError("macr_verdict: verification is a non-negative integer")
+    year = document["taxable_year"]
+    if not isinstance(year, int) or isinstance(year, bool) or not 2000 <= year <= 2100:
+        raise LedgerEntryError("macr_verdict: taxable_year is a year")
+    _text(document, "batch", _BATCH)
+    _text(document, "report_sha256", _HEX64)
+    if document["outcome"] not in MACR_OUTCOMES or document["integrity"] not in INTEGRITIES:
+        raise LedgerEntryError("macr_verdict: outcome or integrity is not one the contract allows")
+    who = document["requested_by"]
+    if not isinstance(who, dict) or set(who) != {"organization", "user"}:
+        raise LedgerEntryError("macr_verdict: requested_by is {organization, user}")
+
+
 CHECKS = {
     "key_registered": _check_key_registered,
     "key_revoked": _check_key_revoked,
     "organization": _check_organization,
     "rules": _check_rules,
     "verdict": _check_verdict,
+    "macr_verdict": _check_macr_verdict,
 }
 
 
@@ -238,6 +273,20 @@ class RulesRecord:
     sha256: str
     at: dt.datetime
     index: int
+    regime: str = "30d"
+
+
+@dataclass(frozen=True)
+class MacrVerdictRecord:
+    verification: int
+    batch: str
+    taxable_year: int
+    outcome: str
+    integrity: str
+    report_sha256: str
+    requested_by: Mapping[str, Any]
+    at: dt.datetime
+    index: int
 
 
 @dataclass(frozen=True)
@@ -260,8 +309,10 @@ class LedgerState:
     keys: dict[str, KeyRecord] = field(default_factory=dict)
     organizations: dict[str, OrganizationRecord] = field(default_factory=dict)
     organization_history: dict[str, list[OrganizationRecord]] = field(default_factory=dict)
-    rules: list[RulesRecord] = field(default_factory=list)
+    rules: list[RulesRecord] = field(default_factory=list)  # §30D's rule data
     verdicts: dict[int, VerdictRecord] = field(default_factory=dict)
+    regime_rules: dict[str, list[RulesRecord]] = field(default_factory=dict)  # other regimes' rule data
+    macr_verdicts: dict[int, MacrVerdictRecord] = field(default_factory=dict)
 
     def apply(self, index: int, document: Mapping[str, Any]) -> list[str]:
         """Replay one checked entry; what an honest ledger would not have logged, named."""
@@ -306,7 +357,32 @@ def _organization(state: LedgerState, index: int, at: dt.datetime, document: Map
 
 
 def _rules(state: LedgerState, index: int, at: dt.datetime, document: Mapping[str, Any]) -> list[str]:
-    state.rules.append(RulesRecord(document["version"], document["sha256"], at, index))
+    regime = document.get("regime")
+    if regime is None:
+        state.rules.append(RulesRecord(document["version"], document["sha256"], at, index))
+    else:
+        state.regime_rules.setdefault(regime, []).append(
+            RulesRecord(document["version"], document["sha256"], at, index, regime)
+        )
+    return []
+
+
+def _macr_verdict(state: LedgerState, index: int, at: dt.datetime, document: Mapping[str, Any]) -> list[str]:
+    verification = document["verification"]
+    if verification in state.macr_verdicts:
+        first = state.macr_verdicts[verification].index
+        return [f"§45X verification {verification} is logged again (first at entry {first})"]
+    state.macr_verdicts[verification] = MacrVerdictRecord(
+        verification,
+        document["batch"],
+        document["taxable_year"],
+        document["outcome"],
+        document["integrity"],
+        document["report_sha256"],
+        document["requested_by"],
+        at,
+        index,
+    )
     return []
 
 
@@ -334,4 +410,5 @@ APPLY = {
     "organization": _organization,
     "rules": _rules,
     "verdict": _verdict,
+    "macr_verdict": _macr_verdict,
 }
