@@ -32,6 +32,13 @@ that its keys, organisations and rules are its own lists and its verdict
 is not in the log (notes, not failures). `--json` prints the result as JSON instead,
 every list and every differing field in full.
 
+Regimes (cairn_core.regimes): a bundle's `regime` section says which
+credit's verdict it carries ("45x": §45X material assistance,
+docs/contract-45x.md); a bundle without one is §30D's. A report is
+dispatched on its payload type. Every regime's bundle gets the same log,
+checkpoint, witness, key, proof, chain and report checks, and the same
+exit statuses; an unknown regime is exit 2.
+
 A bundle is read within cairn_core.untrusted's limits (size decompressed,
 nesting, numbers): beyond them, or wrongly typed where nothing can be
 checked, it is exit 2 with one line on standard error, never a traceback.
@@ -49,17 +56,8 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cairn_core import bundle, cosignature, signed_note, untrusted
-from cairn_core.payload import JSONObject
+from cairn_core import bundle, cosignature, regimes, signed_note, untrusted
 
-REQUIREMENTS = (
-    ("critical_minerals", "Critical minerals", "qualifying_pct", "qualifying"),
-    ("battery_components", "Battery components", "north_america_pct", "North American"),
-    ("foreign_entity_of_concern", "Foreign entity of concern", None, None),
-    ("final_assembly", "Final assembly in North America", None, None),
-    ("credit_in_force", "Credit in force", None, None),
-)
-NOT_RECORDED = "not recorded"
 KEYS_OUT_OF_BAND = (
     "Obtain the keys out of band (the operator's GET /api/v1/log/key and its witnesses' vkeys, an earlier "
     "bundle you trust, a witness operator's own record), compare them with these, and pin them."
@@ -123,9 +121,10 @@ def _read(path: str) -> bytes:
 
 def _check_bundle(path: str, pins: Pins, *, as_json: bool) -> int:
     try:
-        document = bundle.load(_read(path))
+        document = bundle.read(_read(path))
+        regime = regimes.for_bundle(document)
         # A second core checks the signatures in a child process.
-        result = bundle.verify(
+        result = regime.verify_bundle(
             document,
             processes=min(os.cpu_count() or 1, 2),
             log_key=pins.log_key,
@@ -136,18 +135,20 @@ def _check_bundle(path: str, pins: Pins, *, as_json: bool) -> int:
         return _unreadable(path, "not a Cairn proof bundle", exc)
     except Exception as exc:  # noqa: BLE001 (any input the checks did not foresee: unreadable, never a traceback)
         return _unreadable(path, "a bundle this verifier cannot read", exc)
-    print(json.dumps(result.as_dict(), indent=2, sort_keys=True) if as_json else report(result))
+    print(json.dumps(result.as_dict(), indent=2, sort_keys=True) if as_json else report(result, regime))
     return result.status
 
 
 def _check_report(path: str, pins: Pins, *, as_json: bool) -> int:
     try:
-        result = bundle.verify_report(bundle.load_report(_read(path)), log_key=pins.log_key)
+        document = bundle.load_report(_read(path))
+        regime = regimes.for_report(document)
+        result = regime.verify_report(document, log_key=pins.log_key)
     except (OSError, untrusted.TooLarge, bundle.NotAReport) as exc:
         return _unreadable(path, "not a Cairn verification report", exc)
     except Exception as exc:  # noqa: BLE001 (as above)
         return _unreadable(path, "a report this verifier cannot read", exc)
-    print(json.dumps(result.as_dict(), indent=2, sort_keys=True) if as_json else report_of_report(result))
+    print(json.dumps(result.as_dict(), indent=2, sort_keys=True) if as_json else report_of_report(result, regime))
     return result.status
 
 
@@ -161,15 +162,21 @@ def _unreadable(path: str, what: str, exc: Exception) -> int:
 # --- the bundle's report ---------------------------------------------------------------
 
 
-def report(result: bundle.Result) -> str:
+def report(result: bundle.Result, regime: regimes.Regime = regimes.S30D) -> str:
     """The readable report: what the verdict says, what was checked against which keys, every failure."""
     verdict = result.verdict
+    size = result.tree_size if result.tree_size is not None else "?"
+    if regime is regimes.S30D:
+        subject = f"VIN {result.vin}"
+        where = f"verification {verdict.get('id')}, claim entry {verdict.get('claim_index')}"
+    else:
+        subject = f"{regime.citation}, batch {verdict.get('batch')}, taxable year {verdict.get('taxable_year')}"
+        where = f"verification {verdict.get('id')}, regime {regime.name}"
     lines = [
-        f"Cairn proof bundle for VIN {result.vin}",
-        f"  verification {verdict.get('id')}, claim entry {verdict.get('claim_index')}, "
-        f"{result.entries} entries, checkpoint of {result.tree_size if result.tree_size is not None else '?'} entries",
+        f"Cairn proof bundle for {subject}",
+        f"  {where}, {result.entries} entries, checkpoint of {size} entries",
         "",
-        *_verdict(verdict),
+        *regime.describe(verdict),
         *_problems(result),
         "",
         *_ledger(result),
@@ -205,50 +212,6 @@ def _ledger(result: bundle.Result) -> list[str]:
             lines.append(f"  pinned witnesses that cosigned it: {', '.join(found.witnesses)}")
     lines += [f"Note: {note}" for note in result.notes]
     return lines
-
-
-def _verdict(verdict: JSONObject) -> list[str]:
-    """What the signed verdict says, requirements, rules and request included (any
-    field of the wrong type shown as the JSON it is: the checks name it)."""
-    lines = [
-        f"Verdict (signed): credit ${_usd(verdict.get('credit_usd'))}, integrity {_text(verdict.get('integrity'))}"
-    ]
-    lines += _requirements(_mapping(verdict.get("requirements")))
-    agreements = [_text(item) for item in _items(verdict.get("agreements"))]
-    lines.append(f"  Agreements relied on: {', '.join(agreements) if agreements else 'none'}")
-    applied = _mapping(verdict.get("applied"))
-    lines.append(f"  Rules: {_text(applied.get('rules_version'))} (SHA-256 {_text(applied.get('rules_sha256'))})")
-    lines.append(f"  Verification time: {_text(verdict.get('verified_at') or NOT_RECORDED)}")
-    lines.append(f"  Requested by: {requester(verdict.get('requested_by'))}")
-    problems = [_mapping(item) for item in _items(verdict.get("problems"))]
-    lines.append(f"  Problems in the verdict: {len(problems) or 'none'}")
-    lines += [
-        f"    index {_text(item.get('index'))}: {_text(item.get('code'))}: {_text(item.get('message'))}"
-        for item in problems
-    ]
-    return lines
-
-
-def _text(value: object) -> str:
-    """A JSON value as the report shows it: a string as it is, anything else as its JSON."""
-    return value if isinstance(value, str) else json.dumps(value)
-
-
-def _mapping(value: object) -> JSONObject:
-    return value if isinstance(value, dict) else {}
-
-
-def _items(value: object) -> list[object]:
-    return value if isinstance(value, list) else []
-
-
-def requester(requested_by: object) -> str:
-    """`requested_by` as a person reads it: organisation and user, or a command's organisation."""
-    if not isinstance(requested_by, dict):
-        return NOT_RECORDED
-    user, organization = requested_by.get("user"), requested_by.get("organization")
-    who = f"user {_text(user)}" if user is not None else "a command"
-    return f"organisation {_text(organization) if organization is not None else NOT_RECORDED}, {who}"
 
 
 def _problems(result: bundle.Result) -> list[str]:
@@ -323,26 +286,6 @@ def _unanchored(result: bundle.Result) -> list[str]:
     ]
 
 
-def _requirements(requirements: JSONObject) -> list[str]:
-    lines = []
-    for key, label, figure, figure_label in REQUIREMENTS:
-        item = _mapping(requirements.get(key))
-        text = f"  {label}: {'met' if item.get('met') is True else 'not met'}"
-        if figure:
-            required = item.get("required_pct")
-            text += f" ({_text(item.get(figure))}% {figure_label}"
-            text += f", {_text(required)}% required)" if required is not None else ", no percentage applies)"
-        lines.append(text)
-    return lines
-
-
-def _usd(amount: object) -> str:
-    try:
-        return f"{int(str(amount)):,}"
-    except ValueError:
-        return str(amount)
-
-
 def _clip(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -350,13 +293,17 @@ def _clip(text: str, limit: int = 160) -> str:
 # --- the signed report alone -------------------------------------------------------------
 
 
-def report_of_report(result: bundle.ReportResult) -> str:
+def report_of_report(result: bundle.ReportResult, regime: regimes.Regime = regimes.S30D) -> str:
     verdict = result.verdict
+    if regime is regimes.S30D:
+        subject = f"VIN {verdict.get('vin')}, claim entry {verdict.get('claim_index')}"
+    else:
+        subject = f"{regime.citation}, batch {verdict.get('batch')}, taxable year {verdict.get('taxable_year')}"
     lines = [
         "Cairn verification report (the signed verdict alone; nothing recomputed: that needs the bundle)",
-        f"  VIN {verdict.get('vin')}, claim entry {verdict.get('claim_index')}, verification {verdict.get('id')}",
+        f"  {subject}, verification {verdict.get('id')}",
         "",
-        *_verdict(verdict),
+        *regime.describe(verdict),
         "",
         f"Log key (pinned): {result.log_key}" if result.log_key else "Log key: none pinned",
         f"Signed by keyid(s): {', '.join(result.keyids)}",
