@@ -116,7 +116,7 @@ def excepted(result: macrs.Macr, rules: Rules) -> bool:
 
 
 def outcome(
-    result: macrs.Macr, rules: Rules, threshold: Threshold | None, *, broken: bool, is_excepted: bool
+    result: macrs.Macr, threshold: Threshold | None, *, broken: bool, is_excepted: bool
 ) -> tuple[str, list[str]]:
     """The outcome and the reasons for it, in the module docstring's order."""
     if broken:
@@ -151,7 +151,7 @@ def build(
     threshold = rules.threshold(name, sold_on_for(sold)) if name else None
     is_excepted = excepted(result, rules)
     status_day, status_rule, status_source = rules.status_date_of(result.taxable_year)
-    decided, reasons = outcome(result, rules, threshold, broken=bool(problems), is_excepted=is_excepted)
+    decided, reasons = outcome(result, threshold, broken=bool(problems), is_excepted=is_excepted)
     return {
         "regime": REGIME,
         "batch": result.batch,
