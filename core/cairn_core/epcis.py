@@ -10,6 +10,8 @@ One event per logged statement, in log order:
 | transfer | ObjectEvent | OBSERVE, shipping, in_transit |
 | certify | ObjectEvent | OBSERVE, inspecting, with certificationInfo |
 | claim | AssociationEvent | ADD, installing (the pack into the vehicle) |
+| supplier_certification (§45X) | ObjectEvent | OBSERVE, other |
+| sale (§45X) | ObjectEvent | OBSERVE, other |
 
 Every event carries, in the `cairn` namespace its document declares, the
 entry's `cairn:index`, `cairn:entry_hash` and `cairn:leaf_hash` (the proof
@@ -17,7 +19,12 @@ fields) and its `cairn:issuer`; what EPCIS has no field for (materials,
 values added, minerals, the certifier's statement as JSON text, a claim's
 dates) is in
 `cairn:` fields too, so that a document maps back to the statements
-(cairn_core.epcis_import). Quantities are JSON numbers written exactly as
+(cairn_core.epcis_import). The §45X statements (docs/contract-45x.md) map
+one way only, and show less than they sign: a supplier certification its
+taxpayer, year, status and two statements about prohibited foreign
+entities, never the supplier's taxpayer id or costs; a sale its quantity,
+date and the buyer's country; a transform's inputs never their direct
+material cost (the entry's readers read them in the entry itself). Quantities are JSON numbers written exactly as
 the decimal strings they come from; identifiers are cairn_core.epcis_ids'.
 `eventTime` is the statement's `occurred_at` (else `issued_at`), `recordTime`
 the entry's `integrated_time`, both with their zone offset (+00:00).
@@ -211,6 +218,35 @@ class Mapper:
             "bizLocation": {"id": self.ids.site(site["name"], site["country"])},
             "cairn:acquired": statement["acquired"],
             "cairn:placed_in_service": statement["placed_in_service"],
+        }
+
+    def supplier_certification(self, statement: Mapping[str, Any]) -> dict[str, object]:
+        certification: dict[str, object] = {
+            "cairn:taxpayer": self.ids.party(statement["taxpayer"]),
+            "cairn:taxable_year": statement["taxable_year"],
+            "cairn:status": statement["status"],
+        }
+        if statement["status"] == "certified":
+            certification["cairn:not_produced_by_pfe"] = statement["not_produced_by_pfe"]
+            certification["cairn:no_knowledge_of_prior_pfe"] = statement["no_knowledge_of_prior_pfe"]
+        return {
+            "type": "ObjectEvent",
+            "action": "OBSERVE",
+            "epcList": [],
+            "quantityList": [self.quantity(statement["batch"])],
+            "bizStep": "other",
+            "cairn:certification": certification,
+        }
+
+    def sale(self, statement: Mapping[str, Any]) -> dict[str, object]:
+        return {
+            "type": "ObjectEvent",
+            "action": "OBSERVE",
+            "epcList": [],
+            "quantityList": [self.quantity(statement["batch"], statement["quantity"])],
+            "bizStep": "other",
+            "cairn:sold_on": statement["sold_on"],
+            "cairn:buyer_country": statement["buyer"]["country"],
         }
 
 
