@@ -188,3 +188,21 @@ def test_the_signed_report_alone(made, tmp_path, capsys):
     broken = {**document["verdict"], "outcome": "maybe"}
     path.write_text(json.dumps(broken))
     assert verify_cli.main(["--report", str(path), "--log-key", ledger.verifier]) == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"taxable_year": True}, {"taxable_year": "2026"}, {"batch": None}, {"vin": "5YJ3E1EA0PF000777"}, {"rules": []}],
+    ids=["year-bool", "year-string", "batch-null", "a-vin-section", "rules-list"],
+)
+def test_a_bundle_off_the_shape_is_exit_2(made, tmp_path, capsys, change):
+    ledger, document = made
+    assert run(tmp_path, {**document, **change}, "--log-key", ledger.verifier) == 2
+    assert "not a Cairn proof bundle" in capsys.readouterr().err
+
+
+def test_a_bundle_for_another_year_than_its_verdict_fails(made, tmp_path):
+    ledger, document = made
+    result = check({**document, "taxable_year": 2027}, ledger)
+    assert any("taxable_year 2027" in failure.message for failure in result.failures)
+    assert run(tmp_path, {**document, "taxable_year": 2027}, "--log-key", ledger.verifier) == 1
