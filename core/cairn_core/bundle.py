@@ -86,6 +86,15 @@ log key was pinned, or too few pinned witnesses cosigned. A bundle carries
 its own keys, so anyone can make one that passes every check under them.
 `verify_report` checks a verdict's signed report alone.
 
+Regimes (cairn_core.regimes). `verify` is §30D's. Steps 1 to 6, the ledger
+entries, the organisations and the verdict entry are every regime's:
+`check_log`, `check_organizations`, `check_logged_rules` and
+`check_verdict_entry` run them for another regime's verifier
+(`cairn_core.regimes.s45x.bundle`), with its report's payload type and its
+verdict entry's kind and fields, so that every regime's bundle gets the
+same checks, trust rules and exit statuses. `read` and `regime_of` tell a
+bundle's regime before its shape is checked (no `regime`: §30D).
+
 Nothing here imports Django; the standard library, `cryptography`'s
 companion PyNaCl and the core modules are all it needs.
 """
