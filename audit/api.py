@@ -36,7 +36,7 @@ class VerificationListView(APIView):
         if not isinstance(vin, str) or not vin:
             raise LedgerError("bad_request", 'Send {"vin": "<the claimed VIN>"}.')
         verification = engine.verify_claim(vin, requested_by=request.user)
-        return Response(verification.as_verdict(), status=201)
+        return Response(s.render(s.VerdictSerializer, verification.as_verdict()), status=201)
 
 
 class VerificationDetailView(APIView):
@@ -51,9 +51,8 @@ class VerificationDetailView(APIView):
         verification = Verification.objects.filter(pk=verification_id).first()
         if verification is None:
             raise LedgerError("not_found", f"No verification {verification_id}.")
-        return Response(
-            {**verification.as_verdict(), "integrity_warnings": consequences.integrity_warnings(verification)}
-        )
+        body = {**verification.as_verdict(), "integrity_warnings": consequences.integrity_warnings(verification)}
+        return Response(s.render(s.VerdictWithWarningsSerializer, body))
 
 
 class IncidentListView(APIView):
@@ -69,7 +68,8 @@ class IncidentListView(APIView):
         state = request.query_params.get("state")
         if state is not None and state not in IntegrityIncident.State.values:
             raise LedgerError("bad_request", "state must be one of open, acknowledged, resolved.")
-        return Response({"incidents": [incident.as_api() for incident in incident_views.listed(state)]})
+        incidents = [incident.as_api() for incident in incident_views.listed(state)]
+        return Response(s.render(s.IncidentListSerializer, {"incidents": incidents}))
 
 
 @method_decorator(gzip_page, name="get")

@@ -88,13 +88,8 @@ class KeyView(PublicLogView):
     @extend_schema(responses={200: s.LogKeySerializer, **errors("LogKey", "rate_limited")})
     def get(self, request):
         key = ledger_key.current()
-        return Response(
-            {
-                "origin": key.origin,
-                "public_key": dsse.b64encode(key.public_key),
-                "verifier": key.verifier,
-            }
-        )
+        body = {"origin": key.origin, "public_key": dsse.b64encode(key.public_key), "verifier": key.verifier}
+        return Response(s.render(s.LogKeySerializer, body))
 
 
 class WitnessesView(PublicLogView):
@@ -102,7 +97,7 @@ class WitnessesView(PublicLogView):
 
     @extend_schema(responses={200: s.WitnessStatusSerializer(many=True), **errors("Witnesses", "rate_limited")})
     def get(self, request):
-        return Response(witnesses.status())
+        return Response(s.render(s.WitnessStatusSerializer, witnesses.status(), many=True))
 
 
 class InclusionProofView(PublicLogView):
@@ -114,7 +109,7 @@ class InclusionProofView(PublicLogView):
     def get(self, request):
         index, tree_size = _integer(request, "index"), _integer(request, "tree_size")
         proof = _proof_call(tlog.inclusion_proof, index, tree_size)
-        return Response(proof.as_json())
+        return Response(s.render(s.InclusionProofSerializer, proof.as_json()))
 
 
 class ConsistencyProofView(PublicLogView):
@@ -126,7 +121,8 @@ class ConsistencyProofView(PublicLogView):
     def get(self, request):
         first, second = _integer(request, "first"), _integer(request, "second")
         hashes = _proof_call(tlog.consistency_proof, first, second)
-        return Response({"first": first, "second": second, "hashes": [h.hex() for h in hashes]})
+        body = {"first": first, "second": second, "hashes": [h.hex() for h in hashes]}
+        return Response(s.render(s.ConsistencyProofSerializer, body))
 
 
 class EntriesView(APIView):
@@ -148,4 +144,4 @@ class EntriesView(APIView):
         size = tlog.current_size()
         if start > size:
             raise LedgerError("bad_request", f"start {start} is beyond the log's size {size}.")
-        return Response({"entries": tlog.entries(start, min(end, size))})
+        return Response(s.render(s.LogEntriesSerializer, {"entries": tlog.entries(start, min(end, size))}))

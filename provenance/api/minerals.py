@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from agreements.models import CriticalMineral
 from provenance.api.log_views import PublicLogView
-from provenance.api.serializers import ErrorSerializer
+from provenance.api.serializers import ErrorSerializer, render
 
 
 class CriticalMineralSerializer(serializers.Serializer):
@@ -38,4 +38,4 @@ class CriticalMineralListView(PublicLogView):
     def get(self, request):
         rows = CriticalMineral.objects.order_by("slug").values_list("slug", "name", "battery_relevant")
         minerals = [{"name": slug, "title": name, "battery_relevant": battery} for slug, name, battery in rows]
-        return Response({"critical_minerals": minerals})
+        return Response(render(CriticalMineralListSerializer, {"critical_minerals": minerals}))

@@ -3,7 +3,15 @@
 Serializers describe shape only: hashing, signatures and chains live in the
 domain modules. Envelopes are not parsed here: the write path hashes the
 bytes it received.
+
+They are also what renders each answer (`render`): the body a view returns
+and the OpenAPI schema drf-spectacular serves come from the same class, and
+tests/provenance/test_api_schema.py holds every documented answer to the
+schema served.
 """
+
+import functools
+from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
@@ -14,6 +22,33 @@ AFTER_INDEX = OpenApiParameter("after", OpenApiTypes.INT, description="List entr
 AFTER_ID = OpenApiParameter("after", OpenApiTypes.STR, description="List batches with an id after this one.")
 LIMIT = OpenApiParameter("limit", OpenApiTypes.INT, description="At most this many (1-1000, default 100).")
 CUSTODIAN = OpenApiParameter("custodian", OpenApiTypes.STR, description="The custodian's slug (default: yours).")
+
+
+def render(serializer: type[serializers.Serializer], instance: Any, *, many: bool = False) -> Any:
+    """`instance` as `serializer` renders it: a view's answer.
+
+    One instance of each serializer serves every request: building a
+    serializer deep-copies its fields, which would cost each receipt of
+    POST /attestations more than rendering it does; `to_representation`
+    keeps no state between calls.
+    """
+    return _renderer(serializer, many).to_representation(instance)
+
+
+@functools.cache
+def _renderer(serializer: type[serializers.Serializer], many: bool) -> serializers.BaseSerializer:
+    return serializer(many=many) if many else serializer()
+
+
+class AsStored(serializers.Serializer):
+    """A document the ledger stores as JSON and answers as stored: an
+    envelope, a verdict's signed parts. Its exact members and their order are
+    what was hashed or signed (and PostgreSQL's jsonb orders keys its own
+    way), so it is rendered untouched; the class describes it to the schema,
+    and the schema test holds the stored documents to that description."""
+
+    def to_representation(self, instance: Any) -> Any:
+        return instance
 
 
 class KeyRegistrationSerializer(serializers.Serializer):
@@ -41,8 +76,8 @@ class SignatureSerializer(serializers.Serializer):
     sig = serializers.CharField()
 
 
-class EnvelopeSerializer(serializers.Serializer):
-    """A DSSE envelope (contract §2)."""
+class EnvelopeSerializer(AsStored):
+    """A DSSE envelope (contract §2), answered as stored."""
 
     payloadType = serializers.CharField()  # noqa: N815 - the wire name
     payload = serializers.CharField()
@@ -140,11 +175,13 @@ class ProvenanceNodeSerializer(serializers.Serializer):
 
 
 class ProvenanceEdgeSerializer(serializers.Serializer):
-    # A declared field, taken out of the class by DRF's metaclass: not Field.source.
-    source = serializers.CharField(help_text="Input batch (wire name: from).")  # type: ignore[assignment]
-    to = serializers.CharField()
-    index = serializers.IntegerField()
-    quantity = serializers.CharField()
+    to = serializers.CharField(help_text="The output batch of the transform.")
+    index = serializers.IntegerField(help_text="The transform's entry.")
+    quantity = serializers.CharField(help_text="The input quantity attributed to the output.")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # The wire name `from` is a Python keyword: it cannot be declared.
+        return {"from": serializers.CharField(help_text="The input batch."), **super().get_fields()}
 
 
 class ProvenanceOriginSerializer(serializers.Serializer):
@@ -219,7 +256,9 @@ class ComponentsRequirementSerializer(MetSerializer):
     required_pct = serializers.CharField(allow_null=True)
 
 
-class RequirementsSerializer(serializers.Serializer):
+class RequirementsSerializer(AsStored):
+    """Signed in the verdict's report: answered as stored."""
+
     critical_minerals = MineralsRequirementSerializer()
     battery_components = ComponentsRequirementSerializer()
     foreign_entity_of_concern = MetSerializer()
@@ -227,14 +266,24 @@ class RequirementsSerializer(serializers.Serializer):
     credit_in_force = MetSerializer()
 
 
-class ProblemSerializer(serializers.Serializer):
+class ProblemSerializer(AsStored):
+    """Signed in the verdict's report: answered as stored."""
+
     code = serializers.CharField()
     message = serializers.CharField()
     index = serializers.IntegerField(allow_null=True)
 
 
+class RequestedBySerializer(AsStored):
+    """Signed in the verdict's report: answered as stored."""
+
+    organization = serializers.CharField()
+    user = serializers.CharField(allow_null=True, help_text="Null for a verification made by a command.")
+
+
 class VerdictSerializer(serializers.Serializer):
-    """The verdict of contract §5."""
+    """The verdict of contract §5, members in the contract's order (a
+    verdict stored before v1.1 or v1.2 lacks that version's members)."""
 
     id = serializers.IntegerField()
     vin = serializers.CharField()
@@ -244,7 +293,11 @@ class VerdictSerializer(serializers.Serializer):
     requirements = RequirementsSerializer()
     agreements = serializers.ListField(child=serializers.CharField())
     problems = ProblemSerializer(many=True)
+    verified_at = serializers.CharField(required=False, help_text="RFC 3339, UTC (v1.2).")
+    requested_by = RequestedBySerializer(required=False, help_text="v1.2.")
     checkpoint = serializers.CharField()
+    scope = serializers.DictField(required=False, help_text="What the verdict covers and what it does not (v1.1).")
+    applied = serializers.DictField(required=False, help_text="The dates, schedule row and rules it applied (v1.1).")
     report = EnvelopeSerializer(help_text="The verdict without report, as DSSE signed by the ledger key.")
 
 
@@ -314,15 +367,35 @@ class ValidationResultsSerializer(serializers.Serializer):
     results = ValidationResultSerializer(many=True, help_text="One per envelope, in the order posted.")
 
 
+class VerdictEntrySerializer(serializers.Serializer):
+    """The verdict's own ledger entry, proved against a later checkpoint (v1.2)."""
+
+    index = serializers.IntegerField(min_value=0)
+    leaf_input = serializers.CharField()
+    checkpoint = serializers.CharField(help_text="The earliest log-signed checkpoint covering the entry.")
+    cosignatures = serializers.ListField(child=serializers.CharField())
+    proof = serializers.CharField(help_text="tlog-proof@v1 of the entry against that checkpoint.")
+    consistency = serializers.ListField(
+        child=serializers.CharField(), help_text="From the verdict's checkpoint to that one (base64 hashes)."
+    )
+
+
 class BundleSerializer(serializers.Serializer):
-    """The proof bundle of contract §8 (application/vnd.cairn.bundle+json)."""
+    """The proof bundle of contract §8 (application/vnd.cairn.bundle+json).
+
+    A file written whole by audit.bundle (its bytes are what `cairn-verify`
+    reads), not rendered from this class: the schema test holds it to it."""
 
     bundle = serializers.ChoiceField(choices=["cairn.bundle/v1"])
     vin = serializers.CharField()
     verdict = VerdictSerializer()
     log = LogKeySerializer()
     checkpoint = serializers.CharField()
+    cosignatures = serializers.ListField(
+        child=serializers.CharField(), help_text="Witness cosignature lines over the checkpoint (v1.2)."
+    )
     entries = serializers.ListField(child=serializers.DictField(), help_text="index, leaf_input, proof")
     keys = serializers.ListField(child=serializers.DictField())
     organizations = serializers.ListField(child=serializers.DictField())
     rules = serializers.DictField()
+    verdict_entry = VerdictEntrySerializer(required=False, help_text="Absent for a verification from before v1.2.")
