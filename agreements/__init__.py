@@ -16,5 +16,5 @@ Where to look:
 The rules know nothing of the ledger: the links from ledger entries to the
 agreements they relied on are the ledger's (`provenance.models.EntryAgreementLink`,
 `provenance.linking`), and the agreements' admin pages gain their links, the
-relink action and the what-if in `audit.agreement_admin`.
+relink action and the what-if in `audit.admin.agreements`.
 """

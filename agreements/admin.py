@@ -6,7 +6,7 @@ deleted here: end them with a termination event, so that past verdicts can
 still be explained. The rules know nothing of the ledger: the agreements'
 links to ledger entries, relinking and the what-if of ending an agreement
 are added to this admin by the layers above (provenance's admin for the
-links themselves, audit.agreement_admin for the agreement pages).
+links themselves, audit.admin.agreements for the agreement pages).
 """
 
 from __future__ import annotations
@@ -318,7 +318,7 @@ class AgreementEventInline(ReadableWhenReadOnly, admin.StackedInline):
 
 # Not registered here: the agreements' page shows the ledger entries linked to
 # each agreement and the what-if of ending one, which only the layers above
-# know (audit.agreement_admin AuditedTradeAgreementAdmin extends this class,
+# know (audit.admin.agreements AuditedTradeAgreementAdmin extends this class,
 # and audit's admin module registers it).
 class TradeAgreementAdmin(RuleAdmin):
     form = TradeAgreementForm

@@ -2,7 +2,7 @@
 
 Rendered by WeasyPrint (HTML and CSS to PDF; it needs Pango, Debian's
 libpango-1.0-0) from the template ``admin/audit/verification/verdict_pdf.html``
-and the same page data as the verdict page (`audit.admin_views.verdict_details`).
+and the same page data as the verdict page (`audit.admin.page_data.verdict_details`).
 The page holds the amount and its explanation, the integrity, who asked and
 when, the checkpoint and rules, each requirement with its figures, the
 agreements relied on, the problems (the first `PROBLEMS_SHOWN`; the proof

@@ -30,4 +30,6 @@ def _make_filesystem_folders(sender: Celery, **kwargs: object) -> None:
         Path(str(folder)).mkdir(parents=True, exist_ok=True)
 
 
+# Each app's `tasks`, and audit's checkpoint publishing (audit/checkpoint_tasks.py).
 app.autodiscover_tasks()
+app.autodiscover_tasks(related_name="checkpoint_tasks")

@@ -466,7 +466,7 @@ class BatchLinkAdmin(LedgerAdmin):
         return batch_link(link.batch_id)
 
 
-# Not registered here: the claims' page is the auditors' (audit.auditor_admin
+# Not registered here: the claims' page is the auditors' (audit.admin.verdicts
 # AuditorClaimAdmin extends this class with the verdicts, and audit's admin
 # module registers it).
 class ClaimAdmin(LedgerAdmin):

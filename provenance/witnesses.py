@@ -8,7 +8,7 @@
     has_quorum(checkpoint)           enough stored cosignatures?
     latest_with_quorum(covering=i)   the checkpoint a verification may use
 
-Celery asks each witness separately and retries (audit.tasks), so a witness
+Celery asks each witness separately and retries (audit.checkpoint_tasks), so a witness
 that is down delays only its own cosignature; where no worker runs, the
 `publish_checkpoint` command and a verification that must publish call
 `gather` themselves.

@@ -9,8 +9,8 @@ from django.contrib import admin
 from django.test import Client
 
 from agreements.models import TradeAgreement
-from audit.agreement_admin import AuditedTradeAgreementAdmin
-from audit.auditor_admin import AuditorClaimAdmin
+from audit.admin.agreements import AuditedTradeAgreementAdmin
+from audit.admin.verdicts import AuditorClaimAdmin
 from provenance.models import Claim
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from audit import checks, tasks, watchdog
+from audit import checkpoint_tasks, checks, tasks, watchdog
 from audit.models import IntegrityCheckRun, IntegrityIncident
 from provenance import checkpoints, marks, witnesses
 from provenance.models import Checkpoint, Entry
@@ -154,7 +154,7 @@ def test_the_publisher_task_sees_the_rollback_before_it_republishes(
     first, latest = published
     tamper("DELETE FROM provenance_checkpoint WHERE tree_size = %s", [latest.tree_size])
     with django_capture_on_commit_callbacks(execute=True):
-        assert tasks.publish_checkpoint.delay().get() == latest.tree_size  # published again, and
+        assert checkpoint_tasks.publish_checkpoint.delay().get() == latest.tree_size  # published again, and
     held = f"holds checkpoint {latest.tree_size}, but the latest checkpoint row is {first.tree_size}"
     assert incidents("checkpoint_rollback") == [f"the file mark {held}", f"the cache mark {held}"]
 
@@ -180,7 +180,7 @@ def test_the_installed_schedule_passes():
 )
 def test_a_changed_schedule_row_is_an_incident_from_the_publisher(eager, change, reason):
     tamper(change, [INCREMENTAL])
-    tasks.publish_checkpoint.delay().get()  # the checks' own rows do not stop it
+    checkpoint_tasks.publish_checkpoint.delay().get()  # the checks' own rows do not stop it
     assert incidents("schedule") == [f"periodic task {INCREMENTAL!r} {reason}"]
     assert IntegrityIncident.objects.get(code="schedule").detected_by == "watchdog"
 
@@ -188,7 +188,7 @@ def test_a_changed_schedule_row_is_an_incident_from_the_publisher(eager, change,
 def test_a_stretched_interval_is_an_incident(eager):
     daily = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.DAYS)
     tamper("UPDATE django_celery_beat_periodictask SET interval_id = %s WHERE name = %s", [daily.id, INCREMENTAL])
-    tasks.publish_checkpoint.delay().get()
+    checkpoint_tasks.publish_checkpoint.delay().get()
     assert incidents("schedule") == [f"periodic task {INCREMENTAL!r} runs every 86400 s, more than the 900 s allowed"]
 
 
@@ -202,7 +202,7 @@ def test_the_full_check_on_some_days_only_is_an_incident():
 
 
 def test_the_checks_are_stale_when_no_incremental_run_finished(eager):
-    tasks.publish_checkpoint.delay().get()
+    checkpoint_tasks.publish_checkpoint.delay().get()
     tasks.check_incremental.delay().get()
     now = timezone.now()
     assert watchdog.schedule_problems(now + dt.timedelta(seconds=599)) == []
@@ -221,15 +221,15 @@ def test_the_checks_are_stale_when_no_incremental_run_finished(eager):
 def test_deleted_incidents_are_an_incident_once(eager, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         tamper("UPDATE django_celery_beat_periodictask SET enabled = false WHERE name = %s", [INCREMENTAL])
-        tasks.publish_checkpoint.delay().get()
+        checkpoint_tasks.publish_checkpoint.delay().get()
         tamper("UPDATE django_celery_beat_periodictask SET enabled = false WHERE name = 'Publish checkpoint'")
-        tasks.publish_checkpoint.delay().get()
+        checkpoint_tasks.publish_checkpoint.delay().get()
     assert IntegrityIncident.objects.count() == 2
     high = IntegrityIncident.objects.order_by("-id").first()
     assert marks.read("incidents")["file"] == marks.Mark(high.id, 2)
     tamper("DELETE FROM audit_integrityincident WHERE id = %s", [high.id])
     for _ in range(2):
-        tasks.publish_checkpoint.delay().get()
+        checkpoint_tasks.publish_checkpoint.delay().get()
     assert incidents("incidents_deleted") == [
         f"integrity incidents deleted: the file mark counted 2 rows up to id {high.id}, "
         f"the table has 1 up to id {high.id - 1}",

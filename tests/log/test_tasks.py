@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django_celery_beat.models import PeriodicTask
 
-from audit import tasks
+from audit import checkpoint_tasks, tasks
 from audit.models import IntegrityCheckRun, IntegrityIncident
 from audit.schedule import install_schedule
 from provenance.models import Checkpoint, Entry
@@ -24,17 +24,17 @@ def incidents() -> list[tuple[int, str, str]]:
 
 
 def test_publish_checkpoint_task_publishes_only_when_the_tree_grew(eager):
-    assert tasks.publish_checkpoint.delay().get() == 0  # the empty tree, signed (contract §7)
+    assert checkpoint_tasks.publish_checkpoint.delay().get() == 0  # the empty tree, signed (contract §7)
     append_bare_leaves(4)
-    assert tasks.publish_checkpoint.delay().get() == 4
-    assert tasks.publish_checkpoint.delay().get() == 4
+    assert checkpoint_tasks.publish_checkpoint.delay().get() == 4
+    assert checkpoint_tasks.publish_checkpoint.delay().get() == 4
     assert list(Checkpoint.objects.values_list("tree_size", flat=True)) == [0, 4]
 
 
 def test_incremental_check_records_each_problem_once_and_mails_once(
     eager, admins, chain, mailoutbox, django_capture_on_commit_callbacks
 ):
-    tasks.publish_checkpoint.delay()
+    checkpoint_tasks.publish_checkpoint.delay()
     index = attestation(4)
     change_leaf_hash(index)
     for _ in range(2):
@@ -71,7 +71,7 @@ def test_incremental_check_resumes_where_it_stopped(eager, ledger, miner, chain)
     ],
 )
 def test_full_check_runs_ranges_as_a_chord_and_names_the_index(eager, chain, drill, code):
-    tasks.publish_checkpoint.delay()
+    checkpoint_tasks.publish_checkpoint.delay()
     size, index = Entry.objects.count(), attestation(3)
     drill(index)
     run_id = tasks.check_full.delay(parts=3).get()

@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.management import CommandError, call_command
 
-from audit import tasks
+from audit import checkpoint_tasks
 from audit.models import IntegrityIncident, Verification
 from cairn_core import cosignature
 from provenance import checkpoints, ledger_key, witnesses
@@ -122,7 +122,7 @@ def test_a_verification_waits_for_the_quorum_or_stores_nothing(
 
 def test_celery_asks_each_witness_in_its_own_task(eager, two_witnesses):
     append_bare_leaves(6)
-    assert tasks.publish_checkpoint.delay().get() == 6
+    assert checkpoint_tasks.publish_checkpoint.delay().get() == 6
     assert Cosignature.objects.filter(checkpoint_id=6).count() == 2
 
 
@@ -133,7 +133,7 @@ def test_a_witness_holding_another_history_refuses_and_raises_an_incident(eager,
     append_bare_leaves(5)
     forked = ledger_key.sign_checkpoint(3, bytes(32))
     assert two_witnesses[0].witness.add_checkpoint(f"old 0\n\n{forked}".encode()).status == 200
-    tasks.publish_checkpoint.delay().get()
+    checkpoint_tasks.publish_checkpoint.delay().get()
     assert Cosignature.objects.filter(checkpoint_id=5).values_list("witness", flat=True).get() == two_witnesses[1].vkey
     (incident,) = IntegrityIncident.objects.all()
     assert incident.code == "witness" and incident.index == 4

@@ -16,7 +16,7 @@ import pytest
 from django.conf import settings
 from django.db import connection, transaction
 
-from audit import tasks
+from audit import checkpoint_tasks, tasks
 from audit.models import IntegrityCheckRun, IntegrityIncident
 from provenance import checkpoints
 from provenance.models import Entry
@@ -93,7 +93,7 @@ def committed_chain(ledger, miner, refiner, maker):
 
 def test_the_worker_runs_the_checks_and_records_incidents(worker, committed_chain):
     size = Entry.objects.count()  # the personas' ledger entries and the chain
-    assert run(worker, tasks.publish_checkpoint) == size
+    assert run(worker, checkpoint_tasks.publish_checkpoint) == size
     changed, deleted = attestation(2), attestation(5)
     change_leaf_hash(changed)
     delete_entry(deleted)

@@ -3,7 +3,8 @@ provenance graph and the integrity dashboard.
 
 It extends the ledger's read-only ClaimAdmin (provenance.admin, which
 leaves Claim unregistered) with what only the audit app knows:
-verifications. audit.admin registers these pages.
+verifications. audit.admin registers these pages; their data is
+audit.admin.page_data's.
 
 Pages (all under /admin/, for staff with the view permissions of the
 Auditors group; every ledger page stays read-only):
@@ -47,13 +48,11 @@ from kombu.exceptions import OperationalError
 from agreements.snapshot import current_ruleset
 from audit import (
     activity,
-    admin_views,
     bundle,
     checks,
     claim_search,
     claim_stories,
     consequences,
-    papers_admin,
     rules_since,
     tasks,
     timestamps,
@@ -62,6 +61,7 @@ from audit import (
     verdict_text,
     working_papers,
 )
+from audit.admin import page_data, papers
 from audit.auditors import RUN_VERIFICATION_PERM
 from audit.engine import verify_claim
 from audit.models import Activity, IntegrityCheckRun, IntegrityIncident, Verification
@@ -260,7 +260,7 @@ class AuditorClaimAdmin(ClaimAdmin):
     def export_csv(self, request, queryset):
         amounts = rules.credit_amounts(current_ruleset())
         text = working_papers.claims_csv(queryset.order_by("vin"), amounts)
-        return papers_admin.csv_download(request, text, "claims", rows=queryset.count())
+        return papers.csv_download(request, text, "claims", rows=queryset.count())
 
     def get_urls(self):
         own = [
@@ -291,8 +291,8 @@ class AuditorClaimAdmin(ClaimAdmin):
             extra.update(
                 verifications=claim.verifications.select_related("requested_by")[:20],
                 verdict_history=verdict_monitor.history(claim.vin),
-                graph=(graph := admin_views.claim_graph(claim, current_ruleset())),
-                graph_text=admin_views.graph_text(graph),
+                graph=(graph := page_data.claim_graph(claim, current_ruleset())),
+                graph_text=page_data.graph_text(graph),
                 can_verify=can_verify(request),
                 verify_url=reverse("admin:provenance_claim_verify", args=[claim.vin]),
                 story=claim_stories.story(claim.vin),
@@ -351,7 +351,7 @@ class VerificationAdmin(LedgerAdmin):
     def export_csv(self, request, queryset):
         amounts = rules.credit_amounts(current_ruleset())
         text = working_papers.verdicts_csv(queryset.select_related("requested_by").order_by("id"), amounts)
-        return papers_admin.csv_download(request, text, "verdicts", rows=queryset.count())
+        return papers.csv_download(request, text, "verdicts", rows=queryset.count())
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -443,7 +443,7 @@ class VerificationAdmin(LedgerAdmin):
             "title": "Ledger integrity",
             "can_check": can_verify(request),
             "media": self.media,
-            **admin_views.integrity_status(),
+            **page_data.integrity_status(),
         }
         return TemplateResponse(request, "admin/audit/integrity.html", context)
 
@@ -492,5 +492,5 @@ def verdict_page_data(verification: Verification) -> dict:
         "integrity_warnings": IntegrityIncident.objects.filter(
             id__in=consequences.integrity_warnings(verification)
         ).order_by("id"),
-        **admin_views.verdict_details(verification),
+        **page_data.verdict_details(verification),
     }

@@ -10,7 +10,7 @@
   progress of a full one, when each part of the ledger was last checked, and
   the open incidents.
 
-The pages themselves (views, templates) are in audit.auditor_admin.
+The pages themselves (views, templates) are in audit.admin.verdicts.
 """
 
 from __future__ import annotations

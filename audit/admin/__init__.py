@@ -11,11 +11,11 @@ models unregistered, so nothing is swapped at start-up.
 from django.contrib import admin
 
 from agreements.models import TradeAgreement
-from audit.agreement_admin import AuditedTradeAgreementAdmin
-from audit.auditor_admin import AuditorClaimAdmin, VerificationAdmin
-from audit.incident_admin import IntegrityIncidentAdmin
+from audit.admin.agreements import AuditedTradeAgreementAdmin
+from audit.admin.incidents import IntegrityIncidentAdmin
+from audit.admin.papers import ActivityAdmin
+from audit.admin.verdicts import AuditorClaimAdmin, VerificationAdmin
 from audit.models import Activity, IntegrityCheckRun, IntegrityIncident, Verification
-from audit.papers_admin import ActivityAdmin
 from provenance.models import Claim
 
 
