@@ -35,6 +35,41 @@ def env_bool(name: str, default: bool = False) -> bool:
     return value in TRUE_WORDS
 
 
+def env_int(name: str, default: int) -> int:
+    """A whole-number setting; unset or empty gives `default`, anything else
+    that is not a whole number stops start-up with the variable's name."""
+    return int(_env_number(name, default, int))
+
+
+def env_float(name: str, default: float) -> float:
+    """A number setting (seconds, mostly), read as `env_int` is."""
+    return float(_env_number(name, default, float))
+
+
+def _env_number(name: str, default: Any, kind: type) -> Any:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return kind(default)
+    try:
+        return kind(value)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name}={os.environ[name]!r} is not {'a whole number' if kind is int else 'a number'}"
+        ) from None
+
+
+def env_json(name: str, default: Any) -> Any:
+    """A JSON setting; unset or empty gives `default`, JSON that does not
+    parse stops start-up with the variable's name."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} is not valid JSON: {exc}") from None
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -82,7 +117,7 @@ if CAIRN_HTTPS:
     SECURE_REDIRECT_EXEMPT = [r"^health$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = int(os.environ.get("CAIRN_HSTS_SECONDS", str(365 * 86400)))
+    SECURE_HSTS_SECONDS = env_int("CAIRN_HSTS_SECONDS", 365 * 86400)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("CAIRN_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("CAIRN_HSTS_PRELOAD", True)
 
@@ -157,7 +192,7 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'cairn.sqlite3'}",
-        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "600")),
+        conn_max_age=env_int("CONN_MAX_AGE", 600),
         conn_health_checks=env_bool("CONN_HEALTH_CHECKS", False),
     )
 }
@@ -174,9 +209,9 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # on the server and are prepared after this many uses on a connection,
     # which saves PostgreSQL most of its CPU on them. Empty turns preparing
     # off (for a pooler that cannot keep prepared statements).
-    threshold = os.environ.get("CAIRN_PG_PREPARE_THRESHOLD", "5")
+    prepare = "CAIRN_PG_PREPARE_THRESHOLD"
     options = DATABASES["default"].setdefault("OPTIONS", {})
-    options["prepare_threshold"] = int(threshold) if threshold else None
+    options["prepare_threshold"] = env_int(prepare, 5) if os.environ.get(prepare, "5").strip() else None
     # Plan every execution for its own parameters: a generic plan cached
     # while a ledger table was still empty scans the whole table on every
     # lookup from then on (measured: PostgreSQL's CPU per append grew with
@@ -193,8 +228,8 @@ if os.environ.get("CACHE_URL"):
             # A cache that is down or unreachable answers within these
             # seconds; the throttle then lets requests through (fail open).
             "OPTIONS": {
-                "socket_connect_timeout": float(os.environ.get("CACHE_TIMEOUT", "0.25")),
-                "socket_timeout": float(os.environ.get("CACHE_TIMEOUT", "0.25")),
+                "socket_connect_timeout": env_float("CACHE_TIMEOUT", 0.25),
+                "socket_timeout": env_float("CACHE_TIMEOUT", 0.25),
             },
         }
     }
@@ -210,8 +245,8 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_FAILURE_LIMIT = int(os.environ.get("CAIRN_LOGIN_FAILURE_LIMIT", "10"))
-AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("CAIRN_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_FAILURE_LIMIT = env_int("CAIRN_LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_float("CAIRN_LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "provenance.api.client_address.client_address"
@@ -284,27 +319,27 @@ CAIRN_MAX_BATCH_BODY_BYTES = 16 * 1024 * 1024
 # The middleware above refuses larger API bodies before Django reads them.
 DATA_UPLOAD_MAX_MEMORY_SIZE = CAIRN_MAX_BATCH_BODY_BYTES
 # issued_at must lie within [now - PAST, now + FUTURE].
-CAIRN_ISSUED_AT_MAX_FUTURE = timedelta(seconds=int(os.environ.get("CAIRN_ISSUED_AT_MAX_FUTURE_SECONDS", "300")))
-CAIRN_ISSUED_AT_MAX_PAST = timedelta(seconds=int(os.environ.get("CAIRN_ISSUED_AT_MAX_PAST_SECONDS", str(30 * 86400))))
+CAIRN_ISSUED_AT_MAX_FUTURE = timedelta(seconds=env_int("CAIRN_ISSUED_AT_MAX_FUTURE_SECONDS", 300))
+CAIRN_ISSUED_AT_MAX_PAST = timedelta(seconds=env_int("CAIRN_ISSUED_AT_MAX_PAST_SECONDS", 30 * 86400))
 # Group commit (provenance.append.sequencer): statements posted at once share one
 # transaction and one WAL flush. Off: one transaction per statement.
 CAIRN_GROUP_COMMIT = env_bool("CAIRN_GROUP_COMMIT", True)
-CAIRN_SEQUENCER_BATCH = int(os.environ.get("CAIRN_SEQUENCER_BATCH", "256"))
+CAIRN_SEQUENCER_BATCH = env_int("CAIRN_SEQUENCER_BATCH", 256)
 # A POST /attestations is answered within CAIRN_APPEND_TIMEOUT seconds: when
 # its append is not confirmed by then, 503 `outcome_unknown` (re-post it).
-CAIRN_APPEND_TIMEOUT = float(os.environ.get("CAIRN_APPEND_TIMEOUT", "10"))
+CAIRN_APPEND_TIMEOUT = env_float("CAIRN_APPEND_TIMEOUT", 10)
 # How long a worker waits for the sequencer process's answer before
 # appending by itself, and then how long it appends by itself before asking
 # that process again.
-CAIRN_SEQUENCER_TIMEOUT = float(os.environ.get("CAIRN_SEQUENCER_TIMEOUT", "3"))
-CAIRN_SEQUENCER_RETRY_SECONDS = float(os.environ.get("CAIRN_SEQUENCER_RETRY_SECONDS", "5"))
+CAIRN_SEQUENCER_TIMEOUT = env_float("CAIRN_SEQUENCER_TIMEOUT", 3)
+CAIRN_SEQUENCER_RETRY_SECONDS = env_float("CAIRN_SEQUENCER_RETRY_SECONDS", 5)
 # PostgreSQL: an append waits at most this long for the log's locks (then
 # 503 `unavailable`, nothing stored).
-CAIRN_APPEND_LOCK_TIMEOUT = float(os.environ.get("CAIRN_APPEND_LOCK_TIMEOUT", "3"))
+CAIRN_APPEND_LOCK_TIMEOUT = env_float("CAIRN_APPEND_LOCK_TIMEOUT", 3)
 # PostgreSQL: a writer idle this long inside its append transaction, holding
 # the log's locks (stopped, hung), loses its session and so its locks.
 # 0: never (saves a round trip per batch).
-CAIRN_APPEND_IDLE_TIMEOUT = float(os.environ.get("CAIRN_APPEND_IDLE_TIMEOUT", "2"))
+CAIRN_APPEND_IDLE_TIMEOUT = env_float("CAIRN_APPEND_IDLE_TIMEOUT", 2)
 # Each new entry's EPCIS event (contract §11) is derived by a Celery task
 # scheduled when its append commits; off, the first export derives it.
 CAIRN_EPCIS_DERIVE_ON_APPEND = env_bool("CAIRN_EPCIS_DERIVE_ON_APPEND", True)
@@ -314,12 +349,12 @@ CAIRN_EPCIS_DERIVE_ON_APPEND = env_bool("CAIRN_EPCIS_DERIVE_ON_APPEND", True)
 CAIRN_SEQUENCER_SOCKET = os.environ.get("CAIRN_SEQUENCER_SOCKET", "")
 # Seconds a web worker remembers a token's lookup for POST /attestations;
 # the append transaction checks the token again (provenance.api.auth).
-CAIRN_APPEND_AUTH_CACHE_SECONDS = float(os.environ.get("CAIRN_APPEND_AUTH_CACHE_SECONDS", "10"))
+CAIRN_APPEND_AUTH_CACHE_SECONDS = env_float("CAIRN_APPEND_AUTH_CACHE_SECONDS", 10)
 # Seconds; see provenance/append/sequencer.py. Lower means the sequencer waits less
 # for the GIL between queries while it holds the log's tail lock.
-CAIRN_SWITCH_INTERVAL = float(os.environ.get("CAIRN_SWITCH_INTERVAL", "0.0002"))
+CAIRN_SWITCH_INTERVAL = env_float("CAIRN_SWITCH_INTERVAL", 0.0002)
 # How stale the rules used at ingest (mineral list, agreement links) may be.
-CAIRN_RULES_RECHECK_SECONDS = float(os.environ.get("CAIRN_RULES_RECHECK_SECONDS", "1"))
+CAIRN_RULES_RECHECK_SECONDS = env_float("CAIRN_RULES_RECHECK_SECONDS", 1)
 LEDGER_ORIGIN = os.environ.get("LEDGER_ORIGIN", "cairn.localhost/ledger")
 # Path to a PKCS#8 PEM Ed25519 key. Unset: a development key is generated on
 # first use under CAIRN_DEV_KEY_DIR, outside the repository.
@@ -331,10 +366,10 @@ CAIRN_RULE_CHANGE_RECORDER = "provenance.rule_changes.record_change"
 # Witnesses (contract §10): a JSON list [{"url", "vkey"}, ...]. Each checkpoint
 # is sent to every one of them (Celery, with retries); verifications use only
 # a checkpoint cosigned by LEDGER_WITNESS_QUORUM of them (default: all).
-LEDGER_WITNESSES = json.loads(os.environ.get("LEDGER_WITNESSES") or "[]")
-LEDGER_WITNESS_QUORUM = int(os.environ.get("LEDGER_WITNESS_QUORUM") or len(LEDGER_WITNESSES))
+LEDGER_WITNESSES = env_json("LEDGER_WITNESSES", [])
+LEDGER_WITNESS_QUORUM = env_int("LEDGER_WITNESS_QUORUM", len(LEDGER_WITNESSES))
 # Seconds a command or a verification waits for the quorum before giving up.
-LEDGER_WITNESS_TIMEOUT = float(os.environ.get("LEDGER_WITNESS_TIMEOUT") or "30")
+LEDGER_WITNESS_TIMEOUT = env_float("LEDGER_WITNESS_TIMEOUT", 30)
 CAIRN_DEV_KEY_DIR = Path(
     os.environ.get(
         "CAIRN_DEV_KEY_DIR",
@@ -366,7 +401,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # admin). These variables, when set, make beat set the checkpoint's and the
 # incremental check's rows to that many seconds when it starts.
 CELERY_BEAT_SCHEDULE = {
-    name: {"task": task, "schedule": int(os.environ[variable])}
+    name: {"task": task, "schedule": env_int(variable, 0)}
     for name, task, variable in (
         ("Publish checkpoint", "audit.publish_checkpoint", "CAIRN_CHECKPOINT_EVERY_SECONDS"),
         ("Integrity check (incremental)", "audit.check_incremental", "CAIRN_INCREMENTAL_CHECK_EVERY_SECONDS"),
@@ -418,19 +453,19 @@ LOGGING = {
 # Each check of /health answers within CAIRN_HEALTH_DEADLINE seconds of its
 # run's start, a part that has not answered by then reported as unhealthy;
 # a result serves the probes of the next CAIRN_HEALTH_FRESH_SECONDS (audit.health).
-CAIRN_HEALTH_DEADLINE = float(os.environ.get("CAIRN_HEALTH_DEADLINE", "2"))
-CAIRN_HEALTH_FRESH_SECONDS = float(os.environ.get("CAIRN_HEALTH_FRESH_SECONDS", "1"))
-CAIRN_HEALTH_CHECKPOINT_MAX_AGE = float(os.environ.get("CAIRN_HEALTH_CHECKPOINT_MAX_AGE", "600"))
+CAIRN_HEALTH_DEADLINE = env_float("CAIRN_HEALTH_DEADLINE", 2)
+CAIRN_HEALTH_FRESH_SECONDS = env_float("CAIRN_HEALTH_FRESH_SECONDS", 1)
+CAIRN_HEALTH_CHECKPOINT_MAX_AGE = env_float("CAIRN_HEALTH_CHECKPOINT_MAX_AGE", 600)
 # The longest interval (seconds) each periodic task may have in the beat
 # schedule (audit.watchdog): longer, or disabled, is an incident and fails
 # /health; no incremental check for twice its interval is one too.
-CAIRN_CHECKPOINT_MAX_INTERVAL = float(os.environ.get("CAIRN_CHECKPOINT_MAX_INTERVAL", "300"))
-CAIRN_INTEGRITY_MAX_INTERVAL = float(os.environ.get("CAIRN_INTEGRITY_MAX_INTERVAL", "900"))
-CAIRN_FULL_CHECK_MAX_INTERVAL = float(os.environ.get("CAIRN_FULL_CHECK_MAX_INTERVAL", "86400"))
+CAIRN_CHECKPOINT_MAX_INTERVAL = env_float("CAIRN_CHECKPOINT_MAX_INTERVAL", 300)
+CAIRN_INTEGRITY_MAX_INTERVAL = env_float("CAIRN_INTEGRITY_MAX_INTERVAL", 900)
+CAIRN_FULL_CHECK_MAX_INTERVAL = env_float("CAIRN_FULL_CHECK_MAX_INTERVAL", 86400)
 # Any change to a stored row of the log is found within this many seconds
 # (audit.sweep): the sweep's schedule row may not run less often.
-CAIRN_TAMPER_DETECTION_SECONDS = float(os.environ.get("CAIRN_TAMPER_DETECTION_SECONDS", "300"))
+CAIRN_TAMPER_DETECTION_SECONDS = env_float("CAIRN_TAMPER_DETECTION_SECONDS", 300)
 # Entries each sweep also checks in full, signatures included (the rolling part).
-CAIRN_SWEEP_ROLLING_ENTRIES = int(os.environ.get("CAIRN_SWEEP_ROLLING_ENTRIES", "16384"))
+CAIRN_SWEEP_ROLLING_ENTRIES = env_int("CAIRN_SWEEP_ROLLING_ENTRIES", 16384)
 # The key of the range seals' HMAC (audit.sweep); empty: derived from SECRET_KEY.
 CAIRN_SEAL_KEY = os.environ.get("CAIRN_SEAL_KEY", "")
