@@ -202,7 +202,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # failing with "database is locked" half-way through.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 30})
-    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("CAIRN_SQLITE_TEST_NAME") or None}
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's own queries bind parameters on the client and are parsed on
     # every call. The write path's statements (provenance.append.lookups, .bulk) bind
@@ -324,7 +323,9 @@ CAIRN_ISSUED_AT_MAX_PAST = timedelta(seconds=env_int("CAIRN_ISSUED_AT_MAX_PAST_S
 # Group commit (provenance.append.sequencer): statements posted at once share one
 # transaction and one WAL flush. Off: one transaction per statement.
 CAIRN_GROUP_COMMIT = env_bool("CAIRN_GROUP_COMMIT", True)
-CAIRN_SEQUENCER_BATCH = env_int("CAIRN_SEQUENCER_BATCH", 256)
+# At most this many statements in one transaction: a tuning of the write
+# path, not an operator's (not read from the environment).
+CAIRN_SEQUENCER_BATCH = 256
 # A POST /attestations is answered within CAIRN_APPEND_TIMEOUT seconds: when
 # its append is not confirmed by then, 503 `outcome_unknown` (re-post it).
 CAIRN_APPEND_TIMEOUT = env_float("CAIRN_APPEND_TIMEOUT", 10)
@@ -351,10 +352,12 @@ CAIRN_SEQUENCER_SOCKET = os.environ.get("CAIRN_SEQUENCER_SOCKET", "")
 # the append transaction checks the token again (provenance.api.auth).
 CAIRN_APPEND_AUTH_CACHE_SECONDS = env_float("CAIRN_APPEND_AUTH_CACHE_SECONDS", 10)
 # Seconds; see provenance/append/sequencer.py. Lower means the sequencer waits less
-# for the GIL between queries while it holds the log's tail lock.
-CAIRN_SWITCH_INTERVAL = env_float("CAIRN_SWITCH_INTERVAL", 0.0002)
-# How stale the rules used at ingest (mineral list, agreement links) may be.
-CAIRN_RULES_RECHECK_SECONDS = env_float("CAIRN_RULES_RECHECK_SECONDS", 1)
+# for the GIL between queries while it holds the log's tail lock. An
+# interpreter's tuning, not an operator's: not read from the environment.
+CAIRN_SWITCH_INTERVAL = 0.0002
+# How stale the rules used at ingest (mineral list, agreement links) may be:
+# a rule change is seen within a second (tests set 0); not an operator's.
+CAIRN_RULES_RECHECK_SECONDS = 1.0
 LEDGER_ORIGIN = os.environ.get("LEDGER_ORIGIN", "cairn.localhost/ledger")
 # Path to a PKCS#8 PEM Ed25519 key. Unset: a development key is generated on
 # first use under CAIRN_DEV_KEY_DIR, outside the repository.
@@ -393,7 +396,8 @@ if CELERY_BROKER_URL == "filesystem://":
         # Kombu's exchange table (by default a control/ folder in the working directory).
         "control_folder": str(VAR_DIR / "celery" / "control"),
     }
-CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Tasks go to the broker; tests that want them run in place set this.
+CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
