@@ -29,8 +29,7 @@ from django_countries import countries
 from simple_history.admin import SimpleHistoryAdmin
 
 from agreements import models
-from agreements.snapshot import current_ruleset, load_ruleset
-from cairn_core import ruleset_json
+from agreements.snapshot import current_ruleset
 
 KEY_DATES = ("2023-03-28", "2023-04-18", "2024-01-01", "2025-01-01", "2025-09-30")
 
@@ -141,9 +140,9 @@ class RuleAdmin(ReadableWhenReadOnly, SimpleHistoryAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        # The rule set before the edit, for the rules entry save_related appends
-        # (the admin runs the whole form in one transaction).
-        request._rules_before = ruleset_json.to_json(load_ruleset())
+        # The rule data before the edit (every regime's, CAIRN_RULE_DATA_READER), for
+        # the rules entry save_related appends (the admin runs the whole form in one transaction).
+        request._rules_before = import_string(settings.CAIRN_RULE_DATA_READER)()
         obj._change_reason = form.cleaned_data.get(CHANGE_REASON) or None
         super().save_model(request, obj, form, change)
 

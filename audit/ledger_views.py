@@ -11,7 +11,9 @@ the tables, column by column:
 * `provenance_organization`: every row is its latest `organization` entry
   (name, country, roles), and every logged organisation has its row;
 * the rule data: its SHA-256 (`cairn_core.ruleset_json.digest` of the rules
-  read afresh from the tables) is the latest `rules` entry's;
+  read afresh from the tables) is the latest `rules` entry's, and each other
+  regime's rule document (§45X's) has the version the latest `rules` entry
+  naming one records (`provenance.ledger_entries.regime_version_changes`);
 * `audit_verification`: every row has its `verdict` entry and agrees with
   it (VIN, claim entry, credit, integrity, requested_by, the report's
   payload hash), the row's verdict is the signed report's payload, and
@@ -40,6 +42,7 @@ from cairn_core import ledger_entries, ruleset_json
 from cairn_core.entries import decode_envelope
 from cairn_core.ledger_entries import LedgerState
 from cairn_core.problems import Code, Problem
+from provenance import ledger_entries as appended_ledger
 from provenance.models import Entry, EntryType, Organization, SigningKey
 
 
@@ -145,6 +148,12 @@ def _rules(state: LedgerState, latest: int) -> Iterator[Problem]:
         message = (
             f"the rule data (SHA-256 {digest[:16]}…) is not what the latest rules entry #{record.index} "
             f"records ({record.sha256[:16]}…, {record.version}): it was changed without an entry"
+        )
+        yield Problem(record.index, Code.RULES_DATA, message)
+    for change in appended_ledger.regime_version_changes():
+        message = (
+            f"the {change['table']} rule data (version {change['after'][:16]}…) is not what the rules entries "
+            f"record ({str(change['before'])[:16]}…): it was changed without an entry"
         )
         yield Problem(record.index, Code.RULES_DATA, message)
 

@@ -140,6 +140,7 @@ INSTALLED_APPS = [
     "axes",
     "provenance",
     "agreements",
+    "material_assistance",
     "audit",
 ]
 # The demo (`make demo`: its supply chain and witnesses) is an app only where
@@ -363,9 +364,12 @@ LEDGER_ORIGIN = os.environ.get("LEDGER_ORIGIN", "cairn.localhost/ledger")
 # first use under CAIRN_DEV_KEY_DIR, outside the repository.
 LEDGER_SIGNING_KEY = os.environ.get("LEDGER_SIGNING_KEY", "")
 # Called by the rule data's admin pages after each edit, inside its
-# transaction, to append the change to the log (contract §12): the rules
-# app names the ledger's function here instead of importing it.
+# transaction, to append the change to the log (contract §12), with every
+# regime's rule data as it was before the edit, read by the second: the rules
+# apps (agreements, material_assistance) name the ledger's functions here
+# instead of importing them.
 CAIRN_RULE_CHANGE_RECORDER = "provenance.rule_changes.record_change"
+CAIRN_RULE_DATA_READER = "provenance.rule_changes.rule_data"
 # Witnesses (contract §10): a JSON list [{"url", "vkey"}, ...]. Each checkpoint
 # is sent to every one of them (Celery, with retries); verifications use only
 # a checkpoint cosigned by LEDGER_WITNESS_QUORUM of them (default: all).

@@ -21,15 +21,16 @@ with the caller's own rows, which a sequencer's batch cannot.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from agreements.snapshot import load_ruleset
 from cairn_core import dsse, ledger_entries, merkle, ruleset_json
 from cairn_core.entries import stored_leaf_input
+from material_assistance import rule_data as s45x_rule_data
 from provenance import ledger_key, tlog
 from provenance.models import Entry, EntryType, LogState, MerkleNode
 
@@ -92,13 +93,26 @@ def logging_began() -> bool:
     return Entry.objects.filter(type=EntryType.LEDGER).exists()
 
 
+# The other regimes' rule data beside §30D's RuleSet, by name: each a
+# reader of its rule document, whose "version" is the SHA-256 of the rest.
+REGIME_RULES: dict[str, Callable[[], dict[str, Any]]] = {s45x_rule_data.REGIME: s45x_rule_data.document}
+
+
 def rules_fields(*, reason: str, source: str, by: str, changes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """A `rules` entry's fields for the rule data as it stands now (read afresh, not cached)."""
+    """A `rules` entry's fields for the rule data as it stands now (read afresh, not cached).
+
+    `version` and `sha256` are §30D's RuleSet's, as they always were (its
+    bundles find their rules by them). Another regime's rule document is
+    recorded by a change of its own, `{"table": "45x", "row": "version",
+    "before", "after"}`, whenever its version differs from the one the log
+    last recorded (`regime_version_changes`): the rule document of a regime
+    at a time is the one whose version the latest such change before it names.
+    """
     ruleset = load_ruleset()
     return {
         "version": ruleset.version,
         "sha256": ruleset_json.digest(ruleset),
-        "changes": changes or [],
+        "changes": [*(changes or []), *regime_version_changes()],
         "reason": reason,
         "source": source,
         "by": by,
@@ -121,6 +135,30 @@ def latest_rules_digest() -> tuple[int, str] | None:
         .first()
     )
     return (row[0], str(row[1]["sha256"])) if row else None
+
+
+def regime_version_changes() -> list[dict[str, Any]]:
+    """A version change for each regime whose rule document is not the one the log last recorded."""
+    changes = []
+    for name, read in REGIME_RULES.items():
+        version, logged = read()["version"], latest_regime_version(name)
+        if version != logged:
+            changes.append({"table": name, "row": "version", "before": logged, "after": version})
+    return changes
+
+
+def latest_regime_version(regime: str) -> str | None:
+    """The version of `regime`'s rule document the latest `rules` entry naming one records; None before."""
+    entries = Entry.objects.filter(type=EntryType.LEDGER, statement__type="rules").order_by("-index")
+    if connection.vendor == "postgresql":
+        # jsonb containment finds the entries naming a version without reading the others
+        # (SQLite has no containment on JSON: it reads them all, newest first).
+        entries = entries.filter(statement__changes__contains=[{"table": regime, "row": "version"}])
+    for statement in entries.values_list("statement", flat=True).iterator():
+        for change in reversed(statement.get("changes") or []):
+            if change.get("table") == regime and change.get("row") == "version":
+                return str(change["after"])
+    return None
 
 
 def key_fields(organization: str, keyid: str, public_key: bytes) -> dict[str, str]:
