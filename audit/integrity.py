@@ -70,8 +70,16 @@ from provenance.models import (
 # Entries read per round trip: large enough to amortise the queries, small
 # enough that a batch's rows and their IN lists stay modest.
 CHUNK = 2000
-CONSUMING = ("consumed", "claimed")
-LINK_ROLE = {"transfer": "transferred", "certify": "certified", "claim": "claimed"}
+CONSUMING = ("consumed", "claimed", "sold")
+LINK_ROLE = {
+    "transfer": "transferred",
+    "certify": "certified",
+    "claim": "claimed",
+    "supplier_certification": "supplier_certified",
+    "sale": "sold",
+}
+# Types whose issuer need not hold the batch (its custodian co-signed: provenance.append.checks).
+CO_SIGNED_TYPES = ("certify", "supplier_certification")
 # Checkpoints whose stored-tree roots are fetched in one query.
 CHECKPOINT_BATCH = 200
 
@@ -418,7 +426,7 @@ class RangeChecker:
         named = document["inputs"] if kind == "transform" else [document] if "prev" in document else []
         for item in named:
             batch_id = item["batch"]
-            quantity = Decimal(item["quantity"]) if kind in ("transform", "claim") else None
+            quantity = Decimal(item["quantity"]) if kind in ("transform", "claim", "sale") else None
             role = "consumed" if kind == "transform" else LINK_ROLE[kind]
             expected[batch_id] = self._step(index, entry_hash, kind, issuer, item, quantity, role, document)
         carried = sorted(
@@ -459,7 +467,7 @@ class RangeChecker:
             return (role, prev, quantity, None, None)
         self.problems += check_prev(index, batch_id, prev, state.head)
         before = state.custodian
-        if kind != "certify" and issuer != before:
+        if kind not in CO_SIGNED_TYPES and issuer != before:
             self.problem(index, Code.CUSTODY, f"batch {batch_id}: issuer {issuer} is not the custodian {before}")
         if quantity is not None:
             state.consumed = amounts.total(state.consumed, quantity)

@@ -435,7 +435,7 @@ MOVED_SQL = """
 SELECT b.{id}, CAST(b.{consumed} AS TEXT), b.{custodian}, b.{head}, s.used, l.{after}, e.{entry_hash}, s.last
 FROM {batch} b
 JOIN (SELECT {batch_id} AS batch_id, MAX({entry_id}) AS last,
-             SUM(CASE WHEN {role} IN ('consumed', 'claimed') THEN {quantity} ELSE 0 END) AS used
+             SUM(CASE WHEN {role} IN ('consumed', 'claimed', 'sold') THEN {quantity} ELSE 0 END) AS used
       FROM {link} GROUP BY {batch_id}) s ON s.batch_id = b.{id}
 JOIN {link} l ON l.{batch_id} = s.batch_id AND l.{entry_id} = s.last
 JOIN {entry} e ON e.{index} = s.last
@@ -445,7 +445,7 @@ MOVED_IN_RANGE_SQL = """
 SELECT s.id, CAST(s.consumed AS TEXT), s.custodian, s.head, s.used, l.{after}, e.{entry_hash}, s.last
 FROM (SELECT b.{id} AS id, b.{consumed} AS consumed, b.{custodian} AS custodian, b.{head} AS head,
              (SELECT MAX(x.{entry_id}) FROM {link} x WHERE x.{batch_id} = b.{id}) AS last,
-             (SELECT SUM(CASE WHEN x.{role} IN ('consumed', 'claimed') THEN x.{quantity} ELSE 0 END)
+             (SELECT SUM(CASE WHEN x.{role} IN ('consumed', 'claimed', 'sold') THEN x.{quantity} ELSE 0 END)
               FROM {link} x WHERE x.{batch_id} = b.{id}) AS used
       FROM {batch} b WHERE b.{created_by} >= %s AND b.{created_by} < %s) s
 JOIN {link} l ON l.{batch_id} = s.id AND l.{entry_id} = s.last

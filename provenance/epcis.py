@@ -35,6 +35,21 @@ from provenance.models import Batch, BatchLink, Entry, EpcisEvent
 # hashing, the claimed rows locked (FOR NO KEY UPDATE) no longer than that.
 DERIVE_CHUNK = 100
 
+# The entries an export leaves out, each for a reason:
+# - ledger entries (contract §12) are the ledger's own record, not events of
+#   the supply chain;
+# - a `supplier_certification` (§45X) is a tax certification signed under
+#   penalties of perjury: the supplier's taxpayer id, its direct material
+#   costs and their non-PFE part. EPCIS has no event for it, and an export is
+#   read by every reader of the batch, wider than the certification's own
+#   readers (its issuer, the custodian who co-signed it, its taxpayer);
+# - a `sale` (§45X) names a buyer outside Cairn and its contract's date: a
+#   fact of the taxpayer's credit, not a movement of the batch between
+#   Cairn's parties.
+# The chain stays checkable without them: each is a logged entry, and the
+# statements that follow it name its entry_hash as their prev.
+NOT_EXPORTED = ("ledger", "supplier_certification", "sale")
+
 LINKS = BatchLink._meta.db_table
 ENTRIES = Entry._meta.db_table
 INDEX = connection.ops.quote_name("index")
@@ -89,7 +104,7 @@ def upstream_indexes(batch_id: str) -> list[int]:
 
 
 def logged_statements(indexes: Iterable[int]) -> list[epcis.LoggedStatement]:
-    rows = Entry.objects.filter(index__in=list(indexes)).exclude(type="ledger").order_by("index")
+    rows = Entry.objects.filter(index__in=list(indexes)).exclude(type__in=NOT_EXPORTED).order_by("index")
     fields = ("index", "entry_hash", "leaf_hash", "integrated_time", "statement")
     return [epcis.LoggedStatement._make(row) for row in rows.values_list(*fields)]
 
@@ -137,7 +152,8 @@ def derive_pending(indexes: list[int] | None = None) -> int:
 
 
 def _claim(indexes: list[int] | None) -> list[int]:
-    pending = Entry.objects.exclude(type="ledger").exclude(epcis_event__derivation=epcis.derivation(identifiers()))
+    pending = Entry.objects.exclude(type__in=NOT_EXPORTED)
+    pending = pending.exclude(epcis_event__derivation=epcis.derivation(identifiers()))
     if indexes is not None:
         pending = pending.filter(index__in=indexes)
     pending = pending.order_by("index").select_for_update(skip_locked=True, no_key=True, of=("self",))

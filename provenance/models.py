@@ -177,6 +177,9 @@ class EntryType(models.TextChoices):
     TRANSFER = "transfer"
     CERTIFY = "certify"
     CLAIM = "claim"
+    # The §45X addition (docs/contract-45x.md).
+    SUPPLIER_CERTIFICATION = "supplier_certification"
+    SALE = "sale"
     # Contract §12: keys, organisations, rule data and verdicts, signed by the
     # ledger itself (the kind is the statement's "type"; no issuer).
     LEDGER = "ledger"
@@ -197,7 +200,7 @@ class Entry(AppendOnlyModel):
     envelope = models.TextField()
     integrated_time = models.BigIntegerField()
     leaf_hash = models.CharField(max_length=64)
-    type = models.CharField(max_length=16, choices=EntryType.choices)
+    type = models.CharField(max_length=24, choices=EntryType.choices)
     issuer = models.ForeignKey(
         Organization,
         null=True,
@@ -289,6 +292,10 @@ class LinkRole(models.TextChoices):
     TRANSFERRED = "transferred"
     CERTIFIED = "certified"
     CLAIMED = "claimed"
+    # The §45X addition: a supplier's certification moves the head (as a
+    # certifier's does, but it is another statement); a sale consumes.
+    SUPPLIER_CERTIFIED = "supplier_certified"
+    SOLD = "sold"
 
 
 class BatchLink(AppendOnlyModel):
@@ -296,7 +303,7 @@ class BatchLink(AppendOnlyModel):
 
     entry = models.ForeignKey(Entry, on_delete=models.PROTECT, related_name="batch_links")
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="links", db_constraint=False)
-    role = models.CharField(max_length=16, choices=LinkRole.choices)
+    role = models.CharField(max_length=24, choices=LinkRole.choices)
     prev = models.CharField(max_length=64, blank=True)
     quantity = AmountField(null=True, blank=True)
     custodian_before = models.ForeignKey(

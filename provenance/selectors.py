@@ -84,7 +84,8 @@ def provenance_of(batch: Batch) -> dict[str, list[dict[str, object]]]:
 
 
 def orgs_named_by(entry: Entry) -> set[str]:
-    """Issuer, co-signers, a transfer's `to`, and custodians of the batches it touches.
+    """Issuer, co-signers, a transfer's `to`, a supplier certification's
+    `taxpayer`, and custodians of the batches it touches.
 
     A ledger entry (contract §12) names no one: auditors alone read it."""
     if entry.issuer_id is None:
@@ -93,6 +94,8 @@ def orgs_named_by(entry: Entry) -> set[str]:
     named.update(entry.signature_records.values_list("organization_id", flat=True))
     if entry.type == "transfer":
         named.add(entry.statement.get("to", ""))
+    if entry.type == "supplier_certification":
+        named.add(entry.statement.get("taxpayer", ""))
     for before, after, current in entry.batch_links.values_list(
         "custodian_before_id", "custodian_after_id", "batch__custodian_id"
     ):
@@ -122,6 +125,7 @@ def entries_naming(org: Organization) -> QuerySet[Entry]:
         Q(issuer_id=slug)
         | Q(index__in=EntrySignature.objects.filter(organization_id=slug).values("entry_id"))
         | Q(type="transfer", statement__to=slug)
+        | Q(type="supplier_certification", statement__taxpayer=slug)
         | Q(
             index__in=BatchLink.objects.filter(
                 Q(custodian_before_id=slug) | Q(custodian_after_id=slug) | Q(batch__custodian_id=slug)

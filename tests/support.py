@@ -42,7 +42,7 @@ from agreements.snapshot import current_ruleset
 from audit.engine import evaluate_claim
 from cairn_core import cosignature, dsse, merkle, signed_note
 from cairn_core.client.witness_server import WitnessServer, bind
-from cairn_core.payload import PAYLOAD_TYPE, SCHEMA
+from cairn_core.payload import PAYLOAD_TYPE, PERJURY_STATEMENT, SCHEMA
 from cairn_core.tlog_witness import Witness, WitnessState
 from demo import data as demo
 from demo.data import rfc3339
@@ -231,6 +231,45 @@ class Ledger:
             acquired=acquired,
             placed_in_service=placed_in_service,
             final_assembly={"name": "Assembly plant", "country": country},
+        )
+        return self.post(issuer, payload)
+
+    def supplier_certification_statement(
+        self, issuer: Party, batch: str, taxpayer: Party, *, year: int = 2026, **fields
+    ) -> dict:
+        """A §45X supplier certification of `batch` for `taxpayer` and `year`, certified
+        with the supplier's costs ($100, $90 of it not from a PFE) unless `fields` say otherwise."""
+        certified = {
+            "status": "certified",
+            "supplier_tin": {"kind": "foreign", "value": "124-81-55673"},
+            "not_produced_by_pfe": True,
+            "no_knowledge_of_prior_pfe": True,
+            "direct_material_cost_usd": "100",
+            "non_pfe_direct_material_cost_usd": "90",
+            "penalties_of_perjury": PERJURY_STATEMENT,
+        }
+        if fields.get("status") == "revoked":
+            certified = {}
+        body = {"batch": batch, "prev": self.head(batch), "taxpayer": taxpayer.slug, "taxable_year": year}
+        return self.statement("supplier_certification", issuer, **body, **{**certified, **fields})
+
+    def supplier_certification(self, issuer: Party, batch: str, taxpayer: Party, *, year: int = 2026, **fields):
+        """Post it, co-signed by the batch's custodian (as a certification must be)."""
+        custodian = PARTIES[Batch.objects.get(id=batch).custodian_id]
+        payload = self.supplier_certification_statement(issuer, batch, taxpayer, year=year, **fields)
+        return self.post(issuer, payload, *([custodian] if custodian is not issuer else []))
+
+    def sale(self, issuer: Party, batch: str, quantity: str, *, sold_on: str = "2026-11-30", **fields):
+        """A §45X sale of `quantity` of `batch` to a buyer outside Cairn."""
+        payload = self.statement(
+            "sale",
+            issuer,
+            batch=batch,
+            prev=self.head(batch),
+            quantity=quantity,
+            sold_on=sold_on,
+            buyer={"name": "Lakeshore Pack Assembly", "country": "US"},
+            **fields,
         )
         return self.post(issuer, payload)
 

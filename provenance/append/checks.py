@@ -11,7 +11,8 @@ trace. Each check is one function below, in this order:
     2. envelope shape and base64  parse_envelope             malformed_envelope
     3. payload type               check_payload_type         unsupported_payload_type
     4. payload parse and schema   parse_payload              invalid_payload
-                                  (check_recipient_known, under the lock: a transfer's `to` exists)
+                                  (check_recipient_known, under the lock: a transfer's `to`
+                                  and a supplier certification's `taxpayer` exist)
     5. keys and signatures        check_keys_and_signatures  unknown_key, key_not_valid, bad_signature
     6. already logged statement   answer_already_logged      200, duplicate_statement
     7. issuer                     check_issuer               issuer_mismatch
@@ -399,9 +400,14 @@ def current_caller(caller: Caller, callers: dict[str, Caller]) -> Caller:
 
 
 def check_recipient_known(statement: Statement, organizations: set[str]) -> None:
-    """4, against the ledger: a transfer names a known organisation."""
+    """4, against the ledger: a transfer's `to` and a supplier certification's
+    `taxpayer` name known organisations."""
     if statement.to and statement.to not in organizations:
         raise LedgerError("invalid_payload", f"Invalid payload: to names unknown organisation {statement.to!r}.")
+    if statement.taxpayer and statement.taxpayer not in organizations:
+        raise LedgerError(
+            "invalid_payload", f"Invalid payload: taxpayer names unknown organisation {statement.taxpayer!r}."
+        )
 
 
 def check_keys_and_signatures(item: Pending, keys: dict[str, SigningKey]) -> list[SigningKey]:
@@ -497,9 +503,14 @@ def _check_new_batch_prefixes(statement: Statement) -> None:
             )
 
 
+# Statements that move a batch's head without holding it: its custodian co-signs instead.
+CO_SIGNED_TYPES = ("certify", "supplier_certification")
+
+
 def check_custody(statement: Statement, batches: dict[str, Batch], signers: list[Signer]) -> None:
-    """10. The issuer holds every batch named; a certification needs its
-    custodian's co-signature instead.
+    """10. The issuer holds every batch named; a certification (a certifier's
+    `certify`, a supplier's `supplier_certification` of a batch it sold)
+    needs its custodian's co-signature instead. A sale's issuer holds the batch.
 
     A batch the issuer has never held is answered as one that does not
     exist (`unknown_batch`, word for word), so that posting reveals neither
@@ -510,13 +521,13 @@ def check_custody(statement: Statement, batches: dict[str, Batch], signers: list
     without the custodian's consent."""
     signed_by = {signer.key.organization_id for signer in signers}
     for batch in batches.values():
-        if statement.type == "certify" and batch.custodian_id in signed_by:
+        if statement.type in CO_SIGNED_TYPES and batch.custodian_id in signed_by:
             continue
         if batch.custodian_id == statement.issuer:
             continue
         if not _has_held(statement.issuer, batch):
             raise LedgerError("unknown_batch", f"Batch {batch.id} does not exist.")
-        if statement.type == "certify":
+        if statement.type in CO_SIGNED_TYPES:
             raise LedgerError(
                 "not_custodian", f"A certification of batch {batch.id} needs the co-signature of its custodian."
             )

@@ -194,6 +194,8 @@ LINK_ROLE_BY_TYPE = {
     "transfer": LinkRole.TRANSFERRED,
     "certify": LinkRole.CERTIFIED,
     "claim": LinkRole.CLAIMED,
+    "supplier_certification": LinkRole.SUPPLIER_CERTIFIED,
+    "sale": LinkRole.SOLD,
 }
 
 

@@ -285,7 +285,7 @@ class Book:
     state: LogState
     callers: dict[str, Caller]  # by token
     keys: dict[str, SigningKey]
-    organizations: set[str]  # of those a statement names as recipient
+    organizations: set[str]  # of those a statement names as recipient or taxpayer
     batches: dict[str, Batch]  # the named ones, locked, and those the batch creates
     logged: dict[str, Logged]  # by entry hash
     taken: set[str]  # new batch ids already in the ledger
@@ -397,7 +397,9 @@ def _ledger_reads(items: list[Pending], *, lock: bool = True) -> Sequence[object
         lookups.models(LogState, "id", [1], lock=lock),
         callers_by_token({item.caller.token for item in items if item.caller.token}),
         lookups.models(SigningKey, "keyid", {sig.keyid for item in items for sig in item.envelope.signatures}),
-        lookups.values_of(Organization, "slug", "slug", {s.to for s in statements if s.to}),
+        lookups.values_of(
+            Organization, "slug", "slug", {name for s in statements for name in (s.to, s.taxpayer) if name}
+        ),
         lookups.models(Batch, "id", {b for s in statements for b in s.named_batches}, lock=lock, order_by="id"),
         logged_by_hash({item.envelope.entry_hash for item in items}),
         lookups.values_of(Batch, "id", "id", {output.batch for s in statements for output in s.outputs}),
