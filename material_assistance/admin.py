@@ -103,7 +103,7 @@ class ComponentClassAdmin(RuleAdmin):
 
     @admin.display(description="components")
     def component_names(self, obj):
-        return ", ".join(obj.components) or "(by an origin's minerals)"
+        return ", ".join(obj.components)
 
 
 @admin.register(models.MacrThreshold)

@@ -21,12 +21,15 @@ slug otherwise (most designated entities never take part in Cairn).
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
+
+from cairn_core.payload import SLUG
 
 
 class Sourced(models.Model):
@@ -45,10 +48,21 @@ class Sourced(models.Model):
         abstract = True
 
 
+# Names as the rule document spells them (the core reads them with the same patterns):
+# a class or component name, and an entity's slug (an organisation slug of contract §3).
+NAME = re.compile(r"\A[a-z][a-z0-9_]{1,62}\Z")
+validate_name = RegexValidator(NAME, "Lowercase letters, digits and underscores, starting with a letter.")
+validate_entity = RegexValidator(SLUG, "An organisation slug: lowercase letters, digits and hyphens.")
+
+
 def validate_component_names(value: object) -> None:
-    """A JSON list of distinct, non-empty component names."""
-    if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
-        raise ValidationError("Give a list of component names.")
+    """A non-empty JSON list of distinct component names."""
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(item, str) and NAME.match(item) for item in value)
+    ):
+        raise ValidationError("Give a list of component names (lowercase letters, digits and underscores).")
     if len(set(value)) != len(value):
         raise ValidationError("A component is named twice.")
 
@@ -57,14 +71,15 @@ class ComponentClass(Sourced):
     """An eligible component class of §45X(c) and the statements' `component` names in it.
 
     A batch is in the class when its `component` is one of `components`;
-    applicable critical minerals are recognised by their minerals (an
-    origin's output), so their class lists no component.
+    an origin's output names no component and counts as "critical_mineral"
+    (the core's name for it), which that class lists.
     """
 
-    slug = models.SlugField(primary_key=True, max_length=40, help_text='e.g. "battery_cell".')
+    slug = models.SlugField(
+        primary_key=True, max_length=40, validators=[validate_name], help_text='e.g. "battery_cell".'
+    )
     components = models.JSONField(
         default=list,
-        blank=True,
         validators=[validate_component_names],
         help_text='The statements\' component names in this class, e.g. ["battery_cell"].',
     )
@@ -144,7 +159,11 @@ class PfeDesignation(Sourced):
     first day it no longer holds (exclusive), as the rule document says.
     """
 
-    entity = models.SlugField(max_length=63, help_text="The entity's slug: a Cairn organisation's, or any other.")
+    entity = models.SlugField(
+        max_length=63,
+        validators=[validate_entity],
+        help_text="The entity's slug: a Cairn organisation's, or any other.",
+    )
     name = models.CharField(max_length=300, help_text="The entity's legal name.")
     kind = models.CharField(max_length=20, choices=PfeKind.choices)
     basis = models.CharField(

@@ -41,7 +41,12 @@ COMPONENT_CLASSES = [
         ["anode_electrode", "cathode_electrode"],
         "Electrode active materials, §45X(c)(5)(B)(iii).",
     ),
-    ("critical_mineral", [], "Applicable critical minerals, §45X(c)(6): recognised by an origin output's minerals."),
+    (
+        "critical_mineral",
+        ["critical_mineral"],
+        "Applicable critical minerals, §45X(c)(6): an origin's output, which names no component, counts as "
+        '"critical_mineral".',
+    ),
 ]
 BATTERY_CLASSES = ["battery_cell", "battery_module", "electrode_active_material"]
 # (first day sold, last day sold or None, percent): §7701(a)(52)(C) as DOMAIN.md compiles it.

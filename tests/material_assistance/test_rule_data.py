@@ -54,6 +54,7 @@ def test_the_document_holds_domain_md_figures_with_their_sources_and_flags():
         "critical_mineral",
         "electrode_active_material",
     ]
+    assert document["component_classes"][2]["components"] == ["critical_mineral"]
     electrode = document["component_classes"][3]
     assert electrode["components"] == ["anode_electrode", "cathode_electrode"] and electrode["confirmed"] is True
     cells = [row for row in document["thresholds"] if row["class"] == "battery_cell"]
@@ -201,6 +202,19 @@ def test_a_bad_row_is_refused_by_its_checks():
             until=dt.date(2026, 1, 1),
             source="x",
         ).full_clean()
+    with pytest.raises(ValidationError, match="organisation slug"):
+        PfeDesignation(
+            entity="Shenzhen_Anodes",
+            name="X",
+            kind="specified",
+            basis="list",
+            designated_from=dt.date(2026, 1, 1),
+            source="x",
+        ).full_clean()
+    for components in ([], ["Battery Pack"]):
+        with pytest.raises(ValidationError) as refused:
+            ComponentClass(slug="packs", components=components, source="x").full_clean()
+        assert list(refused.value.message_dict) == ["components"]
     with pytest.raises(ValidationError, match="battery_cell already in battery_cell"):
         ComponentClass(slug="cells_again", components=["battery_cell"], source="x").full_clean()
 
