@@ -12,8 +12,8 @@ the tables, column by column:
   (name, country, roles), and every logged organisation has its row;
 * the rule data: its SHA-256 (`cairn_core.ruleset_json.digest` of the rules
   read afresh from the tables) is the latest `rules` entry's, and each other
-  regime's rule document (§45X's) has the version the latest `rules` entry
-  naming one records (`provenance.ledger_entries.regime_version_changes`);
+  regime's rule document (§45X's) has the version its own latest `rules`
+  entry records (`"regime": "45x"`);
 * `audit_verification`: every row has its `verdict` entry and agrees with
   it (VIN, claim entry, credit, integrity, requested_by, the report's
   payload hash), the row's verdict is the signed report's payload, and
@@ -42,7 +42,7 @@ from cairn_core import ledger_entries, ruleset_json
 from cairn_core.entries import decode_envelope
 from cairn_core.ledger_entries import LedgerState
 from cairn_core.problems import Code, Problem
-from provenance import ledger_entries as appended_ledger
+from provenance.ledger_entries import REGIME_RULES
 from provenance.models import Entry, EntryType, Organization, SigningKey
 
 
@@ -150,12 +150,17 @@ def _rules(state: LedgerState, latest: int) -> Iterator[Problem]:
             f"records ({record.sha256[:16]}…, {record.version}): it was changed without an entry"
         )
         yield Problem(record.index, Code.RULES_DATA, message)
-    for change in appended_ledger.regime_version_changes():
-        message = (
-            f"the {change['table']} rule data (version {change['after'][:16]}…) is not what the rules entries "
-            f"record ({str(change['before'])[:16]}…): it was changed without an entry"
-        )
-        yield Problem(record.index, Code.RULES_DATA, message)
+    for regime, read in REGIME_RULES.items():
+        version = read()["version"]
+        logged = state.regime_rules.get(regime)
+        if not logged:
+            yield Problem(latest, Code.RULES_DATA, f"the log holds no rules entry of the {regime} rule data")
+        elif version != logged[-1].sha256:
+            message = (
+                f"the {regime} rule data (version {version[:16]}…) is not what its latest rules entry "
+                f"#{logged[-1].index} records ({logged[-1].sha256[:16]}…): it was changed without an entry"
+            )
+            yield Problem(logged[-1].index, Code.RULES_DATA, message)
 
 
 def _verifications(state: LedgerState, latest: int) -> Iterator[Problem]:

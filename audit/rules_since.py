@@ -10,8 +10,10 @@ relied on a changed row when the row is
   placed-in-service day), or any schedule row for a verdict stored before
   v1.1, which does not name it;
 * any row of the credit's terms, the FEOC rules and designations, or the
-  mineral lists: every verdict applies them (not another regime's rows,
-  "45x.thresholds": no §30D verdict applies them).
+  mineral lists: every verdict applies them.
+
+Another regime's rules entries (`"regime": "45x"`) are not §30D's: no
+verdict here applied them.
 
 An agreement the verdict does not name (one that might have made another
 lineage qualify) is not counted: the verdict did not rely on it. The verdict
@@ -27,7 +29,6 @@ from typing import Any
 
 from audit.models import Verification
 from provenance.models import Entry, EntryType
-from provenance.rule_changes import regime_of
 
 ROW_TABLES = ("agreements", "percentages")
 
@@ -44,8 +45,6 @@ class RuleChange:
 def relied_on(change: Mapping[str, Any], verdict: Mapping[str, Any]) -> bool:
     """Whether the verdict relied on the changed row (see the module docstring)."""
     table, row = change.get("table"), str(change.get("row"))
-    if regime_of(str(table)):
-        return False  # another regime's rules (§45X's): no §30D verdict applies them
     if table == "agreements":
         return row in (verdict.get("agreements") or [])
     if table == "percentages":
@@ -67,7 +66,7 @@ def changes_since(verification: Verification) -> list[RuleChange]:
     ).order_by("index")
     found = []
     for index, statement in entries.values_list("index", "statement"):
-        if statement.get("version") == verification.rules_version:
+        if statement.get("regime") or statement.get("version") == verification.rules_version:
             continue
         rows = tuple(
             f"{change.get('table')} {change.get('row')}"

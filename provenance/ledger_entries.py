@@ -24,7 +24,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from agreements.snapshot import load_ruleset
@@ -45,9 +45,13 @@ def append(
         # a new ledger log one baseline, not two).
         state = LogState.objects.select_for_update().get_or_create(id=1)[0]
         if kind != "rules" and not logging_began():
-            # The first ledger entry of a new ledger: the rule data it starts with, first.
-            baseline = rules_fields(reason=BASELINE_REASON, source="the data migrations", by="command:migrate")
-            _append_locked(state, "rules", baseline, None, before_logging=False)
+            # The first ledger entry of a new ledger: the rule data it starts with, first
+            # (§30D's, then each other regime's).
+            for regime in (None, *REGIME_RULES):
+                baseline = rules_fields(
+                    reason=BASELINE_REASON, source="the data migrations", by="command:migrate", regime=regime
+                )
+                _append_locked(state, "rules", baseline, None, before_logging=False)
         return _append_locked(state, kind, fields, at, before_logging=before_logging)
 
 
@@ -93,30 +97,31 @@ def logging_began() -> bool:
     return Entry.objects.filter(type=EntryType.LEDGER).exists()
 
 
-# The other regimes' rule data beside §30D's RuleSet, by name: each a
-# reader of its rule document, whose "version" is the SHA-256 of the rest.
+# The other regimes' rule data beside §30D's RuleSet, by name (a `rules`
+# entry's `regime`): each a reader of its rule document, whose "version" is
+# the SHA-256 of the rest.
 REGIME_RULES: dict[str, Callable[[], dict[str, Any]]] = {s45x_rule_data.REGIME: s45x_rule_data.document}
 
 
-def rules_fields(*, reason: str, source: str, by: str, changes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def rules_fields(
+    *, reason: str, source: str, by: str, changes: list[dict[str, Any]] | None = None, regime: str | None = None
+) -> dict[str, Any]:
     """A `rules` entry's fields for the rule data as it stands now (read afresh, not cached).
 
-    `version` and `sha256` are §30D's RuleSet's, as they always were (its
-    bundles find their rules by them). Another regime's rule document is
-    recorded by a change of its own, `{"table": "45x", "row": "version",
-    "before", "after"}`, whenever its version differs from the one the log
-    last recorded (`regime_version_changes`): the rule document of a regime
-    at a time is the one whose version the latest such change before it names.
+    Without `regime`, §30D's: the RuleSet's version and digest, as they
+    always were. With one ("45x"), that regime's rule document's: its
+    version is both `version` and `sha256`, and the entry says `regime`
+    (contract §12, as the core's ledger_entries reads it), so that the
+    rule data of each regime at a time is its latest entry's.
     """
-    ruleset = load_ruleset()
-    return {
-        "version": ruleset.version,
-        "sha256": ruleset_json.digest(ruleset),
-        "changes": [*(changes or []), *regime_version_changes()],
-        "reason": reason,
-        "source": source,
-        "by": by,
-    }
+    fields: dict[str, Any]
+    if regime is None:
+        ruleset = load_ruleset()
+        fields = {"version": ruleset.version, "sha256": ruleset_json.digest(ruleset)}
+    else:
+        version = REGIME_RULES[regime]()["version"]
+        fields = {"regime": regime, "version": version, "sha256": version}
+    return {**fields, "changes": changes or [], "reason": reason, "source": source, "by": by}
 
 
 def latest_index(*, excluding: tuple[str, ...] = ()) -> int | None:
@@ -126,39 +131,26 @@ def latest_index(*, excluding: tuple[str, ...] = ()) -> int | None:
     return found.order_by("-index").values_list("index", flat=True).first()
 
 
-def latest_rules_digest() -> tuple[int, str] | None:
-    """(index, sha256) of the latest `rules` entry; None before the first."""
-    row = (
-        Entry.objects.filter(type=EntryType.LEDGER, statement__type="rules")
-        .order_by("-index")
-        .values_list("index", "statement")
-        .first()
-    )
+def latest_rules_digest(regime: str | None = None) -> tuple[int, str] | None:
+    """(index, sha256) of the latest `rules` entry of §30D's rule data (of
+    `regime`'s, "45x"); None before the first."""
+    entries = Entry.objects.filter(type=EntryType.LEDGER, statement__type="rules")
+    if regime is None:
+        entries = entries.exclude(statement__has_key="regime")
+    else:
+        entries = entries.filter(statement__regime=regime)
+    row = entries.order_by("-index").values_list("index", "statement").first()
     return (row[0], str(row[1]["sha256"])) if row else None
 
 
-def regime_version_changes() -> list[dict[str, Any]]:
-    """A version change for each regime whose rule document is not the one the log last recorded."""
-    changes = []
-    for name, read in REGIME_RULES.items():
-        version, logged = read()["version"], latest_regime_version(name)
-        if version != logged:
-            changes.append({"table": name, "row": "version", "before": logged, "after": version})
-    return changes
-
-
-def latest_regime_version(regime: str) -> str | None:
-    """The version of `regime`'s rule document the latest `rules` entry naming one records; None before."""
-    entries = Entry.objects.filter(type=EntryType.LEDGER, statement__type="rules").order_by("-index")
-    if connection.vendor == "postgresql":
-        # jsonb containment finds the entries naming a version without reading the others
-        # (SQLite has no containment on JSON: it reads them all, newest first).
-        entries = entries.filter(statement__changes__contains=[{"table": regime, "row": "version"}])
-    for statement in entries.values_list("statement", flat=True).iterator():
-        for change in reversed(statement.get("changes") or []):
-            if change.get("table") == regime and change.get("row") == "version":
-                return str(change["after"])
-    return None
+def unlogged_regimes() -> list[str]:
+    """The regimes whose rule document is not the one their latest `rules` entry records."""
+    unlogged = []
+    for regime, read in REGIME_RULES.items():
+        logged = latest_rules_digest(regime)
+        if logged is None or logged[1] != read()["version"]:
+            unlogged.append(regime)
+    return unlogged
 
 
 def key_fields(organization: str, keyid: str, public_key: bytes) -> dict[str, str]:

@@ -1,19 +1,22 @@
 """Every change of the rule data is a `rules` ledger entry (contract §12).
 
     with rule_change(reason=…, source=…, by=…):
-        ...edit agreements, schedules, credit terms, FEOC rules or designations...
+        ...edit agreements, schedules, credit terms, FEOC rules or designations,
+           or §45X's classes, thresholds and PFE designations...
 
-runs the edit and appends its `rules` entry in one transaction: the rows
-changed (before and after, as the rule data's documented JSON form,
-`rule_data()`), the reason, the source, who, and the SHA-256 of the whole
-§30D rule set after it. Either both commit or neither. A change with no
-reason or no source is refused before anything is written.
+runs the edit and appends its `rules` entries in one transaction: one for
+each regime whose rule data the edit changed, with the rows changed
+(before and after, as the regime's documented JSON form), the reason, the
+source, who, and the digest of the regime's whole rule data after it.
+Either all commit or none. A change with no reason or no source is refused
+before anything is written.
 
-The rule data is every regime's: §30D's RuleSet (`cairn_core.ruleset_json`:
-tables "agreements", "percentages", "feoc", …) and each other regime's rule
-document under its name (§45X's, `material_assistance.rule_data`: tables
-"45x.thresholds", "45x.designations", …, and its new version as the row
-"version" of the table "45x", `ledger_entries.rules_fields`).
+The rule data is every regime's (`rule_data()`): §30D's RuleSet
+(`cairn_core.ruleset_json`: tables "agreements", "percentages", "feoc", …;
+its entries name no regime) and each other regime's rule document under
+its name (§45X's, `material_assistance.rule_data`: tables "thresholds",
+"designations", …, in entries that say `"regime": "45x"` and whose
+version and sha256 are the document's version).
 
 The admin's rule pages (agreements.admin and material_assistance.admin,
 through the settings CAIRN_RULE_DATA_READER and CAIRN_RULE_CHANGE_RECORDER,
@@ -54,21 +57,30 @@ def rule_change(*, reason: str, source: str, by: str) -> Iterator[None]:
 
 
 def record_change(*, before: Mapping[str, Any], reason: str, source: str, by: str) -> Entry | None:
-    """The `rules` entry of an edit made in this transaction, from the rule
+    """The `rules` entries of an edit made in this transaction, from the rule
     data's JSON before it (`rule_data()`: the admin's recorder,
-    CAIRN_RULE_CHANGE_RECORDER). None when the edit changed nothing the log
-    does not already record."""
+    CAIRN_RULE_CHANGE_RECORDER): one per regime it changed, or whose rule
+    data the log does not record yet. The last appended; None when the edit
+    changed nothing the log does not already record."""
     _require(reason, source)
     ruleset = load_ruleset()
-    changes = differences(before, rule_data(ruleset))
-    if not changes and _logged(ruleset):
-        return None
-    fields = ledger_entries.rules_fields(reason=reason, source=source, by=by, changes=changes)
-    entry = ledger_entries.append("rules", fields)
-    # The entries' agreement links follow the rules they are derived from, in
-    # the same transaction: those of the entries the change can move.
-    relink_changed(ruleset_json.from_json(_ruleset_part(before)), ruleset)
-    return entry
+    after = rule_data(ruleset)
+    appended = None
+    for regime in REGIMES:
+        changes = differences(part(before, regime), part(after, regime))
+        if not changes and _logged(regime, after):
+            continue
+        fields = ledger_entries.rules_fields(reason=reason, source=source, by=by, changes=changes, regime=regime)
+        appended = ledger_entries.append("rules", fields)
+        if regime is None:
+            # The entries' agreement links follow the rules they are derived from, in
+            # the same transaction: those of the entries the change can move.
+            relink_changed(ruleset_json.from_json(part(before, None)), ruleset)
+    return appended
+
+
+# §30D's rule data (None: its entries name no regime), then each other regime's.
+REGIMES: tuple[str | None, ...] = (None, *ledger_entries.REGIME_RULES)
 
 
 def rule_data(ruleset: rules.RuleSet | None = None) -> dict[str, Any]:
@@ -80,45 +92,50 @@ def rule_data(ruleset: rules.RuleSet | None = None) -> dict[str, Any]:
     return {**ruleset_json.to_json(ruleset), **regimes}
 
 
-def regime_of(table: str) -> str | None:
-    """The regime a change's table belongs to ("45x" for "45x.thresholds"); None for §30D's tables."""
-    name = table.split(".", 1)[0]
-    return name if name in ledger_entries.REGIME_RULES else None
-
-
-def _ruleset_part(document: Mapping[str, Any]) -> dict[str, Any]:
+def part(document: Mapping[str, Any], regime: str | None) -> dict[str, Any]:
+    """One regime's rule data in `rule_data()`'s document (None: §30D's)."""
+    if regime is not None:
+        return dict(document.get(regime) or {})
     return {name: value for name, value in document.items() if name not in ledger_entries.REGIME_RULES}
 
 
-def _logged(ruleset: rules.RuleSet) -> bool:
-    """Whether the log's latest rules entries record this rule data, every regime's."""
-    logged = ledger_entries.latest_rules_digest()
-    if logged is None or logged[1] != ruleset_json.digest(ruleset):
-        return False
-    return not ledger_entries.regime_version_changes()
+def _digest(regime: str | None, document: Mapping[str, Any]) -> str:
+    """What a regime's `rules` entry records as `sha256` for this rule data."""
+    if regime is None:
+        return ruleset_json.json_digest(part(document, None))  # the RuleSet's digest: this is its JSON
+    return str(document[regime]["version"])
+
+
+def _logged(regime: str | None, document: Mapping[str, Any]) -> bool:
+    """Whether the regime's latest rules entry records this rule data."""
+    logged = ledger_entries.latest_rules_digest(regime)
+    return logged is not None and logged[1] == _digest(regime, document)
 
 
 def record_current(*, reason: str, source: str, by: str) -> Entry | None:
-    """A `rules` entry for the rule data as it stands, when the log does not
-    record it yet (after a data migration: `manage.py record_rule_change`);
-    None when it already does. Its change names the digests before and after."""
+    """A `rules` entry for each regime's rule data as it stands, when the log
+    does not record it yet (after a data migration: `manage.py
+    record_rule_change`); the last appended, None when the log records it
+    all. Its change names the digests before and after."""
     _require(reason, source)
     with transaction.atomic():
-        ruleset = load_ruleset()
-        if _logged(ruleset):
-            return None
-        logged = ledger_entries.latest_rules_digest()
-        digest = ruleset_json.digest(ruleset)
-        changes = []
-        if logged is None or logged[1] != digest:
-            changes.append(
-                {"table": "rule set", "row": "sha256", "before": logged[1] if logged else None, "after": digest}
-            )
-        # Another regime's new version is added by rules_fields.
-        fields = ledger_entries.rules_fields(reason=reason, source=source, by=by, changes=changes)
-        entry = ledger_entries.append("rules", fields)
-        relink()
-        return entry
+        document = rule_data()
+        appended = None
+        for regime in REGIMES:
+            if _logged(regime, document):
+                continue
+            logged = ledger_entries.latest_rules_digest(regime)
+            change = {
+                "table": "rule set",
+                "row": "sha256",
+                "before": logged[1] if logged else None,
+                "after": _digest(regime, document),
+            }
+            fields = ledger_entries.rules_fields(reason=reason, source=source, by=by, changes=[change], regime=regime)
+            appended = ledger_entries.append("rules", fields)
+            if regime is None:
+                relink()
+        return appended
 
 
 def _require(reason: str, source: str) -> None:
@@ -127,24 +144,20 @@ def _require(reason: str, source: str) -> None:
 
 
 def differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The rows that differ between two rule sets' JSON forms, section by section.
+    """The rows that differ between two JSON forms of one regime's rule data, section by section.
 
-    A section that is a list is compared row by row, each row named by its
-    `slug` (agreements), its `organization` (designations), its dates
-    (schedules) or its position; any other section is one row. Another
-    regime's document (under its name) is compared section by section the
-    same way, its tables named "<regime>.<section>" ("45x.thresholds"),
-    its rows by `ROW_NAMES`; its version is not a row (`rules_fields`
-    records it).
+    A section that is a list is compared row by row, each row named by
+    `ROW_NAMES` (an agreement by its `slug`, a FEOC designation by its
+    `organization`, a schedule by its dates, a §45X threshold by its class
+    and first day, a PFE designation by its entity and first day) or its
+    position; any other section is one row. The version is not a row.
     """
     changes = []
     for table in sorted(set(before) | set(after)):
         if table == "version":
             continue
         old, new = before.get(table), after.get(table)
-        if table in ledger_entries.REGIME_RULES and isinstance(old, dict) and isinstance(new, dict):
-            changes += [{**change, "table": f"{table}.{change['table']}"} for change in differences(old, new)]
-        elif isinstance(old, list) and isinstance(new, list):
+        if isinstance(old, list) and isinstance(new, list):
             changes += _row_changes(table, old, new)
         elif old != new:
             changes.append({"table": table, "row": table, "before": old, "after": new})

@@ -218,8 +218,9 @@ def test_log_present_state_records_a_ledger_from_before_logging_once(verified, m
     call_command("log_present_state", stdout=out)
     assert "recorded before logging began" in out.getvalue()
     statements = [item for item in ledger_statements()]
-    assert statements[0]["type"] == "rules"
-    assert all(item.get("recorded_before_logging") for item in statements[1:])
+    # The rule data first, each regime's (§30D's, then §45X's), as it stands now.
+    assert [item["type"] for item in statements[:2]] == ["rules", "rules"] and statements[1]["regime"] == "45x"
+    assert all(item.get("recorded_before_logging") for item in statements[2:])
     assert {item["type"] for item in statements} == {"rules", "organization", "key_registered", "verdict"}
     assert ledger_views.check_ledger_tables() == []
     out = io.StringIO()

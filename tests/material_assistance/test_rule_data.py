@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from audit import ledger_views, rules_since
+from audit import ledger_views
 from cairn_core import dsse
 from cairn_core.problems import Code
 from material_assistance import rule_data
@@ -130,32 +130,30 @@ def test_the_document_as_it_stood_before_a_change_is_read_from_the_history():
     assert [(row["class"], row["sold_from"]) for row in changed] == [("battery_cell", "2027-01-01")]
 
 
-def test_a_change_is_a_rules_ledger_entry_naming_its_rows_and_the_new_version(ledger):
-    first = record_current(reason="after the migrations", source="the data migrations", by="tester")
-    assert first is not None
+def test_a_change_is_a_rules_ledger_entry_of_its_regime_naming_its_rows(ledger):
+    assert record_current(reason="after the migrations", source="the data migrations", by="tester") is not None
+    before = rules_entries()
     logged_version = rule_data.document()["version"]
-    assert {"table": "45x", "row": "version", "before": None, "after": logged_version} in first.statement["changes"]
+    assert before[-1]["regime"] == "45x" and before[-1]["sha256"] == before[-1]["version"] == logged_version
 
     with rule_change(reason="listed on the §1260H list", source=SOURCE, by="tester"):
         designate()
-    latest = rules_entries()[-1]
+    # One entry, §45X's: §30D's rule data did not change.
+    [latest] = rules_entries()[len(before) :]
     assert (latest["reason"], latest["source"], latest["by"]) == ("listed on the §1260H list", SOURCE, "tester")
-    designation, version = latest["changes"]
+    assert latest["regime"] == "45x"
+    assert latest["version"] == latest["sha256"] == rule_data.document()["version"] != logged_version
+    [designation] = latest["changes"]
     assert (designation["table"], designation["row"], designation["before"]) == (
-        "45x.designations",
+        "designations",
         "shenzhen-anodes 2026-01-01",
         None,
     )
     assert designation["after"]["kind"] == "specified"
-    assert version == {
-        "table": "45x",
-        "row": "version",
-        "before": logged_version,
-        "after": rule_data.document()["version"],
-    }
-    assert ledger_entries.latest_regime_version("45x") == rule_data.document()["version"]
-    # §30D's rule set did not change: the entry names its digest as before.
-    assert latest["sha256"] == first.statement["sha256"]
+    assert ledger_entries.latest_rules_digest("45x")[1] == rule_data.document()["version"]
+    # §30D's latest entry is still the one before the change.
+    thirty_d = [entry for entry in rules_entries() if "regime" not in entry]
+    assert ledger_entries.latest_rules_digest()[1] == thirty_d[-1]["sha256"]
     assert ledger_views.check_ledger_tables() == []
     # Nothing changed since: nothing more to record.
     assert record_current(reason="again", source="the data migrations", by="tester") is None
@@ -168,11 +166,10 @@ def test_rule_data_changed_without_its_entry_is_named_by_the_checks(ledger):
 
 
 def test_the_first_ledger_entry_records_the_migrated_rule_data(ledger, miner):
-    # Registering the miner's key appended the ledger's first entries: the rule data first.
-    first = rules_entries()[0]
-    assert {"table": "45x", "row": "version", "before": None, "after": rule_data.document()["version"]} in first[
-        "changes"
-    ]
+    # Registering the miner's key appended the ledger's first entries: the rule data first, each regime's.
+    thirty_d, s45x = rules_entries()[:2]
+    assert "regime" not in thirty_d
+    assert (s45x["regime"], s45x["sha256"]) == ("45x", rule_data.document()["version"])
 
 
 def test_a_bad_row_is_refused_by_its_checks():
@@ -247,7 +244,7 @@ def test_the_admin_logs_a_designation_with_its_reason_and_source(ledger, root):
     assert designation.history.get().history_change_reason == "found foreign-influenced"
     latest = rules_entries()[-1]
     assert (latest["reason"], latest["source"], latest["by"]) == ("found foreign-influenced", SOURCE, "root")
-    assert [change["table"] for change in latest["changes"]][0] == "45x.designations"
+    assert latest["regime"] == "45x" and [change["table"] for change in latest["changes"]] == ["designations"]
     assert ledger_views.check_ledger_tables() == []
 
 
@@ -268,9 +265,3 @@ def test_rule_rows_are_never_deleted_in_the_admin(root):
         reverse("admin:material_assistance_macrthreshold_delete", args=[threshold.pk]), {"post": "yes"}
     )
     assert response.status_code == 403 and MacrThreshold.objects.filter(pk=threshold.pk).exists()
-
-
-def test_a_s45x_change_is_not_a_change_a_s30d_verdict_relied_on():
-    assert not rules_since.relied_on({"table": "45x.designations", "row": "x 2026-01-01"}, {"agreements": []})
-    assert not rules_since.relied_on({"table": "45x", "row": "version"}, {"agreements": []})
-    assert rules_since.relied_on({"table": "feoc", "row": "feoc"}, {"agreements": []})
