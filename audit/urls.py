@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from audit import api
+from audit import api, macr_api
 
 urlpatterns = [
     path("incidents", api.IncidentListView.as_view(), name="incident-list"),
@@ -17,4 +17,5 @@ urlpatterns = [
         api.VerificationBundleView.as_view(),
         name="verification-bundle",
     ),
+    path("batches/<str:batch_id>/macr", macr_api.BatchMacrView.as_view(), name="batch-macr"),
 ]
