@@ -143,16 +143,6 @@ def latest_rules_digest(regime: str | None = None) -> tuple[int, str] | None:
     return (row[0], str(row[1]["sha256"])) if row else None
 
 
-def unlogged_regimes() -> list[str]:
-    """The regimes whose rule document is not the one their latest `rules` entry records."""
-    unlogged = []
-    for regime, read in REGIME_RULES.items():
-        logged = latest_rules_digest(regime)
-        if logged is None or logged[1] != read()["version"]:
-            unlogged.append(regime)
-    return unlogged
-
-
 def key_fields(organization: str, keyid: str, public_key: bytes) -> dict[str, str]:
     return {"organization": organization, "keyid": keyid, "public_key": dsse.b64encode(public_key)}
 
