@@ -6,7 +6,8 @@ or claimed it; not the transforms that consumed it, which are downstream),
 every entry a `prev` of the set names, transitively, and every certification
 of a batch of the set that builds on the set: the same closure as a claim's
 proof bundle (contract §8), so that each event's entry can be proven as a
-bundle's entries are.
+bundle's entries are, and a supplier's §45X certifications besides (they
+build on the set the same way; their events show no taxpayer id or cost).
 
 Each entry's event (with its eventID: GS1's reference implementation takes
 10–20 ms an event) is derived once and stored (`EpcisEvent`): by the
@@ -35,20 +36,11 @@ from provenance.models import Batch, BatchLink, Entry, EpcisEvent
 # hashing, the claimed rows locked (FOR NO KEY UPDATE) no longer than that.
 DERIVE_CHUNK = 100
 
-# The entries an export leaves out, each for a reason:
-# - ledger entries (contract §12) are the ledger's own record, not events of
-#   the supply chain;
-# - a `supplier_certification` (§45X) is a tax certification signed under
-#   penalties of perjury: the supplier's taxpayer id, its direct material
-#   costs and their non-PFE part. EPCIS has no event for it, and an export is
-#   read by every reader of the batch, wider than the certification's own
-#   readers (its issuer, the custodian who co-signed it, its taxpayer);
-# - a `sale` (§45X) names a buyer outside Cairn and its contract's date: a
-#   fact of the taxpayer's credit, not a movement of the batch between
-#   Cairn's parties.
-# The chain stays checkable without them: each is a logged entry, and the
-# statements that follow it name its entry_hash as their prev.
-NOT_EXPORTED = ("ledger", "supplier_certification", "sale")
+# The entries an export leaves out: ledger entries (contract §12) are the
+# ledger's own record, not events of the supply chain. (The §45X statements
+# are exported, as cairn_core.epcis maps them: no taxpayer id, cost or
+# buyer's name.)
+NOT_EXPORTED = ("ledger",)
 
 LINKS = BatchLink._meta.db_table
 ENTRIES = Entry._meta.db_table
@@ -78,7 +70,7 @@ SELECT certified.entry_id, entry.entry_hash, certified.prev
 FROM {LINKS} AS certified
 JOIN touched ON touched.batch_id = certified.batch_id
 JOIN {ENTRIES} AS entry ON entry.{INDEX} = certified.entry_id
-WHERE certified.role = 'certified'
+WHERE certified.role IN ('certified', 'supplier_certified')
 """
 
 

@@ -508,9 +508,11 @@ CO_SIGNED_TYPES = ("certify", "supplier_certification")
 
 
 def check_custody(statement: Statement, batches: dict[str, Batch], signers: list[Signer]) -> None:
-    """10. The issuer holds every batch named; a certification (a certifier's
-    `certify`, a supplier's `supplier_certification` of a batch it sold)
-    needs its custodian's co-signature instead. A sale's issuer holds the batch.
+    """10. The issuer holds every batch named; a certifier's `certify` needs
+    its custodian's co-signature instead, and a supplier's
+    `supplier_certification` by a past custodian (the supplier that sold
+    the batch) needs both: to have held the batch, and its custodian's
+    co-signature. A sale's issuer holds the batch.
 
     A batch the issuer has never held is answered as one that does not
     exist (`unknown_batch`, word for word), so that posting reveals neither
@@ -521,12 +523,14 @@ def check_custody(statement: Statement, batches: dict[str, Batch], signers: list
     without the custodian's consent."""
     signed_by = {signer.key.organization_id for signer in signers}
     for batch in batches.values():
-        if statement.type in CO_SIGNED_TYPES and batch.custodian_id in signed_by:
-            continue
         if batch.custodian_id == statement.issuer:
+            continue
+        if statement.type == "certify" and batch.custodian_id in signed_by:
             continue
         if not _has_held(statement.issuer, batch):
             raise LedgerError("unknown_batch", f"Batch {batch.id} does not exist.")
+        if statement.type == "supplier_certification" and batch.custodian_id in signed_by:
+            continue
         if statement.type in CO_SIGNED_TYPES:
             raise LedgerError(
                 "not_custodian", f"A certification of batch {batch.id} needs the co-signature of its custodian."
@@ -539,7 +543,9 @@ def check_custody(statement: Statement, batches: dict[str, Batch], signers: list
 
 def _has_held(organization: str, batch: Batch) -> bool:
     """The organisation is or was the batch's custodian (the readers of
-    GET /batches/{id} besides auditors). A query on the refusal path only."""
+    GET /batches/{id} besides auditors). A query on the refusal path, and
+    for a supplier certification by a past custodian that is not the
+    batch's owner (the supplier that made the batch needs none)."""
     if organization in (batch.custodian_id, batch.owner_id):
         return True
     return BatchLink.objects.filter(batch_id=batch.id, custodian_after_id=organization).exists()
