@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from cairn_core import ruleset_json
+from cairn_core.regimes.s45x import rules as s45x_rules
 from material_assistance import models
 
 REGIME = "45x"
@@ -72,8 +72,8 @@ def document(as_of: dt.datetime | None = None) -> dict[str, Any]:
 
 
 def version(body: dict[str, Any]) -> str:
-    """Hex SHA-256 of the canonical JSON of the document without its version."""
-    return ruleset_json.json_digest({name: value for name, value in body.items() if name != "version"})
+    """Hex SHA-256 of the canonical JSON of the document without its version (the core's one formula)."""
+    return s45x_rules.version_of({name: value for name, value in body.items() if name != "version"})
 
 
 def _rows(model: type[RuleRow], as_of: dt.datetime | None) -> Iterable[RuleRow]:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from audit import ledger_views
 from cairn_core import dsse
 from cairn_core.problems import Code
+from cairn_core.regimes.s45x import rules as s45x_rules
 from material_assistance import rule_data
 from material_assistance.models import ComponentClass, MacrThreshold, PfeDesignation
 from provenance import ledger_entries
@@ -100,6 +101,13 @@ def test_the_version_is_the_sha256_of_the_canonical_json_of_the_rest():
     assert document["version"] == hashlib.sha256(dsse.canonical_json(body).encode("ascii")).hexdigest()
     designate()
     assert rule_data.document()["version"] != document["version"]
+
+
+def test_the_core_reads_the_document_back_as_itself():
+    designate(until=dt.date(2027, 7, 1))
+    document = rule_data.document()
+    parsed = s45x_rules.from_json(document)
+    assert s45x_rules.to_json(parsed) == document and parsed.version == document["version"]
 
 
 def test_a_designation_is_in_the_document_with_its_kind_basis_and_dates():
