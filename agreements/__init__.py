@@ -4,7 +4,7 @@ Where to look:
 
 * `agreements.models`: the rule tables (each with its source and its full
   change history).
-* `cairn_core.rules`: the rules as pure functions of a `RuleSet` snapshot
+* `cairn_core.regimes.s30d.rules`: the rules as pure functions of a `RuleSet` snapshot
   (`qualifying_agreements`, `country_qualifies`, `required_percentages`,
   `credit_available`, `is_feoc`, ...).
 * `agreements.snapshot`: `load_ruleset(as_of=None)` and the cached

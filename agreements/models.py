@@ -7,7 +7,7 @@ rules that decided a verdict can be reconstructed later
 DOMAIN.md: a row "from" a date applies on that date, a row "to" or "ends"
 a date still applies on that date.
 
-The rule logic itself lives in `cairn_core.rules`, as pure functions of a
+The rule logic itself lives in `cairn_core.regimes.s30d.rules`, as pure functions of a
 snapshot; the model methods here delegate to it so that there is one
 definition of "counts for a mineral on a date".
 
@@ -28,7 +28,7 @@ from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
 
 from agreements.rule_rows import agreement_rule
-from cairn_core import rules
+from cairn_core.regimes.s30d import rules
 
 
 class Sourced(models.Model):

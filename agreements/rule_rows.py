@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from cairn_core import rules
+from cairn_core.regimes.s30d import rules
 
 
 class AgreementEventRow(Protocol):

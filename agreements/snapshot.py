@@ -1,7 +1,7 @@
 """Reading a `rules.RuleSet` from the rule tables, now or as of a past moment.
 
 `load_ruleset()` reads every rule table once (eight small queries) into the
-frozen dataclasses of `cairn_core.rules`. `load_ruleset(as_of=moment)`
+frozen dataclasses of `cairn_core.regimes.s30d.rules`. `load_ruleset(as_of=moment)`
 reads the same tables from their history (django-simple-history), so that
 the rules behind a past verdict can be reconstructed.
 
@@ -28,7 +28,7 @@ from django.db import connection
 
 from agreements import models as rule_models
 from agreements.rule_rows import agreement_rule, country_codes
-from cairn_core import rules
+from cairn_core.regimes.s30d import rules
 
 RULE_MODELS = (
     rule_models.CriticalMineral,

@@ -4,7 +4,7 @@
 verdict with no server: the signed verdict, the log key, the verdict's
 checkpoint, every entry of the claim's upstream DAG with a tlog-proof@v1
 against that checkpoint, the keys and organisations those entries name,
-and the rule data the verdict applied (`cairn_core.ruleset_json`).
+and the rule data the verdict applied (`cairn_core.regimes.s30d.ruleset_json`).
 
 The entries are the claim and, for every `prev` of every entry in the
 bundle, the entry it names (a recursive query over the batch links, each
@@ -63,9 +63,11 @@ from django.http import HttpResponse
 from agreements.snapshot import current_ruleset, load_ruleset
 from audit.models import Verification
 from cairn_core import bundle as bundles
-from cairn_core import dsse, rules, ruleset_json, tlog_proof
+from cairn_core import dsse, tlog_proof
 from cairn_core.entries import leaf_input_text
 from cairn_core.ledger_entries import LedgerState
+from cairn_core.regimes.s30d import bundle as bundle_30d
+from cairn_core.regimes.s30d import rules, ruleset_json
 from provenance import checkpoints, ledger_key, tlog, witnesses
 from provenance.errors import LedgerError
 from provenance.models import BatchLink, Checkpoint, Claim, Cosignature, Entry, EntryType, Organization, SigningKey
@@ -320,6 +322,6 @@ def download(verification: Verification) -> HttpResponse:
     """The bundle as a file named `<VIN>.<verification id>.cairn-bundle.json` (the API and the admin's button)."""
     response = HttpResponse(dumps(build_bundle(verification)), content_type=bundles.MEDIA_TYPE)
     response["Content-Disposition"] = (
-        f'attachment; filename="{bundles.file_name(verification.claim_id, verification.pk)}"'
+        f'attachment; filename="{bundle_30d.file_name(verification.claim_id, verification.pk)}"'
     )
     return response

@@ -16,7 +16,7 @@ Evaluating a claim is four steps (DOMAIN.md, "The computation"):
    Batch.
 2. **Check integrity** of every one of those entries (audit.claim_integrity):
    three more queries.
-3. **Assess** the rules (cairn_core.lineage, pure): from the *signed* payloads
+3. **Assess** the rules (cairn_core.regimes.s30d.lineage, pure): from the *signed* payloads
    decoded in step 2, not from derived tables, so the figures are those the
    suppliers signed.
 4. **Name** each requirement's figures and every failed check as a problem.
@@ -43,12 +43,13 @@ from audit import incidents
 from audit.claim_integrity import ClaimCheck, StoredEntry, StoredLink
 from audit.integrity import ENTRY_FIELDS
 from audit.models import Verification
-from cairn_core import dsse, lineage, rules, ruleset_json
-from cairn_core import verdict as verdicts
+from cairn_core import dsse
 from cairn_core.dag import decimal_str
-from cairn_core.lineage import Assessment, ClaimFacts, pct_str
 from cairn_core.problems import Problem
-from cairn_core.verdict import REPORT_TYPE, Verdict
+from cairn_core.regimes.s30d import lineage, rules, ruleset_json
+from cairn_core.regimes.s30d import verdict as verdicts
+from cairn_core.regimes.s30d.lineage import Assessment, ClaimFacts, pct_str
+from cairn_core.regimes.s30d.verdict import REPORT_TYPE, Verdict
 from provenance import checkpoints, ledger_entries, ledger_key, witnesses
 from provenance.errors import LedgerError
 from provenance.models import Checkpoint, Claim, Entry, Organization
@@ -95,7 +96,7 @@ def load_claim_dag(claim: Claim) -> ClaimDag:
     )
 
 
-# --- 3. from signed statements to the pure computation (cairn_core.verdict) -------
+# --- 3. from signed statements to the pure computation (cairn_core.regimes.s30d.verdict) -------
 
 
 def facts_from_row(claim: Claim) -> ClaimFacts:

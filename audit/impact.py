@@ -27,7 +27,7 @@ from decimal import Decimal
 
 from agreements.snapshot import load_ruleset
 from audit.engine import claim_evaluator
-from cairn_core import rules
+from cairn_core.regimes.s30d import rules
 from provenance.models import Batch, Claim, Entry, EntryAgreementLink
 from provenance.upstream import downstream_batch_ids
 

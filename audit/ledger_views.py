@@ -10,7 +10,7 @@ the tables, column by column:
   key_revoked entry (revoked_at); every logged key has its row;
 * `provenance_organization`: every row is its latest `organization` entry
   (name, country, roles), and every logged organisation has its row;
-* the rule data: its SHA-256 (`cairn_core.ruleset_json.digest` of the rules
+* the rule data: its SHA-256 (`cairn_core.regimes.s30d.ruleset_json.digest` of the rules
   read afresh from the tables) is the latest `rules` entry's, and each other
   regime's rule document (§45X's) has the version its own latest `rules`
   entry records (`"regime": "45x"`);
@@ -38,10 +38,11 @@ from collections.abc import Iterator
 
 from agreements.snapshot import load_ruleset
 from audit.models import Verification
-from cairn_core import ledger_entries, ruleset_json
+from cairn_core import ledger_entries
 from cairn_core.entries import decode_envelope
 from cairn_core.ledger_entries import LedgerState
 from cairn_core.problems import Code, Problem
+from cairn_core.regimes.s30d import ruleset_json
 from provenance.ledger_entries import REGIME_RULES
 from provenance.models import Entry, EntryType, Organization, SigningKey
 

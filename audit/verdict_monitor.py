@@ -2,7 +2,7 @@
 
     history(vin)        a VIN's verdicts as the log records them (the claim page)
     check_verdicts()    incidents for intact verdicts on one VIN that disagree
-                        with no rules entry between them (cairn_core.verdict_monitor)
+                        with no rules entry between them (cairn_core.regimes.s30d.verdict_monitor)
 
 Read from the ledger entries (audit.ledger_views.replay), not from the
 verifications table: a verdict deleted or changed in the table is still
@@ -13,9 +13,9 @@ in the log, and the table's own disagreement with the log is
 from __future__ import annotations
 
 from audit.ledger_views import replay
-from cairn_core import verdict_monitor
 from cairn_core.ledger_entries import VerdictRecord
 from cairn_core.problems import Code, Problem
+from cairn_core.regimes.s30d import verdict_monitor
 from provenance.models import Claim
 
 

@@ -9,7 +9,7 @@ the PDF all say the same sentence:
 
 A gate that fails (integrity, FEOC, final assembly, the credit in force)
 zeroes the amount whatever the two requirements say, so the sentence names
-the first gate that fails, in the order of `cairn_core.lineage.Assessment.credit`,
+the first gate that fails, in the order of `cairn_core.regimes.s30d.lineage.Assessment.credit`,
 with integrity first: a verdict on entries that do not verify earns nothing.
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from cairn_core.rules import CreditAmounts
+from cairn_core.regimes.s30d.rules import CreditAmounts
 
 # The scope, as the verdict pages say it (the signed statement names JSON fields).
 SCOPE_TEXT = (

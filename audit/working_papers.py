@@ -20,7 +20,7 @@ from typing import Any
 
 from audit import timestamps, verdict_text
 from audit.models import Verification
-from cairn_core.rules import CreditAmounts
+from cairn_core.regimes.s30d.rules import CreditAmounts
 from provenance.models import Claim
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

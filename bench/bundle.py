@@ -8,7 +8,7 @@ same load:
 1. export: `audit.bundle.build_bundle` and its bytes (what the API, the
    command and the admin's button send);
 2. the bundle's size, per 1,000 entries (goal: under 2 MB);
-3. verify: `cairn_core.bundle.verify(load(bytes))`, everything
+3. verify: `cairn_core.regimes.s30d.bundle.verify(load(bytes))`, everything
    `cairn-verify` checks, the verdict's recomputation included, in one
    process and as `cairn-verify` runs it on two cores (the signatures in a
    forked child);
@@ -54,9 +54,10 @@ def export(vin: str) -> tuple[float, bytes]:
 
 def verify(data: bytes, processes: int = 1, pins: dict | None = None) -> tuple[float, object]:
     from cairn_core import bundle
+    from cairn_core.regimes.s30d import bundle as bundle_30d
 
     started = time.perf_counter()
-    result = bundle.verify(bundle.load(data), processes=processes, **(pins or {}))
+    result = bundle_30d.verify(bundle.load(data), processes=processes, **(pins or {}))
     return time.perf_counter() - started, result
 
 

@@ -28,8 +28,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from agreements.snapshot import load_ruleset
-from cairn_core import dsse, ledger_entries, merkle, ruleset_json
+from cairn_core import dsse, ledger_entries, merkle
 from cairn_core.entries import stored_leaf_input
+from cairn_core.regimes.s30d import ruleset_json
 from material_assistance import rule_data as s45x_rule_data
 from provenance import ledger_key, tlog
 from provenance.models import Entry, EntryType, LogState, MerkleNode

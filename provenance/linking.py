@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from agreements.snapshot import current_ruleset, load_ruleset
-from cairn_core import rules
+from cairn_core.regimes.s30d import rules
 from provenance.models import Entry, EntryAgreementLink, EntryType
 
 LINKED_TYPES = (EntryType.ORIGIN, EntryType.TRANSFORM)

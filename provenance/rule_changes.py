@@ -12,7 +12,7 @@ Either all commit or none. A change with no reason or no source is refused
 before anything is written.
 
 The rule data is every regime's (`rule_data()`): §30D's RuleSet
-(`cairn_core.ruleset_json`: tables "agreements", "percentages", "feoc", …;
+(`cairn_core.regimes.s30d.ruleset_json`: tables "agreements", "percentages", "feoc", …;
 its entries name no regime) and each other regime's rule document under
 its name (§45X's, `material_assistance.rule_data`: tables "thresholds",
 "designations", …, in entries that say `"regime": "45x"` and whose
@@ -36,7 +36,7 @@ from typing import Any
 from django.db import transaction
 
 from agreements.snapshot import load_ruleset
-from cairn_core import rules, ruleset_json
+from cairn_core.regimes.s30d import rules, ruleset_json
 from provenance import ledger_entries
 from provenance.linking import relink, relink_changed
 from provenance.models import Entry

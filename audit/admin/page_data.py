@@ -27,9 +27,10 @@ from agreements.models import TradeAgreement
 from agreements.snapshot import load_ruleset
 from audit import checks, engine, verdict_text
 from audit.models import IntegrityCheckRun, IntegrityIncident, Verification
-from cairn_core import dsse, rules
+from cairn_core import dsse
 from cairn_core.dag import decimal_str
-from cairn_core.lineage import COMPONENT_KINDS, Assessment, feoc_kind, pct_shown
+from cairn_core.regimes.s30d import rules
+from cairn_core.regimes.s30d.lineage import COMPONENT_KINDS, Assessment, feoc_kind, pct_shown
 from provenance import checkpoints, ledger_key
 from provenance.models import Batch, Checkpoint, Claim, Entry, LogState
 from provenance.selectors import upstream_graph

@@ -65,7 +65,7 @@ from audit.admin import page_data, papers
 from audit.auditors import RUN_VERIFICATION_PERM
 from audit.engine import verify_claim
 from audit.models import Activity, IntegrityCheckRun, IntegrityIncident, Verification
-from cairn_core import rules
+from cairn_core.regimes.s30d import rules
 from provenance import tlog
 from provenance.admin import ClaimAdmin, LedgerAdmin, admin_link, countries_in_use
 from provenance.errors import LedgerError

@@ -28,7 +28,7 @@ VERDICT_KEYS = (
 )
 # v1.2 additions: absent from verdicts stored before them.
 VERDICT_V12 = ("verified_at", "requested_by")
-# v1.1 additions (cairn_core.verdict): absent from verdicts stored before them.
+# v1.1 additions (cairn_core.regimes.s30d.verdict): absent from verdicts stored before them.
 VERDICT_ADDITIONS = ("scope", "applied")
 
 

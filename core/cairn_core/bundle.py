@@ -7,8 +7,10 @@ entry of the claim's upstream DAG with a C2SP tlog-proof@v1 inclusion
 proof, the keys and organisations the entries name, and the rule data the
 verdict applied.
 
-`verify(document, log_key=..., witnesses=...)` checks, in this order, and
-names every failure:
+A regime's verifier (§30D: `cairn_core.regimes.s30d.bundle.verify`; §45X:
+`cairn_core.regimes.s45x.bundle.verify`) checks, in this order, and names
+every failure; 1 to 6 are every regime's (`check_log` and its neighbours
+here), 7 and 8 are said here as §30D's, each regime having its own:
 
 1. **log**: the verifier string names the log's origin and public key, and
    they are the pinned log key's (contract §8, "Trust"); every later check
@@ -27,7 +29,7 @@ names every failure:
 7. **rules**: the rules section reads as a RuleSet whose version and
    SHA-256 are the verdict's;
 8. **verdict**: recomputed from the bundle's payloads, organisations and
-   rules alone (`cairn_core.verdict`, the server's own code), it is the
+   rules alone (`cairn_core.regimes.s30d.verdict`, the server's own code), it is the
    signed verdict, field by field; `verified_at` and `requested_by` cannot
    be recomputed and are checked for shape only.
 
@@ -114,19 +116,7 @@ from typing import Any, NotRequired, TypedDict, cast
 
 import nacl.signing
 
-from cairn_core import (
-    cosignature,
-    dsse,
-    ledger_entries,
-    lineage,
-    merkle,
-    rules,
-    ruleset_json,
-    signed_note,
-    tlog_proof,
-    untrusted,
-)
-from cairn_core import verdict as verdicts
+from cairn_core import cosignature, dsse, ledger_entries, merkle, signed_note, tlog_proof, untrusted
 from cairn_core.entries import (
     Decoded,
     Key,
@@ -200,11 +190,6 @@ class FailureDict(TypedDict):
 
 class NotABundle(ValueError):
     """The document is not a Cairn proof bundle at all (as opposed to one that fails)."""
-
-
-def file_name(vin: str, verification_id: int) -> str:
-    """Contract §8 (v1.2): two verifications of one VIN never share a name."""
-    return f"{vin}.{verification_id}.cairn-bundle.json"
 
 
 # --- the result -------------------------------------------------------------------
@@ -436,58 +421,6 @@ class Entry:
     index: int
     integrated_time: int
     decoded: Decoded
-
-
-def verify(
-    document: object,
-    *,
-    processes: int = 1,
-    log_key: signed_note.Verifier | None = None,
-    witnesses: Iterable[cosignature.WitnessKey] = (),
-    witnesses_required: int | None = None,
-) -> Result:
-    """Every check of contract §8 over a parsed bundle (see the module docstring).
-
-    `log_key` and `witnesses` are the keys the examiner trusts from elsewhere;
-    at least `witnesses_required` (default: all) of the witnesses must have
-    cosigned. ValueError when that number is impossible or a witness is
-    given twice; NotABundle when the document is not a bundle.
-
-    With `processes=2` (what `cairn-verify` uses on a machine with more than
-    one core) the Ed25519 checks, half the work, run in a forked child
-    process while this one checks the chains and the report and recomputes
-    the verdict. (A thread does not help: libsodium releases the GIL, but a
-    thread running Python beside it hands the GIL back too seldom.) Call it
-    so only from a single-threaded program: forking copies one thread.
-    """
-    pinned = list(witnesses)
-    required = required_witnesses(pinned, witnesses_required)
-    document = check_shape(document)
-    verdict = document["verdict"]
-    result = Result(vin=document["vin"], verdict=verdict, witnesses_required=required)
-    log = check_log(
-        cast(Mapping[str, Any], document),
-        result,
-        processes=processes,
-        log_key=log_key,
-        pinned=pinned,
-        report_type=verdicts.REPORT_TYPE,
-    )
-    ruleset = _rules(document["rules"], verdict, result)
-    countries = check_organizations(document["organizations"], log.ledger, result)
-    if log.ledger is not None:
-        _check_logged_rules(ruleset, log.ledger, result)
-    check_verdict_entry(
-        cast(Mapping[str, Any], document), log, pinned, result, kind="verdict", expected=_expected_verdict_entry
-    )
-    _check_claim(document, log.entries, result)
-    check_request(verdict, result)
-    assessed = _assess(verdict, log.entries, countries, ruleset, result) if ruleset is not None else None
-    result.add_problems(log.signatures(log.entries))
-    if assessed is not None and log.checkpoint is not None:
-        _compare(verdict, assessed, log.checkpoint, document["checkpoint"], result)
-    sort_failures(result)
-    return result
 
 
 def sort_failures(result: Result) -> None:
@@ -795,7 +728,7 @@ def _check_report(
     if envelope.payload_type != report_type:
         result.fail(Code.REPORT, f"the report's payload type is {envelope.payload_type!r}")
     body = {key: value for key, value in verdict.items() if key != "report"}
-    if envelope.payload != verdicts.report_payload(body):
+    if envelope.payload != report_payload(body):
         result.fail(Code.REPORT, "the report's payload is not the verdict without its report")
     if log_key is None:
         return
@@ -803,23 +736,6 @@ def _check_report(
     signed = [item for item in envelope.signatures if item.keyid == keyid]
     if not signed or not dsse.verify_signature(log_key.public_key, envelope.pae, signed[0].sig):
         result.fail(Code.REPORT, "the report is not signed by the log key")
-
-
-def _rules(document: Mapping[str, JSON], verdict: Mapping[str, object], result: Result) -> rules.RuleSet | None:
-    try:
-        ruleset = ruleset_json.from_json(document)
-    except ruleset_json.RulesError as exc:
-        result.fail(Code.RULES, str(exc))
-        return None
-    applied = verdict.get("applied")
-    if not isinstance(applied, dict):
-        applied = {}
-    if ruleset.version != applied.get("rules_version"):
-        wanted = applied.get("rules_version")
-        result.fail(Code.RULES, f"the rules are version {ruleset.version}, the verdict's {wanted}")
-    if ruleset_json.digest(ruleset) != applied.get("rules_sha256"):
-        result.fail(Code.RULES, "the rule data is not the data the verdict applied (SHA-256 differs)")
-    return ruleset
 
 
 def _organizations(rows: list[Any], result: Result) -> dict[str, str]:
@@ -831,19 +747,6 @@ def _organizations(rows: list[Any], result: Result) -> dict[str, str]:
             continue
         countries[slug] = country
     return countries
-
-
-def _check_claim(document: BundleDocument, entries: list[Entry], result: Result) -> None:
-    verdict = document["verdict"]
-    if verdict.get("vin") != document["vin"]:
-        result.fail(Code.VERDICT, f"the bundle is for VIN {document['vin']}, the verdict for {verdict.get('vin')}")
-    claims = [entry for entry in entries if entry.index == verdict.get("claim_index")]
-    if not claims:
-        result.fail(Code.ENTRIES, f"the claim's entry {verdict.get('claim_index')} is not in the bundle")
-        return
-    payload = claims[0].decoded.payload
-    if payload.get("type") != "claim" or payload.get("vin") != document["vin"]:
-        result.fail(Code.VERDICT, f"entry {claims[0].index} is not the claim on VIN {document['vin']}", claims[0].index)
 
 
 # --- the ledger entries (contract §12) ------------------------------------------------
@@ -963,13 +866,6 @@ def _logged_organizations(rows: list[Any], state: LedgerState, result: Result) -
                 message = f"organisation {slug}: {name} is {json_text(row.get(name))}, its entry {record.index} says"
                 result.fail(Code.ORGANIZATIONS, f"{message} {json_text(value)}")
     return {slug: record.country for slug, record in state.organizations.items()}
-
-
-def _check_logged_rules(ruleset: rules.RuleSet | None, state: LedgerState, result: Result) -> None:
-    """The rule data applied (already checked to be the verdict's) is a logged rules entry's."""
-    if ruleset is None:
-        return
-    check_logged_rules(ruleset_json.digest(ruleset), ruleset.version, state.rules, result)
 
 
 def check_logged_rules(
@@ -1109,19 +1005,6 @@ def report_sha256(verdict: JSONObject) -> str | None:
         return None  # named by the report's check
 
 
-def _expected_verdict_entry(verdict: JSONObject) -> dict[str, object]:
-    """The fields of a §30D verdict's `verdict` ledger entry, from the verdict."""
-    return {
-        "verification": verdict.get("id"),
-        "vin": verdict.get("vin"),
-        "claim_index": verdict.get("claim_index"),
-        "credit_usd": verdict.get("credit_usd"),
-        "integrity": verdict.get("integrity"),
-        "requested_by": verdict.get("requested_by", {"organization": None, "user": None}),
-        "report_sha256": report_sha256(verdict),
-    }
-
-
 def _compare_verdict_entry(
     logged: JSONObject,
     verdict: JSONObject,
@@ -1152,34 +1035,6 @@ def _same_moment(first: str, second: object) -> bool | None:
         return mine == _moment(second)
     except ValueError:
         return False
-
-
-@dataclass
-class Assessed:
-    """The rules applied to the bundle's statements (before the integrity checks are in)."""
-
-    facts: lineage.ClaimFacts
-    done: lineage.Assessment
-    problems: list[Problem]
-    ruleset: rules.RuleSet
-    issuers: dict[str, str]
-
-
-def _assess(
-    verdict: JSONObject, entries: list[Entry], countries: Mapping[str, str], ruleset: rules.RuleSet, result: Result
-) -> Assessed | None:
-    statements = {entry.index: entry.decoded.payload for entry in entries}
-    claim_index = verdict.get("claim_index")
-    try:
-        if claim_index is None:
-            raise KeyError(None)  # as statements[None] would
-        facts = verdicts.claim_facts(claim_index, statements[claim_index])
-        dag = verdicts.upstream(statements, claim_index)
-    except verdicts.READ_ERRORS as exc:
-        result.fail(Code.VERDICT, f"the claim cannot be read from the bundle: {exc!r}")
-        return None
-    done, problems = verdicts.assess(facts, statements, dag, countries, ruleset)
-    return Assessed(facts, done, problems, ruleset, verdicts.issuer_countries(statements, dag, countries))
 
 
 # --- the verdict's problems -------------------------------------------------------
@@ -1225,30 +1080,6 @@ NOT_CHECKABLE_OFFLINE: Mapping[str, str] = {
 NOT_RECOMPUTED = ("id", "report", "problems", "verified_at", "requested_by")
 
 
-def _compare(
-    verdict: JSONObject, assessed: Assessed, checkpoint: signed_note.Checkpoint, checkpoint_text: str, result: Result
-) -> None:
-    """The verdict recomputed from the bundle alone, compared field by field with the signed one."""
-    listed = signed_problems(verdict, result)
-    broken = reconcile([item for item in listed if item.code in INTEGRITY_CODES], assessed.problems, result)
-    recomputed = verdicts.build_verdict(
-        assessed.facts,
-        assessed.done,
-        assessed.ruleset,
-        broken=broken,
-        checkpoint=checkpoint_text,
-        checkpoint_size=checkpoint.tree_size,
-        issuers=assessed.issuers,
-    ).as_dict()
-    result.recomputed = recomputed
-    _compare_findings(listed, [Problem.from_dict(item) for item in recomputed["problems"]], result)
-    signed = {key: value for key, value in verdict.items() if key not in NOT_RECOMPUTED}
-    mine = {key: value for key, value in recomputed.items() if key not in NOT_RECOMPUTED}
-    for path, theirs, ours in differences(signed, mine):
-        message = f"{path}: signed {json_text(theirs)}, recomputed {json_text(ours)}"
-        result.fail(Code.VERDICT, message, None, (path, theirs, ours))
-
-
 def signed_problems(verdict: JSONObject, result: Result) -> list[Problem]:
     problems: list[Problem] = []
     listed = verdict.get("problems") or []
@@ -1287,7 +1118,7 @@ def reconcile(listed: list[Problem], assessed: list[Problem], result: Result) ->
     return findings + result.problems_not_checkable
 
 
-def _compare_findings(listed: list[Problem], recomputed: list[Problem], result: Result) -> None:
+def compare_findings(listed: list[Problem], recomputed: list[Problem], result: Result) -> None:
     """The problems that are not about integrity (unmet requirements, doubts) are recomputed exactly."""
     signed = {item for item in listed if item.code not in INTEGRITY_CODES}
     mine = {item for item in recomputed if item.code not in INTEGRITY_CODES}
@@ -1347,19 +1178,6 @@ class NotAReport(ValueError):
     """Neither a verification report (a DSSE envelope) nor a verdict that carries one."""
 
 
-VERDICT_FIELDS = {
-    "vin": str,
-    "claim_index": int,
-    "integrity": str,
-    "credit_usd": str,
-    "requirements": dict,
-    "agreements": list,
-    "problems": list,
-    "checkpoint": str,
-}
-CREDITS = ("7500", "3750", "0")
-
-
 @dataclass
 class ReportResult:
     """What `verify_report` found: the signed verdict, who signed it, and every failure."""
@@ -1405,8 +1223,8 @@ def verify_report(
     document: object,
     *,
     log_key: signed_note.Verifier | None = None,
-    report_type: str = verdicts.REPORT_TYPE,
-    check_shape: Callable[[JSONObject, ReportResult], None] | None = None,
+    report_type: str,
+    check_shape: Callable[[JSONObject, ReportResult], None],
 ) -> ReportResult:
     """Check a verdict's signed report (or a verdict with its report) under the pinned log key.
 
@@ -1426,8 +1244,8 @@ def verify_report(
         result.fail(Code.REPORT, "the report's payload is not a JSON object")
     result.verdict = payload if isinstance(payload, dict) else {}
     if payload is not None:
-        (check_shape or _check_verdict_shape)(result.verdict, result)
-    if outer is not None and envelope.payload != verdicts.report_payload(_without_report(outer)):
+        check_shape(result.verdict, result)
+    if outer is not None and envelope.payload != report_payload(_without_report(outer)):
         result.fail(Code.REPORT, "the verdict's fields are not the report's payload")
     if log_key is not None:
         _check_report_signature(envelope, log_key, result)
@@ -1455,27 +1273,14 @@ def _report_envelope(document: object, report_type: str) -> tuple[dsse.Envelope,
     return envelope, outer
 
 
+def report_payload(body: Mapping[str, object]) -> bytes:
+    """A signed report's payload bytes, in every regime: the verdict (with its id)
+    as sorted, compact ASCII JSON."""
+    return dsse.canonical_json(body).encode("ascii")
+
+
 def _without_report(verdict: JSONObject) -> JSONObject:
     return {key: value for key, value in verdict.items() if key != "report"}
-
-
-def _check_verdict_shape(verdict: JSONObject, result: ReportResult) -> None:
-    """Contract §5's verdict: its fields and types, its credit, and 0 when broken."""
-    for name, kind in VERDICT_FIELDS.items():
-        value = verdict.get(name)
-        if not isinstance(value, kind) or isinstance(value, bool):
-            result.fail(Code.VERDICT, f"{name} is missing or not a JSON {kind.__name__}")
-    if verdict.get("integrity") not in ("intact", "broken"):
-        result.fail(Code.VERDICT, f"integrity is {verdict.get('integrity')!r}, not intact or broken")
-    if verdict.get("credit_usd") not in CREDITS:
-        result.fail(Code.VERDICT, f"credit_usd is {verdict.get('credit_usd')!r}, not one of {', '.join(CREDITS)}")
-    elif verdict.get("integrity") == "broken" and verdict.get("credit_usd") != "0":
-        result.fail(Code.VERDICT, "a broken verdict's credit_usd is 0")
-    problems = verdict.get("problems")
-    for number, item in enumerate(problems if isinstance(problems, list) else []):
-        if not isinstance(item, dict) or set(item) != {"code", "message", "index"}:
-            result.fail(Code.VERDICT, f"problems: item {number} is not {{code, message, index}}")
-    check_request(verdict, result)
 
 
 def _check_report_signature(envelope: dsse.Envelope, log_key: signed_note.Verifier, result: ReportResult) -> None:

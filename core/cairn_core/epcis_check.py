@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 from cairn_core import bundle, cosignature, dsse, epcis, merkle, signed_note
 from cairn_core.epcis_import import event_list, identifiers_of
+from cairn_core.regimes.s30d import bundle as bundle_30d
 
 if TYPE_CHECKING:
     from cairn_core.client.api import Client
@@ -142,7 +143,9 @@ def check(
     witnesses: Sequence[cosignature.WitnessKey] = (),
     witnesses_required: int | None = None,
 ) -> Trace:
-    result = bundle.verify(bundle_document, log_key=log_key, witnesses=witnesses, witnesses_required=witnesses_required)
+    result = bundle_30d.verify(
+        bundle_document, log_key=log_key, witnesses=witnesses, witnesses_required=witnesses_required
+    )
     trace = Trace(events=len(event_list(export)), bundle_status=result.status)
     trace.problems += [f"bundle: {failure.line}" for failure in result.failures]
     trace.problems += trace_events(export, bundle_entries(bundle.check_shape(bundle_document)))

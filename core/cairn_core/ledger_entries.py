@@ -16,7 +16,7 @@ The kinds and their fields, all required unless marked optional, no others:
     organization    slug, name, country (ISO 3166-1 alpha-2), roles (sorted, distinct:
                     supplier, manufacturer, certifier, auditor); the whole record,
                     on creation and on every change
-    rules           version, sha256 (hex; `cairn_core.ruleset_json.digest` of the whole
+    rules           version, sha256 (hex; `cairn_core.regimes.s30d.ruleset_json.digest` of the whole
                     rule set after the change), changes (a list of {"table", "row",
                     "before", "after"}: before null for a new row, after null for a
                     deleted one), reason, source (both non-empty), by (who: a username,

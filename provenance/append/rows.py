@@ -19,7 +19,7 @@ from typing import NamedTuple
 from cairn_core import amounts, merkle
 from cairn_core.entries import stored_leaf_input
 from cairn_core.payload import Site, Statement
-from cairn_core.rules import RuleSet
+from cairn_core.regimes.s30d.rules import RuleSet
 from provenance.append import sql
 from provenance.append.pending import Pending, Receipt
 from provenance.linking import planned_agreements

@@ -60,7 +60,7 @@ from django.utils import timezone
 
 from agreements.snapshot import current_ruleset
 from cairn_core.payload import Statement
-from cairn_core.rules import RuleSet
+from cairn_core.regimes.s30d.rules import RuleSet
 from provenance import tasks, tlog
 from provenance.append import lookups, rows, sql
 from provenance.append.pending import Append, AppendFailed, AppendResult, Caller, Outcome, Pending, Receipt

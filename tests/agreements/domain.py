@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import replace
 from decimal import Decimal
 
-from cairn_core import rules
+from cairn_core.regimes.s30d import rules
 
 D = dt.date.fromisoformat
 FTA_PARTNERS = [

@@ -19,7 +19,7 @@ from agreements.models import (
     TradeAgreement,
 )
 from agreements.snapshot import load_ruleset
-from cairn_core import ruleset_json
+from cairn_core.regimes.s30d import ruleset_json
 from provenance.linking import relink
 from provenance.models import Entry, EntryAgreementLink
 from provenance.rule_changes import rule_change

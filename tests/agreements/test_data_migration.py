@@ -10,7 +10,7 @@ import pytest
 
 from agreements import models
 from agreements.snapshot import current_ruleset, load_ruleset
-from cairn_core import rules
+from cairn_core.regimes.s30d import rules
 from tests.agreements.domain import (
     BATTERY_MINERALS,
     CRITICAL_MINERALS,

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from agreements import snapshot
 from agreements.models import AgreementEvent, FeocDesignation, TradeAgreement
-from cairn_core import rules
+from cairn_core.regimes.s30d import rules
 
 pytestmark = pytest.mark.django_db
 D = dt.date.fromisoformat

@@ -10,7 +10,8 @@ import re
 from agreements.snapshot import current_ruleset
 from audit.engine import REPORT_TYPE
 from audit.models import Verification
-from cairn_core import dsse, ruleset_json
+from cairn_core import dsse
+from cairn_core.regimes.s30d import ruleset_json
 from tests.support import claim, simple_chain
 
 URL = "/api/v1/verifications"

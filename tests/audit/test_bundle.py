@@ -33,6 +33,7 @@ from audit.models import Verification
 from cairn_core import bundle as bundles
 from cairn_core import dsse, signed_note, verify_cli
 from cairn_core.ledger_entries import LEDGER_PAYLOAD_TYPE
+from cairn_core.regimes.s30d import bundle as bundle_30d
 from demo import data as demo
 from provenance import ledger_key
 from provenance.errors import LedgerError
@@ -374,7 +375,7 @@ def test_an_auditor_downloads_the_bundle_of_a_verification(api, auditor, verifie
     assert [entry["index"] for entry in document["entries"]] == sorted(
         {entry["index"] for entry in document["entries"]}
     )
-    result = bundles.verify(document)
+    result = bundle_30d.verify(document)
     assert result.verified, [failure.line for failure in result.failures]
     assert result.entries == len(document["entries"])
     # Every attestation up to the claim (the simple chain is all upstream of it), and the ledger entries beside.
@@ -405,7 +406,7 @@ def test_export_bundle_writes_the_file_of_the_latest_verification(verified, veri
     path = tmp_path / "out.json"
     call_command("export_bundle", VIN, "-o", str(path), stderr=io.StringIO())
     document = json.loads(path.read_bytes())
-    assert document["verdict"]["id"] == newer.pk and bundles.verify(document).verified
+    assert document["verdict"]["id"] == newer.pk and bundle_30d.verify(document).verified
     with pytest.raises(CommandError, match="No claim for VIN"):
         call_command("export_bundle", "1HGCM82633A004352", stderr=io.StringIO())
 
@@ -425,7 +426,7 @@ def test_the_verdict_page_offers_the_bundle(client, verified):
     download = client.get(f"/admin/audit/verification/{verified.pk}/bundle/")
     assert download.status_code == 200
     assert download["Content-Disposition"] == f'attachment; filename="{VIN}.{verified.pk}.cairn-bundle.json"'
-    assert bundles.verify(json.loads(download.content)).verified
+    assert bundle_30d.verify(json.loads(download.content)).verified
 
 
 def test_the_command_and_the_api_give_the_same_bytes(api, auditor, verified, tmp_path):
@@ -476,7 +477,7 @@ def test_the_bundle_carries_the_verdict_entry_proved_against_a_later_checkpoint(
     assert set(section) == {"index", "leaf_input", "checkpoint", "cosignatures", "proof", "consistency"}
     assert section["proof"].endswith("\n\n" + later.note)
     assert bundle.build_bundle(verified)["verdict_entry"] == section  # the same checkpoint every time
-    result = bundles.verify(document, log_key=signed_note.parse_verifier(ledger_key.current().verifier))
+    result = bundle_30d.verify(document, log_key=signed_note.parse_verifier(ledger_key.current().verifier))
     assert result.status == bundles.PASSED, [failure.line for failure in result.failures]
     assert result.verdict_entry is not None and result.verdict_entry.tree_size == later.tree_size
     payload = json.loads(base64.b64decode(json.loads(section["leaf_input"])["envelope"]["payload"]))
@@ -491,5 +492,5 @@ def test_a_verification_with_no_verdict_entry_gets_no_section_and_fails_beside_l
     unlogged.pk = verified.pk + 1000  # no verdict entry names this id
     document = bundle.build_bundle(unlogged)
     assert "verdict_entry" not in document
-    lines = [failure.line for failure in bundles.verify(document).failures]
+    lines = [failure.line for failure in bundle_30d.verify(document).failures]
     assert "verdict_entry: the bundle carries ledger entries but not the verdict's own entry" in lines

@@ -11,6 +11,7 @@ from audit import bundle
 from audit.engine import verify_claim
 from cairn_core import bundle as bundles
 from cairn_core import signed_note
+from cairn_core.regimes.s30d import bundle as bundle_30d
 from provenance import checkpoints, ledger_key
 
 pytestmark = pytest.mark.django_db
@@ -58,5 +59,5 @@ def test_a_claim_whose_dag_holds_s45x_statements_verifies_as_before(ledger, mine
     verification = verify_claim(VIN, requested_by=auditor.user)
     assert verification.integrity == "intact", verification.verdict["integrity"]
     document = json.loads(json.dumps(bundle.build_bundle(verification)))
-    result = bundles.verify(document, log_key=signed_note.parse_verifier(ledger_key.current().verifier))
+    result = bundle_30d.verify(document, log_key=signed_note.parse_verifier(ledger_key.current().verifier))
     assert result.status == bundles.PASSED, [failure.line for failure in result.failures]

@@ -11,8 +11,8 @@ from agreements.models import FeocRule
 from audit import checks, tasks, verdict_monitor
 from audit.engine import verdict_fields, verify_claim
 from audit.models import IntegrityIncident
-from cairn_core import verdict_monitor as pure
 from cairn_core.ledger_entries import RulesRecord, VerdictRecord
+from cairn_core.regimes.s30d import verdict_monitor as pure
 from provenance import ledger_entries
 from provenance.rule_changes import rule_change
 from tests.support import claim, simple_chain, tamper

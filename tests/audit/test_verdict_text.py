@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from audit.verdict_text import dollars, explain
-from cairn_core.rules import CreditAmounts
+from cairn_core.regimes.s30d.rules import CreditAmounts
 
 AMOUNTS = CreditAmounts(critical_minerals=Decimal(3750), battery_components=Decimal(3750))
 

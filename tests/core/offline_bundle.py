@@ -2,7 +2,7 @@
 
 The tree and the inclusion paths come from the tests' own RFC 9162 reference
 (tests/core/test_merkle.py), the checkpoint from a test log key, and the
-verdict is whatever the test writes down: so `cairn_core.bundle.verify`
+verdict is whatever the test writes down: so `cairn_core.regimes.s30d.bundle.verify`
 is checked against figures a person computed, not against the server.
 Witnesses are keys of the test too: `cosign` adds their lines to a bundle.
 
@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cairn_core import bundle, cosignature, dsse, ledger_entries, rules, ruleset_json, signed_note, tlog_proof
-from cairn_core import verdict as verdicts
+from cairn_core import bundle, cosignature, dsse, ledger_entries, signed_note, tlog_proof
 from cairn_core.entries import named_batches
 from cairn_core.payload import PAYLOAD_TYPE, SCHEMA
+from cairn_core.regimes.s30d import rules, ruleset_json
+from cairn_core.regimes.s30d import verdict as verdicts
 from tests.support import ref_mth, ref_path, ref_proof
 
 ORIGIN = "offline.test/ledger"

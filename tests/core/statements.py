@@ -1,7 +1,7 @@
 """Signed-statement payloads as plain dicts, and the verdict cairn_core computes from them.
 
 The same path as the server and the offline bundle verifier take
-(`cairn_core.verdict`: upstream, assess, build_verdict), without a database
+(`cairn_core.regimes.s30d.verdict`: upstream, assess, build_verdict), without a database
 or signatures: for tests of the rules applied to a claim.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cairn_core import rules, verdict
+from cairn_core.regimes.s30d import rules, verdict
 from tests.agreements.domain import domain_ruleset
 
 

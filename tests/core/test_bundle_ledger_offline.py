@@ -23,7 +23,9 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cairn_core import bundle, rules, signed_note, verify_cli
+from cairn_core import bundle, signed_note, verify_cli
+from cairn_core.regimes.s30d import bundle as bundle_30d
+from cairn_core.regimes.s30d import rules
 from tests.agreements.domain import domain_ruleset
 from tests.core.offline_bundle import HAND_COMPUTED, ISSUERS, VIN, OfflineLedger, log_chain, rfc3339
 
@@ -65,7 +67,7 @@ def logged() -> tuple[OfflineLedger, dict]:
 
 
 def check(ledger: OfflineLedger, document: dict) -> bundle.Result:
-    return bundle.verify(document, log_key=signed_note.parse_verifier(ledger.verifier))
+    return bundle_30d.verify(document, log_key=signed_note.parse_verifier(ledger.verifier))
 
 
 def lines(result: bundle.Result) -> list[str]:

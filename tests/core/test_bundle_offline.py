@@ -24,6 +24,7 @@ import pytest
 
 from cairn_core import bundle, signed_note, verify_cli
 from cairn_core.problems import Problem
+from cairn_core.regimes.s30d import bundle as bundle_30d
 from tests.agreements.domain import domain_ruleset
 from tests.core.offline_bundle import HAND_COMPUTED, ISSUERS, VIN, OfflineLedger, log_chain
 
@@ -39,7 +40,7 @@ def made():
 
 def test_the_hand_computed_verdict_is_what_the_verifier_recomputes(made):
     _ledger, document = made
-    result = bundle.verify(document)
+    result = bundle_30d.verify(document)
     assert result.failures == []
     assert result.verified and result.entries == 7 and result.tree_size == 7
     recomputed = {key: value for key, value in result.recomputed.items() if key in HAND_COMPUTED}
@@ -54,7 +55,7 @@ def test_a_verdict_that_overstates_the_credit_is_caught_even_when_signed_again(m
     document["verdict"]["credit_usd"] = "7500"
     document["verdict"]["requirements"]["critical_minerals"].update(met=True, qualifying_pct="60.00")
     ledger.resign_report(document)
-    result = bundle.verify(document)
+    result = bundle_30d.verify(document)
     assert not result.verified
     lines = [failure.line for failure in result.failures]
     assert 'verdict: credit_usd: signed "7500", recomputed "3750"' in lines
@@ -66,7 +67,7 @@ def test_an_entry_signed_by_an_unknown_key_is_named(made):
     _ledger, document = made
     document = copy.deepcopy(document)
     document["keys"] = [key for key in document["keys"] if key["organization"] != "id-refiner"]
-    result = bundle.verify(document)
+    result = bundle_30d.verify(document)
     lines = [failure.line for failure in result.failures]
     assert "entry 2: unknown_key: no registered key " + made[0].orgs["id-refiner"].keyid in lines
     assert "entry 3: issuer_signature: no valid signature by a key of the issuer" in lines
@@ -84,7 +85,7 @@ def test_an_entry_signed_by_an_unknown_key_is_named(made):
 def test_a_document_that_is_not_a_bundle_is_refused_as_such(made, broken):
     document = {**made[1], **broken}
     with pytest.raises(bundle.NotABundle):
-        bundle.verify(document)
+        bundle_30d.verify(document)
 
 
 def test_load_refuses_duplicate_keys_and_non_json():
@@ -114,7 +115,7 @@ def broken(document: dict, ledger: OfflineLedger, problems: list[dict], credit: 
 def test_a_broken_verdict_with_a_server_only_problem_verifies_naming_it_not_checkable_offline(made, tmp_path, capsys):
     ledger, document = made
     document = broken(document, ledger, [LINK])
-    result = bundle.verify(document, log_key=signed_note.parse_verifier(ledger.verifier))
+    result = bundle_30d.verify(document, log_key=signed_note.parse_verifier(ledger.verifier))
     assert result.failures == [] and result.status == bundle.PASSED
     assert result.problems_not_checkable == [Problem(3, "link", LINK["message"])]
     assert result.problems_recomputed == []
@@ -137,12 +138,12 @@ def test_a_broken_verdict_whose_problems_the_bundle_shows_verifies_them_as_recom
     ledger, document = made
     document = copy.deepcopy(document)
     document["keys"] = [key for key in document["keys"] if key["organization"] != "id-refiner"]
-    shown = [failure for failure in bundle.verify(document).failures if failure.check in bundle.ENTRY_CODES]
+    shown = [failure for failure in bundle_30d.verify(document).failures if failure.check in bundle.ENTRY_CODES]
     assert [(failure.index, failure.check) for failure in shown] == [
         (2, "unknown_key"), (2, "issuer_signature"), (3, "unknown_key"), (3, "issuer_signature"),
     ]  # fmt: skip
     listed = [{"code": item.check, "message": item.message, "index": item.index} for item in shown]
-    result = bundle.verify(broken(document, ledger, [*listed, LINK]))
+    result = bundle_30d.verify(broken(document, ledger, [*listed, LINK]))
     assert result.failures == []
     assert [(item.index, item.code) for item in result.problems_recomputed] == [
         (2, "issuer_signature"), (2, "unknown_key"), (3, "issuer_signature"), (3, "unknown_key"),
@@ -153,7 +154,7 @@ def test_a_broken_verdict_whose_problems_the_bundle_shows_verifies_them_as_recom
 def test_a_broken_verdict_listing_a_checkable_problem_the_bundle_does_not_show_fails(made):
     ledger, document = made
     invented = {"code": "bad_signature", "message": "signature 0 does not verify", "index": 2}
-    result = bundle.verify(broken(document, ledger, [invented]))
+    result = bundle_30d.verify(broken(document, ledger, [invented]))
     assert [failure.line for failure in result.failures] == [
         'verdict: credit_usd: signed "0", recomputed "3750"',
         'verdict: integrity: signed "broken", recomputed "intact"',
@@ -164,7 +165,7 @@ def test_a_broken_verdict_listing_a_checkable_problem_the_bundle_does_not_show_f
 
 def test_a_broken_verdict_still_gives_no_credit(made):
     ledger, document = made
-    result = bundle.verify(broken(document, ledger, [LINK], credit="3750"))
+    result = bundle_30d.verify(broken(document, ledger, [LINK], credit="3750"))
     assert [failure.line for failure in result.failures] == ['verdict: credit_usd: signed "3750", recomputed "0"']
 
 
@@ -173,7 +174,7 @@ def test_an_intact_verdict_missing_a_problem_the_bundle_shows_fails(made):
     _ledger, document = made
     document = copy.deepcopy(document)
     document["keys"] = [key for key in document["keys"] if key["organization"] != "id-refiner"]
-    result = bundle.verify(document)
+    result = bundle_30d.verify(document)
     assert result.status == bundle.FAILED
     assert 'verdict: integrity: signed "intact", recomputed "broken"' in [failure.line for failure in result.failures]
 
@@ -196,4 +197,4 @@ def test_the_json_gives_differences_in_full_and_the_report_shortens_them(made, t
 
 
 def test_the_file_name_carries_the_verification_id():
-    assert bundle.file_name(VIN, 12) == f"{VIN}.12.cairn-bundle.json"
+    assert bundle_30d.file_name(VIN, 12) == f"{VIN}.12.cairn-bundle.json"

@@ -4,7 +4,7 @@ Sources: IRC §30D (26 USC 30D); T.D. 9995, 89 FR 37706 (2024-05-06), the
 final regulations at 26 CFR §1.30D-1 to -6; Public Law 119-21 §70502; the
 USTR agreement pages for entry-into-force dates. docs/examiners.md,
 "Decisions, with their reasons", gives each decision with its reasons. Everything here runs the
-verdict's own computation (cairn_core.verdict) on plain payloads.
+verdict's own computation (cairn_core.regimes.s30d.verdict) on plain payloads.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from decimal import Decimal
 
 import pytest
 
-from cairn_core import lineage, rules
-from cairn_core.lineage import Share
+from cairn_core.regimes.s30d import lineage, rules
+from cairn_core.regimes.s30d.lineage import Share
 from tests.agreements.domain import D, domain_ruleset
 from tests.core.statements import Statements, simple_claim
 

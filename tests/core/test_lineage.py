@@ -1,4 +1,4 @@
-"""cairn_core.lineage on plain data (no database): the fast per-place sums agree
+"""cairn_core.regimes.s30d.lineage on plain data (no database): the fast per-place sums agree
 with the step-by-step shares, and the tests compare exactly."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import datetime as dt
 import random
 from decimal import Decimal
 
-from cairn_core import lineage
 from cairn_core.dag import Graph, Step, attribution_factors
-from cairn_core.lineage import Activity, BatchFacts, Share, SupplyChain
+from cairn_core.regimes.s30d import lineage
+from cairn_core.regimes.s30d.lineage import Activity, BatchFacts, Share, SupplyChain
 from tests.agreements.domain import domain_ruleset
 
 D = Decimal

@@ -1,4 +1,4 @@
-"""The pure rules (cairn_core.rules), on RuleSets built in Python: no database."""
+"""The pure rules (cairn_core.regimes.s30d.rules), on RuleSets built in Python: no database."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from cairn_core import rules
-from cairn_core.rules import AgreementEventRule
+from cairn_core.regimes.s30d import rules
+from cairn_core.regimes.s30d.rules import AgreementEventRule
 from tests.agreements.domain import JAPAN, D, domain_ruleset, fta, with_agreement
 
 RULES = domain_ruleset()

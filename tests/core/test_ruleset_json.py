@@ -1,4 +1,4 @@
-"""cairn_core.ruleset_json: the bundle's `rules` section is the RuleSet, exactly."""
+"""cairn_core.regimes.s30d.ruleset_json: the bundle's `rules` section is the RuleSet, exactly."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from cairn_core import ruleset_json
+from cairn_core.regimes.s30d import ruleset_json
 from tests.agreements.domain import domain_ruleset
 
 

@@ -30,7 +30,9 @@ from pathlib import Path
 
 import pytest
 
-from cairn_core import bundle, cosignature, dsse, ruleset_json, signed_note, verify_cli
+from cairn_core import bundle, cosignature, dsse, signed_note, verify_cli
+from cairn_core.regimes.s30d import bundle as bundle_30d
+from cairn_core.regimes.s30d import ruleset_json
 from tests.agreements.domain import domain_ruleset
 from tests.core.offline_bundle import OfflineLedger, origin, site, transform
 
@@ -167,7 +169,7 @@ def test_the_genuine_bundle_verifies_against_the_pinned_log_key_and_two_witnesse
 
 def test_the_forgery_passes_every_check_under_its_own_keys(forged):
     _ledger, document = forged
-    result = bundle.verify(document)
+    result = bundle_30d.verify(document)
     assert result.passed and result.failures == []
     assert result.status == bundle.UNANCHORED and not result.trusted
     assert result.verdict["credit_usd"] == "7500" and result.recomputed["credit_usd"] == "7500"
@@ -226,13 +228,13 @@ def test_a_cosignature_with_a_flipped_byte_does_not_count(genuine):
     document = {**document, "cosignatures": [document["cosignatures"][0], f"— witness.example/b {_b64(raw)}"]}
     keys = [cosignature.parse_vkey(vkey) for vkey in witnesses]
     log_key = signed_note.parse_verifier(ledger.verifier)
-    result = bundle.verify(document, log_key=log_key, witnesses=keys)
+    result = bundle_30d.verify(document, log_key=log_key, witnesses=keys)
     assert result.status == bundle.UNANCHORED and result.failures == []
     assert [(check.cosigned is not None, check.reason) for check in result.witnesses] == [
         (True, ""),
         (False, "its cosignature does not verify"),
     ]
-    assert bundle.verify(document, log_key=log_key, witnesses=keys, witnesses_required=1).trusted
+    assert bundle_30d.verify(document, log_key=log_key, witnesses=keys, witnesses_required=1).trusted
 
 
 def _b64(raw: bytes) -> str:
@@ -246,7 +248,7 @@ def test_a_bundle_from_before_witnesses_has_no_cosignatures_section(genuine, tmp
     assert status == 0
     assert "Witnesses: none pinned" in out and "Cosignature lines in the bundle: none" in out
     with pytest.raises(bundle.NotABundle, match="cosignatures"):
-        bundle.verify({**document, "cosignatures": [1]})
+        bundle_30d.verify({**document, "cosignatures": [1]})
 
 
 # --- what the report says -------------------------------------------------------------------
@@ -281,7 +283,7 @@ def test_a_malformed_verified_at_or_requested_by_fails(genuine):
     ledger = genuine[0]
     odd = {"verified_at": "2026-12-07 10:00", "requested_by": {"organization": "examiners"}}
     document = ledger.bundle(VIN, GENUINE, ISSUERS, domain_ruleset(), requested=odd)
-    lines = [failure.line for failure in bundle.verify(document).failures]
+    lines = [failure.line for failure in bundle_30d.verify(document).failures]
     assert lines == [
         "verdict: verified_at: '2026-12-07 10:00' is not an RFC 3339 UTC time",
         "verdict: requested_by is not {organization: slug, user: username or null}",
@@ -367,7 +369,7 @@ def test_a_report_of_the_wrong_shape_fails_even_when_signed(genuine, tmp_path, c
     ledger, _witnesses, document = genuine
     body = {key: value for key, value in document["verdict"].items() if key != "report"}
     body = {**body, "credit_usd": "5000"}
-    from cairn_core import verdict as verdicts
+    from cairn_core.regimes.s30d import verdict as verdicts
 
     report = dsse.sign(verdicts.REPORT_TYPE, verdicts.report_payload(body), [(ledger.log_keyid, ledger.log_key)])
     status, out = run_report(tmp_path, capsys, report.to_stored(), "--log-key", ledger.verifier)

@@ -18,8 +18,9 @@ from agreements.snapshot import load_ruleset
 from audit import checks, ledger_views
 from audit.engine import verify_claim
 from audit.models import IntegrityIncident, Verification
-from cairn_core import dsse, ledger_entries, ruleset_json
+from cairn_core import dsse, ledger_entries
 from cairn_core.problems import Code
+from cairn_core.regimes.s30d import ruleset_json
 from provenance import ledger_entries as appender
 from provenance import ledger_key
 from provenance.errors import LedgerError

@@ -8,7 +8,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from audit import bundle
-from cairn_core import bundle as bundles
+from cairn_core.regimes.s30d import bundle as bundle_30d
 from provenance.errors import LedgerError
 
 
@@ -33,7 +33,7 @@ class Command(BaseCommand):
         if output == "-":
             sys.stdout.buffer.write(data)
             return
-        path = output or bundles.file_name(vin, verification.pk)
+        path = output or bundle_30d.file_name(vin, verification.pk)
         if path.endswith(".gz"):
             data = gzip.compress(data, mtime=0)
         with open(path, "wb") as handle:

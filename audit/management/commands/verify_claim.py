@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from agreements.snapshot import current_ruleset
 from audit import engine, verdict_text
 from cairn_core.dag import decimal_str
-from cairn_core.lineage import Assessment, pct_shown
+from cairn_core.regimes.s30d.lineage import Assessment, pct_shown
 from provenance.errors import LedgerError
 from provenance.models import Checkpoint, Organization
 

@@ -8,7 +8,7 @@ then exactly the signed log's. Each ledger entry (contract §12) must be
 signed by the log key alone and read as a ledger entry; the verdicts are
 listed by VIN with the pack each claim names, and intact verdicts on one
 VIN that disagree with no `rules` entry between them are reported
-(cairn_core.verdict_monitor).
+(cairn_core.regimes.s30d.verdict_monitor).
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ import json
 from dataclasses import dataclass, field
 from typing import TypedDict
 
-from cairn_core import ledger_entries, merkle, signed_note, verdict_monitor
+from cairn_core import ledger_entries, merkle, signed_note
 from cairn_core.client.api import Client
 from cairn_core.entries import Key, check_ledger_signature, decode_envelope
 from cairn_core.ledger_entries import LedgerState
 from cairn_core.merkle import leaf_hash
+from cairn_core.regimes.s30d import verdict_monitor
 
 PAGE = 1000
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

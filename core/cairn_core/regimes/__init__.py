@@ -1,23 +1,22 @@
 """Regimes: the tax rules a Cairn verdict can be computed under, each a unit of its own.
 
 A regime is what it takes to turn the log's signed statements into a signed,
-offline-checkable verdict under one credit's rules:
+offline-checkable verdict under one credit's rules, and each is a package
+here (`s30d`, `s45x`):
 
 * its **rule data**: a document of its own, versioned, every figure with its
-  source and a `confirmed` flag (§30D: `cairn_core.ruleset_json`; §45X:
-  `regimes.s45x.rules`), logged as contract §12 `rules` entries (§45X's with
-  `"regime": "45x"`);
+  source and a `confirmed` flag (`s30d.ruleset_json`, `s45x.rules`), logged
+  as contract §12 `rules` entries (§45X's with `"regime": "45x"`);
 * its **computation**: pure functions from the signed statements, the keys
-  and the rule data (§30D: `cairn_core.lineage`, `cairn_core.verdict`;
-  §45X: `regimes.s45x.macr`);
+  and the rule data (`s30d.lineage` and `s30d.verdict`; `s45x.macr`);
 * its **verdict shape**: the document the ledger signs, with its own report
   payload type, and its own ledger entry kind (§30D: `verdict`; §45X:
   `macr_verdict`);
 * its **bundle rules**: what its proof bundle carries beyond contract §8's
-  common sections, and how `cairn-verify` recomputes its verdict (§30D:
-  `cairn_core.bundle.verify`; §45X: `regimes.s45x.bundle.verify`), sharing
-  the log, checkpoint, witness, key, proof, chain and report checks
-  (`cairn_core.bundle.check_log`) and so the trust rules and exit statuses.
+  common sections, and how `cairn-verify` recomputes its verdict
+  (`s30d.bundle.verify`, `s45x.bundle.verify`), sharing the log, checkpoint,
+  witness, key, proof, chain and report checks (`cairn_core.bundle.check_log`)
+  and so the trust rules and exit statuses.
 
 A bundle names its regime in a `regime` section; a bundle without one is
 §30D's (every bundle made before §45X). `cairn-verify` dispatches on it,
@@ -33,8 +32,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cairn_core import bundle, report_lines
-from cairn_core import verdict as verdict_30d
 from cairn_core.payload import JSONObject
+from cairn_core.regimes.s30d import bundle as bundle_30d
+from cairn_core.regimes.s30d import verdict as verdict_30d
 from cairn_core.regimes.s45x import bundle as bundle_45x
 from cairn_core.regimes.s45x import rules as rules_45x
 from cairn_core.regimes.s45x import verdict as verdict_45x
@@ -60,8 +60,8 @@ S30D = Regime(
     citation="IRC §30D",
     report_type=verdict_30d.REPORT_TYPE,
     ledger_kind="verdict",
-    verify_bundle=bundle.verify,
-    verify_report=bundle.verify_report,
+    verify_bundle=bundle_30d.verify,
+    verify_report=bundle_30d.verify_report,
     describe=report_lines.verdict_30d,
 )
 S45X = Regime(

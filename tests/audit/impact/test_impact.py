@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 
 from agreements import snapshot
 from audit.impact import AffectedEntry, ClaimImpact, MineralChange, impact_of_termination
-from cairn_core import rules
+from cairn_core.regimes.s30d import rules
 from provenance.linking import relink
 from provenance.models import EntryAgreementLink
 

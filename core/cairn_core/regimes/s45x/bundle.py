@@ -136,7 +136,7 @@ def verify(
     witnesses_required: int | None = None,
 ) -> MacrResult:
     """Every check of the module docstring over a parsed §45X bundle; NotABundle when it is not one,
-    ValueError when the witnesses required are impossible (as `cairn_core.bundle.verify`)."""
+    ValueError when the witnesses required are impossible (as §30D's `cairn_core.regimes.s30d.bundle.verify`)."""
     pinned = list(witnesses)
     required = bundle.required_witnesses(pinned, witnesses_required)
     found = check_shape(document)
@@ -281,7 +281,7 @@ def check_report_shape(verdict: JSONObject, result: bundle.ReportResult) -> None
 
 
 def verify_report(document: object, *, log_key: signed_note.Verifier | None = None) -> bundle.ReportResult:
-    """A §45X verdict's signed report checked alone, as `cairn_core.bundle.verify_report` checks §30D's."""
+    """A §45X verdict's signed report checked alone (`cairn_core.bundle.verify_report` with §45X's type and shape)."""
     return bundle.verify_report(
         document, log_key=log_key, report_type=verdicts.REPORT_TYPE, check_shape=check_report_shape
     )

@@ -67,8 +67,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
-from cairn_core import rules
 from cairn_core.dag import Graph, Step
+from cairn_core.regimes.s30d import rules
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)

@@ -35,10 +35,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypedDict
 
-from cairn_core import dsse, lineage, rules, ruleset_json
+from cairn_core import dsse
 from cairn_core.dag import Graph, Step, attribution_factors, decimal_str
-from cairn_core.lineage import Activity, Assessment, BatchFacts, ClaimFacts, SupplyChain, pct_shown
 from cairn_core.problems import Problem, ProblemDict
+from cairn_core.regimes.s30d import lineage, rules, ruleset_json
+from cairn_core.regimes.s30d.lineage import Activity, Assessment, BatchFacts, ClaimFacts, SupplyChain, pct_shown
 
 REPORT_TYPE = "application/vnd.cairn.verification+json"
 READ_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, StopIteration, AttributeError)
@@ -544,7 +545,7 @@ def scope() -> Scope:
 def applied(facts: ClaimFacts, done: Assessment, ruleset: rules.RuleSet, issuers: Mapping[str, str]) -> Applied:
     """The dates, schedule row, rules version, method and per-requirement basis applied.
 
-    `rules_sha256` (of the rule data's canonical JSON, `cairn_core.ruleset_json`)
+    `rules_sha256` (of the rule data's canonical JSON, `cairn_core.regimes.s30d.ruleset_json`)
     and `issuer_countries` (the organisation facts the FEOC rules read) bind
     a proof bundle's rules and organisations to this signed verdict.
     """

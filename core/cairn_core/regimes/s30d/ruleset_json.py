@@ -32,9 +32,11 @@ from decimal import Decimal, InvalidOperation
 if typing.TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-from cairn_core import dsse, rules
+from cairn_core import dsse
 
 # A rule's decimals are percentages and dollar amounts: no exponent beyond this (either way).
+from cairn_core.regimes.s30d import rules
+
 MAX_DECIMAL_EXPONENT = 30
 
 
