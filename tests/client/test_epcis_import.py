@@ -69,7 +69,7 @@ def fresh_ledger() -> None:
     a new installation's migrations would load it."""
     keep = {
         model._meta.db_table
-        for name in ("agreements", "contenttypes")
+        for name in ("agreements", "material_assistance", "contenttypes")
         for model in apps.get_app_config(name).get_models()
     }
     keep.add("auth_permission")
