@@ -259,3 +259,44 @@ def test_a_process_killed_mid_import_resumes_with_nothing_doubled_or_lost(miner)
     hashes = list(Entry.objects.values_list("entry_hash", flat=True))
     assert len(set(hashes)) == len(hashes)
     assert Batch.objects.filter(custodian_id="kansai-refining").count() == 200
+
+
+class RateLimitedThird(httpx.BaseTransport):
+    """Forwards every request but the third batch, which is answered 429
+    with Retry-After: 60 each time it is sent (a throttled server)."""
+
+    def __init__(self) -> None:
+        self.inner, self.batches, self.lock = httpx.HTTPTransport(), 0, threading.Lock()
+
+    def handle_request(self, request):
+        if request.url.path.endswith("/attestations/batch"):
+            with self.lock:
+                self.batches += 1
+                number = self.batches
+            if number == 3:
+                body = {"error": {"code": "rate_limited", "message": "slow down"}}
+                return httpx.Response(429, json=body, headers={"Retry-After": "60"})
+        return self.inner.handle_request(request)
+
+
+def test_ctrl_c_stops_at_once_a_chunk_waiting_out_a_rate_limit(miner):
+    """Ctrl-C while one chunk in flight waits out a 60 s Retry-After: the
+    import stops within seconds (the wait is given up, nothing new is
+    posted), and the same command resumes with nothing doubled or lost."""
+    source = pairs_csv(miner.home / "pairs.csv", lots=40)
+    client = Client(miner.url, miner.token, transport=RateLimitedThird(), retry_rate_limited=5)
+    main = threading.main_thread().ident
+    # Ctrl-C, as the terminal sends it, once a chunk is waiting out the 429
+    client.on_rate_limited = lambda seconds: signal.pthread_kill(main, signal.SIGINT)
+    importer = Importer(client, keys.load(miner.key), source, issuer="pilbara-mining", batch_size=10, in_flight=3)
+    began = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        importer.run()
+    assert time.monotonic() - began < 15, "the import waited out the rate limit after Ctrl-C"
+    assert logged_attestations().count() < 80
+
+    resumed = miner.cairn_json("--issuer", "pilbara-mining", "import", str(source), "--batch-size", "10")
+    assert resumed["refused"] == 0
+    assert logged_attestations().count() == 80
+    hashes = list(Entry.objects.values_list("entry_hash", flat=True))
+    assert len(set(hashes)) == len(hashes)

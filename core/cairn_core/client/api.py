@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import json
-import time
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol, TypedDict, Unpack, cast
 
@@ -116,6 +116,9 @@ class Client:
         self._own: str | None = None  # the token's organisation, once asked
         # Told the seconds it waits before each retry of a 429 (`cairn import` prints them).
         self.on_rate_limited: Callable[[float], None] = lambda seconds: None
+        # Set to stop waiting out 429s at once (Ctrl-C in `cairn import`): the
+        # request then raises the 429 it has, from whichever thread waits.
+        self.stop_waiting = threading.Event()
         headers = {"Authorization": f"Token {token}"} if token else {}
         self.http = httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=timeout, transport=transport)
 
@@ -144,8 +147,8 @@ class Client:
                 wait = retry_after(response)
                 wait = 1.0 if wait is None else wait
                 self.on_rate_limited(wait)
-                time.sleep(wait)
-                continue
+                if not self.stop_waiting.wait(wait):
+                    continue
             break
         if response.is_success:
             return response

@@ -808,6 +808,7 @@ class Importer:
                 while flights:
                     self._land(flights.popleft(), journal)
             except BaseException:
+                self.client.stop_waiting.set()  # no chunk in flight waits out a 429 now
                 self._drain(flights, journal)
                 raise
 
@@ -818,12 +819,13 @@ class Importer:
             found |= self.row_batches.get(number, set())
         return found
 
-    def _land(self, flight: Flight, journal: Journal) -> None:
-        """The answers to a chunk posted, recorded; its rows to sign again posted now."""
+    def _land(self, flight: Flight, journal: Journal, *, post_again: bool = True) -> None:
+        """The answers to a chunk posted, recorded; its rows to sign again posted
+        now (unless stopping: the next run signs and posts them)."""
         if flight.future is not None:
             redo = self._take(dict(flight.chunk), flight.posted, flight.future.result(), journal)
             journal.sync()
-            if redo:
+            if redo and post_again:
                 self._post(redo, journal)
         self.progress(len(flight.chunk))
 
@@ -831,11 +833,12 @@ class Importer:
         """After a failure (a lost answer, Ctrl-C): the chunks still in flight,
         each posted beside the one that failed and so on other batches,
         waited for and their answers recorded; one without an answer is
-        posted again by the next run, with the envelopes signed before."""
+        posted again by the next run, with the envelopes signed before. Nothing
+        new is posted: rows to sign again wait for the next run too."""
         while flights:
             flight = flights.popleft()
             try:
-                self._land(flight, journal)
+                self._land(flight, journal, post_again=False)
             except Exception:  # the first failure is the one raised
                 continue
 
