@@ -183,14 +183,24 @@ def _evaluate(claim: Claim, ruleset: rules.RuleSet, checkpoint: Checkpoint | Non
 # --- the service ---------------------------------------------------------------
 
 
+# The ledger entries of stored verdicts (§30D's, §45X's): no verdict relies on them.
+VERDICT_KINDS = ("verdict", "macr_verdict")
+
+
 def covering_checkpoint(claim: Claim) -> Checkpoint | None:
     """The latest checkpoint that covers the claim (and every ledger entry) and has the witnesses'
-    quorum (contract §10), publishing one and gathering its cosignatures
-    first when there is none; LedgerError `unavailable` (503) when the
-    quorum is not reached within LEDGER_WITNESS_TIMEOUT."""
+    quorum (contract §10): `checkpoint_with_quorum`."""
+    return checkpoint_with_quorum(claim.entry_id)
+
+
+def checkpoint_with_quorum(index: int) -> Checkpoint | None:
+    """The latest checkpoint that covers entry `index` (and every ledger entry but verdicts) and has
+    the witnesses' quorum (contract §10), publishing one and gathering its
+    cosignatures first when there is none; LedgerError `unavailable` (503)
+    when the quorum is not reached within LEDGER_WITNESS_TIMEOUT."""
     # It covers the ledger entries the verdict relies on too (keys,
     # organisations, rules: contract §12), so that its bundle can prove them.
-    needed = max(claim.entry_id, ledger_entries.latest_index(excluding=("verdict",)) or 0)
+    needed = max(index, ledger_entries.latest_index(excluding=VERDICT_KINDS) or 0)
     usable = witnesses.latest_with_quorum(covering=needed)
     if usable is not None:
         return usable
@@ -270,17 +280,9 @@ def store_verdict(
     The signed body says when and for whom (contract §5 v1.2): `verified_at`
     (whole seconds, as the row's requested_at) and `requested_by`.
     """
-    member = getattr(requested_by, "member", None)
-    organization = member.organization if member else organization or command_organization()
-    requested_at = timezone.now().replace(microsecond=0)
-    body = {
-        **verdict.as_dict(),
-        "verified_at": rfc3339(requested_at),
-        "requested_by": {
-            "organization": organization.slug if organization else None,
-            "user": requested_by.get_username() if requested_by else None,
-        },
-    }
+    stamp = request_stamp(requested_by, organization)
+    organization, requested_at = stamp.organization, stamp.at
+    body = {**verdict.as_dict(), **stamp.fields}
     with transaction.atomic():
         verification = Verification.objects.create(
             claim=claim,
@@ -300,6 +302,31 @@ def store_verdict(
         ledger_entries.append("verdict", verdict_fields(verification), at=requested_at)
         Verification.objects.seal(verification.pk, verification.report)
     return verification
+
+
+@dataclass(frozen=True)
+class RequestStamp:
+    """Who asked for a verdict and when, as every regime's signed verdict says it (contract §5 v1.2)."""
+
+    organization: Organization | None
+    at: dt.datetime  # whole seconds, as the signed verified_at
+    user: User | None
+
+    @property
+    def fields(self) -> dict[str, object]:
+        """The signed body's `verified_at` and `requested_by`."""
+        user = self.user.get_username() if self.user else None
+        return {
+            "verified_at": rfc3339(self.at),
+            "requested_by": {"organization": self.organization.slug if self.organization else None, "user": user},
+        }
+
+
+def request_stamp(requested_by: User | None, organization: Organization | None = None) -> RequestStamp:
+    """The user's organisation, or for a command `organization` (by default `command_organization()`), now."""
+    member = getattr(requested_by, "member", None)
+    organization = member.organization if member else organization or command_organization()
+    return RequestStamp(organization, timezone.now().replace(microsecond=0), requested_by)
 
 
 def verdict_fields(verification: Verification) -> dict[str, object]:

@@ -17,7 +17,12 @@ the tables, column by column:
 * `audit_verification`: every row has its `verdict` entry and agrees with
   it (VIN, claim entry, credit, integrity, requested_by, the report's
   payload hash), the row's verdict is the signed report's payload, and
-  every logged verdict has its row.
+  every logged verdict has its row;
+* `audit_macrverification` (§45X verdicts) likewise against the
+  `macr_verdict` entries (batch, taxable year, outcome, integrity,
+  requested_by, the report's payload hash, the verdict and its rules
+  version against the signed report): a stored ratio changed afterwards is
+  a `verification_row` problem, as a §30D credit is.
 
 Each difference is a problem naming the table, the row and the entry that
 disagrees (the entry's index; for a row no entry backs, the latest ledger
@@ -35,9 +40,10 @@ import base64
 import hashlib
 import json
 from collections.abc import Iterator
+from typing import Any
 
 from agreements.snapshot import load_ruleset
-from audit.models import Verification
+from audit.models import MacrVerification, Verification
 from cairn_core import ledger_entries
 from cairn_core.entries import decode_envelope
 from cairn_core.ledger_entries import LedgerState
@@ -72,6 +78,7 @@ def check_ledger_tables() -> list[Problem]:
     problems += _organizations(state, latest)
     problems += _rules(state, latest)
     problems += _verifications(state, latest)
+    problems += _macr_verifications(state, latest)
     return problems
 
 
@@ -184,31 +191,76 @@ def _verifications(state: LedgerState, latest: int) -> Iterator[Problem]:
 def _verification_columns(
     verification: Verification, record: ledger_entries.VerdictRecord, where: str
 ) -> Iterator[Problem]:
-    report = verification.report or {}
-    try:
-        payload = base64.b64decode(str(report.get("payload", "")), validate=True)
-        signed = json.loads(payload)
-    except ValueError:
-        payload, signed = b"", None
-    body = {"id": verification.pk, **verification.verdict}
-    for column, have, want in (
-        ("claim", verification.claim_id, record.vin),
-        ("claim_index", verification.claim_index, record.claim_index),
-        ("credit_usd", verification.credit_usd, record.credit_usd),
-        ("integrity", verification.integrity, record.integrity),
-        ("report", hashlib.sha256(payload).hexdigest(), record.report_sha256),
-        ("verdict", body, signed),
-        (
-            "rules_version",
-            verification.rules_version,
-            (signed or {}).get("applied", {}).get("rules_version", verification.rules_version),
-        ),
-    ):
-        if have != want:
+    payload, signed = _signed(verification.report)
+    yield from _differences(
+        where,
+        record.index,
+        [
+            ("claim", verification.claim_id, record.vin),
+            ("claim_index", verification.claim_index, record.claim_index),
+            ("credit_usd", verification.credit_usd, record.credit_usd),
+            ("integrity", verification.integrity, record.integrity),
+            ("report", hashlib.sha256(payload).hexdigest(), record.report_sha256),
+            ("verdict", {"id": verification.pk, **verification.verdict}, signed),
+            (
+                "rules_version",
+                verification.rules_version,
+                (signed or {}).get("applied", {}).get("rules_version", verification.rules_version),
+            ),
+        ],
+    )
+
+
+def _macr_verifications(state: LedgerState, latest: int) -> Iterator[Problem]:
+    table = "audit_macrverification"
+    seen = set()
+    for verification in MacrVerification.objects.order_by("id"):
+        seen.add(verification.pk)
+        record = state.macr_verdicts.get(verification.pk)
+        where = f"{table} row {verification.pk} ({verification.batch_id}, {verification.taxable_year})"
+        if record is None:
+            yield Problem(latest, Code.VERIFICATION_ROW, f"{where} has no macr_verdict entry")
+            continue
+        payload, signed = _signed(verification.report)
+        yield from _differences(
+            where,
+            record.index,
+            [
+                ("batch", verification.batch_id, record.batch),
+                ("taxable_year", verification.taxable_year, record.taxable_year),
+                ("outcome", verification.outcome, record.outcome),
+                ("integrity", verification.integrity, record.integrity),
+                ("requested_by", verification.verdict.get("requested_by"), dict(record.requested_by)),
+                ("report", hashlib.sha256(payload).hexdigest(), record.report_sha256),
+                ("verdict", {"id": verification.pk, **verification.verdict}, signed),
+                ("rules_version", verification.rules_version, (signed or {}).get("rules_version")),
+            ],
+        )
+    for number, record in state.macr_verdicts.items():
+        if number not in seen:
             message = (
-                f"{where}: {column} is {_shown(have)}, entry #{record.index} and the signed report say {_shown(want)}"
+                f"entry #{record.index} records §45X verification {number} of {record.batch} "
+                f"for {record.taxable_year}, which {table} lacks"
             )
             yield Problem(record.index, Code.VERIFICATION_ROW, message)
+
+
+def _signed(report: object) -> tuple[bytes, Any]:
+    """A stored report's payload bytes and their JSON (b"" and None when it has none that reads)."""
+    envelope = report if isinstance(report, dict) else {}
+    try:
+        payload = base64.b64decode(str(envelope.get("payload", "")), validate=True)
+        return payload, json.loads(payload)
+    except ValueError:
+        return b"", None
+
+
+def _differences(where: str, index: int, columns: list[tuple[str, object, object]]) -> Iterator[Problem]:
+    """A `verification_row` problem for each (column, row's value, entry's or report's value) that differs."""
+    for column, have, want in columns:
+        if have != want:
+            message = f"{where}: {column} is {_shown(have)}, entry #{index} and the signed report say {_shown(want)}"
+            yield Problem(index, Code.VERIFICATION_ROW, message)
 
 
 def _shown(value: object, limit: int = 80) -> str:

@@ -27,32 +27,53 @@ the tables; the computation is the core's alone
 evidence among the statements, `macr.compute` the ratio, `verdict.build`
 the document), so a bundle verified offline recomputes the same figures.
 
-The checkpoint is the latest that covers the evidence and every ledger
-entry and has the witnesses' quorum, else the latest: reading a verdict
-publishes nothing (entries beyond it are reported as not included, and the
-verdict is then "incomplete"). Storing and signing a verdict (a
-`macr_verdict` ledger entry and its report), its bundle and its admin pages
-are not here yet.
+Two uses:
+
+    macr_verdict(batch, year, sold_year=None) -> dict     the unsigned preview: reads only
+    store_verification(batch, year, sold_year, requested_by=…) -> MacrVerification
+                                                          the one write: stored, signed, logged
+
+The preview's checkpoint is the latest that covers the evidence and every
+ledger entry and has the witnesses' quorum, else the latest: reading a
+verdict publishes nothing (entries beyond it are reported as not included,
+and the verdict is then "incomplete"). A stored verification takes its
+checkpoint as a §30D verification does (`engine.checkpoint_with_quorum`:
+publishing one and waiting for the witnesses' quorum, 503 `unavailable`
+without it), judges key revocations as of its own `verified_at` (as
+`cairn-verify` will, from the bundle), and is inserted, signed by the
+ledger key (`verdict.REPORT_TYPE`) and logged as a `macr_verdict` ledger
+entry (its fields `bundle.expected_entry`'s) in one transaction, as
+`engine.store_verdict` stores a §30D verdict. A broken one raises its
+integrity incidents as a §30D one does.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.models import User
+from django.db import transaction
 from django.utils import timezone
 
+from audit import engine, incidents
 from audit.claim_integrity import ClaimCheck
 from audit.integrity import ENTRY_FIELDS
+from audit.models import MacrVerification
+from cairn_core import dsse
 from cairn_core.entries import StoredEntry
+from cairn_core.problems import Problem
+from cairn_core.regimes.s45x import bundle as s45x_bundle
 from cairn_core.regimes.s45x import macr, verdict
 from cairn_core.regimes.s45x import rules as s45x_rules
 from material_assistance import rule_data
-from provenance import checkpoints, ledger_entries, witnesses
+from provenance import checkpoints, ledger_entries, ledger_key, witnesses
 from provenance.errors import LedgerError
 from provenance.keys import verifying_keys
 from provenance.models import Batch, Checkpoint, Entry, Organization
-from provenance.upstream import upstream_links
+from provenance.upstream import UpstreamLink, upstream_links
 
 
 def may_read(organization: Organization, batch: Batch) -> bool:
@@ -60,33 +81,70 @@ def may_read(organization: Organization, batch: Batch) -> bool:
     return organization.has_role("auditor") or batch.owner_id == organization.slug
 
 
-def macr_verdict(batch: Batch, taxable_year: int, *, sold_year: int | None = None) -> dict[str, Any]:
-    """The verdict document of `batch` for `taxable_year` (with `sold_year`: as if sold that year)."""
-    rules = logged_rules()
+@dataclass(frozen=True)
+class Evidence:
+    """The batch's upstream DAG as stored: its links and their entries (read in two queries)."""
+
+    links: tuple[UpstreamLink, ...]
+    entries: Mapping[int, StoredEntry]
+
+    @property
+    def last_index(self) -> int:
+        return max(self.entries, default=0)
+
+
+def load_evidence(batch: Batch) -> Evidence:
     links = upstream_links(batch.id)
     indexes = {link.entry for link in links}
     entries = {
         row[0]: StoredEntry._make(row)
         for row in Entry.objects.filter(index__in=indexes).values_list(*ENTRY_FIELDS).order_by()
     }
-    checkpoint = covering_checkpoint(max(indexes, default=0))
-    check = ClaimCheck(entries, links, frozenset(link.batch for link in links), checkpoint)
+    return Evidence(links, entries)
+
+
+def macr_verdict(batch: Batch, taxable_year: int, *, sold_year: int | None = None) -> dict[str, Any]:
+    """The verdict document of `batch` for `taxable_year` (with `sold_year`: as if sold that year):
+    the unsigned preview, computed now and stored nowhere."""
+    rules = logged_rules()
+    evidence = load_evidence(batch)
+    checkpoint = covering_checkpoint(evidence.last_index)
+    document, _problems = evaluate(batch, evidence, taxable_year, rules, checkpoint, timezone.now(), sold_year)
+    return document
+
+
+def evaluate(
+    batch: Batch,
+    evidence: Evidence,
+    taxable_year: int,
+    rules: s45x_rules.Rules,
+    checkpoint: Checkpoint | None,
+    as_of: dt.datetime,
+    sold_year: int | None,
+) -> tuple[dict[str, Any], list[Problem]]:
+    """The core's verdict over the evidence checked against `checkpoint`, and its integrity problems."""
+    links = evidence.links
+    check = ClaimCheck(evidence.entries, links, frozenset(link.batch for link in links), checkpoint)
     integrity = check.result()
     statements = [
         macr.Logged(
-            index, decoded.entry_hash, entries[index].integrated_time, decoded.payload, tuple(sorted(decoded.keyids))
+            index,
+            decoded.entry_hash,
+            evidence.entries[index].integrated_time,
+            decoded.payload,
+            tuple(sorted(decoded.keyids)),
         )
         for index, decoded in sorted(integrity.decoded.items())
     ]
     keys = verifying_keys(keyid for item in statements for keyid in item.keyids)
     try:
-        return verdict.verdict_of(
+        document = verdict.verdict_of(
             statements,
             batch.id,
             taxable_year,
             rules,
             keys,
-            as_of=timezone.now(),
+            as_of=as_of,
             checkpoint=checkpoint.note if checkpoint else "",
             problems=integrity.problems,
             what_if_year=sold_year,
@@ -94,6 +152,55 @@ def macr_verdict(batch: Batch, taxable_year: int, *, sold_year: int | None = Non
     except macr.EvidenceError as exc:
         # The batch's creating entry does not decode: nothing to compute from.
         raise LedgerError("unavailable", f"The evidence of batch {batch.id} cannot be read: {exc}.") from exc
+    return document, list(integrity.problems)
+
+
+def store_verification(
+    batch: Batch,
+    taxable_year: int,
+    sold_year: int | None = None,
+    *,
+    requested_by: User | None,
+    organization: Organization | None = None,
+) -> MacrVerification:
+    """Compute `batch`'s §45X verdict for `taxable_year` (as if sold in `sold_year`, when given), store
+    it signed by the ledger key and log it (module docstring). `requested_by` is the user who asked,
+    None for a command (the verdict then names `organization`, by default the one auditor organisation).
+    LedgerError `unavailable` (503) for rule data the log does not record or no witnessed checkpoint."""
+    rules = logged_rules()
+    evidence = load_evidence(batch)
+    checkpoint = engine.checkpoint_with_quorum(evidence.last_index)
+    stamp = engine.request_stamp(requested_by, organization)
+    document, problems = evaluate(batch, evidence, taxable_year, rules, checkpoint, stamp.at, sold_year)
+    body = {**document, **stamp.fields}
+    with transaction.atomic():
+        verification = MacrVerification.objects.create(
+            batch=batch,
+            taxable_year=taxable_year,
+            sold_year=sold_year,
+            outcome=body["outcome"],
+            requested_by=requested_by,
+            organization=stamp.organization,
+            requested_at=stamp.at,
+            checkpoint_size=checkpoint.tree_size if checkpoint else 0,
+            checkpoint=body["checkpoint"],
+            rules_version=body["rules_version"],
+            verdict=body,
+            integrity=body["integrity"],
+        )
+        verification.report = sign_report({"id": verification.pk, **body})
+        # The verdict in the log too (docs/contract-45x.md §4), committed with its row.
+        ledger_entries.append("macr_verdict", s45x_bundle.expected_entry(verification.as_verdict()), at=stamp.at)
+        MacrVerification.objects.seal(verification.pk, verification.report)
+    if problems:
+        # What the verdict found broken is an integrity incident, as if a check had found it.
+        incidents.record_problems(problems, detected_by=f"§45X verification {verification.pk}")
+    return verification
+
+
+def sign_report(body: Mapping[str, object]) -> dsse.StoredEnvelope:
+    """The §45X report: the verdict with its id, under its own payload type, signed by the ledger key."""
+    return ledger_key.sign_envelope(verdict.REPORT_TYPE, verdict.report_payload(body))
 
 
 def logged_rules() -> s45x_rules.Rules:
@@ -111,7 +218,7 @@ def logged_rules() -> s45x_rules.Rules:
 
 def covering_checkpoint(index: int) -> Checkpoint | None:
     """The latest checkpoint covering `index` and every ledger entry, with the witnesses' quorum; else the latest."""
-    needed = max(index, ledger_entries.latest_index(excluding=("verdict", "macr_verdict")) or 0)
+    needed = max(index, ledger_entries.latest_index(excluding=engine.VERDICT_KINDS) or 0)
     return witnesses.latest_with_quorum(covering=needed) or checkpoints.latest()
 
 

@@ -24,6 +24,7 @@ from tests.support import (
     TAMPERED_VIN,
     Ledger,
     claim,
+    macr_cells,
     make_party,
     raise_value,
     simple_chain,
@@ -191,3 +192,9 @@ def tampered(ledger, miner, refiner, maker):
     integrity_checks.run_incremental()
     incident = IntegrityIncident.objects.get(suspect=f"entry #{origin}")
     return incident, first, second, origin
+
+
+@pytest.fixture
+def cells(ledger, miner, refiner, maker):
+    """A §45X component batch whose MACR is 60% (tests.support.macr_cells)."""
+    return macr_cells(ledger, miner, refiner, maker)

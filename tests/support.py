@@ -274,6 +274,48 @@ class Ledger:
         return self.post(issuer, payload)
 
 
+MACR_CELLS = "detroit-cells:cells-1"
+
+
+def macr_cells(ledger: Ledger, miner: Party, refiner: Party, maker: Party) -> Batch:
+    """Cells made in the US from two suppliers' materials, $100 of direct materials:
+    $60 from the refiner (JP), who certified for 2026 that none came from a PFE,
+    and $40 from the miner (AU), who gave no certification: the $40 is attributed
+    to PFEs (missing certification). MACR = (100 - 40) / 100 = 60%, sold in
+    November 2026: a pass at 2026's 60%, a fail at 2027's 65%. A checkpoint covers it."""
+    cathode = ledger.origin(refiner, batch="kansai-refining:cam-1", quantity="100", country="JP")
+    graphite = ledger.origin(miner, batch="pilbara-mining:graphite-1", quantity="100", country="AU")
+    for supplier, batch in ((refiner, cathode), (miner, graphite)):
+        ledger.transfer(supplier, batch, maker)
+    payload = ledger.statement(
+        "transform",
+        maker,
+        activity="manufacturing",
+        site={"name": "Detroit cell plant", "country": "US"},
+        inputs=[
+            {"batch": cathode, "prev": ledger.head(cathode), "quantity": "50", "direct_material_cost_usd": "60"},
+            {"batch": graphite, "prev": ledger.head(graphite), "quantity": "50", "direct_material_cost_usd": "40"},
+        ],
+        outputs=[
+            {
+                "batch": MACR_CELLS,
+                "material": "NMC cells",
+                "quantity": "500",
+                "unit": "unit",
+                "value_added_usd": "100",
+                "component": "battery_cell",
+            }
+        ],
+    )
+    ledger.post(maker, payload)
+    ledger.supplier_certification(
+        refiner, cathode, maker, direct_material_cost_usd="100", non_pfe_direct_material_cost_usd="100"
+    )
+    ledger.sale(maker, MACR_CELLS, "500", sold_on="2026-11-30")
+    checkpoints.publish_checkpoint()
+    return Batch.objects.get(id=MACR_CELLS)
+
+
 def mine_to_claim(ledger: Ledger, miner: Party, refiner: Party, maker: Party, vin: str) -> dict[str, str]:
     """A short chain: mine -> refinery -> (transfer) -> cell plant -> pack -> claim."""
     ore = ledger.origin(miner, minerals={"lithium": "60"}, quantity="1000", country="AU")

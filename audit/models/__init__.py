@@ -2,6 +2,14 @@
 
 from audit.models.activity import Activity
 from audit.models.incident import IntegrityCheckPart, IntegrityCheckRun, IntegrityIncident, RangeSeal
-from audit.models.verification import Verification
+from audit.models.verification import MacrVerification, Verification
 
-__all__ = ["Activity", "IntegrityCheckPart", "IntegrityCheckRun", "IntegrityIncident", "RangeSeal", "Verification"]
+__all__ = [
+    "Activity",
+    "IntegrityCheckPart",
+    "IntegrityCheckRun",
+    "IntegrityIncident",
+    "MacrVerification",
+    "RangeSeal",
+    "Verification",
+]

@@ -10,53 +10,12 @@ import pytest
 from django.core.management import call_command
 
 from audit import macr
-from provenance import checkpoints
 from provenance.errors import LedgerError
-from provenance.models import Batch
 from provenance.rule_changes import record_current
-from tests.support import tamper
+from tests.support import MACR_CELLS, tamper
 
 pytestmark = pytest.mark.django_db
-CELLS = "detroit-cells:cells-1"
-
-
-@pytest.fixture
-def cells(ledger, miner, refiner, maker):
-    """Cells made in the US from two suppliers' materials, $100 of direct materials:
-    $60 from the refiner (JP), who certified for 2026 that none came from a PFE,
-    and $40 from the miner (AU), who gave no certification: the $40 is attributed
-    to PFEs (missing certification). MACR = (100 - 40) / 100 = 60%."""
-    cathode = ledger.origin(refiner, batch="kansai-refining:cam-1", quantity="100", country="JP")
-    graphite = ledger.origin(miner, batch="pilbara-mining:graphite-1", quantity="100", country="AU")
-    for supplier, batch in ((refiner, cathode), (miner, graphite)):
-        ledger.transfer(supplier, batch, maker)
-    payload = ledger.statement(
-        "transform",
-        maker,
-        activity="manufacturing",
-        site={"name": "Detroit cell plant", "country": "US"},
-        inputs=[
-            {"batch": cathode, "prev": ledger.head(cathode), "quantity": "50", "direct_material_cost_usd": "60"},
-            {"batch": graphite, "prev": ledger.head(graphite), "quantity": "50", "direct_material_cost_usd": "40"},
-        ],
-        outputs=[
-            {
-                "batch": CELLS,
-                "material": "NMC cells",
-                "quantity": "500",
-                "unit": "unit",
-                "value_added_usd": "100",
-                "component": "battery_cell",
-            }
-        ],
-    )
-    ledger.post(maker, payload)
-    ledger.supplier_certification(
-        refiner, cathode, maker, direct_material_cost_usd="100", non_pfe_direct_material_cost_usd="100"
-    )
-    ledger.sale(maker, CELLS, "500", sold_on="2026-11-30")
-    checkpoints.publish_checkpoint()
-    return Batch.objects.get(id=CELLS)
+CELLS = MACR_CELLS
 
 
 def test_sixty_percent_passes_in_2026_and_the_same_mix_fails_if_sold_in_2027(cells):
