@@ -219,6 +219,7 @@ def _compare(document: Mapping[str, Any], log: bundle.Log, rules: s45x_rules.Rul
             as_of=as_of,
             checkpoint=document["checkpoint"],
             problems=broken,
+            what_if_year=_year_asked(verdict),
         )
     except (macr.EvidenceError, *macr.READ_ERRORS) as exc:
         result.fail(Code.VERDICT, f"the verdict cannot be recomputed from the bundle: {exc!r}")
@@ -230,6 +231,16 @@ def _compare(document: Mapping[str, Any], log: bundle.Log, rules: s45x_rules.Rul
     for path, theirs, ours in bundle.differences(signed, mine):
         message = f"{path}: signed {bundle.json_text(theirs)}, recomputed {bundle.json_text(ours)}"
         result.fail(Code.VERDICT, message, None, (path, theirs, ours))
+
+
+def _year_asked(verdict: JSONObject) -> int | None:
+    """The year sold the verification was asked to assume (`year_sold.source` "what_if"), else None:
+    a verdict stored "as if sold in 2027" is recomputed under the same assumption, which it states."""
+    sold = verdict.get("year_sold")
+    if isinstance(sold, dict) and sold.get("source") == "what_if":
+        year = sold.get("year")
+        return year if isinstance(year, int) and not isinstance(year, bool) else None
+    return None
 
 
 def _compare_problems(listed: list[Problem], result: Result) -> None:
