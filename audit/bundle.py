@@ -76,10 +76,10 @@ LINKS = BatchLink._meta.db_table
 ENTRIES = Entry._meta.db_table
 INDEX = connection.ops.quote_name("index")
 
-# The claim's entry and every entry a `prev` of the set names, transitively.
+# The seed entries and every entry a `prev` of the set names, transitively.
 PREV_CLOSURE_SQL = f"""
 WITH RECURSIVE closure(entry_id) AS (
-    SELECT CAST(%s AS BIGINT)
+    SELECT {INDEX} FROM {ENTRIES} WHERE {INDEX} IN ({{seeds}})
     UNION
     SELECT named.{INDEX}
     FROM closure
@@ -110,40 +110,56 @@ def build_bundle(verification: Verification) -> dict[str, object]:
             f"Verification {verification.pk} predates proof bundles (its verdict does not sign its rule data): "
             "verify the claim again and export that verification.",
         )
-    key = ledger_key.current()
-    attestations = _entries(bundle_indexes(verification.claim_index))
-    keyids = _signers(json.loads(envelope) for _index, envelope, _time, _statement in attestations)
-    named = _named([row[3] for row in attestations], keyids)
-    logged = _relied_on(verification, keyids, named)
-    rows = sorted(attestations + logged)
-    paths = tlog.inclusion_paths([row[0] for row in rows], verification.checkpoint_size)
-    state = _replay(logged)
+    digest = verification.verdict["applied"]["rules_sha256"]
+    proved = proved_sections(
+        bundle_indexes(verification.claim_index), verification.checkpoint_size, verification.checkpoint, digest
+    )
     document: dict[str, object] = {
         "bundle": bundles.BUNDLE,
         "vin": verification.claim_id,
         "verdict": verification.as_verdict(),
+        **proved,
+        "rules": ruleset_json.to_json(applied_rules(verification)),
+    }
+    own_entry = verdict_entry("verdict", verification.pk, verification.checkpoint_size)
+    if own_entry is not None:
+        document["verdict_entry"] = own_entry
+    return document
+
+
+def proved_sections(
+    indexes: list[int], checkpoint_size: int, checkpoint: str, rules_digest: str, *, regime: str | None = None
+) -> dict[str, Any]:
+    """The sections every regime's bundle shares, for the attestations `indexes` and the verdict's
+    checkpoint: `log`, `checkpoint`, `cosignatures`, `entries` (with the ledger entries relied on,
+    the rules entry whose sha256 is `rules_digest`, of `regime` when given, among them: each with its
+    tlog-proof@v1), `keys` and `organizations` (module docstring)."""
+    key = ledger_key.current()
+    attestations = entry_rows(indexes)
+    keyids = signers(json.loads(envelope) for _index, envelope, _time, _statement in attestations)
+    named = named_organizations([row[3] for row in attestations], keyids)
+    logged = relied_on(checkpoint_size, keyids, named, rules_digest, regime=regime)
+    rows = sorted(attestations + logged)
+    paths = tlog.inclusion_paths([row[0] for row in rows], checkpoint_size)
+    state = replay(logged)
+    return {
         "log": {"origin": key.origin, "public_key": dsse.b64encode(key.public_key), "verifier": key.verifier},
-        "checkpoint": verification.checkpoint,
-        "cosignatures": _cosignatures(verification.checkpoint_size),
+        "checkpoint": checkpoint,
+        "cosignatures": cosignatures(checkpoint_size),
         "entries": [
             {
                 "index": index,
                 "leaf_input": leaf_input_text(envelope, time),
-                "proof": tlog_proof.format_proof(index, paths[index], verification.checkpoint),
+                "proof": tlog_proof.format_proof(index, paths[index], checkpoint),
             }
             for index, envelope, time, _statement in rows
         ],
-        "keys": _keys(keyids, state),
-        "organizations": _organizations(named, state),
-        "rules": ruleset_json.to_json(applied_rules(verification)),
+        "keys": key_rows(keyids, state),
+        "organizations": organization_rows(named, state),
     }
-    verdict_entry = _verdict_entry(verification)
-    if verdict_entry is not None:
-        document["verdict_entry"] = verdict_entry
-    return document
 
 
-def _cosignatures(tree_size: int) -> list[str]:
+def cosignatures(tree_size: int) -> list[str]:
     """Every witness cosignature stored for the checkpoint of `tree_size` (contract §8, §10)."""
     rows = Cosignature.objects.filter(checkpoint_id=tree_size).order_by("id")
     return [row.line for row in rows]
@@ -151,9 +167,7 @@ def _cosignatures(tree_size: int) -> list[str]:
 
 def bundle_indexes(claim_index: int) -> list[int]:
     """The claim's prev closure and the certifications whose prev it holds, sorted."""
-    with connection.cursor() as cursor:
-        cursor.execute(PREV_CLOSURE_SQL, [claim_index])
-        indexes = {row[0] for row in cursor.fetchall()}
+    indexes = prev_closure([claim_index])
     hashes = set(Entry.objects.filter(index__in=indexes).values_list("entry_hash", flat=True))
     batches = set(BatchLink.objects.filter(entry_id__in=indexes).values_list("batch_id", flat=True))
     certifications = (
@@ -169,40 +183,56 @@ def bundle_indexes(claim_index: int) -> list[int]:
     return sorted(indexes)
 
 
-def _entries(indexes: list[int]) -> list[tuple[int, str, int, dict[str, Any]]]:
+def prev_closure(seeds: Iterable[int]) -> set[int]:
+    """The `seeds` and every entry a `prev` of the set names, transitively (one recursive query)."""
+    listed = sorted(set(seeds))
+    if not listed:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(PREV_CLOSURE_SQL.format(seeds=", ".join(["%s"] * len(listed))), listed)
+        return {row[0] for row in cursor.fetchall()}
+
+
+def entry_rows(indexes: list[int]) -> list[tuple[int, str, int, dict[str, Any]]]:
     """(index, envelope, integrated_time, statement) of each entry, in index order."""
     rows = Entry.objects.filter(index__in=indexes).order_by("index")
     return list(rows.values_list("index", "envelope", "integrated_time", "statement"))
 
 
-def _signers(envelopes: Iterable[Mapping[str, Any]]) -> set[str]:
+def signers(envelopes: Iterable[Mapping[str, Any]]) -> set[str]:
     return {signature["keyid"] for envelope in envelopes for signature in envelope["signatures"]}
 
 
-def _named(statements: list[dict[str, Any]], keyids: set[str]) -> set[str]:
-    """Every organisation the entries name: issuers, co-signers, receivers of transfers."""
+def named_organizations(statements: list[dict[str, Any]], keyids: set[str]) -> set[str]:
+    """Every organisation the entries name: issuers, co-signers, receivers of transfers, the
+    taxpayers of §45X supplier certifications."""
     named = set(SigningKey.objects.filter(keyid__in=keyids).values_list("organization_id", flat=True))
     for statement in statements:
-        named.update(value for value in (statement.get("issuer"), statement.get("to")) if isinstance(value, str))
+        values = (statement.get("issuer"), statement.get("to"), statement.get("taxpayer"))
+        named.update(value for value in values if isinstance(value, str))
     return named
 
 
 Row = tuple[int, str, int, dict[str, Any]]
 
 
-def _relied_on(verification: Verification, keyids: set[str], named: set[str]) -> list[Row]:
+def relied_on(
+    checkpoint_size: int, keyids: set[str], named: set[str], rules_digest: str, *, regime: str | None = None
+) -> list[Row]:
     """The ledger entries below the verdict's checkpoint that the verdict relies on (module docstring)."""
-    below = Entry.objects.filter(type=EntryType.LEDGER, index__lt=verification.checkpoint_size)
+    below = Entry.objects.filter(type=EntryType.LEDGER, index__lt=checkpoint_size)
     fields = ("index", "envelope", "integrated_time", "statement")
     keys = below.filter(statement__type__in=("key_registered", "key_revoked"), statement__keyid__in=sorted(keyids))
     organizations = below.filter(statement__type="organization", statement__slug__in=sorted(named))
-    digest = verification.verdict["applied"]["rules_sha256"]
-    rules_entry = below.filter(statement__type="rules", statement__sha256=digest).order_by("-index")[:1]
+    rules_entries = below.filter(statement__type="rules", statement__sha256=rules_digest)
+    if regime is not None:
+        rules_entries = rules_entries.filter(statement__regime=regime)
+    rules_entry = rules_entries.order_by("-index")[:1]
     found = [*keys.values_list(*fields), *organizations.values_list(*fields), *rules_entry.values_list(*fields)]
     return sorted({row[0]: row for row in found}.values())
 
 
-def _replay(rows: list[Row]) -> LedgerState:
+def replay(rows: list[Row]) -> LedgerState:
     """The ledger entries the bundle carries, replayed in log order (as `cairn-verify` will)."""
     state = LedgerState()
     for index, _envelope, _time, statement in rows:
@@ -210,7 +240,7 @@ def _replay(rows: list[Row]) -> LedgerState:
     return state
 
 
-def _keys(keyids: set[str], state: LedgerState) -> list[dict[str, Any]]:
+def key_rows(keyids: set[str], state: LedgerState) -> list[dict[str, Any]]:
     """Every signing key: as its ledger entries say, or (no entry: a ledger from before v1.2) its row."""
     rows = {key.keyid: key for key in SigningKey.objects.filter(keyid__in=keyids)}
     found = []
@@ -235,7 +265,7 @@ def _keys(keyids: set[str], state: LedgerState) -> list[dict[str, Any]]:
     return found
 
 
-def _organizations(named: set[str], state: LedgerState) -> list[dict[str, Any]]:
+def organization_rows(named: set[str], state: LedgerState) -> list[dict[str, Any]]:
     """Every organisation named: its latest logged record below the checkpoint, or (none) its row."""
     rows = {org.slug: org for org in Organization.objects.filter(slug__in=named)}
     found = []
@@ -252,30 +282,31 @@ def _organizations(named: set[str], state: LedgerState) -> list[dict[str, Any]]:
 # --- the verdict's own entry -----------------------------------------------------------
 
 
-def _verdict_entry(verification: Verification) -> dict[str, object] | None:
-    """The `verdict_entry` section (module docstring); None for a verification logged before v1.2."""
+def verdict_entry(kind: str, verification: int, checkpoint_size: int) -> dict[str, object] | None:
+    """The `verdict_entry` section (module docstring) of verification `verification`'s ledger entry of
+    `kind` ("verdict", §45X's "macr_verdict"); None for a verification logged before v1.2."""
     row = (
-        Entry.objects.filter(type=EntryType.LEDGER, statement__type="verdict", statement__verification=verification.pk)
+        Entry.objects.filter(type=EntryType.LEDGER, statement__type=kind, statement__verification=verification)
         .values_list("index", "envelope", "integrated_time")
         .first()
     )
     if row is None:
         return None
     index, envelope, integrated_time = row
-    later = _checkpoint_covering(index)
+    later = checkpoint_covering(index)
     path = tlog.inclusion_paths([index], later.tree_size)[index]
-    consistency = tlog.consistency_proof(verification.checkpoint_size, later.tree_size)
+    consistency = tlog.consistency_proof(checkpoint_size, later.tree_size)
     return {
         "index": index,
         "leaf_input": leaf_input_text(envelope, integrated_time),
         "checkpoint": later.note,
-        "cosignatures": _cosignatures(later.tree_size),
+        "cosignatures": cosignatures(later.tree_size),
         "proof": tlog_proof.format_proof(index, path, later.note),
         "consistency": [dsse.b64encode(item) for item in consistency],
     }
 
 
-def _checkpoint_covering(index: int) -> Checkpoint:
+def checkpoint_covering(index: int) -> Checkpoint:
     """The earliest published checkpoint covering entry `index` (so every export gives the same one),
     publishing one first, and asking the witnesses to cosign it, when none does yet."""
     found: Checkpoint | None = Checkpoint.objects.filter(tree_size__gt=index).order_by("tree_size").first()
