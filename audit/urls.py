@@ -18,4 +18,15 @@ urlpatterns = [
         name="verification-bundle",
     ),
     path("batches/<str:batch_id>/macr", macr_api.BatchMacrView.as_view(), name="batch-macr"),
+    path("macr-verifications", macr_api.MacrVerificationListView.as_view(), name="macr-verification-list"),
+    path(
+        "macr-verifications/<int:verification_id>",
+        macr_api.MacrVerificationDetailView.as_view(),
+        name="macr-verification-detail",
+    ),
+    path(
+        "macr-verifications/<int:verification_id>/bundle",
+        macr_api.MacrVerificationBundleView.as_view(),
+        name="macr-verification-bundle",
+    ),
 ]

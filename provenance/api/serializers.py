@@ -399,3 +399,71 @@ class BundleSerializer(serializers.Serializer):
     organizations = serializers.ListField(child=serializers.DictField())
     rules = serializers.DictField()
     verdict_entry = VerdictEntrySerializer(required=False, help_text="Absent for a verification from before v1.2.")
+
+
+# --- §45X (docs/contract-45x.md) ------------------------------------------------------
+
+
+class MacrVerificationRequestSerializer(serializers.Serializer):
+    batch = serializers.CharField(help_text="The component batch's id.")
+    year = serializers.IntegerField(min_value=2000, max_value=2100, help_text="The taxable year.")
+    sold_year = serializers.IntegerField(
+        min_value=2000, max_value=2100, required=False, help_text="Verify as if the batch were sold that year."
+    )
+
+
+class MacrPreviewSerializer(AsStored):
+    """The §45X verdict of docs/contract-45x.md §4 without the server's members (`id`,
+    `verified_at`, `requested_by`, `report`): computed from the log, answered as computed."""
+
+    regime = serializers.ChoiceField(choices=["45x"])
+    batch = serializers.CharField()
+    taxpayer = serializers.CharField()
+    taxable_year = serializers.IntegerField()
+    component = serializers.DictField(help_text="The entry creating the batch, its component and class.")
+    outcome = serializers.ChoiceField(choices=["pass", "fail", "incomplete", "excepted", "not_applicable"])
+    reasons = serializers.ListField(child=serializers.CharField())
+    integrity = serializers.ChoiceField(choices=["intact", "broken"])
+    totals = serializers.DictField(help_text="direct_material_cost_usd, pfe_attributed_usd, non_pfe_usd.")
+    macr = serializers.DictField(allow_null=True, help_text="ratio, percent_shown; null when not computed.")
+    threshold = serializers.DictField(allow_null=True, help_text="Null when no threshold applies.")
+    year_sold = serializers.DictField()
+    existing_contract = serializers.DictField()
+    status_date = serializers.DictField()
+    inputs = serializers.ListField(child=serializers.DictField(), help_text="Each direct material.")
+    problems = ProblemSerializer(many=True, help_text="Integrity problems only.")
+    checkpoint = serializers.CharField()
+    scope = serializers.DictField(help_text="What the verdict checks and what it does not, with citations.")
+    rules_version = serializers.CharField()
+    what_if = serializers.DictField(allow_null=True, help_text="Null: no what-if.")
+
+
+class MacrVerificationSerializer(MacrPreviewSerializer):
+    """A stored §45X verification: the verdict with its id, when and for whom, signed by the ledger key."""
+
+    id = serializers.IntegerField()
+    verified_at = serializers.CharField(help_text="RFC 3339, UTC.")
+    requested_by = RequestedBySerializer()
+    report = EnvelopeSerializer(
+        help_text="The verdict without report, as DSSE (application/vnd.cairn.macr-verification+json) signed by "
+        "the ledger key."
+    )
+
+
+class MacrBundleSerializer(serializers.Serializer):
+    """The §45X proof bundle (docs/contract-45x.md §6; application/vnd.cairn.bundle+json), a
+    file written whole by audit.macr_bundle, not rendered from this class."""
+
+    bundle = serializers.ChoiceField(choices=["cairn.bundle/v1"])
+    regime = serializers.ChoiceField(choices=["45x"])
+    batch = serializers.CharField()
+    taxable_year = serializers.IntegerField()
+    verdict = MacrVerificationSerializer()
+    log = LogKeySerializer()
+    checkpoint = serializers.CharField()
+    cosignatures = serializers.ListField(child=serializers.CharField())
+    entries = serializers.ListField(child=serializers.DictField(), help_text="index, leaf_input, proof")
+    keys = serializers.ListField(child=serializers.DictField())
+    organizations = serializers.ListField(child=serializers.DictField())
+    rules = serializers.DictField(help_text="The §45X rule data document the verdict applied.")
+    verdict_entry = VerdictEntrySerializer(required=False, help_text="The verdict's macr_verdict ledger entry.")

@@ -21,20 +21,24 @@ from django.contrib.auth import get_user_model
 from jsonschema import Draft202012Validator
 from rest_framework.authtoken.models import Token
 
-from audit.models import Verification
+from audit import macr
+from audit.models import MacrVerification, Verification
 from cairn_core import dsse
 from provenance import checkpoints
 from provenance.api import views
 from provenance.api.throttles import TokenRateThrottle
 from provenance.errors import LedgerError
 from provenance.models import Batch, Entry, SigningKey
+from provenance.rule_changes import record_current
 from tests.support import (
     TAMPERED_OTHER,
     batch_body,
     ledger_snapshot,
+    macr_cells,
     origin_body,
     origin_payload,
     sign_payload,
+    tamper,
 )
 
 API = "/api/v1"
@@ -45,9 +49,12 @@ class Site:
     verdicts, an open incident, a checkpoint), its parties, and an account
     of no organisation."""
 
-    def __init__(self, api, ledger, miner, refiner, maker, auditor, incident, verification) -> None:
+    def __init__(self, api, ledger, miner, refiner, maker, auditor, incident, verification, cells) -> None:
         self.api, self.ledger, self.miner, self.refiner, self.maker = api, ledger, miner, refiner, maker
         self.auditor, self.incident, self.verification = auditor, incident, verification
+        # A §45X component batch (tests.support.macr_cells) and its stored verification.
+        self.cells = cells
+        self.macr = macr.store_verification(cells, 2026, requested_by=None)
         outsider = get_user_model().objects.create_user("outsider")
         self.outsider = {"HTTP_AUTHORIZATION": f"Token {Token.objects.create(user=outsider).key}"}
         self.entry = Entry.objects.filter(type="origin").order_by("index").first()
@@ -72,13 +79,19 @@ class Site:
 
 def stored() -> dict:
     """Everything a refused POST must leave as it was."""
-    return {**ledger_snapshot(), "keys": SigningKey.objects.count(), "verdicts": Verification.objects.count()}
+    return {
+        **ledger_snapshot(),
+        "keys": SigningKey.objects.count(),
+        "verdicts": Verification.objects.count(),
+        "macr_verdicts": MacrVerification.objects.count(),
+    }
 
 
 @pytest.fixture
 def site(api, ledger, miner, refiner, maker, auditor, tampered):
     incident, first, _second, _origin = tampered
-    return Site(api, ledger, miner, refiner, maker, auditor, incident, first)
+    cells = macr_cells(ledger, miner, refiner, maker)
+    return Site(api, ledger, miner, refiner, maker, auditor, incident, first, cells)
 
 
 Case = Callable[[Site], Any]
@@ -131,6 +144,22 @@ def _resent(site: Site):
     body = _origin(site, "twice")
     site.post("/attestations", body, site.miner.auth)
     return site.post("/attestations", body, site.miner.auth)
+
+
+def _macr_rules_unlogged(site: Site) -> None:
+    """The §45X rule data changed without its rules entry: every §45X verdict is refused, 503."""
+    record_current(reason="after the migrations", source="the data migrations", by="tester")
+    tamper("UPDATE material_assistance_macrthreshold SET percent = 50 WHERE percent = 60")
+
+
+def _macr_preview_refused(site: Site):
+    _macr_rules_unlogged(site)
+    return site.get(f"/batches/{site.cells.id}/macr?year=2026", site.maker.auth)
+
+
+def _macr_verification_refused(site: Site):
+    _macr_rules_unlogged(site)
+    return site.post("/macr-verifications", {"batch": site.cells.id, "year": 2026}, site.maker.auth)
 
 
 def _stale(site: Site):
@@ -195,6 +224,16 @@ CASES: dict[tuple[str, str, int], Case] = {
     ("get", "/batches/{batch_id}/provenance", 404): lambda site: site.get(
         "/batches/nobody:none/provenance", site.miner.auth
     ),
+    ("get", "/batches/{batch_id}/macr", 200): lambda site: site.get(
+        f"/batches/{site.cells.id}/macr?year=2026", site.maker.auth
+    ),
+    ("get", "/batches/{batch_id}/macr", 400): lambda site: site.get(
+        f"/batches/{site.cells.id}/macr?year=26", site.maker.auth
+    ),
+    ("get", "/batches/{batch_id}/macr", 404): lambda site: site.get(
+        f"/batches/{site.cells.id}/macr?year=2026", site.miner.auth
+    ),
+    ("get", "/batches/{batch_id}/macr", 503): _macr_preview_refused,
     ("get", "/critical-minerals", 200): lambda site: site.get("/critical-minerals"),
     ("get", "/incidents", 200): lambda site: site.get("/incidents", site.auditor.auth),
     ("get", "/incidents", 400): lambda site: site.get("/incidents?state=closed", site.auditor.auth),
@@ -230,6 +269,29 @@ CASES: dict[tuple[str, str, int], Case] = {
     ),
     ("get", "/log/witnesses", 200): lambda site: site.get("/log/witnesses"),
     ("get", "/organization", 200): lambda site: site.get("/organization", site.miner.auth),
+    ("post", "/macr-verifications", 201): lambda site: site.post(
+        "/macr-verifications", {"batch": site.cells.id, "year": 2026, "sold_year": 2027}, site.auditor.auth
+    ),
+    ("post", "/macr-verifications", 400): lambda site: site.post(
+        "/macr-verifications", {"batch": site.cells.id}, site.maker.auth
+    ),
+    ("post", "/macr-verifications", 404): lambda site: site.post(
+        "/macr-verifications", {"batch": site.cells.id, "year": 2026}, site.miner.auth
+    ),
+    ("post", "/macr-verifications", 413): lambda site: site.post("/macr-verifications", OVER_64_KIB, site.maker.auth),
+    ("post", "/macr-verifications", 503): _macr_verification_refused,
+    ("get", "/macr-verifications/{verification_id}", 200): lambda site: site.get(
+        f"/macr-verifications/{site.macr.pk}", site.maker.auth
+    ),
+    ("get", "/macr-verifications/{verification_id}", 404): lambda site: site.get(
+        f"/macr-verifications/{site.macr.pk}", site.miner.auth
+    ),
+    ("get", "/macr-verifications/{verification_id}/bundle", 200): lambda site: site.get(
+        f"/macr-verifications/{site.macr.pk}/bundle", site.auditor.auth
+    ),
+    ("get", "/macr-verifications/{verification_id}/bundle", 404): lambda site: site.get(
+        "/macr-verifications/999999/bundle", site.maker.auth
+    ),
     ("post", "/verifications", 201): lambda site: site.post(
         "/verifications", {"vin": TAMPERED_OTHER}, site.auditor.auth
     ),
