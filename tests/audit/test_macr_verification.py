@@ -5,14 +5,17 @@ transaction, and compared with the log by the integrity checks as §30D verdicts
 from __future__ import annotations
 
 import base64
+import io
 import json
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from audit import checks, ledger_views, macr
 from audit.auditors import create_auditor
 from audit.models import IntegrityIncident, MacrVerification
-from cairn_core import dsse
+from cairn_core import dsse, verify_cli
 from cairn_core.problems import Code
 from cairn_core.regimes.s45x import bundle as s45x_bundle
 from cairn_core.regimes.s45x.verdict import REPORT_TYPE
@@ -105,3 +108,43 @@ def test_a_stored_outcome_changed_and_a_deleted_row_are_named(cells):
     tamper("UPDATE audit_macrverification SET outcome = 'pass' WHERE id = %s", [second.pk])
     tamper("DELETE FROM audit_macrverification WHERE id = %s", [first.pk])
     caught('outcome is "pass"', f"records §45X verification {first.pk} of {cells.id} for 2026")
+
+
+def test_the_command_stores_with_store_and_writes_the_bundle(cells, tmp_path):
+    out = io.StringIO()
+    call_command("macr_verdict", cells.id, "--year", "2026", stdout=out)
+    assert json.loads(out.getvalue())["outcome"] == "pass" and MacrVerification.objects.count() == 0
+    with pytest.raises(CommandError, match="run with --store first"):
+        call_command("macr_verdict", cells.id, "--year", "2026", "--bundle", str(tmp_path), stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("macr_verdict", cells.id, "--year", "2026", "--sold-year", "2027", "--store", stdout=out)
+    stored = MacrVerification.objects.get()
+    assert json.loads(out.getvalue()) == stored.as_verdict() and stored.outcome == "fail"
+    assert stored.requested_by is None and stored.as_verdict()["requested_by"]["user"] is None
+    call_command(
+        "macr_verdict",
+        cells.id,
+        "--year",
+        "2026",
+        "--sold-year",
+        "2027",
+        "--bundle",
+        str(tmp_path),
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
+    path = tmp_path / s45x_bundle.file_name(cells.id, 2026, stored.pk)
+    assert verify_cli.main([str(path), "--log-key", ledger_key.current().verifier]) == 0
+    call_command(
+        "macr_verdict",
+        cells.id,
+        "--year",
+        "2026",
+        "--store",
+        "--bundle",
+        str(tmp_path / "b.json.gz"),
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
+    assert MacrVerification.objects.count() == 2
+    assert verify_cli.main([str(tmp_path / "b.json.gz"), "--log-key", ledger_key.current().verifier]) == 0
