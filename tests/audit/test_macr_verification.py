@@ -23,7 +23,7 @@ from provenance import ledger_key
 from provenance.errors import LedgerError
 from provenance.models import Entry, EntryType, ImmutableRecord
 from provenance.rule_changes import record_current
-from tests.support import tamper
+from tests.support import raise_value, tamper, tamper_envelope
 
 pytestmark = pytest.mark.django_db
 
@@ -148,3 +148,15 @@ def test_the_command_stores_with_store_and_writes_the_bundle(cells, tmp_path):
     )
     assert MacrVerification.objects.count() == 2
     assert verify_cli.main([str(tmp_path / "b.json.gz"), "--log-key", ledger_key.current().verifier]) == 0
+
+
+def test_a_broken_verdict_is_stored_incomplete_and_raises_its_incident(cells):
+    """An input's creating entry changed after it was logged: the evidence cannot be relied on."""
+    origin = Entry.objects.get(type="origin", statement__outputs__0__batch="pilbara-mining:graphite-1").index
+    tamper_envelope(origin, raise_value)
+    verification = macr.store_verification(cells, 2026, requested_by=None)
+    body = verification.as_verdict()
+    assert (body["outcome"], body["integrity"]) == ("incomplete", "broken") and body["problems"]
+    found = IntegrityIncident.objects.filter(detected_by=f"§45X verification {verification.pk}")
+    assert found.exists() and f"entry #{origin}" in set(found.values_list("suspect", flat=True))
+    assert macr_entries()[0]["integrity"] == "broken"
