@@ -14,6 +14,14 @@ that sixteen vehicle claims get full, half and no credit for different
 reasons (see CLAIMS, each with the verdict it is meant to get and why:
 `story(vin)` tells it, and the claim's admin page shows it).
 
+For §45X material assistance, a US cell maker (Lordstown Cell Works) makes
+a battery-cell batch in 2026 from its direct suppliers' materials (KR, JP,
+CN, US), each input with its direct material cost, three of the four
+suppliers certify for 2026, the Chinese one is designated a prohibited
+foreign entity in the §45X rule data (a logged rules change), and the batch
+is sold in November 2026: its MACR, 61.1%, passes 2026's 60% and would
+fail 2027's 65% (DIRECT_MATERIALS computes it by hand).
+
 Quantities follow mass balance: each run makes `packs` packs from the kg
 of each mineral a 60 kWh pack holds (PACK_MINERALS), and every step's
 value added is a per-pack figure times the packs (PER_PACK_USD). Every
@@ -26,6 +34,7 @@ the moment of loading (the server accepts issued_at only within 30 days).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -47,7 +56,8 @@ from agreements.models import FeocDesignation
 from audit.verdict_text import dollars
 from cairn_core import dsse
 from cairn_core.dag import decimal_str
-from cairn_core.payload import PAYLOAD_TYPE, SCHEMA
+from cairn_core.payload import PAYLOAD_TYPE, PERJURY_STATEMENT, SCHEMA
+from material_assistance.models import PfeDesignation
 from provenance.append import checks
 from provenance.keys import register_key
 from provenance.models import Batch, Claim, Entry, Organization
@@ -115,6 +125,12 @@ ORGS = (
     OrgSpec("rivermark-motors", "Rivermark Motors", "US", MANUFACTURER),
     OrgSpec("cascadia-motors", "Cascadia Motors", "US", MANUFACTURER),
     OrgSpec("sierra-motors", "Sierra Motors de Mexico", "MX", MANUFACTURER),
+    # §45X: a US cell maker and its direct suppliers (see DIRECT_MATERIALS)
+    OrgSpec("lordstown-cells", "Lordstown Cell Works", "US", MANUFACTURER),
+    OrgSpec("gwangju-cathode", "Gwangju Cathode Materials", "KR"),
+    OrgSpec("osaka-anode", "Osaka Anode Materials", "JP"),
+    OrgSpec("ningbo-electrolyte", "Ningbo Electrolyte Co., Ltd.", "CN"),
+    OrgSpec("georgia-separator", "Georgia Separator Films", "US"),
     # third parties
     OrgSpec("assay-labs", "Assay Labs", "CA", ("certifier",)),
     OrgSpec("ledger-audit", "Ledger Audit LLP", "US", ("auditor",)),
@@ -378,6 +394,164 @@ CLAIMS = (
            "agreement: without it, critical minerals fall below 2024's 50% ($3750)"),
 )
 # fmt: on
+
+# --- §45X material assistance: a cell maker's direct materials -------------------
+
+
+@dataclass(frozen=True)
+class DirectMaterial:
+    """One direct supplier of the §45X cell batch: its material, where its raw
+    material was mined, what the cell maker paid for the material, and the
+    certification it gave (None: it gave none).
+
+    `certified` is (the supplier's direct material costs of the batch, the part
+    of them not produced by a prohibited foreign entity), in USD.
+    """
+
+    supplier: str
+    mine: str
+    ore: str
+    mineral: str
+    material: str
+    component: str
+    cost_usd: str
+    certified: tuple[str, str] | None
+    tin: dict[str, str] | None = None
+
+
+# Lordstown Cell Works (US) makes one battery-cell batch in 2026 from four
+# direct suppliers' materials, $100,000 of direct material costs in all, and
+# sells it in November 2026. By hand (docs/contract-45x.md, "The verdict"):
+#
+#   Gwangju cathode (KR)   $45,000  certified: $196,000 of its $200,000 not from
+#                                   a PFE, so 45,000 x (1 - 196,000/200,000) =    $900
+#   Osaka anode (JP)       $17,000  certified: all of it not from a PFE            $0
+#   Ningbo electrolyte (CN) $24,000  certified, but Ningbo is designated a PFE
+#                                   from 2026-09-01: on 2026-12-31, the status
+#                                   date of 2026, it is one (whole cost)        $24,000
+#   Georgia separator (US) $14,000  no certification (whole cost)              $14,000
+#   total                 $100,000  attributed to PFEs                        $38,900
+#
+#   MACR = (100,000 - 38,900) / 100,000 = 61.1%: at least 2026's 60% for a
+#   battery cell sold in 2026 (a pass), below 2027's 65% had the same mix been
+#   sold in 2027 (a fail). The electrolyte was made in April, before the
+#   designation: its supplier's status is judged on the last day of the
+#   taxable year, not on the day of the activity.
+MACR_TAXPAYER = "lordstown-cells"
+MACR_CELLS = "lordstown-cells:CELL-2026-0615"
+MACR_YEAR = 2026
+# fmt: off
+DIRECT_MATERIALS = (
+    DirectMaterial("gwangju-cathode", "greenbushes-lithium", "spodumene concentrate SC6", "lithium",
+                   "NCM811 cathode active material", "", "45000",
+                   ("200000", "196000"), {"kind": "foreign", "value": "124-81-55673"}),
+    DirectMaterial("osaka-anode", "lac-graphite", FLAKE, "graphite", SPHERICAL, "", "17000",
+                   ("80000", "80000"),
+                   # Osaka keeps its id out of the log: the SHA-256 of "T5120001123456".
+                   {"kind": "foreign", "sha256": hashlib.sha256(b"T5120001123456").hexdigest()}),
+    DirectMaterial("ningbo-electrolyte", "atacama-brine", "lithium brine concentrate", "lithium",
+                   "LiPF6 liquid electrolyte", "liquid_electrolyte", "24000",
+                   ("30000", "30000"), {"kind": "foreign", "value": "91330200MA2AB3CD4E"}),
+    DirectMaterial("georgia-separator", "weipa-bauxite", "bauxite", "aluminum",
+                   "ceramic-coated separator film", "separator", "14000", None),
+)
+# fmt: on
+# Ningbo Electrolyte is a prohibited foreign entity from 2026-09-01 (fictional: demo data).
+PFE_DESIGNATION = {
+    "entity": "ningbo-electrolyte",
+    "name": "Ningbo Electrolyte Co., Ltd.",
+    "kind": "specified",
+    "basis": "Section 1260H list of Chinese military companies (demo: a fictional entry)",
+    "designated_from": dt.date(2026, 9, 1),
+    "source": SOURCE,
+    "confirmed": False,
+    "notes": "Demo designation of a fictional organisation, for the §45X cell batch's story.",
+}
+MACR_DAYS = {
+    "mined": dt.date(2026, 3, 2),
+    "shipped to supplier": dt.date(2026, 3, 9),
+    "made": dt.date(2026, 4, 14),
+    "shipped to cell maker": dt.date(2026, 5, 4),
+    "cells": dt.date(2026, 6, 15),
+    "certified": dt.date(2026, 10, 1),
+    "sold": dt.date(2026, 11, 20),
+}
+
+
+def designate_pfe() -> None:
+    """The demo's §45X designation, a change of the rule data logged as a `rules` entry of its own."""
+    with rule_change(reason="the demo's prohibited foreign entity", source=SOURCE, by="command:load_demo"):
+        PfeDesignation.objects.create(**PFE_DESIGNATION)
+
+
+def material_assistance(ledger: DemoLedger) -> str:
+    """The §45X story: each supplier's chain to the cell maker, the cell batch with the
+    direct material cost of every input, three certifications for 2026 (none from
+    Georgia Separator) and the sale. Returns the cell batch."""
+    days, taxpayer = MACR_DAYS, MACR_TAXPAYER
+    inputs = []
+    for item in DIRECT_MATERIALS:
+        kg = Decimal(1000)
+        ore = ledger.origin(
+            item.mine, f"{item.mine}:ORE-45X", item.ore, kg * 4, {item.mineral: kg}, 4000, days["mined"]
+        )
+        ledger.transfer(item.mine, ore, item.supplier, days["shipped to supplier"])
+        made = Product("LOT-2026", item.material, kg, Decimal(item.cost_usd) / 2, item.component)
+        [batch] = ledger.transform(
+            item.supplier, "manufacturing", {ore: kg * 4}, [made.as_dict(f"{item.supplier}:LOT-2026")], days["made"]
+        )
+        ledger.transfer(item.supplier, batch, taxpayer, days["shipped to cell maker"])
+        inputs.append({"batch": batch, "prev": ledger.head(batch), "quantity": amount(kg)})
+        inputs[-1]["direct_material_cost_usd"] = item.cost_usd
+    cells = Product("CELL-2026-0615", "NCM811 pouch cell 60 Ah", 4000, 96000, "battery_cell", "unit")
+    ledger.post(
+        taxpayer,
+        "transform",
+        days["cells"],
+        activity="manufacturing",
+        site=ledger.site(taxpayer, "plant"),
+        inputs=inputs,
+        outputs=[cells.as_dict(MACR_CELLS)],
+    )
+    for item in DIRECT_MATERIALS:
+        if item.certified is not None:
+            supplier_certification(ledger, item, f"{item.supplier}:LOT-2026")
+    ledger.post(
+        taxpayer,
+        "sale",
+        days["sold"],
+        batch=MACR_CELLS,
+        prev=ledger.head(MACR_CELLS),
+        quantity=amount(4000),
+        sold_on=days["sold"].isoformat(),
+        buyer={"name": "Lakeshore Pack Assembly", "country": "US"},
+        binding_contract_on="2026-02-02",
+    )
+    return MACR_CELLS
+
+
+def supplier_certification(ledger: DemoLedger, item: DirectMaterial, batch: str) -> None:
+    """The supplier's certification to the cell maker for 2026, co-signed by the cell maker,
+    the batch's custodian (contract-45x §2)."""
+    assert item.certified is not None and item.tin is not None
+    dmc, non_pfe = item.certified
+    fields: dict[str, object] = {
+        "batch": batch,
+        "prev": ledger.head(batch),
+        "taxpayer": MACR_TAXPAYER,
+        "taxable_year": MACR_YEAR,
+        "status": "certified",
+        "supplier_tin": item.tin,
+        "not_produced_by_pfe": True,
+        "no_knowledge_of_prior_pfe": True,
+        "direct_material_cost_usd": dmc,
+        "non_pfe_direct_material_cost_usd": non_pfe,
+        "penalties_of_perjury": PERJURY_STATEMENT,
+    }
+    body = ledger.signed(item.supplier, "supplier_certification", MACR_DAYS["certified"], fields, MACR_TAXPAYER)
+    party = ledger.parties[item.supplier]
+    checks.append_attestation(body, acting_org=party.org, acting_user=party.user, now=ledger.now)
+
 
 # An unused ore lot, and the statement a newcomer can post by hand.
 SPARE_BATCH = "greenbushes-lithium:SC6-SPARE"
@@ -714,6 +888,8 @@ def load(*, now: dt.datetime | None = None) -> Loaded:
         ledger = DemoLedger(parties, now=max(now or timezone.now(), timezone.now()))
         packs = {run.code: RunBuilder(ledger, run).build() for run in RUNS}
         certify_some(ledger)
+        designate_pfe()
+        material_assistance(ledger)
         for spec in CLAIMS:
             post_claim(ledger, spec, packs[spec.run])
         next_attestation = spare_lot(ledger)
