@@ -230,7 +230,8 @@ class SigningKeyAdmin(LedgerAdmin):
 # --- batches and entries ------------------------------------------------------
 
 
-@admin.register(models.Batch)
+# Not registered here: audit.admin registers it with the batch's §45X pages
+# (audit/admin/macr.py), which only the audit app can build.
 class BatchAdmin(LedgerAdmin):
     list_display = [
         "id",

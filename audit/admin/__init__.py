@@ -1,11 +1,13 @@
 """The audit app's admin pages, each registered here once.
 
 Integrity incidents and check runs (read-only); verifications and the
-activity log; and the pages of two models of the layers below, which only
+activity log; and the pages of three models of the layers below, which only
 audit can build: the claims with their verdicts (provenance.admin.ClaimAdmin
-extended) and the trade agreements with their linked entries and what-if
-(agreements.admin.TradeAgreementAdmin extended). Those two apps leave the
-models unregistered, so nothing is swapped at start-up.
+extended), the batches with their §45X verdicts, what-if and outlook
+(provenance.admin.BatchAdmin extended) and the trade agreements with their
+linked entries and what-if (agreements.admin.TradeAgreementAdmin extended).
+Those two apps leave the models unregistered, so nothing is swapped at
+start-up.
 """
 
 from django.contrib import admin
@@ -13,10 +15,11 @@ from django.contrib import admin
 from agreements.models import TradeAgreement
 from audit.admin.agreements import AuditedTradeAgreementAdmin
 from audit.admin.incidents import IntegrityIncidentAdmin
+from audit.admin.macr import AuditorBatchAdmin
 from audit.admin.papers import ActivityAdmin
 from audit.admin.verdicts import AuditorClaimAdmin, VerificationAdmin
 from audit.models import Activity, IntegrityCheckRun, IntegrityIncident, Verification
-from provenance.models import Claim
+from provenance.models import Batch, Claim
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -40,6 +43,7 @@ class IntegrityCheckRunAdmin(ReadOnlyAdmin):
 
 
 admin.site.register(Claim, AuditorClaimAdmin)
+admin.site.register(Batch, AuditorBatchAdmin)
 admin.site.register(Verification, VerificationAdmin)
 admin.site.register(Activity, ActivityAdmin)
 admin.site.register(TradeAgreement, AuditedTradeAgreementAdmin)
