@@ -301,6 +301,7 @@ def what_if_story(verdict: Mapping[str, Any], changed: Mapping[str, Any], names:
         "sentence": macr_text.outcome_sentence(changed),
         "outcome_name": macr_text.OUTCOME_NAMES.get(changed["outcome"], changed["outcome"]),
         "changed_outcome": changed["outcome"] != verdict["outcome"],
+        "rules_changed": bool(asked.get("designate") or asked.get("undesignate")),
         "totals": {key: macr_text.usd(value) for key, value in changed["totals"].items()},
         "inputs": [
             {

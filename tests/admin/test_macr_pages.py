@@ -143,10 +143,12 @@ def test_the_what_if_shows_the_changed_verdict_and_stores_nothing(cells, auditor
     assert "If the batch were sold in 2027" in result
     assert "Fail: 60.00% of the direct material costs ($60 of $100)" in result
     assert "below the 65% a battery cell sold in 2027 must reach. (now: pass)" in result
+    assert "(the log's rules, unchanged)" in result
     cleared = client.get(page_url(), {"what_if": "1", "undesignate": "ningbo-electrolyte"})
     result = section(cleared, "cairn-macr-what-if-result")
     assert "Pass: 75.00% of the direct material costs ($75 of $100)" in result
     assert "ningbo-electrolyte:el-1 ningbo-electrolyte $15 $0" in result
+    assert "the log's rules with the designations changed" in result
     designated = client.get(page_url(), {"what_if": "1", "designate": "kansai-refining", "kind": "foreign_influenced"})
     result = section(designated, "cairn-macr-what-if-result")
     assert "If Kansai Refining (kansai-refining) were designated a foreign-influenced entity from 2026-01-01" in result
