@@ -111,6 +111,7 @@ def test_files_logins_and_instructions(loaded, django_user_model):
     assert f"curl -H 'Authorization: Token {tokens['greenbushes-lithium']}'" in output
     assert "/api/v1/attestations" in output and "/api/docs/" in output
     assert demo.AUDITOR_PASSWORD in output
+    assert f"/admin/provenance/batch/macr/?year={demo.MACR_YEAR}" in output
 
 
 def test_loading_twice_changes_nothing(loaded):

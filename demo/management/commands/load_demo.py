@@ -127,6 +127,8 @@ class Command(BaseCommand):
             f"    superuser   {demo.ADMIN_USERNAME} / {demo.ADMIN_PASSWORD}",
             f"    auditor     {demo.AUDITOR_USERNAME} / {demo.AUDITOR_PASSWORD}"
             "   (Provenance ledger > Claims: open a claim, press Verify)",
+            f"  §45X:         {base_url}/admin/provenance/batch/macr/?year={demo.MACR_YEAR}"
+            f"   (the cell batch {demo.MACR_CELLS}: a pass at 60%, a fail were it sold in {demo.MACR_YEAR + 1})",
             f"  API docs:     {base_url}/api/docs/",
             f"  Tokens:       {directory / 'tokens.json'}  (keys: {directory / 'keys'})",
             f"  Token of {supplier}: {token}",
