@@ -6,7 +6,8 @@ class DemoConfig(AppConfig):
     verbose_name = "Demo data"
 
     def ready(self) -> None:
-        from audit import claim_stories
+        from audit import batch_stories, claim_stories
         from demo import data
 
         claim_stories.register(data.story)
+        batch_stories.register(data.batch_story)

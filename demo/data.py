@@ -980,6 +980,20 @@ def story(vin: str) -> str:
     return f"Run {run.code}, {run.story}. Expected {dollars(spec.expected_credit)}: {spec.why}."
 
 
+def batch_story(batch: str, taxable_year: int) -> str:
+    """What the demo's §45X cell batch shows for 2026 ("" for other batches and years)."""
+    if batch != MACR_CELLS or taxable_year != MACR_YEAR:
+        return ""
+    return (
+        "Demo: Lordstown Cell Works made these cells from four direct suppliers' materials, $100,000 in all. "
+        "Expected a pass at 2026's 60% with a MACR of 61.1%: $24,000 of electrolyte from Ningbo, designated a "
+        "prohibited foreign entity from 2026-09-01 (after it made the electrolyte: status is judged on "
+        "2026-12-31), $14,000 of separator from Georgia, which gave no certification, and $900 of Gwangju's "
+        "cathode material (2% of its certified costs) are attributed. Sold in 2027, the same mix would fail "
+        "65%: try the what-if."
+    )
+
+
 def verify_claims() -> Iterator[tuple[ClaimSpec, Verification]]:
     """Verify every demo claim from the loading command (no user: the verdicts
     name the auditors' organisation and a null user, contract §5); yields

@@ -41,7 +41,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django_countries import countries as country_names
 
-from audit import activity, macr_desk, macr_text
+from audit import activity, batch_stories, macr_desk, macr_text
 from audit.models import Activity
 from provenance.admin import BatchAdmin
 from provenance.errors import LedgerError
@@ -154,6 +154,7 @@ class AuditorBatchAdmin(BatchAdmin):
             "form": form,
             "broken": found.broken,
             "computed_at": found.as_of,
+            "story": batch_stories.story(batch.id, year),
             "outlook_url": reverse("admin:provenance_batch_macr_outlook") + f"?year={year}",
             "other_years": [(other, macr_url(batch.id, other)) for other in (year - 1, year + 1)],
             **verdict_story(verdict, names),

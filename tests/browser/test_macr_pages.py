@@ -56,6 +56,7 @@ def test_the_cell_batchs_page_tells_its_story(demo_data, live_server, page, scre
         "Pass: 61.10% of the direct material costs ($61,100 of $100,000) are not attributed to prohibited "
         "foreign entities, at least the 60% a battery cell sold in 2026 must reach."
     )
+    assert "Expected a pass at 2026's 60% with a MACR of 61.1%" in page.inner_text("#cairn-macr-story")
     assert page.inner_text("#cairn-macr-total") == "$100,000"
     assert page.inner_text("#cairn-macr-attributed") == "$38,900 (not attributed: $61,100)"
     assert "0.611000000000" in page.inner_text("#cairn-macr-ratio")
