@@ -66,10 +66,10 @@ class Evidence:
         return bool(self.problems)
 
 
-def evidence(batch: Batch) -> Evidence:
-    """The batch's statements as `audit.macr.macr_verdict` reads them (LedgerError "unavailable"
-    when the rule data is not what the log records)."""
-    rules = logged_rules()
+def evidence(batch: Batch, rules: Rules | None = None) -> Evidence:
+    """The batch's statements as `audit.macr.macr_verdict` reads them, under `rules` (by default the
+    rule data, read now: LedgerError "unavailable" when it is not what the log records)."""
+    rules = rules if rules is not None else logged_rules()
     links = upstream_links(batch.id)
     indexes = {link.entry for link in links}
     entries = {
@@ -174,15 +174,17 @@ class Outlook:
         return self.verdict["outcome"] in ("pass", "excepted") and self.next_year["outcome"] == "fail"
 
 
-def component_batches() -> QuerySet[Batch]:
-    """Batches whose component is in one of the rule data's classes (origins, which name no
+def component_batches(rules: Rules) -> QuerySet[Batch]:
+    """Batches whose component is in one of the rules' classes (origins, which name no
     component, are critical minerals with no direct materials in Cairn: not listed)."""
-    components = {name for item in logged_rules().component_classes for name in item.components}
+    components = {name for item in rules.component_classes for name in item.components}
     return Batch.objects.filter(component__in=components).order_by("owner_id", "id")
 
 
-def outlook(taxable_year: int, batches: QuerySet[Batch] | None = None) -> Iterator[Outlook]:
-    """Each component batch's verdict for `taxable_year`, and as if sold in the year after."""
-    for batch in batches if batches is not None else component_batches():
-        found = evidence(batch)
+def outlook(taxable_year: int) -> Iterator[Outlook]:
+    """Each component batch's verdict for `taxable_year`, and as if sold in the year after, under
+    the rule data read once."""
+    rules = logged_rules()
+    for batch in component_batches(rules):
+        found = evidence(batch, rules)
         yield Outlook(batch, verdict(found, taxable_year), verdict(found, taxable_year, sold_year=taxable_year + 1))
