@@ -68,7 +68,10 @@ def evidence_indexes(batch_id: str, checkpoint_size: int) -> list[int]:
 def applied_rules(verification: MacrVerification) -> s45x_rules.Rules:
     """The §45X rule data as it stood for the verdict (from the rule data's history), by its version."""
     for as_of in (verification.requested_at, None):
-        document = rule_data.document(as_of=as_of)
+        try:
+            document = rule_data.document(as_of=as_of)
+        except LookupError:  # no history of a table as of then (rows older than their history): try the tables
+            continue
         if document["version"] == verification.rules_version:
             return s45x_rules.from_json(document)
     raise LedgerError(
