@@ -1,7 +1,7 @@
 """The audit app's admin pages, each registered here once.
 
-Integrity incidents and check runs (read-only); verifications and the
-activity log; and the pages of three models of the layers below, which only
+Integrity incidents and check runs (read-only); verifications (§30D's and
+§45X's) and the activity log; and the pages of three models of the layers below, which only
 audit can build: the claims with their verdicts (provenance.admin.ClaimAdmin
 extended), the batches with their §45X verdicts, what-if and outlook
 (provenance.admin.BatchAdmin extended) and the trade agreements with their
@@ -16,9 +16,10 @@ from agreements.models import TradeAgreement
 from audit.admin.agreements import AuditedTradeAgreementAdmin
 from audit.admin.incidents import IntegrityIncidentAdmin
 from audit.admin.macr import AuditorBatchAdmin
+from audit.admin.macr_verifications import MacrVerificationAdmin
 from audit.admin.papers import ActivityAdmin
 from audit.admin.verdicts import AuditorClaimAdmin, VerificationAdmin
-from audit.models import Activity, IntegrityCheckRun, IntegrityIncident, Verification
+from audit.models import Activity, IntegrityCheckRun, IntegrityIncident, MacrVerification, Verification
 from provenance.models import Batch, Claim
 
 
@@ -45,5 +46,6 @@ class IntegrityCheckRunAdmin(ReadOnlyAdmin):
 admin.site.register(Claim, AuditorClaimAdmin)
 admin.site.register(Batch, AuditorBatchAdmin)
 admin.site.register(Verification, VerificationAdmin)
+admin.site.register(MacrVerification, MacrVerificationAdmin)
 admin.site.register(Activity, ActivityAdmin)
 admin.site.register(TradeAgreement, AuditedTradeAgreementAdmin)
