@@ -17,11 +17,18 @@ batches, as the Auditors group may):
 * Its what-if (the same page, a GET form): a supplier designated or its
   designations removed, or another year sold; the changed verdict beside
   the verdict, nothing stored.
+* Sign and store (``<batch>/macr/<year>/store/``, POST, for users with
+  `audit.run_verification`): the verdict the page shows, as the sales say
+  or as if sold in the year of a year-sold what-if, stored, signed and
+  logged by `audit.macr.store_verification`; then its stored
+  verification's page (audit.admin.macr_verifications). A designation
+  what-if is never signed: the form carries a year sold and nothing else.
 * The outlook (``macr/?year=2026``): every component batch with its outcome
   for the taxable year and what the next year's threshold would make of it,
   with a filter for the batches it would fail.
 
-Viewing a verdict and running a what-if are recorded in the activity log.
+Viewing a verdict, running a what-if and storing a verdict are recorded in
+the activity log.
 """
 
 from __future__ import annotations
@@ -39,9 +46,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 from django_countries import countries as country_names
 
-from audit import activity, batch_stories, macr_desk, macr_text
+from audit import activity, batch_stories, macr, macr_desk, macr_text
+from audit.auditors import RUN_VERIFICATION_PERM
 from audit.models import Activity
 from provenance.admin import BatchAdmin
 from provenance.errors import LedgerError
@@ -53,6 +62,10 @@ KIND_CHOICES = [("specified", "specified foreign entity"), ("foreign_influenced"
 
 def macr_url(batch_id: str, year: int) -> str:
     return reverse("admin:provenance_batch_macr", args=[quote(batch_id), year])
+
+
+def store_url(batch_id: str, year: int) -> str:
+    return reverse("admin:provenance_batch_macr_store", args=[quote(batch_id), year])
 
 
 def entry_url(index: int) -> str:
@@ -121,6 +134,11 @@ class AuditorBatchAdmin(BatchAdmin):
         view = self.admin_site.admin_view
         own = [
             path("macr/", view(self.outlook_view), name="provenance_batch_macr_outlook"),
+            path(
+                "<path:object_id>/macr/<int:year>/store/",
+                view(require_POST(self.store_view)),
+                name="provenance_batch_macr_store",
+            ),
             path("<path:object_id>/macr/<int:year>/", view(self.macr_view), name="provenance_batch_macr"),
         ]
         return own + super().get_urls()
@@ -159,8 +177,41 @@ class AuditorBatchAdmin(BatchAdmin):
             "other_years": [(other, macr_url(batch.id, other)) for other in (year - 1, year + 1)],
             **verdict_story(verdict, names),
             "what_if": what_if_story(verdict, changed, names) if changed is not None else None,
+            "can_store": request.user.has_perm(RUN_VERIFICATION_PERM),
+            "store_url": store_url(batch.id, year),
         }
         return TemplateResponse(request, "admin/audit/macr/verdict.html", context)
+
+    def store_view(self, request, object_id, year):
+        """POST: sign and store the verdict the page shows (as if sold in `sold_year`, when posted),
+        then show the stored verification; a refusal is told on the verdict's page."""
+        if not request.user.has_perm(RUN_VERIFICATION_PERM):
+            raise PermissionDenied
+        batch = get_object_or_404(Batch, pk=unquote(object_id))
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise Http404(f"No taxable year {year}: a year from {FIRST_YEAR} to {LAST_YEAR}.")
+        back = HttpResponseRedirect(macr_url(batch.id, year))
+        text = request.POST.get("sold_year", "")
+        if text and not (text.isascii() and text.isdigit() and FIRST_YEAR <= int(text) <= LAST_YEAR):
+            self.message_user(request, f"Not stored: no year sold {text!r}.", messages.ERROR)
+            return back
+        sold_year = int(text) if text else None
+        try:
+            verification = macr.store_verification(batch, year, sold_year, requested_by=request.user)
+        except LedgerError as exc:
+            self.message_user(request, f"Not stored: {exc.message}", messages.ERROR)
+            return back
+        activity.record(request.user, Activity.Action.RAN_VERIFICATION, verification)
+        if verification.integrity == "broken":
+            self.message_user(
+                request,
+                "Stored, as incomplete: the evidence fails its integrity checks, each problem is now an "
+                "open integrity incident.",
+                messages.WARNING,
+            )
+        else:
+            self.message_user(request, f"Stored and signed: {verification}.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:audit_macrverification_change", args=[verification.pk]))
 
     def run_what_if(self, request, found, batch, year, cleaned, names) -> dict[str, Any]:
         entity = cleaned.get("designate") or None
@@ -296,13 +347,16 @@ def what_if_story(verdict: Mapping[str, Any], changed: Mapping[str, Any], names:
     if asked.get("year_sold"):
         said.append(f"the batch were sold in {asked['year_sold']}")
     before = {item["batch"]: item for item in verdict["inputs"]}
+    rules_changed = bool(asked.get("designate") or asked.get("undesignate"))
     return {
         "asked": ", and ".join(said),
+        # Only a year sold may be signed: designations changed are not the log's rules.
+        "signable_year": asked["year_sold"] if asked.get("year_sold") and not rules_changed else None,
         "verdict": changed,
         "sentence": macr_text.outcome_sentence(changed),
         "outcome_name": macr_text.OUTCOME_NAMES.get(changed["outcome"], changed["outcome"]),
         "changed_outcome": changed["outcome"] != verdict["outcome"],
-        "rules_changed": bool(asked.get("designate") or asked.get("undesignate")),
+        "rules_changed": rules_changed,
         "totals": {key: macr_text.usd(value) for key, value in changed["totals"].items()},
         "inputs": [
             {
