@@ -126,7 +126,7 @@ class MacrVerification(SignedVerdict):
     outcome = models.CharField(max_length=16)
 
     class Meta(SignedVerdict.Meta):
-        pass
+        verbose_name = "§45X verification"
 
     def __str__(self) -> str:
         return f"§45X verification {self.pk} of {self.batch_id} for {self.taxable_year}"
