@@ -156,6 +156,11 @@ def test_broken_evidence_is_stored_incomplete_with_its_incidents(cells, auditor_
     assert IntegrityIncident.objects.filter(detected_by=f"§45X verification {stored.pk}").exists()
     [said] = shown_messages(response)
     assert said.startswith("Stored, as incomplete: the evidence fails its integrity checks")
+    incident = IntegrityIncident.objects.filter(detected_by=f"§45X verification {stored.pk}").first()
+    assert (
+        f'href="{reverse("admin:audit_integrityincident_change", args=[incident.pk])}"'
+        in (response.content.decode().split('id="cairn-macr-incidents"')[1])
+    )
 
 
 def test_the_list_shows_each_stored_verification_with_filters(cells, auditor_user):
