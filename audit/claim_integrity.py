@@ -42,10 +42,14 @@ thread meanwhile (`ClaimCheck`).
 from __future__ import annotations
 
 import bisect
+import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection
 
 from cairn_core import merkle
 from cairn_core.entries import (
@@ -62,8 +66,9 @@ from cairn_core.entries import (
 )
 from cairn_core.problems import Code, Problem
 from provenance import checkpoints, tlog
+from provenance.append import lookups
 from provenance.keys import verifying_keys
-from provenance.models import Checkpoint, EntrySignature
+from provenance.models import Checkpoint, Entry, EntrySignature
 from provenance.upstream import UpstreamLink
 
 __all__ = ["ClaimCheck", "IntegrityResult", "StoredEntry", "StoredLink"]
@@ -108,7 +113,7 @@ class ClaimCheck:
         self._result = IntegrityResult()
         for entry in entries.values():
             decode_entry(entry, self._result)
-        keys = load_keys(self._result.decoded)
+        self.keys = keys = load_keys(self._result.decoded)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ed25519")
         # The worker reads entries, decoded payloads and keys, and writes nothing shared.
         self._signatures = self._executor.submit(signature_problems, entries, self._result.decoded, keys)
@@ -127,6 +132,30 @@ class ClaimCheck:
             self._executor.shutdown()
         self._result.problems.sort()
         return self._result
+
+
+# --- the stored rows ----------------------------------------------------------------
+
+# The columns of a StoredEntry, in its order (audit.integrity.ENTRY_FIELDS' columns).
+ENTRY_COLUMNS = '"index", entry_hash, envelope, integrated_time, leaf_hash, type, issuer_id, statement'
+
+
+def stored_entries(indexes: Collection[int]) -> dict[int, StoredEntry]:
+    """The entries at `indexes`, in one query whose indexes are one array parameter (the ORM's
+    `index__in` compiles a thousand parameters one by one, ~15 ms); the statement parsed as the
+    ORM's JSONField parses it."""
+    if not indexes:
+        return {}
+    where, params = lookups.one_of('"index"', sorted(indexes))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {ENTRY_COLUMNS} FROM {Entry._meta.db_table} WHERE {where}", params)
+        rows = cursor.fetchall()
+    return {row[0]: StoredEntry._make((*row[:7], _json(row[7]))) for row in rows}
+
+
+def _json(value: object) -> Any:
+    # psycopg hands Django's connections jsonb as text (the JSONField parses it), SQLite too.
+    return json.loads(value) if isinstance(value, str | bytes) else value
 
 
 # --- one entry: hashes and statement ------------------------------------------
@@ -150,10 +179,15 @@ def load_keys(decoded: Mapping[int, Decoded]) -> dict[str, Key]:
 
 
 def check_recorded_signatures(entries: Mapping[int, StoredEntry], result: IntegrityResult) -> None:
-    """The stored signature records name exactly each envelope's keys (one query)."""
+    """The stored signature records name exactly each envelope's keys (one query, its indexes one
+    array parameter: Django's compiler spends ~10 ms on a thousand IN parameters)."""
     recorded: dict[int, set[str]] = defaultdict(set)
-    for entry_id, keyid in EntrySignature.objects.filter(entry_id__in=list(entries)).values_list("entry_id", "key_id"):
-        recorded[entry_id].add(keyid)
+    if entries:
+        where, params = lookups.one_of("entry_id", list(entries))
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT entry_id, key_id FROM {EntrySignature._meta.db_table} WHERE {where}", params)
+            for entry_id, keyid in cursor.fetchall():
+                recorded[entry_id].add(keyid)
     for index, decoded in result.decoded.items():
         result.problems += check_signature_records(index, decoded, recorded[index])
 

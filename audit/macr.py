@@ -59,11 +59,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit import engine, incidents
-from audit.claim_integrity import ClaimCheck
-from audit.integrity import ENTRY_FIELDS
+from audit.claim_integrity import ClaimCheck, stored_entries
 from audit.models import MacrVerification
 from cairn_core import dsse
-from cairn_core.entries import StoredEntry
+from cairn_core.entries import Key, StoredEntry
 from cairn_core.problems import Problem
 from cairn_core.regimes.s45x import bundle as s45x_bundle
 from cairn_core.regimes.s45x import macr, verdict
@@ -71,8 +70,7 @@ from cairn_core.regimes.s45x import rules as s45x_rules
 from material_assistance import rule_data
 from provenance import checkpoints, ledger_entries, ledger_key, witnesses
 from provenance.errors import LedgerError
-from provenance.keys import verifying_keys
-from provenance.models import Batch, Checkpoint, Entry, Organization
+from provenance.models import Batch, Checkpoint, Organization
 from provenance.upstream import UpstreamLink, upstream_links
 
 
@@ -95,12 +93,7 @@ class Evidence:
 
 def load_evidence(batch: Batch) -> Evidence:
     links = upstream_links(batch.id)
-    indexes = {link.entry for link in links}
-    entries = {
-        row[0]: StoredEntry._make(row)
-        for row in Entry.objects.filter(index__in=indexes).values_list(*ENTRY_FIELDS).order_by()
-    }
-    return Evidence(links, entries)
+    return Evidence(links, stored_entries({link.entry for link in links}))
 
 
 def macr_verdict(batch: Batch, taxable_year: int, *, sold_year: int | None = None) -> dict[str, Any]:
@@ -113,6 +106,63 @@ def macr_verdict(batch: Batch, taxable_year: int, *, sold_year: int | None = Non
     return document
 
 
+@dataclass(frozen=True)
+class Checked:
+    """The evidence checked: its signed statements, the keys that signed them, its integrity problems."""
+
+    statements: tuple[macr.Logged, ...]
+    keys: Mapping[str, Key]
+    problems: tuple[Problem, ...]
+    checkpoint: str  # the note checked against ("" for none)
+
+
+def check_evidence(evidence: Evidence, checkpoint: Checkpoint | None) -> Checked:
+    """Each entry of the evidence checked as a claim's are, against `checkpoint` (the one check of
+    §45X evidence: the verdict's, the preview's and the auditors' pages'). Each envelope is decoded
+    once, by the check, and its keys read once."""
+    links = evidence.links
+    with engine.cyclic_gc_paused():
+        check = ClaimCheck(evidence.entries, links, frozenset(link.batch for link in links), checkpoint)
+        integrity = check.result()
+        statements = tuple(
+            macr.Logged(
+                index,
+                decoded.entry_hash,
+                evidence.entries[index].integrated_time,
+                decoded.payload,
+                tuple(sorted(decoded.keyids)),
+            )
+            for index, decoded in sorted(integrity.decoded.items())
+        )
+    return Checked(statements, check.keys, tuple(integrity.problems), checkpoint.note if checkpoint else "")
+
+
+def verdict_of(
+    batch_id: str,
+    checked: Checked,
+    taxable_year: int,
+    rules: s45x_rules.Rules,
+    as_of: dt.datetime,
+    sold_year: int | None = None,
+) -> dict[str, Any]:
+    """The core's verdict over checked evidence; LedgerError "unavailable" when nothing creates the batch."""
+    try:
+        return verdict.verdict_of(
+            checked.statements,
+            batch_id,
+            taxable_year,
+            rules,
+            checked.keys,
+            as_of=as_of,
+            checkpoint=checked.checkpoint,
+            problems=checked.problems,
+            what_if_year=sold_year,
+        )
+    except macr.EvidenceError as exc:
+        # The batch's creating entry does not decode: nothing to compute from.
+        raise LedgerError("unavailable", f"The evidence of batch {batch_id} cannot be read: {exc}.") from exc
+
+
 def evaluate(
     batch: Batch,
     evidence: Evidence,
@@ -123,36 +173,8 @@ def evaluate(
     sold_year: int | None,
 ) -> tuple[dict[str, Any], list[Problem]]:
     """The core's verdict over the evidence checked against `checkpoint`, and its integrity problems."""
-    links = evidence.links
-    check = ClaimCheck(evidence.entries, links, frozenset(link.batch for link in links), checkpoint)
-    integrity = check.result()
-    statements = [
-        macr.Logged(
-            index,
-            decoded.entry_hash,
-            evidence.entries[index].integrated_time,
-            decoded.payload,
-            tuple(sorted(decoded.keyids)),
-        )
-        for index, decoded in sorted(integrity.decoded.items())
-    ]
-    keys = verifying_keys(keyid for item in statements for keyid in item.keyids)
-    try:
-        document = verdict.verdict_of(
-            statements,
-            batch.id,
-            taxable_year,
-            rules,
-            keys,
-            as_of=as_of,
-            checkpoint=checkpoint.note if checkpoint else "",
-            problems=integrity.problems,
-            what_if_year=sold_year,
-        )
-    except macr.EvidenceError as exc:
-        # The batch's creating entry does not decode: nothing to compute from.
-        raise LedgerError("unavailable", f"The evidence of batch {batch.id} cannot be read: {exc}.") from exc
-    return document, list(integrity.problems)
+    checked = check_evidence(evidence, checkpoint)
+    return verdict_of(batch.id, checked, taxable_year, rules, as_of, sold_year), list(checked.problems)
 
 
 def store_verification(

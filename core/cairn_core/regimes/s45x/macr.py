@@ -29,6 +29,7 @@ No Django import.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
@@ -83,6 +84,20 @@ class Evidence:
     inputs: Mapping[str, Logged]  # each input batch of the creator -> the entry that created it
     certifications: tuple[Logged, ...]  # supplier_certification entries naming an input batch
     sales: tuple[Logged, ...]  # sale entries on the batch
+
+    @functools.cached_property
+    def certifications_by_batch(self) -> Mapping[str, tuple[Logged, ...]]:
+        """The certifications naming each batch, in log order (one pass, not one per input)."""
+        found: dict[str, list[Logged]] = {}
+        for entry in self.certifications:
+            batch = entry.payload.get("batch")
+            if isinstance(batch, str):  # an input's batch is a string: nothing else can name it
+                found.setdefault(batch, []).append(entry)
+        return {batch: tuple(entries) for batch, entries in found.items()}
+
+    @functools.cached_property
+    def certification_at(self) -> Mapping[int, Logged]:
+        return {entry.index: entry for entry in self.certifications}
 
 
 def gather(statements: Iterable[Logged], batch: str) -> Evidence:
@@ -294,9 +309,7 @@ def _input(
     created = evidence.inputs.get(batch)
     supplier = str(created.payload["issuer"]) if created is not None else ""
     uses = tuple(
-        _use(entry, supplier, taxpayer, year, keys, as_of)
-        for entry in evidence.certifications
-        if entry.payload.get("batch") == batch
+        _use(entry, supplier, taxpayer, year, keys, as_of) for entry in evidence.certifications_by_batch.get(batch, ())
     )
     counting = [use for use in uses if not use.reason]
     governing = counting[-1] if counting else None
@@ -337,7 +350,7 @@ def _attribution(
         return (*reasons, MISSING), None
     if governing.status == "revoked":
         return (*reasons, REVOKED), None
-    payload = next(item.payload for item in evidence.certifications if item.index == governing.index)
+    payload = evidence.certification_at[governing.index].payload
     if payload["not_produced_by_pfe"] is not True or payload["no_knowledge_of_prior_pfe"] is not True:
         return (*reasons, CONTRARY), None
     dmc = Fraction(Decimal(payload["direct_material_cost_usd"]))
