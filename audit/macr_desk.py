@@ -8,7 +8,7 @@
     outlook(year)                                every component batch's verdict for `year`, and
                                                  what the next year's threshold would make of it
 
-The evidence is read exactly as `audit.macr.macr_verdict` reads it (the
+The evidence is read by `audit.macr.macr_verdict`'s own loader (the
 batch's upstream DAG, each entry checked as a claim's are, the keys with
 their revocations, the rule data only as the log records it, the covering
 checkpoint), once per batch, so that a page showing a verdict beside its
@@ -24,25 +24,21 @@ what-if computes from the statements without the integrity problems.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from audit.claim_integrity import ClaimCheck
-from audit.integrity import ENTRY_FIELDS
-from audit.macr import covering_checkpoint, logged_rules
-from cairn_core.entries import Key, StoredEntry
+from audit.macr import Checked, check_evidence, covering_checkpoint, load_evidence, logged_rules, verdict_of
+from cairn_core.entries import Key
 from cairn_core.problems import Problem
 from cairn_core.regimes.s45x import macr
 from cairn_core.regimes.s45x import verdict as verdicts
 from cairn_core.regimes.s45x.rules import Designation, Rules
 from provenance.errors import LedgerError
-from provenance.keys import verifying_keys
-from provenance.models import Batch, Entry
-from provenance.upstream import upstream_links
+from provenance.models import Batch
 
 # The source a what-if's designation names: it is the auditor's question, not a list.
 WHAT_IF_SOURCE = "what-if on the auditors' §45X page (not a designation)"
@@ -54,12 +50,25 @@ class Evidence:
     """What a component batch's verdicts are computed from, read once."""
 
     batch: str
-    statements: tuple[macr.Logged, ...]
-    keys: dict[str, Key]
+    checked: Checked
     rules: Rules
-    checkpoint: str
-    problems: tuple[Problem, ...]
     as_of: dt.datetime
+
+    @property
+    def statements(self) -> tuple[macr.Logged, ...]:
+        return self.checked.statements
+
+    @property
+    def keys(self) -> Mapping[str, Key]:
+        return self.checked.keys
+
+    @property
+    def checkpoint(self) -> str:
+        return self.checked.checkpoint
+
+    @property
+    def problems(self) -> tuple[Problem, ...]:
+        return self.checked.problems
 
     @property
     def broken(self) -> bool:
@@ -67,50 +76,18 @@ class Evidence:
 
 
 def evidence(batch: Batch, rules: Rules | None = None) -> Evidence:
-    """The batch's statements as `audit.macr.macr_verdict` reads them, under `rules` (by default the
-    rule data, read now: LedgerError "unavailable" when it is not what the log records)."""
+    """The batch's statements as `audit.macr.macr_verdict` reads them (`macr.load_evidence` and
+    `macr.check_evidence`, the one gathering), under `rules` (by default the rule data, read now:
+    LedgerError "unavailable" when it is not what the log records)."""
     rules = rules if rules is not None else logged_rules()
-    links = upstream_links(batch.id)
-    indexes = {link.entry for link in links}
-    entries = {
-        row[0]: StoredEntry._make(row)
-        for row in Entry.objects.filter(index__in=indexes).values_list(*ENTRY_FIELDS).order_by()
-    }
-    checkpoint = covering_checkpoint(max(indexes, default=0))
-    integrity = ClaimCheck(entries, links, frozenset(link.batch for link in links), checkpoint).result()
-    statements = tuple(
-        macr.Logged(
-            index, decoded.entry_hash, entries[index].integrated_time, decoded.payload, tuple(sorted(decoded.keyids))
-        )
-        for index, decoded in sorted(integrity.decoded.items())
-    )
-    return Evidence(
-        batch=batch.id,
-        statements=statements,
-        keys=verifying_keys(keyid for item in statements for keyid in item.keyids),
-        rules=rules,
-        checkpoint=checkpoint.note if checkpoint else "",
-        problems=tuple(integrity.problems),
-        as_of=timezone.now(),
-    )
+    stored = load_evidence(batch)
+    checked = check_evidence(stored, covering_checkpoint(stored.last_index))
+    return Evidence(batch=batch.id, checked=checked, rules=rules, as_of=timezone.now())
 
 
 def verdict(found: Evidence, taxable_year: int, *, sold_year: int | None = None) -> dict[str, Any]:
     """The verdict document for `taxable_year` (with `sold_year`: as if sold that year), unsigned."""
-    try:
-        return verdicts.verdict_of(
-            found.statements,
-            found.batch,
-            taxable_year,
-            found.rules,
-            found.keys,
-            as_of=found.as_of,
-            checkpoint=found.checkpoint,
-            problems=found.problems,
-            what_if_year=sold_year,
-        )
-    except macr.EvidenceError as exc:
-        raise LedgerError("unavailable", f"The evidence of batch {found.batch} cannot be read: {exc}.") from exc
+    return verdict_of(found.batch, found.checked, taxable_year, found.rules, found.as_of, sold_year)
 
 
 def what_if(
