@@ -16,9 +16,8 @@ what-ifs, or a list of every batch's verdict for two years, gathers each
 DAG once. The computations are the core's alone
 (`cairn_core.regimes.s45x.verdict`).
 
-A what-if that changes designations is refused on evidence whose integrity
-is broken: such a verdict is "incomplete" under any rules, and the core's
-what-if computes from the statements without the integrity problems.
+A what-if over evidence whose integrity is broken is "incomplete", as its
+verdict is: the core's what-if takes the integrity problems too.
 """
 
 from __future__ import annotations
@@ -100,12 +99,6 @@ def what_if(
 ) -> dict[str, Any]:
     """The verdict were `designate` added, `undesignate`'s designations removed, or the batch sold in
     `year_sold`: unsigned, stored nowhere; its `what_if` says what was changed."""
-    if found.broken and (designate is not None or undesignate is not None):
-        raise LedgerError(
-            "bad_request",
-            f"The evidence of batch {found.batch} fails its integrity checks: its verdict is incomplete "
-            "whatever the designations, so no what-if is computed.",
-        )
     if designate is None and undesignate is None:
         return {**verdict(found, taxable_year, sold_year=year_sold), "what_if": {"year_sold": year_sold}}
     try:
@@ -117,6 +110,7 @@ def what_if(
             found.keys,
             as_of=found.as_of,
             checkpoint=found.checkpoint,
+            problems=found.problems,
             designate=designate,
             undesignate=undesignate,
             year_sold=year_sold,

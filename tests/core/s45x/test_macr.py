@@ -366,6 +366,29 @@ def test_what_if_a_designation_is_added_or_removed():
     assert removed["rules_version"].endswith("-designate:cn-electrolyte")
 
 
+def test_a_what_if_over_broken_evidence_is_incomplete_like_the_verdict():
+    """Undesignating CN alone would pass at 100%; a forged signature in the evidence keeps it incomplete."""
+    log, forged = hundred_forty(), [Problem(2, "bad_signature", "forged")]
+    whole = verdicts.what_if(
+        log.entries, CELL, 2026, make_rules(), log.keys, as_of=AS_OF, checkpoint="c", undesignate="cn-electrolyte"
+    )
+    assert (whole["outcome"], whole["integrity"]) == ("pass", "intact")
+    found = verdicts.what_if(
+        log.entries,
+        CELL,
+        2026,
+        make_rules(),
+        log.keys,
+        as_of=AS_OF,
+        checkpoint="c",
+        problems=forged,
+        undesignate="cn-electrolyte",
+    )
+    assert (found["outcome"], found["integrity"]) == ("incomplete", "broken")
+    assert found["problems"] == [problem.as_dict() for problem in forged]
+    assert found["what_if"] == {"undesignate": "cn-electrolyte"}
+
+
 def test_the_verdict_names_what_it_does_not_check_with_citations():
     found = verdict_of(hundred_forty())
     checks = {item["check"]: item["citation"] for item in found["scope"]["not_checked"]}

@@ -18,7 +18,8 @@ creating entry or any direct material at all is missing, or an input is
 the taxpayer's own production; else "pass" when the exact MACR is at least
 the threshold, "fail" when it is below.
 
-`what_if` recomputes it with a designation added or removed. No Django import.
+`what_if` recomputes it with a designation added or removed, integrity
+problems counted as the verdict counts them. No Django import.
 """
 
 from __future__ import annotations
@@ -343,12 +344,15 @@ def what_if(
     *,
     as_of: dt.datetime,
     checkpoint: str,
+    problems: Iterable[Problem] = (),
     designate: Designation | None = None,
     undesignate: str | None = None,
     year_sold: int | None = None,
 ) -> dict[str, Any]:
     """The verdict as it would be with `designate` added, every designation of `undesignate` removed,
-    or the batch sold in `year_sold`: not signed, and its `what_if` says what was changed."""
+    or the batch sold in `year_sold`: not signed, and its `what_if` says what was changed. With
+    `problems` (the evidence's integrity problems, as `verdict_of` takes them) it is "incomplete",
+    as the verdict is: no designation makes broken evidence whole."""
     changed = rules
     asked: dict[str, object] = {}
     if designate is not None:
@@ -361,7 +365,7 @@ def what_if(
         asked["year_sold"] = year_sold
     evidence = macrs.gather(statements, batch)
     result = macrs.compute(evidence, taxable_year, changed, keys, as_of)
-    return build(result, changed, checkpoint=checkpoint, what_if_year=year_sold, what_if=asked)
+    return build(result, changed, checkpoint=checkpoint, problems=problems, what_if_year=year_sold, what_if=asked)
 
 
 def designation(
