@@ -120,21 +120,34 @@ def check_evidence(evidence: Evidence, checkpoint: Checkpoint | None) -> Checked
     """Each entry of the evidence checked as a claim's are, against `checkpoint` (the one check of
     §45X evidence: the verdict's, the preview's and the auditors' pages'). Each envelope is decoded
     once, by the check, and its keys read once."""
-    links = evidence.links
     with engine.cyclic_gc_paused():
-        check = ClaimCheck(evidence.entries, links, frozenset(link.batch for link in links), checkpoint)
+        check = start_check(evidence, checkpoint)
         integrity = check.result()
-        statements = tuple(
-            macr.Logged(
-                index,
-                decoded.entry_hash,
-                evidence.entries[index].integrated_time,
-                decoded.payload,
-                tuple(sorted(decoded.keyids)),
-            )
-            for index, decoded in sorted(integrity.decoded.items())
+        return Checked(statements_of(evidence, check), check.keys, tuple(integrity.problems), note_of(checkpoint))
+
+
+def start_check(evidence: Evidence, checkpoint: Checkpoint | None) -> ClaimCheck:
+    """The check started: entries decoded, chains and inclusion checked; the signatures on their thread."""
+    links = evidence.links
+    return ClaimCheck(evidence.entries, links, frozenset(link.batch for link in links), checkpoint)
+
+
+def statements_of(evidence: Evidence, check: ClaimCheck) -> tuple[macr.Logged, ...]:
+    """The signed statements the check decoded (every entry that decodes), in log order."""
+    return tuple(
+        macr.Logged(
+            index,
+            decoded.entry_hash,
+            evidence.entries[index].integrated_time,
+            decoded.payload,
+            tuple(sorted(decoded.keyids)),
         )
-    return Checked(statements, check.keys, tuple(integrity.problems), checkpoint.note if checkpoint else "")
+        for index, decoded in sorted(check.decoded.items())
+    )
+
+
+def note_of(checkpoint: Checkpoint | None) -> str:
+    return checkpoint.note if checkpoint else ""
 
 
 def verdict_of(
@@ -172,9 +185,23 @@ def evaluate(
     as_of: dt.datetime,
     sold_year: int | None,
 ) -> tuple[dict[str, Any], list[Problem]]:
-    """The core's verdict over the evidence checked against `checkpoint`, and its integrity problems."""
-    checked = check_evidence(evidence, checkpoint)
-    return verdict_of(batch.id, checked, taxable_year, rules, as_of, sold_year), list(checked.problems)
+    """The core's verdict over the evidence checked against `checkpoint`, and its integrity problems.
+
+    It is `verdict.verdict_of` in its three steps, so that the core's computation (`macr.gather`,
+    `macr.compute`) runs while the signatures are verified, and only the document (`verdict.build`)
+    waits for their problems."""
+    with engine.cyclic_gc_paused():
+        check = start_check(evidence, checkpoint)
+        try:
+            found = macr.gather(statements_of(evidence, check), batch.id)
+            computed = macr.compute(found, taxable_year, rules, check.keys, as_of)
+        except macr.EvidenceError as exc:
+            # The batch's creating entry does not decode: nothing to compute from.
+            raise LedgerError("unavailable", f"The evidence of batch {batch.id} cannot be read: {exc}.") from exc
+        finally:
+            problems = check.result().problems
+    document = verdict.build(computed, rules, checkpoint=note_of(checkpoint), problems=problems, what_if_year=sold_year)
+    return document, list(problems)
 
 
 def store_verification(
