@@ -39,7 +39,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from agreements.snapshot import load_ruleset
@@ -173,76 +173,93 @@ def _rules(state: LedgerState, latest: int) -> Iterator[Problem]:
 
 def _verifications(state: LedgerState, latest: int) -> Iterator[Problem]:
     table = "audit_verification"
-    seen = set()
-    for verification in Verification.objects.order_by("id"):
-        seen.add(verification.pk)
-        record = state.verdicts.get(verification.pk)
-        where = f"{table} row {verification.pk} ({verification.claim_id})"
-        if record is None:
-            yield Problem(latest, Code.VERIFICATION_ROW, f"{where} has no verdict entry")
-            continue
-        yield from _verification_columns(verification, record, where)
-    for number, record in state.verdicts.items():
-        if number not in seen:
-            message = f"entry #{record.index} records verification {number} of {record.vin}, which {table} lacks"
-            yield Problem(record.index, Code.VERIFICATION_ROW, message)
+    return _rows_against_entries(
+        Verification.objects.order_by("id"),
+        state.verdicts,
+        latest,
+        entry="verdict",
+        where=lambda row: f"{table} row {row.pk} ({row.claim_id})",
+        columns=_verification_columns,
+        unstored=lambda number, record: (
+            f"entry #{record.index} records verification {number} of {record.vin}, which {table} lacks"
+        ),
+    )
 
 
 def _verification_columns(
-    verification: Verification, record: ledger_entries.VerdictRecord, where: str
-) -> Iterator[Problem]:
+    verification: Verification, record: ledger_entries.VerdictRecord
+) -> list[tuple[str, object, object]]:
     payload, signed = _signed(verification.report)
-    yield from _differences(
-        where,
-        record.index,
-        [
-            ("claim", verification.claim_id, record.vin),
-            ("claim_index", verification.claim_index, record.claim_index),
-            ("credit_usd", verification.credit_usd, record.credit_usd),
-            ("integrity", verification.integrity, record.integrity),
-            ("report", hashlib.sha256(payload).hexdigest(), record.report_sha256),
-            ("verdict", {"id": verification.pk, **verification.verdict}, signed),
-            (
-                "rules_version",
-                verification.rules_version,
-                (signed or {}).get("applied", {}).get("rules_version", verification.rules_version),
-            ),
-        ],
-    )
+    return [
+        ("claim", verification.claim_id, record.vin),
+        ("claim_index", verification.claim_index, record.claim_index),
+        ("credit_usd", verification.credit_usd, record.credit_usd),
+        ("integrity", verification.integrity, record.integrity),
+        ("report", hashlib.sha256(payload).hexdigest(), record.report_sha256),
+        ("verdict", {"id": verification.pk, **verification.verdict}, signed),
+        (
+            "rules_version",
+            verification.rules_version,
+            (signed or {}).get("applied", {}).get("rules_version", verification.rules_version),
+        ),
+    ]
 
 
 def _macr_verifications(state: LedgerState, latest: int) -> Iterator[Problem]:
     table = "audit_macrverification"
+    return _rows_against_entries(
+        MacrVerification.objects.order_by("id"),
+        state.macr_verdicts,
+        latest,
+        entry="macr_verdict",
+        where=lambda row: f"{table} row {row.pk} ({row.batch_id}, {row.taxable_year})",
+        columns=_macr_verification_columns,
+        unstored=lambda number, record: (
+            f"entry #{record.index} records §45X verification {number} of {record.batch} "
+            f"for {record.taxable_year}, which {table} lacks"
+        ),
+    )
+
+
+def _macr_verification_columns(
+    verification: MacrVerification, record: ledger_entries.MacrVerdictRecord
+) -> list[tuple[str, object, object]]:
+    payload, signed = _signed(verification.report)
+    return [
+        ("batch", verification.batch_id, record.batch),
+        ("taxable_year", verification.taxable_year, record.taxable_year),
+        ("outcome", verification.outcome, record.outcome),
+        ("integrity", verification.integrity, record.integrity),
+        ("requested_by", verification.verdict.get("requested_by"), dict(record.requested_by)),
+        ("report", hashlib.sha256(payload).hexdigest(), record.report_sha256),
+        ("verdict", {"id": verification.pk, **verification.verdict}, signed),
+        ("rules_version", verification.rules_version, (signed or {}).get("rules_version")),
+    ]
+
+
+def _rows_against_entries(
+    rows: Iterable[Any],
+    records: Mapping[int, Any],
+    latest: int,
+    *,
+    entry: str,
+    where: Callable[[Any], str],
+    columns: Callable[[Any, Any], list[tuple[str, object, object]]],
+    unstored: Callable[[int, Any], str],
+) -> Iterator[Problem]:
+    """Stored verdict rows against their ledger entries, in every regime: a row without
+    its entry, a column that differs from it, and an entry without its row."""
     seen = set()
-    for verification in MacrVerification.objects.order_by("id"):
-        seen.add(verification.pk)
-        record = state.macr_verdicts.get(verification.pk)
-        where = f"{table} row {verification.pk} ({verification.batch_id}, {verification.taxable_year})"
+    for row in rows:
+        seen.add(row.pk)
+        record = records.get(row.pk)
         if record is None:
-            yield Problem(latest, Code.VERIFICATION_ROW, f"{where} has no macr_verdict entry")
+            yield Problem(latest, Code.VERIFICATION_ROW, f"{where(row)} has no {entry} entry")
             continue
-        payload, signed = _signed(verification.report)
-        yield from _differences(
-            where,
-            record.index,
-            [
-                ("batch", verification.batch_id, record.batch),
-                ("taxable_year", verification.taxable_year, record.taxable_year),
-                ("outcome", verification.outcome, record.outcome),
-                ("integrity", verification.integrity, record.integrity),
-                ("requested_by", verification.verdict.get("requested_by"), dict(record.requested_by)),
-                ("report", hashlib.sha256(payload).hexdigest(), record.report_sha256),
-                ("verdict", {"id": verification.pk, **verification.verdict}, signed),
-                ("rules_version", verification.rules_version, (signed or {}).get("rules_version")),
-            ],
-        )
-    for number, record in state.macr_verdicts.items():
+        yield from _differences(where(row), record.index, columns(row, record))
+    for number, record in records.items():
         if number not in seen:
-            message = (
-                f"entry #{record.index} records §45X verification {number} of {record.batch} "
-                f"for {record.taxable_year}, which {table} lacks"
-            )
-            yield Problem(record.index, Code.VERIFICATION_ROW, message)
+            yield Problem(record.index, Code.VERIFICATION_ROW, unstored(number, record))
 
 
 def _signed(report: object) -> tuple[bytes, Any]:
