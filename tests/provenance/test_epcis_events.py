@@ -38,6 +38,7 @@ def test_an_append_schedules_its_entries_events_once_it_commits(
     monkeypatch.setattr(tasks.derive_epcis_events, "apply_async", lambda args, retry: scheduled.append(*args))
     with django_capture_on_commit_callbacks(execute=True):
         batch = ledger.origin(miner)
+    assert tasks.flush_epcis_events()
     assert scheduled == [[Batch.objects.get(id=batch).created_by_id]]
 
 
@@ -52,6 +53,7 @@ def test_a_broker_that_is_down_fails_no_append(
     monkeypatch.setattr(tasks.derive_epcis_events, "apply_async", down)
     with django_capture_on_commit_callbacks(execute=True):
         batch = ledger.origin(miner)
+    assert tasks.flush_epcis_events()
     assert not EpcisEvent.objects.exists()
     assert [e["cairn:index"] for e in events(batch)] == [Batch.objects.get(id=batch).created_by_id]
     assert EpcisEvent.objects.count() == 1  # the export derived and stored it
