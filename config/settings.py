@@ -330,7 +330,8 @@ CAIRN_SEQUENCER_BATCH = 256
 # A POST /attestations is answered within CAIRN_APPEND_TIMEOUT seconds: when
 # its append is not confirmed by then, 503 `outcome_unknown` (re-post it).
 CAIRN_APPEND_TIMEOUT = env_float("CAIRN_APPEND_TIMEOUT", 10)
-# How long a worker waits for the sequencer process's answer before
+# How long a worker waits for the sequencer process's answer, once that
+# process's loop has stopped turning (a busy one is waited for), before
 # appending by itself, and then how long it appends by itself before asking
 # that process again.
 CAIRN_SEQUENCER_TIMEOUT = env_float("CAIRN_SEQUENCER_TIMEOUT", 3)

@@ -49,6 +49,7 @@ import hashlib
 import hmac
 import logging
 import os
+import select
 import selectors
 import socket
 import threading
@@ -79,7 +80,16 @@ class Unavailable(ConnectionError):
 
 class NoAnswer(TimeoutError):
     """The sequencer process took the connection but did not answer in time:
-    it may have the statement and still log it."""
+    it may have the statement and still log it. `stopped`: its loop had
+    stopped turning (hung, SIGSTOPped), rather than still being busy."""
+
+    def __init__(self, message: str, *, stopped: bool) -> None:
+        super().__init__(message)
+        self.stopped = stopped
+
+
+class _StillBusy(TimeoutError):
+    """No answer by the caller's limit, the sequencer's loop still turning."""
 
 
 class AlreadyServing(RuntimeError):
@@ -103,28 +113,79 @@ def frame_limit() -> int:
 _local = threading.local()
 
 
-def submit(path: str, pendings: list[Pending], timeout: float | None = None) -> list[Outcome]:
+def submit(
+    path: str, pendings: list[Pending], timeout: float | None = None, until: float | None = None
+) -> list[Outcome]:
     """Send `pendings` to the sequencer process at `path`; return their outcomes, in order.
 
-    Raises Unavailable when the process cannot be reached or the connection
-    breaks before the answer comes, NoAnswer when no answer comes within
-    `timeout` seconds (default CAIRN_SEQUENCER_TIMEOUT).
+    The answer may take as long as the sequencer is busy with the requests
+    before this one, up to `until` (time.monotonic; default: `timeout` from
+    now), so long as the sequencer's loop keeps turning (`heartbeat`). Raises
+    Unavailable when the process cannot be reached or the connection breaks
+    before the answer comes, NoAnswer when no answer came within `timeout`
+    seconds (default CAIRN_SEQUENCER_TIMEOUT) and the loop has not turned
+    for as long, or none came by `until`.
     """
     timeout = settings.CAIRN_SEQUENCER_TIMEOUT if timeout is None else timeout
-    deadline = time.monotonic() + timeout
+    sent = time.monotonic()
+    until = sent + timeout if until is None else until
     sock: socket.socket | None = getattr(_local, "sock", None)
     try:
         if sock is None:
-            sock = _local.sock = _connect(path, deadline)
-        sock.settimeout(max(deadline - time.monotonic(), 0.001))
-        handshake.send_frame(sock, wire.encode_request(pendings))
+            sock = _local.sock = _connect(path, min(until, sent + timeout))
+        _send(sock, handshake.frame(wire.encode_request(pendings)), path, sent, timeout, until)
+        _wait_while_turning(sock, select.POLLIN, path, sent, timeout, until)  # the answer's first bytes
+        deadline = min(until, time.monotonic() + timeout)
         return wire.decode_answer(handshake.recv_frame(sock, frame_limit(), deadline))
     except TimeoutError as exc:  # a read or write ran out of time (socket.timeout is TimeoutError)
         _forget(sock)
-        raise NoAnswer(f"{path}: no answer within {timeout:g} s") from exc
+        raise NoAnswer(f"{path}: {exc}", stopped=not isinstance(exc, _StillBusy)) from exc
     except (OSError, EOFError, wire.WireError) as exc:  # LinkError among them
         _forget(sock)
         raise Unavailable(f"{path}: {exc}") from exc
+
+
+def _send(sock: socket.socket, data: bytes, path: str, sent: float, timeout: float, until: float) -> None:
+    """Write `data` as the socket takes it: a request larger than the
+    socket's buffer waits while the sequencer finishes the batch in hand."""
+    sock.settimeout(timeout)  # each send follows a poll that found room
+    view = memoryview(data)
+    while view:
+        _wait_while_turning(sock, select.POLLOUT, path, sent, timeout, until)
+        view = view[sock.send(view) :]
+
+
+def _wait_while_turning(sock: socket.socket, event: int, path: str, sent: float, timeout: float, until: float) -> None:
+    """Return when `sock` is ready for `event`. TimeoutError when it was not
+    within `timeout` of `sent` and the sequencer's loop has not turned for
+    `timeout` either (stopped, hung), or not by `until`: a sequencer still
+    busy with earlier requests (batches of a thousand queued from every
+    worker) is waited for, not taken for a stuck one."""
+    poller = select.poll()
+    poller.register(sock, event)
+    while True:
+        now = time.monotonic()
+        if now >= until:
+            raise _StillBusy(f"no answer within {until - sent:.3g} s, the sequencer busy all along")
+        if poller.poll(1000 * min(until - now, timeout / 4)):
+            return
+        if time.monotonic() - sent >= timeout and heartbeat_age(path) >= timeout:
+            raise TimeoutError(f"no answer within {timeout:g} s, and the sequencer's loop stopped turning")
+
+
+def heartbeat(path: str | os.PathLike[str]) -> Path:
+    """The file whose modification time the sequencer at `path` sets each
+    time its loop turns (at least every half second): its lock file."""
+    path = Path(path)
+    return path.with_name(path.name + ".lock")
+
+
+def heartbeat_age(path: str | os.PathLike[str]) -> float:
+    """Seconds since the sequencer at `path` last turned its loop (infinite: never)."""
+    try:
+        return time.time() - heartbeat(path).stat().st_mtime
+    except OSError:
+        return float("inf")
 
 
 def _connect(path: str, deadline: float) -> socket.socket:
@@ -199,6 +260,7 @@ class Server:
     def serve_forever(self) -> None:
         """Append and answer batches until `stop`."""
         while not self._stopping.is_set():
+            os.utime(self._lock.fileno())  # the heartbeat: this loop turns
             batch = self._read_batch(timeout=self._wait())
             self._drop_expired()
             if batch:
@@ -330,7 +392,7 @@ def _take_lock(path: Path) -> IO[bytes]:
     """Hold `<socket>.lock` (flock) for the server's life: a second server
     for the same socket is refused even while the first is still starting,
     and the kernel drops the lock when a process dies, however it dies."""
-    handle = open(path.with_name(path.name + ".lock"), "a+b")  # noqa: SIM115 (held until _close)
+    handle = open(heartbeat(path), "a+b")  # noqa: SIM115 (held until _close)
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

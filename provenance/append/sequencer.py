@@ -85,19 +85,27 @@ def _through_socket(pendings: list[Pending], deadline: float) -> list[Outcome] |
     path = settings.CAIRN_SEQUENCER_SOCKET
     if not path or time.monotonic() < _socket_suspended_until:
         return "not sent"
+    # The sequencer is waited for while its loop turns (busy with the
+    # requests before these), until there is just time left to append here.
+    until = deadline - _OWN_APPEND_RESERVE * settings.CAIRN_APPEND_TIMEOUT
     try:
-        wait = min(settings.CAIRN_SEQUENCER_TIMEOUT, _left(deadline))
-        return process.submit(path, pendings, timeout=wait)
+        return process.submit(path, pendings, timeout=settings.CAIRN_SEQUENCER_TIMEOUT, until=until)
     except process.Unavailable as exc:
         log.warning("sequencer process unavailable (%s); appending in this process", exc)
         return "not sent"
     except process.NoAnswer as exc:
         # It may have the statements and still log them: appending them here
         # too is safe (the ledger answers a second copy as a re-post), and
-        # this process stops waiting on it for a while.
-        _suspend_socket()
+        # when its loop stopped this process stops asking it for a while.
+        if exc.stopped:
+            _suspend_socket()
         log.warning("sequencer process did not answer (%s); appending in this process", exc)
         return "handed over"
+
+
+# The part of CAIRN_APPEND_TIMEOUT kept for appending in this process when
+# the sequencer process has not answered.
+_OWN_APPEND_RESERVE = 0.3
 
 
 def _is_unavailable(outcome: Outcome) -> bool:

@@ -21,7 +21,7 @@ import pytest
 from django.db import connection
 
 from provenance import tlog
-from provenance.append import checks, process
+from provenance.append import checks, handshake, process, wire
 from provenance.append.process import read_first_request as recv_frame
 from provenance.errors import LedgerError
 from provenance.models import Entry, EntryType
@@ -113,6 +113,103 @@ def test_a_lost_answer_is_appended_again_and_answered_as_a_re_post(socket_path, 
     assert result.status == 200
     assert result.as_body() == committed["receipt"]
     assert attestations().count() == 1
+
+
+class BusySequencer:
+    """A stand-in sequencer process whose loop turns (it sets its heartbeat
+    every 50 ms) but which answers a request only after `answer_after`
+    seconds (never when None), as one busy with every worker's big batches."""
+
+    def __init__(self, socket_path, answer_after: float | None) -> None:
+        self.path = socket_path
+        self.answer_after = answer_after
+        self.requests: list[int] = []
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(str(socket_path))
+        self.listener.listen(4)
+        self.listener.settimeout(0.05)
+        process.heartbeat(socket_path).touch()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn = None
+        while not self.stopping.is_set():
+            os.utime(process.heartbeat(self.path))
+            if conn is None:
+                try:
+                    conn, _ = self.listener.accept()
+                except TimeoutError:
+                    continue
+                pendings = recv_frame(conn)
+                self.requests.append(len(pendings))
+                taken = time.monotonic()
+            elif self.answer_after is not None and time.monotonic() - taken >= self.answer_after:
+                handshake.send_frame(conn, wire.encode_answer(checks.append_batch(pendings)))
+                self.answer_after = None
+            time.sleep(0.05)
+        if conn is not None:
+            conn.close()
+        connection.close()
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join(10)
+        self.listener.close()
+        process._forget(getattr(process._local, "sock", None))
+
+
+def test_a_busy_sequencer_is_waited_for_past_its_timeout(socket_path, settings, miner, caplog):
+    """Its loop turns, so the worker waits for its answer rather than append
+    the same statement beside it (as a fixed timeout had it do under batch load)."""
+    settings.CAIRN_SEQUENCER_SOCKET = str(socket_path)
+    settings.CAIRN_SEQUENCER_TIMEOUT = 0.3
+    settings.CAIRN_APPEND_TIMEOUT = 5
+    busy = BusySequencer(socket_path, answer_after=1.0)
+    try:
+        started = time.monotonic()
+        result = checks.append_attestation(origin_body(Ledger(), miner, "busy"), acting_org=miner.org)
+        waited = time.monotonic() - started
+    finally:
+        busy.close()
+    assert result.status == 201
+    assert busy.requests == [1]
+    assert waited >= 1.0
+    assert "appending in this process" not in caplog.text
+    assert attestations().count() == 1
+
+
+def test_a_sequencer_busy_past_the_append_time_is_left_and_asked_again(socket_path, settings, miner, caplog):
+    """Busy until 70% of CAIRN_APPEND_TIMEOUT: the worker appends by itself
+    in the time left, and, the sequencer being alive, asks it again next time."""
+    settings.CAIRN_SEQUENCER_SOCKET = str(socket_path)
+    settings.CAIRN_SEQUENCER_TIMEOUT = 0.2
+    settings.CAIRN_APPEND_TIMEOUT = 2
+    settings.CAIRN_SEQUENCER_RETRY_SECONDS = 60
+    busy = BusySequencer(socket_path, answer_after=None)
+    ledger = Ledger()
+    try:
+        started = time.monotonic()
+        first = checks.append_attestation(origin_body(ledger, miner, "first"), acting_org=miner.org)
+        waited = time.monotonic() - started
+        busy.stopping.set()  # the next request finds no one listening: it is sent, not skipped
+        busy.thread.join(10)
+        busy.listener.close()
+        second = checks.append_attestation(origin_body(ledger, miner, "second"), acting_org=miner.org)
+    finally:
+        busy.close()
+    assert (first.status, second.status) == (201, 201)
+    assert 1.3 <= waited < 2.0
+    assert busy.requests == [1]
+    assert "sequencer busy all along" in caplog.text
+    assert "sequencer process unavailable" in caplog.text  # asked again, not suspended
+    assert attestations().count() == 2
+
+
+def test_the_sequencer_sets_its_heartbeat_while_it_serves(served, socket_path):
+    time.sleep(0.7)
+    assert process.heartbeat_age(socket_path) < 0.6
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="a second process needs PostgreSQL's test database")
