@@ -21,7 +21,11 @@ each connection is held to limits:
 * the handshake must end within `timeout` seconds of the connection, a
   frame within `timeout` seconds of its first byte, and an answer be taken
   by the worker within `timeout` seconds: a peer that falls silent or
-  trickles bytes is dropped when its time is up, and never delays others;
+  trickles bytes is dropped when its time is up, and never delays others.
+  The time the sequencer spends appending is not counted (`Peer.excuse`:
+  it reads nothing meanwhile, and an honest request of a megabyte crosses
+  the socket's buffer in several reads, with a batch appended between
+  each), but no step lasts more than `most` seconds in all;
 * a worker sends one request and waits for its answer; bytes that come
   before the answer is taken break the protocol, and drop the connection.
 
@@ -140,19 +144,35 @@ class Peer:
     the caller then closes the connection.
     """
 
-    def __init__(self, sock: socket.socket, key: bytes, *, limit: int, timeout: float) -> None:
+    def __init__(self, sock: socket.socket, key: bytes, *, limit: int, timeout: float, most: float) -> None:
         sock.setblocking(False)
         self.sock = sock
         self.state = State.HANDSHAKE
         self._key = key
         self._limit = limit
         self._timeout = timeout
+        self._most = max(most, timeout)
         self._challenge = os.urandom(CHALLENGE_BYTES)
         self._inbox = bytearray()
         self._outbox = memoryview(b"")
-        # The moment by which the current step must be done (None: no limit, idle).
-        self.deadline: float | None = time.monotonic() + timeout
+        # The moment by which the current step must be done (None: no limit,
+        # idle), and the latest it may be moved to by `excuse`.
+        self.deadline: float | None = None
+        self._latest = 0.0
+        self._start_step()
         self._queue(frame(HELLO + self._challenge))
+
+    def _start_step(self) -> None:
+        now = time.monotonic()
+        self.deadline, self._latest = now + self._timeout, now + self._most
+
+    def excuse(self, seconds: float) -> None:
+        """Do not count `seconds` the sequencer spent on its own work (an
+        append) against the step in progress: it read and wrote nothing of
+        this connection's meanwhile. A step lasts `most` seconds at the
+        most all the same, however busy the sequencer."""
+        if self.deadline is not None:
+            self.deadline = min(self.deadline + seconds, self._latest)
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -172,7 +192,7 @@ class Peer:
         if self.state is State.BUSY:
             raise LinkError("bytes before the answer to the previous request was taken")
         if not self._inbox and self.state is State.IDLE:
-            self.deadline = time.monotonic() + self._timeout  # a request's first byte: its time starts
+            self._start_step()  # a request's first byte: its time starts
         self._inbox += data
         message = self._complete_frame()
         if message is None:
@@ -207,7 +227,7 @@ class Peer:
         if self.state is not State.BUSY:
             raise LinkError("an answer with no request")
         self.state = State.IDLE
-        self.deadline = time.monotonic() + self._timeout
+        self._start_step()
         self._queue(frame(data))
 
     def _queue(self, data: bytes) -> None:

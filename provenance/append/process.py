@@ -31,9 +31,12 @@ sessions).
 No peer can hold the sequencer: it serves every connection from one thread
 without blocking, and each connection is held to a frame size limit
 (`frame_limit`), a time limit for its handshake, for each frame once begun
-and for each answer (CAIRN_SEQUENCER_TIMEOUT), and to MAX_CONNECTIONS
+and for each answer (CAIRN_SEQUENCER_TIMEOUT, the sequencer's own appends
+not counted, CAIRN_APPEND_TIMEOUT at most), and to MAX_CONNECTIONS
 connections in all (see provenance.append.handshake). On the worker's side
-every wait is bounded by the caller's timeout, whose end is NoAnswer.
+every wait is bounded: by CAIRN_SEQUENCER_TIMEOUT once the sequencer's loop
+has stopped turning (its heartbeat), and by the caller's limit in all; the
+end of either is NoAnswer.
 
 Each worker thread keeps one connection open. The sequencer process reads
 all of them from one thread: what has arrived when a batch is done makes
@@ -318,7 +321,13 @@ class Server:
                 sock.close()
                 continue
             try:
-                peer = Peer(sock, self._key, limit=frame_limit(), timeout=settings.CAIRN_SEQUENCER_TIMEOUT)
+                peer = Peer(
+                    sock,
+                    self._key,
+                    limit=frame_limit(),
+                    timeout=settings.CAIRN_SEQUENCER_TIMEOUT,
+                    most=settings.CAIRN_APPEND_TIMEOUT,  # a request older than that is refused anyway
+                )
             except OSError:  # gone already (a probe: `answers`)
                 sock.close()
                 continue
@@ -340,7 +349,12 @@ class Server:
 
     def _append_and_answer(self, batch: list[tuple[Peer, list[Pending]]]) -> None:
         groups = [pendings for _, pendings in batch]
-        answers = group.regroup(groups, self.append(group.flatten(groups)))
+        began = time.monotonic()
+        outcomes = self.append(group.flatten(groups))
+        spent = time.monotonic() - began
+        for peer in self.peers:  # nobody's time ran while the sequencer appended
+            peer.excuse(spent)
+        answers = group.regroup(groups, outcomes)
         for (peer, _), answer in zip(batch, answers, strict=True):
             if peer not in self.peers:
                 continue

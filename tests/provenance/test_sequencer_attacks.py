@@ -102,6 +102,32 @@ def test_a_trickler_is_dropped_and_delays_no_one(served, quick, socket_path, min
     trickler.close()
 
 
+def test_a_frame_is_not_timed_while_the_sequencer_appends(served, quick, socket_path, miner, monkeypatch):
+    """An honest request of a megabyte crosses the socket's buffer in several
+    reads, with others' batches appended between them: the time those
+    appends take is not the sender's (handshake.Peer.excuse)."""
+    slow_append = checks.append_batch
+
+    def appending_for_long(items):
+        time.sleep(1.5)  # longer than the peer's 1 s for a frame
+        return slow_append(items)
+
+    ledger = Ledger()
+    body = request(envelope_of(ledger, miner, "halves"), miner)
+    peer = authenticated(socket_path)
+    peer.sendall(struct.pack(">I", len(body)) + body[:100])
+    time.sleep(0.2)  # the sequencer has read the first half: its frame's time runs
+    monkeypatch.setattr(checks, "append_batch", appending_for_long)
+    started = time.monotonic()
+    (slow,) = exchange(socket_path, request(envelope_of(ledger, miner, "slow"), miner))
+    assert slow.created and time.monotonic() - started >= 1.5
+    peer.sendall(body[100:])  # 1.7 s after the frame began, 0.2 s of it the sender's
+    (outcome,) = wire.decode_answer(handshake.recv_frame(peer, 1 << 20, time.monotonic() + 10))
+    peer.close()
+    assert outcome.created, outcome
+    assert attestations().count() == 2
+
+
 def test_a_huge_frame_header_is_refused_and_the_server_serves_on(served, socket_path, miner):
     peer = authenticated(socket_path)
     peer.sendall(b"\xff\xff\xff\xff" + b"\xff" * 8)  # a 4 GiB frame (and what an 8-byte length would claim)
