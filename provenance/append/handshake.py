@@ -46,6 +46,7 @@ from enum import Enum
 HELLO = b"cairn sequencer v2 "
 CHALLENGE_BYTES = 32
 _HEADER = struct.Struct(">I")
+HEADER_SIZE = _HEADER.size
 _READ_SIZE = 256 * 1024
 # The largest frame of the handshake itself (HELLO and a challenge, or an HMAC and a challenge).
 HANDSHAKE_FRAME = len(HELLO) + 2 * CHALLENGE_BYTES
@@ -77,10 +78,16 @@ def recv_frame(sock: socket.socket, limit: int, deadline: float) -> bytes:
     """One frame of at most `limit` bytes, all of it before `deadline`
     (time.monotonic): TimeoutError when it has not come by then, LinkError
     when it is too long, EOFError when the peer closes."""
-    (size,) = _HEADER.unpack(_recv_exact(sock, _HEADER.size, deadline))
+    return _recv_exact(sock, frame_size(_recv_exact(sock, HEADER_SIZE, deadline), limit), deadline)
+
+
+def frame_size(received: bytes | bytearray, limit: int) -> int:
+    """The length of the frame whose first bytes are `received` (at least
+    HEADER_SIZE of them); LinkError when it is over `limit`."""
+    size: int = _HEADER.unpack_from(received)[0]
     if size > limit:
         raise LinkError(f"a frame of {size} bytes, over the limit of {limit}")
-    return _recv_exact(sock, size, deadline)
+    return size
 
 
 def _recv_exact(sock: socket.socket, size: int, deadline: float) -> bytes:
@@ -207,18 +214,15 @@ class Peer:
         return message
 
     def _complete_frame(self) -> bytes | None:
-        if len(self._inbox) < _HEADER.size:
+        if len(self._inbox) < HEADER_SIZE:
             return None
-        (size,) = _HEADER.unpack_from(self._inbox)
-        limit = HANDSHAKE_FRAME if self.state is State.HANDSHAKE else self._limit
-        if size > limit:
-            raise LinkError(f"a frame of {size} bytes, over the limit of {limit}")
-        end = _HEADER.size + size
+        size = frame_size(self._inbox, HANDSHAKE_FRAME if self.state is State.HANDSHAKE else self._limit)
+        end = HEADER_SIZE + size
         if len(self._inbox) < end:
             return None
         if len(self._inbox) > end:
             raise LinkError("more than one frame at once")
-        message = bytes(self._inbox[_HEADER.size : end])
+        message = bytes(self._inbox[HEADER_SIZE:end])
         self._inbox.clear()
         return message
 

@@ -130,16 +130,13 @@ def submit(
     for as long, or none came by `until`.
     """
     timeout = settings.CAIRN_SEQUENCER_TIMEOUT if timeout is None else timeout
-    sent = time.monotonic()
-    until = sent + timeout if until is None else until
+    patience = _Patience(path, time.monotonic(), timeout, until)
     sock: socket.socket | None = getattr(_local, "sock", None)
     try:
         if sock is None:
-            sock = _local.sock = _connect(path, min(until, sent + timeout))
-        _send(sock, handshake.frame(wire.encode_request(pendings)), path, sent, timeout, until)
-        _wait_while_turning(sock, select.POLLIN, path, sent, timeout, until)  # the answer's first bytes
-        deadline = min(until, time.monotonic() + timeout)
-        return wire.decode_answer(handshake.recv_frame(sock, frame_limit(), deadline))
+            sock = _local.sock = _connect(path, min(patience.until, patience.sent + timeout))
+        _send(sock, handshake.frame(wire.encode_request(pendings)), patience)
+        return wire.decode_answer(_receive(sock, frame_limit(), patience))
     except TimeoutError as exc:  # a read or write ran out of time (socket.timeout is TimeoutError)
         _forget(sock)
         raise NoAnswer(f"{path}: {exc}", stopped=not isinstance(exc, _StillBusy)) from exc
@@ -148,32 +145,62 @@ def submit(
         raise Unavailable(f"{path}: {exc}") from exc
 
 
-def _send(sock: socket.socket, data: bytes, path: str, sent: float, timeout: float, until: float) -> None:
+class _Patience:
+    """How long a worker waits on the sequencer at `path` for one request
+    sent at `sent`: while the sequencer's loop turns, until `until` (default
+    `timeout` after `sent`); once the loop has stopped turning, `timeout`
+    after `sent` at the most. A sequencer still busy with earlier requests
+    (batches of a thousand queued from every worker, their answers written
+    between its appends) is waited for, not taken for a stuck one."""
+
+    def __init__(self, path: str, sent: float, timeout: float, until: float | None) -> None:
+        self.path, self.sent, self.timeout = path, sent, timeout
+        self.until = sent + timeout if until is None else until
+
+    def wait(self, sock: socket.socket, event: int) -> None:
+        """Return when `sock` is ready for `event`; TimeoutError when the
+        patience is spent (_StillBusy when the loop turned all along)."""
+        poller = select.poll()
+        poller.register(sock, event)
+        while True:
+            now = time.monotonic()
+            if now >= self.until:
+                raise _StillBusy(f"no answer within {self.until - self.sent:.3g} s, the sequencer busy all along")
+            if poller.poll(1000 * min(self.until - now, self.timeout / 4)):
+                return
+            if time.monotonic() - self.sent >= self.timeout and heartbeat_age(self.path) >= self.timeout:
+                raise TimeoutError(f"no answer within {self.timeout:g} s, and the sequencer's loop stopped turning")
+
+
+def _send(sock: socket.socket, data: bytes, patience: _Patience) -> None:
     """Write `data` as the socket takes it: a request larger than the
     socket's buffer waits while the sequencer finishes the batch in hand."""
-    sock.settimeout(timeout)  # each send follows a poll that found room
+    sock.settimeout(patience.timeout)  # each send follows a poll that found room
     view = memoryview(data)
     while view:
-        _wait_while_turning(sock, select.POLLOUT, path, sent, timeout, until)
+        patience.wait(sock, select.POLLOUT)
         view = view[sock.send(view) :]
 
 
-def _wait_while_turning(sock: socket.socket, event: int, path: str, sent: float, timeout: float, until: float) -> None:
-    """Return when `sock` is ready for `event`. TimeoutError when it was not
-    within `timeout` of `sent` and the sequencer's loop has not turned for
-    `timeout` either (stopped, hung), or not by `until`: a sequencer still
-    busy with earlier requests (batches of a thousand queued from every
-    worker) is waited for, not taken for a stuck one."""
-    poller = select.poll()
-    poller.register(sock, event)
-    while True:
-        now = time.monotonic()
-        if now >= until:
-            raise _StillBusy(f"no answer within {until - sent:.3g} s, the sequencer busy all along")
-        if poller.poll(1000 * min(until - now, timeout / 4)):
-            return
-        if time.monotonic() - sent >= timeout and heartbeat_age(path) >= timeout:
-            raise TimeoutError(f"no answer within {timeout:g} s, and the sequencer's loop stopped turning")
+def _receive(sock: socket.socket, limit: int, patience: _Patience) -> bytes:
+    """The answer's frame, read as it comes: a large one is written in parts
+    between the sequencer's appends."""
+    received = bytearray()
+    size: int | None = None
+    while size is None or len(received) < handshake.HEADER_SIZE + size:
+        patience.wait(sock, select.POLLIN)
+        chunk = sock.recv(_READ_SIZE)
+        if not chunk:
+            raise EOFError("the sequencer closed the connection")
+        received += chunk
+        if size is None and len(received) >= handshake.HEADER_SIZE:
+            size = handshake.frame_size(received, limit)
+    if len(received) > handshake.HEADER_SIZE + size:
+        raise handshake.LinkError("more than one frame at once")
+    return bytes(received[handshake.HEADER_SIZE :])
+
+
+_READ_SIZE = 256 * 1024
 
 
 def heartbeat(path: str | os.PathLike[str]) -> Path:

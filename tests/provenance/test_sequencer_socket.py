@@ -120,9 +120,11 @@ class BusySequencer:
     every 50 ms) but which answers a request only after `answer_after`
     seconds (never when None), as one busy with every worker's big batches."""
 
-    def __init__(self, socket_path, answer_after: float | None) -> None:
+    def __init__(self, socket_path, answer_after: float | None, rest_after: float = 0) -> None:
         self.path = socket_path
         self.answer_after = answer_after
+        self.rest_after = rest_after  # the answer's first 10 bytes, and the rest this much later
+        self.rest = b""
         self.requests: list[int] = []
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(str(socket_path))
@@ -146,8 +148,12 @@ class BusySequencer:
                 self.requests.append(len(pendings))
                 taken = time.monotonic()
             elif self.answer_after is not None and time.monotonic() - taken >= self.answer_after:
-                handshake.send_frame(conn, wire.encode_answer(checks.append_batch(pendings)))
-                self.answer_after = None
+                answer = handshake.frame(wire.encode_answer(checks.append_batch(pendings)))
+                conn.sendall(answer[:10])
+                self.rest, self.answer_after, taken = answer[10:], None, time.monotonic()
+            elif self.rest and time.monotonic() - taken >= self.rest_after:
+                conn.sendall(self.rest)
+                self.rest = b""
             time.sleep(0.05)
         if conn is not None:
             conn.close()
@@ -176,6 +182,21 @@ def test_a_busy_sequencer_is_waited_for_past_its_timeout(socket_path, settings, 
     assert result.status == 201
     assert busy.requests == [1]
     assert waited >= 1.0
+    assert "appending in this process" not in caplog.text
+    assert attestations().count() == 1
+
+
+def test_an_answer_written_in_parts_between_appends_is_waited_for(socket_path, settings, miner, caplog):
+    settings.CAIRN_SEQUENCER_SOCKET = str(socket_path)
+    settings.CAIRN_SEQUENCER_TIMEOUT = 0.3
+    settings.CAIRN_APPEND_TIMEOUT = 5
+    busy = BusySequencer(socket_path, answer_after=0.1, rest_after=1.0)
+    try:
+        result = checks.append_attestation(origin_body(Ledger(), miner, "parts"), acting_org=miner.org)
+    finally:
+        busy.close()
+    assert result.status == 201
+    assert busy.requests == [1]
     assert "appending in this process" not in caplog.text
     assert attestations().count() == 1
 
