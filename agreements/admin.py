@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.db import models as db_models
@@ -24,12 +23,18 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.module_loading import import_string
 from django_countries import countries
-from simple_history.admin import SimpleHistoryAdmin
 
 from agreements import models
 from agreements.snapshot import current_ruleset
+from rule_changes.admin import (
+    CHANGE_FIELDS,
+    CHANGE_REASON,
+    ChangeForm,
+    RecordedChangeAdmin,
+    with_change_fields,
+    without_change_fields,
+)
 
 KEY_DATES = ("2023-03-28", "2023-04-18", "2024-01-01", "2025-01-01", "2025-09-30")
 
@@ -39,26 +44,6 @@ def https_formfield(db_field, **kwargs):
     if isinstance(db_field, db_models.URLField):
         kwargs.setdefault("assume_scheme", "https")
     return db_field.formfield(**kwargs)
-
-
-CHANGE_REASON = "change_reason"
-CHANGE_SOURCE = "change_source"
-
-
-class RuleForm(forms.ModelForm):
-    """A rule row's form, with the reason and the source of the change: kept in
-    its history and in the ledger's `rules` entry (contract §12); both required."""
-
-    change_reason = forms.CharField(
-        label="Change reason",
-        max_length=100,
-        help_text="Why this change; kept in the history and in the log's rules entry, with your name.",
-    )
-    change_source = forms.CharField(
-        label="Change source",
-        max_length=500,
-        help_text="Where the change comes from (the act, notice or page, as an address or a citation).",
-    )
 
 
 def mineral_names(slugs) -> str:
@@ -96,14 +81,8 @@ class ReadableWhenReadOnly(AdminBase):
             )
 
         return [
-            (
-                title,
-                {
-                    **options,
-                    "fields": [field(name) for name in options["fields"] if name not in (CHANGE_REASON, CHANGE_SOURCE)],
-                },
-            )
-            for title, options in fieldsets
+            (title, {**options, "fields": [field(name) for name in options["fields"]]})
+            for title, options in without_change_fields(fieldsets)
         ]
 
     @admin.display(description="covered minerals")
@@ -119,10 +98,9 @@ class ReadableWhenReadOnly(AdminBase):
         return mineral_names(obj.minerals_removed)
 
 
-class RuleAdmin(ReadableWhenReadOnly, SimpleHistoryAdmin):
+class RuleAdmin(ReadableWhenReadOnly, RecordedChangeAdmin):
     """History for every change, with its reason; source fields assume https."""
 
-    form = RuleForm
     formfield_overrides: ClassVar[Mapping[type[db_models.Field[Any, Any]], Mapping[str, Any]]] = {
         db_models.URLField: {"assume_scheme": "https"}
     }
@@ -131,31 +109,7 @@ class RuleAdmin(ReadableWhenReadOnly, SimpleHistoryAdmin):
         fieldsets = super().get_fieldsets(request, obj)
         if not self.may_edit(request, obj):
             return self.readable(fieldsets)
-        if any(CHANGE_REASON in options["fields"] for _title, options in fieldsets):
-            return fieldsets
-        return [*fieldsets, ("Change", {"fields": [CHANGE_REASON, CHANGE_SOURCE]})]
-
-    def has_delete_permission(self, request, obj=None):
-        """Rule rows end by their dates, as a change with its reason and source: never deleted."""
-        return False
-
-    def save_model(self, request, obj, form, change):
-        # The rule data before the edit (every regime's, CAIRN_RULE_DATA_READER), for
-        # the rules entry save_related appends (the admin runs the whole form in one transaction).
-        request._rules_before = import_string(settings.CAIRN_RULE_DATA_READER)()
-        obj._change_reason = form.cleaned_data.get(CHANGE_REASON) or None
-        super().save_model(request, obj, form, change)
-
-    def save_related(self, request, form, formsets, change):
-        """The object, then its inlines, then the change in the log (contract §12)."""
-        super().save_related(request, form, formsets, change)
-        record = import_string(settings.CAIRN_RULE_CHANGE_RECORDER)
-        record(
-            before=request._rules_before,
-            reason=form.cleaned_data[CHANGE_REASON],
-            source=form.cleaned_data[CHANGE_SOURCE],
-            by=request.user.get_username(),
-        )
+        return with_change_fields(fieldsets)
 
     def save_formset(self, request, form, formset, change):
         """Inline rows (an agreement's events) are saved with the parent's reason."""
@@ -236,7 +190,7 @@ class MineralFilter(admin.SimpleListFilter):
 # --- trade agreements -------------------------------------------------------
 
 
-class TradeAgreementForm(RuleForm):
+class TradeAgreementForm(ChangeForm):
     covered_minerals = forms.MultipleChoiceField(
         choices=mineral_choices,
         required=False,
@@ -266,7 +220,7 @@ class TradeAgreementForm(RuleForm):
         ]
 
 
-class AgreementEventForm(RuleForm):
+class AgreementEventForm(ChangeForm):
     minerals_added = forms.MultipleChoiceField(choices=mineral_choices, required=False)
     minerals_removed = forms.MultipleChoiceField(choices=mineral_choices, required=False)
 
@@ -292,8 +246,8 @@ class AgreementEventInlineForm(AgreementEventForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        del self.fields[CHANGE_REASON]
-        del self.fields[CHANGE_SOURCE]
+        for name in CHANGE_FIELDS:
+            del self.fields[name]
 
 
 class AgreementEventInline(ReadableWhenReadOnly, admin.StackedInline):

@@ -147,4 +147,12 @@ def test_the_wheel_carries_the_server_and_its_core_but_not_the_demo(tmp_path):
     (wheel,) = tmp_path.glob("cairn_ledger-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         packages = {name.split("/")[0] for name in archive.namelist() if name.endswith(".py")}
-    assert packages == {"agreements", "audit", "cairn_core", "config", "material_assistance", "provenance"}
+    assert packages == {
+        "agreements",
+        "audit",
+        "cairn_core",
+        "config",
+        "material_assistance",
+        "provenance",
+        "rule_changes",
+    }
