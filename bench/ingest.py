@@ -17,8 +17,10 @@ Each round measures, seconds apart: the no-op endpoint, single posts (POST
 throughput device of the write path buys (each mode with its own no-op
 baseline, its own server and its own suppliers, on one database):
 
-- process: group commit in a run_sequencer process serving both workers,
-  rows written by the hand-written SQL (provenance.append.sql): Cairn as deployed;
+- process: group commit in a run_sequencer process serving both workers
+  (a batch submission of more than CAIRN_SEQUENCER_PROCESS_MAX statements
+  by its worker's own thread), rows written by the hand-written SQL
+  (provenance.append.sql): Cairn as deployed;
 - thread: group commit in a thread of each worker, no sequencer process;
 - none: no group commit (CAIRN_GROUP_COMMIT off): each request appends in
   its own transaction, under the same locks;

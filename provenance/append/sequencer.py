@@ -18,7 +18,10 @@ thread. With CAIRN_SEQUENCER_SOCKET set, `submit` sends statements to a
 sequencer process (`manage.py run_sequencer`, provenance.append.process)
 that serves every worker on the host, so that batches gather the whole
 host's statements and the appends never wait for the GIL behind request
-threads. Correctness never rests on it: the database's locks order every
+threads. A request of more than CAIRN_SEQUENCER_PROCESS_MAX statements (a
+batch submission) is a group already: its worker's own thread appends it,
+sparing the process (one core) the parse and checks it would repeat, and
+letting the workers' appends use the other cores. Correctness never rests on it: the database's locks order every
 append whichever process makes it, so when the socket does not answer a
 worker falls back to its own thread, and a statement whose answer was lost
 is appended again, which the ledger answers as a re-post.
@@ -83,7 +86,7 @@ def submit(pendings: list[Pending], append: Append) -> list[Outcome]:
 def _through_socket(pendings: list[Pending], deadline: float) -> list[Outcome] | Literal["not sent", "handed over"]:
     """The outcomes from the sequencer process, or why this process appends them."""
     path = settings.CAIRN_SEQUENCER_SOCKET
-    if not path or time.monotonic() < _socket_suspended_until:
+    if not path or time.monotonic() < _socket_suspended_until or len(pendings) > settings.CAIRN_SEQUENCER_PROCESS_MAX:
         return "not sent"
     # The sequencer is waited for while its loop turns (busy with the
     # requests before these), until there is just time left to append here.

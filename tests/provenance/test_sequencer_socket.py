@@ -78,6 +78,34 @@ def test_the_api_answers_through_the_server(served, miner, api):
     assert served == [1]
 
 
+def test_a_large_batch_is_appended_by_its_worker_and_a_small_one_by_the_server(
+    served, settings, miner, caplog, monkeypatch
+):
+    """A request of more than CAIRN_SEQUENCER_PROCESS_MAX statements is a
+    group already: the worker's own thread appends it, sparing the process
+    the parse and checks it would repeat."""
+    settings.CAIRN_SEQUENCER_PROCESS_MAX = 3
+    by_thread = []
+    counted = checks.append_batch
+
+    def noting_the_thread(items):
+        by_thread.append((threading.current_thread().name, len(items)))
+        return counted(items)
+
+    monkeypatch.setattr(checks, "append_batch", noting_the_thread)
+    ledger = Ledger()
+    small = [origin_body(ledger, miner, f"small-{n}") for n in range(3)]
+    large = [origin_body(ledger, miner, f"large-{n}") for n in range(4)]
+    assert [o.status for o in checks.append_attestations(small, acting_org=miner.org)] == [201] * 3
+    assert [o.status for o in checks.append_attestations(large, acting_org=miner.org)] == [201] * 4
+    server_thread = by_thread[0][0]
+    assert by_thread == [(server_thread, 3), ("cairn-sequencer", 4)]  # the large batch never reached the server
+    assert server_thread != "cairn-sequencer"
+    assert "appending in this process" not in caplog.text  # by design, not as a fallback
+    assert attestations().count() == 7
+    assert_log_intact()
+
+
 def test_without_a_server_the_worker_appends_by_itself(socket_path, settings, miner, caplog):
     settings.CAIRN_SEQUENCER_SOCKET = str(socket_path)  # nothing listens there
     result = checks.append_attestation(origin_body(Ledger(), miner, "alone"), acting_org=miner.org)
