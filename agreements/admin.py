@@ -27,7 +27,7 @@ from django_countries import countries
 
 from agreements import models
 from agreements.snapshot import current_ruleset
-from rule_changes.admin import (
+from rule_admin.changes import (
     CHANGE_FIELDS,
     CHANGE_REASON,
     ChangeForm,

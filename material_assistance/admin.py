@@ -1,6 +1,6 @@
 """Admin for the §45X rule data: every change with its reason and source, in the history and the log.
 
-The pages work as the agreements' do (rule_changes.admin): each object's
+The pages work as the agreements' do (rule_admin.changes): each object's
 "History" page shows its versions; a change asks for its reason and its
 source, both kept in the history and in the `rules` ledger entry the
 change appends in the same transaction (contract §12). Rows are never
@@ -13,7 +13,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 
 from material_assistance import models
-from rule_changes.admin import RecordedChangeAdmin, with_change_fields, without_change_fields
+from rule_admin.changes import RecordedChangeAdmin, with_change_fields, without_change_fields
 
 
 class RuleAdmin(RecordedChangeAdmin):

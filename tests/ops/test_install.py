@@ -154,5 +154,5 @@ def test_the_wheel_carries_the_server_and_its_core_but_not_the_demo(tmp_path):
         "config",
         "material_assistance",
         "provenance",
-        "rule_changes",
+        "rule_admin",
     }
