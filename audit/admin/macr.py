@@ -159,7 +159,7 @@ class AuditorBatchAdmin(BatchAdmin):
         names = organization_names(verdict)
         form = MacrWhatIfForm(request.GET if "what_if" in request.GET else None, verdict=verdict, names=names)
         changed = None
-        if form.is_valid() and not found.broken:
+        if form.is_valid():  # over broken evidence, the what-if is incomplete as the verdict is
             changed = self.run_what_if(request, found, batch, year, form.cleaned_data, names)
         activity.record(request.user, Activity.Action.VIEWED_VERDICT, f"{batch.id} §45X {year}")
         context = {

@@ -180,14 +180,15 @@ def test_a_what_if_off_its_form_is_refused_and_runs_nothing(cells, auditor_user,
     assert not Activity.objects.filter(action=Activity.Action.RAN_WHAT_IF).exists()
 
 
-def test_broken_evidence_gets_no_what_if(cells, auditor_user):
+def test_a_what_if_over_broken_evidence_is_incomplete_as_the_verdict_is(cells, auditor_user):
     tamper("DELETE FROM provenance_checkpoint")
     response = logged_in(auditor_user).get(page_url(), {"what_if": "1", "undesignate": "ningbo-electrolyte"})
     words = text(response)
     assert "Incomplete: the evidence fails its integrity checks (see the problems)" in words
-    assert "No what-if: the evidence fails its integrity checks" in words
-    assert 'id="cairn-macr-what-if-result"' not in response.content.decode()
-    assert not Activity.objects.filter(action=Activity.Action.RAN_WHAT_IF).exists()
+    assert "a what-if is incomplete too, whatever the designations" in words
+    assert response.context["what_if"]["verdict"]["outcome"] == "incomplete"
+    assert 'cairn-outcome-incomplete" id="cairn-macr-what-if-outcome">Incomplete<' in response.content.decode()
+    assert Activity.objects.filter(action=Activity.Action.RAN_WHAT_IF).count() == 1
 
 
 def test_the_outlook_lists_component_batches_and_which_65_would_fail(cells, chain, auditor_user):
