@@ -47,7 +47,7 @@ HELLO = b"cairn sequencer v2 "
 CHALLENGE_BYTES = 32
 _HEADER = struct.Struct(">I")
 HEADER_SIZE = _HEADER.size
-_READ_SIZE = 256 * 1024
+READ_SIZE = 256 * 1024
 # The largest frame of the handshake itself (HELLO and a challenge, or an HMAC and a challenge).
 HANDSHAKE_FRAME = len(HELLO) + 2 * CHALLENGE_BYTES
 
@@ -97,7 +97,7 @@ def _recv_exact(sock: socket.socket, size: int, deadline: float) -> bytes:
         if left <= 0:
             raise TimeoutError("no complete frame in time")
         sock.settimeout(left)
-        chunk = sock.recv(min(missing, _READ_SIZE))
+        chunk = sock.recv(min(missing, READ_SIZE))
         if not chunk:
             raise EOFError("the peer closed the connection")
         chunks.append(chunk)
@@ -193,7 +193,7 @@ class Peer:
 
     def receive(self) -> bytes | None:
         """Read what has arrived: the request it completes, if any."""
-        data = self.sock.recv(_READ_SIZE)
+        data = self.sock.recv(READ_SIZE)
         if not data:
             raise EOFError("the worker closed the connection")
         if self.state is State.BUSY:

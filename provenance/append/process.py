@@ -189,7 +189,7 @@ def _receive(sock: socket.socket, limit: int, patience: _Patience) -> bytes:
     size: int | None = None
     while size is None or len(received) < handshake.HEADER_SIZE + size:
         patience.wait(sock, select.POLLIN)
-        chunk = sock.recv(_READ_SIZE)
+        chunk = sock.recv(handshake.READ_SIZE)
         if not chunk:
             raise EOFError("the sequencer closed the connection")
         received += chunk
@@ -198,9 +198,6 @@ def _receive(sock: socket.socket, limit: int, patience: _Patience) -> bytes:
     if len(received) > handshake.HEADER_SIZE + size:
         raise handshake.LinkError("more than one frame at once")
     return bytes(received[handshake.HEADER_SIZE :])
-
-
-_READ_SIZE = 256 * 1024
 
 
 def heartbeat(path: str | os.PathLike[str]) -> Path:
