@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.mail import mail_admins
@@ -55,6 +56,21 @@ def record_problems(problems: list[Problem], *, detected_by: str) -> list[Integr
             transaction.on_commit(lambda: _mail(fresh, detected_by))
             transaction.on_commit(remember)
     return fresh
+
+
+def holding(problems: Iterable[Mapping[str, Any]]) -> list[IntegrityIncident]:
+    """The incidents that hold any of `problems` (contract §5's shape, as a
+    stored verdict keeps them), whoever found them first: a problem seen
+    before is not recorded again, but merged into its suspect's incident, so
+    a verdict's problems may sit in incidents an earlier check opened."""
+    wanted = {(item["index"], item["code"], item["message"]) for item in problems}
+    if not wanted:
+        return []
+    return [
+        incident
+        for incident in IntegrityIncident.objects.order_by("id").iterator(chunk_size=500)
+        if any((item["index"], item["code"], item["message"]) in wanted for item in incident.problems)
+    ]
 
 
 def _new_incident(finding: suspects.Finding, now: dt.datetime, detected_by: str) -> IntegrityIncident | None:

@@ -12,7 +12,7 @@ asks). audit.admin registers them.
   verdict told in the words of the batch's verdict page (`audit.macr_text`
   through `audit.admin.macr.verdict_story`, from the stored document, not
   computed again), who asked and when as the signed report says, the
-  integrity incidents its broken evidence raised, the checkpoint, the
+  integrity incidents that hold its problems, the checkpoint, the
   signed report, its `macr_verdict` ledger entry, and the proof bundle
   (``<id>/bundle/``) that `cairn-verify` checks offline.
 
@@ -35,10 +35,10 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.gzip import gzip_page
 
-from audit import activity, macr_bundle, macr_text, timestamps
+from audit import activity, incidents, macr_bundle, macr_text, timestamps
 from audit.admin.macr import batch_url, entry_url, macr_url, organization_names, verdict_story
 from audit.admin.page_data import report_check
-from audit.models import Activity, IntegrityIncident, MacrVerification
+from audit.models import Activity, MacrVerification
 from cairn_core.regimes.s45x import bundle as s45x_bundle
 from provenance.admin import LedgerAdmin
 from provenance.errors import LedgerError
@@ -144,10 +144,8 @@ class MacrVerificationAdmin(LedgerAdmin):
             "ledger_entry": index,
             "ledger_entry_url": entry_url(index) if index is not None else None,
             "page_url": macr_url(verification.batch_id, verification.taxable_year),
-            # The incidents its broken evidence raised (`audit.macr.store_verification` names them so).
-            "incidents": IntegrityIncident.objects.filter(detected_by=f"§45X verification {verification.pk}").order_by(
-                "id"
-            ),
+            # The incidents that hold its problems, whichever check opened them.
+            "incidents": incidents.holding(verdict["problems"]),
             "report_check": report_check(verification.report),
             "report_keyid": report.get("signatures", [{}])[0].get("keyid", ""),
             "bundle_name": s45x_bundle.file_name(verification.batch_id, verification.taxable_year, verification.pk),

@@ -163,6 +163,21 @@ def test_broken_evidence_is_stored_incomplete_with_its_incidents(cells, auditor_
     )
 
 
+def test_a_stored_verdict_shows_the_incidents_holding_its_problems_whoever_opened_them(cells, auditor_user):
+    """The same broken evidence stored twice: its problems are recorded once,
+    by the first verification, and the second's page still shows them."""
+    origin = Entry.objects.get(type="origin", statement__outputs__0__batch="pilbara-mining:graphite-1").index
+    tamper_envelope(origin, raise_value)
+    first = macr.store_verification(cells, 2026, requested_by=auditor_user)
+    second = macr.store_verification(cells, 2026, requested_by=auditor_user)
+    opened = list(IntegrityIncident.objects.order_by("id"))
+    assert opened and {incident.detected_by for incident in opened} == {f"§45X verification {first.pk}"}
+    html = logged_in(auditor_user).get(detail_url(second)).content.decode()
+    shown = html.split('id="cairn-macr-incidents"')[1]
+    for incident in opened:
+        assert f'href="{reverse("admin:audit_integrityincident_change", args=[incident.pk])}"' in shown
+
+
 def test_the_list_shows_each_stored_verification_with_filters(cells, auditor_user):
     passed = macr.store_verification(cells, 2026, requested_by=auditor_user)
     failed = macr.store_verification(cells, 2026, 2027, requested_by=None)
