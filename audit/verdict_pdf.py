@@ -14,9 +14,11 @@ bundle remain the evidence; the PDF is their readable summary.
 from __future__ import annotations
 
 import ctypes.util
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+from django.http import HttpResponse
 from django.template.loader import render_to_string
 
 from audit.models import Verification
@@ -43,14 +45,14 @@ def filename(verification: Verification) -> str:
     return f"cairn-verdict-{verification.pk}-{verification.claim_id}.pdf"
 
 
-def render(verification: Verification, details: dict[str, Any]) -> bytes:
-    """The one-page PDF of the verdict, from the verdict page's data."""
+def render(verification: Verification, details: dict[str, Any], template: str = TEMPLATE) -> bytes:
+    """The PDF of the verdict, from the verdict page's data."""
     # Imported here: WeasyPrint loads Pango when imported, which only this needs.
     import weasyprint
 
     problems = details.get("problems", [])
     html = render_to_string(
-        TEMPLATE,
+        template,
         {
             **details,
             "verification": verification,
@@ -61,3 +63,18 @@ def render(verification: Verification, details: dict[str, Any]) -> bytes:
     document = weasyprint.HTML(string=html).render()
     pdf: bytes = document.write_pdf()
     return pdf
+
+
+def download(
+    verification: Verification,
+    details: Callable[[], dict[str, Any]],
+    template: str,
+    filename: str,
+) -> HttpResponse:
+    """The PDF as an attachment named `filename`, from `details()` (the page's
+    data, read only when a PDF can be made); 503 with MISSING without Pango."""
+    if not available():
+        return HttpResponse(MISSING, status=503, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(render(verification, details(), template), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -401,12 +401,14 @@ class VerificationAdmin(LedgerAdmin):
         verification = get_object_or_404(Verification.objects.select_related("claim", "requested_by"), pk=object_id)
         if not self.has_view_permission(request, verification):
             raise PermissionDenied
-        if not verdict_pdf.available():
-            return HttpResponse(verdict_pdf.MISSING, status=503, content_type="text/plain; charset=utf-8")
-        pdf = verdict_pdf.render(verification, verdict_page_data(verification))
-        response = HttpResponse(pdf, content_type="application/pdf")
-        response["Content-Disposition"] = f'attachment; filename="{verdict_pdf.filename(verification)}"'
-        activity.record(request.user, Activity.Action.DOWNLOADED_PDF, verification)
+        response = verdict_pdf.download(
+            verification,
+            lambda: verdict_page_data(verification),
+            verdict_pdf.TEMPLATE,
+            verdict_pdf.filename(verification),
+        )
+        if response.status_code == 200:
+            activity.record(request.user, Activity.Action.DOWNLOADED_PDF, verification)
         return response
 
     def report_view(self, request, object_id):
