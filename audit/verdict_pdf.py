@@ -1,5 +1,11 @@
 """A verdict on one printed page, as PDF: the auditor's paper copy.
 
+§45X verdicts have theirs too (MACR_TEMPLATE, from the stored
+verification's page data, `audit.admin.macr.verdict_story`): the outcome
+and its sentence, the figures with the threshold and its source, each
+direct material with why it is or is not attributed, the problems and the
+scope.
+
 Rendered by WeasyPrint (HTML and CSS to PDF; it needs Pango, Debian's
 libpango-1.0-0) from the template ``admin/audit/verification/verdict_pdf.html``
 and the same page data as the verdict page (`audit.admin.page_data.verdict_details`).
@@ -21,10 +27,11 @@ from typing import Any
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 
-from audit.models import Verification
+from audit.models import MacrVerification, Verification
 
 PROBLEMS_SHOWN = 8
 TEMPLATE = "admin/audit/verification/verdict_pdf.html"
+MACR_TEMPLATE = "admin/audit/macrverification/verdict_pdf.html"
 
 
 PANGO = "pangoft2-1.0"
@@ -45,8 +52,16 @@ def filename(verification: Verification) -> str:
     return f"cairn-verdict-{verification.pk}-{verification.claim_id}.pdf"
 
 
-def render(verification: Verification, details: dict[str, Any], template: str = TEMPLATE) -> bytes:
-    """The PDF of the verdict, from the verdict page's data."""
+def macr_filename(verification: MacrVerification) -> str:
+    """`cairn-macr-verdict-<id>-<batch>-<year>.pdf`, the batch's colon written as a dot."""
+    batch = verification.batch_id.replace(":", ".")
+    return f"cairn-macr-verdict-{verification.pk}-{batch}-{verification.taxable_year}.pdf"
+
+
+def render(verification: Verification | MacrVerification, details: dict[str, Any], template: str = TEMPLATE) -> bytes:
+    """The PDF of the verdict, from the verdict page's data: §30D's on one
+    page (TEMPLATE); §45X's (MACR_TEMPLATE) runs on to further pages when
+    its direct materials do not fit on one."""
     # Imported here: WeasyPrint loads Pango when imported, which only this needs.
     import weasyprint
 
@@ -66,7 +81,7 @@ def render(verification: Verification, details: dict[str, Any], template: str = 
 
 
 def download(
-    verification: Verification,
+    verification: Verification | MacrVerification,
     details: Callable[[], dict[str, Any]],
     template: str,
     filename: str,

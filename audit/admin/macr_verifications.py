@@ -15,8 +15,9 @@ asks). audit.admin registers them.
   integrity incidents that hold its problems, the checkpoint, the
   signed report, its `macr_verdict` ledger entry, and the proof bundle
   (``<id>/bundle/``) that `cairn-verify` checks offline.
+* Its PDF (``<id>/pdf/``): the same, on paper (audit.verdict_pdf).
 
-Viewing one and downloading its report or bundle are recorded in the
+Viewing one and downloading its report, bundle or PDF are recorded in the
 activity log, as for §30D's verdicts.
 """
 
@@ -35,7 +36,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.gzip import gzip_page
 
-from audit import activity, incidents, macr_bundle, macr_text, timestamps
+from audit import activity, incidents, macr_bundle, macr_text, timestamps, verdict_pdf
 from audit.admin.macr import batch_url, entry_url, macr_url, organization_names, verdict_story
 from audit.admin.page_data import report_check
 from audit.models import Activity, MacrVerification
@@ -60,6 +61,30 @@ def ledger_entry_index(verification: MacrVerification) -> int | None:
         .first()
     )
     return found
+
+
+def page_data(verification: MacrVerification) -> dict[str, Any]:
+    """What a stored verification's page and its PDF show: the stored verdict told (not computed again)."""
+    verdict = verification.verdict
+    names = organization_names(verdict)
+    index = ledger_entry_index(verification)
+    report = verification.report or {}
+    return {
+        "verification": verification,
+        "batch": verification.batch,
+        "signed_when": {key: verdict.get(key) for key in ("verified_at", "requested_by")},
+        "cosignature_count": Cosignature.objects.filter(checkpoint_id=verification.checkpoint_size).count(),
+        "ledger_entry": index,
+        "ledger_entry_url": entry_url(index) if index is not None else None,
+        "page_url": macr_url(verification.batch_id, verification.taxable_year),
+        # The incidents that hold its problems, whichever check opened them.
+        "incidents": incidents.holding(verdict["problems"]),
+        "report_check": report_check(verification.report),
+        "report_keyid": report.get("signatures", [{}])[0].get("keyid", ""),
+        "bundle_name": s45x_bundle.file_name(verification.batch_id, verification.taxable_year, verification.pk),
+        "verdict_json": json.dumps(verification.as_verdict(), indent=2),
+        **verdict_story(verdict, names),
+    }
 
 
 class MacrVerificationAdmin(LedgerAdmin):
@@ -111,6 +136,7 @@ class MacrVerificationAdmin(LedgerAdmin):
         own = [
             path("<int:object_id>/report/", view(self.report_view), name="audit_macrverification_report"),
             path("<int:object_id>/bundle/", view(gzip_page(self.bundle_view)), name="audit_macrverification_bundle"),
+            path("<int:object_id>/pdf/", view(self.pdf_view), name="audit_macrverification_pdf"),
         ]
         return own + super().get_urls()
 
@@ -127,33 +153,29 @@ class MacrVerificationAdmin(LedgerAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """The stored verdict's page, told from the stored document."""
         verification = self.readable(request, object_id)
-        verdict = verification.verdict
-        names = organization_names(verdict)
-        index = ledger_entry_index(verification)
-        report = verification.report or {}
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": f"§45X verdict on {verification.batch_id}, taxable year {verification.taxable_year}",
             "subtitle": f"§45X verification {verification.pk}",
             "media": self.media,
-            "verification": verification,
-            "batch": verification.batch,
-            "signed_when": {key: verdict.get(key) for key in ("verified_at", "requested_by")},
-            "cosignature_count": Cosignature.objects.filter(checkpoint_id=verification.checkpoint_size).count(),
-            "ledger_entry": index,
-            "ledger_entry_url": entry_url(index) if index is not None else None,
-            "page_url": macr_url(verification.batch_id, verification.taxable_year),
-            # The incidents that hold its problems, whichever check opened them.
-            "incidents": incidents.holding(verdict["problems"]),
-            "report_check": report_check(verification.report),
-            "report_keyid": report.get("signatures", [{}])[0].get("keyid", ""),
-            "bundle_name": s45x_bundle.file_name(verification.batch_id, verification.taxable_year, verification.pk),
-            "verdict_json": json.dumps(verification.as_verdict(), indent=2),
-            **verdict_story(verdict, names),
+            **page_data(verification),
         }
         activity.record(request.user, Activity.Action.VIEWED_VERDICT, verification)
         return TemplateResponse(request, "admin/audit/macrverification/verdict.html", context)
+
+    def pdf_view(self, request, object_id):
+        """The stored verdict as PDF (audit.verdict_pdf), from the same data as its page."""
+        verification = self.readable(request, object_id)
+        response = verdict_pdf.download(
+            verification,
+            lambda: page_data(verification),
+            verdict_pdf.MACR_TEMPLATE,
+            verdict_pdf.macr_filename(verification),
+        )
+        if response.status_code == 200:
+            activity.record(request.user, Activity.Action.DOWNLOADED_PDF, verification)
+        return response
 
     def report_view(self, request, object_id):
         """The signed report (a DSSE envelope), as a JSON file to download."""

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 
@@ -10,8 +11,9 @@ import pytest
 from django.contrib.admin.utils import quote
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
+from pypdf import PdfReader
 
-from audit import macr, macr_text
+from audit import macr, macr_text, verdict_pdf
 from audit.models import Activity, IntegrityIncident, MacrVerification
 from cairn_core import signed_note
 from cairn_core.regimes.s45x import bundle as s45x_bundle
@@ -242,3 +244,36 @@ def test_the_downloaded_bundle_verifies_under_the_pinned_log_key(cells, auditor_
     assert json.loads(report.content) == stored.report
     done = set(Activity.objects.values_list("action", flat=True))
     assert {Activity.Action.DOWNLOADED_BUNDLE, Activity.Action.DOWNLOADED_REPORT} <= done
+
+
+needs_pango = pytest.mark.skipif(not verdict_pdf.available(), reason=verdict_pdf.MISSING)
+
+
+@needs_pango
+def test_the_pdf_tells_the_stored_verdict_on_paper(cells, auditor_user):
+    stored = macr.store_verification(cells, 2026, requested_by=auditor_user)
+    client, url = logged_in(auditor_user), reverse("admin:audit_macrverification_pdf", args=[stored.pk])
+    assert url in client.get(detail_url(stored)).content.decode()
+    response = client.get(url)
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    name = f"cairn-macr-verdict-{stored.pk}-detroit-cells.cells-1-2026.pdf"
+    assert response["Content-Disposition"] == f'attachment; filename="{name}"'
+    reader = PdfReader(io.BytesIO(response.content))
+    text = " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
+    assert len(reader.pages) == 1
+    assert f"Cairn §45X verdict on {CELLS}, taxable year 2026" in text
+    assert "Pass: 60.00% of the direct material costs ($60 of $100) are not attributed" in text
+    assert "$100, of which $40 attributed to prohibited foreign entities" in text
+    assert "the signature verifies with the ledger key" in text
+    assert f"tree size {stored.checkpoint_size}" in text
+    assert Activity.objects.filter(action=Activity.Action.DOWNLOADED_PDF, subject=str(stored)).count() == 1
+
+
+def test_the_pdf_needs_the_view_permission_and_pango(cells, auditor_user, staff_viewer, monkeypatch):
+    stored = macr.store_verification(cells, 2026, requested_by=auditor_user)
+    url = reverse("admin:audit_macrverification_pdf", args=[stored.pk])
+    assert logged_in(staff_viewer).get(url).status_code == 403
+    monkeypatch.setattr(verdict_pdf, "available", lambda: False)
+    response = logged_in(auditor_user).get(url)
+    assert response.status_code == 503 and b"Pango" in response.content
+    assert not Activity.objects.filter(action=Activity.Action.DOWNLOADED_PDF).exists()
