@@ -28,6 +28,7 @@ from tests.support import CHROMIUM, CHROMIUM_ARGS
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shutil.which("make"), reason="make is absent")]
 STARTUP_SECONDS = 180
 SERVER_LINE = "Starting development server at"
+EXIT_SECONDS = 10  # how long a process killed by make's trap may take to be gone
 
 
 def free_port() -> int:
@@ -90,7 +91,7 @@ class Demo:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
-        self.leftovers = self.group_members()
+        self.leftovers = self.group_members_after(EXIT_SECONDS)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)  # never leave a process behind
         self.reader.join(timeout=5)
@@ -100,6 +101,16 @@ class Demo:
         listing = subprocess.run(["ps", "-eo", "pgid=,args="], capture_output=True, text=True).stdout
         rows = [line.split(None, 1) for line in listing.splitlines() if line.strip()]
         return [args for pgid, args in rows if pgid == str(self.process.pid) and "<defunct>" not in args]
+
+    def group_members_after(self, seconds: float) -> list[str]:
+        """The group's processes still there `seconds` after make exited. make's
+        trap kills a worker's pool processes last, and one killed may still be
+        exiting when make is done (`ps` then shows it as ``[celery]``, its
+        arguments already gone): that one is not left behind."""
+        deadline = time.monotonic() + seconds
+        while (members := self.group_members()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return members
 
 
 @pytest.fixture(scope="module")
