@@ -1,7 +1,8 @@
 """Recording what admin users do with verdicts (audit.models.Activity).
 
-`record` is the one write: the admin's views call it after the action they
-record has succeeded (a verdict shown, a file sent, a what-if run).
+`record` is the one write: the admin's views (and `verdict_pdf.download`)
+call it after the action they record has succeeded (a verdict shown, a
+file sent, a what-if run).
 """
 
 from __future__ import annotations

@@ -24,10 +24,12 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 
-from audit.models import MacrVerification, Verification
+from audit import activity
+from audit.models import Activity, MacrVerification, Verification
 
 PROBLEMS_SHOWN = 8
 TEMPLATE = "admin/audit/verification/verdict_pdf.html"
@@ -85,11 +87,15 @@ def download(
     details: Callable[[], dict[str, Any]],
     template: str,
     filename: str,
+    *,
+    by: AbstractBaseUser | AnonymousUser,
 ) -> HttpResponse:
     """The PDF as an attachment named `filename`, from `details()` (the page's
-    data, read only when a PDF can be made); 503 with MISSING without Pango."""
+    data, read only when a PDF can be made), the download recorded in the
+    activity log as `by`'s; 503 with MISSING without Pango (nothing recorded)."""
     if not available():
         return HttpResponse(MISSING, status=503, content_type="text/plain; charset=utf-8")
     response = HttpResponse(render(verification, details(), template), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    activity.record(by, Activity.Action.DOWNLOADED_PDF, verification)
     return response

@@ -167,15 +167,13 @@ class MacrVerificationAdmin(LedgerAdmin):
     def pdf_view(self, request, object_id):
         """The stored verdict as PDF (audit.verdict_pdf), from the same data as its page."""
         verification = self.readable(request, object_id)
-        response = verdict_pdf.download(
+        return verdict_pdf.download(
             verification,
             lambda: page_data(verification),
             verdict_pdf.MACR_TEMPLATE,
             verdict_pdf.macr_filename(verification),
+            by=request.user,
         )
-        if response.status_code == 200:
-            activity.record(request.user, Activity.Action.DOWNLOADED_PDF, verification)
-        return response
 
     def report_view(self, request, object_id):
         """The signed report (a DSSE envelope), as a JSON file to download."""

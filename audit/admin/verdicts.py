@@ -401,15 +401,13 @@ class VerificationAdmin(LedgerAdmin):
         verification = get_object_or_404(Verification.objects.select_related("claim", "requested_by"), pk=object_id)
         if not self.has_view_permission(request, verification):
             raise PermissionDenied
-        response = verdict_pdf.download(
+        return verdict_pdf.download(
             verification,
             lambda: verdict_page_data(verification),
             verdict_pdf.TEMPLATE,
             verdict_pdf.filename(verification),
+            by=request.user,
         )
-        if response.status_code == 200:
-            activity.record(request.user, Activity.Action.DOWNLOADED_PDF, verification)
-        return response
 
     def report_view(self, request, object_id):
         """The signed report (a DSSE envelope), as a JSON file to download."""
