@@ -32,7 +32,7 @@ from rule_admin.changes import (
     CHANGE_REASON,
     ChangeForm,
     RecordedChangeAdmin,
-    with_change_fields,
+    may_edit,
     without_change_fields,
 )
 
@@ -68,7 +68,7 @@ class ReadableWhenReadOnly(AdminBase):
     def may_edit(self, request, obj) -> bool:
         if isinstance(self, admin.options.InlineModelAdmin):
             return self.has_change_permission(request, obj) or self.has_add_permission(request, obj)
-        return self.has_change_permission(request, obj) if obj else self.has_add_permission(request)
+        return may_edit(self, request, obj)
 
     def get_readonly_fields(self, request, obj=None):
         shown = super().get_readonly_fields(request, obj)
@@ -105,11 +105,8 @@ class RuleAdmin(ReadableWhenReadOnly, RecordedChangeAdmin):
         db_models.URLField: {"assume_scheme": "https"}
     }
 
-    def get_fieldsets(self, request, obj=None):
-        fieldsets = super().get_fieldsets(request, obj)
-        if not self.may_edit(request, obj):
-            return self.readable(fieldsets)
-        return with_change_fields(fieldsets)
+    def read_only_fieldsets(self, fieldsets):
+        return self.readable(fieldsets)
 
     def save_formset(self, request, form, formset, change):
         """Inline rows (an agreement's events) are saved with the parent's reason."""

@@ -5,7 +5,8 @@ The pages work as the agreements' do (rule_admin.changes): each object's
 source, both kept in the history and in the `rules` ledger entry the
 change appends in the same transaction (contract §12). Rows are never
 deleted: a designation ends with its `until`, a threshold with its
-`sold_through`, so that past verdicts can still be explained. An unconfirmed row says so on its page.
+`sold_through`, so that past verdicts can still be explained. An
+unconfirmed row says so on its page.
 """
 
 from __future__ import annotations
@@ -13,16 +14,11 @@ from __future__ import annotations
 from django.contrib import admin, messages
 
 from material_assistance import models
-from rule_admin.changes import RecordedChangeAdmin, with_change_fields, without_change_fields
+from rule_admin.changes import RecordedChangeAdmin
 
 
 class RuleAdmin(RecordedChangeAdmin):
     list_filter = ["confirmed"]
-
-    def get_fieldsets(self, request, obj=None):
-        fieldsets = super().get_fieldsets(request, obj)
-        may_edit = self.has_change_permission(request, obj) if obj else self.has_add_permission(request)
-        return with_change_fields(fieldsets) if may_edit else without_change_fields(fieldsets)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and not obj.confirmed:

@@ -6,6 +6,9 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.contrib.admin.options import BaseModelAdmin
+from django.db.models import Model
+from django.http import HttpRequest
 from django.utils.module_loading import import_string
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -43,10 +46,28 @@ def with_change_fields(fieldsets):
     return [*without_change_fields(fieldsets), ("Change", {"fields": list(CHANGE_FIELDS)})]
 
 
+def may_edit(model_admin: BaseModelAdmin[Any], request: HttpRequest, obj: Model | None) -> bool:
+    """Whether the user may change `obj` (add one, when None) through `model_admin`: only
+    then is the change's reason and source asked for."""
+    return model_admin.has_change_permission(request, obj) if obj else model_admin.has_add_permission(request)
+
+
 class RecordedChangeAdmin(SimpleHistoryAdmin):
     """History for every change, with its reason; the change in the log; no deletion."""
 
     form: type[forms.ModelForm[Any]] = ChangeForm
+
+    def may_edit(self, request, obj) -> bool:
+        return may_edit(self, request, obj)
+
+    def get_fieldsets(self, request, obj=None):
+        """The change's reason and source last for whoever may edit; `read_only_fieldsets` for the others."""
+        fieldsets = super().get_fieldsets(request, obj)
+        return with_change_fields(fieldsets) if self.may_edit(request, obj) else self.read_only_fieldsets(fieldsets)
+
+    def read_only_fieldsets(self, fieldsets):
+        """The fieldsets for whoever may only view: no change asked for."""
+        return without_change_fields(fieldsets)
 
     def has_delete_permission(self, request, obj=None):
         """Rule rows end by their dates, as a change with its reason and source: never deleted."""
