@@ -21,10 +21,11 @@ host's statements and the appends never wait for the GIL behind request
 threads. A request of more than CAIRN_SEQUENCER_PROCESS_MAX statements (a
 batch submission) is a group already: its worker's own thread appends it,
 sparing the process (one core) the parse and checks it would repeat, and
-letting the workers' appends use the other cores. Correctness never rests on it: the database's locks order every
-append whichever process makes it, so when the socket does not answer a
-worker falls back to its own thread, and a statement whose answer was lost
-is appended again, which the ledger answers as a re-post.
+letting the workers' appends use the other cores. Correctness never rests
+on it: the database's locks order every append whichever process makes
+it, so when the socket does not answer a worker falls back to its own
+thread, and a statement whose answer was lost is appended again, which
+the ledger answers as a re-post.
 """
 
 from __future__ import annotations
